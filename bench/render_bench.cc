@@ -1,0 +1,191 @@
+// Render pipeline benchmark (prints figures; not a timed test).
+//
+// For N = 100, 1000, 5000 apps (bench/gen_fixture.py --apps N --seed 1), measures
+// the whole pipeline on a /v2/apps answer already in memory: parseApps ->
+// buildServices -> renderConfig. Each N runs in a fresh child process so that peak
+// RSS (ru_maxrss) is that of one pipeline (input bytes included); the child runs the
+// pipeline several times and reports median wall and CPU time.
+//
+//   render_bench [--smoke] [--runs R] [--fixtures DIR]
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "controller/marathon/app_json.h"
+#include "controller/model/service_builder.h"
+#include "controller/render/config_renderer.h"
+
+using namespace mlb::controller;
+
+namespace {
+
+double cpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+struct Figures {
+  double wall_ms = 0, cpu_ms = 0, parse_ms = 0, build_ms = 0, render_ms = 0;
+  long max_rss_kb = 0;
+  size_t bytes = 0, apps = 0, services = 0, servers = 0, config_bytes = 0;
+};
+
+// Runs in the child: load once, run the pipeline `runs` times, write figures to fd.
+int child(const std::string& path, int runs, int fd) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return 3;
+  }
+  in.seekg(0, std::ios::end);
+  const auto size = static_cast<size_t>(in.tellg());
+  in.seekg(0);
+  std::string body;
+  body.reserve(size + kJsonPadding);
+  body.resize(size);
+  in.read(body.data(), static_cast<std::streamsize>(size));
+  auto templates = TemplateSet::load("", {});
+  if (!templates) {
+    return 4;
+  }
+  BuildOptions build;
+  build.groups = {"*"};
+  build.health_check = true;
+  RenderOptions render;
+  std::vector<double> wall, cpu, parse, bld, rnd;
+  Figures f;
+  f.bytes = size;
+  for (int i = 0; i < runs; ++i) {
+    const auto w0 = std::chrono::steady_clock::now();
+    const double c0 = cpuSeconds();
+    auto parsed = parseApps(body);
+    if (!parsed) {
+      return 5;
+    }
+    const auto w1 = std::chrono::steady_clock::now();
+    ServiceModel model = buildServices(parsed->apps, build);
+    const auto w2 = std::chrono::steady_clock::now();
+    auto rendered = renderConfig(model, *templates, render);
+    if (!rendered) {
+      return 6;
+    }
+    const auto w3 = std::chrono::steady_clock::now();
+    const double c1 = cpuSeconds();
+    auto ms = [](auto a, auto b) {
+      return std::chrono::duration<double, std::milli>(b - a).count();
+    };
+    wall.push_back(ms(w0, w3));
+    cpu.push_back((c1 - c0) * 1000);
+    parse.push_back(ms(w0, w1));
+    bld.push_back(ms(w1, w2));
+    rnd.push_back(ms(w2, w3));
+    f.apps = parsed->apps.size();
+    f.services = model.services.size();
+    f.servers = 0;
+    for (const auto& s : model.services) {
+      f.servers += s.servers.size();
+    }
+    f.config_bytes = rendered->config.size();
+  }
+  f.wall_ms = median(wall);
+  f.cpu_ms = median(cpu);
+  f.parse_ms = median(parse);
+  f.build_ms = median(bld);
+  f.render_ms = median(rnd);
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  f.max_rss_kb = ru.ru_maxrss;
+  if (write(fd, &f, sizeof f) != static_cast<ssize_t>(sizeof f)) {
+    return 7;
+  }
+  return 0;
+}
+
+bool runChild(const std::string& path, int runs, Figures& out) {
+  int fds[2];
+  if (pipe(fds) != 0) {
+    return false;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    _exit(child(path, runs, fds[1]));
+  }
+  close(fds[1]);
+  ssize_t n = read(fds[0], &out, sizeof out);
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return n == static_cast<ssize_t>(sizeof out) && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool smoke = false;
+  int runs = 7;
+  std::string dir = std::string(MLB_BINARY_DIR) + "/bench-fixtures";
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--smoke") {
+      smoke = true;
+    } else if (a == "--runs" && i + 1 < argc) {
+      runs = std::atoi(argv[++i]);
+    } else if (a == "--fixtures" && i + 1 < argc) {
+      dir = argv[++i];
+    } else {
+      std::fprintf(stderr, "usage: render_bench [--smoke] [--runs R] [--fixtures DIR]\n");
+      return 2;
+    }
+  }
+  std::vector<int> sizes = smoke ? std::vector<int>{100} : std::vector<int>{100, 1000, 5000};
+  if (smoke) {
+    runs = 1;
+  }
+  std::system(("mkdir -p " + dir).c_str());
+  std::printf("pipeline: JSON bytes in memory -> parseApps -> buildServices -> renderConfig\n");
+  std::printf(
+      "fixtures: gen_fixture.py --apps N --seed 1; --group '*' --health-check; median of %d "
+      "runs\n\n",
+      runs);
+  std::printf("%6s %9s %6s %8s %8s %9s | %9s %9s | %8s %8s %8s | %9s\n", "N", "input MB", "apps",
+              "services", "servers", "cfg KB", "wall ms", "CPU ms", "parse", "build", "render",
+              "peak RSS");
+  for (int n : sizes) {
+    const std::string path = dir + "/apps-" + std::to_string(n) + ".json";
+    if (access(path.c_str(), R_OK) != 0) {
+      const std::string cmd = "python3 " + std::string(MLB_SOURCE_DIR) +
+                              "/bench/gen_fixture.py --apps " + std::to_string(n) +
+                              " --seed 1 --out " + path + " >/dev/null";
+      if (std::system(cmd.c_str()) != 0) {
+        std::fprintf(stderr, "cannot generate %s\n", path.c_str());
+        return 1;
+      }
+    }
+    Figures f;
+    if (!runChild(path, runs, f)) {
+      std::fprintf(stderr, "benchmark child failed for N=%d\n", n);
+      return 1;
+    }
+    std::printf("%6d %9.1f %6zu %8zu %8zu %9zu | %9.1f %9.1f | %8.1f %8.1f %8.1f | %6.1f MB\n", n,
+                static_cast<double>(f.bytes) / 1e6, f.apps, f.services, f.servers,
+                f.config_bytes / 1024, f.wall_ms, f.cpu_ms, f.parse_ms, f.build_ms, f.render_ms,
+                static_cast<double>(f.max_rss_kb) / 1024.0);
+  }
+  return 0;
+}

@@ -1,0 +1,12 @@
+# Writes OUT: a C++ source defining builtinTemplates() from every templates/*.mustache.
+file(GLOB files "${SRC_DIR}/HAPROXY_*.mustache")
+list(SORT files)
+set(body "")
+foreach(f ${files})
+  get_filename_component(fname "${f}" NAME)
+  string(REGEX REPLACE "^HAPROXY_(.*)\\.mustache$" "\\1" name "${fname}")
+  file(READ "${f}" content)
+  string(APPEND body "      {\"${name}\", R\"mlbtpl(${content})mlbtpl\"},\n")
+endforeach()
+file(WRITE "${OUT}.tmp" "// Generated from templates/*.mustache by cmake/embed_templates.cmake.\n#include \"controller/render/template_set.h\"\n\nnamespace mlb::controller {\n\nconst std::map<std::string, std::string>& builtinTemplates() {\n  static const std::map<std::string, std::string> t = {\n${body}  };\n  return t;\n}\n\n}  // namespace mlb::controller\n")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)

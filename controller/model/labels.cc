@@ -1,0 +1,379 @@
+#include "controller/model/labels.h"
+
+#include <algorithm>
+#include <charconv>
+#include <functional>
+#include <unordered_map>
+
+namespace mlb::controller {
+namespace {
+
+using common::Error;
+using common::Status;
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::vector<std::string> split(std::string_view s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    size_t pos = s.find(sep, start);
+    out.emplace_back(s.substr(start, pos == std::string_view::npos ? pos : pos - start));
+    if (pos == std::string_view::npos) {
+      break;
+    }
+    start = pos + 1;
+  }
+  return out;
+}
+
+bool allOf(std::string_view s, const std::function<bool(char)>& ok) {
+  return std::all_of(s.begin(), s.end(), ok);
+}
+
+bool isHostChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
+         c == '*';
+}
+
+// An IPv4/IPv6 address or CIDR: conservative character check plus shape.
+bool isNetwork(std::string_view s) {
+  if (s.empty() || s.size() > 64) {
+    return false;
+  }
+  return allOf(s, [](char c) {
+    return std::isxdigit(static_cast<unsigned char>(c)) || c == '.' || c == ':' || c == '/';
+  });
+}
+
+Error bad(std::string_view label, std::string_view why) {
+  return Error::invalidData("label HAPROXY_{n}_" + std::string(label) + ": " + std::string(why));
+}
+
+using Setter = std::function<Status(std::string_view name, const std::string& v, Service& s)>;
+
+Status setBool(std::string_view name, const std::string& v, bool& out) {
+  auto b = parseBool(v);
+  if (!b) {
+    return bad(name, "'" + v + "' is not a boolean (true/false)");
+  }
+  out = *b;
+  return Status::ok();
+}
+
+const std::unordered_map<std::string, Setter>& behaviourTable() {
+  static const std::unordered_map<std::string, Setter> table = {
+      {"VHOST",
+       [](std::string_view n, const std::string& v, Service& s) -> Status {
+         std::string h = lower(v);
+         for (const auto& host : split(h, ',')) {
+           if (host.empty() || host.size() > 253 || !allOf(host, isHostChar)) {
+             return bad(n, "'" + host + "' is not a host name");
+           }
+         }
+         s.hostname = h;
+         s.vhosts = split(h, ',');
+         return Status::ok();
+       }},
+      {"PATH",
+       [](std::string_view n, const std::string& v, Service& s) -> Status {
+         if (v.empty() || v.find_first_of("#\"'\\{}") != std::string::npos) {
+           return bad(n, "'" + v + "' is not a path list");
+         }
+         s.path = v;
+         if (s.backend_weight == 0) {
+           s.backend_weight = 1;
+         }
+         return Status::ok();
+       }},
+      {"BACKEND_WEIGHT",
+       [](std::string_view n, const std::string& v, Service& s) -> Status {
+         auto w = parseInt(v, -1000000, 1000000);
+         if (!w) {
+           return bad(n, "'" + v + "' is not an integer");
+         }
+         s.backend_weight = *w;
+         return Status::ok();
+       }},
+      {"MODE",
+       [](std::string_view n, const std::string& v, Service& s) -> Status {
+         std::string m = lower(v);
+         if (m != "http" && m != "tcp") {
+           return bad(n, "'" + v + "' is not http or tcp");
+         }
+         s.mode = m;
+         return Status::ok();
+       }},
+      {"BALANCE",
+       [](std::string_view n, const std::string& v, Service& s) -> Status {
+         if (v.empty() || !allOf(v, [](char c) {
+               return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ||
+                      c == '(' || c == ')' || c == ' ' || c == ',' || c == '.';
+             })) {
+           return bad(n, "'" + v + "' is not a balance algorithm");
+         }
+         s.balance = v;
+         return Status::ok();
+       }},
+      {"STICKY", [](std::string_view n, const std::string& v,
+                    Service& s) { return setBool(n, v, s.sticky); }},
+      {"REDIRECT_TO_HTTPS", [](std::string_view n, const std::string& v,
+                               Service& s) { return setBool(n, v, s.redirect_to_https); }},
+      {"USE_HSTS", [](std::string_view n, const std::string& v,
+                      Service& s) { return setBool(n, v, s.use_hsts); }},
+      {"AUTH",
+       [](std::string_view n, const std::string& v, Service& s) -> Status {
+         auto parts = split(v, ':');
+         if (parts.size() != 3 || parts[0].empty() || parts[1].empty() || parts[2].empty()) {
+           return bad(n, "expected realm:user:password-hash");
+         }
+         if (parts[0].find('"') != std::string::npos ||
+             parts[1].find_first_of(" \t") != std::string::npos ||
+             parts[2].find_first_of(" \t") != std::string::npos) {
+           return bad(n, "realm must not contain '\"', user and hash no blanks");
+         }
+         s.auth_realm = parts[0];
+         s.auth_user = parts[1];
+         s.auth_passwd = parts[2];
+         return Status::ok();
+       }},
+      {"SSL_CERT",
+       [](std::string_view n, const std::string& v, Service& s) -> Status {
+         if (v.empty() || v.find_first_of(" \t#") != std::string::npos) {
+           return bad(n, "'" + v + "' is not a certificate path");
+         }
+         s.ssl_cert = v;
+         return Status::ok();
+       }},
+      {"BIND_OPTIONS",
+       [](std::string_view, const std::string& v, Service& s) -> Status {
+         s.bind_options = v;
+         return Status::ok();
+       }},
+      {"BIND_ADDR",
+       [](std::string_view n, const std::string& v, Service& s) -> Status {
+         if (v.empty() || !allOf(v, [](char c) {
+               return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == ':' ||
+                      c == '*' || c == '[' || c == ']' || c == '@' || c == '-' || c == '_';
+             })) {
+           return bad(n, "'" + v + "' is not a bind address");
+         }
+         s.bind_addr = v;
+         return Status::ok();
+       }},
+      {"PORT",
+       [](std::string_view n, const std::string& v, Service& s) -> Status {
+         auto p = parseInt(v, 1, 65535);
+         if (!p) {
+           return bad(n, "'" + v + "' is not a port number (1-65535)");
+         }
+         s.service_port = *p;
+         return Status::ok();
+       }},
+      {"ENABLED",
+       [](std::string_view, const std::string&, Service&) -> Status {
+         return Status::ok();  // handled by the builder (strict mode)
+       }},
+      {"GROUP",
+       [](std::string_view n, const std::string& v, Service& s) -> Status {
+         if (!allOf(v, [](char c) { return c > ' ' && c != '#'; })) {
+           return bad(n, "'" + v + "' is not a comma-separated group list");
+         }
+         s.groups = split(v, ',');
+         return Status::ok();
+       }},
+      {"BACKEND_NETWORK_ALLOWED_ACL",
+       [](std::string_view n, const std::string& v, Service& s) -> Status {
+         size_t count = 0;
+         size_t i = 0;
+         while (i < v.size()) {
+           size_t j = v.find_first_of(" \t", i);
+           std::string_view tok = std::string_view(v).substr(i, j == std::string::npos ? j : j - i);
+           if (!tok.empty()) {
+             if (!isNetwork(tok)) {
+               return bad(n, "'" + std::string(tok) + "' is not an address or CIDR");
+             }
+             ++count;
+           }
+           if (j == std::string::npos) {
+             break;
+           }
+           i = j + 1;
+         }
+         if (count == 0) {
+           return bad(n, "empty network list");
+         }
+         s.network_allowed = v;
+         return Status::ok();
+       }},
+      {"BACKEND_HEALTHCHECK_PORT_INDEX",
+       [](std::string_view n, const std::string& v, Service& s) -> Status {
+         auto p = parseInt(v, 0, 1000);
+         if (!p) {
+           return bad(n, "'" + v + "' is not a port index");
+         }
+         s.healthcheck_port_index = *p;
+         return Status::ok();
+       }},
+      {"HTTP_BACKEND_PROXYPASS_PATH",
+       [](std::string_view n, const std::string& v, Service& s) -> Status {
+         if (v.empty() || v[0] != '/' || v.find_first_of(" \t#\"'\\") != std::string::npos) {
+           return bad(n, "'" + v + "' is not a path");
+         }
+         s.proxypath = v;
+         return Status::ok();
+       }},
+      {"HTTP_BACKEND_REVPROXY_PATH",
+       [](std::string_view n, const std::string& v, Service& s) -> Status {
+         if (v.empty() || v[0] != '/' || v.find_first_of(" \t#\"'\\") != std::string::npos) {
+           return bad(n, "'" + v + "' is not a path");
+         }
+         s.revproxypath = v;
+         return Status::ok();
+       }},
+      {"HTTP_BACKEND_REDIR",
+       [](std::string_view n, const std::string& v, Service& s) -> Status {
+         if (v.empty() || v.find_first_of(" \t#\"'\\") != std::string::npos) {
+           return bad(n, "'" + v + "' is not a redirect location");
+         }
+         s.redirpath = v;
+         return Status::ok();
+       }},
+  };
+  return table;
+}
+
+}  // namespace
+
+const std::vector<std::string>& overridableTemplateNames() {
+  static const std::vector<std::string> names = {
+      "BACKEND_HEAD",
+      "BACKEND_HSTS_OPTIONS",
+      "BACKEND_HTTP_HEALTHCHECK_OPTIONS",
+      "BACKEND_HTTP_OPTIONS",
+      "BACKEND_REDIRECT_HTTP_TO_HTTPS",
+      "BACKEND_REDIRECT_HTTP_TO_HTTPS_WITH_PATH",
+      "BACKEND_SERVER_HTTP_HEALTHCHECK_OPTIONS",
+      "BACKEND_SERVER_OPTIONS",
+      "BACKEND_SERVER_TCP_HEALTHCHECK_OPTIONS",
+      "BACKEND_STICKY_OPTIONS",
+      "BACKEND_TCP_HEALTHCHECK_OPTIONS",
+      "FRONTEND_BACKEND_GLUE",
+      "FRONTEND_HEAD",
+      "HTTPS_FRONTEND_ACL",
+      "HTTPS_FRONTEND_ACL_ONLY_WITH_PATH",
+      "HTTPS_FRONTEND_ACL_WITH_AUTH",
+      "HTTPS_FRONTEND_ACL_WITH_AUTH_AND_PATH",
+      "HTTPS_FRONTEND_ACL_WITH_PATH",
+      "HTTP_BACKEND_NETWORK_ALLOWED_ACL",
+      "HTTP_BACKEND_PROXYPASS_GLUE",
+      "HTTP_BACKEND_REVPROXY_GLUE",
+      "HTTP_FRONTEND_ACL",
+      "HTTP_FRONTEND_ACL_ONLY",
+      "HTTP_FRONTEND_ACL_ONLY_WITH_PATH",
+      "HTTP_FRONTEND_ACL_ONLY_WITH_PATH_AND_AUTH",
+      "HTTP_FRONTEND_ACL_WITH_AUTH",
+      "HTTP_FRONTEND_ACL_WITH_AUTH_AND_PATH",
+      "HTTP_FRONTEND_ACL_WITH_PATH",
+      "HTTP_FRONTEND_APPID_ACL",
+      "HTTP_FRONTEND_ROUTING_ONLY",
+      "HTTP_FRONTEND_ROUTING_ONLY_WITH_AUTH",
+      "HTTP_FRONTEND_ROUTING_ONLY_WITH_PATH",
+      "HTTP_FRONTEND_ROUTING_ONLY_WITH_PATH_AND_AUTH",
+      "TCP_BACKEND_NETWORK_ALLOWED_ACL",
+      "USERLIST_HEAD",
+      // Accepted but never read, as in marathon-lb: in map mode the non-map label
+      // overrides the map template too.
+      "MAP_HTTP_FRONTEND_ACL",
+      "MAP_HTTP_FRONTEND_ACL_ONLY",
+      "MAP_HTTP_FRONTEND_APPID_ACL",
+      "MAP_HTTPS_FRONTEND_ACL",
+  };
+  return names;
+}
+
+bool isSafeValue(std::string_view value) {
+  return std::none_of(value.begin(), value.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
+}
+
+bool isSafeTemplateText(std::string_view value) {
+  return std::none_of(value.begin(), value.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return (u < 0x20 && c != '\n' && c != '\t') || u == 0x7f;
+  });
+}
+
+std::optional<bool> parseBool(std::string_view value) {
+  const std::string v = lower(value);
+  if (v == "true" || v == "t" || v == "yes" || v == "y" || v == "1") {
+    return true;
+  }
+  if (v == "false" || v == "f" || v == "no" || v == "n" || v == "0" || v.empty()) {
+    return false;
+  }
+  return std::nullopt;
+}
+
+std::optional<int> parseInt(std::string_view value, int lo, int hi) {
+  std::string_view v = value;
+  while (!v.empty() && v.front() == ' ') {
+    v.remove_prefix(1);
+  }
+  while (!v.empty() && v.back() == ' ') {
+    v.remove_suffix(1);
+  }
+  int out = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (ec != std::errc() || ptr != v.data() + v.size() || v.empty() || out < lo || out > hi) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::string sanitizeName(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') {
+      c = '_';
+    }
+  }
+  return out;
+}
+
+common::Status applyPortLabel(std::string_view name, const std::string& value, Service& service) {
+  const auto& templates = overridableTemplateNames();
+  if (std::find(templates.begin(), templates.end(), name) != templates.end()) {
+    std::string text;
+    text.reserve(value.size());
+    for (size_t i = 0; i < value.size(); ++i) {
+      if (value[i] == '\r' && i + 1 < value.size() && value[i + 1] == '\n') {
+        continue;
+      }
+      text.push_back(value[i]);
+    }
+    if (!isSafeTemplateText(text)) {
+      return bad(name, "template text contains control characters");
+    }
+    service.template_overrides[std::string(name)] = std::move(text);
+    return Status::ok();
+  }
+  const auto& table = behaviourTable();
+  auto it = table.find(std::string(name));
+  if (it == table.end()) {
+    return Status::ok();
+  }
+  if (!isSafeValue(value)) {
+    return bad(name, "value contains a newline or control character");
+  }
+  return it->second(name, value, service);
+}
+
+}  // namespace mlb::controller

@@ -1,0 +1,68 @@
+#pragma once
+// The validated, filtered, sorted routing model built from Marathon apps: one
+// Service per (app, service port). Plain types only; templates see nothing else.
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controller/model/marathon_app.h"
+
+namespace mlb::controller {
+
+struct Server {
+  std::string host;  // the agent host as Marathon reports it
+  std::string ip;    // the address HAProxy connects to
+  int port = 0;
+  std::optional<int>
+      check_port;         // from HAPROXY_{n}_BACKEND_HEALTHCHECK_PORT_INDEX or the check's port
+  bool draining = false;  // blue/green: written as `disabled`
+  std::string task_id;
+  std::string name;    // marathon-lb's server name: sanitized host_ip_port, or ip_port
+  int id = 0;          // stable HAProxy server id, unique within the backend
+  std::string cookie;  // sha1(name)[:10], for sticky backends
+};
+
+struct Service {
+  std::string app_id;
+  int port_index = 0;
+  int service_port = 0;
+  std::string backend;  // appId[1:] with / -> _, then _<servicePort>
+  std::vector<std::string> groups;
+  std::string hostname;             // HAPROXY_{n}_VHOST, lower-cased, may be a comma list
+  std::vector<std::string> vhosts;  // hostname split on ','
+  std::string path;
+  int backend_weight = 0;
+  std::string mode;  // "http" or "tcp"
+  std::string balance = "roundrobin";
+  bool sticky = false;
+  bool redirect_to_https = false;
+  bool use_hsts = false;
+  std::string auth_realm, auth_user, auth_passwd;
+  std::string ssl_cert;
+  std::string bind_options;
+  std::string bind_addr = "*";
+  std::string network_allowed;
+  std::optional<int> healthcheck_port_index;
+  std::optional<HealthCheck> health_check;
+  std::string proxypath, revproxypath, redirpath;
+  // Per-port template overrides (HAPROXY_{n}_<TEMPLATE>): template name (without the
+  // HAPROXY_ prefix) -> text in marathon-lb's {placeholder} syntax, CRLF normalised.
+  std::map<std::string, std::string> template_overrides;
+  std::vector<Server> servers;  // sorted by (host, port, ip, task id): a total order
+};
+
+// A service (or a whole app when port_index is -1) left out of the configuration,
+// with the reason. Nothing of it reaches the config.
+struct Quarantined {
+  std::string app_id;
+  int port_index = -1;
+  std::string reason;
+};
+
+struct ServiceModel {
+  std::vector<Service> services;  // sorted by (app id, service port), groups/enabled filtered
+  std::vector<Quarantined> quarantined;
+};
+
+}  // namespace mlb::controller

@@ -1,0 +1,556 @@
+#include "controller/model/service_builder.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <set>
+#include <tuple>
+#include <unordered_set>
+
+#include "common/hash.h"
+#include "controller/model/labels.h"
+
+namespace mlb::controller {
+namespace {
+
+enum class NetMode { Host, Container, Bridge };
+
+const std::unordered_set<std::string>& droppedStates() {
+  static const std::unordered_set<std::string> states = {
+      "TASK_STAGING", "TASK_STARTING", "TASK_KILLING", "TASK_FINISHED",
+      "TASK_FAILED",  "TASK_KILLED",   "TASK_ERROR",   "TASK_DROPPED",
+      "TASK_GONE",    "TASK_GONE_BY_OPERATOR",         "TASK_UNKNOWN"};
+  return states;
+}
+
+NetMode networkingMode(const MarathonApp& app) {
+  NetMode mode = NetMode::Host;
+  if (app.has_ip_address || app.docker_network == "USER") {
+    mode = NetMode::Container;
+  } else if (app.docker_network == "BRIDGE") {
+    mode = NetMode::Bridge;
+  }
+  if (!app.network_modes.empty()) {
+    const std::string& m = app.network_modes.back();
+    mode = m == "container" ? NetMode::Container
+           : m == "container/bridge" ? NetMode::Bridge
+                                      : NetMode::Host;
+  }
+  return mode;
+}
+
+const std::vector<PortMapping>& portMappings(const MarathonApp& app) {
+  return app.docker_port_mappings.empty() ? app.port_mappings : app.docker_port_mappings;
+}
+
+bool isIpLiteral(const std::string& s) {
+  in_addr a4{};
+  in6_addr a6{};
+  return inet_pton(AF_INET, s.c_str(), &a4) == 1 || inet_pton(AF_INET6, s.c_str(), &a6) == 1;
+}
+
+// The address and ports HAProxy uses for one task (spec §7), or nullopt.
+std::optional<std::pair<std::string, std::vector<int>>> taskAddress(const MarathonApp& app,
+                                                                     const MarathonTask& task,
+                                                                     NetMode mode,
+                                                                     const BuildOptions& opts) {
+  std::vector<int> ports;
+  if (mode == NetMode::Container) {
+    if (task.ip_addresses.empty() || task.ip_addresses.front().empty()) {
+      return std::nullopt;
+    }
+    if (app.has_ip_address && !app.discovery_ports.empty()) {
+      ports = app.discovery_ports;
+    } else {
+      for (const auto& pm : portMappings(app)) {
+        if (pm.container_port) {
+          ports.push_back(*pm.container_port);
+        }
+      }
+    }
+    return std::make_pair(task.ip_addresses.front(), ports);
+  }
+  std::string ip;
+  if (isIpLiteral(task.host)) {
+    ip = task.host;
+  } else if (opts.resolve_host) {
+    auto r = opts.resolve_host(task.host);
+    if (!r) {
+      return std::nullopt;
+    }
+    ip = *r;
+  } else {
+    return std::nullopt;
+  }
+  ports = task.ports;
+  if (ports.empty()) {
+    for (const auto& p : app.port_definitions) {
+      if (p) {
+        ports.push_back(*p);
+      }
+    }
+  }
+  if (ports.empty() && mode == NetMode::Bridge) {
+    for (const auto& pm : portMappings(app)) {
+      if (pm.container_port) {
+        ports.push_back(*pm.container_port);
+      }
+    }
+  }
+  return std::make_pair(ip, ports);
+}
+
+// marathon-lb's deterministic service-port assigner for IP-per-task apps without
+// service ports: sha1("<appId>-<taskPort>-<i>") probes, then a linear scan.
+class PortAssigner {
+ public:
+  PortAssigner(int lo, int hi) : lo_(lo), hi_(hi) {}
+  bool enabled() const { return lo_ > 0 && hi_ >= lo_; }
+
+  std::optional<int> assign(const std::string& app_id, int task_port) {
+    auto key = std::make_pair(app_id, task_port);
+    if (auto it = by_app_.find(key); it != by_app_.end()) {
+      return it->second;
+    }
+    const int count = hi_ - lo_ + 1;
+    if (static_cast<int>(by_app_.size()) >= count) {
+      return std::nullopt;
+    }
+    std::optional<int> port;
+    for (int i = 0; i < 50 && !port; ++i) {
+      const std::string h = common::sha1Hex(app_id + "-" + std::to_string(task_port) + "-" +
+                                            std::to_string(i));
+      const uint32_t v = static_cast<uint32_t>(std::stoul(h.substr(0, 8), nullptr, 16));
+      const int trial = lo_ + static_cast<int>(v % static_cast<uint32_t>(count));
+      if (!used_.count(trial)) {
+        port = trial;
+      }
+    }
+    for (int p = lo_; !port && p <= hi_; ++p) {
+      if (!used_.count(p)) {
+        port = p;
+      }
+    }
+    by_app_[key] = *port;
+    used_.insert(*port);
+    return port;
+  }
+
+ private:
+  int lo_, hi_;
+  std::map<std::pair<std::string, int>, int> by_app_;
+  std::set<int> used_;
+};
+
+std::vector<std::optional<int>> servicePorts(const MarathonApp& app, NetMode mode,
+                                             PortAssigner& assigner, const BuildOptions& opts) {
+  std::vector<std::optional<int>> ports;
+  if (mode == NetMode::Container || mode == NetMode::Bridge) {
+    for (const auto& pm : portMappings(app)) {
+      if (pm.service_port && *pm.service_port > 0) {
+        ports.push_back(pm.service_port);
+      }
+    }
+  }
+  if (ports.empty()) {
+    if (app.has_port_definitions) {
+      for (const auto& p : app.port_definitions) {
+        if (p) {
+          ports.push_back(p);
+        }
+      }
+    } else {
+      for (int p : app.legacy_ports) {
+        ports.push_back(p);
+      }
+    }
+  }
+  if (ports.empty() && mode == NetMode::Container && assigner.enabled() && !app.tasks.empty()) {
+    auto addr = taskAddress(app, app.tasks.front(), mode, opts);
+    if (addr) {
+      for (int task_port : addr->second) {
+        ports.push_back(assigner.assign(app.id, task_port));
+      }
+    }
+  }
+  return ports;
+}
+
+// The health check that configures HAProxy for port index n: the first check with
+// an explicit port, or whose portIndex is n.
+std::optional<HealthCheck> healthCheckFor(const MarathonApp& app, int n) {
+  for (const auto& hc : app.health_checks) {
+    if (hc.port && *hc.port != 0) {
+      return hc;
+    }
+    if (hc.port_index && *hc.port_index == n) {
+      return hc;
+    }
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> splitComma(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    size_t pos = s.find(',', start);
+    out.push_back(s.substr(start, pos == std::string::npos ? pos : pos - start));
+    if (pos == std::string::npos) {
+      break;
+    }
+    start = pos + 1;
+  }
+  return out;
+}
+
+bool hasGroup(const std::vector<std::string>& wanted, const std::vector<std::string>& have) {
+  for (const auto& w : wanted) {
+    if (w == "*") {
+      return true;
+    }
+  }
+  for (const auto& h : have) {
+    if (std::find(wanted.begin(), wanted.end(), h) != wanted.end()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// An app as the builder sees it: the parsed app itself, or the merged app of a
+// blue/green deployment group (owned here). Avoids copying every app.
+struct PreparedApp {
+  const MarathonApp* original = nullptr;
+  std::shared_ptr<MarathonApp> merged;
+  std::set<std::string> draining_tasks;
+  const MarathonApp& app() const { return merged ? *merged : *original; }
+};
+
+// Blue/green (HAPROXY_DEPLOYMENT_GROUP): apps of one group merge into one app named
+// /<group> with the older app's definition and both task sets; some old tasks drain.
+std::vector<PreparedApp> mergeDeploymentGroups(const std::vector<MarathonApp>& apps,
+                                               std::vector<Quarantined>& quarantined) {
+  std::vector<PreparedApp> out;
+  std::map<std::string, size_t> by_group;
+  for (const auto& app : apps) {
+    auto g = app.labels.find("HAPROXY_DEPLOYMENT_GROUP");
+    if (g == app.labels.end() || g->second.empty()) {
+      out.push_back({&app, nullptr, {}});
+      continue;
+    }
+    if (!isSafeValue(g->second) || g->second.find_first_of(" /#") != std::string::npos) {
+      quarantined.push_back({app.id, -1, "label HAPROXY_DEPLOYMENT_GROUP: not a group name"});
+      continue;
+    }
+    auto it = by_group.find(g->second);
+    if (it == by_group.end()) {
+      PreparedApp p{&app, std::make_shared<MarathonApp>(app), {}};
+      p.merged->id = "/" + g->second;
+      by_group[g->second] = out.size();
+      out.push_back(std::move(p));
+      continue;
+    }
+    PreparedApp& prev = out[it->second];
+    const MarathonApp& cur = app;
+    auto startedAt = [](const MarathonApp& a) {
+      auto l = a.labels.find("HAPROXY_DEPLOYMENT_STARTED_AT");
+      return l == a.labels.end() ? std::string() : l->second;
+    };
+    const MarathonApp* old_app = &prev.app();
+    const MarathonApp* new_app = &cur;
+    if (!(startedAt(prev.app()) < startedAt(cur))) {
+      std::swap(old_app, new_app);
+    }
+    if (new_app->labels.count("HAPROXY_DEPLOYMENT_NEW_INSTANCES") &&
+        old_app->last_scaling_at > new_app->last_scaling_at) {
+      std::swap(old_app, new_app);
+    }
+    auto target_label = new_app->labels.find("HAPROXY_DEPLOYMENT_TARGET_INSTANCES");
+    std::optional<int> target;
+    if (target_label != new_app->labels.end()) {
+      target = parseInt(target_label->second, 0, 1000000);
+    }
+    MarathonApp merged = *old_app;
+    const MarathonApp newer = *new_app;
+    merged.id = "/" + g->second;
+    std::set<std::string> draining = prev.draining_tasks;
+    if (!target) {
+      quarantined.push_back({"/" + g->second, -1,
+                             "label HAPROXY_DEPLOYMENT_TARGET_INSTANCES: missing or not an "
+                             "integer on the new app of the deployment group"});
+    } else {
+      std::vector<const MarathonTask*> old_tasks;
+      for (const auto& t : merged.tasks) {
+        old_tasks.push_back(&t);
+      }
+      std::sort(old_tasks.begin(), old_tasks.end(),
+                [](const MarathonTask* a, const MarathonTask* b) { return a->id < b->id; });
+      int healthy_new = 0;
+      if (!cur.health_checks.empty()) {
+        for (const auto& t : newer.tasks) {
+          if (t.health_results > 0 && t.any_alive) {
+            ++healthy_new;
+          }
+        }
+      } else {
+        healthy_new = newer.instances;
+      }
+      const int drainable = std::max(0, healthy_new + merged.instances - *target);
+      const int n = std::min({static_cast<int>(old_tasks.size()), healthy_new, drainable});
+      for (int i = 0; i < n; ++i) {
+        draining.insert(old_tasks[i]->id);
+      }
+    }
+    merged.tasks.insert(merged.tasks.end(), newer.tasks.begin(), newer.tasks.end());
+    prev.merged = std::make_shared<MarathonApp>(std::move(merged));
+    prev.draining_tasks = std::move(draining);
+  }
+  return out;
+}
+
+void assignServerIds(std::vector<Server>& servers) {
+  std::set<int> used;
+  for (auto& s : servers) {
+    std::string key = s.name;
+    while (true) {
+      const int id = static_cast<int>(common::sha256Modulo(key, 32767));
+      if (id != 0 && !used.count(id)) {
+        s.id = id;
+        used.insert(id);
+        break;
+      }
+      // marathon-lb's collision rule: retry with "<name> <sha256 of the last key>".
+      key = key + " " + common::sha256Hex(key);
+    }
+  }
+}
+
+}  // namespace
+
+ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOptions& options) {
+  ServiceModel model;
+  std::vector<PreparedApp> apps = mergeDeploymentGroups(input, model.quarantined);
+  std::stable_sort(apps.begin(), apps.end(),
+                   [](const PreparedApp& a, const PreparedApp& b) { return a.app().id < b.app().id; });
+  PortAssigner assigner(options.min_serv_port_ip_per_task, options.max_serv_port_ip_per_task);
+  // Service ports first, in Marathon's answer order (auto-assignment depends on it).
+  std::vector<std::vector<std::optional<int>>> app_ports(apps.size());
+  {
+    std::vector<size_t> order(apps.size());
+    for (size_t i = 0; i < order.size(); ++i) {
+      order[i] = i;
+    }
+    std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+      return apps[x].app().answer_index < apps[y].app().answer_index;
+    });
+    for (size_t i : order) {
+      app_ports[i] = servicePorts(apps[i].app(), networkingMode(apps[i].app()), assigner, options);
+    }
+  }
+
+  for (size_t app_i = 0; app_i < apps.size(); ++app_i) {
+    const PreparedApp& prepared = apps[app_i];
+    const MarathonApp& app = prepared.app();
+    if (!options.framework_name.empty() && app.id == "/" + options.framework_name) {
+      continue;
+    }
+    std::vector<std::string> app_groups;
+    if (auto g = app.labels.find("HAPROXY_GROUP"); g != app.labels.end()) {
+      if (!isSafeValue(g->second)) {
+        model.quarantined.push_back(
+            {app.id, -1, "label HAPROXY_GROUP: value contains a control character"});
+        continue;
+      }
+      app_groups = splitComma(g->second);
+    }
+    const NetMode mode = networkingMode(app);
+    const auto& ports = app_ports[app_i];
+
+    // Task selection (spec §6), shared by every port of the app.
+    struct Selected {
+      const MarathonTask* task;
+      std::string ip;
+      std::vector<int> ports;
+    };
+    std::vector<Selected> selected;
+    for (const auto& task : app.tasks) {
+      if (task.host.empty() || droppedStates().count(task.state)) {
+        continue;
+      }
+      if (options.health_check && !app.health_checks.empty()) {
+        bool alive = task.any_alive;
+        if (task.health_results == 0) {
+          std::optional<bool> known;
+          if (options.unknown_health) {
+            known = options.unknown_health(task.id);
+          }
+          alive = known.value_or(false);
+        }
+        if (!alive) {
+          continue;
+        }
+      }
+      auto addr = taskAddress(app, task, mode, options);
+      if (!addr) {
+        continue;
+      }
+      selected.push_back({&task, addr->first, addr->second});
+    }
+
+    std::vector<std::pair<Service, bool>> built;  // every port of the app; bool = routed
+    for (size_t i = 0; i < ports.size(); ++i) {
+      const int n = static_cast<int>(i);
+      if (!ports[i]) {
+        model.quarantined.push_back({app.id, n, "service ports are exhausted (IP-per-task range)"});
+        continue;
+      }
+      Service s;
+      s.app_id = app.id;
+      s.port_index = n;
+      s.service_port = *ports[i];
+      s.health_check = healthCheckFor(app, n);
+      if (s.health_check && s.health_check->protocol == "HTTP") {
+        s.mode = "http";
+      }
+      bool enabled = !options.strict_mode;
+      std::string error;
+      const std::string prefix = "HAPROXY_" + std::to_string(n) + "_";
+      for (auto it = app.labels.lower_bound(prefix);
+           it != app.labels.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+        const std::string name = it->first.substr(prefix.size());
+        if (name == "ENABLED") {
+          auto b = parseBool(it->second);
+          if (!b) {
+            error = "label " + it->first + ": '" + it->second + "' is not a boolean";
+            break;
+          }
+          enabled = *b;
+          continue;
+        }
+        common::Status st = applyPortLabel(name, it->second, s);
+        if (!st) {
+          error = st.error().message;
+          const std::string generic = "HAPROXY_{n}_";
+          if (auto p = error.find(generic); p != std::string::npos) {
+            error.replace(p, generic.size(), prefix);
+          }
+          break;
+        }
+      }
+      if (!error.empty()) {
+        model.quarantined.push_back({app.id, n, error});
+        continue;
+      }
+      if (s.groups.empty()) {
+        s.groups = app_groups;
+      }
+      const bool routed = hasGroup(options.groups, s.groups) && enabled;
+      if (!s.health_check && s.healthcheck_port_index) {
+        s.health_check = healthCheckFor(app, *s.healthcheck_port_index);
+        if (s.health_check) {
+          const std::string& p = s.health_check->protocol;
+          if (p == "HTTP" || p == "HTTPS" || p == "MESOS_HTTP" || p == "MESOS_HTTPS") {
+            s.mode = "http";
+          }
+        }
+      }
+      if (s.mode.empty()) {
+        s.mode = s.hostname.empty() ? "tcp" : "http";
+      }
+      s.backend = app.id.substr(1);
+      std::replace(s.backend.begin(), s.backend.end(), '/', '_');
+      s.backend += "_" + std::to_string(s.service_port);
+
+      for (const auto& sel : selected) {
+        if (i >= sel.ports.size()) {
+          continue;
+        }
+        Server srv;
+        srv.host = sel.task->host;
+        srv.ip = sel.ip;
+        srv.port = sel.ports[i];
+        srv.task_id = sel.task->id;
+        srv.draining = prepared.draining_tasks.count(sel.task->id) > 0;
+        if (s.health_check && !s.healthcheck_port_index && s.health_check->port &&
+            *s.health_check->port != 0) {
+          srv.check_port = s.health_check->port;
+        }
+        srv.name = sanitizeName(srv.host == srv.ip
+                                    ? srv.ip + "_" + std::to_string(srv.port)
+                                    : srv.host + "_" + srv.ip + "_" + std::to_string(srv.port));
+        s.servers.push_back(std::move(srv));
+      }
+      std::sort(s.servers.begin(), s.servers.end(), [](const Server& a, const Server& b) {
+        return std::tie(a.host, a.port, a.ip, a.task_id) < std::tie(b.host, b.port, b.ip, b.task_id);
+      });
+      // Two tasks with the same address would give two identical server lines.
+      s.servers.erase(std::unique(s.servers.begin(), s.servers.end(),
+                                  [](const Server& a, const Server& b) {
+                                    return a.ip == b.ip && a.port == b.port && a.host == b.host;
+                                  }),
+                      s.servers.end());
+      assignServerIds(s.servers);
+      if (s.sticky) {
+        for (auto& srv : s.servers) {
+          srv.cookie = common::sha1Hex(srv.name).substr(0, 10);
+        }
+      }
+      built.emplace_back(std::move(s), routed);
+    }
+    // HAPROXY_{n}_BACKEND_HEALTHCHECK_PORT_INDEX: the k-th server (in server order)
+    // is checked on the port of the k-th server of the app's service at that index
+    // (services in service-port order), as marathon-lb's get_backend_port() does.
+    std::vector<const Service*> by_port;
+    for (const auto& [svc, routed] : built) {
+      by_port.push_back(&svc);
+    }
+    std::stable_sort(by_port.begin(), by_port.end(), [](const Service* x, const Service* y) {
+      return x->service_port < y->service_port;
+    });
+    for (auto& [svc, routed] : built) {
+      if (!svc.health_check || !svc.healthcheck_port_index) {
+        continue;
+      }
+      const size_t hpi = static_cast<size_t>(*svc.healthcheck_port_index);
+      const Service* other = hpi < by_port.size() ? by_port[hpi] : &svc;
+      for (size_t k = 0; k < svc.servers.size(); ++k) {
+        if (k < other->servers.size()) {
+          svc.servers[k].check_port = other->servers[k].port;
+        }
+      }
+    }
+    for (auto& [svc, routed] : built) {
+      if (routed && !svc.servers.empty()) {
+        model.services.push_back(std::move(svc));
+      }
+    }
+  }
+  std::stable_sort(model.services.begin(), model.services.end(),
+                   [](const Service& a, const Service& b) {
+                     return std::tie(a.app_id, a.service_port, a.port_index) <
+                            std::tie(b.app_id, b.service_port, b.port_index);
+                   });
+  // Two services may not claim the same backend name; keep the first.
+  std::vector<Service> unique;
+  for (auto& s : model.services) {
+    if (!unique.empty() && unique.back().backend == s.backend) {
+      model.quarantined.push_back({s.app_id, s.port_index,
+                                   "backend " + s.backend + " is already defined by port " +
+                                       std::to_string(unique.back().port_index)});
+      continue;
+    }
+    unique.push_back(std::move(s));
+  }
+  model.services = std::move(unique);
+  std::sort(model.quarantined.begin(), model.quarantined.end(),
+            [](const Quarantined& a, const Quarantined& b) {
+              return std::tie(a.app_id, a.port_index, a.reason) <
+                     std::tie(b.app_id, b.port_index, b.reason);
+            });
+  return model;
+}
+
+}  // namespace mlb::controller

@@ -1,0 +1,708 @@
+#include "controller/render/config_renderer.h"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <set>
+#include <unordered_map>
+
+#include "controller/model/labels.h"
+
+namespace mlb::controller {
+namespace {
+
+using common::Error;
+using common::Result;
+using common::Status;
+
+// Compiles per-port label templates once per render (apps often share them).
+class OverrideCache {
+ public:
+  Result<const Template*> get(const std::string& name, const std::string& legacy_text) {
+    auto key = name + '\0' + legacy_text;
+    auto it = cache_.find(key);
+    if (it == cache_.end()) {
+      auto mustache = legacyToMustache(name, legacy_text);
+      std::unique_ptr<Result<Template>> compiled;
+      if (!mustache) {
+        compiled = std::make_unique<Result<Template>>(mustache.error());
+      } else {
+        compiled = std::make_unique<Result<Template>>(Template::compile(*mustache));
+      }
+      it = cache_.emplace(std::move(key), std::move(compiled)).first;
+    }
+    if (!it->second->has_value()) {
+      return it->second->error();
+    }
+    return &it->second->value();
+  }
+
+ private:
+  std::unordered_map<std::string, std::unique_ptr<Result<Template>>> cache_;
+};
+
+// Everything one service contributes to the configuration.
+struct Fragments {
+  std::string userlist;
+  std::string http_acl;  // :80 rules
+  // :443 rules per vhost, in vhost order (concatenated unless grouped by vhost)
+  std::vector<std::pair<std::string, std::string>> https_acl;
+  std::string appid_acl;
+  std::string frontend;
+  std::string backend;
+  int weight = 0;
+  bool uses_http_map = false;
+  bool uses_https_map = false;
+  std::vector<std::pair<std::string, std::string>> domain_map;
+  bool http_mode = false;
+};
+
+struct ServiceRenderer {
+  ServiceRenderer(const Service& service, const TemplateSet& set, const RenderOptions& options,
+                  OverrideCache& overrides)
+      : s(service), templates(set), opts(options), cache(overrides) {}
+  const Service& s;
+  const TemplateSet& templates;
+  const RenderOptions& opts;
+  OverrideCache& cache;
+  Vars vars;
+  // Strings the Vars point into.
+  std::string app_path, cleaned_app_id, service_port, ssl_cert, bind_options, acl_name;
+  std::string hc_port_index, hc_port, hc_path, hc_timeout, hc_interval, hc_grace, hc_max, hc_falls,
+      hc_port_options;
+  std::string error;
+
+  Status render(std::string_view name, std::string& out) {
+    const Template* t = nullptr;
+    auto ov = s.template_overrides.find(std::string(name));
+    // In map mode marathon-lb lets the non-map label override the map template.
+    if (ov == s.template_overrides.end() && name.rfind("MAP_", 0) == 0) {
+      ov = s.template_overrides.find(std::string(name.substr(4)));
+    }
+    if (ov != s.template_overrides.end()) {
+      auto r = cache.get(ov->first, ov->second);
+      if (!r) {
+        return Error::invalidTemplate("label HAPROXY_" + std::to_string(s.port_index) + "_" +
+                                      ov->first + ": " + r.error().message);
+      }
+      t = *r;
+    } else {
+      t = &templates.get(name);
+    }
+    Status st = t->render(vars, out);
+    if (!st) {
+      return Error::invalidTemplate((ov != s.template_overrides.end()
+                                         ? "label HAPROXY_" + std::to_string(s.port_index) + "_"
+                                         : "template HAPROXY_") +
+                                    std::string(name) + ": " + st.error().message);
+    }
+    return Status::ok();
+  }
+
+  void setup() {
+    app_path = s.app_id.substr(1);
+    std::replace(app_path.begin(), app_path.end(), '/', '_');
+    cleaned_app_id = sanitizeName(s.app_id);
+    service_port = std::to_string(s.service_port);
+    ssl_cert = s.ssl_cert.empty() ? "" : " ssl crt " + s.ssl_cert;
+    bind_options = s.bind_options.empty() ? "" : " " + s.bind_options;
+    vars.set(Var::backend, s.backend);
+    vars.set(Var::appId, s.app_id);
+    vars.set(Var::cleanedUpAppId, cleaned_app_id);
+    vars.set(Var::hostname, s.hostname);
+    vars.set(Var::mode, s.mode);
+    vars.set(Var::balance, s.balance);
+    vars.set(Var::bindAddr, s.bind_addr);
+    vars.set(Var::servicePort, service_port);
+    vars.set(Var::sslCert, ssl_cert);
+    vars.set(Var::bindOptions, bind_options);
+    vars.set(Var::haproxy_dir, opts.haproxy_dir);
+    vars.set(Var::path, s.path);
+    vars.set(Var::proxypath, s.proxypath);
+    vars.set(Var::rootpath, s.revproxypath);
+    vars.set(Var::redirpath, s.redirpath);
+    if (!s.auth_user.empty()) {
+      vars.set(Var::realm, s.auth_realm);
+      vars.set(Var::user, s.auth_user);
+      vars.set(Var::passwd, s.auth_passwd);
+    }
+    if (!s.vhosts.empty()) {
+      acl_name = sanitizeName(s.vhosts.front()) + "_" + app_path;
+      vars.set(Var::cleanedUpHostname, acl_name);
+    }
+    if (s.health_check) {
+      const HealthCheck& hc = *s.health_check;
+      hc_port_index = hc.port_index ? std::to_string(*hc.port_index) : "None";
+      hc_port = hc.port ? std::to_string(*hc.port) : "None";
+      hc_path = hc.path.empty() ? "/" : hc.path;
+      hc_timeout = std::to_string(hc.timeout_seconds);
+      hc_interval = std::to_string(hc.interval_seconds);
+      hc_grace = std::to_string(hc.grace_period_seconds);
+      hc_max = std::to_string(hc.max_consecutive_failures);
+      hc_falls = std::to_string(hc.max_consecutive_failures + 1);
+      vars.set(Var::healthCheckPortIndex, hc_port_index);
+      vars.set(Var::healthCheckPort, hc_port);
+      vars.set(Var::healthCheckProtocol, hc.protocol);
+      vars.set(Var::healthCheckPath, hc_path);
+      vars.set(Var::healthCheckTimeoutSeconds, hc_timeout);
+      vars.set(Var::healthCheckIntervalSeconds, hc_interval);
+      vars.set(Var::healthCheckGracePeriodSeconds, hc_grace);
+      vars.set(Var::healthCheckMaxConsecutiveFailures, hc_max);
+      vars.set(Var::healthCheckFalls, hc_falls);
+      vars.set(Var::healthCheckPortOptions, "");
+    }
+  }
+
+  bool tcpHealthCheck() const {
+    const std::string& p = s.health_check->protocol;
+    return s.mode == "tcp" || p == "TCP" || p == "MESOS_TCP";
+  }
+
+  Status vhostRules(Fragments& f) {
+    const bool path = !s.path.empty();
+    const bool auth = !s.auth_user.empty();
+    const bool redirect = s.redirect_to_https;
+    const bool map = opts.haproxy_map;
+    auto addDomain = [&](const std::string& host) { f.domain_map.emplace_back(host, s.backend); };
+    if (s.vhosts.size() > 1) {
+      std::string https_prefix;
+      vars.set(Var::hostname, s.vhosts.front());
+      if (path) {
+        if (auth) {
+          if (auto st = render("HTTP_FRONTEND_ACL_ONLY_WITH_PATH_AND_AUTH", f.http_acl); !st) {
+            return st;
+          }
+        } else if (auto st = render("HTTP_FRONTEND_ACL_ONLY_WITH_PATH", f.http_acl); !st) {
+          return st;
+        }
+        if (auto st = render("HTTPS_FRONTEND_ACL_ONLY_WITH_PATH", https_prefix); !st) {
+          return st;
+        }
+      }
+      for (const auto& vh : s.vhosts) {
+        vars.set(Var::hostname, vh);
+        if (map && !path && !auth && !redirect) {
+          f.uses_http_map = true;
+          addDomain(vh);
+        } else if (auto st = render("HTTP_FRONTEND_ACL_ONLY", f.http_acl); !st) {
+          return st;
+        }
+        std::string https = https_prefix;
+        Status st;
+        if (path) {
+          st = render(
+              auth ? "HTTPS_FRONTEND_ACL_WITH_AUTH_AND_PATH" : "HTTPS_FRONTEND_ACL_WITH_PATH",
+              https);
+        } else if (auth) {
+          st = render("HTTPS_FRONTEND_ACL_WITH_AUTH", https);
+        } else if (map) {
+          f.uses_https_map = true;
+          addDomain(vh);
+        } else {
+          st = render("HTTPS_FRONTEND_ACL", https);
+        }
+        if (!st) {
+          return st;
+        }
+        f.https_acl.emplace_back(vh, std::move(https));
+      }
+      vars.set(Var::hostname, s.hostname);
+      Status st;
+      if (redirect) {
+        st = render(
+            path ? "BACKEND_REDIRECT_HTTP_TO_HTTPS_WITH_PATH" : "BACKEND_REDIRECT_HTTP_TO_HTTPS",
+            f.http_acl);
+      } else if (path) {
+        st = render(auth ? "HTTP_FRONTEND_ROUTING_ONLY_WITH_PATH_AND_AUTH"
+                         : "HTTP_FRONTEND_ROUTING_ONLY_WITH_PATH",
+                    f.http_acl);
+      } else if (auth) {
+        st = render("HTTP_FRONTEND_ROUTING_ONLY_WITH_AUTH", f.http_acl);
+      } else if (!map) {
+        st = render("HTTP_FRONTEND_ROUTING_ONLY", f.http_acl);
+      }
+      return st;
+    }
+    // One vhost.
+    std::string https;
+    if (path) {
+      if (redirect) {
+        for (const char* t : {"HTTP_FRONTEND_ACL_ONLY", "HTTP_FRONTEND_ACL_ONLY_WITH_PATH",
+                              "BACKEND_REDIRECT_HTTP_TO_HTTPS_WITH_PATH"}) {
+          if (auto st = render(t, f.http_acl); !st) {
+            return st;
+          }
+        }
+      } else if (auto st = render(
+                     auth ? "HTTP_FRONTEND_ACL_WITH_AUTH_AND_PATH" : "HTTP_FRONTEND_ACL_WITH_PATH",
+                     f.http_acl);
+                 !st) {
+        return st;
+      }
+      if (auto st = render("HTTPS_FRONTEND_ACL_ONLY_WITH_PATH", https); !st) {
+        return st;
+      }
+      if (auto st = render(
+              auth ? "HTTPS_FRONTEND_ACL_WITH_AUTH_AND_PATH" : "HTTPS_FRONTEND_ACL_WITH_PATH",
+              https);
+          !st) {
+        return st;
+      }
+    } else {
+      Status st;
+      if (redirect) {
+        st = render("HTTP_FRONTEND_ACL_ONLY", f.http_acl);
+        if (st) {
+          st = render("BACKEND_REDIRECT_HTTP_TO_HTTPS", f.http_acl);
+        }
+      } else if (auth) {
+        st = render("HTTP_FRONTEND_ACL_WITH_AUTH", f.http_acl);
+      } else if (map) {
+        f.uses_http_map = true;
+        addDomain(s.hostname);
+      } else {
+        st = render("HTTP_FRONTEND_ACL", f.http_acl);
+      }
+      if (!st) {
+        return st;
+      }
+      if (auth) {
+        st = render("HTTPS_FRONTEND_ACL_WITH_AUTH", https);
+      } else if (map) {
+        f.uses_https_map = true;
+        addDomain(s.hostname);
+      } else {
+        st = render("HTTPS_FRONTEND_ACL", https);
+      }
+      if (!st) {
+        return st;
+      }
+    }
+    f.https_acl.emplace_back(s.hostname, std::move(https));
+    return Status::ok();
+  }
+
+  Status backend(Fragments& f) {
+    std::string& b = f.backend;
+    if (auto st = render("BACKEND_HEAD", b); !st) {
+      return st;
+    }
+    if (s.mode == "http") {
+      if (s.use_hsts) {
+        if (auto st = render("BACKEND_HSTS_OPTIONS", b); !st) {
+          return st;
+        }
+      }
+      if (auto st = render("BACKEND_HTTP_OPTIONS", b); !st) {
+        return st;
+      }
+      if (!s.proxypath.empty()) {
+        if (auto st = render("HTTP_BACKEND_PROXYPASS_GLUE", b); !st) {
+          return st;
+        }
+      }
+      if (!s.revproxypath.empty()) {
+        if (auto st = render("HTTP_BACKEND_REVPROXY_GLUE", b); !st) {
+          return st;
+        }
+      }
+      if (!s.redirpath.empty()) {
+        if (auto st = render("HTTP_BACKEND_REDIR", b); !st) {
+          return st;
+        }
+      }
+    }
+    if (!s.network_allowed.empty()) {
+      const bool http = s.mode == "http";
+      std::string net;
+      size_t i = 0;
+      const std::string& list = s.network_allowed;
+      while (i < list.size()) {
+        size_t j = list.find_first_of(" \t", i);
+        net = list.substr(i, j == std::string::npos ? std::string::npos : j - i);
+        if (!net.empty()) {
+          vars.set(Var::network_allowed, net);
+          if (auto st = render(
+                  http ? "HTTP_BACKEND_NETWORK_ALLOWED_ACL" : "TCP_BACKEND_NETWORK_ALLOWED_ACL", b);
+              !st) {
+            return st;
+          }
+        }
+        if (j == std::string::npos) {
+          break;
+        }
+        i = j + 1;
+      }
+      vars.unset(Var::network_allowed);
+      if (auto st = render(http ? "HTTP_BACKEND_ACL_ALLOW_DENY" : "TCP_BACKEND_ACL_ALLOW_DENY", b);
+          !st) {
+        return st;
+      }
+    }
+    if (s.sticky) {
+      if (auto st = render("BACKEND_STICKY_OPTIONS", b); !st) {
+        return st;
+      }
+    }
+    const char* server_check = nullptr;
+    if (s.health_check) {
+      const bool tcp = tcpHealthCheck();
+      if (tcp || s.mode == "http") {
+        std::string first_port_options;
+        // marathon-lb passes the first server's port (or, with a health-check port
+        // index, the first port of that service) to the backend-level template.
+        if (!s.servers.empty()) {
+          const Server& first = s.servers.front();
+          if (!s.healthcheck_port_index) {
+            first_port_options = " port " + std::to_string(first.port);
+          } else if (first.check_port) {
+            first_port_options = " port " + std::to_string(*first.check_port);
+          }
+        }
+        vars.set(Var::healthCheckPortOptions, first_port_options);
+        if (auto st = render(
+                tcp ? "BACKEND_TCP_HEALTHCHECK_OPTIONS" : "BACKEND_HTTP_HEALTHCHECK_OPTIONS", b);
+            !st) {
+          return st;
+        }
+        server_check = tcp ? "BACKEND_SERVER_TCP_HEALTHCHECK_OPTIONS"
+                           : "BACKEND_SERVER_HTTP_HEALTHCHECK_OPTIONS";
+      }
+    }
+    std::string port, id, cookie, check, port_options;
+    for (const auto& srv : s.servers) {
+      port = std::to_string(srv.port);
+      id = std::to_string(srv.id);
+      cookie = s.sticky ? " check cookie " + srv.cookie : "";
+      check.clear();
+      if (server_check != nullptr) {
+        port_options = srv.check_port ? " port " + std::to_string(*srv.check_port) : "";
+        vars.set(Var::healthCheckPortOptions, port_options);
+        std::string raw;
+        if (auto st = render(server_check, raw); !st) {
+          return st;
+        }
+        // marathon-lb strips the rendered text and prefixes one blank.
+        size_t a = raw.find_first_not_of(" \t\n");
+        size_t z = raw.find_last_not_of(" \t\n");
+        if (a != std::string::npos) {
+          check = " " + raw.substr(a, z - a + 1);
+        }
+      }
+      vars.set(Var::host, srv.host);
+      vars.set(Var::host_ipv4, srv.ip);
+      vars.set(Var::port, port);
+      vars.set(Var::serverName, srv.name);
+      vars.set(Var::serverId, id);
+      vars.set(Var::cookieOptions, cookie);
+      vars.set(Var::healthCheckOptions, check);
+      vars.set(Var::otherOptions, srv.draining ? " disabled" : "");
+      if (auto st = render("BACKEND_SERVER_OPTIONS", b); !st) {
+        return st;
+      }
+    }
+    return Status::ok();
+  }
+
+  Result<Fragments> run() {
+    setup();
+    Fragments f;
+    f.weight = s.backend_weight;
+    f.http_mode = s.mode == "http";
+    if (!s.auth_user.empty()) {
+      if (auto st = render("USERLIST_HEAD", f.userlist); !st) {
+        return st.error();
+      }
+    }
+    if (auto st = render("FRONTEND_HEAD", f.frontend); !st) {
+      return st.error();
+    }
+    if (auto st = render("FRONTEND_BACKEND_GLUE", f.frontend); !st) {
+      return st.error();
+    }
+    if (opts.bind_http_https && !s.vhosts.empty()) {
+      if (auto st = vhostRules(f); !st) {
+        return st.error();
+      }
+      vars.set(Var::hostname, s.hostname);
+    }
+    if (f.http_mode && !opts.haproxy_map) {
+      if (auto st = render("HTTP_FRONTEND_APPID_ACL", f.appid_acl); !st) {
+        return st.error();
+      }
+    }
+    if (auto st = backend(f); !st) {
+      return st.error();
+    }
+    return f;
+  }
+};
+
+// Appends text and remembers which service owns which lines.
+class Assembler {
+ public:
+  void add(const std::string& text, const Service* owner = nullptr) {
+    if (text.empty()) {
+      return;
+    }
+    const int first = line_ + 1;
+    line_ += static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+    out_.append(text);
+    if (owner != nullptr) {
+      spans_.push_back({owner->app_id, owner->port_index, first, line_});
+    }
+  }
+  std::string& text() { return out_; }
+  std::vector<RenderedConfig::Span>& spans() { return spans_; }
+
+ private:
+  std::string out_;
+  int line_ = 0;
+  std::vector<RenderedConfig::Span> spans_;
+};
+
+}  // namespace
+
+Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet& templates,
+                                    const RenderOptions& opts) {
+  RenderedConfig result;
+  OverrideCache cache;
+  struct Entry {
+    const Service* service;
+    Fragments f;
+  };
+  std::vector<Entry> entries;
+  entries.reserve(model.services.size());
+  for (const auto& s : model.services) {
+    ServiceRenderer r(s, templates, opts, cache);
+    auto f = r.run();
+    if (!f) {
+      result.quarantined.push_back({s.app_id, s.port_index, f.error().message});
+      continue;
+    }
+    entries.push_back({&s, std::move(*f)});
+  }
+
+  // Global templates.
+  Vars g;
+  std::string maxconn = std::to_string(opts.maxconn);
+  std::string default_options;
+  {
+    std::set<std::string> lines;
+    for (const auto& o : opts.default_options) {
+      lines.insert("  option            " + o + "\n");
+    }
+    for (const auto& l : lines) {
+      default_options += l;
+    }
+  }
+  std::string ssl_certs;
+  for (const auto& c : opts.ssl_certs) {
+    ssl_certs += (ssl_certs.empty() ? "crt " : " crt ") + c;
+  }
+  g.set(Var::stateDir, opts.state_dir);
+  g.set(Var::maxconn, maxconn);
+  g.set(Var::hardStopAfter, opts.hard_stop_after);
+  g.set(Var::defaultOptions, default_options);
+  g.set(Var::sslCerts, ssl_certs);
+  g.set(Var::haproxy_dir, opts.haproxy_dir);
+  auto global = [&](std::string_view name, const Vars& vars, std::string& out) -> Status {
+    Status st = templates.get(name).render(vars, out);
+    if (!st) {
+      return Error::invalidTemplate("template HAPROXY_" + std::string(name) + ": " +
+                                    st.error().message);
+    }
+    return Status::ok();
+  };
+
+  Assembler a;
+  std::string text;
+  if (auto st = global("HEAD", g, text); !st) {
+    return st.error();
+  }
+  a.add(text);
+  for (const auto& e : entries) {
+    a.add(e.f.userlist, e.service);
+  }
+
+  // Vhost rules sorted by weight, descending; ties keep (app id, port) order.
+  std::vector<const Entry*> by_weight;
+  for (const auto& e : entries) {
+    if (!e.f.http_acl.empty() || !e.f.https_acl.empty()) {
+      by_weight.push_back(&e);
+    }
+  }
+  std::stable_sort(by_weight.begin(), by_weight.end(),
+                   [](const Entry* x, const Entry* y) { return x->f.weight > y->f.weight; });
+  bool http_map = false;
+  bool https_map = false;
+  for (const auto& e : entries) {
+    http_map = http_map || e.f.uses_http_map;
+    https_map = https_map || e.f.uses_https_map;
+  }
+
+  if (opts.bind_http_https) {
+    text.clear();
+    if (auto st = global("HTTP_FRONTEND_HEAD", g, text); !st) {
+      return st.error();
+    }
+    a.add(text);
+    for (const Entry* e : by_weight) {
+      a.add(e->f.http_acl, e->service);
+    }
+    if (http_map) {
+      text.clear();
+      if (auto st = global("MAP_HTTP_FRONTEND_ACL", g, text); !st) {
+        return st.error();
+      }
+      a.add(text);
+    }
+  }
+
+  text.clear();
+  if (auto st = global("HTTP_FRONTEND_APPID_HEAD", g, text); !st) {
+    return st.error();
+  }
+  a.add(text);
+  {
+    std::set<std::string> apps_with_appid;
+    bool appid_map = false;
+    for (const auto& e : entries) {
+      if (!e.f.http_mode || !apps_with_appid.insert(e.service->app_id).second) {
+        continue;
+      }
+      if (opts.haproxy_map) {
+        appid_map = true;
+        result.app_map += e.service->app_id + " " + e.service->backend + "\n";
+      } else {
+        a.add(e.f.appid_acl, e.service);
+      }
+    }
+    if (appid_map) {
+      text.clear();
+      if (auto st = global("MAP_HTTP_FRONTEND_APPID_ACL", g, text); !st) {
+        return st.error();
+      }
+      a.add(text);
+    }
+  }
+
+  if (opts.bind_http_https) {
+    if (!opts.group_https_by_vhost) {
+      text.clear();
+      if (auto st = global("HTTPS_FRONTEND_HEAD", g, text); !st) {
+        return st.error();
+      }
+      a.add(text);
+      for (const Entry* e : by_weight) {
+        for (const auto& [vh, rules] : e->f.https_acl) {
+          a.add(rules, e->service);
+        }
+      }
+      if (https_map) {
+        text.clear();
+        if (auto st = global("MAP_HTTPS_FRONTEND_ACL", g, text); !st) {
+          return st.error();
+        }
+        a.add(text);
+      }
+    } else {
+      struct VhostGroup {
+        std::vector<std::pair<const Entry*, const std::string*>> rules;
+        std::vector<std::string> certs;
+        std::vector<std::string> bind_options;
+        bool map = false;
+      };
+      std::map<std::string, VhostGroup> groups;
+      for (const Entry* e : by_weight) {
+        for (const auto& [vh, rules] : e->f.https_acl) {
+          VhostGroup& vg = groups[vh];
+          vg.rules.emplace_back(e, &rules);
+          vg.map = vg.map || e->f.uses_https_map;
+          const Service& s = *e->service;
+          if (!s.ssl_cert.empty() &&
+              std::find(vg.certs.begin(), vg.certs.end(), s.ssl_cert) == vg.certs.end()) {
+            vg.certs.push_back(s.ssl_cert);
+          }
+          if (!s.bind_options.empty() && std::find(vg.bind_options.begin(), vg.bind_options.end(),
+                                                   s.bind_options) == vg.bind_options.end()) {
+            vg.bind_options.push_back(s.bind_options);
+          }
+        }
+      }
+      text.clear();
+      if (auto st = global("HTTPS_GROUPED_FRONTEND_HEAD", g, text); !st) {
+        return st.error();
+      }
+      a.add(text);
+      std::map<std::string, std::string> names;
+      for (const auto& [vh, vg] : groups) {
+        names[vh] = sanitizeName(vh);
+        Vars v = g;
+        v.set(Var::backend, names[vh]);
+        v.set(Var::host, vh);
+        text.clear();
+        if (auto st = global("HTTPS_GROUPED_VHOST_FRONTEND_ACL", v, text); !st) {
+          return st.error();
+        }
+        a.add(text);
+      }
+      for (const auto& [vh, vg] : groups) {
+        std::string certs;
+        for (const auto& c : vg.certs.empty() ? opts.ssl_certs : vg.certs) {
+          certs += (certs.empty() ? "crt " : " crt ") + c;
+        }
+        std::string bind_opts;
+        for (const auto& b : vg.bind_options) {
+          bind_opts += " " + b;
+        }
+        Vars v = g;
+        v.set(Var::name, names[vh]);
+        v.set(Var::sslCerts, certs);
+        v.set(Var::bindOpts, bind_opts);
+        text.clear();
+        if (auto st = global("HTTPS_GROUPED_VHOST_BACKEND_HEAD", v, text); !st) {
+          return st.error();
+        }
+        if (auto st = global("HTTPS_GROUPED_VHOST_FRONTEND_HEAD", v, text); !st) {
+          return st.error();
+        }
+        a.add(text);
+        for (const auto& [e, rules] : vg.rules) {
+          a.add(*rules, e->service);
+        }
+        if (vg.map) {
+          text.clear();
+          if (auto st = global("MAP_HTTPS_FRONTEND_ACL", g, text); !st) {
+            return st.error();
+          }
+          a.add(text);
+        }
+      }
+    }
+  }
+
+  for (const auto& e : entries) {
+    a.add(e.f.frontend, e.service);
+  }
+  for (const auto& e : entries) {
+    a.add(e.f.backend, e.service);
+  }
+
+  // Map files: first-seen order, no duplicates.
+  if (opts.haproxy_map && opts.bind_http_https) {
+    std::set<std::pair<std::string, std::string>> seen;
+    for (const auto& e : entries) {
+      for (const auto& entry : e.f.domain_map) {
+        if (seen.insert(entry).second) {
+          result.domain_map += entry.first + " " + entry.second + "\n";
+        }
+      }
+    }
+  }
+  result.config = std::move(a.text());
+  result.spans = std::move(a.spans());
+  return result;
+}
+
+}  // namespace mlb::controller

@@ -1,0 +1,113 @@
+#include "controller/render/config_renderer.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "controller/render/golden.h"
+
+namespace mlb::controller {
+namespace {
+
+using testing::goldenCases;
+using testing::readFile;
+using testing::renderCase;
+using testing::testdata;
+
+// Golden tests: testdata/marathon/X.json -> testdata/golden/X.cfg. Regenerate with
+// UPDATE_GOLDEN=1 and review the diff.
+TEST(ConfigRendererTest, MatchesGoldenFiles) {
+  auto templates = TemplateSet::load("", {});
+  ASSERT_TRUE(templates.has_value());
+  const bool update = std::getenv("UPDATE_GOLDEN") != nullptr;
+  for (const auto& g : goldenCases()) {
+    const RenderedConfig r = renderCase(g, *templates);
+    const std::string path = testdata("golden/" + g.name + ".cfg");
+    std::string expected = r.config;
+    if (g.render.haproxy_map) {
+      expected += "# domain2backend.map\n" + r.domain_map + "# app2backend.map\n" + r.app_map;
+    }
+    if (update) {
+      std::ofstream(path, std::ios::binary) << expected;
+      continue;
+    }
+    EXPECT_EQ(readFile(path), expected) << "golden " << path << " differs (UPDATE_GOLDEN=1)";
+  }
+}
+
+TEST(ConfigRendererTest, ByteDeterministicAcrossRuns) {
+  auto templates = TemplateSet::load("", {});
+  ASSERT_TRUE(templates.has_value());
+  for (const auto& g : goldenCases()) {
+    EXPECT_EQ(renderCase(g, *templates).config, renderCase(g, *templates).config) << g.name;
+  }
+}
+
+ServiceModel modelFrom(const std::string& json, std::vector<std::string> groups = {"*"}) {
+  std::string body = json;
+  auto parsed = parseApps(body);
+  EXPECT_TRUE(parsed.has_value());
+  BuildOptions o;
+  o.groups = std::move(groups);
+  return buildServices(parsed->apps, o);
+}
+
+TEST(ConfigRendererTest, BadLabelTemplateQuarantinesOnlyThatApp) {
+  auto model = modelFrom(R"({"apps":[
+    {"id":"/bad","labels":{"HAPROXY_0_VHOST":"bad.example.com","HAPROXY_0_BACKEND_HEAD":"\nbackend {oops}\n"},
+     "portDefinitions":[{"port":10001}],"tasks":[{"id":"b","host":"10.0.0.1","state":"TASK_RUNNING","ports":[1]}]},
+    {"id":"/good","labels":{"HAPROXY_0_VHOST":"good.example.com"},
+     "portDefinitions":[{"port":10002}],"tasks":[{"id":"g","host":"10.0.0.2","state":"TASK_RUNNING","ports":[2]}]}]})");
+  auto templates = TemplateSet::load("", {});
+  ASSERT_TRUE(templates.has_value());
+  auto r = renderConfig(model, *templates, RenderOptions{});
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  ASSERT_EQ(r->quarantined.size(), 1u);
+  EXPECT_EQ(r->quarantined[0].app_id, "/bad");
+  EXPECT_NE(r->quarantined[0].reason.find("{oops}"), std::string::npos);
+  EXPECT_NE(r->quarantined[0].reason.find("HAPROXY_0_BACKEND_HEAD"), std::string::npos);
+  EXPECT_EQ(r->config.find("bad"), std::string::npos)
+      << "nothing of the bad app may reach the config";
+  EXPECT_NE(r->config.find("backend good_10002"), std::string::npos);
+  EXPECT_NE(r->config.find("hdr(host) -i good.example.com"), std::string::npos);
+}
+
+TEST(ConfigRendererTest, SpansMapLinesBackToServices) {
+  auto model = modelFrom(R"({"apps":[
+    {"id":"/a","portDefinitions":[{"port":10001}],"tasks":[{"id":"a","host":"10.0.0.1","state":"TASK_RUNNING","ports":[1]}]}]})");
+  auto templates = TemplateSet::load("", {});
+  auto r = renderConfig(model, *templates, RenderOptions{});
+  ASSERT_TRUE(r.has_value());
+  ASSERT_FALSE(r->spans.empty());
+  // Find the line of the server and check that a span owned by /a covers it.
+  int line = 1;
+  int server_line = 0;
+  for (size_t i = 0; i < r->config.size(); ++i) {
+    if (r->config.compare(i, 9, "  server ") == 0 && (i == 0 || r->config[i - 1] == '\n')) {
+      server_line = line;
+    }
+    if (r->config[i] == '\n') {
+      ++line;
+    }
+  }
+  ASSERT_GT(server_line, 0);
+  bool covered = false;
+  for (const auto& s : r->spans) {
+    covered =
+        covered || (s.app_id == "/a" && s.first_line <= server_line && server_line <= s.last_line);
+  }
+  EXPECT_TRUE(covered);
+}
+
+TEST(ConfigRendererTest, EmptyModelStillRendersAValidSkeleton) {
+  auto templates = TemplateSet::load("", {});
+  auto r = renderConfig(ServiceModel{}, *templates, RenderOptions{});
+  ASSERT_TRUE(r.has_value());
+  EXPECT_NE(r->config.find("frontend marathon_http_in"), std::string::npos);
+  EXPECT_NE(r->config.find("option            idle-close-on-response"), std::string::npos);
+  EXPECT_NE(r->config.find("expose-fd listeners"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mlb::controller

@@ -1,0 +1,11 @@
+#!/bin/sh
+# Installs everything mlb needs to build, test and run its demo, from Debian 12's packages.
+set -eu
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends \
+  ca-certificates cmake ninja-build g++ clang clang-format libclang-rt-14-dev python3 openssl curl \
+  nlohmann-json3-dev libkainjow-mustache-dev libsimdjson-dev libssl-dev \
+  libgtest-dev libgmock-dev haproxy >/dev/null
