@@ -19,9 +19,9 @@ enum class NetMode { Host, Container, Bridge };
 
 const std::unordered_set<std::string>& droppedStates() {
   static const std::unordered_set<std::string> states = {
-      "TASK_STAGING", "TASK_STARTING", "TASK_KILLING", "TASK_FINISHED",
-      "TASK_FAILED",  "TASK_KILLED",   "TASK_ERROR",   "TASK_DROPPED",
-      "TASK_GONE",    "TASK_GONE_BY_OPERATOR",         "TASK_UNKNOWN"};
+      "TASK_STAGING", "TASK_STARTING",         "TASK_KILLING", "TASK_FINISHED",
+      "TASK_FAILED",  "TASK_KILLED",           "TASK_ERROR",   "TASK_DROPPED",
+      "TASK_GONE",    "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"};
   return states;
 }
 
@@ -34,9 +34,9 @@ NetMode networkingMode(const MarathonApp& app) {
   }
   if (!app.network_modes.empty()) {
     const std::string& m = app.network_modes.back();
-    mode = m == "container" ? NetMode::Container
+    mode = m == "container"          ? NetMode::Container
            : m == "container/bridge" ? NetMode::Bridge
-                                      : NetMode::Host;
+                                     : NetMode::Host;
   }
   return mode;
 }
@@ -53,9 +53,9 @@ bool isIpLiteral(const std::string& s) {
 
 // The address and ports HAProxy uses for one task (spec §7), or nullopt.
 std::optional<std::pair<std::string, std::vector<int>>> taskAddress(const MarathonApp& app,
-                                                                     const MarathonTask& task,
-                                                                     NetMode mode,
-                                                                     const BuildOptions& opts) {
+                                                                    const MarathonTask& task,
+                                                                    NetMode mode,
+                                                                    const BuildOptions& opts) {
   std::vector<int> ports;
   if (mode == NetMode::Container) {
     if (task.ip_addresses.empty() || task.ip_addresses.front().empty()) {
@@ -120,8 +120,8 @@ class PortAssigner {
     }
     std::optional<int> port;
     for (int i = 0; i < 50 && !port; ++i) {
-      const std::string h = common::sha1Hex(app_id + "-" + std::to_string(task_port) + "-" +
-                                            std::to_string(i));
+      const std::string h =
+          common::sha1Hex(app_id + "-" + std::to_string(task_port) + "-" + std::to_string(i));
       const uint32_t v = static_cast<uint32_t>(std::stoul(h.substr(0, 8), nullptr, 16));
       const int trial = lo_ + static_cast<int>(v % static_cast<uint32_t>(count));
       if (!used_.count(trial)) {
@@ -333,8 +333,9 @@ void assignServerIds(std::vector<Server>& servers) {
 ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOptions& options) {
   ServiceModel model;
   std::vector<PreparedApp> apps = mergeDeploymentGroups(input, model.quarantined);
-  std::stable_sort(apps.begin(), apps.end(),
-                   [](const PreparedApp& a, const PreparedApp& b) { return a.app().id < b.app().id; });
+  std::stable_sort(apps.begin(), apps.end(), [](const PreparedApp& a, const PreparedApp& b) {
+    return a.app().id < b.app().id;
+  });
   PortAssigner assigner(options.min_serv_port_ip_per_task, options.max_serv_port_ip_per_task);
   // Service ports first, in Marathon's answer order (auto-assignment depends on it).
   std::vector<std::vector<std::optional<int>>> app_ports(apps.size());
@@ -484,7 +485,8 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
         s.servers.push_back(std::move(srv));
       }
       std::sort(s.servers.begin(), s.servers.end(), [](const Server& a, const Server& b) {
-        return std::tie(a.host, a.port, a.ip, a.task_id) < std::tie(b.host, b.port, b.ip, b.task_id);
+        return std::tie(a.host, a.port, a.ip, a.task_id) <
+               std::tie(b.host, b.port, b.ip, b.task_id);
       });
       // Two tasks with the same address would give two identical server lines.
       s.servers.erase(std::unique(s.servers.begin(), s.servers.end(),

@@ -70,11 +70,12 @@ TEST(ServiceBuilderTest, BuildsNamesModesAndSortedServers) {
 
 TEST(ServiceBuilderTest, BadLabelQuarantinesOnlyThatPort) {
   auto m = buildServices(
-      apps(R"({"apps":[{"id":"/two","labels":{"HAPROXY_0_PORT":"http","HAPROXY_1_VHOST":"ok.example.com"},
+      apps(
+          R"({"apps":[{"id":"/two","labels":{"HAPROXY_0_PORT":"http","HAPROXY_1_VHOST":"ok.example.com"},
         "portDefinitions":[{"port":10010},{"port":10011}],
         "tasks":[{"id":"t","host":"10.0.0.1","state":"TASK_RUNNING","ports":[1,2]}]},)" +
-           hostApp("/other", R"("HAPROXY_0_VHOST":"bad\nhost")", 10020, task("o", "10.0.0.3", 5)) +
-           "," + hostApp("/fine", "", 10030, task("f", "10.0.0.4", 6)) + "]}"),
+          hostApp("/other", R"("HAPROXY_0_VHOST":"bad\nhost")", 10020, task("o", "10.0.0.3", 5)) +
+          "," + hostApp("/fine", "", 10030, task("f", "10.0.0.4", 6)) + "]}"),
       opts());
   ASSERT_EQ(m.quarantined.size(), 2u);
   EXPECT_EQ(m.quarantined[0].app_id, "/other");
@@ -174,8 +175,8 @@ TEST(ServiceBuilderTest, BlueGreenMergeDrainsOldTasks) {
   EXPECT_EQ(s.backend, "app_10500");
   ASSERT_EQ(s.servers.size(), 5u);
   // healthy new = 2 (no health checks: instances), drainable = 2 + 3 - 3 = 2.
-  int draining = static_cast<int>(
-      std::count_if(s.servers.begin(), s.servers.end(), [](const Server& x) { return x.draining; }));
+  int draining = static_cast<int>(std::count_if(s.servers.begin(), s.servers.end(),
+                                                [](const Server& x) { return x.draining; }));
   EXPECT_EQ(draining, 2);
   for (const auto& srv : s.servers) {
     EXPECT_EQ(srv.draining, srv.task_id == "b1" || srv.task_id == "b2") << srv.task_id;
@@ -186,9 +187,12 @@ TEST(ServiceBuilderTest, TotalOrderWhenTasksShareHostAndPort) {
   // Two IP-per-task tasks on one agent with the same container port: the order
   // must not depend on the input order.
   auto make = [](bool reversed) {
-    std::string t1 = R"({"id":"x1","host":"10.0.0.1","state":"TASK_RUNNING","ipAddresses":[{"ipAddress":"9.0.0.2"}]})";
-    std::string t2 = R"({"id":"x2","host":"10.0.0.1","state":"TASK_RUNNING","ipAddresses":[{"ipAddress":"9.0.0.1"}]})";
-    return std::string(R"({"apps":[{"id":"/s","container":{"portMappings":[{"containerPort":80,"servicePort":10600}]},
+    std::string t1 =
+        R"({"id":"x1","host":"10.0.0.1","state":"TASK_RUNNING","ipAddresses":[{"ipAddress":"9.0.0.2"}]})";
+    std::string t2 =
+        R"({"id":"x2","host":"10.0.0.1","state":"TASK_RUNNING","ipAddresses":[{"ipAddress":"9.0.0.1"}]})";
+    return std::string(
+               R"({"apps":[{"id":"/s","container":{"portMappings":[{"containerPort":80,"servicePort":10600}]},
       "networks":[{"mode":"container"}],"tasks":[)") +
            (reversed ? t2 + "," + t1 : t1 + "," + t2) + "]}]}";
   };
