@@ -4,6 +4,7 @@
 #include <charconv>
 #include <functional>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace mlb::controller {
 namespace {
@@ -66,8 +67,8 @@ Status setBool(std::string_view name, const std::string& v, bool& out) {
   return Status::ok();
 }
 
-const std::unordered_map<std::string, Setter>& behaviourTable() {
-  static const std::unordered_map<std::string, Setter> table = {
+const std::unordered_map<std::string_view, Setter>& behaviourTable() {
+  static const std::unordered_map<std::string_view, Setter> table = {
       {"VHOST",
        [](std::string_view n, const std::string& v, Service& s) -> Status {
          std::string h = lower(v);
@@ -349,8 +350,9 @@ std::string sanitizeName(std::string_view s) {
 }
 
 common::Status applyPortLabel(std::string_view name, const std::string& value, Service& service) {
-  const auto& templates = overridableTemplateNames();
-  if (std::find(templates.begin(), templates.end(), name) != templates.end()) {
+  static const std::unordered_set<std::string_view> templates(overridableTemplateNames().begin(),
+                                                              overridableTemplateNames().end());
+  if (templates.count(name) > 0) {
     std::string text;
     text.reserve(value.size());
     for (size_t i = 0; i < value.size(); ++i) {
@@ -366,7 +368,7 @@ common::Status applyPortLabel(std::string_view name, const std::string& value, S
     return Status::ok();
   }
   const auto& table = behaviourTable();
-  auto it = table.find(std::string(name));
+  auto it = table.find(name);
   if (it == table.end()) {
     return Status::ok();
   }
