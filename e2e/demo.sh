@@ -33,6 +33,14 @@ for spec in 18081:shop-web-1 18082:shop-web-2 18083:shop-api 18084:db; do
   PIDS="$PIDS $!"
 done
 
+# Wait until every backend answers on its own (python starts in ~0.1-1 s).
+for port in 18081 18082 18083 18084; do
+  i=0
+  until curl -fs -o /dev/null "http://127.0.0.1:$port/"; do
+    i=$((i + 1)); [ $i -lt 100 ] || { echo "demo: backend on :$port did not start"; exit 1; }; sleep 0.1
+  done
+done
+
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$STATE/key.pem" -out "$STATE/crt.pem" \
   -days 2 -subj "/CN=*.demo.local" >/dev/null 2>&1
 cat "$STATE/crt.pem" "$STATE/key.pem" > "$STATE/cert.pem"
@@ -62,7 +70,17 @@ show "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9090/_haproxy_heal
 
 if [ "$MODE" = "--check" ]; then
   fail=0
-  expect() { got=$(sh -c "$1" 2>/dev/null | head -1); case "$got" in $2) ;; *) echo "FAIL: $1 -> '$got' (want $2)"; fail=1;; esac; }
+  # Each check retries briefly: HAProxy's first health checks may still be running.
+  expect() {
+    n=0
+    while :; do
+      got=$(sh -c "$1" 2>/dev/null | head -1)
+      case "$got" in $2) return 0;; esac
+      n=$((n + 1))
+      [ $n -lt 20 ] || { echo "FAIL: $1 -> '$got' (want $2)"; fail=1; return 0; }
+      sleep 0.2
+    done
+  }
   expect "curl -s -H 'Host: shop.demo.local' http://127.0.0.1/" "shop-web-[12]"
   expect "curl -s -H 'Host: shop.demo.local' http://127.0.0.1/api/" "shop-api"
   expect "curl -sk --resolve shop.demo.local:443:127.0.0.1 https://shop.demo.local/api/" "shop-api"
