@@ -52,16 +52,17 @@ bool isNetwork(std::string_view s) {
   });
 }
 
-Error bad(std::string_view label, std::string_view why) {
-  return Error::invalidData("label HAPROXY_{n}_" + std::string(label) + ": " + std::string(why));
-}
+// What is wrong with a value; applyPortLabel() adds which label it was.
+Error bad(std::string_view why) { return Error::invalidData(std::string(why)); }
 
-using Setter = std::function<Status(std::string_view name, const std::string& v, Service& s)>;
+// Validates `v` and stores it in the service, or says why it cannot.
+using Setter = std::function<Status(const std::string& v, Service& s)>;
 
-Status setBool(std::string_view name, const std::string& v, bool& out) {
+template <typename T>
+Status setBool(const std::string& v, T& out) {
   auto b = parseBool(v);
   if (!b) {
-    return bad(name, "'" + v + "' is not a boolean (true/false)");
+    return bad("'" + v + "' is not a boolean (true/false)");
   }
   out = *b;
   return Status::ok();
@@ -70,11 +71,11 @@ Status setBool(std::string_view name, const std::string& v, bool& out) {
 const std::unordered_map<std::string_view, Setter>& behaviourTable() {
   static const std::unordered_map<std::string_view, Setter> table = {
       {"VHOST",
-       [](std::string_view n, const std::string& v, Service& s) -> Status {
+       [](const std::string& v, Service& s) -> Status {
          std::string h = lower(v);
          for (const auto& host : split(h, ',')) {
            if (host.empty() || host.size() > 253 || !allOf(host, isHostChar)) {
-             return bad(n, "'" + host + "' is not a host name");
+             return bad("'" + host + "' is not a host name");
            }
          }
          s.hostname = h;
@@ -82,9 +83,9 @@ const std::unordered_map<std::string_view, Setter>& behaviourTable() {
          return Status::ok();
        }},
       {"PATH",
-       [](std::string_view n, const std::string& v, Service& s) -> Status {
+       [](const std::string& v, Service& s) -> Status {
          if (v.empty() || v.find_first_of("#\"'\\{}") != std::string::npos) {
-           return bad(n, "'" + v + "' is not a path list");
+           return bad("'" + v + "' is not a path list");
          }
          s.path = v;
          if (s.backend_weight == 0) {
@@ -93,50 +94,48 @@ const std::unordered_map<std::string_view, Setter>& behaviourTable() {
          return Status::ok();
        }},
       {"BACKEND_WEIGHT",
-       [](std::string_view n, const std::string& v, Service& s) -> Status {
+       [](const std::string& v, Service& s) -> Status {
          auto w = parseInt(v, -1000000, 1000000);
          if (!w) {
-           return bad(n, "'" + v + "' is not an integer");
+           return bad("'" + v + "' is not an integer");
          }
          s.backend_weight = *w;
          return Status::ok();
        }},
       {"MODE",
-       [](std::string_view n, const std::string& v, Service& s) -> Status {
+       [](const std::string& v, Service& s) -> Status {
          std::string m = lower(v);
          if (m != "http" && m != "tcp") {
-           return bad(n, "'" + v + "' is not http or tcp");
+           return bad("'" + v + "' is not http or tcp");
          }
          s.mode = m;
          return Status::ok();
        }},
       {"BALANCE",
-       [](std::string_view n, const std::string& v, Service& s) -> Status {
+       [](const std::string& v, Service& s) -> Status {
          if (v.empty() || !allOf(v, [](char c) {
                return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ||
                       c == '(' || c == ')' || c == ' ' || c == ',' || c == '.';
              })) {
-           return bad(n, "'" + v + "' is not a balance algorithm");
+           return bad("'" + v + "' is not a balance algorithm");
          }
          s.balance = v;
          return Status::ok();
        }},
-      {"STICKY", [](std::string_view n, const std::string& v,
-                    Service& s) { return setBool(n, v, s.sticky); }},
-      {"REDIRECT_TO_HTTPS", [](std::string_view n, const std::string& v,
-                               Service& s) { return setBool(n, v, s.redirect_to_https); }},
-      {"USE_HSTS", [](std::string_view n, const std::string& v,
-                      Service& s) { return setBool(n, v, s.use_hsts); }},
+      {"STICKY", [](const std::string& v, Service& s) { return setBool(v, s.sticky); }},
+      {"REDIRECT_TO_HTTPS",
+       [](const std::string& v, Service& s) { return setBool(v, s.redirect_to_https); }},
+      {"USE_HSTS", [](const std::string& v, Service& s) { return setBool(v, s.use_hsts); }},
       {"AUTH",
-       [](std::string_view n, const std::string& v, Service& s) -> Status {
+       [](const std::string& v, Service& s) -> Status {
          auto parts = split(v, ':');
          if (parts.size() != 3 || parts[0].empty() || parts[1].empty() || parts[2].empty()) {
-           return bad(n, "expected realm:user:password-hash");
+           return bad("expected realm:user:password-hash");
          }
          if (parts[0].find('"') != std::string::npos ||
              parts[1].find_first_of(" \t") != std::string::npos ||
              parts[2].find_first_of(" \t") != std::string::npos) {
-           return bad(n, "realm must not contain '\"', user and hash no blanks");
+           return bad("realm must not contain '\"', user and hash no blanks");
          }
          s.auth_realm = parts[0];
          s.auth_user = parts[1];
@@ -144,52 +143,49 @@ const std::unordered_map<std::string_view, Setter>& behaviourTable() {
          return Status::ok();
        }},
       {"SSL_CERT",
-       [](std::string_view n, const std::string& v, Service& s) -> Status {
+       [](const std::string& v, Service& s) -> Status {
          if (v.empty() || v.find_first_of(" \t#") != std::string::npos) {
-           return bad(n, "'" + v + "' is not a certificate path");
+           return bad("'" + v + "' is not a certificate path");
          }
          s.ssl_cert = v;
          return Status::ok();
        }},
       {"BIND_OPTIONS",
-       [](std::string_view, const std::string& v, Service& s) -> Status {
+       [](const std::string& v, Service& s) -> Status {
          s.bind_options = v;
          return Status::ok();
        }},
       {"BIND_ADDR",
-       [](std::string_view n, const std::string& v, Service& s) -> Status {
+       [](const std::string& v, Service& s) -> Status {
          if (v.empty() || !allOf(v, [](char c) {
                return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == ':' ||
                       c == '*' || c == '[' || c == ']' || c == '@' || c == '-' || c == '_';
              })) {
-           return bad(n, "'" + v + "' is not a bind address");
+           return bad("'" + v + "' is not a bind address");
          }
          s.bind_addr = v;
          return Status::ok();
        }},
       {"PORT",
-       [](std::string_view n, const std::string& v, Service& s) -> Status {
+       [](const std::string& v, Service& s) -> Status {
          auto p = parseInt(v, 1, 65535);
          if (!p) {
-           return bad(n, "'" + v + "' is not a port number (1-65535)");
+           return bad("'" + v + "' is not a port number (1-65535)");
          }
          s.service_port = *p;
          return Status::ok();
        }},
-      {"ENABLED",
-       [](std::string_view, const std::string&, Service&) -> Status {
-         return Status::ok();  // handled by the builder (strict mode)
-       }},
+      {"ENABLED", [](const std::string& v, Service& s) { return setBool(v, s.enabled); }},
       {"GROUP",
-       [](std::string_view n, const std::string& v, Service& s) -> Status {
+       [](const std::string& v, Service& s) -> Status {
          if (!allOf(v, [](char c) { return c > ' ' && c != '#'; })) {
-           return bad(n, "'" + v + "' is not a comma-separated group list");
+           return bad("'" + v + "' is not a comma-separated group list");
          }
          s.groups = split(v, ',');
          return Status::ok();
        }},
       {"BACKEND_NETWORK_ALLOWED_ACL",
-       [](std::string_view n, const std::string& v, Service& s) -> Status {
+       [](const std::string& v, Service& s) -> Status {
          size_t count = 0;
          size_t i = 0;
          while (i < v.size()) {
@@ -197,7 +193,7 @@ const std::unordered_map<std::string_view, Setter>& behaviourTable() {
            std::string_view tok = std::string_view(v).substr(i, j == std::string::npos ? j : j - i);
            if (!tok.empty()) {
              if (!isNetwork(tok)) {
-               return bad(n, "'" + std::string(tok) + "' is not an address or CIDR");
+               return bad("'" + std::string(tok) + "' is not an address or CIDR");
              }
              ++count;
            }
@@ -207,40 +203,40 @@ const std::unordered_map<std::string_view, Setter>& behaviourTable() {
            i = j + 1;
          }
          if (count == 0) {
-           return bad(n, "empty network list");
+           return bad("empty network list");
          }
          s.network_allowed = v;
          return Status::ok();
        }},
       {"BACKEND_HEALTHCHECK_PORT_INDEX",
-       [](std::string_view n, const std::string& v, Service& s) -> Status {
+       [](const std::string& v, Service& s) -> Status {
          auto p = parseInt(v, 0, 1000);
          if (!p) {
-           return bad(n, "'" + v + "' is not a port index");
+           return bad("'" + v + "' is not a port index");
          }
          s.healthcheck_port_index = *p;
          return Status::ok();
        }},
       {"HTTP_BACKEND_PROXYPASS_PATH",
-       [](std::string_view n, const std::string& v, Service& s) -> Status {
+       [](const std::string& v, Service& s) -> Status {
          if (v.empty() || v[0] != '/' || v.find_first_of(" \t#\"'\\") != std::string::npos) {
-           return bad(n, "'" + v + "' is not a path");
+           return bad("'" + v + "' is not a path");
          }
          s.proxypath = v;
          return Status::ok();
        }},
       {"HTTP_BACKEND_REVPROXY_PATH",
-       [](std::string_view n, const std::string& v, Service& s) -> Status {
+       [](const std::string& v, Service& s) -> Status {
          if (v.empty() || v[0] != '/' || v.find_first_of(" \t#\"'\\") != std::string::npos) {
-           return bad(n, "'" + v + "' is not a path");
+           return bad("'" + v + "' is not a path");
          }
          s.revproxypath = v;
          return Status::ok();
        }},
       {"HTTP_BACKEND_REDIR",
-       [](std::string_view n, const std::string& v, Service& s) -> Status {
+       [](const std::string& v, Service& s) -> Status {
          if (v.empty() || v.find_first_of(" \t#\"'\\") != std::string::npos) {
-           return bad(n, "'" + v + "' is not a redirect location");
+           return bad("'" + v + "' is not a redirect location");
          }
          s.redirpath = v;
          return Status::ok();
@@ -349,6 +345,15 @@ std::string sanitizeName(std::string_view s) {
   return out;
 }
 
+namespace {
+
+Error labelError(const Service& service, std::string_view name, std::string_view why) {
+  return Error::invalidData("label HAPROXY_" + std::to_string(service.port_index) + "_" +
+                            std::string(name) + ": " + std::string(why));
+}
+
+}  // namespace
+
 common::Status applyPortLabel(std::string_view name, const std::string& value, Service& service) {
   static const std::unordered_set<std::string_view> templates(overridableTemplateNames().begin(),
                                                               overridableTemplateNames().end());
@@ -362,7 +367,7 @@ common::Status applyPortLabel(std::string_view name, const std::string& value, S
       text.push_back(value[i]);
     }
     if (!isSafeTemplateText(text)) {
-      return bad(name, "template text contains control characters");
+      return labelError(service, name, "template text contains control characters");
     }
     service.template_overrides[std::string(name)] = std::move(text);
     return Status::ok();
@@ -373,9 +378,12 @@ common::Status applyPortLabel(std::string_view name, const std::string& value, S
     return Status::ok();
   }
   if (!isSafeValue(value)) {
-    return bad(name, "value contains a newline or control character");
+    return labelError(service, name, "value contains a newline or control character");
   }
-  return it->second(name, value, service);
+  if (Status st = it->second(value, service); !st) {
+    return labelError(service, name, st.error().message);
+  }
+  return Status::ok();
 }
 
 }  // namespace mlb::controller

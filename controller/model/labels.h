@@ -18,7 +18,8 @@ const std::vector<std::string>& overridableTemplateNames();
 
 // Applies the per-port label `name` (the part after HAPROXY_{n}_) with `value` to
 // `service`. Unknown names are ignored (marathon-lb ignores them too). Returns an
-// Error whose message names the label and says what is wrong.
+// Error whose message names the label, with service.port_index as {n}, and says
+// what is wrong.
 common::Status applyPortLabel(std::string_view name, const std::string& value, Service& service);
 
 // True for a value with no control characters (template text may hold '\n' and '\t').

@@ -64,6 +64,19 @@ TEST(LabelsTest, AppliesValues) {
   EXPECT_EQ(s.mode, "tcp");
 }
 
+TEST(LabelsTest, ErrorsNameTheLabelWithItsPortIndex) {
+  Service s;
+  s.port_index = 2;
+  auto st = applyPortLabel("PORT", "http", s);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().message, "label HAPROXY_2_PORT: 'http' is not a port number (1-65535)");
+  st = applyPortLabel("ENABLED", "maybe", s);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("label HAPROXY_2_ENABLED"), std::string::npos);
+  ASSERT_TRUE(applyPortLabel("ENABLED", "false", s));
+  EXPECT_EQ(s.enabled, false);
+}
+
 TEST(LabelsTest, TemplateLabelsKeepNewlinesButNotOtherControls) {
   Service s;
   ASSERT_TRUE(applyPortLabel("BACKEND_HEAD", "\r\nbackend {backend}\r\n", s));

@@ -43,6 +43,7 @@ struct Service {
   std::string bind_options;
   std::string bind_addr = "*";
   std::string network_allowed;
+  std::optional<bool> enabled;  // HAPROXY_{n}_ENABLED; unset: on, unless --strict-mode
   std::optional<int> healthcheck_port_index;
   std::optional<HealthCheck> health_check;
   std::string proxypath, revproxypath, redirpath;

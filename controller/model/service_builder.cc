@@ -416,28 +416,13 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
       if (s.health_check && s.health_check->protocol == "HTTP") {
         s.mode = "http";
       }
-      bool enabled = !options.strict_mode;
       std::string error;
       const std::string prefix = "HAPROXY_" + std::to_string(n) + "_";
       for (auto it = app.labels.lower_bound(prefix);
            it != app.labels.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
-        const std::string name = it->first.substr(prefix.size());
-        if (name == "ENABLED") {
-          auto b = parseBool(it->second);
-          if (!b) {
-            error = "label " + it->first + ": '" + it->second + "' is not a boolean";
-            break;
-          }
-          enabled = *b;
-          continue;
-        }
-        common::Status st = applyPortLabel(name, it->second, s);
+        common::Status st = applyPortLabel(it->first.substr(prefix.size()), it->second, s);
         if (!st) {
           error = st.error().message;
-          const std::string generic = "HAPROXY_{n}_";
-          if (auto p = error.find(generic); p != std::string::npos) {
-            error.replace(p, generic.size(), prefix);
-          }
           break;
         }
       }
@@ -448,7 +433,8 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
       if (s.groups.empty()) {
         s.groups = app_groups;
       }
-      const bool routed = hasGroup(options.groups, s.groups) && enabled;
+      const bool routed =
+          hasGroup(options.groups, s.groups) && s.enabled.value_or(!options.strict_mode);
       if (!s.health_check && s.healthcheck_port_index) {
         s.health_check = healthCheckFor(app, *s.healthcheck_port_index);
         if (s.health_check) {
