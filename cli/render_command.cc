@@ -83,7 +83,6 @@ int runRender(const std::vector<std::string>& args, const std::map<std::string, 
   std::string apps_path, out_dir, templates_dir, haproxy_dir;
   BuildOptions build;
   RenderOptions render;
-  bool min_set = false, max_set = false;
 
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -136,10 +135,8 @@ int runRender(const std::vector<std::string>& args, const std::map<std::string, 
       }
     } else if (a == "--min-serv-port-ip-per-task") {
       if (!intValue(build.min_serv_port_ip_per_task, 0, 65535)) return 2;
-      min_set = true;
     } else if (a == "--max-serv-port-ip-per-task") {
       if (!intValue(build.max_serv_port_ip_per_task, 0, 65535)) return 2;
-      max_set = true;
     } else if (a == "--templates-dir") {
       if (!value(templates_dir)) return 2;
     } else if (a == "--haproxy-dir") {
@@ -156,8 +153,6 @@ int runRender(const std::vector<std::string>& args, const std::map<std::string, 
       return 2;
     }
   }
-  (void)min_set;
-  (void)max_set;
   if (apps_path.empty() || out_dir.empty()) {
     err << "mlb render: --apps and --out are required\n" << kUsage;
     return 2;

@@ -49,13 +49,4 @@ uint32_t sha256Modulo(std::string_view data, uint32_t m) {
   return static_cast<uint32_t>(acc);
 }
 
-uint32_t hexModulo(std::string_view hex, uint32_t m) {
-  uint64_t acc = 0;
-  for (char c : hex) {
-    const uint64_t d = (c >= '0' && c <= '9') ? uint64_t(c - '0') : uint64_t((c | 0x20) - 'a' + 10);
-    acc = (acc * 16 + d) % m;
-  }
-  return static_cast<uint32_t>(acc);
-}
-
 }  // namespace mlb::common

@@ -11,7 +11,5 @@ std::string sha1Hex(std::string_view data);
 std::string sha256Hex(std::string_view data);
 // int(sha256(data)) mod m, without formatting the digest (m > 0).
 uint32_t sha256Modulo(std::string_view data, uint32_t m);
-// The value of a hex string taken as one big unsigned integer, modulo m (m > 0).
-uint32_t hexModulo(std::string_view hex, uint32_t m);
 
 }  // namespace mlb::common

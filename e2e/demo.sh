@@ -33,12 +33,18 @@ for spec in 18081:shop-web-1 18082:shop-web-2 18083:shop-api 18084:db; do
   PIDS="$PIDS $!"
 done
 
-# Wait until every backend answers on its own (python starts in ~0.1-1 s).
-for port in 18081 18082 18083 18084; do
+# wait_for WHAT CURL-ARGS...: retry for up to 10 s until curl gets a 2xx answer.
+wait_for() {
+  what=$1; shift
   i=0
-  until curl -fs -o /dev/null "http://127.0.0.1:$port/"; do
-    i=$((i + 1)); [ $i -lt 100 ] || { echo "demo: backend on :$port did not start"; exit 1; }; sleep 0.1
+  until curl -fs -o /dev/null "$@" 2>/dev/null; do
+    i=$((i + 1)); [ $i -lt 100 ] || { echo "demo: $what did not start"; exit 1; }; sleep 0.1
   done
+}
+
+# Every backend answers on its own first (python starts in ~0.1-1 s).
+for port in 18081 18082 18083 18084; do
+  wait_for "backend on :$port" "http://127.0.0.1:$port/"
 done
 
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$STATE/key.pem" -out "$STATE/crt.pem" \
@@ -52,11 +58,7 @@ echo "== mlb render (the /broken app has a bad label: it is quarantined, the oth
 "$HAPROXY" -c -q -f "$STATE/current/haproxy.cfg"
 "$HAPROXY" -W -D -S "$STATE/master.sock" -p "$STATE/haproxy.pid" -f "$STATE/current/haproxy.cfg"
 
-# Wait until HAProxy and the backends answer.
-i=0
-until curl -fs -o /dev/null -H 'Host: shop.demo.local' http://127.0.0.1/ 2>/dev/null; do
-  i=$((i + 1)); [ $i -lt 50 ] || { echo "demo: haproxy did not start"; exit 1; }; sleep 0.2
-done
+wait_for haproxy -H 'Host: shop.demo.local' http://127.0.0.1/
 
 show() { printf '%-72s -> %s\n' "$1" "$(sh -c "$1" 2>&1 | head -1)"; }
 echo "== routed traffic"
