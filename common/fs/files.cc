@@ -1,0 +1,157 @@
+#include "common/fs/files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace mlb::common {
+namespace {
+
+std::string tmpName(const std::string& path) {
+  static std::atomic<unsigned> counter{0};
+  return path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+}
+
+Error errnoError(const std::string& what, const std::string& path) {
+  int e = errno;
+  std::string m = what + " " + path + ": " + std::strerror(e);
+  return e == ENOENT ? Error::notFound(m) : Error::io(m);
+}
+
+std::string dirOf(const std::string& path) {
+  auto pos = path.rfind('/');
+  if (pos == std::string::npos) {
+    return ".";
+  }
+  return pos == 0 ? "/" : path.substr(0, pos);
+}
+
+}  // namespace
+
+Result<std::string> readFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return errnoError("open", path);
+  }
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      Error e = errnoError("read", path);
+      ::close(fd);
+      return e;
+    }
+    if (n == 0) {
+      break;
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+Status fsyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    return errnoError("open", dir);
+  }
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) {
+    return errnoError("fsync", dir);
+  }
+  return Status::ok();
+}
+
+Status writeFileAtomic(const std::string& path, const std::string& data, int mode) {
+  const std::string tmp = tmpName(path);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) {
+    return errnoError("create", tmp);
+  }
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      Error e = errnoError("write", tmp);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return e;
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    Error e = errnoError("fsync", tmp);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return e;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    Error e = errnoError("rename", path);
+    ::unlink(tmp.c_str());
+    return e;
+  }
+  return fsyncDir(dirOf(path));
+}
+
+Status replaceSymlink(const std::string& target, const std::string& link) {
+  const std::string tmp = tmpName(link);
+  if (::symlink(target.c_str(), tmp.c_str()) != 0) {
+    return errnoError("symlink", tmp);
+  }
+  if (::rename(tmp.c_str(), link.c_str()) != 0) {
+    Error e = errnoError("rename", link);
+    ::unlink(tmp.c_str());
+    return e;
+  }
+  return fsyncDir(dirOf(link));
+}
+
+Status makeDirs(const std::string& dir, int mode) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return Error::io("mkdir " + dir + ": " + ec.message());
+  }
+  ::chmod(dir.c_str(), static_cast<mode_t>(mode));
+  return Status::ok();
+}
+
+Status removeTree(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+  if (ec) {
+    return Error::io("remove " + path + ": " + ec.message());
+  }
+  return Status::ok();
+}
+
+Result<std::vector<std::string>> listDir(const std::string& dir) {
+  std::error_code ec;
+  std::vector<std::string> names;
+  for (auto it = std::filesystem::directory_iterator(dir, ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    names.push_back(it->path().filename().string());
+  }
+  if (ec) {
+    return Error::io("list " + dir + ": " + ec.message());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace mlb::common

@@ -1,0 +1,27 @@
+#pragma once
+// Small POSIX file helpers with LevelDB's discipline: anything another process may
+// read is written to a temporary name, fsynced, then renamed into place.
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace mlb::common {
+
+// Reads a whole file. Error (Io/NotFound) names the path and errno text.
+Result<std::string> readFile(const std::string& path);
+// Writes `data` to `path` atomically (tmp file in the same directory, fsync, rename,
+// fsync of the directory). A reader sees the old content or the new one.
+Status writeFileAtomic(const std::string& path, const std::string& data, int mode = 0644);
+// fsync(2) of a directory, so that renames in it are durable.
+Status fsyncDir(const std::string& dir);
+// Points the symlink `link` at `target` atomically (symlink at a temp name, rename).
+Status replaceSymlink(const std::string& target, const std::string& link);
+// mkdir -p.
+Status makeDirs(const std::string& dir, int mode = 0755);
+// Removes a directory tree; missing is not an error.
+Status removeTree(const std::string& path);
+// Names (not paths) of the entries of a directory, sorted.
+Result<std::vector<std::string>> listDir(const std::string& dir);
+
+}  // namespace mlb::common

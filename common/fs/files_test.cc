@@ -1,0 +1,55 @@
+#include "common/fs/files.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace mlb::common {
+namespace {
+
+class FilesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("mlb-files-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::filesystem::path dir_;
+};
+
+TEST_F(FilesTest, WriteAtomicReplacesContentAndLeavesNoTemporaries) {
+  const std::string p = dir_ / "a.txt";
+  ASSERT_TRUE(writeFileAtomic(p, "one"));
+  ASSERT_TRUE(writeFileAtomic(p, "two"));
+  auto r = readFile(p);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, "two");
+  auto names = listDir(dir_);
+  ASSERT_TRUE(names);
+  EXPECT_EQ(*names, std::vector<std::string>{"a.txt"});
+}
+
+TEST_F(FilesTest, ReadMissingIsNotFoundWithPath) {
+  auto r = readFile(dir_ / "nope");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::NotFound);
+  EXPECT_NE(r.error().message.find("nope"), std::string::npos);
+}
+
+TEST_F(FilesTest, ReplaceSymlinkSwapsTarget) {
+  const std::string link = dir_ / "current";
+  ASSERT_TRUE(replaceSymlink("bundles/a", link));
+  ASSERT_TRUE(replaceSymlink("bundles/b", link));
+  EXPECT_EQ(std::filesystem::read_symlink(link).string(), "bundles/b");
+}
+
+TEST_F(FilesTest, WriteIntoMissingDirectoryFails) {
+  EXPECT_FALSE(writeFileAtomic(dir_ / "no" / "x", "data"));
+}
+
+}  // namespace
+}  // namespace mlb::common

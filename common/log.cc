@@ -1,0 +1,84 @@
+#include "common/log.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+
+namespace mlb::common {
+namespace {
+
+std::atomic<LogLevel> g_level{LogLevel::Info};
+std::mutex g_mu;
+
+void appendValue(std::string& out, std::string_view v) {
+  bool quote = v.empty() || v.find_first_of(" \"=\t\n") != std::string_view::npos;
+  if (!quote) {
+    out.append(v);
+    return;
+  }
+  out.push_back('"');
+  for (char c : v) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (c == '\n') {
+      out.append("\\n");
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('"');
+}
+
+const char* levelName(LogLevel l) {
+  switch (l) {
+    case LogLevel::Debug:
+      return "debug";
+    case LogLevel::Info:
+      return "info";
+    case LogLevel::Warn:
+      return "warn";
+    case LogLevel::Error:
+      return "error";
+  }
+  return "info";
+}
+
+}  // namespace
+
+void setLogLevel(LogLevel level) { g_level = level; }
+
+void log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
+  if (level < g_level.load()) {
+    return;
+  }
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char ts[96];
+  std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms.count()));
+  std::string line = "ts=";
+  line += ts;
+  line += " level=";
+  line += levelName(level);
+  line += " msg=";
+  appendValue(line, msg);
+  for (const auto& [k, v] : fields) {
+    line.push_back(' ');
+    line.append(k);
+    line.push_back('=');
+    appendValue(line, v);
+  }
+  line.push_back('\n');
+  std::lock_guard<std::mutex> lock(g_mu);
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
+}
+
+}  // namespace mlb::common

@@ -1,0 +1,481 @@
+#include "controller/app/controller_app.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/fs/files.h"
+#include "common/http/status_server.h"
+#include "common/log.h"
+#include "controller/marathon/sse_event_stream.h"
+#include "controller/render/template_set.h"
+
+extern char** environ;
+
+namespace mlb::controller {
+namespace {
+
+using common::logError;
+using common::logInfo;
+using common::logWarn;
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+std::atomic<bool> g_stop{false};
+void onSignal(int) { g_stop = true; }
+
+double nowSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Every metric of the controller (DESIGN §6), registered on one registry.
+struct Metrics {
+  explicit Metrics(prometheus::Registry& r)
+      : syncs(BuildCounter()
+                  .Name("mlb_controller_syncs_total")
+                  .Help("Reconcile passes by result (published, unchanged, held, failed).")
+                  .Register(r)),
+        sync_seconds(
+            BuildHistogram()
+                .Name("mlb_controller_sync_duration_seconds")
+                .Help("Duration of one reconcile pass (fetch to publish).")
+                .Register(r)
+                .Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                                 1, 2.5, 5, 10, 30})),
+        marathon_requests(BuildCounter()
+                              .Name("mlb_controller_marathon_requests_total")
+                              .Help("Requests to Marathon by URL and result.")
+                              .Register(r)),
+        faults(BuildCounter()
+                   .Name("mlb_controller_marathon_faults_total")
+                   .Help("Passes that published nothing because of Marathon, by kind.")
+                   .Register(r)),
+        guard_holds(BuildCounter()
+                        .Name("mlb_controller_guard_holds_total")
+                        .Help("Answers held back by a guard (empty, shrink, health_unknown).")
+                        .Register(r)),
+        sse_connects(BuildCounter()
+                         .Name("mlb_controller_sse_connects_total")
+                         .Help("Event stream connections opened.")
+                         .Register(r)
+                         .Add({})),
+        sse_disconnects(BuildCounter()
+                            .Name("mlb_controller_sse_disconnects_total")
+                            .Help("Event stream connections lost or refused.")
+                            .Register(r)
+                            .Add({})),
+        sse_events(BuildCounter()
+                       .Name("mlb_controller_sse_events_total")
+                       .Help("Events received on the stream, by type.")
+                       .Register(r)),
+        sse_silence(BuildGauge()
+                        .Name("mlb_controller_sse_seconds_since_last_byte")
+                        .Help("Seconds since the event stream last sent a byte.")
+                        .Register(r)
+                        .Add({})),
+        sse_connected(BuildGauge()
+                          .Name("mlb_controller_sse_connected")
+                          .Help("1 while the event stream is open.")
+                          .Register(r)
+                          .Add({})),
+        counts(BuildGauge()
+                   .Name("mlb_controller_model")
+                   .Help("Size of the last published model (kind: apps, services, servers).")
+                   .Register(r)),
+        quarantined(BuildGauge()
+                        .Name("mlb_controller_quarantined_apps")
+                        .Help("Apps or ports in quarantine in the last pass, by source.")
+                        .Register(r)),
+        publishes(BuildCounter()
+                      .Name("mlb_controller_publishes_total")
+                      .Help("Bundles published (current swapped).")
+                      .Register(r)
+                      .Add({})),
+        event_to_publish(
+            BuildHistogram()
+                .Name("mlb_controller_event_to_publish_seconds")
+                .Help("From the first trigger of a pass to its bundle published.")
+                .Register(r)
+                .Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                                 1, 2.5, 5, 10})),
+        last_publish(BuildGauge()
+                         .Name("mlb_controller_last_publish_timestamp_seconds")
+                         .Help("Unix time of the last publish.")
+                         .Register(r)
+                         .Add({})),
+        last_success(BuildGauge()
+                         .Name("mlb_controller_last_successful_sync_timestamp_seconds")
+                         .Help("Unix time of the last pass that read Marathon successfully.")
+                         .Register(r)
+                         .Add({})),
+        ready(BuildGauge()
+                  .Name("mlb_controller_ready")
+                  .Help("1 once a bundle is published.")
+                  .Register(r)
+                  .Add({})),
+        bundle_state(BuildGauge()
+                         .Name("mlb_controller_bundle_state")
+                         .Help("1 for the current bundle version, by reloader state "
+                               "(applied, rejected, pending).")
+                         .Register(r)),
+        reloader_rejected(BuildGauge()
+                              .Name("mlb_controller_reloader_rejected_versions")
+                              .Help("Versions the reloader has rejected (from status.json).")
+                              .Register(r)
+                              .Add({})) {}
+
+  prometheus::Family<prometheus::Counter>& syncs;
+  prometheus::Histogram& sync_seconds;
+  prometheus::Family<prometheus::Counter>& marathon_requests;
+  prometheus::Family<prometheus::Counter>& faults;
+  prometheus::Family<prometheus::Counter>& guard_holds;
+  prometheus::Counter& sse_connects;
+  prometheus::Counter& sse_disconnects;
+  prometheus::Family<prometheus::Counter>& sse_events;
+  prometheus::Gauge& sse_silence;
+  prometheus::Gauge& sse_connected;
+  prometheus::Family<prometheus::Gauge>& counts;
+  prometheus::Family<prometheus::Gauge>& quarantined;
+  prometheus::Counter& publishes;
+  prometheus::Histogram& event_to_publish;
+  prometheus::Gauge& last_publish;
+  prometheus::Gauge& last_success;
+  prometheus::Gauge& ready;
+  prometheus::Family<prometheus::Gauge>& bundle_state;
+  prometheus::Gauge& reloader_rejected;
+};
+
+// What /v1/status shows; written by the loop thread, read by HTTP threads.
+struct StatusBoard {
+  std::mutex mu;
+  nlohmann::json last_pass = nullptr;
+  nlohmann::json quarantined = nlohmann::json::array();
+  std::string marathon_url;
+  std::string version;
+  std::string reloader_state = "unknown";
+  bool sse_connected = false;
+  size_t apps = 0, services = 0, servers = 0;
+  std::atomic<bool> ready{false};
+};
+
+std::string isoNow() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string joinIds(const std::vector<std::string>& ids, size_t max = 5) {
+  std::string s;
+  for (size_t i = 0; i < ids.size() && i < max; ++i) {
+    s += (i ? "," : "") + ids[i];
+  }
+  if (ids.size() > max) {
+    s += ",+" + std::to_string(ids.size() - max);
+  }
+  return s;
+}
+
+}  // namespace
+
+int runController(const ControllerFlags& flags) {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv = *e;
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) {
+      env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+  }
+  auto templates = TemplateSet::load(flags.templates_dir, env);
+  if (!templates) {
+    logError("cannot load templates", {{"error", templates.error().message}});
+    return 1;
+  }
+  ReconcilerOptions ropts = flags.reconcile;
+  if (auto it = env.find("HAPROXY_GLOBAL_DEFAULT_OPTIONS"); it != env.end()) {
+    ropts.render.default_options.clear();
+    std::string cur;
+    for (char c : it->second + ",") {
+      if (c == ',') {
+        size_t a = cur.find_first_not_of(' '), z = cur.find_last_not_of(' ');
+        if (a != std::string::npos) {
+          ropts.render.default_options.push_back(cur.substr(a, z - a + 1));
+        }
+        cur.clear();
+      } else {
+        cur.push_back(c);
+      }
+    }
+  }
+  if (auto it = env.find("FRAMEWORK_NAME"); it != env.end()) {
+    ropts.build.framework_name = it->second;
+  }
+
+  prometheus::Registry registry;
+  Metrics m(registry);
+  StatusBoard board;
+
+  BundlePublisher publisher(flags.state_dir, flags.keep_bundles);
+  if (auto st = publisher.init(); !st) {
+    logError("cannot prepare the state directory",
+             {{"state_dir", flags.state_dir}, {"error", st.error().message}});
+    return 1;
+  }
+  auto api =
+      makeRestMarathonApi(flags.marathon, [&m](const std::string& url, const std::string& result) {
+        m.marathon_requests.Add({{"url", url}, {"result", result}}).Increment();
+      });
+  common::ProcessRunnerPtr runner;
+  if (!ropts.haproxy_bin.empty()) {
+    runner = common::makeBoostProcessRunner();
+  } else {
+    logWarn("no HAProxy binary: bundles are published without haproxy -c validation");
+  }
+  Reconciler reconciler(*api, runner.get(), publisher, *templates, ropts);
+  reconciler.loadPrevious();
+  if (!publisher.currentVersion().empty()) {
+    board.version = publisher.currentVersion();
+    board.ready = true;
+    m.ready.Set(1);
+  }
+
+  std::map<std::string, std::string> last_quarantine;  // key -> reason, for change logs
+  auto on_report = [&](const PassReport& r, std::chrono::nanoseconds latency) {
+    const char* outcome = outcomeName(r.outcome);
+    m.syncs.Add({{"result", outcome}}).Increment();
+    double secs =
+        std::chrono::duration<double>(r.fetch_time + r.build_time + r.validate_time).count();
+    m.sync_seconds.Observe(secs);
+    if (r.outcome == PassReport::Outcome::Failed) {
+      m.faults.Add({{"kind", r.fault}}).Increment();
+      logWarn("sync failed; the last published bundle keeps serving",
+              {{"fault", r.fault}, {"detail", r.detail}});
+    } else if (r.outcome == PassReport::Outcome::Held) {
+      m.guard_holds.Add({{"guard", r.guard}}).Increment();
+      logWarn("Marathon answer held back by a guard", {{"guard", r.guard}, {"detail", r.detail}});
+    } else {
+      m.last_success.Set(nowSeconds());
+      m.counts.Add({{"kind", "apps"}}).Set(static_cast<double>(r.apps));
+      m.counts.Add({{"kind", "services"}}).Set(static_cast<double>(r.services));
+      m.counts.Add({{"kind", "servers"}}).Set(static_cast<double>(r.servers));
+      std::map<std::string, double> by_source = {
+          {"label", 0}, {"template", 0}, {"haproxy", 0}, {"marathon", 0}};
+      std::map<std::string, std::string> now_quarantine;
+      for (const auto& q : r.quarantined) {
+        by_source[q.source] += 1;
+        std::string key = q.app_id + (q.port_index >= 0 ? "#" + std::to_string(q.port_index) : "");
+        now_quarantine[key] = q.reason;
+        if (last_quarantine.find(key) == last_quarantine.end()) {
+          logWarn("app quarantined",
+                  {{"app", q.app_id},
+                   {"port_index", std::to_string(q.port_index)},
+                   {"source", q.source},
+                   {"reason", q.reason},
+                   {"serving", q.kept_last_good ? "last good config" : "nothing"}});
+        }
+      }
+      for (const auto& [key, reason] : last_quarantine) {
+        if (!now_quarantine.count(key)) {
+          logInfo("app left quarantine", {{"app", key}});
+        }
+      }
+      last_quarantine = std::move(now_quarantine);
+      for (const auto& [src, n] : by_source) {
+        m.quarantined.Add({{"source", src}}).Set(n);
+      }
+      if (r.outcome == PassReport::Outcome::Published) {
+        m.publishes.Increment();
+        m.last_publish.Set(nowSeconds());
+        m.event_to_publish.Observe(std::chrono::duration<double>(latency).count());
+        m.ready.Set(1);
+        board.ready = true;
+        logInfo("published bundle", {{"version", r.version},
+                                     {"apps", std::to_string(r.apps)},
+                                     {"servers", std::to_string(r.servers)},
+                                     {"added", joinIds(r.added_apps)},
+                                     {"removed", joinIds(r.removed_apps)},
+                                     {"changed_apps", std::to_string(r.changed_apps)},
+                                     {"quarantined", std::to_string(r.quarantined.size())},
+                                     {"ms", std::to_string(static_cast<int>(secs * 1000))}});
+      }
+    }
+    std::lock_guard<std::mutex> lock(board.mu);
+    board.last_pass = {{"at", isoNow()},
+                       {"result", outcome},
+                       {"fault", r.fault},
+                       {"guard", r.guard},
+                       {"detail", r.detail},
+                       {"fetch_ms", r.fetch_time.count()},
+                       {"build_ms", r.build_time.count()},
+                       {"validate_ms", r.validate_time.count()}};
+    if (!r.marathon_url.empty()) {
+      board.marathon_url = r.marathon_url;
+    }
+    if (r.outcome == PassReport::Outcome::Published ||
+        r.outcome == PassReport::Outcome::Unchanged) {
+      board.version = r.version;
+      board.apps = r.apps;
+      board.services = r.services;
+      board.servers = r.servers;
+      board.quarantined = nlohmann::json::array();
+      for (const auto& q : r.quarantined) {
+        board.quarantined.push_back({{"app_id", q.app_id},
+                                     {"port_index", q.port_index},
+                                     {"source", q.source},
+                                     {"reason", q.reason},
+                                     {"kept_last_good", q.kept_last_good}});
+      }
+    }
+  };
+
+  SyncLoop loop([&] { return reconciler.reconcileOnce(); }, flags.loop, on_report);
+
+  std::atomic<int64_t> last_byte_ms{0};
+  auto steady_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  };
+  SseEventStreamPtr stream;
+  if (flags.sse) {
+    SseStreamConfig scfg;
+    scfg.base_url = [&api] { return api->currentUrl(); };
+    scfg.authorization = api->authorizationHeader();
+    scfg.event_types = {"api_post_event", "status_update_event", "health_status_changed_event",
+                        "app_terminated_event", "deployment_success"};
+    scfg.silence_timeout = flags.silence_timeout;
+    scfg.ca_cert = flags.marathon.ca_cert;
+    scfg.insecure_tls = flags.marathon.insecure_tls;
+    SseCallbacks cbs;
+    cbs.on_connected = [&](const std::string& url) {
+      m.sse_connects.Increment();
+      m.sse_connected.Set(1);
+      {
+        std::lock_guard<std::mutex> lock(board.mu);
+        board.sse_connected = true;
+      }
+      logInfo("event stream open; full resync", {{"url", url}});
+      loop.trigger();  // Marathon replays nothing: resync after every (re)connect
+    };
+    cbs.on_event = [&](const SseEvent& e) {
+      m.sse_events.Add({{"type", e.type}}).Increment();
+      loop.trigger();
+    };
+    cbs.on_disconnected = [&](const std::string& reason) {
+      m.sse_disconnects.Increment();
+      m.sse_connected.Set(0);
+      {
+        std::lock_guard<std::mutex> lock(board.mu);
+        board.sse_connected = false;
+      }
+      logWarn("event stream down; reconnecting with backoff", {{"reason", reason}});
+    };
+    cbs.on_bytes = [&] { last_byte_ms = steady_ms(); };
+    stream = makeAsioSseEventStream(scfg, cbs);
+  }
+
+  std::map<std::string, common::HttpHandler> handlers;
+  handlers["/metrics"] = common::metricsHandler(registry);
+  handlers["/healthz"] = [](const common::HttpRequest&) {
+    return common::HttpResponse{200, "text/plain; charset=utf-8", "ok\n"};
+  };
+  handlers["/readyz"] = [&board](const common::HttpRequest&) {
+    return board.ready ? common::HttpResponse{200, "text/plain; charset=utf-8", "ready\n"}
+                       : common::HttpResponse{503, "text/plain; charset=utf-8",
+                                              "no bundle published yet\n"};
+  };
+  handlers["/v1/status"] = [&board](const common::HttpRequest&) {
+    std::lock_guard<std::mutex> lock(board.mu);
+    nlohmann::json j = {
+        {"ready", board.ready.load()},
+        {"marathon_url", board.marathon_url},
+        {"version", board.version},
+        {"reloader", board.reloader_state},
+        {"sse_connected", board.sse_connected},
+        {"counts",
+         {{"apps", board.apps}, {"services", board.services}, {"servers", board.servers}}},
+        {"quarantined", board.quarantined},
+        {"last_sync", board.last_pass}};
+    return common::HttpResponse{200, "application/json", j.dump(2) + "\n"};
+  };
+  auto server = common::startStatusServer(flags.listen, std::move(handlers));
+  if (!server) {
+    logError("cannot start the status server",
+             {{"listen", flags.listen}, {"error", server.error().message}});
+    return 1;
+  }
+
+  std::signal(SIGTERM, onSignal);
+  std::signal(SIGINT, onSignal);
+  std::signal(SIGPIPE, SIG_IGN);
+  logInfo("mlb-controller started",
+          {{"marathon", joinIds(flags.marathon.urls)},
+           {"state_dir", flags.state_dir},
+           {"listen", flags.listen},
+           {"mode", flags.sse ? "sse" : "poll"},
+           {"validate", ropts.haproxy_bin.empty() ? "off" : ropts.haproxy_bin}});
+  loop.start();
+  if (stream) {
+    stream->start();
+  }
+
+  // Housekeeping: the silence gauge and the reloader's status.json.
+  std::string last_status;
+  while (!g_stop) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (int64_t lb = last_byte_ms.load(); lb > 0) {
+      m.sse_silence.Set(static_cast<double>(steady_ms() - lb) / 1000.0);
+    }
+    auto st = common::readFile(flags.state_dir + "/status.json");
+    if (!st || *st == last_status) {
+      continue;
+    }
+    last_status = *st;
+    auto j = nlohmann::json::parse(*st, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      continue;
+    }
+    std::string version;
+    {
+      std::lock_guard<std::mutex> lock(board.mu);
+      version = board.version;
+    }
+    std::string state = "pending";
+    if (j.value("applied_version", std::string()) == version) {
+      state = "applied";
+    } else if (j.contains("rejected") && j["rejected"].is_object() &&
+               j["rejected"].contains(version)) {
+      state = "rejected";
+    }
+    size_t rejected =
+        j.contains("rejected") && j["rejected"].is_object() ? j["rejected"].size() : 0;
+    m.reloader_rejected.Set(static_cast<double>(rejected));
+    for (const char* s : {"applied", "rejected", "pending"}) {
+      m.bundle_state.Add({{"state", s}}).Set(state == s ? 1 : 0);
+    }
+    std::lock_guard<std::mutex> lock(board.mu);
+    board.reloader_state = state;
+  }
+  logInfo("mlb-controller stopping");
+  if (stream) {
+    stream->stop();
+  }
+  loop.stop();
+  return 0;
+}
+
+}  // namespace mlb::controller

@@ -1,0 +1,386 @@
+#include "controller/app/controller_flags.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "controller/model/labels.h"
+
+namespace mlb::controller {
+namespace {
+
+std::vector<std::string> splitList(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c == ',' || c == ' ' || c == '\n' || c == '\t') {
+      if (!cur.empty()) {
+        out.push_back(cur);
+      }
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  if (!cur.empty()) {
+    out.push_back(cur);
+  }
+  return out;
+}
+
+bool readFirstLine(const std::string& path, std::string& out) {
+  std::ifstream in(path);
+  if (!in) {
+    return false;
+  }
+  std::getline(in, out);
+  while (!out.empty() && (out.back() == '\r' || out.back() == ' ')) {
+    out.pop_back();
+  }
+  return true;
+}
+
+struct FlagSpec {
+  const char* name;
+  bool takes_value;
+  bool multi;  // takes several values (--marathon a b)
+  std::function<bool(const std::vector<std::string>&, ControllerFlags&, std::string&)> apply;
+};
+
+bool toInt(const std::string& flag, const std::string& v, int lo, int hi, int& out,
+           std::string& err) {
+  auto n = parseInt(v, lo, hi);
+  if (!n) {
+    err = flag + " " + v + ": not an integer in [" + std::to_string(lo) + ", " +
+          std::to_string(hi) + "]";
+    return false;
+  }
+  out = *n;
+  return true;
+}
+
+bool toSeconds(const std::string& flag, const std::string& v, std::chrono::milliseconds& out,
+               std::string& err) {
+  char* end = nullptr;
+  double d = std::strtod(v.c_str(), &end);
+  if (end == v.c_str() || *end != '\0' || d < 0 || d > 86400 * 7) {
+    err = flag + " " + v + ": not a number of seconds";
+    return false;
+  }
+  out = std::chrono::milliseconds(static_cast<int64_t>(d * 1000));
+  return true;
+}
+
+const std::vector<FlagSpec>& specs() {
+  using V = const std::vector<std::string>&;
+  static const std::vector<FlagSpec> kSpecs = {
+      {"--marathon", true, true,
+       [](V v, ControllerFlags& f, std::string&) {
+         f.marathon.urls.clear();
+         for (const auto& x : v) {
+           for (auto& u : splitList(x)) {
+             while (!u.empty() && u.back() == '/') {
+               u.pop_back();
+             }
+             f.marathon.urls.push_back(u);
+           }
+         }
+         return true;
+       }},
+      {"--group", true, false,
+       [](V v, ControllerFlags& f, std::string&) {
+         for (const auto& g : splitList(v[0])) {
+           f.reconcile.build.groups.push_back(g);
+         }
+         return true;
+       }},
+      {"--sse", false, false, [](V, ControllerFlags& f, std::string&) { return f.sse = true; }},
+      {"--poll-interval", true, false,
+       [](V v, ControllerFlags& f, std::string& e) {
+         f.sse = false;
+         return toSeconds("--poll-interval", v[0], f.loop.resync_interval, e);
+       }},
+      {"--resync-interval", true, false,
+       [](V v, ControllerFlags& f, std::string& e) {
+         return toSeconds("--resync-interval", v[0], f.loop.resync_interval, e);
+       }},
+      {"--min-interval", true, false,
+       [](V v, ControllerFlags& f, std::string& e) {
+         return toSeconds("--min-interval", v[0], f.loop.min_interval, e);
+       }},
+      {"--confirm-interval", true, false,
+       [](V v, ControllerFlags& f, std::string& e) {
+         return toSeconds("--confirm-interval", v[0], f.loop.confirm_interval, e);
+       }},
+      {"--sse-silence-timeout", true, false,
+       [](V v, ControllerFlags& f, std::string& e) {
+         return toSeconds("--sse-silence-timeout", v[0], f.silence_timeout, e);
+       }},
+      {"--marathon-timeout", true, false,
+       [](V v, ControllerFlags& f, std::string& e) {
+         std::chrono::milliseconds ms;
+         if (!toSeconds("--marathon-timeout", v[0], ms, e)) {
+           return false;
+         }
+         f.marathon.timeout_ms = static_cast<int>(ms.count());
+         return true;
+       }},
+      {"--health-check", false, false,
+       [](V, ControllerFlags& f, std::string&) { return f.reconcile.build.health_check = true; }},
+      {"--strict-mode", false, false,
+       [](V, ControllerFlags& f, std::string&) { return f.reconcile.build.strict_mode = true; }},
+      {"--haproxy-map", false, false,
+       [](V, ControllerFlags& f, std::string&) { return f.reconcile.render.haproxy_map = true; }},
+      {"--group-https-by-vhost", false, false,
+       [](V, ControllerFlags& f, std::string&) {
+         return f.reconcile.render.group_https_by_vhost = true;
+       }},
+      {"--dont-bind-http-https", false, false,
+       [](V, ControllerFlags& f, std::string&) {
+         f.reconcile.render.bind_http_https = false;
+         return true;
+       }},
+      {"--ssl-certs", true, false,
+       [](V v, ControllerFlags& f, std::string& e) {
+         f.reconcile.render.ssl_certs = splitList(v[0]);
+         if (f.reconcile.render.ssl_certs.empty()) {
+           e = "--ssl-certs needs at least one path";
+           return false;
+         }
+         return true;
+       }},
+      {"--min-serv-port-ip-per-task", true, false,
+       [](V v, ControllerFlags& f, std::string& e) {
+         return toInt("--min-serv-port-ip-per-task", v[0], 0, 65535,
+                      f.reconcile.build.min_serv_port_ip_per_task, e);
+       }},
+      {"--max-serv-port-ip-per-task", true, false,
+       [](V v, ControllerFlags& f, std::string& e) {
+         return toInt("--max-serv-port-ip-per-task", v[0], 0, 65535,
+                      f.reconcile.build.max_serv_port_ip_per_task, e);
+       }},
+      {"--maxconn", true, false,
+       [](V v, ControllerFlags& f, std::string& e) {
+         return toInt("--maxconn", v[0], 1, 10000000, f.reconcile.render.maxconn, e);
+       }},
+      {"--auth-credentials", true, false,
+       [](V v, ControllerFlags& f, std::string& e) {
+         if (v[0].find(':') == std::string::npos) {
+           e = "--auth-credentials must be user:password";
+           return false;
+         }
+         f.marathon.basic_auth = v[0];
+         return true;
+       }},
+      {"--marathon-auth-credential-file", true, false,
+       [](V v, ControllerFlags& f, std::string& e) {
+         std::string line;
+         if (!readFirstLine(v[0], line) || line.find(':') == std::string::npos) {
+           e = "--marathon-auth-credential-file " + v[0] +
+               ": unreadable or not a user:password line";
+           return false;
+         }
+         f.marathon.basic_auth = line;
+         return true;
+       }},
+      {"--marathon-auth-token-file", true, false,
+       [](V v, ControllerFlags& f, std::string& e) {
+         std::string line;
+         if (!readFirstLine(v[0], line) || line.empty()) {
+           e = "--marathon-auth-token-file " + v[0] + ": unreadable or empty";
+           return false;
+         }
+         f.marathon.token = line;
+         return true;
+       }},
+      {"--dcos-auth-credentials", true, false,
+       [](V, ControllerFlags&, std::string& e) {
+         e = "--dcos-auth-credentials (service-account login) is not supported yet; obtain a "
+             "token and pass it with --marathon-auth-token-file";
+         return false;
+       }},
+      {"--marathon-ca-cert", true, false,
+       [](V v, ControllerFlags& f, std::string& e) {
+         if (::access(v[0].c_str(), R_OK) != 0) {
+           e = "--marathon-ca-cert " + v[0] + ": not readable";
+           return false;
+         }
+         f.marathon.ca_cert = v[0];
+         return true;
+       }},
+      {"--marathon-insecure-skip-verify", false, false,
+       [](V, ControllerFlags& f, std::string&) { return f.marathon.insecure_tls = true; }},
+      {"--state-dir", true, false,
+       [](V v, ControllerFlags& f, std::string&) {
+         f.state_dir = v[0];
+         return true;
+       }},
+      {"--keep-bundles", true, false,
+       [](V v, ControllerFlags& f, std::string& e) {
+         return toInt("--keep-bundles", v[0], 1, 1000, f.keep_bundles, e);
+       }},
+      {"--haproxy-bin", true, false,
+       [](V v, ControllerFlags& f, std::string&) {
+         f.reconcile.haproxy_bin = v[0];
+         return true;
+       }},
+      {"--no-validate", false, false,
+       [](V, ControllerFlags& f, std::string&) {
+         f.validate = false;
+         return true;
+       }},
+      {"--templates-dir", true, false,
+       [](V v, ControllerFlags& f, std::string&) {
+         f.templates_dir = v[0];
+         return true;
+       }},
+      {"--max-shrink", true, false,
+       [](V v, ControllerFlags& f, std::string& e) {
+         char* end = nullptr;
+         double d = std::strtod(v[0].c_str(), &end);
+         if (end == v[0].c_str() || *end != '\0' || d < 0 || d > 1) {
+           e = "--max-shrink " + v[0] + ": not a fraction in [0, 1]";
+           return false;
+         }
+         f.reconcile.max_shrink = d;
+         return true;
+       }},
+      {"--confirm-resyncs", true, false,
+       [](V v, ControllerFlags& f, std::string& e) {
+         return toInt("--confirm-resyncs", v[0], 1, 100, f.reconcile.confirm_resyncs, e);
+       }},
+      {"--listen", true, false,
+       [](V v, ControllerFlags& f, std::string&) {
+         f.listen = v[0];
+         return true;
+       }},
+  };
+  return kSpecs;
+}
+
+}  // namespace
+
+const char* const kControllerUsage =
+    "usage: mlb-controller [--marathon URL...] [--group G]... [--sse | --poll-interval S]\n"
+    "  [--health-check] [--strict-mode] [--haproxy-map] [--ssl-certs A,B]\n"
+    "  [--group-https-by-vhost] [--dont-bind-http-https] [--min-serv-port-ip-per-task P]\n"
+    "  [--max-serv-port-ip-per-task P] [--maxconn N] [--auth-credentials USER:PASS]\n"
+    "  [--marathon-auth-credential-file F] [--marathon-auth-token-file F]\n"
+    "  [--marathon-ca-cert F] [--marathon-insecure-skip-verify] [--marathon-timeout S]\n"
+    "  [--state-dir DIR] [--keep-bundles N] [--haproxy-bin PATH] [--no-validate]\n"
+    "  [--templates-dir DIR] [--max-shrink F] [--confirm-resyncs N] [--confirm-interval S]\n"
+    "  [--resync-interval S] [--min-interval S] [--sse-silence-timeout S] [--listen ADDR:PORT]\n"
+    "Every flag can also be set as MLB_<FLAG> in the environment (MLB_MARATHON, MLB_GROUP, ...).\n";
+
+bool parseControllerFlags(const std::vector<std::string>& args,
+                          const std::map<std::string, std::string>& env, ControllerFlags& out,
+                          std::string& error, bool& help) {
+  help = false;
+  out.marathon.urls = {"http://master.mesos:8080"};
+  out.reconcile.render.haproxy_dir = "";  // set from state_dir below
+  // Environment first, flags second.
+  for (const auto& spec : specs()) {
+    std::string var = "MLB_";
+    for (const char* p = spec.name + 2; *p; ++p) {
+      var.push_back(*p == '-' ? '_' : static_cast<char>(std::toupper(*p)));
+    }
+    auto it = env.find(var);
+    if (it == env.end() || it->second.empty()) {
+      continue;
+    }
+    if (!spec.takes_value) {
+      if (it->second == "0" || it->second == "false") {
+        continue;
+      }
+      if (!spec.apply({}, out, error)) {
+        return false;
+      }
+    } else if (!spec.apply({it->second}, out, error)) {
+      error = var + ": " + error;
+      return false;
+    }
+  }
+  bool groups_from_flags = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-h" || a == "--help") {
+      help = true;
+      return true;
+    }
+    std::string name = a == "-H" ? "--health-check" : a;
+    std::string inline_value;
+    bool has_inline = false;
+    if (auto eq = name.find('='); eq != std::string::npos && name.rfind("--", 0) == 0) {
+      inline_value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_inline = true;
+    }
+    auto spec = std::find_if(specs().begin(), specs().end(),
+                             [&](const FlagSpec& s) { return name == s.name; });
+    if (spec == specs().end()) {
+      error = "unknown flag '" + a + "'";
+      return false;
+    }
+    std::vector<std::string> values;
+    if (spec->takes_value) {
+      if (has_inline) {
+        values.push_back(inline_value);
+      } else {
+        while (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0) {
+          values.push_back(args[++i]);
+          if (!spec->multi) {
+            break;
+          }
+        }
+      }
+      if (values.empty()) {
+        error = name + " needs a value";
+        return false;
+      }
+    }
+    if (name == "--group" && !groups_from_flags) {
+      out.reconcile.build.groups.clear();  // flags replace groups from the environment
+      groups_from_flags = true;
+    }
+    if (!spec->apply(values, out, error)) {
+      return false;
+    }
+  }
+  if (out.reconcile.build.groups.empty()) {
+    out.reconcile.build.groups = {"external"};
+  }
+  if (out.marathon.urls.empty()) {
+    error = "--marathon needs at least one URL";
+    return false;
+  }
+  const int lo = out.reconcile.build.min_serv_port_ip_per_task;
+  const int hi = out.reconcile.build.max_serv_port_ip_per_task;
+  if ((lo == 0) != (hi == 0) || lo > hi) {
+    error =
+        "--min-serv-port-ip-per-task and --max-serv-port-ip-per-task must both be 0 or form "
+        "a range";
+    return false;
+  }
+  while (out.state_dir.size() > 1 && out.state_dir.back() == '/') {
+    out.state_dir.pop_back();
+  }
+  out.reconcile.render.state_dir = out.state_dir;
+  out.reconcile.render.haproxy_dir = out.state_dir + "/current";
+  if (out.validate && out.reconcile.haproxy_bin.empty()) {
+    for (const char* p : {"/usr/sbin/haproxy", "/usr/local/sbin/haproxy", "/usr/bin/haproxy"}) {
+      if (::access(p, X_OK) == 0) {
+        out.reconcile.haproxy_bin = p;
+        break;
+      }
+    }
+  }
+  if (!out.validate) {
+    out.reconcile.haproxy_bin.clear();
+  }
+  return true;
+}
+
+}  // namespace mlb::controller

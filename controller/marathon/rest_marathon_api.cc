@@ -1,0 +1,176 @@
+// The only file of the controller that includes cpprestsdk.
+#include <utility>
+// clang-format off
+#include <cpprest/http_client.h>
+// clang-format on
+#include <openssl/evp.h>
+
+#include <chrono>
+#include <mutex>
+
+#include "controller/marathon/app_json.h"
+#include "controller/marathon/marathon_api.h"
+
+namespace mlb::controller {
+namespace {
+
+using namespace web::http;  // NOLINT(google-build-using-namespace)
+using common::Error;
+using common::Result;
+
+constexpr auto kFailbackAfter = std::chrono::seconds(60);
+
+std::string snippet(const std::string& body) {
+  std::string s = body.substr(0, 120);
+  for (char& c : s) {
+    if (c == '\n' || c == '\r' || c == '\t') {
+      c = ' ';
+    }
+  }
+  return s;
+}
+
+class RestMarathonApi : public MarathonApi {
+ public:
+  RestMarathonApi(MarathonConfig config, RequestObserver on_request)
+      : config_(std::move(config)), on_request_(std::move(on_request)) {
+    if (!config_.basic_auth.empty()) {
+      auth_ = basicAuthHeader(config_.basic_auth);
+    } else if (!config_.token.empty()) {
+      auth_ = "token=" + config_.token;
+    }
+  }
+
+  Result<MarathonBody> fetchApps() override {
+    size_t start;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (current_ != 0 && std::chrono::steady_clock::now() - switched_at_ > kFailbackAfter) {
+        current_ = 0;  // return to the preferred Marathon
+      }
+      start = current_;
+    }
+    std::string errors;
+    for (size_t n = 0; n < config_.urls.size(); ++n) {
+      size_t idx = (start + n) % config_.urls.size();
+      const std::string& base = config_.urls[idx];
+      auto r = get(base, "/v2/apps?embed=apps.tasks");
+      if (r) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (idx != current_) {
+          current_ = idx;
+          switched_at_ = std::chrono::steady_clock::now();
+        }
+        return MarathonBody{std::move(*r), base};
+      }
+      if (!errors.empty()) {
+        errors += "; ";
+      }
+      errors += r.error().message;
+    }
+    return Error{common::ErrorCode::Unavailable, errors};
+  }
+
+  std::string currentUrl() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return config_.urls[current_];
+  }
+
+  std::string authorizationHeader() const override { return auth_; }
+
+ private:
+  Result<std::string> get(const std::string& base, const std::string& path) {
+    try {
+      client::http_client_config cfg;
+      cfg.set_timeout(std::chrono::milliseconds(config_.timeout_ms));
+      cfg.set_validate_certificates(!config_.insecure_tls);
+      if (!config_.ca_cert.empty()) {
+        std::string ca = config_.ca_cert;
+        cfg.set_ssl_context_callback(
+            [ca](boost::asio::ssl::context& ctx) { ctx.load_verify_file(ca); });
+      }
+      client::http_client client(utility::conversions::to_string_t(base), cfg);
+      http_request req(methods::GET);
+      req.set_request_uri(utility::conversions::to_string_t(path));
+      req.headers().add(header_names::accept, "application/json");
+      if (!auth_.empty()) {
+        req.headers().add(header_names::authorization, auth_);
+      }
+      // Bound the whole exchange, not only inactivity: a Marathon that trickles bytes
+      // must not stall the sync loop.
+      pplx::cancellation_token_source cts;
+      auto task = client.request(req, cts.get_token()).then([](http_response resp) {
+        return resp.extract_utf8string(true).then(
+            [resp](std::string body) { return std::make_pair(resp.status_code(), body); });
+      });
+      auto deadline = std::chrono::milliseconds(config_.timeout_ms);
+      if (!waitFor(task, deadline)) {
+        cts.cancel();
+        try {
+          task.wait();
+        } catch (...) {
+        }
+        observe(base, "timeout");
+        return Error{
+            common::ErrorCode::Unavailable,
+            base + ": no complete answer within " + std::to_string(config_.timeout_ms) + " ms"};
+      }
+      auto [status, body] = task.get();
+      if (status < 200 || status >= 300) {
+        observe(base, status >= 500 ? "http_5xx" : "http_4xx");
+        return Error{common::ErrorCode::Unavailable,
+                     base + path + ": HTTP " + std::to_string(status) + ": " + snippet(body)};
+      }
+      observe(base, "success");
+      std::string out;
+      out.reserve(body.size() + kJsonPadding);
+      out.append(body);
+      return out;
+    } catch (const std::exception& e) {
+      observe(base, "connect");
+      return Error{common::ErrorCode::Unavailable, base + ": " + e.what()};
+    }
+  }
+
+  template <typename Task>
+  static bool waitFor(Task& task, std::chrono::milliseconds d) {
+    auto until = std::chrono::steady_clock::now() + d;
+    while (!task.is_done()) {
+      if (std::chrono::steady_clock::now() >= until) {
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return true;
+  }
+
+  void observe(const std::string& url, const std::string& result) {
+    if (on_request_) {
+      on_request_(url, result);
+    }
+  }
+
+  MarathonConfig config_;
+  RequestObserver on_request_;
+  std::string auth_;
+  mutable std::mutex mu_;
+  size_t current_ = 0;
+  std::chrono::steady_clock::time_point switched_at_{};
+};
+
+}  // namespace
+
+std::string basicAuthHeader(const std::string& user_colon_password) {
+  std::string out(4 * ((user_colon_password.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(user_colon_password.data()),
+                          static_cast<int>(user_colon_password.size()));
+  out.resize(static_cast<size_t>(n));
+  return "Basic " + out;
+}
+
+MarathonApiPtr makeRestMarathonApi(MarathonConfig config, RequestObserver on_request) {
+  return std::make_unique<RestMarathonApi>(std::move(config), std::move(on_request));
+}
+
+}  // namespace mlb::controller

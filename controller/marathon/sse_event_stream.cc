@@ -1,0 +1,395 @@
+// Boost 1.74's Asio misses <utility> under C++20.
+#include <utility>
+// clang-format off
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+// clang-format on
+
+#include <atomic>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "common/backoff.h"
+#include "controller/marathon/sse_event_stream.h"
+
+namespace mlb::controller {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+// One connection attempt's outcome.
+struct Outcome {
+  std::string reason;
+  std::string redirect;  // Location of a 3xx, to follow once
+  bool connected = false;
+};
+
+class AsioSseEventStream : public SseEventStream {
+ public:
+  AsioSseEventStream(SseStreamConfig config, SseCallbacks callbacks)
+      : config_(std::move(config)), cb_(std::move(callbacks)) {}
+  ~AsioSseEventStream() override { stop(); }
+
+  void start() override {
+    stopping_ = false;
+    thread_ = std::thread([this] { runLoop(); });
+  }
+
+  void stop() override {
+    stopping_ = true;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (io_ != nullptr) {
+        io_->stop();
+      }
+    }
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+  }
+
+ private:
+  void runLoop() {
+    common::Backoff backoff(config_.backoff_base, config_.backoff_max,
+                            static_cast<uint64_t>(std::random_device{}()));
+    while (!stopping_) {
+      std::string url = config_.base_url();
+      Outcome o = connectOnce(url, /*redirects_left=*/1);
+      if (stopping_) {
+        break;
+      }
+      if (o.connected) {
+        backoff.reset();
+      }
+      if (cb_.on_disconnected) {
+        cb_.on_disconnected(o.reason);
+      }
+      auto delay = backoff.next();
+      auto until = std::chrono::steady_clock::now() + delay;
+      while (!stopping_ && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+  }
+
+  std::string eventsTarget(const std::string& base_target) const {
+    std::string t = base_target;
+    while (!t.empty() && t.back() == '/') {
+      t.pop_back();
+    }
+    t += "/v2/events?plan-format=light";
+    for (const auto& type : config_.event_types) {
+      t += "&event_type=" + type;
+    }
+    return t;
+  }
+
+  // Runs `op` (which starts async work and sets `done`) until it completes or the
+  // deadline passes; on timeout the socket is closed.
+  template <typename Start>
+  bool runWithDeadline(asio::io_context& io, tcp::socket& sock, std::chrono::milliseconds d,
+                       Start start, boost::system::error_code& ec) {
+    bool done = false;
+    start(done, ec);
+    io.restart();
+    auto until = std::chrono::steady_clock::now() + d;
+    while (!done && !stopping_) {
+      auto now = std::chrono::steady_clock::now();
+      if (now >= until) {
+        boost::system::error_code ignored;
+        sock.close(ignored);
+        io.restart();
+        io.run_for(std::chrono::milliseconds(100));
+        ec = asio::error::timed_out;
+        return false;
+      }
+      io.run_for(std::min<std::chrono::steady_clock::duration>(until - now,
+                                                               std::chrono::milliseconds(250)));
+      if (io.stopped() && !done) {
+        io.restart();
+      }
+    }
+    return done && !ec;
+  }
+
+  Outcome connectOnce(const std::string& url, int redirects_left) {
+    Outcome out;
+    ParsedUrl u;
+    if (!parseUrl(url, u)) {
+      out.reason = "bad URL " + url;
+      return out;
+    }
+    asio::io_context io;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      io_ = &io;
+    }
+    struct Reset {
+      AsioSseEventStream* s;
+      ~Reset() {
+        std::lock_guard<std::mutex> lock(s->mu_);
+        s->io_ = nullptr;
+      }
+    } reset{this};
+
+    asio::ssl::context ssl_ctx(asio::ssl::context::tls_client);
+    if (u.tls) {
+      if (config_.insecure_tls) {
+        ssl_ctx.set_verify_mode(asio::ssl::verify_none);
+      } else {
+        ssl_ctx.set_verify_mode(asio::ssl::verify_peer);
+        boost::system::error_code ec;
+        if (!config_.ca_cert.empty()) {
+          ssl_ctx.load_verify_file(config_.ca_cert, ec);
+        } else {
+          ssl_ctx.set_default_verify_paths(ec);
+        }
+      }
+    }
+    asio::ssl::stream<tcp::socket> stream(io, ssl_ctx);
+    tcp::socket& sock = stream.next_layer();
+    boost::system::error_code ec;
+
+    // Resolve + connect.
+    tcp::resolver resolver(io);
+    tcp::resolver::results_type endpoints;
+    bool ok = runWithDeadline(
+        io, sock, config_.connect_timeout,
+        [&](bool& done, boost::system::error_code& e) {
+          resolver.async_resolve(
+              u.host, u.port,
+              [&](const boost::system::error_code& r, tcp::resolver::results_type res) {
+                e = r;
+                endpoints = res;
+                done = true;
+              });
+        },
+        ec);
+    if (ok) {
+      ok = runWithDeadline(
+          io, sock, config_.connect_timeout,
+          [&](bool& done, boost::system::error_code& e) {
+            asio::async_connect(sock, endpoints,
+                                [&](const boost::system::error_code& r, const tcp::endpoint&) {
+                                  e = r;
+                                  done = true;
+                                });
+          },
+          ec);
+    }
+    if (ok && u.tls) {
+      SSL_set_tlsext_host_name(stream.native_handle(), u.host.c_str());
+      if (!config_.insecure_tls) {
+        stream.set_verify_callback(asio::ssl::host_name_verification(u.host));
+      }
+      ok = runWithDeadline(
+          io, sock, config_.connect_timeout,
+          [&](bool& done, boost::system::error_code& e) {
+            stream.async_handshake(asio::ssl::stream_base::client,
+                                   [&](const boost::system::error_code& r) {
+                                     e = r;
+                                     done = true;
+                                   });
+          },
+          ec);
+    }
+    if (!ok) {
+      out.reason = "connect " + url + ": " + ec.message();
+      return out;
+    }
+
+    std::string req = "GET " + eventsTarget(u.target) + " HTTP/1.1\r\nHost: " + u.host + ":" +
+                      u.port + "\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n";
+    if (!config_.authorization.empty()) {
+      req += "Authorization: " + config_.authorization + "\r\n";
+    }
+    req += "\r\n";
+    ok = runWithDeadline(
+        io, sock, config_.connect_timeout,
+        [&](bool& done, boost::system::error_code& e) {
+          auto h = [&](const boost::system::error_code& r, size_t) {
+            e = r;
+            done = true;
+          };
+          if (u.tls) {
+            asio::async_write(stream, asio::buffer(req), h);
+          } else {
+            asio::async_write(sock, asio::buffer(req), h);
+          }
+        },
+        ec);
+    if (!ok) {
+      out.reason = "send request to " + url + ": " + ec.message();
+      return out;
+    }
+
+    // Read until the end of the headers, then stream the body into the parser.
+    std::string buf;
+    char chunk[16384];
+    size_t header_end = std::string::npos;
+    SseParser parser;
+    bool in_body = false;
+    while (!stopping_) {
+      size_t n = 0;
+      auto timeout = in_body ? config_.silence_timeout : config_.connect_timeout;
+      ok = runWithDeadline(
+          io, sock, timeout,
+          [&](bool& done, boost::system::error_code& e) {
+            auto h = [&](const boost::system::error_code& r, size_t got) {
+              e = r;
+              n = got;
+              done = true;
+            };
+            if (u.tls) {
+              stream.async_read_some(asio::buffer(chunk), h);
+            } else {
+              sock.async_read_some(asio::buffer(chunk), h);
+            }
+          },
+          ec);
+      if (n > 0 && cb_.on_bytes) {
+        cb_.on_bytes();
+      }
+      if (in_body && n > 0) {
+        parser.feed(std::string_view(chunk, n), [&](SseEvent&& e) {
+          if (cb_.on_event) {
+            cb_.on_event(e);
+          }
+        });
+      } else if (n > 0) {
+        buf.append(chunk, n);
+        header_end = buf.find("\r\n\r\n");
+        if (header_end != std::string::npos) {
+          std::string status_line = buf.substr(0, buf.find("\r\n"));
+          int status = 0;
+          if (status_line.size() > 12) {
+            status = std::atoi(status_line.c_str() + 9);
+          }
+          if (status >= 300 && status < 400) {
+            std::string location = header(buf.substr(0, header_end), "location");
+            if (redirects_left > 0 && !location.empty()) {
+              // A standby redirects /v2/events to the leader; follow it once, keep auth.
+              auto pos = location.find("/v2/events");
+              std::string base = pos == std::string::npos ? location : location.substr(0, pos);
+              return connectOnce(base, redirects_left - 1);
+            }
+            out.reason = "HTTP " + std::to_string(status) + " without a usable redirect";
+            return out;
+          }
+          if (status != 200) {
+            out.reason = "HTTP " + std::to_string(status) + " from " + url + "/v2/events";
+            return out;
+          }
+          std::string ctype = header(buf.substr(0, header_end), "content-type");
+          if (ctype.find("text/event-stream") == std::string::npos) {
+            out.reason = "not an event stream (Content-Type: " + ctype + ")";
+            return out;
+          }
+          in_body = true;
+          out.connected = true;
+          if (cb_.on_connected) {
+            cb_.on_connected(url);
+          }
+          std::string rest = buf.substr(header_end + 4);
+          buf.clear();
+          if (!rest.empty()) {
+            parser.feed(rest, [&](SseEvent&& e) {
+              if (cb_.on_event) {
+                cb_.on_event(e);
+              }
+            });
+          }
+        } else if (buf.size() > 65536) {
+          out.reason = "response headers too large";
+          return out;
+        }
+      }
+      if (!ok) {
+        if (ec == asio::error::timed_out) {
+          out.reason = in_body ? "silent for " + std::to_string(config_.silence_timeout.count()) +
+                                     " ms (no event, no keep-alive)"
+                               : "no response headers within timeout";
+        } else if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
+          out.reason = "stream closed by Marathon";
+        } else {
+          out.reason = "read: " + ec.message();
+        }
+        return out;
+      }
+    }
+    out.reason = "stopped";
+    return out;
+  }
+
+  static std::string header(const std::string& head, const std::string& lower_name) {
+    size_t pos = 0;
+    while ((pos = head.find("\r\n", pos)) != std::string::npos) {
+      pos += 2;
+      size_t end = head.find("\r\n", pos);
+      std::string line = head.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+      size_t colon = line.find(':');
+      if (colon == std::string::npos) {
+        continue;
+      }
+      std::string name = line.substr(0, colon);
+      for (char& c : name) {
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      }
+      if (name == lower_name) {
+        size_t v = line.find_first_not_of(' ', colon + 1);
+        return v == std::string::npos ? "" : line.substr(v);
+      }
+    }
+    return "";
+  }
+
+  SseStreamConfig config_;
+  SseCallbacks cb_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+  std::mutex mu_;
+  asio::io_context* io_ = nullptr;
+};
+
+}  // namespace
+
+bool parseUrl(const std::string& url, ParsedUrl& out) {
+  size_t p = url.find("://");
+  if (p == std::string::npos) {
+    return false;
+  }
+  std::string scheme = url.substr(0, p);
+  if (scheme == "https") {
+    out.tls = true;
+  } else if (scheme != "http") {
+    return false;
+  }
+  std::string rest = url.substr(p + 3);
+  size_t slash = rest.find('/');
+  std::string hostport = rest.substr(0, slash);
+  out.target = slash == std::string::npos ? "/" : rest.substr(slash);
+  if (!hostport.empty() && hostport.front() == '[') {
+    size_t close = hostport.find(']');
+    if (close == std::string::npos) {
+      return false;
+    }
+    out.host = hostport.substr(1, close - 1);
+    out.port = close + 2 <= hostport.size() ? hostport.substr(close + 2) : "";
+  } else {
+    size_t colon = hostport.rfind(':');
+    out.host = hostport.substr(0, colon);
+    out.port = colon == std::string::npos ? "" : hostport.substr(colon + 1);
+  }
+  if (out.port.empty()) {
+    out.port = out.tls ? "443" : "80";
+  }
+  return !out.host.empty();
+}
+
+SseEventStreamPtr makeAsioSseEventStream(SseStreamConfig config, SseCallbacks callbacks) {
+  return std::make_unique<AsioSseEventStream>(std::move(config), std::move(callbacks));
+}
+
+}  // namespace mlb::controller

@@ -1,0 +1,57 @@
+#pragma once
+// Publishes bundles into the shared state directory (DESIGN §2):
+//   <state>/bundles/<version>/{haproxy.cfg, domain2backend.map, app2backend.map, manifest.json}
+//   <state>/current -> bundles/<version>   (swapped by rename(2) of a symlink)
+// A bundle is written under a temporary name, fsynced and renamed, so a reader (the
+// reloader) never sees a partial file under a name it reads; a kill -9 at any moment
+// leaves at most a `.tmp-*` directory, removed at the next start. Not thread-safe:
+// the sync loop is its only user.
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace mlb::controller {
+
+struct Bundle {
+  std::string config;
+  std::string domain_map;
+  std::string app_map;
+};
+
+// The content hash naming a bundle (16 hex digits of SHA-256 over the files).
+std::string bundleVersion(const Bundle& bundle);
+
+class BundlePublisher {
+ public:
+  BundlePublisher(std::string state_dir, int keep_bundles);
+
+  // Creates <state>/bundles and removes leftovers of an interrupted publish.
+  common::Status init();
+  // The version `current` points at, "" when there is none.
+  std::string currentVersion() const;
+  // The manifest of the current bundle ("" when none).
+  std::string currentManifest() const;
+  // Writes the bundle (unless bundles/<version> already exists) and points `current`
+  // at it. Returns false when `current` already was this version (nothing done).
+  common::Result<bool> publish(const std::string& version, const Bundle& bundle,
+                               const std::string& manifest_json);
+  // Writes the files into a fresh scratch directory (for `haproxy -c`) and returns
+  // its path; the caller removes it with removeScratch().
+  common::Result<std::string> writeScratch(const Bundle& bundle);
+  void removeScratch(const std::string& dir);
+
+  const std::string& stateDir() const { return state_dir_; }
+  std::string bundlesDir() const { return state_dir_ + "/bundles"; }
+
+ private:
+  common::Status writeFiles(const std::string& dir, const Bundle& bundle,
+                            const std::string& manifest_json);
+  void prune(const std::string& keep_version);
+
+  std::string state_dir_;
+  int keep_bundles_;
+  unsigned scratch_counter_ = 0;
+};
+
+}  // namespace mlb::controller

@@ -1,0 +1,454 @@
+#include "controller/sync/reconciler.h"
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "common/fs/files.h"
+#include "controller/marathon/app_json.h"
+
+namespace mlb::controller {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::chrono::milliseconds since(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t);
+}
+
+std::string nowIso() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+size_t countServers(const ServiceModel& m) {
+  size_t n = 0;
+  for (const auto& s : m.services) {
+    n += s.servers.size();
+  }
+  return n;
+}
+
+void sortServices(std::vector<Service>& services) {
+  std::sort(services.begin(), services.end(), [](const Service& a, const Service& b) {
+    if (a.app_id != b.app_id) {
+      return a.app_id < b.app_id;
+    }
+    if (a.service_port != b.service_port) {
+      return a.service_port < b.service_port;
+    }
+    return a.port_index < b.port_index;
+  });
+}
+
+}  // namespace
+
+const char* outcomeName(PassReport::Outcome o) {
+  switch (o) {
+    case PassReport::Outcome::Published:
+      return "published";
+    case PassReport::Outcome::Unchanged:
+      return "unchanged";
+    case PassReport::Outcome::Held:
+      return "held";
+    case PassReport::Outcome::Failed:
+      return "failed";
+  }
+  return "failed";
+}
+
+std::vector<std::pair<int, std::string>> parseAlerts(const std::string& output) {
+  std::vector<std::pair<int, std::string>> out;
+  static const std::regex kLine(R"(\[[^\]\s]+:(\d+)\])");
+  size_t pos = 0;
+  while (pos < output.size()) {
+    size_t end = output.find('\n', pos);
+    std::string line = output.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    pos = end == std::string::npos ? output.size() : end + 1;
+    if (line.find("[ALERT]") == std::string::npos) {
+      continue;
+    }
+    int n = 0;
+    std::smatch m;
+    if (std::regex_search(line, m, kLine)) {
+      n = std::atoi(m[1].str().c_str());
+    }
+    out.emplace_back(n, line);
+  }
+  return out;
+}
+
+Reconciler::Reconciler(MarathonApi& api, common::ProcessRunner* runner, BundlePublisher& publisher,
+                       const TemplateSet& templates, ReconcilerOptions options)
+    : api_(api),
+      runner_(runner),
+      publisher_(publisher),
+      templates_(templates),
+      options_(std::move(options)) {}
+
+void Reconciler::loadPrevious() {
+  std::string manifest = publisher_.currentManifest();
+  if (manifest.empty()) {
+    return;
+  }
+  auto j = nlohmann::json::parse(manifest, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return;
+  }
+  prev_apps_ = j.value("apps", size_t{0});
+  prev_servers_ = j.value("servers", size_t{0});
+  have_prev_ = true;
+}
+
+Reconciler::ValidationResult Reconciler::validate(const RenderedConfig& rendered,
+                                                  const ServiceModel& model, const Bundle& bundle) {
+  ValidationResult v;
+  if (runner_ == nullptr || options_.haproxy_bin.empty()) {
+    return v;
+  }
+  auto scratch = publisher_.writeScratch(bundle);
+  if (!scratch) {
+    v.ok = false;
+    v.global_error = scratch.error().message;
+    return v;
+  }
+  if (!options_.render.haproxy_dir.empty()) {
+    // The config names its map files under the published location; point the copy
+    // being checked at the scratch files (same line numbers).
+    std::string config = bundle.config;
+    const std::string from = options_.render.haproxy_dir + "/";
+    const std::string to = *scratch + "/";
+    for (size_t pos = 0; (pos = config.find(from, pos)) != std::string::npos; pos += to.size()) {
+      config.replace(pos, from.size(), to);
+    }
+    if (config != bundle.config) {
+      if (auto st = common::writeFileAtomic(*scratch + "/haproxy.cfg", config); !st) {
+        publisher_.removeScratch(*scratch);
+        v.ok = false;
+        v.global_error = st.error().message;
+        return v;
+      }
+    }
+  }
+  auto r = runner_->run({options_.haproxy_bin, "-c", "-q", "-f", *scratch + "/haproxy.cfg"},
+                        options_.validate_timeout);
+  publisher_.removeScratch(*scratch);
+  if (!r) {
+    v.ok = false;
+    v.global_error = r.error().message;
+    return v;
+  }
+  if (r->ok()) {
+    return v;
+  }
+  v.ok = false;
+  if (r->timed_out) {
+    v.global_error = "haproxy -c timed out";
+    return v;
+  }
+  for (const auto& [line, text] : parseAlerts(r->err + r->out)) {
+    std::string owner;
+    if (line > 0) {
+      for (const auto& span : rendered.spans) {
+        if (line >= span.first_line && line <= span.last_line) {
+          owner = span.app_id;
+          break;
+        }
+      }
+    }
+    if (owner.empty()) {
+      // Alerts about a proxy without a line ("Proxy 'x': ...") name the backend.
+      for (const auto& s : model.services) {
+        if (text.find("'" + s.backend + "'") != std::string::npos) {
+          owner = s.app_id;
+          break;
+        }
+      }
+    }
+    if (owner.empty()) {
+      if (v.global_error.empty() && text.find("Fatal errors found") == std::string::npos &&
+          text.find("Error(s) found") == std::string::npos) {
+        v.global_error = text;
+      }
+    } else if (!v.offending_apps.count(owner)) {
+      v.offending_apps[owner] = text;
+    }
+  }
+  if (v.offending_apps.empty() && v.global_error.empty()) {
+    v.global_error = "haproxy -c failed: " + r->err.substr(0, 300);
+  }
+  return v;
+}
+
+PassReport Reconciler::reconcileOnce() {
+  PassReport report;
+  auto t0 = Clock::now();
+  auto fetched = api_.fetchApps();
+  report.fetch_time = since(t0);
+  if (!fetched) {
+    report.fault = "marathon_unavailable";
+    report.detail = fetched.error().message;
+    return report;
+  }
+  report.marathon_url = fetched->url;
+  report.answer_bytes = fetched->body.size();
+  auto t1 = Clock::now();
+  auto parsed = parseApps(fetched->body);
+  if (!parsed) {
+    report.fault = "invalid_answer";
+    report.detail = parsed.error().message;
+    return report;
+  }
+  fetched->body = std::string();  // free the answer before building
+
+  // Health bookkeeping: unknown health keeps the last known value.
+  size_t checked_tasks = 0, lost_tasks = 0;
+  std::map<std::string, bool> health_now;
+  for (const auto& app : parsed->apps) {
+    if (app.health_checks.empty()) {
+      continue;
+    }
+    for (const auto& t : app.tasks) {
+      ++checked_tasks;
+      if (t.health_results == 0) {
+        if (auto it = last_health_.find(t.id); it != last_health_.end()) {
+          health_now[t.id] = it->second;
+          ++lost_tasks;  // had results in the previous pass, has none now
+        }
+      } else {
+        health_now[t.id] = t.any_alive;
+      }
+    }
+  }
+  BuildOptions build = options_.build;
+  build.unknown_health = [&health_now](const std::string& id) -> std::optional<bool> {
+    auto it = health_now.find(id);
+    if (it == health_now.end()) {
+      return std::nullopt;
+    }
+    return it->second;
+  };
+
+  ServiceModel model = buildServices(parsed->apps, build);
+  report.apps = parsed->apps.size();
+
+  // Guards against a Marathon that answers wrongly (empty list after a failover,
+  // a partial answer, lost health results).
+  std::string guard;
+  const size_t servers_now = countServers(model);
+  if (have_prev_ && prev_apps_ > 0 && parsed->apps.empty()) {
+    guard = "empty";
+  } else if (have_prev_ && prev_servers_ >= 4 &&
+             static_cast<double>(servers_now) <
+                 static_cast<double>(prev_servers_) * (1.0 - options_.max_shrink)) {
+    guard = "shrink";
+  } else if (checked_tasks >= 4 && lost_tasks * 2 > checked_tasks) {
+    guard = "health_unknown";
+  }
+  if (!guard.empty()) {
+    if (guard == held_guard_) {
+      ++held_count_;
+    } else {
+      held_guard_ = guard;
+      held_count_ = 1;
+    }
+    if (held_count_ < options_.confirm_resyncs) {
+      report.outcome = PassReport::Outcome::Held;
+      report.guard = guard;
+      report.detail = "answer held (" + guard + ": " + std::to_string(parsed->apps.size()) +
+                      " apps, " + std::to_string(servers_now) + " servers, previously " +
+                      std::to_string(prev_apps_) + " apps, " + std::to_string(prev_servers_) +
+                      " servers); confirmation " + std::to_string(held_count_) + "/" +
+                      std::to_string(options_.confirm_resyncs);
+      report.servers = servers_now;
+      return report;
+    }
+  }
+  held_guard_.clear();
+  held_count_ = 0;
+
+  // Quarantine: label errors from the model; template and haproxy errors found below.
+  std::map<std::pair<std::string, int>, QuarantineEntry> quarantine;
+  for (const auto& s : parsed->skipped) {
+    quarantine[{s.app_id, -1}] = {s.app_id, -1, "marathon", s.reason, false};
+  }
+  for (const auto& q : model.quarantined) {
+    quarantine[{q.app_id, q.port_index}] = {q.app_id, q.port_index, "label", q.reason, false};
+  }
+  std::set<std::pair<std::string, int>> substituted;
+  auto substitute = [&](const std::string& app_id, int port_index) {
+    for (const auto& [key, svc] : last_good_) {
+      if (key.first != app_id || (port_index >= 0 && key.second != port_index)) {
+        continue;
+      }
+      if (substituted.count(key)) {
+        continue;
+      }
+      bool present = std::any_of(
+          model.services.begin(), model.services.end(),
+          [&](const Service& s) { return s.app_id == key.first && s.port_index == key.second; });
+      if (!present) {
+        model.services.push_back(svc);
+        substituted.insert(key);
+        quarantine[{app_id, port_index}].kept_last_good = true;
+      }
+    }
+  };
+  auto removeApp = [&](const std::string& app_id) {
+    model.services.erase(std::remove_if(model.services.begin(), model.services.end(),
+                                        [&](const Service& s) { return s.app_id == app_id; }),
+                         model.services.end());
+  };
+  for (const auto& [key, q] : quarantine) {
+    substitute(key.first, key.second);
+  }
+  sortServices(model.services);
+
+  RenderedConfig rendered;
+  Bundle bundle;
+  bool validated = false;
+  for (int round = 0; round < 8 && !validated; ++round) {
+    auto r = renderConfig(model, templates_, options_.render);
+    if (!r) {
+      report.fault = "render";
+      report.detail = r.error().message;
+      return report;
+    }
+    rendered = std::move(*r);
+    bool requeue = false;
+    for (const auto& q : rendered.quarantined) {
+      auto key = std::make_pair(q.app_id, q.port_index);
+      bool was_substitute = substituted.count({q.app_id, q.port_index}) > 0;
+      quarantine[key] = {q.app_id, q.port_index, "template", q.reason, false};
+      if (!was_substitute) {
+        substitute(q.app_id, q.port_index);
+        requeue = true;
+      }
+    }
+    if (requeue) {
+      sortServices(model.services);
+      continue;
+    }
+    bundle = Bundle{rendered.config, rendered.domain_map, rendered.app_map};
+    auto tv = Clock::now();
+    auto v = validate(rendered, model, bundle);
+    report.validate_time += since(tv);
+    if (v.ok) {
+      validated = true;
+      break;
+    }
+    if (v.offending_apps.empty()) {
+      report.fault = "validate";
+      report.detail = "haproxy rejected the configuration outside any app: " + v.global_error;
+      return report;
+    }
+    for (const auto& [app_id, line] : v.offending_apps) {
+      quarantine[{app_id, -1}] = {app_id, -1, "haproxy", line, false};
+      removeApp(app_id);
+      // A substitute that HAProxy rejects is dropped for good in this pass.
+      bool had_substitute = false;
+      for (const auto& key : substituted) {
+        if (key.first == app_id) {
+          had_substitute = true;
+        }
+      }
+      if (!had_substitute) {
+        substitute(app_id, -1);
+      }
+    }
+    sortServices(model.services);
+  }
+  if (!validated) {
+    report.fault = "validate";
+    report.detail = "configuration still invalid after quarantining offenders";
+    return report;
+  }
+  report.build_time = since(t1) - report.validate_time;
+
+  for (auto& [key, q] : quarantine) {
+    report.quarantined.push_back(q);
+  }
+  report.services = model.services.size();
+  report.servers = countServers(model);
+
+  // What changed, per app, for the log line.
+  std::map<std::string, std::string> digest;
+  std::map<std::string, size_t> app_servers;
+  for (const auto& s : model.services) {
+    std::string& d = digest[s.app_id];
+    d += s.backend;
+    for (const auto& srv : s.servers) {
+      d += "|" + srv.ip + ":" + std::to_string(srv.port) + (srv.draining ? "d" : "");
+    }
+    app_servers[s.app_id] += s.servers.size();
+  }
+  for (const auto& [app, d] : digest) {
+    auto it = prev_app_digest_.find(app);
+    if (it == prev_app_digest_.end()) {
+      report.added_apps.push_back(app);
+    } else if (it->second != d) {
+      ++report.changed_apps;
+    }
+  }
+  for (const auto& [app, d] : prev_app_digest_) {
+    if (!digest.count(app)) {
+      report.removed_apps.push_back(app);
+    }
+  }
+
+  const std::string version = bundleVersion(bundle);
+  nlohmann::json manifest = {
+      {"version", version},  {"created_at", nowIso()},      {"marathon", report.marathon_url},
+      {"apps", report.apps}, {"services", report.services}, {"servers", report.servers}};
+  nlohmann::json qj = nlohmann::json::array();
+  for (const auto& q : report.quarantined) {
+    qj.push_back({{"app_id", q.app_id},
+                  {"port_index", q.port_index},
+                  {"source", q.source},
+                  {"reason", q.reason},
+                  {"kept_last_good", q.kept_last_good}});
+  }
+  manifest["quarantined"] = qj;
+  auto published = publisher_.publish(version, bundle, manifest.dump(2) + "\n");
+  if (!published) {
+    report.fault = "publish";
+    report.detail = published.error().message;
+    return report;
+  }
+  report.version = version;
+  report.outcome = *published ? PassReport::Outcome::Published : PassReport::Outcome::Unchanged;
+
+  // Remember what is now served.
+  have_prev_ = true;
+  prev_apps_ = report.apps;
+  prev_servers_ = report.servers;
+  prev_app_digest_ = std::move(digest);
+  prev_app_servers_ = std::move(app_servers);
+  std::set<std::pair<std::string, int>> quarantined_keys;
+  for (const auto& q : report.quarantined) {
+    quarantined_keys.insert({q.app_id, q.port_index});
+  }
+  std::map<std::pair<std::string, int>, Service> good;
+  for (const auto& s : model.services) {
+    auto key = std::make_pair(s.app_id, s.port_index);
+    if (substituted.count(key) || quarantined_keys.count({s.app_id, -1}) ||
+        quarantined_keys.count(key)) {
+      if (auto it = last_good_.find(key); it != last_good_.end()) {
+        good[key] = it->second;
+      }
+      continue;
+    }
+    good[key] = s;
+  }
+  last_good_ = std::move(good);
+  last_health_ = std::move(health_now);
+  return report;
+}
+
+}  // namespace mlb::controller

@@ -1,0 +1,104 @@
+#pragma once
+// One reconcile pass (DESIGN §3): fetch /v2/apps → parse → guards → build → render →
+// validate (haproxy -c) → quarantine offenders → publish. Single-threaded: only the
+// sync loop calls it. It never logs or counts; it returns a report.
+#include <chrono>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/process/process_runner.h"
+#include "controller/marathon/marathon_api.h"
+#include "controller/model/service_builder.h"
+#include "controller/publish/bundle_publisher.h"
+#include "controller/render/config_renderer.h"
+#include "controller/render/template_set.h"
+
+namespace mlb::controller {
+
+struct ReconcilerOptions {
+  BuildOptions build;
+  RenderOptions render;
+  std::string haproxy_bin;  // "" = no validation before publishing
+  std::chrono::milliseconds validate_timeout{60000};
+  // Guards: an answer that removes more than this fraction of the servers, is empty,
+  // or flips most health results to unknown is held until it has been seen in this
+  // many consecutive full fetches.
+  double max_shrink = 0.5;
+  int confirm_resyncs = 3;
+};
+
+struct QuarantineEntry {
+  std::string app_id;
+  int port_index = -1;
+  std::string source;  // "label", "template", "haproxy", "marathon"
+  std::string reason;
+  bool kept_last_good = false;  // its last good fragment is still served
+};
+
+struct PassReport {
+  enum class Outcome { Published, Unchanged, Held, Failed };
+  Outcome outcome = Outcome::Failed;
+  std::string
+      fault;  // Failed: "marathon_unavailable", "invalid_answer", "render", "validate", "publish"
+  std::string guard;   // Held: "empty", "shrink", "health_unknown"
+  std::string detail;  // human-readable reason / summary
+  std::string marathon_url;
+  std::string version;  // the version now current (Published/Unchanged)
+  size_t apps = 0, services = 0, servers = 0;
+  size_t answer_bytes = 0;
+  std::vector<QuarantineEntry> quarantined;
+  std::vector<std::string> added_apps, removed_apps;
+  size_t changed_apps = 0;
+  std::chrono::milliseconds fetch_time{0}, build_time{0}, validate_time{0};
+};
+
+const char* outcomeName(PassReport::Outcome o);
+
+class Reconciler {
+ public:
+  // `runner` may be null (no validation). All references must outlive this object.
+  Reconciler(MarathonApi& api, common::ProcessRunner* runner, BundlePublisher& publisher,
+             const TemplateSet& templates, ReconcilerOptions options);
+
+  // Reads the current bundle's manifest so that the guards compare against what is
+  // being served after a restart.
+  void loadPrevious();
+  PassReport reconcileOnce();
+
+ private:
+  struct ValidationResult {
+    bool ok = true;
+    std::string global_error;                           // an error no app owns
+    std::map<std::string, std::string> offending_apps;  // app id -> [ALERT] line
+  };
+  ValidationResult validate(const RenderedConfig& rendered, const ServiceModel& model,
+                            const Bundle& bundle);
+
+  MarathonApi& api_;
+  common::ProcessRunner* runner_;
+  BundlePublisher& publisher_;
+  const TemplateSet& templates_;
+  ReconcilerOptions options_;
+
+  // What the published bundle was built from.
+  size_t prev_apps_ = 0, prev_servers_ = 0;
+  bool have_prev_ = false;
+  std::map<std::string, size_t> prev_app_servers_;  // app id -> servers (for change logs)
+  std::map<std::string, std::string> prev_app_digest_;
+  // Last good services per (app id, port index): served while that port is quarantined.
+  std::map<std::pair<std::string, int>, Service> last_good_;
+  // Last known health of each task (for "unknown health is not unhealthy").
+  std::map<std::string, bool> last_health_;
+  // Guard confirmation.
+  std::string held_guard_;
+  int held_count_ = 0;
+};
+
+// Parses haproxy -c output: for each [ALERT] line, the config line number it names
+// (0 when none) and the text.
+std::vector<std::pair<int, std::string>> parseAlerts(const std::string& output);
+
+}  // namespace mlb::controller

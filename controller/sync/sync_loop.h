@@ -1,0 +1,56 @@
+#pragma once
+// The controller's loop (Kubernetes' sample-controller shape): triggers only mark
+// work dirty; one pass at a time recomputes everything from a fresh fetch. Any number
+// of triggers coalesce into one pass; passes are at least `min_interval` apart;
+// failures retry with jittered backoff; a held answer is re-fetched after
+// `confirm_interval`; a full resync runs every `resync_interval` regardless.
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "controller/sync/reconciler.h"
+
+namespace mlb::controller {
+
+struct SyncLoopOptions {
+  std::chrono::milliseconds min_interval{500};
+  std::chrono::milliseconds resync_interval{60000};
+  std::chrono::milliseconds confirm_interval{2000};
+  std::chrono::milliseconds backoff_base{500};
+  std::chrono::milliseconds backoff_max{30000};
+};
+
+class SyncLoop {
+ public:
+  // `on_report(report, trigger_latency)` runs on the loop thread after every pass;
+  // trigger_latency is the time since the oldest trigger the pass answered.
+  using ReportFn = std::function<void(const PassReport&, std::chrono::nanoseconds)>;
+  SyncLoop(std::function<PassReport()> pass, SyncLoopOptions options, ReportFn on_report);
+  ~SyncLoop();
+
+  void start();
+  void stop();
+  // Marks work to do. Thread-safe, cheap, never blocks on a pass.
+  void trigger();
+  uint64_t triggers() const;
+
+ private:
+  void run();
+
+  std::function<PassReport()> pass_;
+  SyncLoopOptions options_;
+  ReportFn on_report_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool dirty_ = true;  // the first pass runs at once
+  bool stopping_ = false;
+  std::optional<std::chrono::steady_clock::time_point> first_trigger_;
+  uint64_t triggers_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace mlb::controller

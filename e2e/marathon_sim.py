@@ -1,0 +1,551 @@
+#!/usr/bin/env python3
+"""mlb's Marathon simulator: a faithful stand-in for Marathon's REST API and event
+stream, driven from fixture files, with a control interface that scripts changes and
+faults. Python standard library only (the machine has no PyPI).
+
+Served like Marathon (see ../shared/marathon/API.md):
+  GET /v2/apps[?embed=apps.tasks]   {"apps": [...]}; tasks only with the tasks embed
+  GET /v2/apps/<id>                 {"app": {...}} or 404 {"message": "App '/x' does not exist"}
+  GET /v2/events                    SSE exactly as Marathon sends it: 200 with
+                                    `Connection: close`, no chunked encoding, CRLF
+                                    framing, a bare "\\r" + "\\n" keep-alive every
+                                    --heartbeat seconds, event_type filters, 405 unless
+                                    Accept is exactly text/event-stream
+  GET /v2/info, /v2/leader, /ping, /v2/tasks
+
+Control (POST JSON to /_sim/<action>; every change emits the events Marathon emits):
+  scale        {"app": "/a", "instances": 3, "ports": [[p], ...]?, "host": "127.0.0.1"?}
+  labels       {"app": "/a", "labels": {"K": "v", "GONE": null}}
+  kill_task    {"app": "/a", "task": "<id>"?}                (the last task by default)
+  add_task     {"app": "/a", "host": "...", "ports": [p], "alive": true?}
+  health       {"app": "/a", "alive": false, "task": "<id>"?}
+  set_app      {"app": {...full app with tasks...}}          (create or replace)
+  remove_app   {"app": "/a"}
+  fault        {"kind": K, "count": N?}   K: none, http500, html503, truncated, empty,
+               hang, drop_stream, silent_stream, health_lost, redirect
+               (count: how many /v2/apps answers get it; default until cleared)
+  standby      {"leader": "http://host:port" | null}   /v2/events answers 302 to leader
+  storm        {"events": 10000, "seconds": 10}         status events for existing tasks
+  GET /_sim/state                                       counters, for tests
+"""
+import argparse
+import copy
+import datetime
+import http.server
+import json
+import queue
+import socketserver
+import sys
+import threading
+import time
+import urllib.parse
+
+RELEVANT_KEYS_LEGACY_14 = ("ports", "portDefinitions")
+
+
+def now_ts():
+    d = datetime.datetime.now(datetime.timezone.utc)
+    return d.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (d.microsecond // 1000)
+
+
+class State:
+    """All simulated Marathon state, under one lock."""
+
+    def __init__(self, apps, heartbeat):
+        self.lock = threading.RLock()
+        self.apps = {}  # id -> app dict (with tasks)
+        self.order = []  # answer order (Marathon answers in its own order)
+        self.cache = {}  # id -> serialized app (with tasks)
+        self.cache_notasks = {}
+        for a in apps:
+            self._put(a)
+        self.subscribers = []  # (queue, filter set or None)
+        self.heartbeat = heartbeat
+        self.fault = "none"
+        self.fault_left = -1
+        self.standby_leader = None
+        self.next_port = 31000
+        self.task_seq = 0
+        self.counters = {"apps_requests": 0, "events_connections": 0, "events_sent": 0,
+                         "faults_served": 0}
+
+    def _put(self, app):
+        app_id = app["id"]
+        if app_id not in self.apps:
+            self.order.append(app_id)
+        app.setdefault("tasks", [])
+        app.setdefault("labels", {})
+        self.apps[app_id] = app
+        self.cache[app_id] = json.dumps(app, separators=(",", ":"))
+        stripped = {k: v for k, v in app.items() if k != "tasks"}
+        self.cache_notasks[app_id] = json.dumps(stripped, separators=(",", ":"))
+
+    def touch(self, app_id):
+        app = self.apps[app_id]
+        app["tasksRunning"] = sum(1 for t in app["tasks"] if t.get("state") == "TASK_RUNNING")
+        app["tasksHealthy"] = sum(1 for t in app["tasks"]
+                                  if any(r.get("alive") for r in t.get("healthCheckResults", [])))
+        self._put(app)
+
+    def apps_body(self, embed_tasks):
+        with self.lock:
+            cache = self.cache if embed_tasks else self.cache_notasks
+            return ('{"apps":[' + ",".join(cache[i] for i in self.order) + "]}").encode()
+
+    def emit(self, event_type, payload):
+        payload = dict(payload)
+        payload["eventType"] = event_type
+        payload["timestamp"] = now_ts()
+        frame = ("event: %s\r\ndata: %s\r\n\r\n" %
+                 (event_type, json.dumps(payload, separators=(",", ":")))).encode()
+        with self.lock:
+            subs = list(self.subscribers)
+        for q, filt in subs:
+            if filt is None or event_type in filt:
+                q.put(frame)
+
+    def take_fault(self):
+        with self.lock:
+            if self.fault == "none":
+                return "none"
+            kind = self.fault
+            if self.fault_left > 0:
+                self.fault_left -= 1
+                if self.fault_left == 0:
+                    self.fault = "none"
+            self.counters["faults_served"] += 1
+            return kind
+
+    # ---- scripted changes -------------------------------------------------------
+
+    def new_task(self, app, host, ports, alive=True):
+        self.task_seq += 1
+        tid = "%s.sim-%06d" % (app["id"].lstrip("/").replace("/", "_"), self.task_seq)
+        task = {"id": tid, "appId": app["id"], "host": host, "ports": ports,
+                "ipAddresses": [{"ipAddress": host, "protocol": "IPv4"}],
+                "state": "TASK_RUNNING", "stagedAt": now_ts(), "startedAt": now_ts(),
+                "version": app.get("version", now_ts()), "slaveId": "sim-agent-1"}
+        if app.get("healthChecks"):
+            task["healthCheckResults"] = [{
+                "alive": alive, "consecutiveFailures": 0 if alive else 1,
+                "firstSuccess": now_ts() if alive else None,
+                "lastSuccess": now_ts() if alive else None,
+                "lastFailure": None if alive else now_ts(),
+                "instanceId": tid.replace(".sim-", ".marathon-sim-"),
+            }]
+        return task
+
+    def status_event(self, app, task, status):
+        self.emit("status_update_event", {
+            "slaveId": task.get("slaveId", "sim-agent-1"), "taskId": task["id"],
+            "taskStatus": status, "message": "", "appId": app["id"], "host": task["host"],
+            "ipAddresses": task.get("ipAddresses", []), "ports": task.get("ports", []),
+            "version": app.get("version", now_ts())})
+
+    def api_post(self, app, uri):
+        stripped = {k: v for k, v in app.items() if k != "tasks"}
+        self.emit("api_post_event", {"clientIp": "127.0.0.1", "uri": uri,
+                                     "appDefinition": stripped})
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    # HTTP/1.0 replies: no chunked encoding, the event stream is close-delimited.
+    protocol_version = "HTTP/1.0"
+    server_version = "Jetty(9.4.8.v20171121)"
+    state = None  # set in main()
+
+    def log_message(self, fmt, *args):
+        if self.server.verbose:
+            sys.stderr.write("sim: " + fmt % args + "\n")
+
+    # ---- helpers ----
+
+    def send_json(self, code, obj, extra_headers=()):
+        body = json.dumps(obj).encode() if not isinstance(obj, bytes) else obj
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json; qs=2")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Marathon-Leader", "http://%s:%d" % self.server.server_address[:2])
+        for k, v in extra_headers:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def send_html(self, code, text):
+        body = ("<html><head><title>Error %d</title></head><body><h2>HTTP ERROR %d</h2>"
+                "<p>%s</p></body></html>" % (code, code, text)).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/html;charset=iso-8859-1")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def auth_ok(self):
+        creds = self.server.credentials
+        if not creds:
+            return True
+        import base64
+        want = "Basic " + base64.b64encode(creds.encode()).decode()
+        if self.headers.get("Authorization") == want:
+            return True
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Basic realm="Mesosphere"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return False
+
+    # ---- GET ----
+
+    def do_GET(self):
+        url = urllib.parse.urlsplit(self.path)
+        qs = urllib.parse.parse_qs(url.query)
+        path = url.path
+        st = self.state
+        if path.startswith("/_sim/"):
+            return self.sim_get(path)
+        if not self.auth_ok():
+            return
+        if path == "/ping":
+            body = b"pong"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", "4")
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        if path == "/v2/info":
+            return self.send_json(200, {
+                "name": "marathon", "version": "1.10.17", "buildref": "sim", "elected": True,
+                "leader": "%s:%d" % self.server.server_address[:2],
+                "frameworkId": "sim-framework", "marathon_config": {}, "zookeeper_config": {},
+                "http_config": {"http_port": self.server.server_address[1], "https_port": 8443}})
+        if path == "/v2/leader":
+            return self.send_json(200, {"leader": "%s:%d" % self.server.server_address[:2]})
+        if path == "/v2/events":
+            return self.events(qs)
+        if path == "/v2/apps" or path == "/v2/apps/":
+            with st.lock:
+                st.counters["apps_requests"] += 1
+            embed = qs.get("embed", [])
+            tasks = any(e in ("apps.tasks", "app.tasks", "tasks", "apps.failures")
+                        for e in embed)
+            return self.apps_answer(st.apps_body(tasks))
+        if path.startswith("/v2/apps/"):
+            app_id = path[len("/v2/apps"):]
+            with st.lock:
+                app = st.apps.get(app_id)
+                body = ('{"app":' + st.cache[app_id] + "}").encode() if app else None
+            if body is None:
+                return self.send_json(404, {"message": "App '%s' does not exist" % app_id})
+            return self.send_json(200, body)
+        if path == "/v2/tasks":
+            with st.lock:
+                tasks = [t for i in st.order for t in st.apps[i]["tasks"]]
+            return self.send_json(200, {"tasks": tasks})
+        self.send_json(404, {"message": "Not found: " + path})
+
+    def apps_answer(self, body):
+        kind = self.state.take_fault()
+        if kind == "http500":
+            return self.send_json(500, {"message": "An unexpected server error occurred."})
+        if kind == "html503":
+            return self.send_html(503, "Could not determine the current leader")
+        if kind == "truncated":
+            cut = body[: max(1, len(body) * 2 // 3)]
+            return self.send_json(200, cut)
+        if kind == "empty":
+            return self.send_json(200, b'{"apps":[]}')
+        if kind == "hang":
+            # Headers, then nothing, until the client gives up (bounded: 120 s).
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.flush()
+            for _ in range(1200):
+                time.sleep(0.1)
+                if self.state.fault != "hang":
+                    break
+            return
+        if kind == "health_lost":
+            obj = json.loads(body)
+            for app in obj["apps"]:
+                for t in app.get("tasks", []):
+                    t.pop("healthCheckResults", None)
+            return self.send_json(200, json.dumps(obj).encode())
+        self.send_json(200, body)
+
+    def events(self, qs):
+        st = self.state
+        if "text/event-stream" not in [v.strip() for v in self.headers.get_all("Accept", [])]:
+            return self.send_html(405, "HTTP method GET is not supported by this URL")
+        if st.standby_leader:
+            self.send_response(302)
+            self.send_header("Location", st.standby_leader + "/v2/events?" +
+                             urllib.parse.urlsplit(self.path).query)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        filt = set(qs["event_type"]) if "event_type" in qs else None
+        q = queue.Queue()
+        with st.lock:
+            st.subscribers.append((q, filt))
+            st.counters["events_connections"] += 1
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream;charset=utf-8")
+            self.send_header("Connection", "close")
+            self.send_header("Cache-Control", "no-cache, no-store, must-revalidate")
+            self.send_header("Pragma", "no-cache")
+            self.send_header("Expires", "0")
+            self.send_header("X-Marathon-Leader",
+                             "http://%s:%d" % self.server.server_address[:2])
+            self.end_headers()
+            self.wfile.flush()
+            st.emit("event_stream_attached", {"remoteAddress": self.client_address[0]})
+            next_beat = time.monotonic() + st.heartbeat
+            while not self.server.stopping:
+                fault = st.fault
+                if fault == "drop_stream":
+                    st.take_fault()
+                    return
+                timeout = max(0.0, next_beat - time.monotonic())
+                try:
+                    frame = q.get(timeout=min(timeout, 0.5))
+                except queue.Empty:
+                    frame = None
+                if st.fault == "silent_stream":
+                    continue  # open, but neither events nor keep-alives
+                if frame is not None:
+                    self.wfile.write(frame)
+                    self.wfile.flush()
+                    with st.lock:
+                        st.counters["events_sent"] += 1
+                elif time.monotonic() >= next_beat:
+                    # Jetty's heartbeat: "\r", flush, "\n", flush.
+                    self.wfile.write(b"\r")
+                    self.wfile.flush()
+                    self.wfile.write(b"\n")
+                    self.wfile.flush()
+                    next_beat = time.monotonic() + st.heartbeat
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        finally:
+            with st.lock:
+                st.subscribers = [s for s in st.subscribers if s[0] is not q]
+
+    # ---- control ----
+
+    def sim_get(self, path):
+        st = self.state
+        if path == "/_sim/state":
+            with st.lock:
+                out = dict(st.counters)
+                out["subscribers"] = len(st.subscribers)
+                out["apps"] = len(st.apps)
+                out["fault"] = st.fault
+            return self.send_json(200, out)
+        self.send_json(404, {"message": "unknown control " + path})
+
+    def do_POST(self):
+        url = urllib.parse.urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            req = json.loads(self.rfile.read(length) or b"{}")
+        except ValueError as e:
+            return self.send_json(400, {"message": "Invalid JSON: %s" % e})
+        if not url.path.startswith("/_sim/"):
+            return self.send_json(405, {"message": "read-only simulator"})
+        action = url.path[len("/_sim/"):]
+        fn = getattr(self, "sim_" + action, None)
+        if fn is None:
+            return self.send_json(404, {"message": "unknown action " + action})
+        st = self.state
+        try:
+            with st.lock:
+                result = fn(st, req)
+        except KeyError as e:
+            return self.send_json(404, {"message": "unknown app or task: %s" % e})
+        self.send_json(200, result or {"ok": True})
+
+    def sim_scale(self, st, req):
+        app = st.apps[req["app"]]
+        n = int(req["instances"])
+        ports = req.get("ports", [])
+        host = req.get("host", "127.0.0.1")
+        app["instances"] = n
+        added, killed = [], []
+        while len(app["tasks"]) < n:
+            p = ports[len(added)] if len(added) < len(ports) else None
+            if p is None:
+                width = max(1, len(app.get("portDefinitions", [])) or 1)
+                p = list(range(st.next_port, st.next_port + width))
+                st.next_port += width
+            t = st.new_task(app, host, p)
+            app["tasks"].append(t)
+            added.append(t)
+        while len(app["tasks"]) > n:
+            killed.append(app["tasks"].pop())
+        app.setdefault("versionInfo", {})["lastScalingAt"] = now_ts()
+        st.touch(app["id"])
+        st.api_post(app, "/v2/apps" + app["id"])
+        for t in added:
+            st.status_event(app, t, "TASK_RUNNING")
+        for t in killed:
+            st.status_event(app, t, "TASK_KILLED")
+        return {"ok": True, "tasks": [t["id"] for t in app["tasks"]]}
+
+    def sim_labels(self, st, req):
+        app = st.apps[req["app"]]
+        for k, v in req["labels"].items():
+            if v is None:
+                app["labels"].pop(k, None)
+            else:
+                app["labels"][k] = v
+        app["version"] = now_ts()
+        st.touch(app["id"])
+        st.api_post(app, "/v2/apps" + app["id"])
+
+    def sim_kill_task(self, st, req):
+        app = st.apps[req["app"]]
+        tid = req.get("task")
+        idx = len(app["tasks"]) - 1 if tid is None else \
+            next(i for i, t in enumerate(app["tasks"]) if t["id"] == tid)
+        t = app["tasks"].pop(idx)
+        st.touch(app["id"])
+        st.status_event(app, t, "TASK_KILLED")
+        return {"ok": True, "task": t["id"]}
+
+    def sim_add_task(self, st, req):
+        app = st.apps[req["app"]]
+        t = st.new_task(app, req.get("host", "127.0.0.1"), req["ports"], req.get("alive", True))
+        app["tasks"].append(t)
+        st.touch(app["id"])
+        st.status_event(app, t, "TASK_RUNNING")
+        return {"ok": True, "task": t["id"]}
+
+    def sim_health(self, st, req):
+        app = st.apps[req["app"]]
+        alive = bool(req["alive"])
+        for t in app["tasks"]:
+            if req.get("task") not in (None, t["id"]):
+                continue
+            for r in t.setdefault("healthCheckResults", [{}]):
+                r["alive"] = alive
+                r["lastSuccess" if alive else "lastFailure"] = now_ts()
+            st.emit("health_status_changed_event", {
+                "appId": app["id"], "instanceId": t["id"], "version": app.get("version"),
+                "alive": alive})
+        st.touch(app["id"])
+
+    def sim_set_app(self, st, req):
+        app = copy.deepcopy(req["app"])
+        st._put(app)
+        st.touch(app["id"])
+        st.api_post(app, "/v2/apps" + app["id"])
+
+    def sim_remove_app(self, st, req):
+        app_id = req["app"]
+        del st.apps[app_id]
+        st.order.remove(app_id)
+        del st.cache[app_id]
+        del st.cache_notasks[app_id]
+        st.emit("app_terminated_event", {"appId": app_id})
+
+    def sim_fault(self, st, req):
+        st.fault = req.get("kind", "none")
+        st.fault_left = int(req.get("count", -1))
+
+    def sim_standby(self, st, req):
+        st.standby_leader = req.get("leader")
+
+    def sim_storm(self, st, req):
+        n, secs = int(req.get("events", 10000)), float(req.get("seconds", 10))
+        tasks = [(st.apps[i], t) for i in st.order for t in st.apps[i]["tasks"]]
+
+        def run():
+            if not tasks:
+                return
+            start = time.monotonic()
+            for k in range(n):
+                app, t = tasks[k % len(tasks)]
+                st.status_event(app, t, "TASK_RUNNING")
+                delay = start + secs * (k + 1) / n - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+        threading.Thread(target=run, daemon=True).start()
+        return {"ok": True, "events": n}
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    stopping = False
+    verbose = False
+    credentials = None
+
+
+def load_apps(args):
+    if args.generate:
+        sys.path.insert(0, args.fixture_dir)
+        import gen_fixture  # noqa: E402  (bench/gen_fixture.py, the shared generator)
+        import io
+        import contextlib
+        import tempfile
+        with tempfile.NamedTemporaryFile(suffix=".json") as f:
+            argv = ["gen_fixture.py", "--apps", str(args.generate), "--seed", str(args.seed),
+                    "--out", f.name, "--compact"]
+            old = sys.argv
+            sys.argv = argv
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    gen_fixture.main()
+            finally:
+                sys.argv = old
+            with open(f.name) as fh:
+                return json.load(fh)["apps"]
+    with open(args.apps) as f:
+        return json.load(f)["apps"]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--listen", default="127.0.0.1:8080", help="host:port (port 0: any)")
+    p.add_argument("--apps", help="fixture file: a /v2/apps?embed=apps.tasks answer")
+    p.add_argument("--generate", type=int, default=0, help="generate N apps instead")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--fixture-dir", default=None, help="where gen_fixture.py lives")
+    p.add_argument("--heartbeat", type=float, default=10.0, help="SSE keep-alive seconds")
+    p.add_argument("--credentials", default=None, help="user:password for HTTP Basic")
+    p.add_argument("--port-file", default=None, help="write the bound port here")
+    p.add_argument("--verbose", action="store_true")
+    args = p.parse_args()
+    if not args.apps and not args.generate:
+        p.error("one of --apps or --generate is required")
+    if args.fixture_dir is None:
+        import os
+        args.fixture_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                        "bench")
+    host, port = args.listen.rsplit(":", 1)
+    Handler.state = State(load_apps(args), args.heartbeat)
+    srv = Server((host, int(port)), Handler)
+    srv.verbose = args.verbose
+    srv.credentials = args.credentials
+    if args.port_file:
+        with open(args.port_file + ".tmp", "w") as f:
+            f.write(str(srv.server_address[1]))
+        import os
+        os.rename(args.port_file + ".tmp", args.port_file)
+    sys.stderr.write("marathon-sim: serving %d apps on %s:%d\n" %
+                     (len(Handler.state.apps), host, srv.server_address[1]))
+    try:
+        srv.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv.stopping = True
+
+
+if __name__ == "__main__":
+    main()
