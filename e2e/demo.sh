@@ -1,7 +1,7 @@
 #!/bin/sh
-# The demo: render sample Marathon apps with `mlb render`, start a real HAProxy
-# (master-worker) on the result, start real backends on loopback, and show routed
-# traffic. `--check` asserts the routing and exits (used by the test suite);
+# The demo: the Marathon simulator with sample apps, real backends on loopback,
+# mlb-controller, mlb-reloader (watch + the haproxy entrypoint) and a real HAProxy,
+# all on this machine; then routed traffic. `--check` asserts the routing and exits (used by the test suite);
 # otherwise it keeps serving until Ctrl-C. Ends only the processes it started.
 #
 # Needs root for ports 80/443 (or CAP_NET_BIND_SERVICE). Build first (scripts/test.sh
@@ -9,19 +9,26 @@
 set -eu
 cd "$(dirname "$0")/.."
 MODE="${1:-serve}"
-MLB="${MLB:-build/cli/mlb}"
+BUILD="${BUILD:-build}"
+CONTROLLER="${CONTROLLER:-$BUILD/controller/mlb-controller}"
+RELOADER="${RELOADER:-$BUILD/reloader/mlb-reloader}"
 HAPROXY="${HAPROXY:-$(command -v haproxy || echo /usr/sbin/haproxy)}"
 STATE="$(mktemp -d /tmp/mlb-demo.XXXXXX)"
 PIDS=""
 
 cleanup() {
   for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-  if [ -f "$STATE/haproxy.pid" ]; then kill "$(cat "$STATE/haproxy.pid")" 2>/dev/null || true; fi
+  # The HAProxy master is the `mlb-reloader haproxy` process we started (execv keeps its pid).
+  for p in $PIDS; do
+    while kill -0 "$p" 2>/dev/null; do sleep 0.1; done
+  done
   rm -rf "$STATE"
 }
 trap cleanup EXIT INT TERM
 
-[ -x "$MLB" ] || { echo "demo: $MLB not built (run: cmake -S . -B build -G Ninja && cmake --build build)"; exit 1; }
+for b in "$CONTROLLER" "$RELOADER"; do
+  [ -x "$b" ] || { echo "demo: $b not built (run: cmake -S . -B build -G Ninja && cmake --build build)"; exit 1; }
+done
 
 # Real backends: one python3 http.server per task, each serving a page naming itself.
 for spec in 18081:shop-web-1 18082:shop-web-2 18083:shop-api 18084:db; do
@@ -51,12 +58,30 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$STATE/key.pem" -out "$STATE/
   -days 2 -subj "/CN=*.demo.local" >/dev/null 2>&1
 cat "$STATE/crt.pem" "$STATE/key.pem" > "$STATE/cert.pem"
 
-echo "== mlb render (the /broken app has a bad label: it is quarantined, the others go out)"
-"$MLB" render --apps e2e/demo/apps.json --out "$STATE/current" --group external --health-check \
-  --ssl-certs "$STATE/cert.pem" --state-dir "$STATE" --maxconn 4000
+SIM_PORT=${SIM_PORT:-18080}
+CTL_LISTEN=${CTL_LISTEN:-127.0.0.1:9102}
+RLD_LISTEN=${RLD_LISTEN:-127.0.0.1:9103}
 
-"$HAPROXY" -c -q -f "$STATE/current/haproxy.cfg"
-"$HAPROXY" -W -D -S "$STATE/master.sock" -p "$STATE/haproxy.pid" -f "$STATE/current/haproxy.cfg"
+echo "== Marathon simulator with the sample apps on :$SIM_PORT"
+python3 e2e/marathon_sim.py --apps e2e/demo/apps.json --listen "127.0.0.1:$SIM_PORT" \
+  --heartbeat 2 >"$STATE/sim.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_for simulator "http://127.0.0.1:$SIM_PORT/ping"
+
+echo "== mlb-controller (watches the simulator, publishes bundles into $STATE)"
+"$CONTROLLER" --marathon "http://127.0.0.1:$SIM_PORT" --group external --health-check \
+  --ssl-certs "$STATE/cert.pem" --state-dir "$STATE" --maxconn 4000 --listen "$CTL_LISTEN" \
+  --min-interval 0.2 >"$STATE/controller.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_for "controller readiness" "http://$CTL_LISTEN/readyz"
+
+echo "== mlb-reloader watch (sidecar) and mlb-reloader haproxy (execs HAProxy master-worker)"
+"$RELOADER" watch --state-dir "$STATE" --haproxy-bin "$HAPROXY" --listen "$RLD_LISTEN" \
+  --min-reload-interval 0.2 --recheck-interval 0.5 >"$STATE/reloader.log" 2>&1 &
+PIDS="$PIDS $!"
+"$RELOADER" haproxy --state-dir "$STATE" --haproxy-bin "$HAPROXY" --listen "$RLD_LISTEN" \
+  >"$STATE/haproxy.log" 2>&1 &
+PIDS="$PIDS $!"
 
 wait_for haproxy -H 'Host: shop.demo.local' http://127.0.0.1/
 
@@ -92,9 +117,31 @@ if [ "$MODE" = "--check" ]; then
   # Both web tasks receive traffic (roundrobin).
   seen=$(for n in 1 2 3 4; do curl -s -H 'Host: shop.demo.local' http://127.0.0.1/; done | sort -u | wc -l)
   [ "$seen" = 2 ] || { echo "FAIL: roundrobin reached $seen of 2 web tasks"; fail=1; }
-  grep -q "broken" "$STATE/current/haproxy.cfg" && { echo "FAIL: quarantined app reached the config"; fail=1; }
+  grep -q "broken" "$STATE/live/haproxy.cfg" && { echo "FAIL: quarantined app reached the config"; fail=1; }
+  curl -s "http://$CTL_LISTEN/v1/status" | grep -q '"app_id": "/broken"' ||
+    { echo "FAIL: /broken not listed as quarantined in /v1/status"; fail=1; }
+
+  echo "== scale /db to 2 in the simulator: the new task must get traffic"
+  mkdir -p "$STATE/www/db-2"; echo "db-2" > "$STATE/www/db-2/index.html"
+  python3 -m http.server 18086 --bind 127.0.0.1 --directory "$STATE/www/db-2" >/dev/null 2>&1 &
+  PIDS="$PIDS $!"
+  wait_for "backend on :18086" http://127.0.0.1:18086/
+  curl -fs -X POST "http://127.0.0.1:$SIM_PORT/_sim/scale" -d '{"app": "/db", "instances": 2, "ports": [[18086]]}' >/dev/null
+  expect "for n in 1 2 3 4; do curl -s http://127.0.0.1:10003/; done | sort -u | tr '\n' ' '" "db db-2 "
+  echo "== a bad label on /shop/api: quarantined with its last good config, /db still changes"
+  curl -fs -X POST "http://127.0.0.1:$SIM_PORT/_sim/labels" -d '{"app": "/shop/api", "labels": {"HAPROXY_0_BALANCE": "roundrobin\nbind :1"}}' >/dev/null
+  curl -fs -X POST "http://127.0.0.1:$SIM_PORT/_sim/scale" -d '{"app": "/db", "instances": 1}' >/dev/null
+  expect "for n in 1 2 3 4; do curl -s http://127.0.0.1:10003/; done | sort -u | tr '\n' ' '" "db "
+  expect "curl -s -H 'Host: shop.demo.local' http://127.0.0.1/api/" "shop-api"
+  curl -s "http://$CTL_LISTEN/v1/status" | grep -q '"app_id": "/shop/api"' ||
+    { echo "FAIL: /shop/api not quarantined"; fail=1; }
+  expect "curl -s http://$RLD_LISTEN/metrics | grep -c '^mlb_reloader_reloads_total{.*success'" "1"
   [ $fail = 0 ] && echo "DEMO CHECK PASSED"
   exit $fail
 fi
-echo "== serving; config in $STATE/current/haproxy.cfg; Ctrl-C to stop"
-while kill -0 "$(cat "$STATE/haproxy.pid")" 2>/dev/null; do sleep 1; done
+echo "== serving; bundles in $STATE, logs in $STATE/*.log"
+echo "   metrics: curl http://$CTL_LISTEN/metrics   curl http://$RLD_LISTEN/metrics"
+echo "   status:  curl http://$CTL_LISTEN/v1/status"
+echo "   change:  curl -X POST http://127.0.0.1:$SIM_PORT/_sim/scale -d '{\"app\": \"/shop/web\", \"instances\": 1}'"
+echo "   Ctrl-C to stop"
+while :; do sleep 1; done

@@ -368,7 +368,9 @@ bool parseControllerFlags(const std::vector<std::string>& args,
     out.state_dir.pop_back();
   }
   out.reconcile.render.state_dir = out.state_dir;
-  out.reconcile.render.haproxy_dir = out.state_dir + "/current";
+  // Map files are read through `live`, the bundle HAProxy actually loaded (owned by
+  // the reloader), so a config and its maps always come from the same bundle.
+  out.reconcile.render.haproxy_dir = out.state_dir + "/live";
   if (out.validate && out.reconcile.haproxy_bin.empty()) {
     for (const char* p : {"/usr/sbin/haproxy", "/usr/local/sbin/haproxy", "/usr/bin/haproxy"}) {
       if (::access(p, X_OK) == 0) {

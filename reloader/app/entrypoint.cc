@@ -1,0 +1,133 @@
+// `mlb-reloader haproxy`: prepare `live`, find a running master of this instance,
+// and exec HAProxy in master-worker mode so that it takes the listening sockets over
+// from that master (-x) and soft-stops it (-sf).
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "common/fs/files.h"
+#include "common/log.h"
+#include "common/process/process_runner.h"
+#include "reloader/app/reloader_app.h"
+#include "reloader/app/reloader_flags.h"
+#include "reloader/haproxy/process_table.h"
+
+namespace mlb::reloader {
+
+using common::logError;
+using common::logInfo;
+using common::logWarn;
+
+int runHaproxyEntrypoint(const std::vector<std::string>& args,
+                         const std::map<std::string, std::string>& env) {
+  ReloaderFlags flags;
+  std::string error;
+  if (!parseReloaderFlags(args, env, flags, error)) {
+    logError("bad flags", {{"error", error}});
+    return 2;
+  }
+  const std::string& state = flags.reload.state_dir;
+  if (auto st = common::makeDirs(state + "/bundles"); !st) {
+    logError("cannot create the state directory", {{"error", st.error().message}});
+    return 1;
+  }
+  auto runner = common::makeBoostProcessRunner();
+  ProcessTable table;
+  ReloadController rc(flags.reload, *runner, table, [](pid_t, int) { return -1; });
+
+  // `live` must name a valid bundle. Keep it when it exists (a handover: it is what
+  // the running generation serves); otherwise wait for the controller's first bundle.
+  std::string live = rc.liveVersion();
+  struct stat st {};
+  if (live.empty() || ::stat((state + "/live/haproxy.cfg").c_str(), &st) != 0) {
+    auto until = std::chrono::steady_clock::now() +
+                 std::chrono::milliseconds(static_cast<int64_t>(flags.wait_bundle_s * 1000));
+    std::string chosen;
+    std::string last_rejected;
+    for (;;) {
+      std::string current = rc.currentVersion();
+      if (!current.empty() && current != last_rejected) {
+        std::string invalid = rc.validate(current);
+        if (invalid.empty()) {
+          chosen = current;
+          break;
+        }
+        logWarn("first bundle is invalid; waiting for another",
+                {{"version", current}, {"reason", invalid}});
+        last_rejected = current;
+      }
+      if (std::chrono::steady_clock::now() >= until) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (chosen.empty()) {
+      logWarn("no valid bundle yet; starting from the bootstrap configuration",
+              {{"waited_s", std::to_string(flags.wait_bundle_s)}});
+      if (auto s = common::makeDirs(state + "/bundles/bootstrap"); !s) {
+        return 1;
+      }
+      if (auto s = common::writeFileAtomic(state + "/bundles/bootstrap/haproxy.cfg",
+                                           bootstrapConfig(state));
+          !s) {
+        logError("cannot write the bootstrap config", {{"error", s.error().message}});
+        return 1;
+      }
+      chosen = "bootstrap";
+    }
+    if (auto s = rc.setLive(chosen); !s) {
+      logError("cannot point live at the bundle", {{"error", s.error().message}});
+      return 1;
+    }
+    live = chosen;
+  }
+
+  std::vector<std::string> argv = {flags.reload.haproxy_bin,
+                                   "-W",
+                                   "-S",
+                                   state + "/master.sock,mode,600",
+                                   "-p",
+                                   state + "/haproxy.pid",
+                                   "-f",
+                                   state + "/live/haproxy.cfg"};
+  std::string why;
+  auto old = findVerifiedMaster(table, state, &why);
+  struct stat sock {};
+  if (old) {
+    if (::stat((state + "/stats.sock").c_str(), &sock) == 0) {
+      argv.insert(argv.end(), {"-x", state + "/stats.sock"});
+    } else {
+      logWarn("old master has no stats socket; taking over without socket transfer");
+    }
+    argv.insert(argv.end(), {"-sf", std::to_string(*old)});
+    logInfo("taking over from the running HAProxy master", {{"old_master", std::to_string(*old)}});
+  } else if (why != "no pid file") {
+    logInfo("no HAProxy master to take over from", {{"reason", why}});
+  }
+  // Record who the master will be (this pid survives execv) and its start time, so
+  // that a reused pid is never mistaken for it.
+  auto self = table.read(::getpid());
+  if (!self || !writeMasterRecord(state, {::getpid(), self->start_time})) {
+    logError("cannot record the master identity", {{"state_dir", state}});
+    return 1;
+  }
+  std::string cmd;
+  for (const auto& a : argv) {
+    cmd += (cmd.empty() ? "" : " ") + a;
+  }
+  logInfo("exec haproxy", {{"live", live}, {"cmd", cmd}});
+  std::vector<char*> cargv;
+  for (auto& a : argv) {
+    cargv.push_back(a.data());
+  }
+  cargv.push_back(nullptr);
+  ::execv(cargv[0], cargv.data());
+  logError("execv failed", {{"bin", argv[0]}, {"error", std::strerror(errno)}});
+  return 127;
+}
+
+}  // namespace mlb::reloader

@@ -1,0 +1,286 @@
+// `mlb-reloader watch`: inotify on the state dir + a recheck tick; apply new bundles
+// (coalesced, at least --min-reload-interval apart), govern old workers, serve
+// metrics and marathon-lb's /_haproxy_* endpoints.
+#include <poll.h>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <signal.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "common/fs/files.h"
+#include "common/http/status_server.h"
+#include "common/log.h"
+#include "common/process/process_runner.h"
+#include "reloader/app/reloader_app.h"
+#include "reloader/app/reloader_flags.h"
+
+namespace mlb::reloader {
+namespace {
+
+using common::logError;
+using common::logInfo;
+using common::logWarn;
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+std::atomic<bool> g_stop{false};
+void onSignal(int) { g_stop = true; }
+
+struct Metrics {
+  explicit Metrics(prometheus::Registry& r)
+      : reloads(BuildCounter()
+                    .Name("mlb_reloader_reloads_total")
+                    .Help("Reloads by kind and result (success, failure).")
+                    .Register(r)),
+        validations(BuildCounter()
+                        .Name("mlb_reloader_validations_total")
+                        .Help("Bundles checked with haproxy -c, by result (valid, invalid).")
+                        .Register(r)),
+        duration(BuildHistogram()
+                     .Name("mlb_reloader_reload_duration_seconds")
+                     .Help("From a new bundle seen to the reload verified by show proc.")
+                     .Register(r)
+                     .Add({}, prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.25, 0.5, 1, 2.5,
+                                                                      5, 10, 30})),
+        processes(BuildGauge()
+                      .Name("mlb_reloader_haproxy_processes")
+                      .Help("Live HAProxy processes of this instance, by role.")
+                      .Register(r)),
+        old_generations(BuildGauge()
+                            .Name("mlb_reloader_old_generations")
+                            .Help("Old worker generations still draining.")
+                            .Register(r)
+                            .Add({})),
+        governor(BuildCounter()
+                     .Name("mlb_reloader_governor_signals_total")
+                     .Help("Signals sent to old workers by the governor, by signal.")
+                     .Register(r)),
+        refused(BuildCounter()
+                    .Name("mlb_reloader_refused_signals_total")
+                    .Help("Signals not sent because the pid failed verification.")
+                    .Register(r)
+                    .Add({})),
+        version(BuildGauge()
+                    .Name("mlb_reloader_version_info")
+                    .Help("1 for the applied bundle version (state=applied) and the last "
+                          "rejected one (state=rejected).")
+                    .Register(r)),
+        rejected(BuildGauge()
+                     .Name("mlb_reloader_rejected_versions")
+                     .Help("Bundle versions rejected and remembered in status.json.")
+                     .Register(r)
+                     .Add({})),
+        last_reload(BuildGauge()
+                        .Name("mlb_reloader_last_reload_timestamp_seconds")
+                        .Help("Unix time of the last successful reload.")
+                        .Register(r)
+                        .Add({})) {}
+  prometheus::Family<prometheus::Counter>& reloads;
+  prometheus::Family<prometheus::Counter>& validations;
+  prometheus::Histogram& duration;
+  prometheus::Family<prometheus::Gauge>& processes;
+  prometheus::Gauge& old_generations;
+  prometheus::Family<prometheus::Counter>& governor;
+  prometheus::Counter& refused;
+  prometheus::Family<prometheus::Gauge>& version;
+  prometheus::Gauge& rejected;
+  prometheus::Gauge& last_reload;
+};
+
+// Keeps exactly one series per state: the previous version's series is removed.
+void setVersion(Metrics& m, prometheus::Gauge*& slot, const std::string& state,
+                const std::string& version) {
+  if (slot != nullptr) {
+    m.version.Remove(slot);
+  }
+  slot = &m.version.Add({{"state", state}, {"version", version}});
+  slot->Set(1);
+}
+
+common::HttpHandler fileHandler(std::string path) {
+  return [path](const common::HttpRequest&) {
+    auto r = common::readFile(path);
+    if (!r) {
+      return common::HttpResponse{404, "text/plain; charset=utf-8", r.error().message + "\n"};
+    }
+    return common::HttpResponse{200, "text/plain; charset=utf-8", *r};
+  };
+}
+
+}  // namespace
+
+int runWatch(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+  ReloaderFlags flags;
+  std::string error;
+  if (!parseReloaderFlags(args, env, flags, error)) {
+    logError("bad flags", {{"error", error}});
+    return 2;
+  }
+  const std::string state = flags.reload.state_dir;
+  if (auto st = common::makeDirs(state); !st) {
+    logError("cannot create the state directory", {{"error", st.error().message}});
+    return 1;
+  }
+  prometheus::Registry registry;
+  Metrics m(registry);
+  auto runner = common::makeBoostProcessRunner();
+  ProcessTable table;
+  SignalFn sig = [](pid_t pid, int s) { return pid > 1 ? ::kill(pid, s) : -1; };
+  ReloadController rc(flags.reload, *runner, table, sig);
+  rc.loadStatus();
+
+  std::mutex pids_mu;
+  std::string pids_text;
+  std::map<std::string, common::HttpHandler> handlers;
+  handlers["/metrics"] = common::metricsHandler(registry);
+  handlers["/healthz"] = [](const common::HttpRequest&) {
+    return common::HttpResponse{200, "text/plain; charset=utf-8", "ok\n"};
+  };
+  handlers["/_haproxy_getconfig"] = fileHandler(state + "/live/haproxy.cfg");
+  handlers["/_haproxy_getvhostmap"] = fileHandler(state + "/live/domain2backend.map");
+  handlers["/_haproxy_getappmap"] = fileHandler(state + "/live/app2backend.map");
+  handlers["/_haproxy_getpids"] = [&](const common::HttpRequest&) {
+    std::lock_guard<std::mutex> lock(pids_mu);
+    return common::HttpResponse{200, "text/plain; charset=utf-8", pids_text + "\n"};
+  };
+  auto server = common::startStatusServer(flags.listen, std::move(handlers));
+  if (!server) {
+    logError("cannot start the status server",
+             {{"listen", flags.listen}, {"error", server.error().message}});
+    return 1;
+  }
+
+  int ifd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (ifd < 0 || ::inotify_add_watch(ifd, state.c_str(), IN_MOVED_TO | IN_CREATE) < 0) {
+    logError("inotify", {{"state_dir", state}, {"error", std::strerror(errno)}});
+    return 1;
+  }
+  std::signal(SIGTERM, onSignal);
+  std::signal(SIGINT, onSignal);
+  std::signal(SIGPIPE, SIG_IGN);
+  logInfo("mlb-reloader watch started",
+          {{"state_dir", state}, {"listen", flags.listen}, {"haproxy", flags.reload.haproxy_bin}});
+
+  using Clock = std::chrono::steady_clock;
+  const auto min_interval =
+      std::chrono::milliseconds(static_cast<int64_t>(flags.min_reload_interval_s * 1000));
+  const int recheck_ms = static_cast<int>(flags.recheck_interval_s * 1000);
+  Clock::time_point last_reload = Clock::now() - min_interval;
+  Clock::time_point next_govern = Clock::now();
+  bool dirty = true;
+  std::string last_waiting;
+  prometheus::Gauge* applied_gauge = nullptr;
+  prometheus::Gauge* last_rejected_gauge = nullptr;
+  if (!rc.appliedVersion().empty()) {
+    setVersion(m, applied_gauge, "applied", rc.appliedVersion());
+  }
+  while (!g_stop) {
+    pollfd p{ifd, POLLIN, 0};
+    int pr = ::poll(&p, 1, dirty ? 10 : recheck_ms);
+    if (pr > 0) {
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::read(ifd, buf, sizeof buf)) > 0) {
+        for (char* ptr = buf; ptr < buf + n;) {
+          auto* ev = reinterpret_cast<inotify_event*>(ptr);
+          if (ev->len > 0 && std::strcmp(ev->name, "current") == 0) {
+            dirty = true;
+          }
+          ptr += sizeof(inotify_event) + ev->len;
+        }
+      }
+    } else {
+      dirty = true;  // the recheck tick: also retries a version that is waiting
+    }
+    if (dirty && Clock::now() - last_reload >= min_interval) {
+      dirty = false;
+      ApplyResult r = rc.applyOnce();
+      switch (r.kind) {
+        case ApplyResult::Kind::Nothing:
+          break;
+        case ApplyResult::Kind::Waiting:
+          if (r.reason != last_waiting) {
+            logWarn("bundle waiting for HAProxy", {{"version", r.version}, {"reason", r.reason}});
+            last_waiting = r.reason;
+          }
+          break;
+        case ApplyResult::Kind::Rejected:
+          m.validations.Add({{"result", "invalid"}}).Increment();
+          setVersion(m, last_rejected_gauge, "rejected", r.version);
+          logWarn("bundle rejected; HAProxy keeps serving the last good config",
+                  {{"version", r.version}, {"reason", r.reason}});
+          break;
+        case ApplyResult::Kind::Failed:
+          m.validations.Add({{"result", "valid"}}).Increment();
+          m.reloads.Add({{"kind", "reload"}, {"result", "failure"}}).Increment();
+          logWarn("reload failed", {{"version", r.version}, {"reason", r.reason}});
+          last_reload = Clock::now();
+          break;
+        case ApplyResult::Kind::Applied:
+          m.validations.Add({{"result", "valid"}}).Increment();
+          m.reloads.Add({{"kind", "reload"}, {"result", "success"}}).Increment();
+          m.duration.Observe(std::chrono::duration<double>(r.duration).count());
+          m.last_reload.Set(
+              std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+                  .count());
+          setVersion(m, applied_gauge, "applied", r.version);
+          logInfo("bundle applied", {{"version", r.version},
+                                     {"method", r.method},
+                                     {"ms", std::to_string(r.duration.count())}});
+          last_reload = Clock::now();
+          last_waiting.clear();
+          next_govern = Clock::now();
+          break;
+      }
+      m.rejected.Set(static_cast<double>(rc.rejectedCount()));
+    }
+    if (Clock::now() >= next_govern) {
+      next_govern = Clock::now() + std::chrono::milliseconds(std::max(recheck_ms, 200));
+      GovernResult g = rc.govern();
+      m.processes.Add({{"role", "master"}}).Set(g.masters);
+      m.processes.Add({{"role", "worker"}}).Set(g.workers);
+      m.processes.Add({{"role", "old_worker"}}).Set(g.old_workers);
+      m.old_generations.Set(g.old_generations);
+      if (g.sigusr1 > 0) {
+        m.governor.Add({{"signal", "SIGUSR1"}}).Increment(g.sigusr1);
+        logInfo("governor: soft-stopping old workers", {{"count", std::to_string(g.sigusr1)}});
+      }
+      if (g.sigterm > 0) {
+        m.governor.Add({{"signal", "SIGTERM"}}).Increment(g.sigterm);
+        logWarn("governor: terminating old workers past their drain limit",
+                {{"count", std::to_string(g.sigterm)}});
+      }
+      for (const auto& why : g.refused) {
+        m.refused.Increment();
+        logWarn("governor: not signalling", {{"reason", why}});
+      }
+      std::string pids;
+      if (auto master = findVerifiedMaster(table, state)) {
+        pids = std::to_string(*master);
+        for (const auto& p : table.list()) {
+          if (p.ppid == *master && isInstanceHaproxy(p, state)) {
+            pids += " " + std::to_string(p.pid);
+          }
+        }
+      }
+      std::lock_guard<std::mutex> lock(pids_mu);
+      pids_text = pids;
+    }
+  }
+  ::close(ifd);
+  logInfo("mlb-reloader watch stopping");
+  return 0;
+}
+
+}  // namespace mlb::reloader

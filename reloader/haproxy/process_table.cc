@@ -1,0 +1,207 @@
+#include "reloader/haproxy/process_table.h"
+
+#include <dirent.h>
+#include <limits.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "common/fs/files.h"
+
+namespace mlb::reloader {
+namespace {
+
+std::string baseName(const std::string& p) {
+  std::string s = p;
+  if (auto sp = s.find(" (deleted)"); sp != std::string::npos) {
+    s = s.substr(0, sp);  // the binary was replaced by an upgrade
+  }
+  auto slash = s.rfind('/');
+  return slash == std::string::npos ? s : s.substr(slash + 1);
+}
+
+}  // namespace
+
+std::optional<ProcessInfo> ProcessTable::read(pid_t pid) const {
+  if (pid <= 0) {
+    return std::nullopt;
+  }
+  const std::string dir = root_ + "/" + std::to_string(pid);
+  auto stat = common::readFile(dir + "/stat");
+  if (!stat) {
+    return std::nullopt;
+  }
+  ProcessInfo p;
+  p.pid = pid;
+  // "pid (comm) state ppid ..." — comm may contain spaces and parentheses.
+  auto close = stat->rfind(')');
+  if (close == std::string::npos) {
+    return std::nullopt;
+  }
+  std::istringstream rest(stat->substr(close + 2));
+  std::string field;
+  std::vector<std::string> f;
+  while (rest >> field) {
+    f.push_back(field);
+  }
+  // f[0] = state (field 3), f[1] = ppid (4), f[19] = starttime (22).
+  if (f.size() < 20) {
+    return std::nullopt;
+  }
+  p.state = f[0].empty() ? '?' : f[0][0];
+  if (p.state == 'Z' || p.state == 'X') {
+    return std::nullopt;
+  }
+  p.ppid = static_cast<pid_t>(std::atoi(f[1].c_str()));
+  p.start_time = std::strtoull(f[19].c_str(), nullptr, 10);
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink((dir + "/exe").c_str(), buf, sizeof buf - 1);
+  if (n > 0) {
+    p.exe.assign(buf, static_cast<size_t>(n));
+  }
+  if (auto cmd = common::readFile(dir + "/cmdline"); cmd) {
+    std::string cur;
+    for (char c : *cmd) {
+      if (c == '\0') {
+        p.cmdline.push_back(cur);
+        cur.clear();
+      } else {
+        cur.push_back(c);
+      }
+    }
+    if (!cur.empty()) {
+      p.cmdline.push_back(cur);
+    }
+  }
+  return p;
+}
+
+std::vector<ProcessInfo> ProcessTable::list() const {
+  std::vector<ProcessInfo> out;
+  DIR* d = ::opendir(root_.c_str());
+  if (d == nullptr) {
+    return out;
+  }
+  while (dirent* e = ::readdir(d)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (end == e->d_name || *end != '\0' || pid <= 0) {
+      continue;
+    }
+    if (auto p = read(static_cast<pid_t>(pid))) {
+      out.push_back(std::move(*p));
+    }
+  }
+  ::closedir(d);
+  return out;
+}
+
+bool isInstanceHaproxy(const ProcessInfo& p, const std::string& state_dir) {
+  if (p.cmdline.empty()) {
+    return false;
+  }
+  const std::string exe = baseName(p.exe.empty() ? p.cmdline[0] : p.exe);
+  if (exe.rfind("haproxy", 0) != 0 || baseName(p.cmdline[0]).rfind("haproxy", 0) != 0) {
+    return false;
+  }
+  const std::string pid_file = state_dir + "/haproxy.pid";
+  const std::string master_sock = state_dir + "/master.sock";
+  for (size_t i = 0; i + 1 < p.cmdline.size(); ++i) {
+    const std::string& flag = p.cmdline[i];
+    const std::string& value = p.cmdline[i + 1];
+    if (flag == "-p" && value == pid_file) {
+      return true;
+    }
+    if (flag == "-S" && value.substr(0, value.find(',')) == master_sock) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::optional<MasterRecord> readMasterRecord(const std::string& state_dir) {
+  auto r = common::readFile(state_dir + "/haproxy.master");
+  if (!r) {
+    return std::nullopt;
+  }
+  std::istringstream in(*r);
+  MasterRecord rec;
+  if (!(in >> rec.pid >> rec.start_time) || rec.pid <= 1) {
+    return std::nullopt;
+  }
+  return rec;
+}
+
+bool writeMasterRecord(const std::string& state_dir, const MasterRecord& rec) {
+  return static_cast<bool>(common::writeFileAtomic(
+      state_dir + "/haproxy.master",
+      std::to_string(rec.pid) + " " + std::to_string(rec.start_time) + "\n"));
+}
+
+std::string verifyMaster(const ProcessTable& table, pid_t pid, const std::string& state_dir,
+                         const std::optional<MasterRecord>& record) {
+  if (pid <= 1) {
+    return "pid " + std::to_string(pid) + " is never signalled";
+  }
+  auto p = table.read(pid);
+  if (!p) {
+    return "pid " + std::to_string(pid) + " is not running (stale pid file)";
+  }
+  if (!isInstanceHaproxy(*p, state_dir)) {
+    return "pid " + std::to_string(pid) + " is not an HAProxy of " + state_dir + " (exe " +
+           (p->exe.empty() ? "?" : p->exe) + ")";
+  }
+  if (auto parent = table.read(p->ppid); parent && isInstanceHaproxy(*parent, state_dir)) {
+    return "pid " + std::to_string(pid) + " is a worker, not a master";
+  }
+  if (!record || record->pid != pid) {
+    return "pid " + std::to_string(pid) + " is not the master recorded in haproxy.master";
+  }
+  if (record->start_time != p->start_time) {
+    return "pid " + std::to_string(pid) + " was reused (start time " +
+           std::to_string(p->start_time) + ", recorded " + std::to_string(record->start_time) + ")";
+  }
+  return "";
+}
+
+std::string verifyWorker(const ProcessTable& table, pid_t pid, pid_t master,
+                         const std::string& state_dir) {
+  if (pid <= 1 || pid == master) {
+    return "pid " + std::to_string(pid) + " is not a worker";
+  }
+  auto p = table.read(pid);
+  if (!p) {
+    return "pid " + std::to_string(pid) + " is not running";
+  }
+  if (p->ppid != master) {
+    return "pid " + std::to_string(pid) + " is not a child of master " + std::to_string(master);
+  }
+  if (!isInstanceHaproxy(*p, state_dir)) {
+    return "pid " + std::to_string(pid) + " is not an HAProxy of " + state_dir;
+  }
+  return "";
+}
+
+std::optional<pid_t> findVerifiedMaster(const ProcessTable& table, const std::string& state_dir,
+                                        std::string* why) {
+  auto content = common::readFile(state_dir + "/haproxy.pid");
+  if (!content) {
+    if (why) {
+      *why = "no pid file";
+    }
+    return std::nullopt;
+  }
+  pid_t pid = static_cast<pid_t>(std::atoi(content->c_str()));
+  std::string reason = verifyMaster(table, pid, state_dir, readMasterRecord(state_dir));
+  if (!reason.empty()) {
+    if (why) {
+      *why = reason;
+    }
+    return std::nullopt;
+  }
+  return pid;
+}
+
+}  // namespace mlb::reloader

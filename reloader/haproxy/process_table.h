@@ -1,0 +1,62 @@
+#pragma once
+// Reads processes from a /proc tree and decides which are HAProxy processes of this
+// mlb instance. The root is a parameter so tests can point it at a planted tree.
+// Never by name alone (no pidof/pkill): a pid is ours only when its executable is
+// HAProxy, its command line names this instance's state directory and, for the
+// master, its start time matches the one recorded when we started it.
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mlb::reloader {
+
+struct ProcessInfo {
+  pid_t pid = 0;
+  pid_t ppid = 0;
+  unsigned long long start_time = 0;  // field 22 of /proc/<pid>/stat (clock ticks since boot)
+  std::string exe;                    // readlink /proc/<pid>/exe ("" if unreadable)
+  std::vector<std::string> cmdline;
+  char state = '?';
+};
+
+class ProcessTable {
+ public:
+  explicit ProcessTable(std::string proc_root = "/proc") : root_(std::move(proc_root)) {}
+  // One process, or nullopt when it does not exist (or is a zombie).
+  std::optional<ProcessInfo> read(pid_t pid) const;
+  // Every process (best effort: processes that vanish while scanning are skipped).
+  std::vector<ProcessInfo> list() const;
+
+ private:
+  std::string root_;
+};
+
+// True when `p` looks like an HAProxy started for `state_dir`: the executable's (or
+// argv[0]'s) base name starts with "haproxy", and the command line has the pid file
+// or master socket of this state dir. Pure.
+bool isInstanceHaproxy(const ProcessInfo& p, const std::string& state_dir);
+
+// The recorded identity of the master we started: pid and start time.
+struct MasterRecord {
+  pid_t pid = 0;
+  unsigned long long start_time = 0;
+};
+std::optional<MasterRecord> readMasterRecord(const std::string& state_dir);
+bool writeMasterRecord(const std::string& state_dir, const MasterRecord& rec);
+
+// Why a pid was refused, or "" when it is verified as this instance's master:
+// pid > 1, alive, HAProxy of this state dir, no HAProxy parent of this instance
+// (a worker is not a master), and the start time recorded when it was started.
+std::string verifyMaster(const ProcessTable& table, pid_t pid, const std::string& state_dir,
+                         const std::optional<MasterRecord>& record);
+// Same for a worker of a verified master: its parent must be that master.
+std::string verifyWorker(const ProcessTable& table, pid_t pid, pid_t master,
+                         const std::string& state_dir);
+
+// The master pid from <state>/haproxy.pid, verified; nullopt with `why` set otherwise.
+std::optional<pid_t> findVerifiedMaster(const ProcessTable& table, const std::string& state_dir,
+                                        std::string* why = nullptr);
+
+}  // namespace mlb::reloader

@@ -1,0 +1,356 @@
+#include "reloader/reload/reload_controller.h"
+
+#include <limits.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "common/fs/files.h"
+
+namespace mlb::reloader {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string isoNow() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string alertLines(const std::string& out) {
+  std::string keep;
+  size_t pos = 0;
+  while (pos < out.size()) {
+    size_t end = out.find('\n', pos);
+    std::string line = out.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    pos = end == std::string::npos ? out.size() : end + 1;
+    if (line.find("[ALERT]") != std::string::npos) {
+      keep += (keep.empty() ? "" : "\n") + line;
+    }
+  }
+  return keep.empty() ? out.substr(0, 500) : keep;
+}
+
+}  // namespace
+
+std::string linkVersion(const std::string& link) {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
+  if (n <= 0) {
+    return "";
+  }
+  std::string target(buf, static_cast<size_t>(n));
+  auto slash = target.rfind('/');
+  return slash == std::string::npos ? target : target.substr(slash + 1);
+}
+
+std::string bootstrapConfig(const std::string& state_dir) {
+  return "# mlb bootstrap: no bundle published yet\n"
+         "global\n"
+         "  stats socket " +
+         state_dir +
+         "/stats.sock mode 600 level admin expose-fd listeners\n"
+         "defaults\n"
+         "  mode http\n"
+         "  timeout connect 5s\n"
+         "  timeout client 30s\n"
+         "  timeout server 30s\n"
+         "listen mlb_bootstrap\n"
+         "  bind unix@" +
+         state_dir +
+         "/bootstrap.sock\n"
+         "  http-request return status 503 content-type text/plain string \"no bundle yet\"\n";
+}
+
+ReloadController::ReloadController(ReloaderOptions options, common::ProcessRunner& runner,
+                                   const ProcessTable& table, SignalFn signal)
+    : options_(std::move(options)), runner_(runner), table_(table), signal_(std::move(signal)) {}
+
+std::string ReloadController::liveVersion() const {
+  return linkVersion(options_.state_dir + "/live");
+}
+std::string ReloadController::currentVersion() const {
+  return linkVersion(options_.state_dir + "/current");
+}
+
+void ReloadController::loadStatus() {
+  auto s = common::readFile(options_.state_dir + "/status.json");
+  if (!s) {
+    return;
+  }
+  auto j = nlohmann::json::parse(*s, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return;
+  }
+  // Only trust "applied" when live still points at it.
+  std::string applied = j.value("applied_version", std::string());
+  if (!applied.empty() && applied == liveVersion()) {
+    applied_ = applied;
+    applied_at_ = j.value("applied_at", std::string());
+  }
+  if (j.contains("rejected") && j["rejected"].is_object()) {
+    for (auto& [v, r] : j["rejected"].items()) {
+      if (r.is_object()) {
+        rejected_[v] = {r.value("reason", std::string()), r.value("at", std::string()), ++seq_};
+      }
+    }
+  }
+}
+
+common::Status ReloadController::writeStatus() {
+  nlohmann::json j;
+  j["applied_version"] = applied_;
+  j["applied_at"] = applied_at_;
+  j["reload_kind"] = last_method_.empty() ? "" : "reload";
+  j["reload_method"] = last_method_;
+  j["live_version"] = liveVersion();
+  nlohmann::json rej = nlohmann::json::object();
+  for (const auto& [v, r] : rejected_) {
+    rej[v] = {{"reason", r.reason}, {"at", r.at}};
+  }
+  j["rejected"] = rej;
+  if (last_proc_) {
+    nlohmann::json hp = {{"master_pid", last_proc_->master_pid},
+                         {"reloads", last_proc_->master_reloads},
+                         {"failed_reloads", last_proc_->master_failed}};
+    nlohmann::json w = nlohmann::json::array(), ow = nlohmann::json::array();
+    for (const auto& e : last_proc_->workers) {
+      w.push_back(e.pid);
+    }
+    for (const auto& e : last_proc_->old_workers) {
+      ow.push_back(e.pid);
+    }
+    hp["workers"] = w;
+    hp["old_workers"] = ow;
+    j["haproxy"] = hp;
+  }
+  return common::writeFileAtomic(options_.state_dir + "/status.json", j.dump(2) + "\n");
+}
+
+std::string ReloadController::validate(const std::string& version) {
+  const std::string dir = options_.state_dir + "/bundles/" + version;
+  auto cfg = common::readFile(dir + "/haproxy.cfg");
+  if (!cfg) {
+    return "cannot read bundle: " + cfg.error().message;
+  }
+  // The config names its map files under live/ or current/; check it against the
+  // bundle's own files (same line numbers).
+  std::string text = *cfg;
+  for (const std::string& from :
+       {options_.state_dir + "/live/", options_.state_dir + "/current/"}) {
+    const std::string to = dir + "/";
+    for (size_t pos = 0; (pos = text.find(from, pos)) != std::string::npos; pos += to.size()) {
+      text.replace(pos, from.size(), to);
+    }
+  }
+  std::string path = dir + "/haproxy.cfg";
+  if (text != *cfg) {
+    path = options_.state_dir + "/.validate-" + std::to_string(::getpid()) + ".cfg";
+    if (auto st = common::writeFileAtomic(path, text); !st) {
+      return st.error().message;
+    }
+  }
+  auto r = runner_.run({options_.haproxy_bin, "-c", "-q", "-f", path}, options_.validate_timeout);
+  if (path != dir + "/haproxy.cfg") {
+    ::unlink(path.c_str());
+  }
+  if (!r) {
+    return r.error().message;
+  }
+  if (r->timed_out) {
+    return "haproxy -c timed out";
+  }
+  if (r->ok()) {
+    return "";
+  }
+  return alertLines(r->err + r->out);
+}
+
+common::Status ReloadController::setLive(const std::string& version) {
+  return common::replaceSymlink("bundles/" + version, options_.state_dir + "/live");
+}
+
+ApplyResult ReloadController::applyOnce() {
+  ApplyResult res;
+  const std::string version = currentVersion();
+  res.version = version;
+  if (version.empty() || version == applied_ || rejected_.count(version)) {
+    return res;
+  }
+  auto t0 = Clock::now();
+  std::string why;
+  auto master = findVerifiedMaster(table_, options_.state_dir, &why);
+  if (!master) {
+    res.kind = ApplyResult::Kind::Waiting;
+    res.reason = "no verified HAProxy master (" + why + ")";
+    return res;
+  }
+  std::string invalid = validate(version);
+  if (!invalid.empty()) {
+    rejected_[version] = {invalid, isoNow(), ++seq_};
+    while (rejected_.size() > options_.keep_rejected) {
+      auto oldest = std::min_element(rejected_.begin(), rejected_.end(),
+                                     [](auto& a, auto& b) { return a.second.seq < b.second.seq; });
+      rejected_.erase(oldest);
+    }
+    (void)writeStatus();
+    res.kind = ApplyResult::Kind::Rejected;
+    res.reason = invalid;
+    return res;
+  }
+  const std::string sock = options_.state_dir + "/master.sock";
+  auto before_text = masterCommand(sock, "show proc");
+  std::optional<ShowProc> before;
+  if (before_text) {
+    if (auto p = parseShowProc(*before_text)) {
+      before = *p;
+    }
+  }
+  const std::string previous_live = liveVersion();
+  if (auto st = setLive(version); !st) {
+    res.kind = ApplyResult::Kind::Failed;
+    res.reason = st.error().message;
+    return res;
+  }
+  // The master CLI refuses connections while the master re-executes: retry, then
+  // fall back to SIGUSR2 to the verified master.
+  res.method = "master-cli";
+  bool sent = false;
+  for (int i = 0; i < 30 && !sent; ++i) {
+    if (masterCommand(sock, "reload", 2000)) {
+      sent = true;
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  if (!sent) {
+    std::string reason =
+        verifyMaster(table_, *master, options_.state_dir, readMasterRecord(options_.state_dir));
+    if (!reason.empty() || signal_(*master, SIGUSR2) != 0) {
+      (void)setLive(previous_live);
+      res.kind = ApplyResult::Kind::Failed;
+      res.reason = "cannot reach the master CLI, and SIGUSR2 refused: " + reason;
+      return res;
+    }
+    res.method = "sigusr2";
+  }
+  // Verify: the reload counter moved and no new failure.
+  const int reloads_before = before ? before->master_reloads : -1;
+  const int failed_before = before ? before->master_failed : 0;
+  auto deadline = Clock::now() + options_.verify_timeout;
+  std::optional<ShowProc> after;
+  while (Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto text = masterCommand(sock, "show proc", 1000);
+    if (!text) {
+      continue;
+    }
+    auto p = parseShowProc(*text);
+    if (p && p->master_reloads > reloads_before && !p->workers.empty()) {
+      after = *p;
+      break;
+    }
+  }
+  res.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
+  if (!after) {
+    res.kind = ApplyResult::Kind::Failed;
+    res.reason = "reload not confirmed by show proc within " +
+                 std::to_string(options_.verify_timeout.count()) + " ms";
+    return res;  // live stays; the next pass retries the same version
+  }
+  last_proc_ = after;
+  if (after->master_failed > failed_before) {
+    (void)setLive(previous_live);
+    rejected_[version] = {"HAProxy failed to load the configuration (show proc: failed " +
+                              std::to_string(after->master_failed) + ")",
+                          isoNow(), ++seq_};
+    (void)writeStatus();
+    res.kind = ApplyResult::Kind::Failed;
+    res.reason = rejected_[version].reason;
+    return res;
+  }
+  applied_ = version;
+  applied_at_ = isoNow();
+  last_method_ = res.method;
+  (void)writeStatus();
+  res.kind = ApplyResult::Kind::Applied;
+  return res;
+}
+
+GovernResult ReloadController::govern() {
+  GovernResult g;
+  auto master = findVerifiedMaster(table_, options_.state_dir);
+  if (!master) {
+    return g;
+  }
+  g.masters = 1;
+  auto text = masterCommand(options_.state_dir + "/master.sock", "show proc", 1000);
+  if (!text) {
+    return g;
+  }
+  auto sp = parseShowProc(*text);
+  if (!sp) {
+    return g;
+  }
+  last_proc_ = *sp;
+  g.workers = static_cast<int>(sp->workers.size());
+  g.old_workers = static_cast<int>(sp->old_workers.size());
+  std::set<int, std::greater<>> generations;  // reloads-ago, oldest first
+  for (const auto& w : sp->old_workers) {
+    generations.insert(w.reloads);
+  }
+  g.old_generations = static_cast<int>(generations.size());
+  // The generations beyond the newest max_old_workers must go.
+  std::set<int> too_old;
+  int excess = g.old_generations - options_.max_old_workers;
+  for (int gen : generations) {
+    if (excess-- <= 0) {
+      break;
+    }
+    too_old.insert(gen);
+  }
+  auto now = Clock::now();
+  std::set<pid_t> alive;
+  for (const auto& w : sp->old_workers) {
+    alive.insert(w.pid);
+    auto [it, inserted] = first_seen_.emplace(w.pid, now);
+    bool overdue = now - it->second > options_.max_drain_time;
+    if (!too_old.count(w.reloads) && !overdue) {
+      continue;
+    }
+    std::string reason = verifyWorker(table_, w.pid, *master, options_.state_dir);
+    if (!reason.empty()) {
+      g.refused.push_back(reason);
+      continue;
+    }
+    auto usr1 = usr1_at_.find(w.pid);
+    if (usr1 == usr1_at_.end()) {
+      if (signal_(w.pid, SIGUSR1) == 0) {
+        usr1_at_[w.pid] = now;
+        ++g.sigusr1;
+      }
+    } else if (now - usr1->second > options_.stop_grace) {
+      if (signal_(w.pid, SIGTERM) == 0) {
+        ++g.sigterm;
+      }
+    }
+  }
+  for (auto it = first_seen_.begin(); it != first_seen_.end();) {
+    it = alive.count(it->first) ? std::next(it) : first_seen_.erase(it);
+  }
+  for (auto it = usr1_at_.begin(); it != usr1_at_.end();) {
+    it = alive.count(it->first) ? std::next(it) : usr1_at_.erase(it);
+  }
+  return g;
+}
+
+}  // namespace mlb::reloader

@@ -1,0 +1,102 @@
+#pragma once
+// One reload pass (DESIGN §4): read `current`; skip what was already answered;
+// validate with `haproxy -c`; point `live` at it; reload the verified master through
+// the master CLI (SIGUSR2 as a fallback); verify with `show proc`; answer in
+// status.json. And the old-worker governor. Single-threaded: only the watch loop
+// calls it.
+//
+// <state>/live -> bundles/<version> is owned by the reloader: HAProxy is always
+// started and reloaded with -f <state>/live/haproxy.cfg, so a bundle the reloader
+// rejected can never be loaded, even by a reload someone else triggers.
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/process/process_runner.h"
+#include "reloader/haproxy/master_cli.h"
+#include "reloader/haproxy/process_table.h"
+
+namespace mlb::reloader {
+
+struct ReloaderOptions {
+  std::string state_dir = "/run/mlb";
+  std::string haproxy_bin = "/usr/sbin/haproxy";
+  std::chrono::milliseconds validate_timeout{60000};
+  std::chrono::milliseconds verify_timeout{10000};
+  int max_old_workers = 3;                   // old generations allowed to drain at once
+  std::chrono::seconds max_drain_time{600};  // per old generation
+  std::chrono::seconds stop_grace{10};       // SIGUSR1 -> SIGTERM
+  size_t keep_rejected = 50;
+};
+
+// Sends a signal to a pid. Tests replace it; the real one is kill(2).
+using SignalFn = std::function<int(pid_t, int)>;
+
+struct ApplyResult {
+  enum class Kind { Nothing, Applied, Rejected, Failed, Waiting };
+  Kind kind = Kind::Nothing;
+  std::string version;
+  std::string reason;
+  std::chrono::milliseconds duration{0};
+  std::string method;  // "master-cli" or "sigusr2"
+};
+
+struct GovernResult {
+  int masters = 0, workers = 0, old_workers = 0, old_generations = 0;
+  int sigusr1 = 0, sigterm = 0;
+  std::vector<std::string> refused;  // pids not signalled, with the reason
+};
+
+class ReloadController {
+ public:
+  ReloadController(ReloaderOptions options, common::ProcessRunner& runner,
+                   const ProcessTable& table, SignalFn signal);
+
+  // Loads status.json from a previous run (applied and rejected versions).
+  void loadStatus();
+  ApplyResult applyOnce();
+  GovernResult govern();
+  // Validates the bundle `version` (haproxy -c); "" when valid, else the reason
+  // ([ALERT] lines).
+  std::string validate(const std::string& version);
+  // Points live at bundles/<version>.
+  common::Status setLive(const std::string& version);
+  std::string liveVersion() const;
+  std::string currentVersion() const;
+  std::string appliedVersion() const { return applied_; }
+  size_t rejectedCount() const { return rejected_.size(); }
+  common::Status writeStatus();
+
+ private:
+  ReloaderOptions options_;
+  common::ProcessRunner& runner_;
+  const ProcessTable& table_;
+  SignalFn signal_;
+  std::string applied_;
+  std::string applied_at_;
+  std::string last_method_;
+  struct Rejection {
+    std::string reason;
+    std::string at;
+    uint64_t seq = 0;
+  };
+  std::map<std::string, Rejection> rejected_;
+  uint64_t seq_ = 0;
+  std::optional<ShowProc> last_proc_;
+  // Governor state: when each old worker was first seen, when it got SIGUSR1.
+  std::map<pid_t, std::chrono::steady_clock::time_point> first_seen_, usr1_at_;
+};
+
+// Reads the version a symlink like <state>/current points at ("" if none).
+std::string linkVersion(const std::string& link);
+
+// The minimal configuration HAProxy starts with before the first bundle: no
+// traffic, but the stats socket with expose-fd so the next generation can take over.
+std::string bootstrapConfig(const std::string& state_dir);
+
+}  // namespace mlb::reloader
