@@ -136,7 +136,7 @@ Reconciler::ValidationResult Reconciler::validate(const RenderedConfig& rendered
       }
     }
   }
-  auto r = runner_->run({options_.haproxy_bin, "-c", "-q", "-f", *scratch + "/haproxy.cfg"},
+  auto r = runner_->run({options_.haproxy_bin, "-c", "-f", *scratch + "/haproxy.cfg"},
                         options_.validate_timeout);
   publisher_.removeScratch(*scratch);
   if (!r) {

@@ -159,7 +159,7 @@ std::string ReloadController::validate(const std::string& version) {
       return st.error().message;
     }
   }
-  auto r = runner_.run({options_.haproxy_bin, "-c", "-q", "-f", path}, options_.validate_timeout);
+  auto r = runner_.run({options_.haproxy_bin, "-c", "-f", path}, options_.validate_timeout);
   if (path != dir + "/haproxy.cfg") {
     ::unlink(path.c_str());
   }
@@ -172,7 +172,12 @@ std::string ReloadController::validate(const std::string& version) {
   if (r->ok()) {
     return "";
   }
-  return alertLines(r->err + r->out);
+  std::string alerts = alertLines(r->err + r->out);
+  if (alerts.empty()) {
+    alerts = "haproxy -c failed (exit " + std::to_string(r->exit_code) + ", signal " +
+             std::to_string(r->term_signal) + ") without output";
+  }
+  return alerts;
 }
 
 common::Status ReloadController::setLive(const std::string& version) {

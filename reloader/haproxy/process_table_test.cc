@@ -1,0 +1,137 @@
+#include "reloader/haproxy/process_table.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace mlb::reloader {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Plants a fake /proc tree: each process gets stat, cmdline and an exe symlink.
+class PlantedProc : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() /
+            ("mlb-proc-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  void plant(pid_t pid, pid_t ppid, unsigned long long start, const std::string& exe,
+             const std::vector<std::string>& argv, char state = 'S') {
+    fs::path d = root_ / std::to_string(pid);
+    fs::create_directories(d);
+    std::ofstream(d / "stat") << pid << " (" << fs::path(exe).filename().string() << ") " << state
+                              << " " << ppid << " 1 1 0 -1 4194560 100 0 0 0 1 1 0 0 20 0 1 0 "
+                              << start << " 1000 100\n";
+    std::ofstream cmd(d / "cmdline", std::ios::binary);
+    for (const auto& a : argv) {
+      cmd << a << '\0';
+    }
+    fs::create_symlink(exe, d / "exe");
+  }
+
+  std::vector<std::string> haproxyArgv(const std::string& state) {
+    return {"/usr/sbin/haproxy",
+            "-W",
+            "-S",
+            state + "/master.sock,mode,600",
+            "-p",
+            state + "/haproxy.pid",
+            "-f",
+            state + "/live/haproxy.cfg"};
+  }
+
+  fs::path root_;
+  const std::string state_ = "/run/mlb";
+};
+
+TEST_F(PlantedProc, ReadsStatCmdlineAndExe) {
+  plant(4242, 1, 777, "/usr/sbin/haproxy", haproxyArgv(state_));
+  ProcessTable t(root_.string());
+  auto p = t.read(4242);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->ppid, 1);
+  EXPECT_EQ(p->start_time, 777u);
+  EXPECT_EQ(p->exe, "/usr/sbin/haproxy");
+  EXPECT_EQ(p->cmdline.size(), 8u);
+  EXPECT_TRUE(isInstanceHaproxy(*p, state_));
+  EXPECT_FALSE(isInstanceHaproxy(*p, "/run/other"));
+}
+
+TEST_F(PlantedProc, VerifiedMasterNeedsMatchingRecord) {
+  plant(4242, 1, 777, "/usr/sbin/haproxy", haproxyArgv(state_));
+  ProcessTable t(root_.string());
+  EXPECT_EQ(verifyMaster(t, 4242, state_, MasterRecord{4242, 777}), "");
+  // Same pid, other start time: the pid was reused.
+  EXPECT_NE(verifyMaster(t, 4242, state_, MasterRecord{4242, 778}).find("reused"),
+            std::string::npos);
+  EXPECT_NE(verifyMaster(t, 4242, state_, std::nullopt), "");
+}
+
+TEST_F(PlantedProc, RefusesPidOneAndBelow) {
+  plant(1, 0, 1, "/usr/sbin/haproxy", haproxyArgv(state_));
+  ProcessTable t(root_.string());
+  EXPECT_NE(verifyMaster(t, 1, state_, MasterRecord{1, 1}), "");
+  EXPECT_NE(verifyMaster(t, 0, state_, MasterRecord{0, 1}), "");
+  EXPECT_NE(verifyMaster(t, -5, state_, std::nullopt), "");
+}
+
+TEST_F(PlantedProc, RefusesUnrelatedProcessWithReusedPid) {
+  plant(5000, 1, 900, "/usr/bin/sleep", {"sleep", "1000"});
+  ProcessTable t(root_.string());
+  EXPECT_NE(verifyMaster(t, 5000, state_, MasterRecord{5000, 900}).find("not an HAProxy"),
+            std::string::npos);
+}
+
+TEST_F(PlantedProc, RefusesHaproxyOfAnotherStateDir) {
+  plant(5001, 1, 900, "/usr/sbin/haproxy", haproxyArgv("/run/other"));
+  ProcessTable t(root_.string());
+  EXPECT_NE(verifyMaster(t, 5001, state_, MasterRecord{5001, 900}), "");
+}
+
+TEST_F(PlantedProc, RefusesMissingAndZombieProcesses) {
+  plant(5002, 1, 900, "/usr/sbin/haproxy", haproxyArgv(state_), 'Z');
+  ProcessTable t(root_.string());
+  EXPECT_NE(verifyMaster(t, 5002, state_, MasterRecord{5002, 900}).find("not running"),
+            std::string::npos);
+  EXPECT_NE(verifyMaster(t, 6000, state_, MasterRecord{6000, 900}).find("not running"),
+            std::string::npos);
+}
+
+TEST_F(PlantedProc, WorkerIsNotAMasterAndMustBeChildOfTheMaster) {
+  plant(4242, 1, 777, "/usr/sbin/haproxy", haproxyArgv(state_));
+  plant(4243, 4242, 778, "/usr/sbin/haproxy", haproxyArgv(state_));
+  plant(4300, 1, 779, "/usr/sbin/haproxy", haproxyArgv(state_));
+  ProcessTable t(root_.string());
+  EXPECT_NE(verifyMaster(t, 4243, state_, MasterRecord{4243, 778}).find("worker"),
+            std::string::npos);
+  EXPECT_EQ(verifyWorker(t, 4243, 4242, state_), "");
+  EXPECT_NE(verifyWorker(t, 4300, 4242, state_), "");  // not its child
+  EXPECT_NE(verifyWorker(t, 4242, 4242, state_), "");  // the master itself
+}
+
+TEST_F(PlantedProc, DeletedExecutableAfterUpgradeStillCounts) {
+  plant(4242, 1, 777, "/usr/sbin/haproxy (deleted)", haproxyArgv(state_));
+  ProcessTable t(root_.string());
+  EXPECT_EQ(verifyMaster(t, 4242, state_, MasterRecord{4242, 777}), "");
+}
+
+TEST_F(PlantedProc, ListSkipsNonNumericEntries) {
+  plant(10, 1, 1, "/bin/sh", {"sh"});
+  fs::create_directories(root_ / "self");
+  fs::create_directories(root_ / "sys");
+  ProcessTable t(root_.string());
+  auto all = t.list();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].pid, 10);
+}
+
+}  // namespace
+}  // namespace mlb::reloader
