@@ -104,9 +104,13 @@ class State:
             if filt is None or event_type in filt:
                 q.put(frame)
 
-    def take_fault(self):
+    STREAM_FAULTS = ("drop_stream", "silent_stream")
+
+    def take_fault(self, stream=False):
+        """The fault this answer gets (consuming one of `count`): stream faults only
+        for the event stream, the others only for /v2/apps."""
         with self.lock:
-            if self.fault == "none":
+            if self.fault == "none" or (self.fault in self.STREAM_FAULTS) != stream:
                 return "none"
             kind = self.fault
             if self.fault_left > 0:
@@ -307,7 +311,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             while not self.server.stopping:
                 fault = st.fault
                 if fault == "drop_stream":
-                    st.take_fault()
+                    st.take_fault(stream=True)
                     return
                 timeout = max(0.0, next_beat - time.monotonic())
                 try:

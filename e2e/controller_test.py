@@ -1,0 +1,374 @@
+#!/usr/bin/env python3
+"""mlb-controller against the Marathon simulator over real HTTP and SSE: every fault
+leaves the published bundle unchanged and is counted; the controller recovers by
+itself; a bad label on one app never holds back another app's change; a kill -9 at
+any moment never leaves a partial file under the state dir. Every process started
+here is ended here, by pid.
+
+usage: controller_test.py  (env: CONTROLLER, HAPROXY)
+"""
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CONTROLLER = os.environ.get("CONTROLLER", "build/controller/mlb-controller")
+HAPROXY = os.environ.get("HAPROXY", shutil.which("haproxy") or "/usr/sbin/haproxy")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def http(url, data=None, timeout=5):
+    req = urllib.request.Request(url, data=json.dumps(data).encode() if data is not None
+                                 else None, method="POST" if data is not None else "GET")
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return r.read().decode()
+
+
+def wait_until(pred, timeout=10.0, step=0.05):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            v = pred()
+            if v:
+                return v
+        except OSError:
+            pass
+        time.sleep(step)
+    return None
+
+
+def metric(text, name, labels=None):
+    """Sum of the samples of `name` whose labels include `labels`."""
+    total = 0.0
+    found = False
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        m = re.match(r"^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)$", line)
+        if not m or m.group(1) != name:
+            continue
+        lab = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+        if labels and any(lab.get(k) != v for k, v in labels.items()):
+            continue
+        total += float(m.group(3))
+        found = True
+    return total if found else None
+
+
+class Env:
+    """A simulator plus a controller on a fresh state dir."""
+
+    def __init__(self, apps_file=None, generate=0, extra=(), marathon=None, start=True):
+        self.dir = tempfile.mkdtemp(prefix="mlb-ct-")
+        self.state = os.path.join(self.dir, "state")
+        self.procs = []
+        self.sim_port = free_port()
+        self.ctl_port = free_port()
+        cert = os.path.join(self.dir, "cert.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                        cert + ".key", "-out", cert + ".crt", "-days", "2", "-subj", "/CN=t"],
+                       check=True, capture_output=True)
+        with open(cert, "w") as out:
+            for part in (".crt", ".key"):
+                with open(cert + part) as f:
+                    out.write(f.read())
+        sim_args = [sys.executable, os.path.join(HERE, "marathon_sim.py"), "--listen",
+                    "127.0.0.1:%d" % self.sim_port, "--heartbeat", "0.5"]
+        sim_args += ["--generate", str(generate)] if generate else \
+            ["--apps", apps_file or os.path.join(HERE, "demo", "apps.json")]
+        self.sim_proc = self.spawn(sim_args, "sim.log")
+        assert wait_until(lambda: http(self.sim_url + "/ping") == "pong", 30), "sim down"
+        self.ctl_args = [CONTROLLER, "--marathon", marathon or self.sim_url, "--group",
+                         "external", "--health-check", "--ssl-certs", cert, "--state-dir",
+                         self.state, "--listen", "127.0.0.1:%d" % self.ctl_port,
+                         "--haproxy-bin", HAPROXY, "--min-interval", "0.1",
+                         "--marathon-timeout", "2", "--sse-silence-timeout", "2",
+                         "--confirm-resyncs", "4", "--confirm-interval", "1"] + list(extra)
+        self.ctl = None
+        if start:
+            self.start_controller()
+
+    @property
+    def sim_url(self):
+        return "http://127.0.0.1:%d" % self.sim_port
+
+    @property
+    def ctl_url(self):
+        return "http://127.0.0.1:%d" % self.ctl_port
+
+    def spawn(self, args, log):
+        with open(os.path.join(self.dir, log), "ab") as f:
+            p = subprocess.Popen(args, stdout=f, stderr=subprocess.STDOUT)
+        self.procs.append(p)
+        return p
+
+    def start_controller(self):
+        self.ctl = self.spawn(self.ctl_args, "controller.log")
+        assert wait_until(lambda: http(self.ctl_url + "/readyz").startswith("ready"), 60), \
+            self.log("controller.log")
+
+    def log(self, name):
+        with open(os.path.join(self.dir, name)) as f:
+            return f.read()
+
+    def version(self):
+        try:
+            return os.path.basename(os.readlink(os.path.join(self.state, "current")))
+        except OSError:
+            return ""
+
+    def config(self):
+        with open(os.path.join(self.state, "current", "haproxy.cfg")) as f:
+            return f.read()
+
+    def metrics(self):
+        return http(self.ctl_url + "/metrics")
+
+    def status(self):
+        return json.loads(http(self.ctl_url + "/v1/status"))
+
+    def sim(self, action, **kw):
+        return json.loads(http(self.sim_url + "/_sim/" + action, kw))
+
+    def close(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class FaultTests(unittest.TestCase):
+    """Each Marathon fault: nothing published while it lasts, counted, recovered after."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = Env()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def change_under_fault(self, kind, metric_name, labels, hold=2.0):
+        e = self.env
+        before_version = e.version()
+        before_count = metric(e.metrics(), metric_name, labels) or 0
+        e.sim("fault", kind=kind)
+        n = len(json.loads(http(e.sim_url + "/v2/apps/db"))["app"]["tasks"])
+        # A real change, announced by events: it must not go out from a faulty answer.
+        e.sim("scale", app="/db", instances=n + 1)
+        time.sleep(hold)
+        self.assertEqual(e.version(), before_version, "published during fault " + kind)
+        counted = metric(e.metrics(), metric_name, labels) or 0
+        self.assertGreater(counted, before_count, "fault %s not counted in %s" %
+                           (kind, metric_name))
+        e.sim("fault", kind="none")
+        # Recovery by itself: the change goes out once Marathon answers properly.
+        self.assertTrue(wait_until(lambda: e.version() != before_version, 20),
+                        "no recovery after " + kind)
+        servers = len(re.findall(r"^\s+server ", e.config().split("\nbackend db_10003\n")[1]
+                                 .split("\nbackend")[0], re.M))
+        self.assertEqual(servers, n + 1)
+        self.assertEqual(e.status()["last_sync"]["result"] in ("published", "unchanged"), True)
+
+    def test_http_500(self):
+        self.change_under_fault("http500", "mlb_controller_marathon_faults_total",
+                                {"kind": "marathon_unavailable"})
+
+    def test_html_503(self):
+        self.change_under_fault("html503", "mlb_controller_marathon_faults_total",
+                                {"kind": "marathon_unavailable"})
+
+    def test_truncated_json(self):
+        self.change_under_fault("truncated", "mlb_controller_marathon_faults_total",
+                                {"kind": "invalid_answer"})
+
+    def test_empty_app_list_is_held(self):
+        self.change_under_fault("empty", "mlb_controller_guard_holds_total", {"guard": "empty"})
+
+    def test_hang(self):
+        self.change_under_fault("hang", "mlb_controller_marathon_faults_total",
+                                {"kind": "marathon_unavailable"}, hold=3.0)
+
+    def test_lost_health_results_keep_servers(self):
+        e = self.env
+        before = e.config()
+        e.sim("fault", kind="health_lost")
+        e.sim("health", app="/shop/web", alive=True)  # an event: triggers a pass
+        time.sleep(2)
+        self.assertEqual(e.config(), before)  # unknown health is not unhealthy
+        e.sim("fault", kind="none")
+
+    def test_dropped_and_silent_streams_reconnect(self):
+        e = self.env
+        m = e.metrics()
+        connects = metric(m, "mlb_controller_sse_connects_total")
+        drops = metric(m, "mlb_controller_sse_disconnects_total")
+        e.sim("fault", kind="drop_stream", count=1)
+        self.assertTrue(wait_until(lambda: metric(e.metrics(),
+                                                  "mlb_controller_sse_connects_total") > connects,
+                                   15), e.log("controller.log")[-2000:])
+        e.sim("fault", kind="silent_stream")
+        self.assertTrue(wait_until(
+            lambda: metric(e.metrics(), "mlb_controller_sse_disconnects_total") >= drops + 2, 15))
+        self.assertIn("silent for", e.log("controller.log"))
+        e.sim("fault", kind="none")
+        self.assertTrue(wait_until(lambda: metric(e.metrics(), "mlb_controller_sse_connected")
+                                   == 1, 15))
+        # Events flow again: a change goes out.
+        v = e.version()
+        e.sim("labels", app="/db", labels={"HAPROXY_0_BALANCE": "leastconn"})
+        self.assertTrue(wait_until(lambda: e.version() != v, 10))
+        self.assertIn("balance leastconn", e.config())
+
+
+class IsolationTests(unittest.TestCase):
+    def test_bad_label_on_one_app_does_not_hold_back_another(self):
+        e = Env()
+        try:
+            v0 = e.version()
+            # Same moment: /shop/api gets a label that could inject config, /db scales.
+            e.sim("labels", app="/shop/api",
+                  labels={"HAPROXY_0_BACKEND_HEAD": "backend x\n  bind :1\n"})
+            e.sim("labels", app="/shop/web", labels={"HAPROXY_0_BALANCE": "source\nbind :2"})
+            e.sim("scale", app="/db", instances=2, ports=[[18999]])
+            self.assertTrue(wait_until(lambda: "127.0.0.1:18999" in e.config(), 10),
+                            e.log("controller.log")[-2000:])
+            self.assertNotEqual(e.version(), v0)
+            cfg = e.config()
+            self.assertNotIn("bind :2", cfg)
+            self.assertIn("backend shop_web_10001", cfg)  # its last good fragment serves
+            q = {x["app_id"]: x for x in e.status()["quarantined"]}
+            self.assertIn("/shop/web", q)
+            self.assertTrue(q["/shop/web"]["kept_last_good"])
+            self.assertIn("HAPROXY_0_BALANCE", q["/shop/web"]["reason"])
+            self.assertIn("app quarantined", e.log("controller.log"))
+        finally:
+            e.close()
+
+    def test_haproxy_rejection_is_mapped_to_the_app(self):
+        e = Env()
+        try:
+            # A template label that renders, passes label checks, and HAProxy rejects.
+            e.sim("labels", app="/shop/api",
+                  labels={"HAPROXY_0_BACKEND_HTTP_OPTIONS": "  balancee nonsense\n"})
+            e.sim("scale", app="/db", instances=2, ports=[[18998]])
+            self.assertTrue(wait_until(lambda: "127.0.0.1:18998" in e.config(), 15),
+                            e.log("controller.log")[-3000:])
+            self.assertNotIn("balancee", e.config())
+            q = {x["app_id"]: x for x in e.status()["quarantined"]}
+            self.assertEqual(q["/shop/api"]["source"], "haproxy")
+            self.assertIn("balancee", q["/shop/api"]["reason"])
+            self.assertEqual(metric(e.metrics(), "mlb_controller_quarantined_apps",
+                                    {"source": "haproxy"}), 1)
+        finally:
+            e.close()
+
+
+class FailoverTests(unittest.TestCase):
+    def test_dead_first_url_fails_over(self):
+        dead = "http://127.0.0.1:%d" % free_port()
+        e = Env(start=False)
+        try:
+            e.ctl_args[e.ctl_args.index("--marathon") + 1:
+                       e.ctl_args.index("--marathon") + 2] = [dead, e.sim_url]
+            e.start_controller()
+            self.assertEqual(e.status()["marathon_url"], e.sim_url)
+            self.assertGreater(metric(e.metrics(), "mlb_controller_marathon_requests_total",
+                                      {"url": dead}), 0)
+        finally:
+            e.close()
+
+    def test_standby_redirects_the_event_stream_to_the_leader(self):
+        leader = Env(start=False)
+        try:
+            standby_port = free_port()
+            sb = leader.spawn([sys.executable, os.path.join(HERE, "marathon_sim.py"),
+                               "--apps", os.path.join(HERE, "demo", "apps.json"),
+                               "--listen", "127.0.0.1:%d" % standby_port], "standby.log")
+            sb_url = "http://127.0.0.1:%d" % standby_port
+            assert wait_until(lambda: http(sb_url + "/ping") == "pong", 30)
+            http(sb_url + "/_sim/standby", {"leader": leader.sim_url})
+            i = leader.ctl_args.index("--marathon")
+            leader.ctl_args[i + 1] = sb_url
+            leader.start_controller()
+            self.assertTrue(wait_until(
+                lambda: "event stream open" in leader.log("controller.log"), 10))
+            syncs = metric(leader.metrics(), "mlb_controller_syncs_total")
+            # An event on the leader's stream triggers a pass.
+            leader.sim("labels", app="/db", labels={"X": "1"})
+            self.assertTrue(wait_until(
+                lambda: metric(leader.metrics(), "mlb_controller_syncs_total") > syncs, 10))
+            self.assertTrue(wait_until(lambda: json.loads(http(
+                leader.sim_url + "/_sim/state"))["subscribers"] >= 1, 5))
+        finally:
+            leader.close()
+
+
+class CrashTests(unittest.TestCase):
+    def test_kill_9_never_leaves_a_partial_file(self):
+        e = Env(generate=300, start=False, extra=("--no-validate", "--group", "*"))
+        try:
+            rng = random.Random(7)
+            for i in range(12):
+                p = e.spawn(e.ctl_args, "controller.log")
+                time.sleep(rng.uniform(0.05, 0.6))
+                e.sim("scale", app=json.loads(http(e.sim_url + "/v2/apps"))["apps"][i]["id"],
+                      instances=3)
+                time.sleep(rng.uniform(0.0, 0.2))
+                p.kill()
+                p.wait()
+                self.check_state(e.state)
+        finally:
+            e.close()
+
+    def check_state(self, state):
+        bundles = os.path.join(state, "bundles")
+        if not os.path.isdir(bundles):
+            return
+        for name in os.listdir(bundles):
+            if name.startswith("."):
+                continue  # temporary names: never read by the reloader, removed at start
+            d = os.path.join(bundles, name)
+            for f in ("haproxy.cfg", "domain2backend.map", "app2backend.map", "manifest.json"):
+                self.assertTrue(os.path.exists(os.path.join(d, f)), (name, f))
+            with open(os.path.join(d, "manifest.json")) as f:
+                self.assertEqual(json.load(f)["version"], name)
+            # The content hash names the bundle: a partial file cannot match it.
+            parts = []
+            for f in ("haproxy.cfg", "domain2backend.map", "app2backend.map"):
+                with open(os.path.join(d, f), "rb") as fh:
+                    parts.append(fh.read())
+            whole = (b"haproxy.cfg\n" + parts[0] + b"\0domain2backend.map\n" + parts[1] +
+                     b"\0app2backend.map\n" + parts[2])
+            self.assertEqual(hashlib.sha256(whole).hexdigest()[:16], name)
+        cur = os.path.join(state, "current")
+        if os.path.lexists(cur):
+            self.assertTrue(os.path.exists(os.path.join(cur, "manifest.json")))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
