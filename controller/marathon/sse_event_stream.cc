@@ -356,6 +356,7 @@ class AsioSseEventStream : public SseEventStream {
 }  // namespace
 
 bool parseUrl(const std::string& url, ParsedUrl& out) {
+  out = ParsedUrl{};
   size_t p = url.find("://");
   if (p == std::string::npos) {
     return false;

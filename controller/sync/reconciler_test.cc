@@ -1,0 +1,258 @@
+#include "controller/sync/reconciler.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "common/fs/files.h"
+
+namespace mlb::controller {
+namespace {
+
+namespace fs = std::filesystem;
+
+class FakeMarathonApi : public MarathonApi {
+ public:
+  common::Result<MarathonBody> fetchApps() override {
+    ++calls;
+    if (fail) {
+      return common::Error{common::ErrorCode::Unavailable, "HTTP 503: <html>"};
+    }
+    return MarathonBody{body, "http://fake"};
+  }
+  std::string currentUrl() const override { return "http://fake"; }
+  std::string authorizationHeader() const override { return ""; }
+  std::string body;
+  bool fail = false;
+  int calls = 0;
+};
+
+// haproxy -c double: rejects any config that contains `reject_marker`, naming the
+// line, as HAProxy does.
+class FakeRunner : public common::ProcessRunner {
+ public:
+  common::Result<common::ProcessResult> run(const std::vector<std::string>& argv,
+                                            std::chrono::milliseconds) override {
+    ++calls;
+    common::ProcessResult r;
+    r.exit_code = 0;
+    auto cfg = common::readFile(argv.back());
+    if (!cfg) {
+      return cfg.error();
+    }
+    size_t pos = cfg->find(reject_marker);
+    if (!reject_marker.empty() && pos != std::string::npos) {
+      int line = 1 + static_cast<int>(std::count(cfg->begin(), cfg->begin() + pos, '\n'));
+      r.exit_code = 1;
+      r.err = "[ALERT]    (1) : config : parsing [" + argv.back() + ":" + std::to_string(line) +
+              "] : unknown keyword '" + reject_marker +
+              "'.\n[ALERT]    (1) : config : Fatal "
+              "errors found in configuration.\n";
+    }
+    return r;
+  }
+  std::string reject_marker;
+  int calls = 0;
+};
+
+std::string app(const std::string& id, int service_port, const std::vector<int>& ports,
+                const std::string& extra_labels = "") {
+  std::string tasks;
+  for (size_t i = 0; i < ports.size(); ++i) {
+    tasks += (i ? "," : "") + std::string("{\"id\":\"") + id.substr(1) + ".t" + std::to_string(i) +
+             "\",\"host\":\"10.0.0." + std::to_string(i + 1) +
+             "\",\"state\":\"TASK_RUNNING\",\"ports\":[" + std::to_string(ports[i]) + "]}";
+  }
+  return "{\"id\":\"" + id + "\",\"instances\":" + std::to_string(ports.size()) +
+         ",\"labels\":{\"HAPROXY_GROUP\":\"external\"" + extra_labels +
+         "},\"portDefinitions\":[{\"port\":" + std::to_string(service_port) + "}],\"tasks\":[" +
+         tasks + "]}";
+}
+
+std::string apps(const std::vector<std::string>& a) {
+  std::string s = "{\"apps\":[";
+  for (size_t i = 0; i < a.size(); ++i) {
+    s += (i ? "," : "") + a[i];
+  }
+  return s + "]}";
+}
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("mlb-rec-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    auto t = TemplateSet::load("", {});
+    ASSERT_TRUE(t);
+    templates_ = std::make_unique<TemplateSet>(std::move(*t));
+    publisher_ = std::make_unique<BundlePublisher>(dir_.string(), 3);
+    ASSERT_TRUE(publisher_->init());
+    options_.build.groups = {"external"};
+    options_.render.state_dir = dir_.string();
+    options_.render.haproxy_dir = dir_.string() + "/live";
+    options_.confirm_resyncs = 3;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  Reconciler make(common::ProcessRunner* runner = nullptr) {
+    if (runner) {
+      options_.haproxy_bin = "/usr/sbin/haproxy";
+    }
+    return Reconciler(api_, runner, *publisher_, *templates_, options_);
+  }
+  std::string cfg() { return *common::readFile((dir_ / "current" / "haproxy.cfg").string()); }
+
+  fs::path dir_;
+  FakeMarathonApi api_;
+  std::unique_ptr<TemplateSet> templates_;
+  std::unique_ptr<BundlePublisher> publisher_;
+  ReconcilerOptions options_;
+};
+
+TEST_F(ReconcilerTest, PublishesThenReportsUnchanged) {
+  api_.body = apps({app("/a", 10001, {31000, 31001})});
+  auto r = make();
+  auto first = r.reconcileOnce();
+  EXPECT_EQ(first.outcome, PassReport::Outcome::Published) << first.detail;
+  EXPECT_EQ(first.servers, 2u);
+  EXPECT_EQ(first.added_apps, std::vector<std::string>{"/a"});
+  EXPECT_EQ(publisher_->currentVersion(), first.version);
+  auto second = r.reconcileOnce();
+  EXPECT_EQ(second.outcome, PassReport::Outcome::Unchanged);
+  EXPECT_EQ(second.version, first.version);
+}
+
+TEST_F(ReconcilerTest, MarathonErrorAndGarbagePublishNothing) {
+  api_.body = apps({app("/a", 10001, {31000})});
+  auto r = make();
+  auto v = r.reconcileOnce().version;
+  api_.fail = true;
+  auto failed = r.reconcileOnce();
+  EXPECT_EQ(failed.outcome, PassReport::Outcome::Failed);
+  EXPECT_EQ(failed.fault, "marathon_unavailable");
+  api_.fail = false;
+  api_.body = "<html><body>503 Service Unavailable</body></html>";
+  auto garbage = r.reconcileOnce();
+  EXPECT_EQ(garbage.fault, "invalid_answer");
+  api_.body = apps({app("/a", 10001, {31000})}).substr(0, 40);
+  EXPECT_EQ(r.reconcileOnce().fault, "invalid_answer");
+  EXPECT_EQ(publisher_->currentVersion(), v);
+}
+
+TEST_F(ReconcilerTest, EmptyAnswerIsHeldUntilConfirmed) {
+  api_.body = apps({app("/a", 10001, {31000}), app("/b", 10002, {31001})});
+  auto r = make();
+  auto v = r.reconcileOnce().version;
+  api_.body = apps({});
+  auto h1 = r.reconcileOnce();
+  EXPECT_EQ(h1.outcome, PassReport::Outcome::Held);
+  EXPECT_EQ(h1.guard, "empty");
+  EXPECT_EQ(r.reconcileOnce().outcome, PassReport::Outcome::Held);
+  EXPECT_EQ(publisher_->currentVersion(), v);
+  // The third consecutive empty answer confirms it.
+  EXPECT_EQ(r.reconcileOnce().outcome, PassReport::Outcome::Published);
+}
+
+TEST_F(ReconcilerTest, HeldCountResetsWhenMarathonRecovers) {
+  api_.body = apps({app("/a", 10001, {31000})});
+  auto r = make();
+  r.reconcileOnce();
+  api_.body = apps({});
+  EXPECT_EQ(r.reconcileOnce().outcome, PassReport::Outcome::Held);
+  EXPECT_EQ(r.reconcileOnce().outcome, PassReport::Outcome::Held);
+  api_.body = apps({app("/a", 10001, {31000})});
+  EXPECT_EQ(r.reconcileOnce().outcome, PassReport::Outcome::Unchanged);
+  api_.body = apps({});
+  EXPECT_EQ(r.reconcileOnce().outcome, PassReport::Outcome::Held);
+}
+
+TEST_F(ReconcilerTest, SharpShrinkIsHeld) {
+  api_.body = apps({app("/a", 10001, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10})});
+  auto r = make();
+  r.reconcileOnce();
+  api_.body = apps({app("/a", 10001, {1, 2})});
+  auto h = r.reconcileOnce();
+  EXPECT_EQ(h.outcome, PassReport::Outcome::Held);
+  EXPECT_EQ(h.guard, "shrink");
+  // A moderate scale-down is not held.
+  api_.body = apps({app("/a", 10001, {1, 2, 3, 4, 5, 6, 7})});
+  EXPECT_EQ(r.reconcileOnce().outcome, PassReport::Outcome::Published);
+}
+
+TEST_F(ReconcilerTest, BadLabelKeepsLastGoodFragmentAndOthersStillChange) {
+  api_.body = apps({app("/a", 10001, {31000}), app("/b", 10002, {32000})});
+  auto r = make();
+  r.reconcileOnce();
+  // /a gets an injection attempt; /b scales at the same time.
+  api_.body = apps({app("/a", 10001, {31000, 31001}, ",\"HAPROXY_0_BALANCE\":\"x\\nbind :1\""),
+                    app("/b", 10002, {32000, 32001})});
+  auto rep = r.reconcileOnce();
+  EXPECT_EQ(rep.outcome, PassReport::Outcome::Published);
+  ASSERT_EQ(rep.quarantined.size(), 1u);
+  EXPECT_EQ(rep.quarantined[0].app_id, "/a");
+  EXPECT_EQ(rep.quarantined[0].source, "label");
+  EXPECT_TRUE(rep.quarantined[0].kept_last_good);
+  std::string c = cfg();
+  EXPECT_NE(c.find("10.0.0.2:32001"), std::string::npos);  // /b's change went out
+  EXPECT_NE(c.find("10.0.0.1:31000"), std::string::npos);  // /a's last good server
+  EXPECT_EQ(c.find("10.0.0.2:31001"), std::string::npos);  // /a's new state did not
+  EXPECT_EQ(c.find("bind :1"), std::string::npos);
+}
+
+TEST_F(ReconcilerTest, NewAppWithBadLabelIsLeftOut) {
+  api_.body = apps({app("/a", 10001, {31000}, ",\"HAPROXY_0_PORT\":\"x\"")});
+  auto r = make();
+  auto rep = r.reconcileOnce();
+  EXPECT_EQ(rep.outcome, PassReport::Outcome::Published);
+  ASSERT_EQ(rep.quarantined.size(), 1u);
+  EXPECT_FALSE(rep.quarantined[0].kept_last_good);
+  EXPECT_EQ(cfg().find("31000"), std::string::npos);
+}
+
+TEST_F(ReconcilerTest, HaproxyAlertIsMappedToTheAppThatOwnsTheLine) {
+  FakeRunner runner;
+  api_.body = apps({app("/a", 10001, {31000}, ",\"HAPROXY_0_VHOST\":\"a.example.com\""),
+                    app("/b", 10002, {32000})});
+  auto r = make(&runner);
+  ASSERT_EQ(r.reconcileOnce().outcome, PassReport::Outcome::Published);
+  runner.reject_marker = "balancee";
+  api_.body = apps({app("/a", 10001, {31000, 31001},
+                        ",\"HAPROXY_0_VHOST\":\"a.example.com\","
+                        "\"HAPROXY_0_BACKEND_HTTP_OPTIONS\":\"  balancee x\\n\""),
+                    app("/b", 10002, {32000, 32001})});
+  auto rep = r.reconcileOnce();
+  ASSERT_EQ(rep.outcome, PassReport::Outcome::Published) << rep.detail;
+  ASSERT_EQ(rep.quarantined.size(), 1u);
+  EXPECT_EQ(rep.quarantined[0].app_id, "/a");
+  EXPECT_EQ(rep.quarantined[0].source, "haproxy");
+  EXPECT_NE(rep.quarantined[0].reason.find("balancee"), std::string::npos);
+  std::string c = cfg();
+  EXPECT_EQ(c.find("balancee"), std::string::npos);
+  EXPECT_NE(c.find("10.0.0.2:32001"), std::string::npos);
+  EXPECT_NE(c.find("10.0.0.1:31000"), std::string::npos);  // /a's last good fragment
+}
+
+TEST_F(ReconcilerTest, AlertOutsideAnyAppPublishesNothing) {
+  FakeRunner runner;
+  runner.reject_marker = "global";  // the first line of HEAD
+  api_.body = apps({app("/a", 10001, {31000})});
+  auto r = make(&runner);
+  auto rep = r.reconcileOnce();
+  EXPECT_EQ(rep.outcome, PassReport::Outcome::Failed);
+  EXPECT_EQ(rep.fault, "validate");
+  EXPECT_EQ(publisher_->currentVersion(), "");
+}
+
+TEST(ParseAlerts, LineNumbersAndText) {
+  auto a = parseAlerts(
+      "[NOTICE] x\n[ALERT]    (9) : config : parsing [/s/haproxy.cfg:42] : unknown keyword\n"
+      "[ALERT]    (9) : config : Fatal errors found in configuration.\n");
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0].first, 42);
+  EXPECT_EQ(a[1].first, 0);
+}
+
+}  // namespace
+}  // namespace mlb::controller
