@@ -34,7 +34,16 @@ std::optional<int> readOptInt(od::value v, const char* field, std::string& err) 
   if (auto e = v.get_int64().get(n); e) {
     // Marathon writes integers; accept a whole double too.
     double d = 0;
-    if (v.get_double().get(d) || d != static_cast<int64_t>(d)) {
+    if (v.get_double().get(d)) {
+      err = errText(field, e);
+      return std::nullopt;
+    }
+    // Range first: converting an out-of-range double to an integer is undefined.
+    if (!(d >= INT32_MIN && d <= INT32_MAX)) {
+      err = std::string("field '") + field + "': integer out of range";
+      return std::nullopt;
+    }
+    if (d != static_cast<double>(static_cast<int64_t>(d))) {
       err = errText(field, e);
       return std::nullopt;
     }

@@ -121,3 +121,22 @@ TEST(AppJsonTest, SingleApp) {
 
 }  // namespace
 }  // namespace mlb::controller
+
+namespace mlb::controller {
+namespace {
+
+// Found by fuzz/app_json_fuzz.cc: a huge number where an integer belongs.
+TEST(ParseApps, HugeNumberInIntegerFieldSkipsTheAppWithoutUndefinedBehaviour) {
+  std::string body =
+      R"({"apps":[{"id":"/a","instances":2.22222e+48,"tasks":[]},{"id":"/b","instances":1}]})";
+  body.reserve(body.size() + kJsonPadding);
+  auto r = parseApps(body);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->apps.size(), 1u);
+  EXPECT_EQ(r->apps[0].id, "/b");
+  ASSERT_EQ(r->skipped.size(), 1u);
+  EXPECT_NE(r->skipped[0].reason.find("out of range"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mlb::controller
