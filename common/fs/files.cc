@@ -73,8 +73,10 @@ Status fsyncDir(const std::string& dir) {
   return Status::ok();
 }
 
-Status writeFileAtomic(const std::string& path, const std::string& data, int mode) {
-  const std::string tmp = tmpName(path);
+namespace {
+
+// Creates `tmp` with `data`, fsynced. On failure `tmp` is removed.
+Status writeAndSync(const std::string& tmp, const std::string& data, int mode) {
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) {
     return errnoError("create", tmp);
@@ -100,6 +102,20 @@ Status writeFileAtomic(const std::string& path, const std::string& data, int mod
     return e;
   }
   ::close(fd);
+  return Status::ok();
+}
+
+}  // namespace
+
+Status writeNewFile(const std::string& path, const std::string& data, int mode) {
+  return writeAndSync(path, data, mode);
+}
+
+Status writeFileAtomic(const std::string& path, const std::string& data, int mode) {
+  const std::string tmp = tmpName(path);
+  if (auto st = writeAndSync(tmp, data, mode); !st) {
+    return st;
+  }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     Error e = errnoError("rename", path);
     ::unlink(tmp.c_str());

@@ -13,6 +13,9 @@ Result<std::string> readFile(const std::string& path);
 // Writes `data` to `path` atomically (tmp file in the same directory, fsync, rename,
 // fsync of the directory). A reader sees the old content or the new one.
 Status writeFileAtomic(const std::string& path, const std::string& data, int mode = 0644);
+// Writes `data` to a new file `path` (O_EXCL) and fsyncs it; no rename. For files
+// inside a directory that is itself renamed into place afterwards.
+Status writeNewFile(const std::string& path, const std::string& data, int mode = 0644);
 // fsync(2) of a directory, so that renames in it are durable.
 Status fsyncDir(const std::string& dir);
 // Points the symlink `link` at `target` atomically (symlink at a temp name, rename).

@@ -1,5 +1,6 @@
 #include "controller/app/controller_app.h"
 
+#include <malloc.h>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
@@ -192,6 +193,9 @@ std::string joinIds(const std::vector<std::string>& ids, size_t max = 5) {
 }  // namespace
 
 int runController(const ControllerFlags& flags) {
+  // cpprestsdk's thread pool would otherwise spread allocations over many malloc
+  // arenas, each keeping its own free memory.
+  mallopt(M_ARENA_MAX, 2);
   std::map<std::string, std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string kv = *e;
@@ -255,6 +259,9 @@ int runController(const ControllerFlags& flags) {
 
   std::map<std::string, std::string> last_quarantine;  // key -> reason, for change logs
   auto on_report = [&](const PassReport& r, std::chrono::nanoseconds latency) {
+    // A pass allocates and frees the whole answer and model (tens of MB at 5000
+    // apps): give the freed pages back so RSS stays flat under event storms.
+    malloc_trim(0);
     const char* outcome = outcomeName(r.outcome);
     m.syncs.Add({{"result", outcome}}).Increment();
     double secs =
@@ -321,7 +328,8 @@ int runController(const ControllerFlags& flags) {
                        {"detail", r.detail},
                        {"fetch_ms", r.fetch_time.count()},
                        {"build_ms", r.build_time.count()},
-                       {"validate_ms", r.validate_time.count()}};
+                       {"validate_ms", r.validate_time.count()},
+                       {"validation_skipped", r.validation_skipped}};
     if (!r.marathon_url.empty()) {
       board.marathon_url = r.marathon_url;
     }

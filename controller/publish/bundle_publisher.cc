@@ -78,7 +78,8 @@ Status BundlePublisher::writeFiles(const std::string& dir, const Bundle& b,
         {"domain2backend.map", &b.domain_map},
         {"app2backend.map", &b.app_map},
         {"manifest.json", &manifest_json}}) {
-    if (auto st = common::writeFileAtomic(dir + "/" + name, *data); !st) {
+    // The directory is new and renamed into place once complete: plain writes.
+    if (auto st = common::writeNewFile(dir + "/" + name, *data); !st) {
       return st;
     }
   }

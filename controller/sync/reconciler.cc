@@ -5,8 +5,10 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 
 #include "common/fs/files.h"
+#include "common/hash.h"
 #include "controller/marathon/app_json.h"
 
 namespace mlb::controller {
@@ -48,6 +50,58 @@ void sortServices(std::vector<Service>& services) {
 }
 
 }  // namespace
+
+std::string configShape(const std::string& config) {
+  std::string out;
+  out.reserve(config.size() / 2);
+  // The distinct masked server lines of the current block: server order and count
+  // do not change whether HAProxy accepts a backend.
+  std::set<std::string> block;
+  auto flush = [&] {
+    for (const auto& l : block) {
+      out.append(l);
+      out.push_back('\n');
+    }
+    block.clear();
+  };
+  size_t pos = 0;
+  while (pos < config.size()) {
+    size_t end = config.find('\n', pos);
+    if (end == std::string::npos) {
+      end = config.size();
+    }
+    std::string_view line(config.data() + pos, end - pos);
+    pos = end + 1;
+    size_t first = line.find_first_not_of(' ');
+    if (first == std::string_view::npos || line.substr(first, 7) != "server ") {
+      flush();
+      out.append(line);
+      out.push_back('\n');
+      continue;
+    }
+    // server <name> <addr:port> ... id <n> ... cookie <c>: mask the per-server values.
+    std::string masked(line.substr(0, first));
+    size_t i = first;
+    int token = 0;
+    bool mask_next = false;
+    while (i < line.size()) {
+      size_t j = line.find(' ', i);
+      if (j == std::string_view::npos) {
+        j = line.size();
+      }
+      std::string_view tok = line.substr(i, j - i);
+      bool mask = token == 1 || token == 2 || mask_next;
+      mask_next = tok == "id" || tok == "cookie";
+      masked.append(mask ? std::string_view("*") : tok);
+      masked.push_back(' ');
+      ++token;
+      i = j + 1;
+    }
+    block.insert(std::move(masked));
+  }
+  flush();
+  return common::sha256Hex(out);
+}
 
 const char* outcomeName(PassReport::Outcome o) {
   switch (o) {
@@ -336,11 +390,35 @@ PassReport Reconciler::reconcileOnce() {
       continue;
     }
     bundle = Bundle{rendered.config, rendered.domain_map, rendered.app_map};
-    auto tv = Clock::now();
-    auto v = validate(rendered, model, bundle);
-    report.validate_time += since(tv);
+    // Fast path: when only server lines differ from the last configuration HAProxy
+    // accepted (a scale, a task replaced, a health flip), the new one is valid too.
+    const std::string shape = configShape(bundle.config);
+    if (!last_valid_shape_.empty() && shape == last_valid_shape_) {
+      report.validation_skipped = true;
+      validated = true;
+      break;
+    }
+    ValidationResult v;
+    if (auto it = failed_shapes_.find(shape); it != failed_shapes_.end()) {
+      // Same shape as a candidate HAProxy rejected before: the same apps offend.
+      v.ok = false;
+      v.offending_apps = it->second;
+    } else {
+      auto tv = Clock::now();
+      v = validate(rendered, model, bundle);
+      report.validate_time += since(tv);
+      if (!v.ok && !v.offending_apps.empty()) {
+        if (failed_shapes_.size() >= 32) {
+          failed_shapes_.clear();  // bounded memory; only a cache
+        }
+        failed_shapes_[shape] = v.offending_apps;
+      }
+    }
     if (v.ok) {
       validated = true;
+      if (runner_ != nullptr && !options_.haproxy_bin.empty()) {
+        last_valid_shape_ = shape;
+      }
       break;
     }
     if (v.offending_apps.empty()) {

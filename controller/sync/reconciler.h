@@ -53,6 +53,7 @@ struct PassReport {
   std::vector<std::string> added_apps, removed_apps;
   size_t changed_apps = 0;
   std::chrono::milliseconds fetch_time{0}, build_time{0}, validate_time{0};
+  bool validation_skipped = false;  // only server lines changed since the last validation
 };
 
 const char* outcomeName(PassReport::Outcome o);
@@ -93,9 +94,19 @@ class Reconciler {
   // Last known health of each task (for "unknown health is not unhealthy").
   std::map<std::string, bool> last_health_;
   // Guard confirmation.
+  // Shape (configShape) of the last configuration haproxy -c accepted.
+  std::string last_valid_shape_;
+  // Candidates HAProxy rejected, by shape, with the apps that owned the errors (one
+  // pass may need several rounds, each finding other offenders).
+  std::map<std::string, std::map<std::string, std::string>> failed_shapes_;
   std::string held_guard_;
   int held_count_ = 0;
 };
+
+// A hash of `config` with the per-server values of `server` lines (name, address,
+// id, cookie) masked and runs of identical masked lines collapsed: two configs with
+// the same shape differ only in which servers exist, so they are equally valid.
+std::string configShape(const std::string& config);
 
 // Parses haproxy -c output: for each [ALERT] line, the config line number it names
 // (0 when none) and the text.

@@ -232,6 +232,17 @@ TEST_F(ReconcilerTest, HaproxyAlertIsMappedToTheAppThatOwnsTheLine) {
   EXPECT_EQ(c.find("balancee"), std::string::npos);
   EXPECT_NE(c.find("10.0.0.2:32001"), std::string::npos);
   EXPECT_NE(c.find("10.0.0.1:31000"), std::string::npos);  // /a's last good fragment
+  // The same bad app in the next pass is recognised without running haproxy again.
+  const int calls = runner.calls;
+  api_.body = apps({app("/a", 10001, {31000, 31001},
+                        ",\"HAPROXY_0_VHOST\":\"a.example.com\","
+                        "\"HAPROXY_0_BACKEND_HTTP_OPTIONS\":\"  balancee x\\n\""),
+                    app("/b", 10002, {32000, 32001, 32002})});
+  auto again = r.reconcileOnce();
+  EXPECT_EQ(again.outcome, PassReport::Outcome::Published);
+  ASSERT_EQ(again.quarantined.size(), 1u);
+  EXPECT_EQ(again.quarantined[0].source, "haproxy");
+  EXPECT_EQ(runner.calls, calls);
 }
 
 TEST_F(ReconcilerTest, AlertOutsideAnyAppPublishesNothing) {
@@ -252,6 +263,51 @@ TEST(ParseAlerts, LineNumbersAndText) {
   ASSERT_EQ(a.size(), 2u);
   EXPECT_EQ(a[0].first, 42);
   EXPECT_EQ(a[1].first, 0);
+}
+
+}  // namespace
+}  // namespace mlb::controller
+
+namespace mlb::controller {
+namespace {
+
+TEST(ConfigShape, ServerChangesKeepTheShapeOtherChangesDoNot) {
+  const std::string a =
+      "backend x\n  balance roundrobin\n  server 10_0_0_1_31000 10.0.0.1:31000 id 11 check\n";
+  const std::string b =
+      "backend x\n  balance roundrobin\n  server 10_0_0_2_31005 10.0.0.2:31005 id 42 check\n"
+      "  server 10_0_0_3_31006 10.0.0.3:31006 id 43 check\n";
+  EXPECT_EQ(configShape(a), configShape(b));
+  EXPECT_NE(configShape(a), configShape("backend x\n  balance leastconn\n"
+                                        "  server 10_0_0_1_31000 10.0.0.1:31000 id 11 check\n"));
+  EXPECT_NE(configShape(a), configShape("backend x\n  balance roundrobin\n"
+                                        "  server 10_0_0_1_31000 10.0.0.1:31000 id 11 chek\n"));
+  EXPECT_NE(configShape(a), configShape("backend x\n  balance roundrobin\n"));
+  // Order and mix of enabled and draining servers do not matter, their kinds do.
+  const std::string mixed1 =
+      "backend x\n  server a 1.1.1.1:1 id 1 check\n  server b 1.1.1.2:1 id 2 check disabled\n";
+  const std::string mixed2 =
+      "backend x\n  server b 1.1.1.2:1 id 2 check disabled\n  server c 1.1.1.3:1 id 3 check\n"
+      "  server a 1.1.1.1:1 id 1 check\n";
+  EXPECT_EQ(configShape(mixed1), configShape(mixed2));
+  EXPECT_NE(configShape(a), configShape(mixed1));
+}
+
+TEST_F(ReconcilerTest, ScaleSkipsValidationAStructuralChangeDoesNot) {
+  FakeRunner runner;
+  api_.body = apps({app("/a", 10001, {31000})});
+  auto r = make(&runner);
+  ASSERT_EQ(r.reconcileOnce().outcome, PassReport::Outcome::Published);
+  EXPECT_EQ(runner.calls, 1);
+  api_.body = apps({app("/a", 10001, {31000, 31001, 31002})});
+  auto scaled = r.reconcileOnce();
+  EXPECT_EQ(scaled.outcome, PassReport::Outcome::Published);
+  EXPECT_TRUE(scaled.validation_skipped);
+  EXPECT_EQ(runner.calls, 1);
+  api_.body = apps({app("/a", 10001, {31000}, ",\"HAPROXY_0_BALANCE\":\"leastconn\"")});
+  auto changed = r.reconcileOnce();
+  EXPECT_FALSE(changed.validation_skipped);
+  EXPECT_EQ(runner.calls, 2);
 }
 
 }  // namespace

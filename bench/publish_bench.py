@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""Event -> bundle published, measured end to end: the Marathon simulator with N
+generated apps (gen_fixture.py --apps N --seed 1), a real mlb-controller, an app
+scaled through the simulator's control API (which emits the events Marathon emits),
+timed until `current` points at a new bundle. Then an event storm: 10,000 status
+events in 10 s (plus one real change per second), with the number of passes and
+publishes it caused and the controller's RSS sampled over the storm.
+
+Prints figures; asserts nothing (not a timed test). Bounded: every loop ends.
+usage: publish_bench.py [--sizes 100,1000,5000] [--samples 20] [--no-validate] [--smoke]
+"""
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def http(url, data=None, timeout=30):
+    req = urllib.request.Request(url, data=json.dumps(data).encode() if data is not None
+                                 else None, method="POST" if data is not None else "GET")
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return r.read().decode()
+
+
+def metric(text, name, labels=None):
+    total = 0.0
+    for line in text.splitlines():
+        m = re.match(r"^([\w:]+)(\{[^}]*\})?\s+(\S+)$", line)
+        if not m or m.group(1) != name:
+            continue
+        lab = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+        if labels and any(lab.get(k) != v for k, v in labels.items()):
+            continue
+        total += float(m.group(3))
+    return total
+
+
+def rss_mb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def pct(values, p):
+    s = sorted(values)
+    k = min(len(s) - 1, max(0, int(round(p / 100.0 * (len(s) - 1)))))
+    return s[k]
+
+
+def run_size(controller, n, samples, validate, storm):
+    d = tempfile.mkdtemp(prefix="mlb-pb-")
+    procs = []
+    try:
+        sim_port, ctl_port = free_port(), free_port()
+        sim_url, ctl_url = "http://127.0.0.1:%d" % sim_port, "http://127.0.0.1:%d" % ctl_port
+        state = os.path.join(d, "state")
+        cert = os.path.join(d, "cert.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                        cert + ".k", "-out", cert + ".c", "-days", "2", "-subj", "/CN=b"],
+                       check=True, capture_output=True)
+        with open(cert, "w") as out:
+            out.write(open(cert + ".c").read() + open(cert + ".k").read())
+        log = open(os.path.join(d, "sim.log"), "wb")
+        procs.append(subprocess.Popen([sys.executable, os.path.join(ROOT, "e2e", "marathon_sim.py"),
+                                       "--generate", str(n), "--seed", "1", "--listen",
+                                       "127.0.0.1:%d" % sim_port], stdout=log, stderr=log))
+        t_end = time.monotonic() + 300
+        while time.monotonic() < t_end:
+            try:
+                if http(sim_url + "/ping") == "pong":
+                    break
+            except OSError:
+                time.sleep(0.2)
+        args = [controller, "--marathon", sim_url, "--group", "*", "--ssl-certs", cert,
+                "--state-dir", state, "--listen", "127.0.0.1:%d" % ctl_port,
+                "--min-interval", "0.1", "--marathon-timeout", "60", "--max-shrink", "1"]
+        if not validate:
+            args.append("--no-validate")
+        clog = open(os.path.join(d, "controller.log"), "wb")
+        ctl = subprocess.Popen(args, stdout=clog, stderr=clog)
+        procs.append(ctl)
+        t_end = time.monotonic() + 300
+        while time.monotonic() < t_end:
+            try:
+                if http(ctl_url + "/readyz").startswith("ready"):
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        current = os.path.join(state, "current")
+        apps = json.loads(http(sim_url + "/v2/apps"))["apps"]
+        rng = random.Random(1)
+        candidates = [a["id"] for a in apps if a.get("instances", 0) >= 1]
+        rng.shuffle(candidates)
+        lat = []
+        noop = 0
+        for app_id in candidates:
+            if len(lat) >= samples or noop > samples * 3:
+                break
+            before = os.readlink(current)
+            app = json.loads(http(sim_url + "/v2/apps" + app_id))["app"]
+            t0 = time.monotonic()
+            http(sim_url + "/_sim/scale", {"app": app_id, "instances": len(app["tasks"]) + 1})
+            deadline = t0 + 10
+            changed = False
+            while time.monotonic() < deadline:
+                if os.readlink(current) != before:
+                    changed = True
+                    break
+                time.sleep(0.001)
+            if changed:
+                lat.append((time.monotonic() - t0) * 1000)
+            else:
+                noop += 1  # the app is not exposed (no ports, or filtered): no publish
+            time.sleep(0.15)
+        res = {"n": n, "samples": len(lat), "noop": noop, "rss_mb": rss_mb(ctl.pid)}
+        if lat:
+            res.update(p50=statistics.median(lat), p99=pct(lat, 99), max=max(lat))
+        if storm:
+            m0 = http(ctl_url + "/metrics")
+            rss = [rss_mb(ctl.pid)]
+            http(sim_url + "/_sim/storm", {"events": 10000, "seconds": 10})
+            t0 = time.monotonic()
+            changes = 0
+            while time.monotonic() - t0 < 11:
+                if int(time.monotonic() - t0) >= changes and changes < 10:
+                    app_id = candidates[changes % len(candidates)]
+                    app = json.loads(http(sim_url + "/v2/apps" + app_id))["app"]
+                    http(sim_url + "/_sim/scale", {"app": app_id,
+                                                   "instances": len(app["tasks"]) + 1})
+                    changes += 1
+                rss.append(rss_mb(ctl.pid))
+                time.sleep(0.1)
+            time.sleep(1)
+            m1 = http(ctl_url + "/metrics")
+            res["storm"] = {
+                "events_received": metric(m1, "mlb_controller_sse_events_total") -
+                metric(m0, "mlb_controller_sse_events_total"),
+                "passes": metric(m1, "mlb_controller_syncs_total") -
+                metric(m0, "mlb_controller_syncs_total"),
+                "publishes": metric(m1, "mlb_controller_publishes_total") -
+                metric(m0, "mlb_controller_publishes_total"),
+                "changes": changes, "rss_start": rss[0], "rss_peak": max(rss), "rss_end": rss[-1]}
+        return res
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--controller", default=os.path.join(ROOT, "build", "controller",
+                                                         "mlb-controller"))
+    ap.add_argument("--sizes", default="100,1000,5000")
+    ap.add_argument("--samples", type=int, default=20)
+    ap.add_argument("--no-validate", action="store_true")
+    ap.add_argument("--storm-size", type=int, default=1000)
+    ap.add_argument("--smoke", action="store_true", help="N=100, 3 samples, no storm")
+    a = ap.parse_args()
+    sizes = [100] if a.smoke else [int(x) for x in a.sizes.split(",")]
+    samples = 3 if a.smoke else a.samples
+    print("event -> published (ms), validation with haproxy -c: %s" %
+          ("off" if a.no_validate else "on"))
+    print("%6s %8s %8s %8s %8s %8s" % ("apps", "samples", "p50", "p99", "max", "RSS MB"))
+    for n in sizes:
+        r = run_size(a.controller, n, samples, not a.no_validate,
+                     storm=(not a.smoke and n == a.storm_size))
+        print("%6d %8d %8.1f %8.1f %8.1f %8.1f" % (n, r["samples"], r.get("p50", -1),
+                                                   r.get("p99", -1), r.get("max", -1),
+                                                   r["rss_mb"]), flush=True)
+        if "storm" in r:
+            s = r["storm"]
+            print("  storm at %d apps: %d status events in 10 s + %d real changes -> %d events "
+                  "received, %d passes, %d publishes; RSS start %.1f, peak %.1f, end %.1f MB" %
+                  (n, 10000, s["changes"], s["events_received"], s["passes"], s["publishes"],
+                   s["rss_start"], s["rss_peak"], s["rss_end"]), flush=True)
+
+
+if __name__ == "__main__":
+    main()
