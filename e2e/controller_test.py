@@ -192,7 +192,8 @@ class FaultTests(unittest.TestCase):
         servers = len(re.findall(r"^\s+server ", e.config().split("\nbackend db_10003\n")[1]
                                  .split("\nbackend")[0], re.M))
         self.assertEqual(servers, n + 1)
-        self.assertEqual(e.status()["last_sync"]["result"] in ("published", "unchanged"), True)
+        self.assertTrue(wait_until(lambda: e.status()["last_sync"]["result"] in
+                                   ("published", "unchanged")))
 
     def test_http_500(self):
         self.change_under_fault("http500", "mlb_controller_marathon_faults_total",
@@ -261,6 +262,8 @@ class IsolationTests(unittest.TestCase):
             cfg = e.config()
             self.assertNotIn("bind :2", cfg)
             self.assertIn("backend shop_web_10001", cfg)  # its last good fragment serves
+            # /v1/status is updated right after the publish: wait for it.
+            wait_until(lambda: "/shop/web" in {x["app_id"] for x in e.status()["quarantined"]})
             q = {x["app_id"]: x for x in e.status()["quarantined"]}
             self.assertIn("/shop/web", q)
             self.assertTrue(q["/shop/web"]["kept_last_good"])
@@ -279,11 +282,13 @@ class IsolationTests(unittest.TestCase):
             self.assertTrue(wait_until(lambda: "127.0.0.1:18998" in e.config(), 15),
                             e.log("controller.log")[-3000:])
             self.assertNotIn("balancee", e.config())
+            wait_until(lambda: "/shop/api" in {x["app_id"] for x in e.status()["quarantined"]})
             q = {x["app_id"]: x for x in e.status()["quarantined"]}
             self.assertEqual(q["/shop/api"]["source"], "haproxy")
             self.assertIn("balancee", q["/shop/api"]["reason"])
-            self.assertEqual(metric(e.metrics(), "mlb_controller_quarantined_apps",
-                                    {"source": "haproxy"}), 1)
+            self.assertTrue(wait_until(lambda: metric(e.metrics(),
+                                                      "mlb_controller_quarantined_apps",
+                                                      {"source": "haproxy"}) == 1))
         finally:
             e.close()
 

@@ -93,7 +93,15 @@ def master_cmd(state, cmd):
 
 
 def show_proc(state):
-    out = master_cmd(state, "show proc")
+    # The master CLI refuses connections while the master re-executes (a reload).
+    for _ in range(100):
+        try:
+            out = master_cmd(state, "show proc")
+            break
+        except ConnectionRefusedError:
+            time.sleep(0.05)
+    else:
+        out = master_cmd(state, "show proc")
     res = {"master": None, "reloads": 0, "failed": 0, "workers": [], "old": []}
     section = None
     for line in out.splitlines():
@@ -236,8 +244,9 @@ class BundleTests(ReloaderCase):
         self.assertGreater(sp["reloads"], before)
         self.assertEqual(sp["master"], self.master.pid)  # the master keeps its pid
         self.assertEqual(os.readlink(os.path.join(self.state, "live")), "bundles/v2")
-        metrics = get(self.watch_port, "/metrics")[1]
-        self.assertIn('mlb_reloader_reloads_total{kind="reload",result="success"} 1', metrics)
+        # status.json is written before the counters move: wait for them.
+        self.assertTrue(wait_until(lambda: 'mlb_reloader_reloads_total{kind="reload",'
+                                   'result="success"} 1' in get(self.watch_port, "/metrics")[1]))
         self.assertIn("v2", get(self.watch_port, "/_haproxy_getconfig")[1])
         pids = get(self.watch_port, "/_haproxy_getpids")[1].split()
         self.assertIn(str(self.master.pid), pids)
@@ -258,8 +267,8 @@ class BundleTests(ReloaderCase):
         # The next good bundle still goes out.
         publish(self.state, "v3", config(self.state, self.port, "v3"))
         self.assertTrue(self.serving("v3"))
-        metrics = get(self.watch_port, "/metrics")[1]
-        self.assertIn('mlb_reloader_validations_total{result="invalid"} 1', metrics)
+        self.assertTrue(wait_until(lambda: 'mlb_reloader_validations_total{result="invalid"} 1'
+                                   in get(self.watch_port, "/metrics")[1]))
 
     def test_burst_of_50_bundles_coalesces_and_the_last_one_serves(self):
         self.up("v0")
@@ -354,8 +363,8 @@ class GovernorTests(ReloaderCase):
             print("governor: peak old workers %d, now %d" % (peak, len(sp["old"])),
                   file=sys.stderr)
             self.assertTrue(ok, (sp, self.log("watch.log")))
-            metrics = get(self.watch_port, "/metrics")[1]
-            self.assertIn('mlb_reloader_governor_signals_total{signal="SIGUSR1"}', metrics)
+            self.assertTrue(wait_until(lambda: 'mlb_reloader_governor_signals_total{signal='
+                                       '"SIGUSR1"}' in get(self.watch_port, "/metrics")[1]))
         finally:
             for c in clients:
                 c.close()

@@ -9,4 +9,5 @@ $SUDO apt-get install -y -q --no-install-recommends \
   ca-certificates cmake ninja-build g++ clang clang-format libclang-rt-14-dev python3 openssl curl \
   nlohmann-json3-dev libkainjow-mustache-dev libsimdjson-dev libssl-dev \
   libgtest-dev libgmock-dev haproxy \
-  libcpprest-dev libboost-dev libboost-filesystem-dev prometheus-cpp-dev libcivetweb-dev >/dev/null
+  libcpprest-dev libboost-dev libboost-filesystem-dev prometheus-cpp-dev libcivetweb-dev \
+  podman runc debootstrap >/dev/null

@@ -359,6 +359,31 @@ PassReport Reconciler::reconcileOnce() {
                                         [&](const Service& s) { return s.app_id == app_id; }),
                          model.services.end());
   };
+  // Apps HAProxy rejected in an earlier pass whose labels have not changed since are
+  // quarantined up front: one render and no haproxy -c for a known offender. The
+  // memory is dropped every kOffenderRecheckPasses passes so that an outside fix (a
+  // certificate file that appears) is noticed.
+  std::map<std::string, std::string> label_digests;
+  for (const auto& a : parsed->apps) {
+    if (!haproxy_offenders_.count(a.id)) {
+      continue;
+    }
+    std::string d;
+    for (const auto& [k, val] : a.labels) {
+      d += k + "=" + val + "\n";
+    }
+    label_digests[a.id] = common::sha1Hex(d);
+  }
+  if (++passes_ % kOffenderRecheckPasses == 0) {
+    haproxy_offenders_.clear();
+  }
+  for (const auto& [app_id, off] : haproxy_offenders_) {
+    auto it = label_digests.find(app_id);
+    if (it != label_digests.end() && it->second == off.labels_digest) {
+      quarantine[{app_id, -1}] = {app_id, -1, "haproxy", off.reason, false};
+      removeApp(app_id);
+    }
+  }
   for (const auto& [key, q] : quarantine) {
     substitute(key.first, key.second);
   }
@@ -513,18 +538,37 @@ PassReport Reconciler::reconcileOnce() {
     quarantined_keys.insert({q.app_id, q.port_index});
   }
   std::map<std::pair<std::string, int>, Service> good;
-  for (const auto& s : model.services) {
+  for (auto& s : model.services) {  // the model is not used after this: move from it
     auto key = std::make_pair(s.app_id, s.port_index);
     if (substituted.count(key) || quarantined_keys.count({s.app_id, -1}) ||
         quarantined_keys.count(key)) {
       if (auto it = last_good_.find(key); it != last_good_.end()) {
-        good[key] = it->second;
+        good.emplace(key, std::move(it->second));
       }
       continue;
     }
-    good[key] = s;
+    good.emplace(key, std::move(s));
   }
   last_good_ = std::move(good);
+  // Remember the apps HAProxy rejected, with their labels, for the next pass.
+  std::map<std::string, Offender> offenders;
+  for (const auto& q : report.quarantined) {
+    if (q.source != "haproxy") {
+      continue;
+    }
+    for (const auto& a : parsed->apps) {
+      if (a.id != q.app_id) {
+        continue;
+      }
+      std::string d;
+      for (const auto& [k, val] : a.labels) {
+        d += k + "=" + val + "\n";
+      }
+      offenders[q.app_id] = {common::sha1Hex(d), q.reason};
+      break;
+    }
+  }
+  haproxy_offenders_ = std::move(offenders);
   last_health_ = std::move(health_now);
   return report;
 }

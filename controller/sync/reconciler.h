@@ -99,6 +99,14 @@ class Reconciler {
   // Candidates HAProxy rejected, by shape, with the apps that owned the errors (one
   // pass may need several rounds, each finding other offenders).
   std::map<std::string, std::map<std::string, std::string>> failed_shapes_;
+  // Apps HAProxy rejected in the last pass: their labels' digest and the [ALERT].
+  struct Offender {
+    std::string labels_digest;
+    std::string reason;
+  };
+  std::map<std::string, Offender> haproxy_offenders_;
+  static constexpr uint64_t kOffenderRecheckPasses = 30;
+  uint64_t passes_ = 0;
   std::string held_guard_;
   int held_count_ = 0;
 };

@@ -111,7 +111,7 @@ int runHaproxyEntrypoint(const std::vector<std::string>& args,
   // Record who the master will be (this pid survives execv) and its start time, so
   // that a reused pid is never mistaken for it.
   auto self = table.read(::getpid());
-  if (!self || !writeMasterRecord(state, {::getpid(), self->start_time})) {
+  if (!self || !writeMasterRecord(state, {::getpid(), self->start_time, live})) {
     logError("cannot record the master identity", {{"state_dir", state}});
     return 1;
   }

@@ -131,13 +131,15 @@ std::optional<MasterRecord> readMasterRecord(const std::string& state_dir) {
   if (!(in >> rec.pid >> rec.start_time) || rec.pid <= 1) {
     return std::nullopt;
   }
+  in >> rec.live_version;  // optional third field
   return rec;
 }
 
 bool writeMasterRecord(const std::string& state_dir, const MasterRecord& rec) {
-  return static_cast<bool>(common::writeFileAtomic(
-      state_dir + "/haproxy.master",
-      std::to_string(rec.pid) + " " + std::to_string(rec.start_time) + "\n"));
+  return static_cast<bool>(
+      common::writeFileAtomic(state_dir + "/haproxy.master",
+                              std::to_string(rec.pid) + " " + std::to_string(rec.start_time) +
+                                  (rec.live_version.empty() ? "" : " " + rec.live_version) + "\n"));
 }
 
 std::string verifyMaster(const ProcessTable& table, pid_t pid, const std::string& state_dir,

@@ -42,6 +42,7 @@ bool isInstanceHaproxy(const ProcessInfo& p, const std::string& state_dir);
 struct MasterRecord {
   pid_t pid = 0;
   unsigned long long start_time = 0;
+  std::string live_version;  // the bundle `live` named when the master was started
 };
 std::optional<MasterRecord> readMasterRecord(const std::string& state_dir);
 bool writeMasterRecord(const std::string& state_dir, const MasterRecord& rec);

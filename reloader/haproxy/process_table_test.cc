@@ -68,9 +68,9 @@ TEST_F(PlantedProc, ReadsStatCmdlineAndExe) {
 TEST_F(PlantedProc, VerifiedMasterNeedsMatchingRecord) {
   plant(4242, 1, 777, "/usr/sbin/haproxy", haproxyArgv(state_));
   ProcessTable t(root_.string());
-  EXPECT_EQ(verifyMaster(t, 4242, state_, MasterRecord{4242, 777}), "");
+  EXPECT_EQ(verifyMaster(t, 4242, state_, MasterRecord{4242, 777, ""}), "");
   // Same pid, other start time: the pid was reused.
-  EXPECT_NE(verifyMaster(t, 4242, state_, MasterRecord{4242, 778}).find("reused"),
+  EXPECT_NE(verifyMaster(t, 4242, state_, MasterRecord{4242, 778, ""}).find("reused"),
             std::string::npos);
   EXPECT_NE(verifyMaster(t, 4242, state_, std::nullopt), "");
 }
@@ -78,30 +78,30 @@ TEST_F(PlantedProc, VerifiedMasterNeedsMatchingRecord) {
 TEST_F(PlantedProc, RefusesPidOneAndBelow) {
   plant(1, 0, 1, "/usr/sbin/haproxy", haproxyArgv(state_));
   ProcessTable t(root_.string());
-  EXPECT_NE(verifyMaster(t, 1, state_, MasterRecord{1, 1}), "");
-  EXPECT_NE(verifyMaster(t, 0, state_, MasterRecord{0, 1}), "");
+  EXPECT_NE(verifyMaster(t, 1, state_, MasterRecord{1, 1, ""}), "");
+  EXPECT_NE(verifyMaster(t, 0, state_, MasterRecord{0, 1, ""}), "");
   EXPECT_NE(verifyMaster(t, -5, state_, std::nullopt), "");
 }
 
 TEST_F(PlantedProc, RefusesUnrelatedProcessWithReusedPid) {
   plant(5000, 1, 900, "/usr/bin/sleep", {"sleep", "1000"});
   ProcessTable t(root_.string());
-  EXPECT_NE(verifyMaster(t, 5000, state_, MasterRecord{5000, 900}).find("not an HAProxy"),
+  EXPECT_NE(verifyMaster(t, 5000, state_, MasterRecord{5000, 900, ""}).find("not an HAProxy"),
             std::string::npos);
 }
 
 TEST_F(PlantedProc, RefusesHaproxyOfAnotherStateDir) {
   plant(5001, 1, 900, "/usr/sbin/haproxy", haproxyArgv("/run/other"));
   ProcessTable t(root_.string());
-  EXPECT_NE(verifyMaster(t, 5001, state_, MasterRecord{5001, 900}), "");
+  EXPECT_NE(verifyMaster(t, 5001, state_, MasterRecord{5001, 900, ""}), "");
 }
 
 TEST_F(PlantedProc, RefusesMissingAndZombieProcesses) {
   plant(5002, 1, 900, "/usr/sbin/haproxy", haproxyArgv(state_), 'Z');
   ProcessTable t(root_.string());
-  EXPECT_NE(verifyMaster(t, 5002, state_, MasterRecord{5002, 900}).find("not running"),
+  EXPECT_NE(verifyMaster(t, 5002, state_, MasterRecord{5002, 900, ""}).find("not running"),
             std::string::npos);
-  EXPECT_NE(verifyMaster(t, 6000, state_, MasterRecord{6000, 900}).find("not running"),
+  EXPECT_NE(verifyMaster(t, 6000, state_, MasterRecord{6000, 900, ""}).find("not running"),
             std::string::npos);
 }
 
@@ -110,7 +110,7 @@ TEST_F(PlantedProc, WorkerIsNotAMasterAndMustBeChildOfTheMaster) {
   plant(4243, 4242, 778, "/usr/sbin/haproxy", haproxyArgv(state_));
   plant(4300, 1, 779, "/usr/sbin/haproxy", haproxyArgv(state_));
   ProcessTable t(root_.string());
-  EXPECT_NE(verifyMaster(t, 4243, state_, MasterRecord{4243, 778}).find("worker"),
+  EXPECT_NE(verifyMaster(t, 4243, state_, MasterRecord{4243, 778, ""}).find("worker"),
             std::string::npos);
   EXPECT_EQ(verifyWorker(t, 4243, 4242, state_), "");
   EXPECT_NE(verifyWorker(t, 4300, 4242, state_), "");  // not its child
@@ -120,7 +120,7 @@ TEST_F(PlantedProc, WorkerIsNotAMasterAndMustBeChildOfTheMaster) {
 TEST_F(PlantedProc, DeletedExecutableAfterUpgradeStillCounts) {
   plant(4242, 1, 777, "/usr/sbin/haproxy (deleted)", haproxyArgv(state_));
   ProcessTable t(root_.string());
-  EXPECT_EQ(verifyMaster(t, 4242, state_, MasterRecord{4242, 777}), "");
+  EXPECT_EQ(verifyMaster(t, 4242, state_, MasterRecord{4242, 777, ""}), "");
 }
 
 TEST_F(PlantedProc, ListSkipsNonNumericEntries) {

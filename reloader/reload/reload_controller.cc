@@ -2,6 +2,7 @@
 
 #include <limits.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -198,6 +199,20 @@ ApplyResult ReloadController::applyOnce() {
     res.kind = ApplyResult::Kind::Waiting;
     res.reason = "no verified HAProxy master (" + why + ")";
     return res;
+  }
+  if (applied_.empty() && version == liveVersion()) {
+    // Fresh start: the master was started from this very bundle (the entrypoint
+    // validated it and recorded it) and live has not moved since: nothing to reload.
+    auto rec = readMasterRecord(options_.state_dir);
+    if (rec && rec->pid == *master && rec->live_version == version) {
+      applied_ = version;
+      applied_at_ = isoNow();
+      last_method_ = "startup";
+      (void)writeStatus();
+      res.kind = ApplyResult::Kind::Applied;
+      res.method = "startup";
+      return res;
+    }
   }
   std::string invalid = validate(version);
   if (!invalid.empty()) {

@@ -1,0 +1,293 @@
+#!/usr/bin/env python3
+"""The multi-container end-to-end test: the real Dockerfile built with podman, and
+three containers from that one image — mlb-controller, mlb-reloader watch (--pid=host)
+and mlb-reloader haproxy (--pid=host) — sharing a state volume, --net=host. On the
+host: the Marathon simulator and real backends. Under continuous load it checks
+routing (vhost, path, X-Marathon-App-Id on :9091, service port), a scale (0 failed
+requests), replacing the haproxy container (0 failed, the old one exits after
+draining), a bad label (only that app quarantined), and the controller stopped
+(HAProxy keeps serving) and restarted (converges).
+
+It creates containers named mlb-e2e-<pid>-* and the image localhost/mlb:e2e, and
+removes only those containers. Needs root, podman, runc and debootstrap (CI installs
+them). Ports: 80, 443, 9090, 9091 and 10001-10004 on the host.
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+P = ["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs"]
+U = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096"]
+IMAGE = os.environ.get("MLB_E2E_IMAGE", "localhost/mlb:e2e")
+NAME = "mlb-e2e-%d" % os.getpid()
+SIM_PORT = int(os.environ.get("MLB_E2E_SIM_PORT", "19480"))
+CTL = "127.0.0.1:19402"
+RLD = "127.0.0.1:19403"
+
+
+def log(msg):
+    print("container-e2e: " + msg, flush=True)
+
+
+def run(args, **kw):
+    return subprocess.run(args, check=True, **kw)
+
+
+def http_get(host_port, path="/", headers=None, timeout=3):
+    c = http.client.HTTPConnection(*host_port.split(":"), timeout=timeout)
+    try:
+        c.request("GET", path, headers=headers or {})
+        r = c.getresponse()
+        return r.status, r.read().decode()
+    finally:
+        c.close()
+
+
+def post(url, obj):
+    req = urllib.request.Request(url, data=json.dumps(obj).encode(), method="POST")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.read().decode()
+
+
+def wait_until(pred, timeout=30.0, step=0.1):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            v = pred()
+            if v:
+                return v
+        except (OSError, ValueError, http.client.HTTPException):
+            pass
+        time.sleep(step)
+    return None
+
+
+class Load(threading.Thread):
+    """Continuous requests to several routes (bounded: 600 s), counting failures."""
+
+    def __init__(self, targets):
+        super().__init__(daemon=True)
+        self.targets = targets  # (host:port, path, headers)
+        self.ok = self.failed = 0
+        self.errors = []
+        self.stop_flag = threading.Event()
+
+    def run(self):
+        end = time.monotonic() + 600
+        i = 0
+        while not self.stop_flag.is_set() and time.monotonic() < end:
+            hp, path, hdr = self.targets[i % len(self.targets)]
+            i += 1
+            try:
+                status, _ = http_get(hp, path, dict(hdr, Connection="close"), timeout=5)
+                if status == 200:
+                    self.ok += 1
+                else:
+                    self.failed += 1
+                    self.errors.append("%s %s -> %d" % (hp, path, status))
+            except Exception as e:  # noqa: BLE001 - every failure counts
+                self.failed += 1
+                self.errors.append("%s %s -> %r" % (hp, path, e))
+            time.sleep(0.005)
+
+    def phase(self):
+        """Counts since the last call."""
+        ok, failed = self.ok, self.failed
+        self.ok = self.failed = 0
+        return ok, failed
+
+
+class Stack:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="mlb-ce-")
+        self.state = os.path.join(self.dir, "state")
+        os.makedirs(self.state)
+        os.chmod(self.state, 0o777)  # the containers run as uid 10001
+        self.procs = []
+        self.containers = []
+
+    def spawn(self, args, logname):
+        with open(os.path.join(self.dir, logname), "ab") as f:
+            p = subprocess.Popen(args, stdout=f, stderr=subprocess.STDOUT)
+        self.procs.append(p)
+        return p
+
+    def container(self, suffix, args, pid_host=False):
+        name = "%s-%s" % (NAME, suffix)
+        cmd = P + ["run", "-d", "--name", name, "--net=host"] + U + \
+            (["--pid=host"] if pid_host else []) + \
+            ["-v", "%s:/run/mlb" % self.state, IMAGE] + args
+        run(cmd, stdout=subprocess.DEVNULL)
+        self.containers.append(name)
+        return name
+
+    def running(self, name):
+        r = subprocess.run(P + ["inspect", "-f", "{{.State.Running}}", name],
+                           capture_output=True, text=True)
+        return r.stdout.strip() == "true"
+
+    def logs(self, name):
+        return subprocess.run(P + ["logs", name], capture_output=True, text=True).stdout[-3000:]
+
+    def close(self):
+        for name in self.containers:
+            subprocess.run(P + ["rm", "-f", "-t", "5", name], capture_output=True)
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def main():
+    for tool in ("podman", "runc", "debootstrap"):
+        if not shutil.which(tool):
+            log("FAIL: %s is not installed (scripts/install-deps.sh installs it)" % tool)
+            return 1
+    run([os.path.join(HERE, "container", "make_base_image.sh")])
+    log("building %s from the Dockerfile" % IMAGE)
+    t0 = time.monotonic()
+    run(P + ["build", "--network", "host"] + U + ["--build-arg",
+        "BASE_IMAGE=localhost/mlb-bookworm-base:latest", "-t", IMAGE, ROOT],
+        stdout=subprocess.DEVNULL)
+    log("image built in %.0f s" % (time.monotonic() - t0))
+    s = Stack()
+    failures = []
+
+    def check(cond, what):
+        log(("ok   " if cond else "FAIL ") + what)
+        if not cond:
+            failures.append(what)
+
+    try:
+        # Host side: real backends and the simulator.
+        for port, name in ((18081, "shop-web-1"), (18082, "shop-web-2"), (18083, "shop-api"),
+                           (18084, "db"), (18086, "db-2")):
+            www = os.path.join(s.dir, "www", name)
+            os.makedirs(os.path.join(www, "api"))
+            for f in (os.path.join(www, "index.html"), os.path.join(www, "api", "index.html")):
+                with open(f, "w") as fh:
+                    fh.write(name + "\n")
+            s.spawn([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                     "--directory", www], "backend-%d.log" % port)
+        s.spawn([sys.executable, os.path.join(HERE, "marathon_sim.py"), "--apps",
+                 os.path.join(HERE, "demo", "apps.json"), "--listen",
+                 "127.0.0.1:%d" % SIM_PORT, "--heartbeat", "1"], "sim.log")
+        sim = "http://127.0.0.1:%d" % SIM_PORT
+        assert wait_until(lambda: urllib.request.urlopen(sim + "/ping").read() == b"pong")
+
+        ctl_args = ["mlb-controller", "--marathon", sim, "--group", "external",
+                    "--health-check", "--maxconn", "4000", "--listen", CTL,
+                    "--min-interval", "0.2"]
+        ctl = s.container("controller", ctl_args)
+        s.container("reloader", ["mlb-reloader", "watch", "--listen", RLD,
+                                 "--min-reload-interval", "0.2"], pid_host=True)
+        hap1 = s.container("haproxy-1", ["mlb-reloader", "haproxy"], pid_host=True)
+        served = wait_until(lambda: http_get("127.0.0.1:80", "/",
+                                             {"Host": "shop.demo.local"})[0] == 200, 90)
+        check(served, "HAProxy container serves the controller's bundle")
+        if not served:
+            for n in s.containers:
+                log("logs of %s:\n%s" % (n, s.logs(n)))
+            return 1
+
+        routes = [("127.0.0.1:80", "/", {"Host": "shop.demo.local"}),
+                  ("127.0.0.1:80", "/api/", {"Host": "shop.demo.local"}),
+                  ("127.0.0.1:9091", "/api/", {"X-Marathon-App-Id": "/shop/api"}),
+                  ("127.0.0.1:10003", "/", {})]
+        for hp, path, hdr in routes:
+            body = wait_until(lambda: http_get(hp, path, hdr)[1].strip(), 20)
+            check(body in ("shop-web-1", "shop-web-2", "shop-api", "db"),
+                  "route %s%s %s -> %s" % (hp, path, hdr, body))
+        check(http_get("127.0.0.1:80", "/api/", {"Host": "shop.demo.local"})[1].strip()
+              == "shop-api", "path routing sends /api/ to /shop/api")
+
+        load = Load(routes)
+        load.start()
+        time.sleep(2)
+        log("phase steady: ok/failed = %d/%d" % load.phase())
+
+        # A scale in the simulator: the new task serves, nothing fails.
+        post(sim + "/_sim/scale", {"app": "/db", "instances": 2, "ports": [[18086]]})
+        seen = wait_until(lambda: {http_get("127.0.0.1:10003")[1].strip() for _ in range(6)}
+                          >= {"db", "db-2"}, 30)
+        time.sleep(1)
+        ok, failed = load.phase()
+        log("phase scale: ok/failed = %d/%d" % (ok, failed))
+        check(seen and failed == 0 and ok > 0, "scale: new server serving, 0 failed requests")
+
+        # Replace the haproxy container by a new one (an upgrade): takeover, drain, exit.
+        hap2 = s.container("haproxy-2", ["mlb-reloader", "haproxy"], pid_host=True)
+        exited = wait_until(lambda: not s.running(hap1), 60)
+        time.sleep(1)
+        ok, failed = load.phase()
+        log("phase handover: ok/failed = %d/%d" % (ok, failed))
+        check(exited, "old haproxy container exited after draining")
+        check(s.running(hap2) and failed == 0 and ok > 0,
+              "haproxy container replaced: 0 failed requests")
+
+        # A bad label on one app: quarantined; another app's change still goes out.
+        post(sim + "/_sim/labels", {"app": "/shop/api",
+                                    "labels": {"HAPROXY_0_BALANCE": "roundrobin\nbind :1"}})
+        post(sim + "/_sim/scale", {"app": "/db", "instances": 1})
+        applied = wait_until(lambda: {http_get("127.0.0.1:10003")[1].strip()
+                                      for _ in range(6)} == {"db"}, 30)
+        status = json.loads(http_get(CTL, "/v1/status")[1])
+        quarantined = [q["app_id"] for q in status["quarantined"]]
+        check(applied and "/shop/api" in quarantined,
+              "bad label: /shop/api quarantined (%s), /db's change applied" % quarantined)
+        check(http_get("127.0.0.1:80", "/api/", {"Host": "shop.demo.local"})[1].strip()
+              == "shop-api", "quarantined app keeps serving its last good config")
+
+        # The controller stopped: HAProxy keeps serving; restarted: converges.
+        run(P + ["stop", "-t", "5", ctl], stdout=subprocess.DEVNULL)
+        time.sleep(2)
+        ok, failed = load.phase()
+        log("phase controller down: ok/failed = %d/%d" % (ok, failed))
+        check(failed == 0 and ok > 0, "controller stopped: HAProxy keeps serving")
+        post(sim + "/_sim/labels", {"app": "/shop/api", "labels": {"HAPROXY_0_BALANCE": None}})
+        post(sim + "/_sim/scale", {"app": "/db", "instances": 2, "ports": [[18086]]})
+        run(P + ["start", ctl], stdout=subprocess.DEVNULL)
+        conv = wait_until(lambda: {http_get("127.0.0.1:10003")[1].strip() for _ in range(6)}
+                          >= {"db", "db-2"}, 60)
+        time.sleep(1)
+        ok, failed = load.phase()
+        log("phase controller restarted: ok/failed = %d/%d" % (ok, failed))
+        check(conv and failed == 0, "controller restarted: converges, 0 failed requests")
+        status = json.loads(http_get(CTL, "/v1/status")[1])
+        check(not status["quarantined"] or all(q["app_id"] != "/shop/api"
+                                                for q in status["quarantined"]),
+              "fixed label leaves quarantine")
+        m = http_get(RLD, "/metrics")[1]
+        check('mlb_reloader_reloads_total{kind="reload",result="success"}' in m,
+              "reloader metrics count successful reloads")
+        load.stop_flag.set()
+        load.join(10)
+        if load.errors:
+            log("first errors: %s" % load.errors[:5])
+    finally:
+        if failures:
+            for n in s.containers:
+                log("logs of %s:\n%s" % (n, s.logs(n)))
+        s.close()
+    log("PASSED" if not failures else "FAILED: %s" % failures)
+    return 0 if not failures else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
