@@ -6,7 +6,8 @@ host: the Marathon simulator and real backends. Under continuous load it checks
 routing (vhost, path, X-Marathon-App-Id on :9091, service port), a scale (0 failed
 requests), replacing the haproxy container (0 failed, the old one exits after
 draining), a bad label (only that app quarantined), and the controller stopped
-(HAProxy keeps serving) and restarted (converges).
+(HAProxy keeps serving) and restarted (converges). Debian's Prometheus server scrapes
+both /metrics endpoints and HAProxy's exporter, and promtool checks both endpoints.
 
 It creates containers named mlb-e2e-<pid>-* and the image localhost/mlb:e2e, and
 removes only those containers. Needs root, podman, runc and debootstrap (CI installs
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -155,7 +157,7 @@ class Stack:
 
 
 def main():
-    for tool in ("podman", "runc", "debootstrap"):
+    for tool in ("podman", "runc", "debootstrap", "prometheus", "promtool"):
         if not shutil.which(tool):
             log("FAIL: %s is not installed (scripts/install-deps.sh installs it)" % tool)
             return 1
@@ -216,6 +218,42 @@ def main():
                   "route %s%s %s -> %s" % (hp, path, hdr, body))
         check(http_get("127.0.0.1:80", "/api/", {"Host": "shop.demo.local"})[1].strip()
               == "shop-api", "path routing sends /api/ to /shop/api")
+
+        # Prometheus for real: Debian's server scrapes both mlb endpoints and HAProxy's
+        # own exporter; its HTTP API must show the targets up and the mlb_* series.
+        prom_port = 19490
+        prom_dir = os.path.join(s.dir, "prometheus")
+        os.makedirs(prom_dir)
+        with open(os.path.join(prom_dir, "prometheus.yml"), "w") as f:
+            f.write("global: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n" +
+                    "".join("  - job_name: %s\n    static_configs: [{targets: ['%s']}]\n" % jt
+                            for jt in (("mlb-controller", CTL), ("mlb-reloader", RLD),
+                                       ("haproxy", "127.0.0.1:9090"))))
+        s.spawn(["prometheus", "--config.file", os.path.join(prom_dir, "prometheus.yml"),
+                 "--storage.tsdb.path", os.path.join(prom_dir, "data"),
+                 "--web.listen-address", "127.0.0.1:%d" % prom_port], "prometheus.log")
+
+        def prom(query):
+            url = "http://127.0.0.1:%d/api/v1/query?%s" % (
+                prom_port, urllib.parse.urlencode({"query": query}))
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return json.load(r)["data"]["result"]
+
+        ups = wait_until(lambda: (lambda r: r if len(r) == 3 and all(x["value"][1] == "1"
+                                                                       for x in r) else None)(
+            prom("up")), 60)
+        check(ups, "Prometheus scrapes controller, reloader and HAProxy: %s" %
+              sorted((x["metric"]["job"], x["value"][1]) for x in (ups or [])))
+        for series in ("mlb_controller_syncs_total", "mlb_controller_publishes_total",
+                       "mlb_reloader_reloads_total", "mlb_reloader_haproxy_processes",
+                       "haproxy_process_start_time_seconds"):
+            found = wait_until(lambda: prom(series), 30)
+            check(found, "Prometheus has %s" % series)
+        for hp in (CTL, RLD):
+            text = http_get(hp, "/metrics")[1]
+            r = subprocess.run(["promtool", "check", "metrics"], input=text, text=True,
+                               capture_output=True)
+            check(r.returncode == 0, "promtool check metrics on %s %s" % (hp, r.stdout + r.stderr))
 
         load = Load(routes)
         load.start()

@@ -10,4 +10,4 @@ $SUDO apt-get install -y -q --no-install-recommends \
   nlohmann-json3-dev libkainjow-mustache-dev libsimdjson-dev libssl-dev \
   libgtest-dev libgmock-dev haproxy \
   libcpprest-dev libboost-dev libboost-filesystem-dev prometheus-cpp-dev libcivetweb-dev \
-  podman runc debootstrap >/dev/null
+  podman runc debootstrap prometheus >/dev/null
