@@ -358,6 +358,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             req = json.loads(self.rfile.read(length) or b"{}")
         except ValueError as e:
             return self.send_json(400, {"message": "Invalid JSON: %s" % e})
+        if url.path in ("/v2/apps", "/v2/groups", "/v2/pods"):
+            errors = validate_definition(url.path, req)
+            if errors:
+                return self.send_json(422, {"message": "Object is not valid",
+                                            "details": [{"path": p, "errors": [e]}
+                                                        for p, e in errors]})
+            return self.send_json(201, {"deploymentId": "sim-%d" % time.monotonic_ns(),
+                                        "version": now_ts()},
+                                  [("Marathon-Deployment-Id", "sim")])
         if not url.path.startswith("/_sim/"):
             return self.send_json(405, {"message": "read-only simulator"})
         action = url.path[len("/_sim/"):]
@@ -479,6 +488,91 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     time.sleep(delay)
         threading.Thread(target=run, daemon=True).start()
         return {"ok": True, "events": n}
+
+
+def validate_definition(path, d):
+    """The checks Marathon's validators make that matter for mlb's definitions
+    (ids, resources, containers, volumes, networks). Returns [(json path, error)]."""
+    errs = []
+
+    def need(cond, where, msg):
+        if not cond:
+            errs.append((where, msg))
+
+    def check_id(v, where):
+        need(isinstance(v, str) and v.startswith("/") and all(
+            seg and all(c.isalnum() and c.islower() or c.isdigit() or c in "-."
+                        for c in seg) for seg in v[1:].split("/")), where,
+            "must be an absolute path of lowercase letters, digits, '-' and '.'")
+
+    def check_app(a, where):
+        if not isinstance(a, dict):
+            return need(False, where, "must be an object")
+        check_id(a.get("id"), where + "/id")
+        need(any(k in a for k in ("cmd", "args", "container")), where,
+             "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'")
+        for k in ("cpus", "mem"):
+            need(isinstance(a.get(k, 1), (int, float)) and a.get(k, 1) >= 0, where + "/" + k,
+                 "must be a non-negative number")
+        need(isinstance(a.get("instances", 1), int), where + "/instances", "must be an integer")
+        c = a.get("container")
+        if c is not None:
+            need(c.get("type") in ("DOCKER", "MESOS"), where + "/container/type",
+                 "must be DOCKER or MESOS")
+            need(bool((c.get("docker") or {}).get("image")), where + "/container/docker/image",
+                 "must not be empty")
+            for i, v in enumerate(c.get("volumes", [])):
+                need(v.get("containerPath") and v.get("mode") in ("RO", "RW"),
+                     "%s/container/volumes(%d)" % (where, i), "containerPath and mode RO|RW")
+        for i, n in enumerate(a.get("networks", [])):
+            need(n.get("mode") in ("host", "container/bridge", "container"),
+                 "%s/networks(%d)/mode" % (where, i), "unknown network mode")
+        for i, hc in enumerate(a.get("healthChecks", [])):
+            need(hc.get("protocol") in ("HTTP", "HTTPS", "TCP", "COMMAND", "MESOS_HTTP",
+                                        "MESOS_HTTPS", "MESOS_TCP"),
+                 "%s/healthChecks(%d)/protocol" % (where, i), "unknown protocol")
+            pi = hc.get("portIndex")
+            need(pi is None or pi < len(a.get("portDefinitions", []) or
+                                         (c or {}).get("portMappings", [])),
+                 "%s/healthChecks(%d)/portIndex" % (where, i), "portIndex out of range")
+
+    if path == "/v2/apps":
+        check_app(d, "")
+    elif path == "/v2/groups":
+        check_id(d.get("id"), "/id")
+        need(isinstance(d.get("apps"), list) and d["apps"], "/apps", "must list apps")
+        for i, a in enumerate(d.get("apps") or []):
+            check_app(a, "/apps(%d)" % i)
+            need(isinstance(a.get("id"), str) and a["id"].startswith(d.get("id", "") + "/"),
+                 "/apps(%d)/id" % i, "must be inside the group")
+    else:  # /v2/pods
+        check_id(d.get("id"), "/id")
+        conts = d.get("containers")
+        need(isinstance(conts, list) and conts, "/containers", "must not be empty")
+        vols = {v.get("name") for v in d.get("volumes", [])}
+        names = set()
+        for i, c in enumerate(conts or []):
+            w = "/containers(%d)" % i
+            need(c.get("name") and c["name"] not in names, w + "/name", "must be unique")
+            names.add(c.get("name"))
+            r = c.get("resources") or {}
+            need(isinstance(r.get("cpus"), (int, float)) and isinstance(r.get("mem"),
+                                                                          (int, float)),
+                 w + "/resources", "cpus and mem are required")
+            img = c.get("image") or {}
+            need(img.get("kind") in ("DOCKER", "APPC") and img.get("id"), w + "/image",
+                 "kind DOCKER|APPC and id")
+            for j, m in enumerate(c.get("volumeMounts", [])):
+                need(m.get("name") in vols, "%s/volumeMounts(%d)" % (w, j),
+                     "names no pod volume")
+            eps = {e.get("name") for e in c.get("endpoints", [])}
+            hc = (c.get("healthCheck") or {}).get("http")
+            need(hc is None or hc.get("endpoint") in eps, w + "/healthCheck",
+                 "names no endpoint")
+        for i, n in enumerate(d.get("networks", [])):
+            need(n.get("mode") in ("host", "container", "container/bridge"),
+                 "/networks(%d)/mode" % i, "unknown network mode")
+    return errs
 
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
