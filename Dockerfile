@@ -15,7 +15,7 @@ WORKDIR /src
 COPY . .
 # The same build as CI (scripts/test.sh builds this tree the same way and tests it).
 RUN rm -rf build && cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null \
- && cmake --build build --target mlb mlb-controller mlb-reloader \
+ && cmake --build build \
  && strip build/cli/mlb build/controller/mlb-controller build/reloader/mlb-reloader
 
 FROM ${BASE_IMAGE}

@@ -245,7 +245,8 @@ int runRender(const std::vector<std::string>& args, const std::map<std::string, 
   std::string error;
   if (!writeFileAtomic(out_dir + "/haproxy.cfg", rendered->config, error) ||
       !writeFileAtomic(out_dir + "/domain2backend.map", rendered->domain_map, error) ||
-      !writeFileAtomic(out_dir + "/app2backend.map", rendered->app_map, error)) {
+      !writeFileAtomic(out_dir + "/app2backend.map", rendered->app_map, error) ||
+      !writeFileAtomic(out_dir + "/mlb.lua", controller::endpointsLua(), error)) {
     err << "mlb render: " << error << "\n";
     return 1;
   }

@@ -127,7 +127,8 @@ class Stack:
 
     def container(self, suffix, args, pid_host=False):
         name = "%s-%s" % (NAME, suffix)
-        cmd = P + ["run", "-d", "--name", name, "--net=host"] + U + \
+        cmd = P + ["run", "-d", "--name", name, "--net=host",
+                   "-e", "MLB_RELOADER_URL=http://%s" % RLD] + U + \
             (["--pid=host"] if pid_host else []) + \
             ["-v", "%s:/run/mlb" % self.state, IMAGE] + args
         run(cmd, stdout=subprocess.DEVNULL)
@@ -254,6 +255,13 @@ def main():
             r = subprocess.run(["promtool", "check", "metrics"], input=text, text=True,
                                capture_output=True)
             check(r.returncode == 0, "promtool check metrics on %s %s" % (hp, r.stdout + r.stderr))
+
+        cfg = wait_until(lambda: http_get("127.0.0.1:9090", "/_haproxy_getconfig")[1], 20)
+        check(cfg and "frontend marathon_http_in" in cfg,
+              "/_haproxy_getconfig on HAProxy's :9090 (answered by the reloader)")
+        pids = http_get("127.0.0.1:9090", "/_haproxy_getpids")[1].split()
+        check(len(pids) >= 2 and all(p.isdigit() for p in pids),
+              "/_haproxy_getpids on :9090 -> %s" % pids)
 
         load = Load(routes)
         load.start()

@@ -79,7 +79,9 @@ echo "== mlb-reloader watch (sidecar) and mlb-reloader haproxy (execs HAProxy ma
 "$RELOADER" watch --state-dir "$STATE" --haproxy-bin "$HAPROXY" --listen "$RLD_LISTEN" \
   --min-reload-interval 0.2 --recheck-interval 0.5 >"$STATE/reloader.log" 2>&1 &
 PIDS="$PIDS $!"
-"$RELOADER" haproxy --state-dir "$STATE" --haproxy-bin "$HAPROXY" --listen "$RLD_LISTEN" \
+# MLB_RELOADER_URL: where HAProxy's :9090 sends marathon-lb's /_haproxy_get* requests.
+MLB_RELOADER_URL="http://$RLD_LISTEN" \
+  "$RELOADER" haproxy --state-dir "$STATE" --haproxy-bin "$HAPROXY" --listen "$RLD_LISTEN" \
   >"$STATE/haproxy.log" 2>&1 &
 PIDS="$PIDS $!"
 
@@ -94,6 +96,7 @@ show "curl -sk --resolve shop.demo.local:443:127.0.0.1 https://shop.demo.local/a
 show "curl -s -H 'X-Marathon-App-Id: /shop/api' http://127.0.0.1:9091/api/"
 show "curl -s http://127.0.0.1:10003/"
 show "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9090/_haproxy_health_check"
+show "curl -s http://127.0.0.1:9090/_haproxy_getpids"
 
 if [ "$MODE" = "--check" ]; then
   fail=0
@@ -136,6 +139,9 @@ if [ "$MODE" = "--check" ]; then
   curl -s "http://$CTL_LISTEN/v1/status" | grep -q '"app_id": "/shop/api"' ||
     { echo "FAIL: /shop/api not quarantined"; fail=1; }
   expect "curl -s http://$RLD_LISTEN/metrics | grep -c '^mlb_reloader_reloads_total{.*success'" "1"
+  # marathon-lb's endpoints on HAProxy's :9090, answered by mlb-reloader.
+  expect "curl -s http://127.0.0.1:9090/_haproxy_getconfig | grep -c '^frontend marathon_http_in'" "1"
+  expect "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9090/_haproxy_getpids" "200"
   [ $fail = 0 ] && echo "DEMO CHECK PASSED"
   exit $fail
 fi

@@ -11,6 +11,7 @@
 
 #include "common/fs/files.h"
 #include "common/hash.h"
+#include "controller/render/config_renderer.h"
 
 namespace mlb::controller {
 
@@ -77,6 +78,7 @@ Status BundlePublisher::writeFiles(const std::string& dir, const Bundle& b,
        {std::pair<const char*, const std::string*>{"haproxy.cfg", &b.config},
         {"domain2backend.map", &b.domain_map},
         {"app2backend.map", &b.app_map},
+        {"mlb.lua", &endpointsLua()},
         {"manifest.json", &manifest_json}}) {
     // The directory is new and renamed into place once complete: plain writes.
     if (auto st = common::writeNewFile(dir + "/" + name, *data); !st) {

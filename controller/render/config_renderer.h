@@ -39,6 +39,11 @@ struct RenderedConfig {
   std::vector<Span> spans;
 };
 
+// The Lua service the default HEAD loads from <haproxy dir>/mlb.lua: it answers
+// marathon-lb's /_haproxy_get* endpoints on :9090 by asking mlb-reloader (:9103).
+// Every bundle (and `mlb render`'s output directory) holds this file.
+const std::string& endpointsLua();
+
 // Renders the complete configuration. Byte-deterministic for the same model,
 // templates and options. A service whose per-port templates fail to render is
 // left out (listed in `quarantined`); an Error only when a global template fails.

@@ -18,6 +18,7 @@ TEST(ConfigRendererHaproxyTest, EveryGoldenConfigPassesHaproxyCheck) {
   const std::string dir = ::testing::TempDir() + "/mlb_haproxy_c_" + std::to_string(::getpid());
   ASSERT_EQ(std::system(("mkdir -p " + dir).c_str()), 0);
   const std::string cert = testing::testdata("tls/test.pem");
+  std::ofstream(dir + "/mlb.lua") << endpointsLua();
   for (const auto& g : testing::goldenCases()) {
     std::string cfg = testing::readFile(testing::testdata("golden/" + g.name + ".cfg"));
     ASSERT_FALSE(cfg.empty()) << g.name;

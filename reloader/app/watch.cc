@@ -140,8 +140,6 @@ int runWatch(const std::vector<std::string>& args, const std::map<std::string, s
   ReloadController rc(flags.reload, *runner, table, sig);
   rc.loadStatus();
 
-  std::mutex pids_mu;
-  std::string pids_text;
   std::map<std::string, common::HttpHandler> handlers;
   handlers["/metrics"] = common::metricsHandler(registry);
   handlers["/healthz"] = [](const common::HttpRequest&) {
@@ -150,9 +148,19 @@ int runWatch(const std::vector<std::string>& args, const std::map<std::string, s
   handlers["/_haproxy_getconfig"] = fileHandler(state + "/live/haproxy.cfg");
   handlers["/_haproxy_getvhostmap"] = fileHandler(state + "/live/domain2backend.map");
   handlers["/_haproxy_getappmap"] = fileHandler(state + "/live/app2backend.map");
-  handlers["/_haproxy_getpids"] = [&](const common::HttpRequest&) {
-    std::lock_guard<std::mutex> lock(pids_mu);
-    return common::HttpResponse{200, "text/plain; charset=utf-8", pids_text + "\n"};
+  // Like marathon-lb's (pidof haproxy), but only the verified master of this state
+  // dir and its children. Computed per request from /proc (ProcessTable is stateless).
+  handlers["/_haproxy_getpids"] = [&table, state](const common::HttpRequest&) {
+    std::string pids;
+    if (auto master = findVerifiedMaster(table, state)) {
+      pids = std::to_string(*master);
+      for (const auto& p : table.list()) {
+        if (p.ppid == *master && isInstanceHaproxy(p, state)) {
+          pids += " " + std::to_string(p.pid);
+        }
+      }
+    }
+    return common::HttpResponse{200, "text/plain; charset=utf-8", pids + "\n"};
   };
   auto server = common::startStatusServer(flags.listen, std::move(handlers));
   if (!server) {
@@ -265,17 +273,6 @@ int runWatch(const std::vector<std::string>& args, const std::map<std::string, s
         m.refused.Increment();
         logWarn("governor: not signalling", {{"reason", why}});
       }
-      std::string pids;
-      if (auto master = findVerifiedMaster(table, state)) {
-        pids = std::to_string(*master);
-        for (const auto& p : table.list()) {
-          if (p.ppid == *master && isInstanceHaproxy(p, state)) {
-            pids += " " + std::to_string(p.pid);
-          }
-        }
-      }
-      std::lock_guard<std::mutex> lock(pids_mu);
-      pids_text = pids;
     }
   }
   ::close(ifd);
