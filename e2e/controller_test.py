@@ -333,6 +333,64 @@ class FailoverTests(unittest.TestCase):
             leader.close()
 
 
+class DcosAuthTests(unittest.TestCase):
+    """--dcos-auth-credentials: the controller logs in with an RS256 JWT and uses the
+    token on /v2/apps and the event stream; a wrong key is refused and counted."""
+
+    def keypair(self, d, name):
+        key, pub = os.path.join(d, name + ".key"), os.path.join(d, name + ".pub")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                        "rsa_keygen_bits:2048", "-out", key], check=True, capture_output=True)
+        subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-out", pub], check=True,
+                       capture_output=True)
+        with open(key) as f:
+            return f.read(), pub
+
+    def env_with_login(self, private_key, pub):
+        e = Env(start=False)
+        e.sim_proc.terminate()
+        e.sim_proc.wait(10)
+        e.sim_proc = e.spawn([sys.executable, os.path.join(HERE, "marathon_sim.py"), "--apps",
+                              os.path.join(HERE, "demo", "apps.json"), "--listen",
+                              "127.0.0.1:%d" % e.sim_port, "--heartbeat", "0.5",
+                              "--dcos-uid", "mlb-principal", "--dcos-public-key", pub],
+                             "sim2.log")
+        assert wait_until(lambda: http(e.sim_url + "/_sim/state"), 30)  # no auth needed
+        creds = {"scheme": "RS256", "uid": "mlb-principal", "private_key": private_key,
+                 "login_endpoint": e.sim_url + "/acs/api/v1/auth/login"}
+        e.ctl_args += ["--dcos-auth-credentials", json.dumps(creds)]
+        return e
+
+    def test_service_account_login(self):
+        d = tempfile.mkdtemp(prefix="mlb-dcos-")
+        try:
+            key, pub = self.keypair(d, "good")
+            e = self.env_with_login(key, pub)
+            try:
+                e.start_controller()  # ready: /v2/apps was read with the token
+                self.assertTrue(wait_until(lambda: metric(
+                    e.metrics(), "mlb_controller_sse_connected") == 1, 10),
+                    e.log("controller.log")[-2000:])
+                v = e.version()
+                e.sim("labels", app="/db", labels={"HAPROXY_0_BALANCE": "leastconn"})
+                self.assertTrue(wait_until(lambda: e.version() != v, 10))
+            finally:
+                e.close()
+            other_key, _ = self.keypair(d, "other")
+            e = self.env_with_login(other_key, pub)  # signed by a key DC/OS does not know
+            try:
+                e.ctl = e.spawn(e.ctl_args, "controller.log")
+                self.assertTrue(wait_until(lambda: "DC/OS login" in e.log("controller.log"), 15))
+                self.assertTrue(wait_until(lambda: (metric(
+                    e.metrics(), "mlb_controller_marathon_requests_total",
+                    {"result": "login_refused"}) or 0) > 0, 10))
+                self.assertFalse(os.path.exists(os.path.join(e.state, "current")))
+            finally:
+                e.close()
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 class CrashTests(unittest.TestCase):
     def test_kill_9_never_leaves_a_partial_file(self):
         e = Env(generate=300, start=False, extra=("--no-validate", "--group", "*"))

@@ -185,6 +185,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def auth_ok(self):
+        if self.server.dcos_uid:
+            auth = self.headers.get("Authorization", "")
+            if auth.startswith("token=") and auth[6:] in self.server.dcos_tokens:
+                return True
+            self.send_json(401, {"message": "Authentication required: token=<DC/OS token>"})
+            return False
         creds = self.server.credentials
         if not creds:
             return True
@@ -358,6 +364,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             req = json.loads(self.rfile.read(length) or b"{}")
         except ValueError as e:
             return self.send_json(400, {"message": "Invalid JSON: %s" % e})
+        if url.path == "/acs/api/v1/auth/login" and self.server.dcos_uid:
+            return self.dcos_login(req)
         if url.path in ("/v2/apps", "/v2/groups", "/v2/pods"):
             errors = validate_definition(url.path, req)
             if errors:
@@ -380,6 +388,37 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except KeyError as e:
             return self.send_json(404, {"message": "unknown app or task: %s" % e})
         self.send_json(200, result or {"ok": True})
+
+    def dcos_login(self, req):
+        """DC/OS service login: {"uid", "token": RS256 JWT signed by the account's
+        private key} -> {"token": ...}. The signature is checked with openssl."""
+        import base64
+        import subprocess
+        import tempfile
+
+        def unb64(x):
+            return base64.urlsafe_b64decode(x + "=" * (-len(x) % 4))
+        try:
+            head, payload, sig = req["token"].split(".")
+            claims = json.loads(unb64(payload))
+            with tempfile.TemporaryDirectory() as d:
+                with open(d + "/in", "wb") as f:
+                    f.write((head + "." + payload).encode())
+                with open(d + "/sig", "wb") as f:
+                    f.write(unb64(sig))
+                ok = subprocess.run(["openssl", "dgst", "-sha256", "-verify",
+                                     self.server.dcos_public_key, "-signature", d + "/sig",
+                                     d + "/in"], capture_output=True).returncode == 0
+        except (KeyError, ValueError, TypeError):
+            ok, claims = False, {}
+        if not ok or req.get("uid") != self.server.dcos_uid or \
+                claims.get("uid") != self.server.dcos_uid or claims.get("exp", 0) < time.time():
+            return self.send_json(401, {"title": "Unauthorized",
+                                        "description": "Login token invalid", "code":
+                                        "ERR_INVALID_LOGIN_TOKEN"})
+        token = "sim-dcos-%d" % (len(self.server.dcos_tokens) + 1)
+        self.server.dcos_tokens.add(token)
+        self.send_json(200, {"token": token})
 
     def sim_scale(self, st, req):
         app = st.apps[req["app"]]
@@ -581,6 +620,9 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     stopping = False
     verbose = False
     credentials = None
+    dcos_uid = None
+    dcos_public_key = None
+    dcos_tokens = set()
 
 
 def load_apps(args):
@@ -616,6 +658,9 @@ def main():
     p.add_argument("--fixture-dir", default=None, help="where gen_fixture.py lives")
     p.add_argument("--heartbeat", type=float, default=10.0, help="SSE keep-alive seconds")
     p.add_argument("--credentials", default=None, help="user:password for HTTP Basic")
+    p.add_argument("--dcos-uid", default=None,
+                   help="require DC/OS auth: the service account allowed to log in")
+    p.add_argument("--dcos-public-key", default=None, help="its public key (PEM)")
     p.add_argument("--port-file", default=None, help="write the bound port here")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()
@@ -630,6 +675,9 @@ def main():
     srv = Server((host, int(port)), Handler)
     srv.verbose = args.verbose
     srv.credentials = args.credentials
+    srv.dcos_uid = args.dcos_uid
+    srv.dcos_public_key = args.dcos_public_key
+    srv.dcos_tokens = set()
     if args.port_file:
         with open(args.port_file + ".tmp", "w") as f:
             f.write(str(srv.server_address[1]))

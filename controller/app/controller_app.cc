@@ -362,7 +362,7 @@ int runController(const ControllerFlags& flags) {
   if (flags.sse) {
     SseStreamConfig scfg;
     scfg.base_url = [&api] { return api->currentUrl(); };
-    scfg.authorization = api->authorizationHeader();
+    scfg.authorization = [&api] { return api->authorizationHeader(); };
     scfg.event_types = {"api_post_event", "status_update_event", "health_status_changed_event",
                         "app_terminated_event", "deployment_success"};
     scfg.silence_timeout = flags.silence_timeout;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "controller/model/labels.h"
@@ -197,10 +198,29 @@ const std::vector<FlagSpec>& specs() {
          return true;
        }},
       {"--dcos-auth-credentials", true, false,
-       [](V, ControllerFlags&, std::string& e) {
-         e = "--dcos-auth-credentials (service-account login) is not supported yet; obtain a "
-             "token and pass it with --marathon-auth-token-file";
-         return false;
+       [](V v, ControllerFlags& f, std::string& e) {
+         // marathon-lb's JSON: {"scheme": "RS256", "uid", "private_key", "login_endpoint"}.
+         auto j = nlohmann::json::parse(v[0], nullptr, false);
+         if (j.is_discarded() || !j.is_object()) {
+           e = "--dcos-auth-credentials: not a JSON object";
+           return false;
+         }
+         DcosCredentials c;
+         for (auto [key, dst] : {std::pair<const char*, std::string*>{"uid", &c.uid},
+                                 {"private_key", &c.private_key},
+                                 {"login_endpoint", &c.login_endpoint}}) {
+           if (!j.contains(key) || !j[key].is_string() || j[key].get<std::string>().empty()) {
+             e = std::string("--dcos-auth-credentials: missing string field '") + key + "'";
+             return false;
+           }
+           *dst = j[key].get<std::string>();
+         }
+         if (j.contains("scheme") && j["scheme"] != "RS256") {
+           e = "--dcos-auth-credentials: only scheme RS256 is supported";
+           return false;
+         }
+         f.marathon.dcos = c;
+         return true;
        }},
       {"--marathon-ca-cert", true, false,
        [](V v, ControllerFlags& f, std::string& e) {

@@ -4,9 +4,11 @@
 #include <cpprest/http_client.h>
 // clang-format on
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include <chrono>
 #include <mutex>
+#include <nlohmann/json.hpp>
 
 #include "controller/marathon/app_json.h"
 #include "controller/marathon/marathon_api.h"
@@ -76,10 +78,73 @@ class RestMarathonApi : public MarathonApi {
     return config_.urls[current_];
   }
 
-  std::string authorizationHeader() const override { return auth_; }
+  std::string authorizationHeader() override {
+    if (!config_.dcos) {
+      return auth_;
+    }
+    std::lock_guard<std::mutex> lock(token_mu_);
+    auto now = std::chrono::steady_clock::now();
+    if (dcos_token_.empty() || now - token_at_ > kTokenRefresh) {
+      auto t = login();
+      if (t) {
+        dcos_token_ = *t;
+        token_at_ = now;
+        login_error_.clear();
+      } else {
+        login_error_ = t.error().message;
+      }
+    }
+    return dcos_token_.empty() ? "" : "token=" + dcos_token_;
+  }
 
  private:
+  // POST {"uid", "token": <RS256 JWT>} to the login endpoint; {"token": ...} back.
+  Result<std::string> login() {
+    const auto& c = *config_.dcos;
+    long exp = static_cast<long>(std::time(nullptr)) + 300;
+    auto jwt = makeServiceLoginJwt(c.uid, c.private_key, exp);
+    if (!jwt) {
+      return jwt.error();
+    }
+    try {
+      client::http_client_config cfg;
+      cfg.set_timeout(std::chrono::milliseconds(config_.timeout_ms));
+      cfg.set_validate_certificates(!config_.insecure_tls);
+      if (!config_.ca_cert.empty()) {
+        std::string ca = config_.ca_cert;
+        cfg.set_ssl_context_callback(
+            [ca](boost::asio::ssl::context& ctx) { ctx.load_verify_file(ca); });
+      }
+      client::http_client client(utility::conversions::to_string_t(c.login_endpoint), cfg);
+      http_request req(methods::POST);
+      nlohmann::json body = {{"uid", c.uid}, {"token", *jwt}};
+      req.set_body(body.dump(), "application/json");
+      auto resp = client.request(req).get();
+      std::string text = resp.extract_utf8string(true).get();
+      observe(c.login_endpoint, resp.status_code() == 200 ? "success" : "login_refused");
+      if (resp.status_code() != 200) {
+        return Error{common::ErrorCode::Unavailable,
+                     "DC/OS login as " + c.uid + " at " + c.login_endpoint + ": HTTP " +
+                         std::to_string(resp.status_code()) + ": " + snippet(text)};
+      }
+      auto j = nlohmann::json::parse(text, nullptr, false);
+      if (j.is_discarded() || !j.is_object() || !j.contains("token") || !j["token"].is_string()) {
+        return Error::invalidData("DC/OS login answer has no token: " + snippet(text));
+      }
+      return j["token"].get<std::string>();
+    } catch (const std::exception& e) {
+      observe(c.login_endpoint, "connect");
+      return Error{common::ErrorCode::Unavailable,
+                   "DC/OS login at " + c.login_endpoint + ": " + e.what()};
+    }
+  }
+
   Result<std::string> get(const std::string& base, const std::string& path) {
+    std::string auth = authorizationHeader();
+    if (config_.dcos && auth.empty()) {
+      std::lock_guard<std::mutex> lock(token_mu_);
+      return Error{common::ErrorCode::Unavailable, login_error_};
+    }
     try {
       client::http_client_config cfg;
       cfg.set_timeout(std::chrono::milliseconds(config_.timeout_ms));
@@ -93,8 +158,8 @@ class RestMarathonApi : public MarathonApi {
       http_request req(methods::GET);
       req.set_request_uri(utility::conversions::to_string_t(path));
       req.headers().add(header_names::accept, "application/json");
-      if (!auth_.empty()) {
-        req.headers().add(header_names::authorization, auth_);
+      if (!auth.empty()) {
+        req.headers().add(header_names::authorization, auth);
       }
       // Bound the whole exchange, not only inactivity: a Marathon that trickles bytes
       // must not stall the sync loop.
@@ -116,6 +181,10 @@ class RestMarathonApi : public MarathonApi {
             base + ": no complete answer within " + std::to_string(config_.timeout_ms) + " ms"};
       }
       auto [status, body] = task.get();
+      if (status == 401 && config_.dcos) {
+        std::lock_guard<std::mutex> lock(token_mu_);
+        dcos_token_.clear();  // expired or revoked: log in again on the next request
+      }
       if (status < 200 || status >= 300) {
         observe(base, status >= 500 ? "http_5xx" : "http_4xx");
         return Error{common::ErrorCode::Unavailable,
@@ -156,9 +225,69 @@ class RestMarathonApi : public MarathonApi {
   mutable std::mutex mu_;
   size_t current_ = 0;
   std::chrono::steady_clock::time_point switched_at_{};
+  static constexpr auto kTokenRefresh = std::chrono::minutes(30);
+  std::mutex token_mu_;
+  std::string dcos_token_;
+  std::string login_error_ = "DC/OS login not attempted";
+  std::chrono::steady_clock::time_point token_at_{};
 };
 
+std::string base64Url(const unsigned char* data, size_t n) {
+  std::string out(4 * ((n + 2) / 3) + 1, '\0');
+  int len =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
+  out.resize(static_cast<size_t>(len));
+  for (char& ch : out) {
+    if (ch == '+') {
+      ch = '-';
+    } else if (ch == '/') {
+      ch = '_';
+    }
+  }
+  while (!out.empty() && out.back() == '=') {
+    out.pop_back();
+  }
+  return out;
+}
+
+std::string base64Url(const std::string& s) {
+  return base64Url(reinterpret_cast<const unsigned char*>(s.data()), s.size());
+}
+
 }  // namespace
+
+Result<std::string> makeServiceLoginJwt(const std::string& uid, const std::string& private_key_pem,
+                                        long exp) {
+  const std::string header = base64Url(R"({"alg":"RS256","typ":"JWT"})");
+  const std::string payload = base64Url(nlohmann::json({{"uid", uid}, {"exp", exp}}).dump());
+  const std::string signing_input = header + "." + payload;
+  BIO* bio = BIO_new_mem_buf(private_key_pem.data(), static_cast<int>(private_key_pem.size()));
+  EVP_PKEY* key = bio ? PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr) : nullptr;
+  BIO_free(bio);
+  if (key == nullptr) {
+    return Error::invalidArgument("DC/OS credentials: private_key is not a PEM private key");
+  }
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  size_t sig_len = 0;
+  std::string sig;
+  bool ok = ctx && EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key) == 1 &&
+            EVP_DigestSign(ctx, nullptr, &sig_len,
+                           reinterpret_cast<const unsigned char*>(signing_input.data()),
+                           signing_input.size()) == 1;
+  if (ok) {
+    sig.resize(sig_len);
+    ok = EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &sig_len,
+                        reinterpret_cast<const unsigned char*>(signing_input.data()),
+                        signing_input.size()) == 1;
+    sig.resize(sig_len);
+  }
+  EVP_MD_CTX_free(ctx);
+  EVP_PKEY_free(key);
+  if (!ok) {
+    return Error::invalidArgument("DC/OS credentials: cannot sign with private_key");
+  }
+  return signing_input + "." + base64Url(sig);
+}
 
 std::string basicAuthHeader(const std::string& user_colon_password) {
   std::string out(4 * ((user_colon_password.size() + 2) / 3) + 1, '\0');

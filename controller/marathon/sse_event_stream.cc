@@ -202,8 +202,10 @@ class AsioSseEventStream : public SseEventStream {
 
     std::string req = "GET " + eventsTarget(u.target) + " HTTP/1.1\r\nHost: " + u.host + ":" +
                       u.port + "\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n";
-    if (!config_.authorization.empty()) {
-      req += "Authorization: " + config_.authorization + "\r\n";
+    if (config_.authorization) {
+      if (std::string auth = config_.authorization(); !auth.empty()) {
+        req += "Authorization: " + auth + "\r\n";
+      }
     }
     req += "\r\n";
     ok = runWithDeadline(

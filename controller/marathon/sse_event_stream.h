@@ -16,7 +16,9 @@ namespace mlb::controller {
 struct SseStreamConfig {
   // Returns the base URL to connect to ("http://host:port") at each (re)connect.
   std::function<std::string()> base_url;
-  std::string authorization;  // Authorization header value, "" for none
+  // The Authorization header value at each connect ("" for none): a DC/OS token may
+  // be refreshed between connects.
+  std::function<std::string()> authorization;
   std::vector<std::string> event_types;
   std::chrono::milliseconds connect_timeout{5000};
   // No byte (event or keep-alive) for this long: the stream is dead, reconnect.

@@ -102,7 +102,7 @@ TEST(SseEventStream, DeliversEachEventAsItArrivesOnAnOpenCloseDelimitedStream) {
   SseStreamConfig cfg;
   cfg.base_url = [&] { return server.url(); };
   cfg.event_types = {"status_update_event"};
-  cfg.authorization = "Basic dTpw";
+  cfg.authorization = [] { return std::string("Basic dTpw"); };
   auto stream = makeAsioSseEventStream(cfg, rec.callbacks());
   stream->start();
   std::string request;

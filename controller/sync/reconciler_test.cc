@@ -22,7 +22,7 @@ class FakeMarathonApi : public MarathonApi {
     return MarathonBody{body, "http://fake"};
   }
   std::string currentUrl() const override { return "http://fake"; }
-  std::string authorizationHeader() const override { return ""; }
+  std::string authorizationHeader() override { return ""; }
   std::string body;
   bool fail = false;
   int calls = 0;
