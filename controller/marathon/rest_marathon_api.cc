@@ -1,6 +1,7 @@
 // The only file of the controller that includes cpprestsdk.
 #include <utility>
 // clang-format off
+#include <cpprest/containerstream.h>
 #include <cpprest/http_client.h>
 // clang-format on
 #include <openssl/evp.h>
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "controller/marathon/app_json.h"
+#include "controller/marathon/asio_http_get.h"
 #include "controller/marathon/marathon_api.h"
 
 namespace mlb::controller {
@@ -145,60 +147,36 @@ class RestMarathonApi : public MarathonApi {
       std::lock_guard<std::mutex> lock(token_mu_);
       return Error{common::ErrorCode::Unavailable, login_error_};
     }
-    try {
-      client::http_client_config cfg;
-      cfg.set_timeout(std::chrono::milliseconds(config_.timeout_ms));
-      cfg.set_validate_certificates(!config_.insecure_tls);
-      if (!config_.ca_cert.empty()) {
-        std::string ca = config_.ca_cert;
-        cfg.set_ssl_context_callback(
-            [ca](boost::asio::ssl::context& ctx) { ctx.load_verify_file(ca); });
-      }
-      client::http_client client(utility::conversions::to_string_t(base), cfg);
-      http_request req(methods::GET);
-      req.set_request_uri(utility::conversions::to_string_t(path));
-      req.headers().add(header_names::accept, "application/json");
-      if (!auth.empty()) {
-        req.headers().add(header_names::authorization, auth);
-      }
-      // Bound the whole exchange, not only inactivity: a Marathon that trickles bytes
-      // must not stall the sync loop.
-      pplx::cancellation_token_source cts;
-      auto task = client.request(req, cts.get_token()).then([](http_response resp) {
-        return resp.extract_utf8string(true).then(
-            [resp](std::string body) { return std::make_pair(resp.status_code(), body); });
-      });
-      auto deadline = std::chrono::milliseconds(config_.timeout_ms);
-      if (!waitFor(task, deadline)) {
-        cts.cancel();
-        try {
-          task.wait();
-        } catch (...) {
-        }
-        observe(base, "timeout");
-        return Error{
-            common::ErrorCode::Unavailable,
-            base + ": no complete answer within " + std::to_string(config_.timeout_ms) + " ms"};
-      }
-      auto [status, body] = task.get();
-      if (status == 401 && config_.dcos) {
-        std::lock_guard<std::mutex> lock(token_mu_);
-        dcos_token_.clear();  // expired or revoked: log in again on the next request
-      }
-      if (status < 200 || status >= 300) {
-        observe(base, status >= 500 ? "http_5xx" : "http_4xx");
-        return Error{common::ErrorCode::Unavailable,
-                     base + path + ": HTTP " + std::to_string(status) + ": " + snippet(body)};
-      }
-      observe(base, "success");
-      std::string out;
-      out.reserve(body.size() + kJsonPadding);
-      out.append(body);
-      return out;
-    } catch (const std::exception& e) {
-      observe(base, "connect");
-      return Error{common::ErrorCode::Unavailable, base + ": " + e.what()};
+    // The bulk answer goes through the lean Asio reader (asio_http_get.h): on these
+    // machines cpprestsdk's buffered streams took ~4x the transfer time for 22 MB.
+    HttpGetOptions o;
+    o.timeout = std::chrono::milliseconds(config_.timeout_ms);
+    o.ca_cert = config_.ca_cert;
+    o.insecure_tls = config_.insecure_tls;
+    o.spare_capacity = kJsonPadding;
+    std::vector<std::string> headers;
+    if (!auth.empty()) {
+      headers.push_back("Authorization: " + auth);
     }
+    auto r = asioHttpGet(base, path, headers, o);
+    if (!r) {
+      const bool timeout = r.error().message.find("timed out") != std::string::npos ||
+                           r.error().message.find("no complete answer") != std::string::npos;
+      observe(base, timeout ? "timeout" : "connect");
+      return r.error();
+    }
+    const int status = r->status;
+    if (status == 401 && config_.dcos) {
+      std::lock_guard<std::mutex> lock(token_mu_);
+      dcos_token_.clear();  // expired or revoked: log in again on the next request
+    }
+    if (status < 200 || status >= 300) {
+      observe(base, status >= 500 ? "http_5xx" : "http_4xx");
+      return Error{common::ErrorCode::Unavailable,
+                   base + path + ": HTTP " + std::to_string(status) + ": " + snippet(r->body)};
+    }
+    observe(base, "success");
+    return std::move(r->body);
   }
 
   template <typename Task>

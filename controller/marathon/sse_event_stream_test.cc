@@ -214,3 +214,76 @@ TEST(ParseUrl, SchemesPortsAndPaths) {
 
 }  // namespace
 }  // namespace mlb::controller
+
+#include "controller/marathon/asio_http_get.h"
+
+namespace mlb::controller {
+namespace {
+
+// Serves one canned answer on a thread.
+std::thread serveOnce(RawServer& server, std::string answer, bool keep_open = false) {
+  return std::thread([&server, answer, keep_open] {
+    int c = server.acceptOne();
+    RawServer::send(c, answer);
+    if (keep_open) {
+      std::this_thread::sleep_for(1500ms);
+    }
+    ::close(c);
+  });
+}
+
+TEST(AsioHttpGet, ContentLengthChunkedAndCloseDelimitedBodies) {
+  RawServer server;
+  HttpGetOptions o;
+  o.spare_capacity = 64;
+  {
+    auto t = serveOnce(server, "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{\"apps\":[]}");
+    auto r = asioHttpGet(server.url(), "/v2/apps?embed=apps.tasks", {"Authorization: x"}, o);
+    t.join();
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "{\"apps\":[]}");
+    EXPECT_GE(r->body.capacity(), r->body.size() + 64);
+  }
+  {
+    auto t = serveOnce(server,
+                       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "5\r\n{\"app\r\n6\r\ns\":[]}\r\n0\r\n\r\n");
+    auto r = asioHttpGet(server.url(), "/v2/apps", {}, o);
+    t.join();
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->body, "{\"apps\":[]}");
+  }
+  {
+    auto t = serveOnce(server, "HTTP/1.0 503 Service Unavailable\r\n\r\n<html>503</html>");
+    auto r = asioHttpGet(server.url(), "/v2/apps", {}, o);
+    t.join();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503);
+    EXPECT_EQ(r->body, "<html>503</html>");
+  }
+}
+
+TEST(AsioHttpGet, TruncatedAndHangingAnswersAreErrors) {
+  RawServer server;
+  HttpGetOptions o;
+  o.timeout = 300ms;
+  {
+    auto t = serveOnce(server, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"apps\":");
+    auto r = asioHttpGet(server.url(), "/v2/apps", {}, o);
+    t.join();
+    EXPECT_FALSE(r);
+  }
+  {
+    auto t = serveOnce(server, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{", true);
+    auto start = std::chrono::steady_clock::now();
+    auto r = asioHttpGet(server.url(), "/v2/apps", {}, o);
+    EXPECT_FALSE(r);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 1200ms);
+    t.join();
+  }
+  EXPECT_FALSE(asioHttpGet("http://127.0.0.1:1", "/v2/apps", {}, o));
+}
+
+}  // namespace
+}  // namespace mlb::controller

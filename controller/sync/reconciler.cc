@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
+#include <unordered_map>
 
 #include "common/fs/files.h"
 #include "common/hash.h"
@@ -100,7 +101,8 @@ std::string configShape(const std::string& config) {
     block.insert(std::move(masked));
   }
   flush();
-  return common::sha256Hex(out);
+  // Compared in memory only, never stored: a fast hash is enough.
+  return std::to_string(std::hash<std::string_view>{}(out)) + ":" + std::to_string(out.size());
 }
 
 const char* outcomeName(PassReport::Outcome o) {
@@ -263,7 +265,7 @@ PassReport Reconciler::reconcileOnce() {
 
   // Health bookkeeping: unknown health keeps the last known value.
   size_t checked_tasks = 0, lost_tasks = 0;
-  std::map<std::string, bool> health_now;
+  std::unordered_map<std::string, bool> health_now;
   for (const auto& app : parsed->apps) {
     if (app.health_checks.empty()) {
       continue;

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -92,7 +93,7 @@ class Reconciler {
   // Last good services per (app id, port index): served while that port is quarantined.
   std::map<std::pair<std::string, int>, Service> last_good_;
   // Last known health of each task (for "unknown health is not unhealthy").
-  std::map<std::string, bool> last_health_;
+  std::unordered_map<std::string, bool> last_health_;
   // Guard confirmation.
   // Shape (configShape) of the last configuration haproxy -c accepted.
   std::string last_valid_shape_;

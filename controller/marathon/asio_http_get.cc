@@ -1,0 +1,271 @@
+// Boost 1.74's Asio misses <utility> under C++20.
+#include <utility>
+// clang-format off
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+// clang-format on
+
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+
+#include "controller/marathon/asio_http_get.h"
+#include "controller/marathon/sse_event_stream.h"
+
+namespace mlb::controller {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using common::Error;
+
+std::string lower(std::string s) {
+  for (char& c : s) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return s;
+}
+
+}  // namespace
+
+common::Result<HttpGetResponse> asioHttpGet(const std::string& base_url, const std::string& target,
+                                            const std::vector<std::string>& headers,
+                                            const HttpGetOptions& options) {
+  ParsedUrl u;
+  if (!parseUrl(base_url, u)) {
+    return Error::invalidArgument("bad URL " + base_url);
+  }
+  std::string path = u.target;
+  while (!path.empty() && path.back() == '/') {
+    path.pop_back();
+  }
+  path += target;
+  asio::io_context io;
+  asio::ssl::context ssl_ctx(asio::ssl::context::tls_client);
+  boost::system::error_code ec;
+  if (u.tls) {
+    if (options.insecure_tls) {
+      ssl_ctx.set_verify_mode(asio::ssl::verify_none);
+    } else {
+      ssl_ctx.set_verify_mode(asio::ssl::verify_peer);
+      if (!options.ca_cert.empty()) {
+        ssl_ctx.load_verify_file(options.ca_cert, ec);
+      } else {
+        ssl_ctx.set_default_verify_paths(ec);
+      }
+    }
+  }
+  asio::ssl::stream<tcp::socket> stream(io, ssl_ctx);
+  tcp::socket& sock = stream.next_layer();
+  const auto deadline = std::chrono::steady_clock::now() + options.timeout;
+  bool timed_out = false;
+  asio::steady_timer timer(io);
+  timer.expires_at(deadline);
+  timer.async_wait([&](const boost::system::error_code& e) {
+    if (!e) {
+      timed_out = true;
+      boost::system::error_code ignored;
+      sock.close(ignored);
+    }
+  });
+
+  HttpGetResponse resp;
+  std::string error;
+  std::string head;
+  char buf[1 << 16];
+  size_t content_length = std::string::npos;
+  bool chunked = false;
+
+  tcp::resolver resolver(io);
+  auto fail = [&](const std::string& what, const boost::system::error_code& e) {
+    error = what + ": " + (timed_out ? std::string("timed out") : e.message());
+    timer.cancel();
+  };
+  // The exchange as a chain of async steps on one thread; io.run() returns when done.
+  std::function<void()> read_head, read_body;
+  auto async_read = [&](auto handler) {
+    if (u.tls) {
+      stream.async_read_some(asio::buffer(buf), handler);
+    } else {
+      sock.async_read_some(asio::buffer(buf), handler);
+    }
+  };
+  std::string raw;  // body bytes as received (decoded below when chunked)
+  read_body = [&] {
+    async_read([&](const boost::system::error_code& e, size_t n) {
+      if (n > 0) {
+        raw.append(buf, n);
+        if (raw.size() > options.max_body) {
+          error = "answer larger than " + std::to_string(options.max_body) + " bytes";
+          timer.cancel();
+          return;
+        }
+      }
+      if (e) {
+        if (e == asio::error::eof || e == asio::ssl::error::stream_truncated) {
+          timer.cancel();  // close-delimited body complete
+        } else {
+          fail("read body from " + base_url, e);
+        }
+        return;
+      }
+      if (content_length != std::string::npos && raw.size() >= content_length) {
+        timer.cancel();
+        return;
+      }
+      if (chunked && raw.size() >= 5 && raw.compare(raw.size() - 5, 5, "0\r\n\r\n") == 0) {
+        timer.cancel();
+        return;
+      }
+      read_body();
+    });
+  };
+  read_head = [&] {
+    async_read([&](const boost::system::error_code& e, size_t n) {
+      if (n > 0) {
+        head.append(buf, n);
+      }
+      size_t end = head.find("\r\n\r\n");
+      if (end == std::string::npos) {
+        if (e || head.size() > 65536) {
+          fail("read response headers from " + base_url, e);
+          return;
+        }
+        read_head();
+        return;
+      }
+      resp.status = std::atoi(head.c_str() + head.find(' ') + 1);
+      size_t pos = head.find("\r\n") + 2;
+      while (pos < end) {
+        size_t eol = head.find("\r\n", pos);
+        std::string line = head.substr(pos, eol - pos);
+        pos = eol + 2;
+        size_t colon = line.find(':');
+        if (colon == std::string::npos) {
+          continue;
+        }
+        std::string name = lower(line.substr(0, colon));
+        std::string value = line.substr(line.find_first_not_of(' ', colon + 1));
+        if (name == "content-length") {
+          content_length = std::strtoull(value.c_str(), nullptr, 10);
+        } else if (name == "transfer-encoding" &&
+                   lower(value).find("chunked") != std::string::npos) {
+          chunked = true;
+        } else if (name == "location") {
+          resp.location = value;
+        }
+      }
+      const size_t expect = content_length != std::string::npos ? content_length : 0;
+      raw.reserve(std::max(expect, size_t{1} << 20) + options.spare_capacity);
+      raw.append(head, end + 4, std::string::npos);
+      if ((content_length != std::string::npos && raw.size() >= content_length) ||
+          (e && raw.size() > 0)) {
+        timer.cancel();
+        return;
+      }
+      if (e) {
+        fail("read body from " + base_url, e);
+        return;
+      }
+      read_body();
+    });
+  };
+  std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + u.host + ":" + u.port +
+                        "\r\nAccept: application/json\r\nConnection: close\r\n";
+  for (const auto& h : headers) {
+    request += h + "\r\n";
+  }
+  request += "\r\n";
+  auto on_connected = [&] {
+    auto write_done = [&](const boost::system::error_code& e, size_t) {
+      if (e) {
+        fail("send request to " + base_url, e);
+        return;
+      }
+      read_head();
+    };
+    if (u.tls) {
+      asio::async_write(stream, asio::buffer(request), write_done);
+    } else {
+      asio::async_write(sock, asio::buffer(request), write_done);
+    }
+  };
+  resolver.async_resolve(
+      u.host, u.port, [&](const boost::system::error_code& e, tcp::resolver::results_type results) {
+        if (e) {
+          fail("resolve " + u.host, e);
+          return;
+        }
+        asio::async_connect(
+            sock, results, [&](const boost::system::error_code& ce, const tcp::endpoint&) {
+              if (ce) {
+                fail("connect " + base_url, ce);
+                return;
+              }
+              if (!u.tls) {
+                on_connected();
+                return;
+              }
+              SSL_set_tlsext_host_name(stream.native_handle(), u.host.c_str());
+              if (!options.insecure_tls) {
+                stream.set_verify_callback(asio::ssl::host_name_verification(u.host));
+              }
+              stream.async_handshake(asio::ssl::stream_base::client,
+                                     [&](const boost::system::error_code& he) {
+                                       if (he) {
+                                         fail("TLS handshake with " + base_url, he);
+                                         return;
+                                       }
+                                       on_connected();
+                                     });
+            });
+      });
+  try {
+    io.run();
+  } catch (const std::exception& e) {
+    return Error{common::ErrorCode::Unavailable, base_url + ": " + e.what()};
+  }
+  if (timed_out && error.empty()) {
+    error =
+        base_url + ": no complete answer within " + std::to_string(options.timeout.count()) + " ms";
+  }
+  if (!error.empty()) {
+    return Error{common::ErrorCode::Unavailable, error};
+  }
+  if (content_length != std::string::npos && raw.size() < content_length) {
+    return Error{common::ErrorCode::Unavailable, base_url + ": answer truncated (" +
+                                                     std::to_string(raw.size()) + " of " +
+                                                     std::to_string(content_length) + " bytes)"};
+  }
+  if (!chunked) {
+    if (content_length != std::string::npos && raw.size() > content_length) {
+      raw.resize(content_length);
+    }
+    resp.body = std::move(raw);
+    return resp;
+  }
+  // De-chunk in place: the data only moves towards the front.
+  size_t in = 0, out = 0;
+  for (;;) {
+    size_t eol = raw.find("\r\n", in);
+    if (eol == std::string::npos) {
+      return Error::invalidData(base_url + ": malformed chunked encoding");
+    }
+    size_t len = std::strtoull(raw.c_str() + in, nullptr, 16);
+    in = eol + 2;
+    if (len == 0) {
+      break;
+    }
+    if (in + len > raw.size()) {
+      return Error::invalidData(base_url + ": truncated chunk");
+    }
+    std::memmove(raw.data() + out, raw.data() + in, len);
+    out += len;
+    in += len + 2;
+  }
+  raw.resize(out);
+  resp.body = std::move(raw);
+  return resp;
+}
+
+}  // namespace mlb::controller
