@@ -245,16 +245,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with st.lock:
                 app = st.apps.get(app_id)
                 body = ('{"app":' + st.cache[app_id] + "}").encode() if app else None
+            if st.fault == "empty":  # a Marathon that lost its state knows no app
+                st.take_fault()
+                body = None
             if body is None:
                 return self.send_json(404, {"message": "App '%s' does not exist" % app_id})
-            return self.send_json(200, body)
+            return self.apps_answer(body, single=True)
         if path == "/v2/tasks":
             with st.lock:
                 tasks = [t for i in st.order for t in st.apps[i]["tasks"]]
             return self.send_json(200, {"tasks": tasks})
         self.send_json(404, {"message": "Not found: " + path})
 
-    def apps_answer(self, body):
+    def apps_answer(self, body, single=False):
         kind = self.state.take_fault()
         if kind == "http500":
             return self.send_json(500, {"message": "An unexpected server error occurred."})
@@ -264,7 +267,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             cut = body[: max(1, len(body) * 2 // 3)]
             return self.send_json(200, cut)
         if kind == "empty":
-            return self.send_json(200, b'{"apps":[]}')
+            return self.send_json(200, b'{"apps":[]}')  # (/v2/apps/<id> answers 404 above)
         if kind == "hang":
             # Headers, then nothing, until the client gives up (bounded: 120 s).
             self.send_response(200)
@@ -279,7 +282,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if kind == "health_lost":
             obj = json.loads(body)
-            for app in obj["apps"]:
+            for app in ([obj["app"]] if single else obj["apps"]):
                 for t in app.get("tasks", []):
                     t.pop("healthCheckResults", None)
             return self.send_json(200, json.dumps(obj).encode())

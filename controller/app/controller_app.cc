@@ -329,7 +329,8 @@ int runController(const ControllerFlags& flags) {
                        {"fetch_ms", r.fetch_time.count()},
                        {"build_ms", r.build_time.count()},
                        {"validate_ms", r.validate_time.count()},
-                       {"validation_skipped", r.validation_skipped}};
+                       {"validation_skipped", r.validation_skipped},
+                       {"fast_path", r.fast_path}};
     if (!r.marathon_url.empty()) {
       board.marathon_url = r.marathon_url;
     }
@@ -350,7 +351,8 @@ int runController(const ControllerFlags& flags) {
     }
   };
 
-  SyncLoop loop([&] { return reconciler.reconcileOnce(); }, flags.loop, on_report);
+  SyncLoop loop([&](const std::set<std::string>& hints) { return reconciler.reconcileOnce(hints); },
+                flags.loop, on_report);
 
   std::atomic<int64_t> last_byte_ms{0};
   auto steady_ms = [] {
@@ -381,7 +383,21 @@ int runController(const ControllerFlags& flags) {
     };
     cbs.on_event = [&](const SseEvent& e) {
       m.sse_events.Add({{"type", e.type}}).Increment();
-      loop.trigger();
+      // Events are triggers, never deltas; the app they name lets the next pass fetch
+      // only that app. Anything else (deployments, unknown shapes) asks for a resync.
+      std::string app_id;
+      if (e.type != "deployment_success" && e.data.size() == 1 && e.data[0].size() < 65536) {
+        auto j = nlohmann::json::parse(e.data[0], nullptr, false);
+        if (j.is_object()) {
+          if (j.contains("appId") && j["appId"].is_string()) {
+            app_id = j["appId"].get<std::string>();
+          } else if (j.contains("appDefinition") && j["appDefinition"].is_object() &&
+                     j["appDefinition"].contains("id") && j["appDefinition"]["id"].is_string()) {
+            app_id = j["appDefinition"]["id"].get<std::string>();
+          }
+        }
+      }
+      loop.trigger(app_id);
     };
     cbs.on_disconnected = [&](const std::string& reason) {
       m.sse_disconnects.Increment();

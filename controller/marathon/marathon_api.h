@@ -34,6 +34,7 @@ struct MarathonConfig {
 struct MarathonBody {
   std::string body;  // capacity leaves kJsonPadding spare bytes for the parser
   std::string url;
+  int status = 200;  // fetchApp: 200, or 404 when the app does not exist
 };
 
 class MarathonApi {
@@ -42,6 +43,10 @@ class MarathonApi {
   // GET /v2/apps?embed=apps.tasks. Error on transport failure, non-2xx status (the
   // message names the status and the start of the body), on every URL. Thread-safe.
   virtual common::Result<MarathonBody> fetchApps() = 0;
+  // GET /v2/apps/<id> (tasks are always embedded): status 200 with {"app": ...}, or
+  // status 404 when the app does not exist. Error on transport failure or any other
+  // status. Thread-safe.
+  virtual common::Result<MarathonBody> fetchApp(const std::string& app_id) = 0;
   // The base URL currently preferred (for the SSE stream and /v1/status).
   virtual std::string currentUrl() const = 0;
   // The Authorization header value ("" when none), for the SSE transport. With DC/OS

@@ -65,7 +65,7 @@ class RestMarathonApi : public MarathonApi {
           current_ = idx;
           switched_at_ = std::chrono::steady_clock::now();
         }
-        return MarathonBody{std::move(*r), base};
+        return MarathonBody{std::move(r->first), base, r->second};
       }
       if (!errors.empty()) {
         errors += "; ";
@@ -73,6 +73,19 @@ class RestMarathonApi : public MarathonApi {
       errors += r.error().message;
     }
     return Error{common::ErrorCode::Unavailable, errors};
+  }
+
+  Result<MarathonBody> fetchApp(const std::string& app_id) override {
+    if (app_id.empty() || app_id[0] != '/' ||
+        app_id.find_first_of(" ?#%\r\n") != std::string::npos) {
+      return Error::invalidArgument("bad app id '" + app_id + "'");
+    }
+    const std::string base = currentUrl();
+    auto r = get(base, "/v2/apps" + app_id, /*allow_404=*/true);
+    if (!r) {
+      return r.error();
+    }
+    return MarathonBody{std::move(r->first), base, r->second};
   }
 
   std::string currentUrl() const override {
@@ -141,7 +154,8 @@ class RestMarathonApi : public MarathonApi {
     }
   }
 
-  Result<std::string> get(const std::string& base, const std::string& path) {
+  Result<std::pair<std::string, int>> get(const std::string& base, const std::string& path,
+                                          bool allow_404 = false) {
     std::string auth = authorizationHeader();
     if (config_.dcos && auth.empty()) {
       std::lock_guard<std::mutex> lock(token_mu_);
@@ -170,13 +184,17 @@ class RestMarathonApi : public MarathonApi {
       std::lock_guard<std::mutex> lock(token_mu_);
       dcos_token_.clear();  // expired or revoked: log in again on the next request
     }
+    if (status == 404 && allow_404) {
+      observe(base, "success");
+      return std::make_pair(std::string(), 404);
+    }
     if (status < 200 || status >= 300) {
       observe(base, status >= 500 ? "http_5xx" : "http_4xx");
       return Error{common::ErrorCode::Unavailable,
                    base + path + ": HTTP " + std::to_string(status) + ": " + snippet(r->body)};
     }
     observe(base, "success");
-    return std::move(r->body);
+    return std::make_pair(std::move(r->body), status);
   }
 
   template <typename Task>

@@ -40,7 +40,7 @@ Status BundlePublisher::init() {
     return names.error();
   }
   for (const auto& n : *names) {
-    if (n.rfind(".tmp-", 0) == 0 || n.rfind(".scratch-", 0) == 0) {
+    if (n.rfind(".tmp-", 0) == 0 || n.rfind(".scratch-", 0) == 0 || n.rfind(".trash-", 0) == 0) {
       (void)common::removeTree(bundlesDir() + "/" + n);
     }
   }
@@ -158,7 +158,12 @@ void BundlePublisher::prune(const std::string& keep_version) {
       ++kept;
       continue;
     }
-    (void)common::removeTree(bundlesDir() + "/" + n);
+    // Rename first, then delete: a kill in the middle of a delete must never leave a
+    // half-deleted bundle under its real name. Leftovers are removed at start.
+    const std::string trash = bundlesDir() + "/.trash-" + n + "-" + std::to_string(::getpid());
+    if (::rename((bundlesDir() + "/" + n).c_str(), trash.c_str()) == 0) {
+      (void)common::removeTree(trash);
+    }
   }
 }
 

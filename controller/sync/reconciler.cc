@@ -11,6 +11,7 @@
 #include "common/fs/files.h"
 #include "common/hash.h"
 #include "controller/marathon/app_json.h"
+#include "controller/model/marathon_app.h"
 
 namespace mlb::controller {
 namespace {
@@ -242,26 +243,82 @@ Reconciler::ValidationResult Reconciler::validate(const RenderedConfig& rendered
   return v;
 }
 
-PassReport Reconciler::reconcileOnce() {
+bool Reconciler::applyHints(const std::set<std::string>& hints, PassReport& report) {
+  // Fetch only the apps the events named and patch the cached answer. Any doubt
+  // (an error, an unreadable app) falls back to the full fetch.
+  for (const auto& id : hints) {
+    auto r = api_.fetchApp(id);
+    if (!r) {
+      return false;
+    }
+    report.marathon_url = r->url;
+    report.answer_bytes += r->body.size();
+    auto& apps = cache_->apps;
+    auto it = std::lower_bound(apps.begin(), apps.end(), id,
+                               [](const MarathonApp& a, const std::string& k) { return a.id < k; });
+    const bool present = it != apps.end() && it->id == id;
+    if (r->status == 404) {
+      // A deletion, or a Marathon that lost its state (a failover answering empty):
+      // only the full answer, with its guards, may remove an app.
+      return false;
+    }
+    auto app = parseSingleApp(r->body);
+    if (!app || app->id != id) {
+      return false;
+    }
+    if (present) {
+      app->answer_index = it->answer_index;  // keep Marathon's answer order
+      *it = std::move(*app);
+    } else {
+      app->answer_index = next_answer_index_++;
+      apps.insert(it, std::move(*app));
+    }
+    cache_->skipped.erase(std::remove_if(cache_->skipped.begin(), cache_->skipped.end(),
+                                         [&](const SkippedApp& s) { return s.app_id == id; }),
+                          cache_->skipped.end());
+  }
+  return true;
+}
+
+PassReport Reconciler::reconcileOnce(const std::set<std::string>& hints) {
   PassReport report;
   auto t0 = Clock::now();
-  auto fetched = api_.fetchApps();
-  report.fetch_time = since(t0);
-  if (!fetched) {
-    report.fault = "marathon_unavailable";
-    report.detail = fetched.error().message;
-    return report;
+  bool patched = false;
+  if (cache_ && !hints.empty() && hints.size() <= kMaxHints) {
+    patched = applyHints(hints, report);
+    if (!patched) {
+      cache_.reset();  // partially patched: only a full fetch is trustworthy now
+      report.answer_bytes = 0;
+    }
   }
-  report.marathon_url = fetched->url;
-  report.answer_bytes = fetched->body.size();
+  report.fast_path = patched;
+  if (!patched) {
+    auto fetched = api_.fetchApps();
+    report.fetch_time = since(t0);
+    if (!fetched) {
+      report.fault = "marathon_unavailable";
+      report.detail = fetched.error().message;
+      return report;
+    }
+    report.marathon_url = fetched->url;
+    report.answer_bytes = fetched->body.size();
+    auto parsed_now = parseApps(fetched->body);
+    if (!parsed_now) {
+      report.fault = "invalid_answer";
+      report.detail = parsed_now.error().message;
+      return report;
+    }
+    fetched->body = std::string();  // free the answer before building
+    next_answer_index_ = parsed_now->apps.size();
+    for (const auto& a : parsed_now->apps) {
+      next_answer_index_ = std::max(next_answer_index_, a.answer_index + 1);
+    }
+    cache_ = std::move(*parsed_now);
+  } else {
+    report.fetch_time = since(t0);
+  }
   auto t1 = Clock::now();
-  auto parsed = parseApps(fetched->body);
-  if (!parsed) {
-    report.fault = "invalid_answer";
-    report.detail = parsed.error().message;
-    return report;
-  }
-  fetched->body = std::string();  // free the answer before building
+  const ParsedApps* parsed = &*cache_;
 
   // Health bookkeeping: unknown health keeps the last known value.
   size_t checked_tasks = 0, lost_tasks = 0;

@@ -6,11 +6,12 @@
 #include <map>
 #include <optional>
 #include <set>
-#include <unordered_map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/process/process_runner.h"
+#include "controller/marathon/app_json.h"
 #include "controller/marathon/marathon_api.h"
 #include "controller/model/service_builder.h"
 #include "controller/publish/bundle_publisher.h"
@@ -55,6 +56,7 @@ struct PassReport {
   size_t changed_apps = 0;
   std::chrono::milliseconds fetch_time{0}, build_time{0}, validate_time{0};
   bool validation_skipped = false;  // only server lines changed since the last validation
+  bool fast_path = false;           // only the apps named by events were fetched
 };
 
 const char* outcomeName(PassReport::Outcome o);
@@ -68,7 +70,12 @@ class Reconciler {
   // Reads the current bundle's manifest so that the guards compare against what is
   // being served after a restart.
   void loadPrevious();
-  PassReport reconcileOnce();
+  // One pass. With `hints` (app ids named by events; at most kMaxHints) and a cached
+  // answer from an earlier full fetch, only those apps are fetched (GET
+  // /v2/apps/<id>) and patched into the cache; otherwise, or on any error, the whole
+  // answer is fetched. Guards and rendering always run on the whole model.
+  PassReport reconcileOnce(const std::set<std::string>& hints = {});
+  static constexpr size_t kMaxHints = 16;
 
  private:
   struct ValidationResult {
@@ -79,7 +86,12 @@ class Reconciler {
   ValidationResult validate(const RenderedConfig& rendered, const ServiceModel& model,
                             const Bundle& bundle);
 
+  bool applyHints(const std::set<std::string>& hints, PassReport& report);
+
   MarathonApi& api_;
+  // The last full answer, patched by the per-app fast path; reset on doubt.
+  std::optional<ParsedApps> cache_;
+  size_t next_answer_index_ = 0;
   common::ProcessRunner* runner_;
   BundlePublisher& publisher_;
   const TemplateSet& templates_;

@@ -21,7 +21,20 @@ class FakeMarathonApi : public MarathonApi {
     }
     return MarathonBody{body, "http://fake"};
   }
+  common::Result<MarathonBody> fetchApp(const std::string& id) override {
+    ++app_calls;
+    if (fail) {
+      return common::Error{common::ErrorCode::Unavailable, "HTTP 503"};
+    }
+    auto it = single.find(id);
+    if (it == single.end()) {
+      return MarathonBody{"", "http://fake", 404};
+    }
+    return MarathonBody{it->second, "http://fake", 200};
+  }
   std::string currentUrl() const override { return "http://fake"; }
+  std::map<std::string, std::string> single;  // id -> {"app": ...}
+  int app_calls = 0;
   std::string authorizationHeader() override { return ""; }
   std::string body;
   bool fail = false;
@@ -308,6 +321,43 @@ TEST_F(ReconcilerTest, ScaleSkipsValidationAStructuralChangeDoesNot) {
   auto changed = r.reconcileOnce();
   EXPECT_FALSE(changed.validation_skipped);
   EXPECT_EQ(runner.calls, 2);
+}
+
+}  // namespace
+}  // namespace mlb::controller
+
+namespace mlb::controller {
+namespace {
+
+TEST_F(ReconcilerTest, EventHintsFetchOnlyTheNamedApps) {
+  api_.body = apps({app("/a", 10001, {31000}), app("/b", 10002, {32000})});
+  auto r = make();
+  ASSERT_EQ(r.reconcileOnce().outcome, PassReport::Outcome::Published);
+  ASSERT_EQ(api_.calls, 1);
+  // /b scaled: only /b is fetched and patched in.
+  api_.single["/b"] = "{\"app\":" + app("/b", 10002, {32000, 32001}) + "}";
+  auto fast = r.reconcileOnce({"/b"});
+  EXPECT_EQ(fast.outcome, PassReport::Outcome::Published);
+  EXPECT_TRUE(fast.fast_path);
+  EXPECT_EQ(api_.calls, 1);
+  EXPECT_EQ(api_.app_calls, 1);
+  EXPECT_NE(cfg().find("10.0.0.2:32001"), std::string::npos);
+  EXPECT_NE(cfg().find("10.0.0.1:31000"), std::string::npos);  // /a still there
+  // /a answers 404: only the full answer (with its guards) may remove an app.
+  api_.body = apps({app("/b", 10002, {32000, 32001})});
+  auto gone = r.reconcileOnce({"/a"});
+  EXPECT_FALSE(gone.fast_path);
+  EXPECT_EQ(api_.calls, 2);
+  EXPECT_EQ(cfg().find("10.0.0.1:31000"), std::string::npos);
+  // A failing per-app fetch falls back to the full answer, the source of truth.
+  api_.fail = true;
+  EXPECT_EQ(r.reconcileOnce({"/b"}).outcome, PassReport::Outcome::Failed);
+  api_.fail = false;
+  api_.body = apps({app("/a", 10001, {31000}), app("/b", 10002, {32000})});
+  auto full = r.reconcileOnce({"/b"});  // the cache was dropped: full fetch again
+  EXPECT_FALSE(full.fast_path);
+  EXPECT_EQ(api_.calls, 4);  // the failed pass fell back to a full fetch too
+  EXPECT_NE(cfg().find("10.0.0.1:31000"), std::string::npos);
 }
 
 }  // namespace

@@ -8,7 +8,7 @@ namespace mlb::controller {
 
 using Clock = std::chrono::steady_clock;
 
-SyncLoop::SyncLoop(std::function<PassReport()> pass, SyncLoopOptions options, ReportFn on_report)
+SyncLoop::SyncLoop(PassFn pass, SyncLoopOptions options, ReportFn on_report)
     : pass_(std::move(pass)), options_(options), on_report_(std::move(on_report)) {}
 
 SyncLoop::~SyncLoop() { stop(); }
@@ -32,10 +32,15 @@ void SyncLoop::stop() {
   }
 }
 
-void SyncLoop::trigger() {
+void SyncLoop::trigger(const std::string& app_id) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     dirty_ = true;
+    if (app_id.empty()) {
+      full_ = true;
+    } else {
+      hints_.insert(app_id);
+    }
     ++triggers_;
     if (!first_trigger_) {
       first_trigger_ = Clock::now();
@@ -58,6 +63,7 @@ void SyncLoop::run() {
   Clock::time_point retry_at = Clock::time_point::max();
   for (;;) {
     std::optional<Clock::time_point> since;
+    std::set<std::string> hints;
     {
       std::unique_lock<std::mutex> lock(mu_);
       for (;;) {
@@ -80,17 +86,33 @@ void SyncLoop::run() {
       dirty_ = false;
       since = first_trigger_;
       first_trigger_.reset();
+      // A resync tick, a retry or any trigger without an app id means a full pass.
+      if (full_ || Clock::now() >= next_resync || Clock::now() >= retry_at) {
+        hints.clear();
+      } else {
+        hints.swap(hints_);
+      }
+      hints_.clear();
+      full_ = false;
     }
     last_pass = Clock::now();
     next_resync = last_pass + options_.resync_interval;
-    PassReport report = pass_();
+    PassReport report = pass_(hints);
     retry_at = Clock::time_point::max();
     switch (report.outcome) {
       case PassReport::Outcome::Failed:
         retry_at = Clock::now() + backoff.next();
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          full_ = true;  // retries re-read everything
+        }
         break;
       case PassReport::Outcome::Held:
         retry_at = Clock::now() + options_.confirm_interval;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          full_ = true;  // a guard is confirmed only by full fetches
+        }
         break;
       default:
         backoff.reset();

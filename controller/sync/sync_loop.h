@@ -9,6 +9,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -29,19 +30,25 @@ class SyncLoop {
   // `on_report(report, trigger_latency)` runs on the loop thread after every pass;
   // trigger_latency is the time since the oldest trigger the pass answered.
   using ReportFn = std::function<void(const PassReport&, std::chrono::nanoseconds)>;
-  SyncLoop(std::function<PassReport()> pass, SyncLoopOptions options, ReportFn on_report);
+  // `pass(hints)`: hints are the app ids named by the triggers since the last pass;
+  // empty means a full resync is due.
+  using PassFn = std::function<PassReport(const std::set<std::string>& hints)>;
+  SyncLoop(PassFn pass, SyncLoopOptions options, ReportFn on_report);
   ~SyncLoop();
 
   void start();
   void stop();
-  // Marks work to do. Thread-safe, cheap, never blocks on a pass.
-  void trigger();
+  // Marks work to do. Thread-safe, cheap, never blocks on a pass. With an app id,
+  // the next pass may fetch only the named apps; without, a full resync is due.
+  void trigger(const std::string& app_id = "");
   uint64_t triggers() const;
 
  private:
   void run();
 
-  std::function<PassReport()> pass_;
+  PassFn pass_;
+  std::set<std::string> hints_;
+  bool full_ = true;
   SyncLoopOptions options_;
   ReportFn on_report_;
   mutable std::mutex mu_;

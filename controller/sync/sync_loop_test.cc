@@ -18,7 +18,7 @@ TEST(SyncLoop, ManyTriggersCoalesceIntoFewPassesAtLeastMinIntervalApart) {
   o.min_interval = 100ms;
   o.resync_interval = 1h;
   SyncLoop loop(
-      [&] {
+      [&](const std::set<std::string>&) {
         {
           std::lock_guard<std::mutex> l(mu);
           starts.push_back(std::chrono::steady_clock::now());
@@ -57,7 +57,7 @@ TEST(SyncLoop, FailureRetriesWithBackoffWithoutATrigger) {
   o.backoff_max = 40ms;
   o.resync_interval = 1h;
   SyncLoop loop(
-      [&] {
+      [&](const std::set<std::string>&) {
         PassReport r;
         r.outcome = ++passes < 3 ? PassReport::Outcome::Failed : PassReport::Outcome::Published;
         return r;
