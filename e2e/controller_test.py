@@ -395,6 +395,23 @@ class DcosAuthTests(unittest.TestCase):
             shutil.rmtree(d, ignore_errors=True)
 
 
+class PollModeTests(unittest.TestCase):
+    def test_poll_interval_without_an_event_stream(self):
+        e = Env(start=False)
+        try:
+            e.ctl_args += ["--poll-interval", "0.5"]
+            e.start_controller()
+            v = e.version()
+            e.sim("scale", app="/db", instances=2, ports=[[18997]])
+            self.assertTrue(wait_until(lambda: "127.0.0.1:18997" in e.config(), 10))
+            self.assertNotEqual(e.version(), v)
+            self.assertEqual(metric(e.metrics(), "mlb_controller_sse_connects_total"), 0)
+            self.assertEqual(json.loads(http(e.sim_url + "/_sim/state"))["events_connections"],
+                             0)
+        finally:
+            e.close()
+
+
 class CrashTests(unittest.TestCase):
     def test_kill_9_never_leaves_a_partial_file(self):
         e = Env(generate=300, start=False, extra=("--no-validate", "--group", "*"))
