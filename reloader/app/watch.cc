@@ -236,6 +236,12 @@ int runWatch(const std::vector<std::string>& args, const std::map<std::string, s
           last_reload = Clock::now();
           break;
         case ApplyResult::Kind::Applied:
+          if (r.method == "startup") {
+            // HAProxy was started from this bundle: nothing was reloaded.
+            setVersion(m, applied_gauge, "applied", r.version);
+            logInfo("bundle already loaded by the master at startup", {{"version", r.version}});
+            break;
+          }
           m.validations.Add({{"result", "valid"}}).Increment();
           m.reloads.Add({{"kind", "reload"}, {"result", "success"}}).Increment();
           m.duration.Observe(std::chrono::duration<double>(r.duration).count());
