@@ -364,6 +364,8 @@ class GovernorTests(ReloaderCase):
                   file=sys.stderr)
             self.assertTrue(ok, (sp, self.log("watch.log")))
             self.assertTrue(wait_until(lambda: 'mlb_reloader_governor_signals_total{signal='
+                                       '"SIGUSR1"} 0' not in get(self.watch_port, "/metrics")[1]
+                                       and 'mlb_reloader_governor_signals_total{signal='
                                        '"SIGUSR1"}' in get(self.watch_port, "/metrics")[1]))
         finally:
             for c in clients:

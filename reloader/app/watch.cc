@@ -139,6 +139,17 @@ int runWatch(const std::vector<std::string>& args, const std::map<std::string, s
   SignalFn sig = [](pid_t pid, int s) { return pid > 1 ? ::kill(pid, s) : -1; };
   ReloadController rc(flags.reload, *runner, table, sig);
   rc.loadStatus();
+  // Every outcome series exists from the start (at 0), so that dashboards and alerts
+  // see it before the first reload.
+  for (const char* result : {"success", "failure"}) {
+    m.reloads.Add({{"kind", "reload"}, {"result", result}});
+  }
+  for (const char* result : {"valid", "invalid"}) {
+    m.validations.Add({{"result", result}});
+  }
+  for (const char* sig : {"SIGUSR1", "SIGTERM"}) {
+    m.governor.Add({{"signal", sig}});
+  }
 
   std::map<std::string, common::HttpHandler> handlers;
   handlers["/metrics"] = common::metricsHandler(registry);
