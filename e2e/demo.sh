@@ -7,6 +7,10 @@
 # Needs root for ports 80/443 (or CAP_NET_BIND_SERVICE). Build first (scripts/test.sh
 # or: cmake -S . -B build -G Ninja && cmake --build build).
 set -eu
+# Ports 80/443/9090/9091 need root: re-run through sudo when started as a user.
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then
+  exec sudo -E "$0" "$@"
+fi
 cd "$(dirname "$0")/.."
 MODE="${1:-serve}"
 BUILD="${BUILD:-build}"
