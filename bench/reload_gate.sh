@@ -3,6 +3,8 @@
 # 300 ms and per 100 ms (keep-alive off and on), container handovers, invalid bundles
 # interleaved, and the positive control (classic -sf reloads must lose requests here,
 # or the run proves nothing). Prints each run's final lines. DURATION (default 30 s).
+# Needs wrk and, for load high enough to expose the -sf race, nginx-light
+# (apt-get install wrk nginx-light); bench/results/ holds a run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 D="${DURATION:-30}"
