@@ -12,6 +12,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "common/fs/files.h"
 #include "controller/marathon/app_json.h"
 #include "controller/model/labels.h"
 #include "controller/model/service_builder.h"
@@ -29,40 +30,6 @@ constexpr const char* kUsage =
     "                  [--ssl-certs A,B] [--min-serv-port-ip-per-task P]\n"
     "                  [--max-serv-port-ip-per-task P] [--templates-dir DIR]\n"
     "                  [--haproxy-dir DIR] [--state-dir DIR] [--maxconn N]\n";
-
-bool writeFileAtomic(const std::string& path, const std::string& data, std::string& error) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    error = tmp + ": " + std::strerror(errno);
-    return false;
-  }
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      error = tmp + ": " + std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return false;
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    error = tmp + ": " + std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return false;
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    error = path + ": " + std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return false;
-  }
-  return true;
-}
 
 std::vector<std::string> splitComma(const std::string& s) {
   std::vector<std::string> out;
@@ -167,18 +134,7 @@ int runRender(const std::vector<std::string>& args, const std::map<std::string, 
            "0 or form a range (min <= max)\n";
     return 2;
   }
-  if (auto it = env.find("HAPROXY_GLOBAL_DEFAULT_OPTIONS"); it != env.end()) {
-    render.default_options.clear();
-    for (auto& o : splitComma(it->second)) {
-      size_t a = o.find_first_not_of(' '), z = o.find_last_not_of(' ');
-      if (a != std::string::npos) {
-        render.default_options.push_back(o.substr(a, z - a + 1));
-      }
-    }
-  }
-  if (auto it = env.find("FRAMEWORK_NAME"); it != env.end()) {
-    build.framework_name = it->second;
-  }
+  controller::applyEnvironment(env, build, render);
 
   std::string body;
   {
@@ -242,13 +198,15 @@ int runRender(const std::vector<std::string>& args, const std::map<std::string, 
   for (const auto& q : rendered->quarantined) {
     report(q);
   }
-  std::string error;
-  if (!writeFileAtomic(out_dir + "/haproxy.cfg", rendered->config, error) ||
-      !writeFileAtomic(out_dir + "/domain2backend.map", rendered->domain_map, error) ||
-      !writeFileAtomic(out_dir + "/app2backend.map", rendered->app_map, error) ||
-      !writeFileAtomic(out_dir + "/mlb.lua", controller::endpointsLua(), error)) {
-    err << "mlb render: " << error << "\n";
-    return 1;
+  for (const auto& [name, data] :
+       {std::pair<const char*, const std::string*>{"haproxy.cfg", &rendered->config},
+        {"domain2backend.map", &rendered->domain_map},
+        {"app2backend.map", &rendered->app_map},
+        {"mlb.lua", &controller::endpointsLua()}}) {
+    if (auto st = common::writeFileAtomic(out_dir + "/" + name, *data); !st) {
+      err << "mlb render: " << st.error().message << "\n";
+      return 1;
+    }
   }
   return 0;
 }

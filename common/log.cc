@@ -50,6 +50,15 @@ const char* levelName(LogLevel l) {
 
 void setLogLevel(LogLevel level) { g_level = level; }
 
+std::string isoTimeNow() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 void log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
   if (level < g_level.load()) {
     return;

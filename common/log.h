@@ -14,6 +14,8 @@ using LogField = std::pair<std::string_view, std::string>;
 // Writes `ts=... level=... msg="..." k=v ...`. Values with spaces or quotes are quoted.
 void log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {});
 void setLogLevel(LogLevel level);
+// The current UTC time as "2026-11-21T13:20:07Z" (for status files and manifests).
+std::string isoTimeNow();
 
 inline void logInfo(std::string_view m, std::initializer_list<LogField> f = {}) {
   log(LogLevel::Info, m, f);

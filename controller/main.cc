@@ -28,5 +28,5 @@ int main(int argc, char** argv) {
     std::cout << mlb::controller::kControllerUsage;
     return 0;
   }
-  return mlb::controller::runController(flags);
+  return mlb::controller::runController(flags, env);
 }

@@ -21,8 +21,6 @@
 #include "controller/marathon/sse_event_stream.h"
 #include "controller/render/template_set.h"
 
-extern char** environ;
-
 namespace mlb::controller {
 namespace {
 
@@ -170,15 +168,6 @@ struct StatusBoard {
   std::atomic<bool> ready{false};
 };
 
-std::string isoNow() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 std::string joinIds(const std::vector<std::string>& ids, size_t max = 5) {
   std::string s;
   for (size_t i = 0; i < ids.size() && i < max; ++i) {
@@ -192,42 +181,17 @@ std::string joinIds(const std::vector<std::string>& ids, size_t max = 5) {
 
 }  // namespace
 
-int runController(const ControllerFlags& flags) {
+int runController(const ControllerFlags& flags, const std::map<std::string, std::string>& env) {
   // cpprestsdk's thread pool would otherwise spread allocations over many malloc
   // arenas, each keeping its own free memory.
   mallopt(M_ARENA_MAX, 2);
-  std::map<std::string, std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string kv = *e;
-    auto eq = kv.find('=');
-    if (eq != std::string::npos) {
-      env[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
-  }
   auto templates = TemplateSet::load(flags.templates_dir, env);
   if (!templates) {
     logError("cannot load templates", {{"error", templates.error().message}});
     return 1;
   }
   ReconcilerOptions ropts = flags.reconcile;
-  if (auto it = env.find("HAPROXY_GLOBAL_DEFAULT_OPTIONS"); it != env.end()) {
-    ropts.render.default_options.clear();
-    std::string cur;
-    for (char c : it->second + ",") {
-      if (c == ',') {
-        size_t a = cur.find_first_not_of(' '), z = cur.find_last_not_of(' ');
-        if (a != std::string::npos) {
-          ropts.render.default_options.push_back(cur.substr(a, z - a + 1));
-        }
-        cur.clear();
-      } else {
-        cur.push_back(c);
-      }
-    }
-  }
-  if (auto it = env.find("FRAMEWORK_NAME"); it != env.end()) {
-    ropts.build.framework_name = it->second;
-  }
+  applyEnvironment(env, ropts.build, ropts.render);
 
   prometheus::Registry registry;
   Metrics m(registry);
@@ -321,7 +285,7 @@ int runController(const ControllerFlags& flags) {
       }
     }
     std::lock_guard<std::mutex> lock(board.mu);
-    board.last_pass = {{"at", isoNow()},
+    board.last_pass = {{"at", common::isoTimeNow()},
                        {"result", outcome},
                        {"fault", r.fault},
                        {"guard", r.guard},

@@ -197,18 +197,6 @@ class RestMarathonApi : public MarathonApi {
     return std::make_pair(std::move(r->body), status);
   }
 
-  template <typename Task>
-  static bool waitFor(Task& task, std::chrono::milliseconds d) {
-    auto until = std::chrono::steady_clock::now() + d;
-    while (!task.is_done()) {
-      if (std::chrono::steady_clock::now() >= until) {
-        return false;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return true;
-  }
-
   void observe(const std::string& url, const std::string& result) {
     if (on_request_) {
       on_request_(url, result);

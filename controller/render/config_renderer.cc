@@ -728,4 +728,28 @@ end)
   return kLua;
 }
 
+void applyEnvironment(const std::map<std::string, std::string>& env, BuildOptions& build,
+                      RenderOptions& render) {
+  if (auto it = env.find("HAPROXY_GLOBAL_DEFAULT_OPTIONS"); it != env.end()) {
+    render.default_options.clear();
+    size_t start = 0;
+    for (;;) {
+      const size_t comma = it->second.find(',', start);
+      const std::string o =
+          it->second.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      const size_t a = o.find_first_not_of(' '), z = o.find_last_not_of(' ');
+      if (a != std::string::npos) {
+        render.default_options.push_back(o.substr(a, z - a + 1));
+      }
+      if (comma == std::string::npos) {
+        break;
+      }
+      start = comma + 1;
+    }
+  }
+  if (auto it = env.find("FRAMEWORK_NAME"); it != env.end()) {
+    build.framework_name = it->second;
+  }
+}
+
 }  // namespace mlb::controller

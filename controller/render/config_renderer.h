@@ -1,10 +1,12 @@
 #pragma once
 // Pure: routing model + templates -> haproxy.cfg text (and map files).
+#include <map>
 #include <string>
 #include <vector>
 
 #include "common/result.h"
 #include "controller/model/service.h"
+#include "controller/model/service_builder.h"
 #include "controller/render/template_set.h"
 
 namespace mlb::controller {
@@ -38,6 +40,11 @@ struct RenderedConfig {
   };
   std::vector<Span> spans;
 };
+
+// marathon-lb's environment variables that change rendering: HAPROXY_GLOBAL_DEFAULT_OPTIONS
+// (comma list of `option` names for the defaults section) and FRAMEWORK_NAME.
+void applyEnvironment(const std::map<std::string, std::string>& env, BuildOptions& build,
+                      RenderOptions& render);
 
 // The Lua service the default HEAD loads from <haproxy dir>/mlb.lua: it answers
 // marathon-lb's /_haproxy_get* endpoints on :9090 by asking mlb-reloader (:9103).

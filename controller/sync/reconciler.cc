@@ -10,6 +10,8 @@
 
 #include "common/fs/files.h"
 #include "common/hash.h"
+#include "common/log.h"
+#include "common/strings.h"
 #include "controller/marathon/app_json.h"
 #include "controller/model/marathon_app.h"
 
@@ -20,15 +22,6 @@ using Clock = std::chrono::steady_clock;
 
 std::chrono::milliseconds since(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t);
-}
-
-std::string nowIso() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 size_t countServers(const ServiceModel& m) {
@@ -179,12 +172,7 @@ Reconciler::ValidationResult Reconciler::validate(const RenderedConfig& rendered
     // The config names its map files under the published location; point the copy
     // being checked at the scratch files (same line numbers).
     std::string config = bundle.config;
-    const std::string from = options_.render.haproxy_dir + "/";
-    const std::string to = *scratch + "/";
-    for (size_t pos = 0; (pos = config.find(from, pos)) != std::string::npos; pos += to.size()) {
-      config.replace(pos, from.size(), to);
-    }
-    if (config != bundle.config) {
+    if (common::replaceAll(config, options_.render.haproxy_dir + "/", *scratch + "/") > 0) {
       if (auto st = common::writeFileAtomic(*scratch + "/haproxy.cfg", config); !st) {
         publisher_.removeScratch(*scratch);
         v.ok = false;
@@ -541,14 +529,12 @@ PassReport Reconciler::reconcileOnce(const std::set<std::string>& hints) {
 
   // What changed, per app, for the log line.
   std::map<std::string, std::string> digest;
-  std::map<std::string, size_t> app_servers;
   for (const auto& s : model.services) {
     std::string& d = digest[s.app_id];
     d += s.backend;
     for (const auto& srv : s.servers) {
       d += "|" + srv.ip + ":" + std::to_string(srv.port) + (srv.draining ? "d" : "");
     }
-    app_servers[s.app_id] += s.servers.size();
   }
   for (const auto& [app, d] : digest) {
     auto it = prev_app_digest_.find(app);
@@ -565,9 +551,12 @@ PassReport Reconciler::reconcileOnce(const std::set<std::string>& hints) {
   }
 
   const std::string version = bundleVersion(bundle);
-  nlohmann::json manifest = {
-      {"version", version},  {"created_at", nowIso()},      {"marathon", report.marathon_url},
-      {"apps", report.apps}, {"services", report.services}, {"servers", report.servers}};
+  nlohmann::json manifest = {{"version", version},
+                             {"created_at", common::isoTimeNow()},
+                             {"marathon", report.marathon_url},
+                             {"apps", report.apps},
+                             {"services", report.services},
+                             {"servers", report.servers}};
   nlohmann::json qj = nlohmann::json::array();
   for (const auto& q : report.quarantined) {
     qj.push_back({{"app_id", q.app_id},
@@ -591,7 +580,6 @@ PassReport Reconciler::reconcileOnce(const std::set<std::string>& hints) {
   prev_apps_ = report.apps;
   prev_servers_ = report.servers;
   prev_app_digest_ = std::move(digest);
-  prev_app_servers_ = std::move(app_servers);
   std::set<std::pair<std::string, int>> quarantined_keys;
   for (const auto& q : report.quarantined) {
     quarantined_keys.insert({q.app_id, q.port_index});

@@ -100,7 +100,6 @@ class Reconciler {
   // What the published bundle was built from.
   size_t prev_apps_ = 0, prev_servers_ = 0;
   bool have_prev_ = false;
-  std::map<std::string, size_t> prev_app_servers_;  // app id -> servers (for change logs)
   std::map<std::string, std::string> prev_app_digest_;
   // Last good services per (app id, port index): served while that port is quarantined.
   std::map<std::pair<std::string, int>, Service> last_good_;

@@ -41,17 +41,11 @@ void SyncLoop::trigger(const std::string& app_id) {
     } else {
       hints_.insert(app_id);
     }
-    ++triggers_;
     if (!first_trigger_) {
       first_trigger_ = Clock::now();
     }
   }
   cv_.notify_all();
-}
-
-uint64_t SyncLoop::triggers() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return triggers_;
 }
 
 void SyncLoop::run() {

@@ -41,7 +41,6 @@ class SyncLoop {
   // Marks work to do. Thread-safe, cheap, never blocks on a pass. With an app id,
   // the next pass may fetch only the named apps; without, a full resync is due.
   void trigger(const std::string& app_id = "");
-  uint64_t triggers() const;
 
  private:
   void run();
@@ -56,7 +55,6 @@ class SyncLoop {
   bool dirty_ = true;  // the first pass runs at once
   bool stopping_ = false;
   std::optional<std::chrono::steady_clock::time_point> first_trigger_;
-  uint64_t triggers_ = 0;
   std::thread thread_;
 };
 

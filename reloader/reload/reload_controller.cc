@@ -12,20 +12,13 @@
 #include <thread>
 
 #include "common/fs/files.h"
+#include "common/log.h"
+#include "common/strings.h"
 
 namespace mlb::reloader {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::string isoNow() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string alertLines(const std::string& out) {
   std::string keep;
@@ -148,10 +141,7 @@ std::string ReloadController::validate(const std::string& version) {
   std::string text = *cfg;
   for (const std::string& from :
        {options_.state_dir + "/live/", options_.state_dir + "/current/"}) {
-    const std::string to = dir + "/";
-    for (size_t pos = 0; (pos = text.find(from, pos)) != std::string::npos; pos += to.size()) {
-      text.replace(pos, from.size(), to);
-    }
+    common::replaceAll(text, from, dir + "/");
   }
   std::string path = dir + "/haproxy.cfg";
   if (text != *cfg) {
@@ -206,7 +196,7 @@ ApplyResult ReloadController::applyOnce() {
     auto rec = readMasterRecord(options_.state_dir);
     if (rec && rec->pid == *master && rec->live_version == version) {
       applied_ = version;
-      applied_at_ = isoNow();
+      applied_at_ = common::isoTimeNow();
       last_method_ = "startup";
       (void)writeStatus();
       res.kind = ApplyResult::Kind::Applied;
@@ -216,7 +206,7 @@ ApplyResult ReloadController::applyOnce() {
   }
   std::string invalid = validate(version);
   if (!invalid.empty()) {
-    rejected_[version] = {invalid, isoNow(), ++seq_};
+    rejected_[version] = {invalid, common::isoTimeNow(), ++seq_};
     while (rejected_.size() > options_.keep_rejected) {
       auto oldest = std::min_element(rejected_.begin(), rejected_.end(),
                                      [](auto& a, auto& b) { return a.second.seq < b.second.seq; });
@@ -292,14 +282,14 @@ ApplyResult ReloadController::applyOnce() {
     (void)setLive(previous_live);
     rejected_[version] = {"HAProxy failed to load the configuration (show proc: failed " +
                               std::to_string(after->master_failed) + ")",
-                          isoNow(), ++seq_};
+                          common::isoTimeNow(), ++seq_};
     (void)writeStatus();
     res.kind = ApplyResult::Kind::Failed;
     res.reason = rejected_[version].reason;
     return res;
   }
   applied_ = version;
-  applied_at_ = isoNow();
+  applied_at_ = common::isoTimeNow();
   last_method_ = res.method;
   (void)writeStatus();
   res.kind = ApplyResult::Kind::Applied;

@@ -1,0 +1,18 @@
+#pragma once
+// Small string helpers shared by both binaries.
+#include <string>
+
+namespace mlb::common {
+
+// Replaces every occurrence of `from` (non-empty) in `s` by `to`, left to right.
+// Returns the number of replacements.
+inline size_t replaceAll(std::string& s, const std::string& from, const std::string& to) {
+  size_t n = 0;
+  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) {
+    s.replace(pos, from.size(), to);
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace mlb::common
