@@ -11,3 +11,7 @@ $SUDO apt-get install -y -q --no-install-recommends \
   libgtest-dev libgmock-dev haproxy \
   libcpprest-dev libboost-dev libboost-filesystem-dev prometheus-cpp-dev libcivetweb-dev \
   podman runc debootstrap prometheus >/dev/null
+# The Helm chart test validates manifests with Node.js (kubernetes-models from npm).
+if ! command -v npm >/dev/null 2>&1; then
+  $SUDO apt-get install -y -q --no-install-recommends nodejs npm >/dev/null
+fi
