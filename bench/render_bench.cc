@@ -35,6 +35,18 @@ double cpuSeconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
+// The process's peak resident set so far (VmHWM), in kB.
+long peakRssKb() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) {
+      return std::atol(line.c_str() + 6);
+    }
+  }
+  return 0;
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
@@ -43,6 +55,7 @@ double median(std::vector<double> v) {
 struct Figures {
   double wall_ms = 0, cpu_ms = 0, parse_ms = 0, build_ms = 0, render_ms = 0;
   long max_rss_kb = 0;
+  long hwm_parse_kb = 0, hwm_build_kb = 0, hwm_render_kb = 0;  // first run, after each phase
   size_t bytes = 0, apps = 0, services = 0, servers = 0, config_bytes = 0;
 };
 
@@ -78,14 +91,23 @@ int child(const std::string& path, int runs, int fd) {
       return 5;
     }
     const auto w1 = std::chrono::steady_clock::now();
+    if (i == 0) {
+      f.hwm_parse_kb = peakRssKb();
+    }
     ServiceModel model = buildServices(parsed->apps, build);
     const auto w2 = std::chrono::steady_clock::now();
+    if (i == 0) {
+      f.hwm_build_kb = peakRssKb();
+    }
     auto rendered = renderConfig(model, *templates, render);
     if (!rendered) {
       return 6;
     }
     const auto w3 = std::chrono::steady_clock::now();
     const double c1 = cpuSeconds();
+    if (i == 0) {
+      f.hwm_render_kb = peakRssKb();
+    }
     auto ms = [](auto a, auto b) {
       return std::chrono::duration<double, std::milli>(b - a).count();
     };
@@ -163,9 +185,9 @@ int main(int argc, char** argv) {
       "fixtures: gen_fixture.py --apps N --seed 1; --group '*' --health-check; median of %d "
       "runs\n\n",
       runs);
-  std::printf("%6s %9s %6s %8s %8s %9s | %9s %9s | %8s %8s %8s | %9s\n", "N", "input MB", "apps",
-              "services", "servers", "cfg KB", "wall ms", "CPU ms", "parse", "build", "render",
-              "peak RSS");
+  std::printf("%6s %9s %6s %8s %8s %9s | %9s %9s | %8s %8s %8s | %9s | %s\n", "N", "input MB",
+              "apps", "services", "servers", "cfg KB", "wall ms", "CPU ms", "parse", "build",
+              "render", "peak RSS", "peak MB after parse/build/render (1st run)");
   for (int n : sizes) {
     const std::string path = dir + "/apps-" + std::to_string(n) + ".json";
     if (access(path.c_str(), R_OK) != 0) {
@@ -182,10 +204,14 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "benchmark child failed for N=%d\n", n);
       return 1;
     }
-    std::printf("%6d %9.1f %6zu %8zu %8zu %9zu | %9.1f %9.1f | %8.1f %8.1f %8.1f | %6.1f MB\n", n,
-                static_cast<double>(f.bytes) / 1e6, f.apps, f.services, f.servers,
-                f.config_bytes / 1024, f.wall_ms, f.cpu_ms, f.parse_ms, f.build_ms, f.render_ms,
-                static_cast<double>(f.max_rss_kb) / 1024.0);
+    auto mb = [](long kb) { return static_cast<double>(kb) / 1024.0; };
+    std::printf(
+        "%6d %9.1f %6zu %8zu %8zu %9zu | %9.1f %9.1f | %8.1f %8.1f %8.1f | %6.1f MB | %.1f / %.1f "
+        "/ "
+        "%.1f\n",
+        n, static_cast<double>(f.bytes) / 1e6, f.apps, f.services, f.servers, f.config_bytes / 1024,
+        f.wall_ms, f.cpu_ms, f.parse_ms, f.build_ms, f.render_ms, mb(f.max_rss_kb),
+        mb(f.hwm_parse_kb), mb(f.hwm_build_kb), mb(f.hwm_render_kb));
   }
   return 0;
 }

@@ -140,3 +140,54 @@ TEST(ParseApps, HugeNumberInIntegerFieldSkipsTheAppWithoutUndefinedBehaviour) {
 
 }  // namespace
 }  // namespace mlb::controller
+
+namespace mlb::controller {
+namespace {
+
+// Strings without escapes are read in place; strings and keys with escapes, and
+// blanks around tokens, must give the same values as unescaping does.
+TEST(ParseApps, EscapedKeysAndValuesAndBlanksReadLikeUnescaped) {
+  std::string body = R"({ "apps" : [ { "id" : "/a\u0062" ,
+      "labels" : { "HAPROXY_\u0030_VHOST" : "x.\"quoted\".com" , "HAPROXY_GROUP" : "ext" ,
+                   "PLAIN" : "caf\u00e9" , "EMPTY" : "" } ,
+      "tasks" : [ { "id" : "t1" , "host" : "10.0.0.1" , "ports" : [ 31000 ] ,
+                    "state" : "TASK_RUNNING" } ] } ] })";
+  body.reserve(body.size() + kJsonPadding);
+  auto r = parseApps(body);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->apps.size(), 1u);
+  const MarathonApp& app = r->apps[0];
+  EXPECT_EQ(app.id, "/ab");
+  EXPECT_EQ(app.labels.at("HAPROXY_0_VHOST"), "x.\"quoted\".com");
+  EXPECT_EQ(app.labels.at("HAPROXY_GROUP"), "ext");
+  EXPECT_EQ(app.labels.at("PLAIN"), "caf\xc3\xa9");
+  EXPECT_EQ(app.labels.at("EMPTY"), "");
+  ASSERT_EQ(app.tasks.size(), 1u);
+  EXPECT_EQ(app.tasks[0].host, "10.0.0.1");
+  EXPECT_EQ(app.tasks[0].state, "TASK_RUNNING");
+}
+
+TEST(ParseApps, NonStringWhereAStringBelongsSkipsTheApp) {
+  std::string body = R"({"apps":[{"id":"/a","labels":{"X":1}},{"id":7},{"id":"/b"}]})";
+  body.reserve(body.size() + kJsonPadding);
+  auto r = parseApps(body);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->apps.size(), 1u);
+  EXPECT_EQ(r->apps[0].id, "/b");
+  EXPECT_EQ(r->skipped.size(), 2u);
+}
+
+TEST(ParseApps, UnsortedAnswerComesOutSortedById) {
+  std::string body = R"({"apps":[{"id":"/c"},{"id":"/a"},{"id":"/b"},{"id":"/a"}]})";
+  body.reserve(body.size() + kJsonPadding);
+  auto r = parseApps(body);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->apps.size(), 3u);
+  EXPECT_EQ(r->apps[0].id, "/a");
+  EXPECT_EQ(r->apps[0].answer_index, 1u);  // the first /a in the answer is kept
+  EXPECT_EQ(r->apps[1].id, "/b");
+  EXPECT_EQ(r->apps[2].id, "/c");
+}
+
+}  // namespace
+}  // namespace mlb::controller

@@ -335,13 +335,21 @@ std::optional<int> parseInt(std::string_view value, int lo, int hi) {
   return out;
 }
 
-std::string sanitizeName(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') {
+void sanitizeNameInPlace(std::string& s) {
+  // ASCII letters and digits, as isalnum() in the C locale, without its per-call
+  // locale lookup (this runs on every server name of every render).
+  for (char& c : s) {
+    const bool keep =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+    if (!keep) {
       c = '_';
     }
   }
+}
+
+std::string sanitizeName(std::string_view s) {
+  std::string out(s);
+  sanitizeNameInPlace(out);
   return out;
 }
 

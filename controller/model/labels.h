@@ -35,5 +35,6 @@ std::optional<int> parseInt(std::string_view value, int lo, int hi);
 
 // Replaces every character outside [a-zA-Z0-9-] with '_' (marathon-lb's ACL names).
 std::string sanitizeName(std::string_view s);
+void sanitizeNameInPlace(std::string& s);
 
 }  // namespace mlb::controller

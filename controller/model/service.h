@@ -49,7 +49,7 @@ struct Service {
   std::string proxypath, revproxypath, redirpath;
   // Per-port template overrides (HAPROXY_{n}_<TEMPLATE>): template name (without the
   // HAPROXY_ prefix) -> text in marathon-lb's {placeholder} syntax, CRLF normalised.
-  std::map<std::string, std::string> template_overrides;
+  std::map<std::string, std::string, std::less<>> template_overrides;
   std::vector<Server> servers;  // sorted by (host, port, ip, task id): a total order
 };
 

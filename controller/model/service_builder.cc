@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 #include <memory>
 #include <set>
@@ -10,6 +11,7 @@
 #include <unordered_set>
 
 #include "common/hash.h"
+#include "common/sort.h"
 #include "controller/model/labels.h"
 
 namespace mlb::controller {
@@ -17,12 +19,16 @@ namespace {
 
 enum class NetMode { Host, Container, Bridge };
 
-const std::unordered_set<std::string>& droppedStates() {
+// Task states marathon-lb leaves out. Nearly every task is TASK_RUNNING, checked first.
+bool droppedState(const std::string& state) {
+  if (state == "TASK_RUNNING") {
+    return false;
+  }
   static const std::unordered_set<std::string> states = {
       "TASK_STAGING", "TASK_STARTING",         "TASK_KILLING", "TASK_FINISHED",
       "TASK_FAILED",  "TASK_KILLED",           "TASK_ERROR",   "TASK_DROPPED",
       "TASK_GONE",    "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"};
-  return states;
+  return states.count(state) > 0;
 }
 
 NetMode networkingMode(const MarathonApp& app) {
@@ -51,55 +57,62 @@ bool isIpLiteral(const std::string& s) {
   return inet_pton(AF_INET, s.c_str(), &a4) == 1 || inet_pton(AF_INET6, s.c_str(), &a6) == 1;
 }
 
-// The address and ports HAProxy uses for one task (spec §7), or nullopt.
-std::optional<std::pair<std::string, std::vector<int>>> taskAddress(const MarathonApp& app,
-                                                                    const MarathonTask& task,
-                                                                    NetMode mode,
-                                                                    const BuildOptions& opts) {
-  std::vector<int> ports;
+// The ports of an app's tasks when a task does not list its own (spec §7): the
+// same for every task of the app, so computed once per app.
+struct AppPorts {
+  std::vector<int> container;  // IP-per-task: discovery ports, else container ports
+  std::vector<int> host;       // host/bridge: port definitions, else (bridge) container ports
+};
+
+AppPorts appPorts(const MarathonApp& app, NetMode mode) {
+  AppPorts out;
+  std::vector<int> mapped;
+  for (const auto& pm : portMappings(app)) {
+    if (pm.container_port) {
+      mapped.push_back(*pm.container_port);
+    }
+  }
+  if (mode == NetMode::Container) {
+    out.container = app.has_ip_address && !app.discovery_ports.empty() ? app.discovery_ports
+                                                                       : std::move(mapped);
+    return out;
+  }
+  for (const auto& p : app.port_definitions) {
+    if (p) {
+      out.host.push_back(*p);
+    }
+  }
+  if (out.host.empty() && mode == NetMode::Bridge) {
+    out.host = std::move(mapped);
+  }
+  return out;
+}
+
+// The address and ports HAProxy uses for one task (spec §7). False when the task
+// has no usable address. `ports` points into the task or into `app_ports`.
+bool taskAddress(const MarathonTask& task, NetMode mode, const AppPorts& app_ports,
+                 const BuildOptions& opts, std::string& ip, const std::vector<int>*& ports) {
   if (mode == NetMode::Container) {
     if (task.ip_addresses.empty() || task.ip_addresses.front().empty()) {
-      return std::nullopt;
+      return false;
     }
-    if (app.has_ip_address && !app.discovery_ports.empty()) {
-      ports = app.discovery_ports;
-    } else {
-      for (const auto& pm : portMappings(app)) {
-        if (pm.container_port) {
-          ports.push_back(*pm.container_port);
-        }
-      }
-    }
-    return std::make_pair(task.ip_addresses.front(), ports);
+    ip = task.ip_addresses.front();
+    ports = &app_ports.container;
+    return true;
   }
-  std::string ip;
   if (isIpLiteral(task.host)) {
     ip = task.host;
   } else if (opts.resolve_host) {
     auto r = opts.resolve_host(task.host);
     if (!r) {
-      return std::nullopt;
+      return false;
     }
-    ip = *r;
+    ip = std::move(*r);
   } else {
-    return std::nullopt;
+    return false;
   }
-  ports = task.ports;
-  if (ports.empty()) {
-    for (const auto& p : app.port_definitions) {
-      if (p) {
-        ports.push_back(*p);
-      }
-    }
-  }
-  if (ports.empty() && mode == NetMode::Bridge) {
-    for (const auto& pm : portMappings(app)) {
-      if (pm.container_port) {
-        ports.push_back(*pm.container_port);
-      }
-    }
-  }
-  return std::make_pair(ip, ports);
+  ports = task.ports.empty() ? &app_ports.host : &task.ports;
+  return true;
 }
 
 // marathon-lb's deterministic service-port assigner for IP-per-task apps without
@@ -168,9 +181,11 @@ std::vector<std::optional<int>> servicePorts(const MarathonApp& app, NetMode mod
     }
   }
   if (ports.empty() && mode == NetMode::Container && assigner.enabled() && !app.tasks.empty()) {
-    auto addr = taskAddress(app, app.tasks.front(), mode, opts);
-    if (addr) {
-      for (int task_port : addr->second) {
+    const AppPorts app_ports = appPorts(app, mode);
+    std::string ip;
+    const std::vector<int>* task_ports = nullptr;
+    if (taskAddress(app.tasks.front(), mode, app_ports, opts, ip, task_ports)) {
+      for (int task_port : *task_ports) {
         ports.push_back(assigner.assign(app.id, task_port));
       }
     }
@@ -312,14 +327,15 @@ std::vector<PreparedApp> mergeDeploymentGroups(const std::vector<MarathonApp>& a
 }
 
 void assignServerIds(std::vector<Server>& servers) {
-  std::set<int> used;
+  std::vector<int> used;  // a backend has a handful of servers: a linear scan is fastest
+  used.reserve(servers.size());
   for (auto& s : servers) {
     std::string key = s.name;
     while (true) {
       const int id = static_cast<int>(common::sha256Modulo(key, 32767));
-      if (id != 0 && !used.count(id)) {
+      if (id != 0 && std::find(used.begin(), used.end(), id) == used.end()) {
         s.id = id;
-        used.insert(id);
+        used.push_back(id);
         break;
       }
       // marathon-lb's collision rule: retry with "<name> <sha256 of the last key>".
@@ -352,6 +368,11 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
     }
   }
 
+  size_t port_count = 0;
+  for (const auto& p : app_ports) {
+    port_count += p.size();
+  }
+  model.services.reserve(port_count);
   for (size_t app_i = 0; app_i < apps.size(); ++app_i) {
     const PreparedApp& prepared = apps[app_i];
     const MarathonApp& app = prepared.app();
@@ -374,11 +395,13 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
     struct Selected {
       const MarathonTask* task;
       std::string ip;
-      std::vector<int> ports;
+      const std::vector<int>* ports;
     };
+    const AppPorts app_ports = appPorts(app, mode);
     std::vector<Selected> selected;
+    selected.reserve(app.tasks.size());
     for (const auto& task : app.tasks) {
-      if (task.host.empty() || droppedStates().count(task.state)) {
+      if (task.host.empty() || droppedState(task.state)) {
         continue;
       }
       if (options.health_check && !app.health_checks.empty()) {
@@ -394,14 +417,15 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
           continue;
         }
       }
-      auto addr = taskAddress(app, task, mode, options);
-      if (!addr) {
+      Selected sel{&task, {}, nullptr};
+      if (!taskAddress(task, mode, app_ports, options, sel.ip, sel.ports)) {
         continue;
       }
-      selected.push_back({&task, addr->first, addr->second});
+      selected.push_back(std::move(sel));
     }
 
     std::vector<std::pair<Service, bool>> built;  // every port of the app; bool = routed
+    built.reserve(ports.size());
     for (size_t i = 0; i < ports.size(); ++i) {
       const int n = static_cast<int>(i);
       if (!ports[i]) {
@@ -420,7 +444,8 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
       const std::string prefix = "HAPROXY_" + std::to_string(n) + "_";
       for (auto it = app.labels.lower_bound(prefix);
            it != app.labels.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
-        common::Status st = applyPortLabel(it->first.substr(prefix.size()), it->second, s);
+        common::Status st =
+            applyPortLabel(std::string_view(it->first).substr(prefix.size()), it->second, s);
         if (!st) {
           error = st.error().message;
           break;
@@ -451,24 +476,33 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
       std::replace(s.backend.begin(), s.backend.end(), '/', '_');
       s.backend += "_" + std::to_string(s.service_port);
 
+      s.servers.reserve(selected.size());
       for (const auto& sel : selected) {
-        if (i >= sel.ports.size()) {
+        if (i >= sel.ports->size()) {
           continue;
         }
-        Server srv;
+        Server& srv = s.servers.emplace_back();
         srv.host = sel.task->host;
         srv.ip = sel.ip;
-        srv.port = sel.ports[i];
+        srv.port = (*sel.ports)[i];
         srv.task_id = sel.task->id;
-        srv.draining = prepared.draining_tasks.count(sel.task->id) > 0;
+        srv.draining =
+            !prepared.draining_tasks.empty() && prepared.draining_tasks.count(sel.task->id) > 0;
         if (s.health_check && !s.healthcheck_port_index && s.health_check->port &&
             *s.health_check->port != 0) {
           srv.check_port = s.health_check->port;
         }
-        srv.name = sanitizeName(srv.host == srv.ip
-                                    ? srv.ip + "_" + std::to_string(srv.port)
-                                    : srv.host + "_" + srv.ip + "_" + std::to_string(srv.port));
-        s.servers.push_back(std::move(srv));
+        char port_text[16];
+        const auto port_end = std::to_chars(port_text, port_text + sizeof port_text, srv.port).ptr;
+        const std::string_view port_view(port_text, static_cast<size_t>(port_end - port_text));
+        const bool same = srv.host == srv.ip;
+        srv.name.reserve((same ? 0 : srv.host.size() + 1) + srv.ip.size() + 1 + port_view.size());
+        if (!same) {
+          srv.name.append(srv.host).push_back('_');
+        }
+        srv.name.append(srv.ip).push_back('_');
+        srv.name.append(port_view);
+        sanitizeNameInPlace(srv.name);
       }
       std::sort(s.servers.begin(), s.servers.end(), [](const Server& a, const Server& b) {
         return std::tie(a.host, a.port, a.ip, a.task_id) <
@@ -516,23 +550,30 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
       }
     }
   }
-  std::stable_sort(model.services.begin(), model.services.end(),
-                   [](const Service& a, const Service& b) {
-                     return std::tie(a.app_id, a.service_port, a.port_index) <
-                            std::tie(b.app_id, b.service_port, b.port_index);
-                   });
+  // Apps were visited in id order, so this is nearly sorted already: a Service is
+  // large (~800 bytes), so sort positions and move each service once.
+  common::sortByPermutation(model.services, [](const Service& a, const Service& b) {
+    return std::tie(a.app_id, a.service_port, a.port_index) <
+           std::tie(b.app_id, b.service_port, b.port_index);
+  });
   // Two services may not claim the same backend name; keep the first.
-  std::vector<Service> unique;
-  for (auto& s : model.services) {
-    if (!unique.empty() && unique.back().backend == s.backend) {
+  size_t kept = 0;
+  for (size_t i = 0; i < model.services.size(); ++i) {
+    Service& s = model.services[i];
+    if (kept > 0 && model.services[kept - 1].backend == s.backend) {
+      const Service& first = model.services[kept - 1];
       model.quarantined.push_back({s.app_id, s.port_index,
                                    "backend " + s.backend + " is already defined by port " +
-                                       std::to_string(unique.back().port_index)});
+                                       std::to_string(first.port_index)});
       continue;
     }
-    unique.push_back(std::move(s));
+    if (kept != i) {
+      model.services[kept] = std::move(s);
+    }
+    ++kept;
   }
-  model.services = std::move(unique);
+  model.services.erase(model.services.begin() + static_cast<std::ptrdiff_t>(kept),
+                       model.services.end());
   std::sort(model.quarantined.begin(), model.quarantined.end(),
             [](const Quarantined& a, const Quarantined& b) {
               return std::tie(a.app_id, a.port_index, a.reason) <

@@ -1,6 +1,8 @@
 #include "controller/render/config_renderer.h"
 
 #include <algorithm>
+#include <cstring>
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
@@ -74,10 +76,10 @@ struct ServiceRenderer {
 
   Status render(std::string_view name, std::string& out) {
     const Template* t = nullptr;
-    auto ov = s.template_overrides.find(std::string(name));
+    auto ov = s.template_overrides.find(name);
     // In map mode marathon-lb lets the non-map label override the map template.
     if (ov == s.template_overrides.end() && name.rfind("MAP_", 0) == 0) {
-      ov = s.template_overrides.find(std::string(name.substr(4)));
+      ov = s.template_overrides.find(name.substr(4));
     }
     if (ov != s.template_overrides.end()) {
       auto r = cache.get(ov->first, ov->second);
@@ -438,27 +440,64 @@ struct ServiceRenderer {
   }
 };
 
-// Appends text and remembers which service owns which lines.
+// Collects the pieces of the configuration in order, then joins them in one buffer
+// of the exact size (no regrowth of a multi-megabyte string), remembering which
+// service owns which lines.
 class Assembler {
  public:
+  // `text` must outlive finish().
   void add(const std::string& text, const Service* owner = nullptr) {
-    if (text.empty()) {
-      return;
-    }
-    const int first = line_ + 1;
-    line_ += static_cast<int>(std::count(text.begin(), text.end(), '\n'));
-    out_.append(text);
-    if (owner != nullptr) {
-      spans_.push_back({owner->app_id, owner->port_index, first, line_});
+    if (!text.empty()) {
+      pieces_.push_back({&text, owner});
     }
   }
-  std::string& text() { return out_; }
-  std::vector<RenderedConfig::Span>& spans() { return spans_; }
+  // Keeps `text` itself, for text built on the fly.
+  void addOwned(std::string&& text) {
+    if (!text.empty()) {
+      pieces_.push_back({&owned_.emplace_back(std::move(text)), nullptr});
+    }
+  }
+
+  void finish(std::string& out, std::vector<RenderedConfig::Span>& spans) {
+    size_t total = 0;
+    size_t owned = 0;
+    for (const auto& p : pieces_) {
+      total += p.text->size();
+      owned += p.owner != nullptr ? 1 : 0;
+    }
+    out.clear();
+    out.reserve(total);
+    spans.reserve(owned);
+    int line = 0;
+    for (const auto& p : pieces_) {
+      const int first = line + 1;
+      line += countLines(*p.text);
+      out.append(*p.text);
+      if (p.owner != nullptr) {
+        spans.push_back({p.owner->app_id, p.owner->port_index, first, line});
+      }
+    }
+  }
 
  private:
-  std::string out_;
-  int line_ = 0;
-  std::vector<RenderedConfig::Span> spans_;
+  static int countLines(const std::string& text) {
+    int n = 0;
+    const char* p = text.data();
+    const char* end = p + text.size();
+    while ((p = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)))) !=
+           nullptr) {
+      ++n;
+      ++p;
+    }
+    return n;
+  }
+
+  struct Piece {
+    const std::string* text;
+    const Service* owner;
+  };
+  std::vector<Piece> pieces_;
+  std::deque<std::string> owned_;
 };
 
 }  // namespace
@@ -520,7 +559,7 @@ Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet
   if (auto st = global("HEAD", g, text); !st) {
     return st.error();
   }
-  a.add(text);
+  a.addOwned(std::move(text));
   for (const auto& e : entries) {
     a.add(e.f.userlist, e.service);
   }
@@ -546,7 +585,7 @@ Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet
     if (auto st = global("HTTP_FRONTEND_HEAD", g, text); !st) {
       return st.error();
     }
-    a.add(text);
+    a.addOwned(std::move(text));
     for (const Entry* e : by_weight) {
       a.add(e->f.http_acl, e->service);
     }
@@ -555,7 +594,7 @@ Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet
       if (auto st = global("MAP_HTTP_FRONTEND_ACL", g, text); !st) {
         return st.error();
       }
-      a.add(text);
+      a.addOwned(std::move(text));
     }
   }
 
@@ -563,7 +602,7 @@ Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet
   if (auto st = global("HTTP_FRONTEND_APPID_HEAD", g, text); !st) {
     return st.error();
   }
-  a.add(text);
+  a.addOwned(std::move(text));
   {
     std::set<std::string> apps_with_appid;
     bool appid_map = false;
@@ -583,7 +622,7 @@ Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet
       if (auto st = global("MAP_HTTP_FRONTEND_APPID_ACL", g, text); !st) {
         return st.error();
       }
-      a.add(text);
+      a.addOwned(std::move(text));
     }
   }
 
@@ -593,7 +632,7 @@ Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet
       if (auto st = global("HTTPS_FRONTEND_HEAD", g, text); !st) {
         return st.error();
       }
-      a.add(text);
+      a.addOwned(std::move(text));
       for (const Entry* e : by_weight) {
         for (const auto& [vh, rules] : e->f.https_acl) {
           a.add(rules, e->service);
@@ -604,7 +643,7 @@ Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet
         if (auto st = global("MAP_HTTPS_FRONTEND_ACL", g, text); !st) {
           return st.error();
         }
-        a.add(text);
+        a.addOwned(std::move(text));
       }
     } else {
       struct VhostGroup {
@@ -634,7 +673,7 @@ Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet
       if (auto st = global("HTTPS_GROUPED_FRONTEND_HEAD", g, text); !st) {
         return st.error();
       }
-      a.add(text);
+      a.addOwned(std::move(text));
       std::map<std::string, std::string> names;
       for (const auto& [vh, vg] : groups) {
         names[vh] = sanitizeName(vh);
@@ -645,7 +684,7 @@ Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet
         if (auto st = global("HTTPS_GROUPED_VHOST_FRONTEND_ACL", v, text); !st) {
           return st.error();
         }
-        a.add(text);
+        a.addOwned(std::move(text));
       }
       for (const auto& [vh, vg] : groups) {
         std::string certs;
@@ -667,7 +706,7 @@ Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet
         if (auto st = global("HTTPS_GROUPED_VHOST_FRONTEND_HEAD", v, text); !st) {
           return st.error();
         }
-        a.add(text);
+        a.addOwned(std::move(text));
         for (const auto& [e, rules] : vg.rules) {
           a.add(*rules, e->service);
         }
@@ -676,7 +715,7 @@ Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet
           if (auto st = global("MAP_HTTPS_FRONTEND_ACL", g, text); !st) {
             return st.error();
           }
-          a.add(text);
+          a.addOwned(std::move(text));
         }
       }
     }
@@ -700,8 +739,7 @@ Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet
       }
     }
   }
-  result.config = std::move(a.text());
-  result.spans = std::move(a.spans());
+  a.finish(result.config, result.spans);
   return result;
 }
 
