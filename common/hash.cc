@@ -49,9 +49,14 @@ std::string sha1Hex(std::string_view data) { return toHex(digest<SHA_DIGEST_LENG
 std::string sha256Hex(std::string_view data) { return toHex(digest<SHA256_DIGEST_LENGTH>(data)); }
 
 uint32_t sha256Modulo(std::string_view data, uint32_t m) {
+  // The digest as one big-endian integer, reduced 32 bits at a time: acc < m < 2^32,
+  // so acc * 2^32 + word fits in 64 bits. 8 divisions instead of 32.
+  const auto d = digest<SHA256_DIGEST_LENGTH>(data);
   uint64_t acc = 0;
-  for (unsigned char b : digest<SHA256_DIGEST_LENGTH>(data)) {
-    acc = (acc * 256 + b) % m;
+  for (size_t i = 0; i < d.size(); i += 4) {
+    const uint64_t word = (uint64_t{d[i]} << 24) | (uint64_t{d[i + 1]} << 16) |
+                          (uint64_t{d[i + 2]} << 8) | uint64_t{d[i + 3]};
+    acc = ((acc << 32) | word) % m;
   }
   return static_cast<uint32_t>(acc);
 }

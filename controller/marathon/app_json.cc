@@ -390,12 +390,9 @@ std::string describe(std::string_view body) {
   return "(" + std::to_string(body.size()) + " bytes, starting '" + head + "')";
 }
 
-}  // namespace
-
-common::Result<ParsedApps> parseApps(const std::string& body) {
+common::Result<ParsedApps> parseAppsWith(od::parser& parser, const std::string& body) {
   static_assert(kJsonPadding >= simdjson::SIMDJSON_PADDING);
   Padded padded = padBody(body);
-  od::parser parser;
   od::document doc;
   if (auto e = parser.iterate(padded.view).get(doc); e) {
     return common::Error::invalidData(
@@ -461,9 +458,8 @@ common::Result<ParsedApps> parseApps(const std::string& body) {
   return out;
 }
 
-common::Result<MarathonApp> parseSingleApp(const std::string& body) {
+common::Result<MarathonApp> parseSingleAppWith(od::parser& parser, const std::string& body) {
   Padded padded = padBody(body);
-  od::parser parser;
   od::document doc;
   if (auto e = parser.iterate(padded.view).get(doc); e) {
     return common::Error::invalidData("marathon /v2/apps/<id>: not JSON " + describe(body));
@@ -479,6 +475,33 @@ common::Result<MarathonApp> parseSingleApp(const std::string& body) {
     return common::Error::invalidData("app " + app.id + ": " + err);
   }
   return app;
+}
+
+}  // namespace
+
+common::Result<ParsedApps> parseApps(const std::string& body) {
+  od::parser parser;
+  return parseAppsWith(parser, body);
+}
+
+common::Result<MarathonApp> parseSingleApp(const std::string& body) {
+  od::parser parser;
+  return parseSingleAppWith(parser, body);
+}
+
+struct AppsParser::Impl {
+  od::parser parser;
+};
+
+AppsParser::AppsParser() : impl_(std::make_unique<Impl>()) {}
+AppsParser::~AppsParser() = default;
+
+common::Result<ParsedApps> AppsParser::parseApps(const std::string& body) {
+  return parseAppsWith(impl_->parser, body);
+}
+
+common::Result<MarathonApp> AppsParser::parseSingleApp(const std::string& body) {
+  return parseSingleAppWith(impl_->parser, body);
 }
 
 }  // namespace mlb::controller

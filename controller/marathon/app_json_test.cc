@@ -5,9 +5,11 @@
 namespace mlb::controller {
 namespace {
 
-std::string padded(std::string s) {
-  s.reserve(s.size() + kJsonPadding);
-  return s;
+std::string padded(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + kJsonPadding);
+  out.append(s);
+  return out;
 }
 
 TEST(AppJsonTest, ParsesMarathon15ShapeWithTasksAndHealth) {
@@ -187,6 +189,67 @@ TEST(ParseApps, UnsortedAnswerComesOutSortedById) {
   EXPECT_EQ(r->apps[0].answer_index, 1u);  // the first /a in the answer is kept
   EXPECT_EQ(r->apps[1].id, "/b");
   EXPECT_EQ(r->apps[2].id, "/c");
+}
+
+}  // namespace
+}  // namespace mlb::controller
+
+namespace mlb::controller {
+namespace {
+
+// A long-lived parser gives what one-shot parses give, whatever came before it:
+// a large answer, then a small one, then garbage, then the large one again.
+TEST(AppsParserTest, ReusedParserMatchesOneShotParses) {
+  std::string large = R"({"apps":[)";
+  for (int i = 0; i < 200; ++i) {
+    // Built with append: GCC 12 warns wrongly (-Wrestrict) on long + chains.
+    large.append(i ? "," : "").append(R"({"id":"/app-)").append(std::to_string(199 - i));
+    large.append(R"(","instances":1,"labels":{"HAPROXY_GROUP":"external"},"tasks":[{"id":"t)");
+    large.append(std::to_string(i)).append(R"(","host":"10.0.0.1","ports":[)");
+    large.append(std::to_string(31000 + i)).append(R"(],"state":"TASK_RUNNING"}]})");
+  }
+  large += "]}";
+  large.reserve(large.size() + kJsonPadding);
+  std::string small = R"({"apps":[{"id":"/b","instances":2}]})";
+  small.reserve(small.size() + kJsonPadding);
+  std::string garbage = R"({"apps":[{"id":"/c",)";
+  garbage.reserve(garbage.size() + kJsonPadding);
+  std::string single = R"({"app":{"id":"/x","instances":3,"labels":{"A":"b"}}})";
+  single.reserve(single.size() + kJsonPadding);
+
+  auto summary = [](const ParsedApps& p) {
+    std::string out;
+    for (const auto& a : p.apps) {
+      out += a.id + ":" + std::to_string(a.instances) + ":" + std::to_string(a.answer_index);
+      for (const auto& t : a.tasks) {
+        out += ":" + t.id + "@" + t.host + ":" + std::to_string(t.ports.at(0));
+      }
+      for (const auto& [k, v] : a.labels) {
+        out += ":" + k + "=" + v;
+      }
+      out += ";";
+    }
+    return out;
+  };
+  const auto large_once = parseApps(large);
+  const auto small_once = parseApps(small);
+  ASSERT_TRUE(large_once && small_once);
+  ASSERT_EQ(large_once->apps.size(), 200u);
+
+  AppsParser parser;
+  for (int round = 0; round < 2; ++round) {
+    auto l = parser.parseApps(large);
+    ASSERT_TRUE(l) << l.error().message;
+    EXPECT_EQ(summary(*l), summary(*large_once));
+    auto s = parser.parseApps(small);
+    ASSERT_TRUE(s) << s.error().message;
+    EXPECT_EQ(summary(*s), summary(*small_once));
+    EXPECT_FALSE(parser.parseApps(garbage).has_value());
+    auto x = parser.parseSingleApp(single);
+    ASSERT_TRUE(x) << x.error().message;
+    EXPECT_EQ(x->id, "/x");
+    EXPECT_EQ(x->labels.at("A"), "b");
+  }
 }
 
 }  // namespace

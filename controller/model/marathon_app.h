@@ -39,7 +39,7 @@ struct PortMapping {
 struct MarathonApp {
   std::string id;
   int instances = 0;
-  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string, std::less<>> labels;
   std::vector<HealthCheck> health_checks;
 
   // Networking inputs (spec §7).

@@ -329,17 +329,20 @@ std::vector<PreparedApp> mergeDeploymentGroups(const std::vector<MarathonApp>& a
 void assignServerIds(std::vector<Server>& servers) {
   std::vector<int> used;  // a backend has a handful of servers: a linear scan is fastest
   used.reserve(servers.size());
+  std::string key;  // only built on a collision
   for (auto& s : servers) {
-    std::string key = s.name;
+    std::string_view current = s.name;
     while (true) {
-      const int id = static_cast<int>(common::sha256Modulo(key, 32767));
+      const int id = static_cast<int>(common::sha256Modulo(current, 32767));
       if (id != 0 && std::find(used.begin(), used.end(), id) == used.end()) {
         s.id = id;
         used.push_back(id);
         break;
       }
       // marathon-lb's collision rule: retry with "<name> <sha256 of the last key>".
-      key = key + " " + common::sha256Hex(key);
+      const std::string hash = common::sha256Hex(current);
+      key = std::string(current) + " " + hash;
+      current = key;
     }
   }
 }
@@ -355,6 +358,7 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
   PortAssigner assigner(options.min_serv_port_ip_per_task, options.max_serv_port_ip_per_task);
   // Service ports first, in Marathon's answer order (auto-assignment depends on it).
   std::vector<std::vector<std::optional<int>>> app_ports(apps.size());
+  std::vector<NetMode> app_modes(apps.size(), NetMode::Host);
   {
     std::vector<size_t> order(apps.size());
     for (size_t i = 0; i < order.size(); ++i) {
@@ -364,7 +368,8 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
       return apps[x].app().answer_index < apps[y].app().answer_index;
     });
     for (size_t i : order) {
-      app_ports[i] = servicePorts(apps[i].app(), networkingMode(apps[i].app()), assigner, options);
+      app_modes[i] = networkingMode(apps[i].app());
+      app_ports[i] = servicePorts(apps[i].app(), app_modes[i], assigner, options);
     }
   }
 
@@ -388,7 +393,7 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
       }
       app_groups = splitComma(g->second);
     }
-    const NetMode mode = networkingMode(app);
+    const NetMode mode = app_modes[app_i];
     const auto& ports = app_ports[app_i];
 
     // Task selection (spec §6), shared by every port of the app.

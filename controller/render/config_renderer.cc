@@ -371,16 +371,23 @@ struct ServiceRenderer {
                            : "BACKEND_SERVER_HTTP_HEALTHCHECK_OPTIONS";
       }
     }
-    std::string port, id, cookie, check, port_options;
+    // Buffers reused across servers: a backend renders one line per server.
+    std::string port, id, cookie, check, port_options, raw;
     for (const auto& srv : s.servers) {
       port = std::to_string(srv.port);
       id = std::to_string(srv.id);
-      cookie = s.sticky ? " check cookie " + srv.cookie : "";
+      cookie.clear();
+      if (s.sticky) {
+        cookie.append(" check cookie ").append(srv.cookie);
+      }
       check.clear();
       if (server_check != nullptr) {
-        port_options = srv.check_port ? " port " + std::to_string(*srv.check_port) : "";
+        port_options.clear();
+        if (srv.check_port) {
+          port_options.append(" port ").append(std::to_string(*srv.check_port));
+        }
         vars.set(Var::healthCheckPortOptions, port_options);
-        std::string raw;
+        raw.clear();
         if (auto st = render(server_check, raw); !st) {
           return st;
         }
@@ -388,7 +395,8 @@ struct ServiceRenderer {
         size_t a = raw.find_first_not_of(" \t\n");
         size_t z = raw.find_last_not_of(" \t\n");
         if (a != std::string::npos) {
-          check = " " + raw.substr(a, z - a + 1);
+          check.push_back(' ');
+          check.append(raw, a, z - a + 1);
         }
       }
       vars.set(Var::host, srv.host);
