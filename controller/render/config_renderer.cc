@@ -1,7 +1,6 @@
 #include "controller/render/config_renderer.h"
 
 #include <algorithm>
-#include <cstring>
 #include <deque>
 #include <map>
 #include <memory>
@@ -450,7 +449,7 @@ struct ServiceRenderer {
 
 // Collects the pieces of the configuration in order, then joins them in one buffer
 // of the exact size (no regrowth of a multi-megabyte string), remembering which
-// service owns which lines.
+// service owns which bytes.
 class Assembler {
  public:
   // `text` must outlive finish().
@@ -476,30 +475,16 @@ class Assembler {
     out.clear();
     out.reserve(total);
     spans.reserve(owned);
-    int line = 0;
     for (const auto& p : pieces_) {
-      const int first = line + 1;
-      line += countLines(*p.text);
+      const size_t begin = out.size();
       out.append(*p.text);
       if (p.owner != nullptr) {
-        spans.push_back({p.owner->app_id, p.owner->port_index, first, line});
+        spans.push_back({p.owner->app_id, p.owner->port_index, begin, out.size()});
       }
     }
   }
 
  private:
-  static int countLines(const std::string& text) {
-    int n = 0;
-    const char* p = text.data();
-    const char* end = p + text.size();
-    while ((p = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)))) !=
-           nullptr) {
-      ++n;
-      ++p;
-    }
-    return n;
-  }
-
   struct Piece {
     const std::string* text;
     const Service* owner;
@@ -749,6 +734,28 @@ Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet
   }
   a.finish(result.config, result.spans);
   return result;
+}
+
+const RenderedConfig::Span* RenderedConfig::spanAtLine(int line) const {
+  if (line < 1) {
+    return nullptr;
+  }
+  size_t offset = 0;
+  for (int l = 1; l < line; ++l) {
+    offset = config.find('\n', offset);
+    if (offset == std::string::npos) {
+      return nullptr;
+    }
+    ++offset;
+  }
+  // Spans are in config order and do not overlap.
+  auto it = std::upper_bound(spans.begin(), spans.end(), offset,
+                             [](size_t o, const Span& s) { return o < s.begin; });
+  if (it == spans.begin()) {
+    return nullptr;
+  }
+  --it;
+  return offset < it->end ? &*it : nullptr;
 }
 
 const std::string& endpointsLua() {

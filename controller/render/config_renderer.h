@@ -30,15 +30,19 @@ struct RenderedConfig {
   // Services left out because one of their templates did not render (unknown
   // placeholder in a label template, ...), with the reason.
   std::vector<Quarantined> quarantined;
-  // The [first line, last line] (1-based) of each service's fragments in `config`,
-  // so that a line HAProxy rejects can be mapped back to the service that owns it.
+  // The byte range [begin, end) of each service's fragments in `config`, in config
+  // order, so that a line HAProxy rejects can be mapped back to the service that
+  // owns it. Bytes, not lines: lines are counted only when a config is rejected.
   struct Span {
     std::string app_id;
     int port_index = 0;
-    int first_line = 0;
-    int last_line = 0;
+    size_t begin = 0;
+    size_t end = 0;
   };
   std::vector<Span> spans;
+
+  // The span holding line `line` (1-based) of `config`, or null (a global line).
+  const Span* spanAtLine(int line) const;
 };
 
 // marathon-lb's environment variables that change rendering: HAPROXY_GLOBAL_DEFAULT_OPTIONS

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 
@@ -92,12 +93,20 @@ TEST(ConfigRendererTest, SpansMapLinesBackToServices) {
     }
   }
   ASSERT_GT(server_line, 0);
-  bool covered = false;
+  const auto* span = r->spanAtLine(server_line);
+  ASSERT_NE(span, nullptr);
+  EXPECT_EQ(span->app_id, "/a");
+  EXPECT_LE(span->begin, r->config.find("  server "));
+  EXPECT_EQ(r->spanAtLine(1), nullptr);  // the global section belongs to no app
+  EXPECT_EQ(r->spanAtLine(0), nullptr);
+  EXPECT_EQ(r->spanAtLine(line + 5), nullptr);  // past the end
+  // Every line of every span maps back to that span.
   for (const auto& s : r->spans) {
-    covered =
-        covered || (s.app_id == "/a" && s.first_line <= server_line && server_line <= s.last_line);
+    const int first =
+        1 + static_cast<int>(std::count(r->config.begin(),
+                                        r->config.begin() + static_cast<long>(s.begin), '\n'));
+    EXPECT_EQ(r->spanAtLine(first), &s);
   }
-  EXPECT_TRUE(covered);
 }
 
 TEST(ConfigRendererTest, EmptyModelStillRendersAValidSkeleton) {

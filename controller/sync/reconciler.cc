@@ -199,13 +199,8 @@ Reconciler::ValidationResult Reconciler::validate(const RenderedConfig& rendered
   }
   for (const auto& [line, text] : parseAlerts(r->err + r->out)) {
     std::string owner;
-    if (line > 0) {
-      for (const auto& span : rendered.spans) {
-        if (line >= span.first_line && line <= span.last_line) {
-          owner = span.app_id;
-          break;
-        }
-      }
+    if (const auto* span = rendered.spanAtLine(line)) {
+      owner = span->app_id;
     }
     if (owner.empty()) {
       // Alerts about a proxy without a line ("Proxy 'x': ...") name the backend.
