@@ -242,12 +242,17 @@ MarathonTask readTask(od::value v, std::string& err) {
     } else if (k == "ports") {
       t.ports = readIntArray(fv, "tasks[].ports", err);
     } else if (k == "ipAddresses") {
+      bool first = true;
       forElements(fv, "ipAddresses", err, [&](od::value el) {
         forFields(el, "ipAddresses[]", err, [&](std::string_view ik, od::value iv) {
           if (ik == "ipAddress") {
-            t.ip_addresses.push_back(readStr(iv, "ipAddress", err));
+            std::string ip = readStr(iv, "ipAddress", err);
+            if (first) {
+              t.ip_address = std::move(ip);
+            }
           }
         });
+        first = false;
       });
     } else if (k == "healthCheckResults") {
       t.health_results_present = true;
@@ -355,6 +360,8 @@ MarathonApp readApp(od::value v, std::string& err) {
         }
       });
     } else if (k == "tasks") {
+      // Marathon writes "instances" before "tasks": a good guess of the count.
+      app.tasks.reserve(static_cast<size_t>(std::clamp(app.instances, 0, 1024)));
       forElements(fv, "tasks", err, [&](od::value el) { app.tasks.push_back(readTask(el, err)); });
     }
   });

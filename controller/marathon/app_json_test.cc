@@ -41,7 +41,7 @@ TEST(AppJsonTest, ParsesMarathon15ShapeWithTasksAndHealth) {
   EXPECT_EQ(app.tasks[0].ports, std::vector<int>{31000});
   EXPECT_EQ(app.tasks[0].health_results, 2);
   EXPECT_TRUE(app.tasks[0].any_alive);
-  EXPECT_EQ(app.tasks[0].ip_addresses, std::vector<std::string>{"172.17.0.2"});
+  EXPECT_EQ(app.tasks[0].ip_address, "172.17.0.2");
 }
 
 TEST(AppJsonTest, ParsesMarathon14ShapeWithNulls) {
@@ -58,7 +58,7 @@ TEST(AppJsonTest, ParsesMarathon14ShapeWithNulls) {
   EXPECT_EQ(app.docker_network, "USER");
   EXPECT_TRUE(app.has_port_definitions);
   EXPECT_EQ(app.legacy_ports, std::vector<int>{10000});
-  EXPECT_TRUE(app.tasks.at(0).ip_addresses.empty());
+  EXPECT_TRUE(app.tasks.at(0).ip_address.empty());
 }
 
 TEST(AppJsonTest, OneBadAppDoesNotHideTheOthers) {

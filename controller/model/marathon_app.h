@@ -22,12 +22,12 @@ struct HealthCheck {
 struct MarathonTask {
   std::string id;
   std::string host;
-  std::string state;                      // TASK_RUNNING, ...
-  std::vector<int> ports;                 // host ports
-  std::vector<std::string> ip_addresses;  // tasks[].ipAddresses[].ipAddress
-  int health_results = 0;                 // number of healthCheckResults entries
-  bool any_alive = false;                 // some healthCheckResults[].alive is true
-  bool health_results_present = false;    // the key was present in the answer
+  std::string state;       // TASK_RUNNING, ...
+  std::vector<int> ports;  // host ports
+  std::string ip_address;  // tasks[].ipAddresses[0].ipAddress, the one marathon-lb uses
+  int health_results = 0;  // number of healthCheckResults entries
+  bool any_alive = false;  // some healthCheckResults[].alive is true
+  bool health_results_present = false;  // the key was present in the answer
 };
 
 struct PortMapping {

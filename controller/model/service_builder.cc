@@ -93,10 +93,10 @@ AppPorts appPorts(const MarathonApp& app, NetMode mode) {
 bool taskAddress(const MarathonTask& task, NetMode mode, const AppPorts& app_ports,
                  const BuildOptions& opts, std::string& ip, const std::vector<int>*& ports) {
   if (mode == NetMode::Container) {
-    if (task.ip_addresses.empty() || task.ip_addresses.front().empty()) {
+    if (task.ip_address.empty()) {
       return false;
     }
-    ip = task.ip_addresses.front();
+    ip = task.ip_address;
     ports = &app_ports.container;
     return true;
   }
