@@ -509,7 +509,7 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
         srv.name.append(port_view);
         sanitizeNameInPlace(srv.name);
       }
-      std::sort(s.servers.begin(), s.servers.end(), [](const Server& a, const Server& b) {
+      common::sortByPermutation(s.servers, [](const Server& a, const Server& b) {
         return std::tie(a.host, a.port, a.ip, a.task_id) <
                std::tie(b.host, b.port, b.ip, b.task_id);
       });
