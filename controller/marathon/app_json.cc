@@ -462,6 +462,9 @@ common::Result<ParsedApps> parseAppsWith(od::parser& parser, const std::string& 
     ++kept;
   }
   out.apps.erase(out.apps.begin() + static_cast<std::ptrdiff_t>(kept), out.apps.end());
+  // The vector grew by doubling; the model lives through the pass (and in the
+  // reconciler's cache until the next answer), so give back the slack.
+  out.apps.shrink_to_fit();
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include "controller/render/config_renderer.h"
 
 #include <algorithm>
+#include <charconv>
 #include <deque>
 #include <map>
 #include <memory>
@@ -58,20 +59,24 @@ struct Fragments {
   bool http_mode = false;
 };
 
+// Strings the Vars of one service point into. One Scratch serves every service of
+// a render, so that their buffers are allocated once, not once per service.
+struct Scratch {
+  std::string app_path, cleaned_app_id, service_port, ssl_cert, bind_options, acl_name;
+  std::string hc_port_index, hc_port, hc_path, hc_timeout, hc_interval, hc_grace, hc_max, hc_falls;
+  std::string port, id, cookie, check, port_options, raw, net, first_port_options;
+};
+
 struct ServiceRenderer {
   ServiceRenderer(const Service& service, const TemplateSet& set, const RenderOptions& options,
-                  OverrideCache& overrides)
-      : s(service), templates(set), opts(options), cache(overrides) {}
+                  OverrideCache& overrides, Scratch& scratch)
+      : s(service), templates(set), opts(options), cache(overrides), x(scratch) {}
   const Service& s;
   const TemplateSet& templates;
   const RenderOptions& opts;
   OverrideCache& cache;
+  Scratch& x;
   Vars vars;
-  // Strings the Vars point into.
-  std::string app_path, cleaned_app_id, service_port, ssl_cert, bind_options, acl_name;
-  std::string hc_port_index, hc_port, hc_path, hc_timeout, hc_interval, hc_grace, hc_max, hc_falls,
-      hc_port_options;
-  std::string error;
 
   Status render(std::string_view name, std::string& out) {
     const Template* t = nullptr;
@@ -100,23 +105,37 @@ struct ServiceRenderer {
     return Status::ok();
   }
 
+  // Sets `out` to the decimal text of n, reusing its buffer.
+  static void setNumber(std::string& out, int n) {
+    char buf[16];
+    const auto end = std::to_chars(buf, buf + sizeof buf, n).ptr;
+    out.assign(buf, static_cast<size_t>(end - buf));
+  }
+
   void setup() {
-    app_path = s.app_id.substr(1);
-    std::replace(app_path.begin(), app_path.end(), '/', '_');
-    cleaned_app_id = sanitizeName(s.app_id);
-    service_port = std::to_string(s.service_port);
-    ssl_cert = s.ssl_cert.empty() ? "" : " ssl crt " + s.ssl_cert;
-    bind_options = s.bind_options.empty() ? "" : " " + s.bind_options;
+    x.app_path.assign(s.app_id, 1);
+    std::replace(x.app_path.begin(), x.app_path.end(), '/', '_');
+    x.cleaned_app_id.assign(s.app_id);
+    sanitizeNameInPlace(x.cleaned_app_id);
+    setNumber(x.service_port, s.service_port);
+    x.ssl_cert.clear();
+    if (!s.ssl_cert.empty()) {
+      x.ssl_cert.append(" ssl crt ").append(s.ssl_cert);
+    }
+    x.bind_options.clear();
+    if (!s.bind_options.empty()) {
+      x.bind_options.append(" ").append(s.bind_options);
+    }
     vars.set(Var::backend, s.backend);
     vars.set(Var::appId, s.app_id);
-    vars.set(Var::cleanedUpAppId, cleaned_app_id);
+    vars.set(Var::cleanedUpAppId, x.cleaned_app_id);
     vars.set(Var::hostname, s.hostname);
     vars.set(Var::mode, s.mode);
     vars.set(Var::balance, s.balance);
     vars.set(Var::bindAddr, s.bind_addr);
-    vars.set(Var::servicePort, service_port);
-    vars.set(Var::sslCert, ssl_cert);
-    vars.set(Var::bindOptions, bind_options);
+    vars.set(Var::servicePort, x.service_port);
+    vars.set(Var::sslCert, x.ssl_cert);
+    vars.set(Var::bindOptions, x.bind_options);
     vars.set(Var::haproxy_dir, opts.haproxy_dir);
     vars.set(Var::path, s.path);
     vars.set(Var::proxypath, s.proxypath);
@@ -128,28 +147,38 @@ struct ServiceRenderer {
       vars.set(Var::passwd, s.auth_passwd);
     }
     if (!s.vhosts.empty()) {
-      acl_name = sanitizeName(s.vhosts.front()) + "_" + app_path;
-      vars.set(Var::cleanedUpHostname, acl_name);
+      x.acl_name.assign(s.vhosts.front());
+      sanitizeNameInPlace(x.acl_name);
+      x.acl_name.append("_").append(x.app_path);
+      vars.set(Var::cleanedUpHostname, x.acl_name);
     }
     if (s.health_check) {
       const HealthCheck& hc = *s.health_check;
-      hc_port_index = hc.port_index ? std::to_string(*hc.port_index) : "None";
-      hc_port = hc.port ? std::to_string(*hc.port) : "None";
-      hc_path = hc.path.empty() ? "/" : hc.path;
-      hc_timeout = std::to_string(hc.timeout_seconds);
-      hc_interval = std::to_string(hc.interval_seconds);
-      hc_grace = std::to_string(hc.grace_period_seconds);
-      hc_max = std::to_string(hc.max_consecutive_failures);
-      hc_falls = std::to_string(hc.max_consecutive_failures + 1);
-      vars.set(Var::healthCheckPortIndex, hc_port_index);
-      vars.set(Var::healthCheckPort, hc_port);
+      if (hc.port_index) {
+        setNumber(x.hc_port_index, *hc.port_index);
+      } else {
+        x.hc_port_index.assign("None");
+      }
+      if (hc.port) {
+        setNumber(x.hc_port, *hc.port);
+      } else {
+        x.hc_port.assign("None");
+      }
+      x.hc_path.assign(hc.path.empty() ? std::string_view("/") : std::string_view(hc.path));
+      setNumber(x.hc_timeout, hc.timeout_seconds);
+      setNumber(x.hc_interval, hc.interval_seconds);
+      setNumber(x.hc_grace, hc.grace_period_seconds);
+      setNumber(x.hc_max, hc.max_consecutive_failures);
+      setNumber(x.hc_falls, hc.max_consecutive_failures + 1);
+      vars.set(Var::healthCheckPortIndex, x.hc_port_index);
+      vars.set(Var::healthCheckPort, x.hc_port);
       vars.set(Var::healthCheckProtocol, hc.protocol);
-      vars.set(Var::healthCheckPath, hc_path);
-      vars.set(Var::healthCheckTimeoutSeconds, hc_timeout);
-      vars.set(Var::healthCheckIntervalSeconds, hc_interval);
-      vars.set(Var::healthCheckGracePeriodSeconds, hc_grace);
-      vars.set(Var::healthCheckMaxConsecutiveFailures, hc_max);
-      vars.set(Var::healthCheckFalls, hc_falls);
+      vars.set(Var::healthCheckPath, x.hc_path);
+      vars.set(Var::healthCheckTimeoutSeconds, x.hc_timeout);
+      vars.set(Var::healthCheckIntervalSeconds, x.hc_interval);
+      vars.set(Var::healthCheckGracePeriodSeconds, x.hc_grace);
+      vars.set(Var::healthCheckMaxConsecutiveFailures, x.hc_max);
+      vars.set(Var::healthCheckFalls, x.hc_falls);
       vars.set(Var::healthCheckPortOptions, "");
     }
   }
@@ -315,12 +344,12 @@ struct ServiceRenderer {
     }
     if (!s.network_allowed.empty()) {
       const bool http = s.mode == "http";
-      std::string net;
+      std::string& net = x.net;
       size_t i = 0;
       const std::string& list = s.network_allowed;
       while (i < list.size()) {
         size_t j = list.find_first_of(" \t", i);
-        net = list.substr(i, j == std::string::npos ? std::string::npos : j - i);
+        net.assign(list, i, j == std::string::npos ? std::string::npos : j - i);
         if (!net.empty()) {
           vars.set(Var::network_allowed, net);
           if (auto st = render(
@@ -349,15 +378,16 @@ struct ServiceRenderer {
     if (s.health_check) {
       const bool tcp = tcpHealthCheck();
       if (tcp || s.mode == "http") {
-        std::string first_port_options;
+        std::string& first_port_options = x.first_port_options;
+        first_port_options.clear();
         // marathon-lb passes the first server's port (or, with a health-check port
         // index, the first port of that service) to the backend-level template.
         if (!s.servers.empty()) {
           const Server& first = s.servers.front();
           if (!s.healthcheck_port_index) {
-            first_port_options = " port " + std::to_string(first.port);
+            first_port_options.append(" port ").append(std::to_string(first.port));
           } else if (first.check_port) {
-            first_port_options = " port " + std::to_string(*first.check_port);
+            first_port_options.append(" port ").append(std::to_string(*first.check_port));
           }
         }
         vars.set(Var::healthCheckPortOptions, first_port_options);
@@ -370,11 +400,12 @@ struct ServiceRenderer {
                            : "BACKEND_SERVER_HTTP_HEALTHCHECK_OPTIONS";
       }
     }
-    // Buffers reused across servers: a backend renders one line per server.
-    std::string port, id, cookie, check, port_options, raw;
+    // Buffers reused across servers and services: a backend renders one line per server.
+    std::string &port = x.port, &id = x.id, &cookie = x.cookie, &check = x.check,
+                &port_options = x.port_options, &raw = x.raw;
     for (const auto& srv : s.servers) {
-      port = std::to_string(srv.port);
-      id = std::to_string(srv.id);
+      setNumber(port, srv.port);
+      setNumber(id, srv.id);
       cookie.clear();
       if (s.sticky) {
         cookie.append(" check cookie ").append(srv.cookie);
@@ -499,6 +530,7 @@ Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet
                                     const RenderOptions& opts) {
   RenderedConfig result;
   OverrideCache cache;
+  Scratch scratch;
   struct Entry {
     const Service* service;
     Fragments f;
@@ -506,7 +538,7 @@ Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet
   std::vector<Entry> entries;
   entries.reserve(model.services.size());
   for (const auto& s : model.services) {
-    ServiceRenderer r(s, templates, opts, cache);
+    ServiceRenderer r(s, templates, opts, cache, scratch);
     auto f = r.run();
     if (!f) {
       result.quarantined.push_back({s.app_id, s.port_index, f.error().message});
