@@ -1,10 +1,9 @@
 // Render pipeline benchmark (prints figures; not a timed test).
 //
 // For N = 100, 1000, 5000 apps (bench/gen_fixture.py --apps N --seed 1), measures
-// the whole pipeline on a /v2/apps answer already in memory: AppsParser::parseApps ->
-// buildServices -> renderConfig, with one AppsParser kept across runs as
-// mlb-controller keeps one across passes. Each N runs in a fresh child process so that peak
-// RSS (ru_maxrss) is that of one pipeline (input bytes included); the child runs the
+// the whole pipeline on a /v2/apps answer already in memory: parseApps ->
+// buildServices -> renderConfig, as mlb-controller runs it. Each N runs in a fresh child process so
+// that peak RSS (ru_maxrss) is that of one pipeline (input bytes included); the child runs the
 // pipeline several times and reports median wall and CPU time.
 //
 //   render_bench [--smoke] [--runs R] [--fixtures DIR]
@@ -81,15 +80,13 @@ int child(const std::string& path, int runs, int fd) {
   build.groups = {"*"};
   build.health_check = true;
   RenderOptions render;
-  // One parser for every run, as the controller keeps one (AppsParser) across passes.
-  AppsParser parser;
   std::vector<double> wall, cpu, parse, bld, rnd;
   Figures f;
   f.bytes = size;
   for (int i = 0; i < runs; ++i) {
     const auto w0 = std::chrono::steady_clock::now();
     const double c0 = cpuSeconds();
-    auto parsed = parser.parseApps(body);
+    auto parsed = parseApps(body);
     if (!parsed) {
       return 5;
     }

@@ -1,6 +1,5 @@
 #pragma once
 // Pure parser for Marathon's GET /v2/apps?embed=apps.tasks answer.
-#include <memory>
 #include <string>
 #include <string_view>
 
@@ -18,30 +17,10 @@ inline constexpr size_t kJsonPadding = 64;
 // Error; an app whose fields have the wrong types is listed in `skipped` with the
 // reason and the other apps are still returned. Apps come back sorted by id; when
 // two apps share an id the first one wins and the second is skipped.
-// Thread-safe (no shared state). For repeated parses, use an AppsParser.
+// Thread-safe (no shared state).
 common::Result<ParsedApps> parseApps(const std::string& body);
 
 // Parses {"app": {...}} (GET /v2/apps/<id>) into one app.
 common::Result<MarathonApp> parseSingleApp(const std::string& body);
-
-// The same parses, keeping the JSON parser's buffers from one parse to the next.
-// A one-shot parse maps fresh index buffers for every answer (about 14 MB touched
-// for a 29 MB answer, all page-faulted again each time); a long-lived AppsParser
-// pays that once. Its resident size is about half the largest answer seen.
-// Not thread-safe: one AppsParser per thread.
-class AppsParser {
- public:
-  AppsParser();
-  ~AppsParser();
-  AppsParser(const AppsParser&) = delete;
-  AppsParser& operator=(const AppsParser&) = delete;
-
-  common::Result<ParsedApps> parseApps(const std::string& body);
-  common::Result<MarathonApp> parseSingleApp(const std::string& body);
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-};
 
 }  // namespace mlb::controller

@@ -245,7 +245,7 @@ bool Reconciler::applyHints(const std::set<std::string>& hints, PassReport& repo
       // only the full answer, with its guards, may remove an app.
       return false;
     }
-    auto app = parser_.parseSingleApp(r->body);
+    auto app = parseSingleApp(r->body);
     if (!app || app->id != id) {
       return false;
     }
@@ -288,7 +288,7 @@ PassReport Reconciler::reconcileOnce(const std::set<std::string>& hints) {
     // The new answer replaces the old one whatever happens: free the old model
     // before the new one is parsed (at 5000 apps it is ~15 MB).
     cache_.reset();
-    auto parsed_now = parser_.parseApps(fetched->body);
+    auto parsed_now = parseApps(fetched->body);
     if (!parsed_now) {
       report.fault = "invalid_answer";
       report.detail = parsed_now.error().message;

@@ -91,7 +91,6 @@ class Reconciler {
   MarathonApi& api_;
   // The last full answer, patched by the per-app fast path; reset on doubt.
   std::optional<ParsedApps> cache_;
-  AppsParser parser_;  // keeps its buffers between passes
   size_t next_answer_index_ = 0;
   common::ProcessRunner* runner_;
   BundlePublisher& publisher_;
