@@ -43,15 +43,48 @@ class OverrideCache {
   std::unordered_map<std::string, std::unique_ptr<Result<Template>>> cache_;
 };
 
-// Everything one service contributes to the configuration.
+// A byte range [begin, end) of one Sections buffer.
+struct Range {
+  size_t begin = 0;
+  size_t end = 0;
+  bool empty() const { return begin == end; }
+};
+
+// The text of every service, one buffer per kind of fragment: services append to
+// them as they render, and a service's fragment is a Range in its buffer. One
+// growing buffer per kind instead of half a dozen strings per service (at 5000
+// apps: ~80,000 fewer allocations and less memory).
+struct Sections {
+  std::string userlist, http_acl, https_acl, appid_acl, frontend, backend;
+
+  struct Marks {
+    size_t userlist, http_acl, https_acl, appid_acl, frontend, backend;
+  };
+  Marks mark() const {
+    return {userlist.size(),  http_acl.size(), https_acl.size(),
+            appid_acl.size(), frontend.size(), backend.size()};
+  }
+  // Drops everything appended since `m` (a service that failed to render).
+  void rollback(const Marks& m) {
+    userlist.resize(m.userlist);
+    http_acl.resize(m.http_acl);
+    https_acl.resize(m.https_acl);
+    appid_acl.resize(m.appid_acl);
+    frontend.resize(m.frontend);
+    backend.resize(m.backend);
+  }
+};
+
+// Everything one service contributes to the configuration: ranges of Sections.
 struct Fragments {
-  std::string userlist;
-  std::string http_acl;  // :80 rules
-  // :443 rules per vhost, in vhost order (concatenated unless grouped by vhost)
-  std::vector<std::pair<std::string, std::string>> https_acl;
-  std::string appid_acl;
-  std::string frontend;
-  std::string backend;
+  Range userlist;
+  Range http_acl;  // :80 rules
+  // :443 rules per vhost, in vhost order (concatenated unless grouped by vhost).
+  // The vhost views point into the Service.
+  std::vector<std::pair<std::string_view, Range>> https_acl;
+  Range appid_acl;
+  Range frontend;
+  Range backend;
   int weight = 0;
   bool uses_http_map = false;
   bool uses_https_map = false;
@@ -65,17 +98,19 @@ struct Scratch {
   std::string app_path, cleaned_app_id, service_port, ssl_cert, bind_options, acl_name;
   std::string hc_port_index, hc_port, hc_path, hc_timeout, hc_interval, hc_grace, hc_max, hc_falls;
   std::string port, id, cookie, check, port_options, raw, net, first_port_options;
+  std::string https_prefix;
 };
 
 struct ServiceRenderer {
   ServiceRenderer(const Service& service, const TemplateSet& set, const RenderOptions& options,
-                  OverrideCache& overrides, Scratch& scratch)
-      : s(service), templates(set), opts(options), cache(overrides), x(scratch) {}
+                  OverrideCache& overrides, Scratch& scratch, Sections& sections)
+      : s(service), templates(set), opts(options), cache(overrides), x(scratch), sec(sections) {}
   const Service& s;
   const TemplateSet& templates;
   const RenderOptions& opts;
   OverrideCache& cache;
   Scratch& x;
+  Sections& sec;
   Vars vars;
 
   Status render(std::string_view name, std::string& out) {
@@ -195,14 +230,15 @@ struct ServiceRenderer {
     const bool map = opts.haproxy_map;
     auto addDomain = [&](const std::string& host) { f.domain_map.emplace_back(host, s.backend); };
     if (s.vhosts.size() > 1) {
-      std::string https_prefix;
+      std::string& https_prefix = x.https_prefix;
+      https_prefix.clear();
       vars.set(Var::hostname, s.vhosts.front());
       if (path) {
         if (auth) {
-          if (auto st = render("HTTP_FRONTEND_ACL_ONLY_WITH_PATH_AND_AUTH", f.http_acl); !st) {
+          if (auto st = render("HTTP_FRONTEND_ACL_ONLY_WITH_PATH_AND_AUTH", sec.http_acl); !st) {
             return st;
           }
-        } else if (auto st = render("HTTP_FRONTEND_ACL_ONLY_WITH_PATH", f.http_acl); !st) {
+        } else if (auto st = render("HTTP_FRONTEND_ACL_ONLY_WITH_PATH", sec.http_acl); !st) {
           return st;
         }
         if (auto st = render("HTTPS_FRONTEND_ACL_ONLY_WITH_PATH", https_prefix); !st) {
@@ -214,10 +250,12 @@ struct ServiceRenderer {
         if (map && !path && !auth && !redirect) {
           f.uses_http_map = true;
           addDomain(vh);
-        } else if (auto st = render("HTTP_FRONTEND_ACL_ONLY", f.http_acl); !st) {
+        } else if (auto st = render("HTTP_FRONTEND_ACL_ONLY", sec.http_acl); !st) {
           return st;
         }
-        std::string https = https_prefix;
+        const size_t begin = sec.https_acl.size();
+        std::string& https = sec.https_acl;
+        https.append(https_prefix);
         Status st;
         if (path) {
           st = render(
@@ -234,38 +272,39 @@ struct ServiceRenderer {
         if (!st) {
           return st;
         }
-        f.https_acl.emplace_back(vh, std::move(https));
+        f.https_acl.emplace_back(vh, Range{begin, https.size()});
       }
       vars.set(Var::hostname, s.hostname);
       Status st;
       if (redirect) {
         st = render(
             path ? "BACKEND_REDIRECT_HTTP_TO_HTTPS_WITH_PATH" : "BACKEND_REDIRECT_HTTP_TO_HTTPS",
-            f.http_acl);
+            sec.http_acl);
       } else if (path) {
         st = render(auth ? "HTTP_FRONTEND_ROUTING_ONLY_WITH_PATH_AND_AUTH"
                          : "HTTP_FRONTEND_ROUTING_ONLY_WITH_PATH",
-                    f.http_acl);
+                    sec.http_acl);
       } else if (auth) {
-        st = render("HTTP_FRONTEND_ROUTING_ONLY_WITH_AUTH", f.http_acl);
+        st = render("HTTP_FRONTEND_ROUTING_ONLY_WITH_AUTH", sec.http_acl);
       } else if (!map) {
-        st = render("HTTP_FRONTEND_ROUTING_ONLY", f.http_acl);
+        st = render("HTTP_FRONTEND_ROUTING_ONLY", sec.http_acl);
       }
       return st;
     }
     // One vhost.
-    std::string https;
+    const size_t begin = sec.https_acl.size();
+    std::string& https = sec.https_acl;
     if (path) {
       if (redirect) {
         for (const char* t : {"HTTP_FRONTEND_ACL_ONLY", "HTTP_FRONTEND_ACL_ONLY_WITH_PATH",
                               "BACKEND_REDIRECT_HTTP_TO_HTTPS_WITH_PATH"}) {
-          if (auto st = render(t, f.http_acl); !st) {
+          if (auto st = render(t, sec.http_acl); !st) {
             return st;
           }
         }
       } else if (auto st = render(
                      auth ? "HTTP_FRONTEND_ACL_WITH_AUTH_AND_PATH" : "HTTP_FRONTEND_ACL_WITH_PATH",
-                     f.http_acl);
+                     sec.http_acl);
                  !st) {
         return st;
       }
@@ -281,17 +320,17 @@ struct ServiceRenderer {
     } else {
       Status st;
       if (redirect) {
-        st = render("HTTP_FRONTEND_ACL_ONLY", f.http_acl);
+        st = render("HTTP_FRONTEND_ACL_ONLY", sec.http_acl);
         if (st) {
-          st = render("BACKEND_REDIRECT_HTTP_TO_HTTPS", f.http_acl);
+          st = render("BACKEND_REDIRECT_HTTP_TO_HTTPS", sec.http_acl);
         }
       } else if (auth) {
-        st = render("HTTP_FRONTEND_ACL_WITH_AUTH", f.http_acl);
+        st = render("HTTP_FRONTEND_ACL_WITH_AUTH", sec.http_acl);
       } else if (map) {
         f.uses_http_map = true;
         addDomain(s.hostname);
       } else {
-        st = render("HTTP_FRONTEND_ACL", f.http_acl);
+        st = render("HTTP_FRONTEND_ACL", sec.http_acl);
       }
       if (!st) {
         return st;
@@ -308,12 +347,12 @@ struct ServiceRenderer {
         return st;
       }
     }
-    f.https_acl.emplace_back(s.hostname, std::move(https));
+    f.https_acl.emplace_back(s.hostname, Range{begin, https.size()});
     return Status::ok();
   }
 
-  Status backend(Fragments& f) {
-    std::string& b = f.backend;
+  Status backend() {
+    std::string& b = sec.backend;
     if (auto st = render("BACKEND_HEAD", b); !st) {
       return st;
     }
@@ -444,37 +483,49 @@ struct ServiceRenderer {
     return Status::ok();
   }
 
+  // Renders the service into the Sections; on error, nothing of it stays there.
   Result<Fragments> run() {
-    setup();
+    const Sections::Marks m = sec.mark();
     Fragments f;
+    if (Status st = renderAll(f); !st) {
+      sec.rollback(m);
+      return st.error();
+    }
+    f.userlist = {m.userlist, sec.userlist.size()};
+    f.http_acl = {m.http_acl, sec.http_acl.size()};
+    f.appid_acl = {m.appid_acl, sec.appid_acl.size()};
+    f.frontend = {m.frontend, sec.frontend.size()};
+    f.backend = {m.backend, sec.backend.size()};
+    return f;
+  }
+
+  Status renderAll(Fragments& f) {
+    setup();
     f.weight = s.backend_weight;
     f.http_mode = s.mode == "http";
     if (!s.auth_user.empty()) {
-      if (auto st = render("USERLIST_HEAD", f.userlist); !st) {
-        return st.error();
+      if (auto st = render("USERLIST_HEAD", sec.userlist); !st) {
+        return st;
       }
     }
-    if (auto st = render("FRONTEND_HEAD", f.frontend); !st) {
-      return st.error();
+    if (auto st = render("FRONTEND_HEAD", sec.frontend); !st) {
+      return st;
     }
-    if (auto st = render("FRONTEND_BACKEND_GLUE", f.frontend); !st) {
-      return st.error();
+    if (auto st = render("FRONTEND_BACKEND_GLUE", sec.frontend); !st) {
+      return st;
     }
     if (opts.bind_http_https && !s.vhosts.empty()) {
       if (auto st = vhostRules(f); !st) {
-        return st.error();
+        return st;
       }
       vars.set(Var::hostname, s.hostname);
     }
     if (f.http_mode && !opts.haproxy_map) {
-      if (auto st = render("HTTP_FRONTEND_APPID_ACL", f.appid_acl); !st) {
-        return st.error();
+      if (auto st = render("HTTP_FRONTEND_APPID_ACL", sec.appid_acl); !st) {
+        return st;
       }
     }
-    if (auto st = backend(f); !st) {
-      return st.error();
-    }
-    return f;
+    return backend();
   }
 };
 
@@ -483,16 +534,17 @@ struct ServiceRenderer {
 // service owns which bytes.
 class Assembler {
  public:
-  // `text` must outlive finish().
-  void add(const std::string& text, const Service* owner = nullptr) {
-    if (!text.empty()) {
-      pieces_.push_back({&text, owner});
+  // Adds the range `r` of `buffer`, owned by `owner`. `buffer` must outlive finish().
+  void add(const std::string& buffer, Range r, const Service* owner) {
+    if (!r.empty()) {
+      pieces_.push_back({&buffer, r, owner});
     }
   }
   // Keeps `text` itself, for text built on the fly.
   void addOwned(std::string&& text) {
     if (!text.empty()) {
-      pieces_.push_back({&owned_.emplace_back(std::move(text)), nullptr});
+      const std::string& kept = owned_.emplace_back(std::move(text));
+      pieces_.push_back({&kept, Range{0, kept.size()}, nullptr});
     }
   }
 
@@ -500,7 +552,7 @@ class Assembler {
     size_t total = 0;
     size_t owned = 0;
     for (const auto& p : pieces_) {
-      total += p.text->size();
+      total += p.range.end - p.range.begin;
       owned += p.owner != nullptr ? 1 : 0;
     }
     out.clear();
@@ -508,7 +560,7 @@ class Assembler {
     spans.reserve(owned);
     for (const auto& p : pieces_) {
       const size_t begin = out.size();
-      out.append(*p.text);
+      out.append(*p.text, p.range.begin, p.range.end - p.range.begin);
       if (p.owner != nullptr) {
         spans.push_back({p.owner->app_id, p.owner->port_index, begin, out.size()});
       }
@@ -518,6 +570,7 @@ class Assembler {
  private:
   struct Piece {
     const std::string* text;
+    Range range;
     const Service* owner;
   };
   std::vector<Piece> pieces_;
@@ -531,6 +584,7 @@ Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet
   RenderedConfig result;
   OverrideCache cache;
   Scratch scratch;
+  Sections sections;
   struct Entry {
     const Service* service;
     Fragments f;
@@ -538,7 +592,7 @@ Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet
   std::vector<Entry> entries;
   entries.reserve(model.services.size());
   for (const auto& s : model.services) {
-    ServiceRenderer r(s, templates, opts, cache, scratch);
+    ServiceRenderer r(s, templates, opts, cache, scratch, sections);
     auto f = r.run();
     if (!f) {
       result.quarantined.push_back({s.app_id, s.port_index, f.error().message});
@@ -586,7 +640,7 @@ Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet
   }
   a.addOwned(std::move(text));
   for (const auto& e : entries) {
-    a.add(e.f.userlist, e.service);
+    a.add(sections.userlist, e.f.userlist, e.service);
   }
 
   // Vhost rules sorted by weight, descending; ties keep (app id, port) order.
@@ -612,7 +666,7 @@ Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet
     }
     a.addOwned(std::move(text));
     for (const Entry* e : by_weight) {
-      a.add(e->f.http_acl, e->service);
+      a.add(sections.http_acl, e->f.http_acl, e->service);
     }
     if (http_map) {
       text.clear();
@@ -639,7 +693,7 @@ Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet
         appid_map = true;
         result.app_map += e.service->app_id + " " + e.service->backend + "\n";
       } else {
-        a.add(e.f.appid_acl, e.service);
+        a.add(sections.appid_acl, e.f.appid_acl, e.service);
       }
     }
     if (appid_map) {
@@ -660,7 +714,7 @@ Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet
       a.addOwned(std::move(text));
       for (const Entry* e : by_weight) {
         for (const auto& [vh, rules] : e->f.https_acl) {
-          a.add(rules, e->service);
+          a.add(sections.https_acl, rules, e->service);
         }
       }
       if (https_map) {
@@ -672,7 +726,7 @@ Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet
       }
     } else {
       struct VhostGroup {
-        std::vector<std::pair<const Entry*, const std::string*>> rules;
+        std::vector<std::pair<const Entry*, Range>> rules;
         std::vector<std::string> certs;
         std::vector<std::string> bind_options;
         bool map = false;
@@ -680,8 +734,8 @@ Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet
       std::map<std::string, VhostGroup> groups;
       for (const Entry* e : by_weight) {
         for (const auto& [vh, rules] : e->f.https_acl) {
-          VhostGroup& vg = groups[vh];
-          vg.rules.emplace_back(e, &rules);
+          VhostGroup& vg = groups[std::string(vh)];
+          vg.rules.emplace_back(e, rules);
           vg.map = vg.map || e->f.uses_https_map;
           const Service& s = *e->service;
           if (!s.ssl_cert.empty() &&
@@ -733,7 +787,7 @@ Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet
         }
         a.addOwned(std::move(text));
         for (const auto& [e, rules] : vg.rules) {
-          a.add(*rules, e->service);
+          a.add(sections.https_acl, rules, e->service);
         }
         if (vg.map) {
           text.clear();
@@ -747,10 +801,10 @@ Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet
   }
 
   for (const auto& e : entries) {
-    a.add(e.f.frontend, e.service);
+    a.add(sections.frontend, e.f.frontend, e.service);
   }
   for (const auto& e : entries) {
-    a.add(e.f.backend, e.service);
+    a.add(sections.backend, e.f.backend, e.service);
   }
 
   // Map files: first-seen order, no duplicates.
