@@ -74,6 +74,37 @@ TEST(ConfigRendererTest, BadLabelTemplateQuarantinesOnlyThatApp) {
   EXPECT_NE(r->config.find("hdr(host) -i good.example.com"), std::string::npos);
 }
 
+// A service that fails late (its backend template) after its frontend and vhost
+// rules were rendered leaves no trace: the config is byte for byte the config of
+// the same apps without it, and the spans of the apps around it still match.
+TEST(ConfigRendererTest, ServiceFailingMidwayLeavesNoTrace) {
+  const std::string a =
+      R"({"id":"/a","labels":{"HAPROXY_0_VHOST":"a.example.com","HAPROXY_GROUP":"external"},"portDefinitions":[{"port":10001}],"tasks":[{"id":"a","host":"10.0.0.1","state":"TASK_RUNNING","ports":[1]}]})";
+  const std::string b =
+      R"({"id":"/b","labels":{"HAPROXY_0_VHOST":"b.example.com,b2.example.com","HAPROXY_0_PATH":"/x","HAPROXY_0_BACKEND_HEAD":"\nbackend {oops}\n"},"portDefinitions":[{"port":10002}],"tasks":[{"id":"b","host":"10.0.0.2","state":"TASK_RUNNING","ports":[2]}]})";
+  const std::string c =
+      R"({"id":"/c","labels":{"HAPROXY_0_VHOST":"c.example.com"},"portDefinitions":[{"port":10003}],"tasks":[{"id":"c","host":"10.0.0.3","state":"TASK_RUNNING","ports":[3]}]})";
+  auto templates = TemplateSet::load("", {});
+  ASSERT_TRUE(templates.has_value());
+  for (bool group_https : {false, true}) {
+    RenderOptions opts;
+    opts.group_https_by_vhost = group_https;
+    auto with_bad =
+        renderConfig(modelFrom(R"({"apps":[)" + a + "," + b + "," + c + "]}"), *templates, opts);
+    auto without = renderConfig(modelFrom(R"({"apps":[)" + a + "," + c + "]}"), *templates, opts);
+    ASSERT_TRUE(with_bad && without);
+    ASSERT_EQ(with_bad->quarantined.size(), 1u);
+    EXPECT_EQ(with_bad->quarantined[0].app_id, "/b");
+    EXPECT_EQ(with_bad->config, without->config);
+    ASSERT_EQ(with_bad->spans.size(), without->spans.size());
+    for (size_t i = 0; i < without->spans.size(); ++i) {
+      EXPECT_EQ(with_bad->spans[i].app_id, without->spans[i].app_id);
+      EXPECT_EQ(with_bad->spans[i].begin, without->spans[i].begin);
+      EXPECT_EQ(with_bad->spans[i].end, without->spans[i].end);
+    }
+  }
+}
+
 TEST(ConfigRendererTest, SpansMapLinesBackToServices) {
   auto model = modelFrom(R"({"apps":[
     {"id":"/a","portDefinitions":[{"port":10001}],"tasks":[{"id":"a","host":"10.0.0.1","state":"TASK_RUNNING","ports":[1]}]}]})");
