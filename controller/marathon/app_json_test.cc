@@ -121,18 +121,10 @@ TEST(AppJsonTest, SingleApp) {
   EXPECT_FALSE(parseSingleApp(padded(R"({"message":"App '/x' does not exist"})")).has_value());
 }
 
-}  // namespace
-}  // namespace mlb::controller
-
-namespace mlb::controller {
-namespace {
-
 // Found by fuzz/app_json_fuzz.cc: a huge number where an integer belongs.
 TEST(ParseApps, HugeNumberInIntegerFieldSkipsTheAppWithoutUndefinedBehaviour) {
-  std::string body =
-      R"({"apps":[{"id":"/a","instances":2.22222e+48,"tasks":[]},{"id":"/b","instances":1}]})";
-  body.reserve(body.size() + kJsonPadding);
-  auto r = parseApps(body);
+  auto r = parseApps(padded(
+      R"({"apps":[{"id":"/a","instances":2.22222e+48,"tasks":[]},{"id":"/b","instances":1}]})"));
   ASSERT_TRUE(r);
   ASSERT_EQ(r->apps.size(), 1u);
   EXPECT_EQ(r->apps[0].id, "/b");
@@ -140,21 +132,14 @@ TEST(ParseApps, HugeNumberInIntegerFieldSkipsTheAppWithoutUndefinedBehaviour) {
   EXPECT_NE(r->skipped[0].reason.find("out of range"), std::string::npos);
 }
 
-}  // namespace
-}  // namespace mlb::controller
-
-namespace mlb::controller {
-namespace {
-
 // Strings without escapes are read in place; strings and keys with escapes, and
 // blanks around tokens, must give the same values as unescaping does.
 TEST(ParseApps, EscapedKeysAndValuesAndBlanksReadLikeUnescaped) {
-  std::string body = R"({ "apps" : [ { "id" : "/a\u0062" ,
+  const std::string body = padded(R"({ "apps" : [ { "id" : "/a\u0062" ,
       "labels" : { "HAPROXY_\u0030_VHOST" : "x.\"quoted\".com" , "HAPROXY_GROUP" : "ext" ,
                    "PLAIN" : "caf\u00e9" , "EMPTY" : "" } ,
       "tasks" : [ { "id" : "t1" , "host" : "10.0.0.1" , "ports" : [ 31000 ] ,
-                    "state" : "TASK_RUNNING" } ] } ] })";
-  body.reserve(body.size() + kJsonPadding);
+                    "state" : "TASK_RUNNING" } ] } ] })");
   auto r = parseApps(body);
   ASSERT_TRUE(r) << r.error().message;
   ASSERT_EQ(r->apps.size(), 1u);
@@ -170,9 +155,7 @@ TEST(ParseApps, EscapedKeysAndValuesAndBlanksReadLikeUnescaped) {
 }
 
 TEST(ParseApps, NonStringWhereAStringBelongsSkipsTheApp) {
-  std::string body = R"({"apps":[{"id":"/a","labels":{"X":1}},{"id":7},{"id":"/b"}]})";
-  body.reserve(body.size() + kJsonPadding);
-  auto r = parseApps(body);
+  auto r = parseApps(padded(R"({"apps":[{"id":"/a","labels":{"X":1}},{"id":7},{"id":"/b"}]})"));
   ASSERT_TRUE(r);
   ASSERT_EQ(r->apps.size(), 1u);
   EXPECT_EQ(r->apps[0].id, "/b");
@@ -180,9 +163,7 @@ TEST(ParseApps, NonStringWhereAStringBelongsSkipsTheApp) {
 }
 
 TEST(ParseApps, UnsortedAnswerComesOutSortedById) {
-  std::string body = R"({"apps":[{"id":"/c"},{"id":"/a"},{"id":"/b"},{"id":"/a"}]})";
-  body.reserve(body.size() + kJsonPadding);
-  auto r = parseApps(body);
+  auto r = parseApps(padded(R"({"apps":[{"id":"/c"},{"id":"/a"},{"id":"/b"},{"id":"/a"}]})"));
   ASSERT_TRUE(r);
   ASSERT_EQ(r->apps.size(), 3u);
   EXPECT_EQ(r->apps[0].id, "/a");
