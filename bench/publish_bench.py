@@ -13,47 +13,17 @@ import argparse
 import json
 import os
 import random
-import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def http(url, data=None, timeout=30):
-    req = urllib.request.Request(url, data=json.dumps(data).encode() if data is not None
-                                 else None, method="POST" if data is not None else "GET")
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return r.read().decode()
-
-
-def metric(text, name, labels=None):
-    total = 0.0
-    for line in text.splitlines():
-        m = re.match(r"^([\w:]+)(\{[^}]*\})?\s+(\S+)$", line)
-        if not m or m.group(1) != name:
-            continue
-        lab = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
-        if labels and any(lab.get(k) != v for k, v in labels.items()):
-            continue
-        total += float(m.group(3))
-    return total
+sys.path.insert(0, os.path.join(ROOT, "e2e"))
+from testlib import free_port, http, metric, stop_all  # noqa: E402
 
 
 def rss_mb(pid):
@@ -111,7 +81,7 @@ def run_size(controller, n, samples, validate, storm):
                 pass
             time.sleep(0.1)
         current = os.path.join(state, "current")
-        apps = json.loads(http(sim_url + "/v2/apps"))["apps"]
+        apps = json.loads(http(sim_url + "/v2/apps", timeout=30))["apps"]
         rng = random.Random(1)
         candidates = [a["id"] for a in apps if a.get("instances", 0) >= 1]
         rng.shuffle(candidates)
@@ -142,7 +112,7 @@ def run_size(controller, n, samples, validate, storm):
         if storm:
             m0 = http(ctl_url + "/metrics")
             rss = [rss_mb(ctl.pid)]
-            http(sim_url + "/_sim/storm", {"events": 10000, "seconds": 10})
+            http(sim_url + "/_sim/storm", {"events": 10000, "seconds": 10}, timeout=30)
             t0 = time.monotonic()
             changes = 0
             while time.monotonic() - t0 < 11:
@@ -156,25 +126,18 @@ def run_size(controller, n, samples, validate, storm):
                 time.sleep(0.1)
             time.sleep(1)
             m1 = http(ctl_url + "/metrics")
+
+            def delta(name):
+                return (metric(m1, name) or 0) - (metric(m0, name) or 0)
+
             res["storm"] = {
-                "events_received": metric(m1, "mlb_controller_sse_events_total") -
-                metric(m0, "mlb_controller_sse_events_total"),
-                "passes": metric(m1, "mlb_controller_syncs_total") -
-                metric(m0, "mlb_controller_syncs_total"),
-                "publishes": metric(m1, "mlb_controller_publishes_total") -
-                metric(m0, "mlb_controller_publishes_total"),
+                "events_received": delta("mlb_controller_sse_events_total"),
+                "passes": delta("mlb_controller_syncs_total"),
+                "publishes": delta("mlb_controller_publishes_total"),
                 "changes": changes, "rss_start": rss[0], "rss_peak": max(rss), "rss_end": rss[-1]}
         return res
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_all(procs, 20)
         shutil.rmtree(d, ignore_errors=True)
 
 

@@ -17,8 +17,6 @@ import http.client
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +24,8 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+
+from testlib import http, http_get, stop_all, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -44,35 +44,6 @@ def log(msg):
 
 def run(args, **kw):
     return subprocess.run(args, check=True, **kw)
-
-
-def http_get(host_port, path="/", headers=None, timeout=3):
-    c = http.client.HTTPConnection(*host_port.split(":"), timeout=timeout)
-    try:
-        c.request("GET", path, headers=headers or {})
-        r = c.getresponse()
-        return r.status, r.read().decode()
-    finally:
-        c.close()
-
-
-def post(url, obj):
-    req = urllib.request.Request(url, data=json.dumps(obj).encode(), method="POST")
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return r.read().decode()
-
-
-def wait_until(pred, timeout=30.0, step=0.1):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            v = pred()
-            if v:
-                return v
-        except (OSError, ValueError, http.client.HTTPException):
-            pass
-        time.sleep(step)
-    return None
 
 
 class Load(threading.Thread):
@@ -146,14 +117,7 @@ class Stack:
     def close(self):
         for name in self.containers:
             subprocess.run(P + ["rm", "-f", "-t", "5", name], capture_output=True)
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(self.procs, 10)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -192,7 +156,7 @@ def main():
                  os.path.join(HERE, "demo", "apps.json"), "--listen",
                  "127.0.0.1:%d" % SIM_PORT, "--heartbeat", "1"], "sim.log")
         sim = "http://127.0.0.1:%d" % SIM_PORT
-        assert wait_until(lambda: urllib.request.urlopen(sim + "/ping").read() == b"pong")
+        assert wait_until(lambda: urllib.request.urlopen(sim + "/ping").read() == b"pong", 30)
 
         ctl_args = ["mlb-controller", "--marathon", sim, "--group", "external",
                     "--health-check", "--maxconn", "4000", "--listen", CTL,
@@ -269,7 +233,7 @@ def main():
         log("phase steady: ok/failed = %d/%d" % load.phase())
 
         # A scale in the simulator: the new task serves, nothing fails.
-        post(sim + "/_sim/scale", {"app": "/db", "instances": 2, "ports": [[18086]]})
+        http(sim + "/_sim/scale", {"app": "/db", "instances": 2, "ports": [[18086]]})
         seen = wait_until(lambda: {http_get("127.0.0.1:10003")[1].strip() for _ in range(6)}
                           >= {"db", "db-2"}, 30)
         time.sleep(1)
@@ -288,9 +252,9 @@ def main():
               "haproxy container replaced: 0 failed requests")
 
         # A bad label on one app: quarantined; another app's change still goes out.
-        post(sim + "/_sim/labels", {"app": "/shop/api",
+        http(sim + "/_sim/labels", {"app": "/shop/api",
                                     "labels": {"HAPROXY_0_BALANCE": "roundrobin\nbind :1"}})
-        post(sim + "/_sim/scale", {"app": "/db", "instances": 1})
+        http(sim + "/_sim/scale", {"app": "/db", "instances": 1})
         applied = wait_until(lambda: {http_get("127.0.0.1:10003")[1].strip()
                                       for _ in range(6)} == {"db"}, 30)
         status = json.loads(http_get(CTL, "/v1/status")[1])
@@ -306,8 +270,8 @@ def main():
         ok, failed = load.phase()
         log("phase controller down: ok/failed = %d/%d" % (ok, failed))
         check(failed == 0 and ok > 0, "controller stopped: HAProxy keeps serving")
-        post(sim + "/_sim/labels", {"app": "/shop/api", "labels": {"HAPROXY_0_BALANCE": None}})
-        post(sim + "/_sim/scale", {"app": "/db", "instances": 2, "ports": [[18086]]})
+        http(sim + "/_sim/labels", {"app": "/shop/api", "labels": {"HAPROXY_0_BALANCE": None}})
+        http(sim + "/_sim/scale", {"app": "/db", "instances": 2, "ports": [[18086]]})
         run(P + ["start", ctl], stdout=subprocess.DEVNULL)
         conv = wait_until(lambda: {http_get("127.0.0.1:10003")[1].strip() for _ in range(6)}
                           >= {"db", "db-2"}, 60)

@@ -13,64 +13,17 @@ import os
 import random
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
-import urllib.request
+
+from testlib import free_port, http, metric, stop_all, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONTROLLER = os.environ.get("CONTROLLER", "build/controller/mlb-controller")
 HAPROXY = os.environ.get("HAPROXY", shutil.which("haproxy") or "/usr/sbin/haproxy")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def http(url, data=None, timeout=5):
-    req = urllib.request.Request(url, data=json.dumps(data).encode() if data is not None
-                                 else None, method="POST" if data is not None else "GET")
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return r.read().decode()
-
-
-def wait_until(pred, timeout=10.0, step=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            v = pred()
-            if v:
-                return v
-        except OSError:
-            pass
-        time.sleep(step)
-    return None
-
-
-def metric(text, name, labels=None):
-    """Sum of the samples of `name` whose labels include `labels`."""
-    total = 0.0
-    found = False
-    for line in text.splitlines():
-        if line.startswith("#"):
-            continue
-        m = re.match(r"^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)$", line)
-        if not m or m.group(1) != name:
-            continue
-        lab = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
-        if labels and any(lab.get(k) != v for k, v in labels.items()):
-            continue
-        total += float(m.group(3))
-        found = True
-    return total if found else None
 
 
 class Env:
@@ -149,15 +102,7 @@ class Env:
         return json.loads(http(self.sim_url + "/_sim/" + action, kw))
 
     def close(self):
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_all(self.procs, 15)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -19,17 +19,11 @@ import threading
 import time
 import unittest
 
+from testlib import free_port, stop_all, wait_until
+
 RELOADER = os.environ.get("RELOADER", "build/reloader/mlb-reloader")
 HAPROXY = os.environ.get("HAPROXY", shutil.which("haproxy") or "/usr/sbin/haproxy")
 BASE_PORT = int(os.environ.get("MLB_TEST_BASE_PORT", "19500"))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def config(state, port, body, extra="", tcp_port=None, tcp_backend=None):
@@ -122,19 +116,6 @@ def show_proc(state):
     return res
 
 
-def wait_until(pred, timeout=10.0, step=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            v = pred()
-            if v:
-                return v
-        except (OSError, ValueError, http.client.HTTPException):
-            pass
-        time.sleep(step)
-    return None
-
-
 class Load(threading.Thread):
     """Bounded HTTP load: requests until stopped (or 120 s), counting failures."""
 
@@ -184,15 +165,7 @@ class ReloaderCase(unittest.TestCase):
         self.port = free_port()
 
     def tearDown(self):
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_all(self.procs, 10)
         shutil.rmtree(self.state, ignore_errors=True)
 
     def start(self, *args, log="x.log"):

@@ -1,0 +1,91 @@
+"""Helpers shared by the end-to-end tests and the benchmarks: loopback ports, small
+HTTP calls, bounded polling, Prometheus text, and stopping the processes a test
+started (by their Popen objects only). Standard library only."""
+import json
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from http.client import HTTPConnection, HTTPException
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def http(url, data=None, timeout=5):
+    """GET `url`, or POST `data` as JSON when given; the body as text. Raises on errors."""
+    req = urllib.request.Request(url, data=json.dumps(data).encode() if data is not None
+                                 else None, method="POST" if data is not None else "GET")
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return r.read().decode()
+
+
+def http_get(host_port, path="/", headers=None, timeout=3):
+    """(status, body) of one GET to "host:port", any status."""
+    c = HTTPConnection(*host_port.split(":"), timeout=timeout)
+    try:
+        c.request("GET", path, headers=headers or {})
+        r = c.getresponse()
+        return r.status, r.read().decode()
+    finally:
+        c.close()
+
+
+def wait_until(pred, timeout=10.0, step=0.05):
+    """Polls `pred` until it returns something true (returned) or `timeout` seconds
+    pass (None). Connection errors and half-written files count as "not yet"."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            v = pred()
+            if v:
+                return v
+        except (OSError, ValueError, HTTPException):
+            pass
+        time.sleep(step)
+    return None
+
+
+_SAMPLE = re.compile(r"^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)$")
+_LABEL = re.compile(r'(\w+)="([^"]*)"')
+
+
+def metric(text, name, labels=None):
+    """Sum of the samples of `name` in Prometheus text whose labels include `labels`;
+    None when there is no such sample."""
+    total = 0.0
+    found = False
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        m = _SAMPLE.match(line)
+        if not m or m.group(1) != name:
+            continue
+        lab = dict(_LABEL.findall(m.group(2) or ""))
+        if labels and any(lab.get(k) != v for k, v in labels.items()):
+            continue
+        total += float(m.group(3))
+        found = True
+    return total if found else None
+
+
+def stop_all(procs, timeout=10):
+    """SIGTERM to each still-running process of `procs` (newest first), then waits;
+    a process that outlives `timeout` is killed."""
+    for p in reversed(procs):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
