@@ -4,19 +4,14 @@
 #include <string>
 #include <vector>
 
+#include "common/env.h"
 #include "controller/app/controller_app.h"
 
 extern char** environ;
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  std::map<std::string, std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string kv = *e;
-    if (auto eq = kv.find('='); eq != std::string::npos) {
-      env[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
-  }
+  const std::map<std::string, std::string> env = mlb::common::environmentMap(environ);
   mlb::controller::ControllerFlags flags;
   std::string error;
   bool help = false;

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "common/env.h"
 #include "reloader/app/reloader_app.h"
 
 extern char** environ;
@@ -20,13 +21,7 @@ int main(int argc, char** argv) {
   }
   std::string cmd = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);
-  std::map<std::string, std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string kv = *e;
-    if (auto eq = kv.find('='); eq != std::string::npos) {
-      env[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
-  }
+  const std::map<std::string, std::string> env = mlb::common::environmentMap(environ);
   if (cmd == "haproxy") {
     return mlb::reloader::runHaproxyEntrypoint(args, env);
   }

@@ -10,11 +10,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/env.h"
 #include "common/fs/files.h"
 #include "common/http/status_server.h"
 #include "common/log.h"
@@ -30,9 +30,6 @@ using common::logWarn;
 using prometheus::BuildCounter;
 using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
-
-std::atomic<bool> g_stop{false};
-void onSignal(int) { g_stop = true; }
 
 double nowSeconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -407,9 +404,7 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
     return 1;
   }
 
-  std::signal(SIGTERM, onSignal);
-  std::signal(SIGINT, onSignal);
-  std::signal(SIGPIPE, SIG_IGN);
+  common::installStopSignals();
   logInfo("mlb-controller started",
           {{"marathon", joinIds(flags.marathon.urls)},
            {"state_dir", flags.state_dir},
@@ -423,7 +418,7 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
 
   // Housekeeping: the silence gauge and the reloader's status.json.
   std::string last_status;
-  while (!g_stop) {
+  while (!common::stopRequested()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     if (int64_t lb = last_byte_ms.load(); lb > 0) {
       m.sse_silence.Set(static_cast<double>(steady_ms() - lb) / 1000.0);

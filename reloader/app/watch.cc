@@ -10,13 +10,12 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstring>
 #include <mutex>
 #include <thread>
 
+#include "common/env.h"
 #include "common/fs/files.h"
 #include "common/http/status_server.h"
 #include "common/log.h"
@@ -33,9 +32,6 @@ using common::logWarn;
 using prometheus::BuildCounter;
 using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
-
-std::atomic<bool> g_stop{false};
-void onSignal(int) { g_stop = true; }
 
 struct Metrics {
   explicit Metrics(prometheus::Registry& r)
@@ -185,9 +181,7 @@ int runWatch(const std::vector<std::string>& args, const std::map<std::string, s
     logError("inotify", {{"state_dir", state}, {"error", std::strerror(errno)}});
     return 1;
   }
-  std::signal(SIGTERM, onSignal);
-  std::signal(SIGINT, onSignal);
-  std::signal(SIGPIPE, SIG_IGN);
+  common::installStopSignals();
   logInfo("mlb-reloader watch started",
           {{"state_dir", state}, {"listen", flags.listen}, {"haproxy", flags.reload.haproxy_bin}});
 
@@ -204,7 +198,7 @@ int runWatch(const std::vector<std::string>& args, const std::map<std::string, s
   if (!rc.appliedVersion().empty()) {
     setVersion(m, applied_gauge, "applied", rc.appliedVersion());
   }
-  while (!g_stop) {
+  while (!common::stopRequested()) {
     pollfd p{ifd, POLLIN, 0};
     int pr = ::poll(&p, 1, dirty ? 10 : recheck_ms);
     if (pr > 0) {

@@ -1,0 +1,34 @@
+#include "common/env.h"
+
+#include <atomic>
+#include <csignal>
+
+namespace mlb::common {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void onStopSignal(int) { g_stop = true; }
+
+}  // namespace
+
+std::map<std::string, std::string> environmentMap(char** envp) {
+  std::map<std::string, std::string> env;
+  for (char** e = envp; e != nullptr && *e != nullptr; ++e) {
+    const std::string kv = *e;
+    if (auto eq = kv.find('='); eq != std::string::npos) {
+      env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+  }
+  return env;
+}
+
+void installStopSignals() {
+  std::signal(SIGTERM, onStopSignal);
+  std::signal(SIGINT, onStopSignal);
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+bool stopRequested() { return g_stop; }
+
+}  // namespace mlb::common
