@@ -86,14 +86,7 @@ int runHaproxyEntrypoint(const std::vector<std::string>& args,
     live = chosen;
   }
 
-  std::vector<std::string> argv = {flags.reload.haproxy_bin,
-                                   "-W",
-                                   "-S",
-                                   state + "/master.sock,mode,600",
-                                   "-p",
-                                   state + "/haproxy.pid",
-                                   "-f",
-                                   state + "/live/haproxy.cfg"};
+  std::vector<std::string> argv = masterArgv(flags.reload.haproxy_bin, state);
   std::string why;
   auto old = findVerifiedMaster(table, state, &why);
   struct stat sock {};

@@ -98,6 +98,13 @@ std::vector<ProcessInfo> ProcessTable::list() const {
   return out;
 }
 
+std::vector<std::string> masterArgv(const std::string& haproxy_bin, const std::string& state_dir) {
+  return {haproxy_bin, "-W",
+          "-S",        state_dir + "/master.sock,mode,600",
+          "-p",        state_dir + "/haproxy.pid",
+          "-f",        state_dir + "/live/haproxy.cfg"};
+}
+
 bool isInstanceHaproxy(const ProcessInfo& p, const std::string& state_dir) {
   if (p.cmdline.empty()) {
     return false;

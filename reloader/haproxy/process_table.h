@@ -33,6 +33,11 @@ class ProcessTable {
   std::string root_;
 };
 
+// The command line of the HAProxy master of `state_dir` (before any -x/-sf):
+// master-worker mode, the master CLI socket, the pid file and the live config, all
+// under `state_dir`. isInstanceHaproxy() recognises exactly these.
+std::vector<std::string> masterArgv(const std::string& haproxy_bin, const std::string& state_dir);
+
 // True when `p` looks like an HAProxy started for `state_dir`: the executable's (or
 // argv[0]'s) base name starts with "haproxy", and the command line has the pid file
 // or master socket of this state dir. Pure.

@@ -37,15 +37,9 @@ class PlantedProc : public ::testing::Test {
     fs::create_symlink(exe, d / "exe");
   }
 
+  // What the entrypoint execs, so that the planted masters are what it starts.
   std::vector<std::string> haproxyArgv(const std::string& state) {
-    return {"/usr/sbin/haproxy",
-            "-W",
-            "-S",
-            state + "/master.sock,mode,600",
-            "-p",
-            state + "/haproxy.pid",
-            "-f",
-            state + "/live/haproxy.cfg"};
+    return masterArgv("/usr/sbin/haproxy", state);
   }
 
   fs::path root_;
