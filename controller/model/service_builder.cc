@@ -477,6 +477,16 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
       if (s.mode.empty()) {
         s.mode = s.hostname.empty() ? "tcp" : "http";
       }
+      // The default proxy-pass glue sets the Host header to the vhost: without one,
+      // HAProxy refuses the line. Say so here rather than after a failed haproxy -c.
+      if (s.mode == "http" && !s.proxypath.empty() && s.hostname.empty() &&
+          !s.template_overrides.count("HTTP_BACKEND_PROXYPASS_GLUE")) {
+        model.quarantined.push_back(
+            {app.id, n,
+             "label " + prefix + "HTTP_BACKEND_PROXYPASS_PATH: needs " + prefix +
+                 "VHOST (the proxy-pass rule sets the Host header to the vhost)"});
+        continue;
+      }
       s.backend = app.id.substr(1);
       std::replace(s.backend.begin(), s.backend.end(), '/', '_');
       s.backend += "_" + std::to_string(s.service_port);
