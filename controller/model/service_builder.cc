@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <map>
 #include <memory>
@@ -64,18 +65,24 @@ struct AppPorts {
   std::vector<int> host;       // host/bridge: port definitions, else (bridge) container ports
 };
 
-AppPorts appPorts(const MarathonApp& app, NetMode mode) {
-  AppPorts out;
-  std::vector<int> mapped;
-  for (const auto& pm : portMappings(app)) {
-    if (pm.container_port) {
-      mapped.push_back(*pm.container_port);
-    }
+// Fills `out` (its vectors keep their capacity from app to app).
+void appPorts(const MarathonApp& app, NetMode mode, AppPorts& out) {
+  out.container.clear();
+  out.host.clear();
+  if (mode == NetMode::Container && app.has_ip_address && !app.discovery_ports.empty()) {
+    out.container = app.discovery_ports;
+    return;
   }
+  auto mapped = [&](std::vector<int>& into) {
+    for (const auto& pm : portMappings(app)) {
+      if (pm.container_port) {
+        into.push_back(*pm.container_port);
+      }
+    }
+  };
   if (mode == NetMode::Container) {
-    out.container = app.has_ip_address && !app.discovery_ports.empty() ? app.discovery_ports
-                                                                       : std::move(mapped);
-    return out;
+    mapped(out.container);
+    return;
   }
   for (const auto& p : app.port_definitions) {
     if (p) {
@@ -83,9 +90,8 @@ AppPorts appPorts(const MarathonApp& app, NetMode mode) {
     }
   }
   if (out.host.empty() && mode == NetMode::Bridge) {
-    out.host = std::move(mapped);
+    mapped(out.host);
   }
-  return out;
 }
 
 // The address and ports HAProxy uses for one task (spec §7). False when the task
@@ -181,7 +187,8 @@ std::vector<std::optional<int>> servicePorts(const MarathonApp& app, NetMode mod
     }
   }
   if (ports.empty() && mode == NetMode::Container && assigner.enabled() && !app.tasks.empty()) {
-    const AppPorts app_ports = appPorts(app, mode);
+    AppPorts app_ports;
+    appPorts(app, mode, app_ports);
     std::string ip;
     const std::vector<int>* task_ports = nullptr;
     if (taskAddress(app.tasks.front(), mode, app_ports, opts, ip, task_ports)) {
@@ -327,16 +334,24 @@ std::vector<PreparedApp> mergeDeploymentGroups(const std::vector<MarathonApp>& a
 }
 
 void assignServerIds(std::vector<Server>& servers) {
-  std::vector<int> used;  // a backend has a handful of servers: a linear scan is fastest
-  used.reserve(servers.size());
+  // A backend has a handful of servers: a linear scan is fastest, and up to 32 ids
+  // need no allocation.
+  std::array<int, 32> small{};
+  std::vector<int> large;
+  int* used = small.data();
+  if (servers.size() > small.size()) {
+    large.resize(servers.size());
+    used = large.data();
+  }
+  size_t count = 0;
   std::string key;  // only built on a collision
   for (auto& s : servers) {
     std::string_view current = s.name;
     while (true) {
       const int id = static_cast<int>(common::sha256Modulo(current, 32767));
-      if (id != 0 && std::find(used.begin(), used.end(), id) == used.end()) {
+      if (id != 0 && std::find(used, used + count, id) == used + count) {
         s.id = id;
-        used.push_back(id);
+        used[count++] = id;
         break;
       }
       // marathon-lb's collision rule: retry with "<name> <sha256 of the last key>".
@@ -378,6 +393,15 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
     port_count += p.size();
   }
   model.services.reserve(port_count);
+  // Per-app scratch, reused from app to app.
+  struct Selected {
+    const MarathonTask* task;
+    std::string ip;
+    const std::vector<int>* ports;
+  };
+  std::vector<Selected> selected;
+  AppPorts task_port_defaults;
+  std::vector<std::pair<Service, bool>> built;  // every port of the app; bool = routed
   for (size_t app_i = 0; app_i < apps.size(); ++app_i) {
     const PreparedApp& prepared = apps[app_i];
     const MarathonApp& app = prepared.app();
@@ -397,14 +421,8 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
     const auto& ports = app_ports[app_i];
 
     // Task selection (spec §6), shared by every port of the app.
-    struct Selected {
-      const MarathonTask* task;
-      std::string ip;
-      const std::vector<int>* ports;
-    };
-    const AppPorts app_ports = appPorts(app, mode);
-    std::vector<Selected> selected;
-    selected.reserve(app.tasks.size());
+    appPorts(app, mode, task_port_defaults);
+    selected.clear();
     for (const auto& task : app.tasks) {
       if (task.host.empty() || droppedState(task.state)) {
         continue;
@@ -423,14 +441,13 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
         }
       }
       Selected sel{&task, {}, nullptr};
-      if (!taskAddress(task, mode, app_ports, options, sel.ip, sel.ports)) {
+      if (!taskAddress(task, mode, task_port_defaults, options, sel.ip, sel.ports)) {
         continue;
       }
       selected.push_back(std::move(sel));
     }
 
-    std::vector<std::pair<Service, bool>> built;  // every port of the app; bool = routed
-    built.reserve(ports.size());
+    built.clear();
     for (size_t i = 0; i < ports.size(); ++i) {
       const int n = static_cast<int>(i);
       if (!ports[i]) {
@@ -487,9 +504,10 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
                  "VHOST (the proxy-pass rule sets the Host header to the vhost)"});
         continue;
       }
-      s.backend = app.id.substr(1);
+      s.backend.assign(app.id, 1);
       std::replace(s.backend.begin(), s.backend.end(), '/', '_');
-      s.backend += "_" + std::to_string(s.service_port);
+      s.backend.push_back('_');
+      s.backend.append(std::to_string(s.service_port));
 
       s.servers.reserve(selected.size());
       for (const auto& sel : selected) {
@@ -540,22 +558,27 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
     // HAPROXY_{n}_BACKEND_HEALTHCHECK_PORT_INDEX: the k-th server (in server order)
     // is checked on the port of the k-th server of the app's service at that index
     // (services in service-port order), as marathon-lb's get_backend_port() does.
-    std::vector<const Service*> by_port;
-    for (const auto& [svc, routed] : built) {
-      by_port.push_back(&svc);
-    }
-    std::stable_sort(by_port.begin(), by_port.end(), [](const Service* x, const Service* y) {
-      return x->service_port < y->service_port;
+    const bool any_port_index = std::any_of(built.begin(), built.end(), [](const auto& b) {
+      return b.first.health_check && b.first.healthcheck_port_index;
     });
-    for (auto& [svc, routed] : built) {
-      if (!svc.health_check || !svc.healthcheck_port_index) {
-        continue;
+    if (any_port_index) {
+      std::vector<const Service*> by_port;
+      for (const auto& [svc, routed] : built) {
+        by_port.push_back(&svc);
       }
-      const size_t hpi = static_cast<size_t>(*svc.healthcheck_port_index);
-      const Service* other = hpi < by_port.size() ? by_port[hpi] : &svc;
-      for (size_t k = 0; k < svc.servers.size(); ++k) {
-        if (k < other->servers.size()) {
-          svc.servers[k].check_port = other->servers[k].port;
+      std::stable_sort(by_port.begin(), by_port.end(), [](const Service* x, const Service* y) {
+        return x->service_port < y->service_port;
+      });
+      for (auto& [svc, routed] : built) {
+        if (!svc.health_check || !svc.healthcheck_port_index) {
+          continue;
+        }
+        const size_t hpi = static_cast<size_t>(*svc.healthcheck_port_index);
+        const Service* other = hpi < by_port.size() ? by_port[hpi] : &svc;
+        for (size_t k = 0; k < svc.servers.size(); ++k) {
+          if (k < other->servers.size()) {
+            svc.servers[k].check_port = other->servers[k].port;
+          }
         }
       }
     }
