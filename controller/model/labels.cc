@@ -33,7 +33,8 @@ std::vector<std::string> split(std::string_view s, char sep) {
   return out;
 }
 
-bool allOf(std::string_view s, const std::function<bool(char)>& ok) {
+template <typename Pred>
+bool allOf(std::string_view s, Pred ok) {
   return std::all_of(s.begin(), s.end(), ok);
 }
 
@@ -73,13 +74,14 @@ const std::unordered_map<std::string_view, Setter>& behaviourTable() {
       {"VHOST",
        [](const std::string& v, Service& s) -> Status {
          std::string h = lower(v);
-         for (const auto& host : split(h, ',')) {
+         std::vector<std::string> hosts = split(h, ',');
+         for (const auto& host : hosts) {
            if (host.empty() || host.size() > 253 || !allOf(host, isHostChar)) {
              return bad("'" + host + "' is not a host name");
            }
          }
-         s.hostname = h;
-         s.vhosts = split(h, ',');
+         s.hostname = std::move(h);
+         s.vhosts = std::move(hosts);
          return Status::ok();
        }},
       {"PATH",
