@@ -1,6 +1,7 @@
 #pragma once
 // Small string helpers shared by both binaries.
 #include <string>
+#include <string_view>
 
 namespace mlb::common {
 
@@ -13,6 +14,17 @@ inline size_t replaceAll(std::string& s, const std::string& from, const std::str
     ++n;
   }
   return n;
+}
+
+// ASCII lower case (header names, host names, label words).
+inline std::string toLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
 }
 
 }  // namespace mlb::common

@@ -9,7 +9,9 @@
 #include <cstring>
 #include <functional>
 
+#include "common/strings.h"
 #include "controller/marathon/asio_http_get.h"
+#include "controller/marathon/asio_tls.h"
 #include "controller/marathon/sse_event_stream.h"
 
 namespace mlb::controller {
@@ -18,13 +20,6 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using common::Error;
-
-std::string lower(std::string s) {
-  for (char& c : s) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return s;
-}
 
 }  // namespace
 
@@ -42,18 +37,8 @@ common::Result<HttpGetResponse> asioHttpGet(const std::string& base_url, const s
   path += target;
   asio::io_context io;
   asio::ssl::context ssl_ctx(asio::ssl::context::tls_client);
-  boost::system::error_code ec;
   if (u.tls) {
-    if (options.insecure_tls) {
-      ssl_ctx.set_verify_mode(asio::ssl::verify_none);
-    } else {
-      ssl_ctx.set_verify_mode(asio::ssl::verify_peer);
-      if (!options.ca_cert.empty()) {
-        ssl_ctx.load_verify_file(options.ca_cert, ec);
-      } else {
-        ssl_ctx.set_default_verify_paths(ec);
-      }
-    }
+    configureTlsClient(ssl_ctx, options.insecure_tls, options.ca_cert);
   }
   asio::ssl::stream<tcp::socket> stream(io, ssl_ctx);
   tcp::socket& sock = stream.next_layer();
@@ -135,26 +120,13 @@ common::Result<HttpGetResponse> asioHttpGet(const std::string& base_url, const s
         return;
       }
       resp.status = std::atoi(head.c_str() + head.find(' ') + 1);
-      size_t pos = head.find("\r\n") + 2;
-      while (pos < end) {
-        size_t eol = head.find("\r\n", pos);
-        std::string line = head.substr(pos, eol - pos);
-        pos = eol + 2;
-        size_t colon = line.find(':');
-        if (colon == std::string::npos) {
-          continue;
-        }
-        std::string name = lower(line.substr(0, colon));
-        std::string value = line.substr(line.find_first_not_of(' ', colon + 1));
-        if (name == "content-length") {
-          content_length = std::strtoull(value.c_str(), nullptr, 10);
-        } else if (name == "transfer-encoding" &&
-                   lower(value).find("chunked") != std::string::npos) {
-          chunked = true;
-        } else if (name == "location") {
-          resp.location = value;
-        }
+      const std::string_view fields = std::string_view(head).substr(0, end);
+      if (const std::string v = responseHeader(fields, "content-length"); !v.empty()) {
+        content_length = std::strtoull(v.c_str(), nullptr, 10);
       }
+      chunked = common::toLower(responseHeader(fields, "transfer-encoding")).find("chunked") !=
+                std::string::npos;
+      resp.location = responseHeader(fields, "location");
       const size_t expect = content_length != std::string::npos ? content_length : 0;
       raw.reserve(std::max(expect, size_t{1} << 20) + options.spare_capacity);
       raw.append(head, end + 4, std::string::npos);
@@ -196,29 +168,26 @@ common::Result<HttpGetResponse> asioHttpGet(const std::string& base_url, const s
           fail("resolve " + u.host, e);
           return;
         }
-        asio::async_connect(
-            sock, results, [&](const boost::system::error_code& ce, const tcp::endpoint&) {
-              if (ce) {
-                fail("connect " + base_url, ce);
-                return;
-              }
-              if (!u.tls) {
-                on_connected();
-                return;
-              }
-              SSL_set_tlsext_host_name(stream.native_handle(), u.host.c_str());
-              if (!options.insecure_tls) {
-                stream.set_verify_callback(asio::ssl::host_name_verification(u.host));
-              }
-              stream.async_handshake(asio::ssl::stream_base::client,
-                                     [&](const boost::system::error_code& he) {
-                                       if (he) {
-                                         fail("TLS handshake with " + base_url, he);
-                                         return;
-                                       }
-                                       on_connected();
-                                     });
-            });
+        asio::async_connect(sock, results,
+                            [&](const boost::system::error_code& ce, const tcp::endpoint&) {
+                              if (ce) {
+                                fail("connect " + base_url, ce);
+                                return;
+                              }
+                              if (!u.tls) {
+                                on_connected();
+                                return;
+                              }
+                              prepareTlsStream(stream, u.host, options.insecure_tls);
+                              stream.async_handshake(asio::ssl::stream_base::client,
+                                                     [&](const boost::system::error_code& he) {
+                                                       if (he) {
+                                                         fail("TLS handshake with " + base_url, he);
+                                                         return;
+                                                       }
+                                                       on_connected();
+                                                     });
+                            });
       });
   try {
     io.run();

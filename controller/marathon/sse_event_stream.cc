@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "common/backoff.h"
+#include "common/strings.h"
+#include "controller/marathon/asio_tls.h"
 #include "controller/marathon/sse_event_stream.h"
 
 namespace mlb::controller {
@@ -136,17 +138,7 @@ class AsioSseEventStream : public SseEventStream {
 
     asio::ssl::context ssl_ctx(asio::ssl::context::tls_client);
     if (u.tls) {
-      if (config_.insecure_tls) {
-        ssl_ctx.set_verify_mode(asio::ssl::verify_none);
-      } else {
-        ssl_ctx.set_verify_mode(asio::ssl::verify_peer);
-        boost::system::error_code ec;
-        if (!config_.ca_cert.empty()) {
-          ssl_ctx.load_verify_file(config_.ca_cert, ec);
-        } else {
-          ssl_ctx.set_default_verify_paths(ec);
-        }
-      }
+      configureTlsClient(ssl_ctx, config_.insecure_tls, config_.ca_cert);
     }
     asio::ssl::stream<tcp::socket> stream(io, ssl_ctx);
     tcp::socket& sock = stream.next_layer();
@@ -180,10 +172,7 @@ class AsioSseEventStream : public SseEventStream {
           ec);
     }
     if (ok && u.tls) {
-      SSL_set_tlsext_host_name(stream.native_handle(), u.host.c_str());
-      if (!config_.insecure_tls) {
-        stream.set_verify_callback(asio::ssl::host_name_verification(u.host));
-      }
+      prepareTlsStream(stream, u.host, config_.insecure_tls);
       ok = runWithDeadline(
           io, sock, config_.connect_timeout,
           [&](bool& done, boost::system::error_code& e) {
@@ -270,7 +259,8 @@ class AsioSseEventStream : public SseEventStream {
             status = std::atoi(status_line.c_str() + 9);
           }
           if (status >= 300 && status < 400) {
-            std::string location = header(buf.substr(0, header_end), "location");
+            std::string location =
+                responseHeader(std::string_view(buf).substr(0, header_end), "location");
             if (redirects_left > 0 && !location.empty()) {
               // A standby redirects /v2/events to the leader; follow it once, keep auth.
               auto pos = location.find("/v2/events");
@@ -284,7 +274,8 @@ class AsioSseEventStream : public SseEventStream {
             out.reason = "HTTP " + std::to_string(status) + " from " + url + "/v2/events";
             return out;
           }
-          std::string ctype = header(buf.substr(0, header_end), "content-type");
+          std::string ctype =
+              responseHeader(std::string_view(buf).substr(0, header_end), "content-type");
           if (ctype.find("text/event-stream") == std::string::npos) {
             out.reason = "not an event stream (Content-Type: " + ctype + ")";
             return out;
@@ -323,28 +314,6 @@ class AsioSseEventStream : public SseEventStream {
     }
     out.reason = "stopped";
     return out;
-  }
-
-  static std::string header(const std::string& head, const std::string& lower_name) {
-    size_t pos = 0;
-    while ((pos = head.find("\r\n", pos)) != std::string::npos) {
-      pos += 2;
-      size_t end = head.find("\r\n", pos);
-      std::string line = head.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-      size_t colon = line.find(':');
-      if (colon == std::string::npos) {
-        continue;
-      }
-      std::string name = line.substr(0, colon);
-      for (char& c : name) {
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      }
-      if (name == lower_name) {
-        size_t v = line.find_first_not_of(' ', colon + 1);
-        return v == std::string::npos ? "" : line.substr(v);
-      }
-    }
-    return "";
   }
 
   SseStreamConfig config_;
@@ -389,6 +358,23 @@ bool parseUrl(const std::string& url, ParsedUrl& out) {
     out.port = out.tls ? "443" : "80";
   }
   return !out.host.empty();
+}
+
+std::string responseHeader(std::string_view head, std::string_view lower_name) {
+  size_t pos = head.find("\r\n");  // past the status line
+  while (pos != std::string_view::npos) {
+    pos += 2;
+    const size_t end = head.find("\r\n", pos);
+    const std::string_view line =
+        head.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    const size_t colon = line.find(':');
+    if (colon != std::string_view::npos && common::toLower(line.substr(0, colon)) == lower_name) {
+      const size_t v = line.find_first_not_of(' ', colon + 1);
+      return v == std::string_view::npos ? std::string() : std::string(line.substr(v));
+    }
+    pos = end;
+  }
+  return "";
 }
 
 SseEventStreamPtr makeAsioSseEventStream(SseStreamConfig config, SseCallbacks callbacks) {

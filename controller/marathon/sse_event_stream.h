@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "controller/marathon/sse_parser.h"
@@ -61,5 +62,10 @@ struct ParsedUrl {
   std::string target;  // path + query, "/" when empty
 };
 bool parseUrl(const std::string& url, ParsedUrl& out);
+
+// The value of the first header named `lower_name` (lower case) in an HTTP response
+// head (status line and header lines), blanks after the colon skipped; "" when the
+// header is absent or empty. Names match in any case.
+std::string responseHeader(std::string_view head, std::string_view lower_name);
 
 }  // namespace mlb::controller

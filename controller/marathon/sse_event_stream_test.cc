@@ -198,6 +198,18 @@ TEST(SseEventStream, NonStreamAnswerIsReported) {
   stream->stop();
 }
 
+TEST(ResponseHeader, AnyCaseFirstMatchBlanksAndEmptyValues) {
+  const std::string head =
+      "HTTP/1.1 302 Found: not a header\r\nLOCATION:   http://leader:8080/v2/events\r\n"
+      "X-Empty:\r\nlocation: http://second\r\nContent-Type: text/event-stream";
+  EXPECT_EQ(responseHeader(head, "location"), "http://leader:8080/v2/events");
+  EXPECT_EQ(responseHeader(head, "content-type"), "text/event-stream");
+  EXPECT_EQ(responseHeader(head, "x-empty"), "");
+  EXPECT_EQ(responseHeader(head, "http/1.1 302 found"), "");  // the status line is no header
+  EXPECT_EQ(responseHeader(head, "absent"), "");
+  EXPECT_EQ(responseHeader("", "location"), "");
+}
+
 TEST(ParseUrl, SchemesPortsAndPaths) {
   ParsedUrl u;
   ASSERT_TRUE(parseUrl("https://marathon.mesos:8443/prefix", u));
@@ -262,6 +274,20 @@ TEST(AsioHttpGet, ContentLengthChunkedAndCloseDelimitedBodies) {
     EXPECT_EQ(r->status, 503);
     EXPECT_EQ(r->body, "<html>503</html>");
   }
+}
+
+// Header names in any case, an empty header value, and blanks after the colon.
+TEST(AsioHttpGet, HeadersInAnyCaseAndEmptyValues) {
+  RawServer server;
+  HttpGetOptions o;
+  auto t = serveOnce(server,
+                     "HTTP/1.1 200 OK\r\nX-Empty:\r\nSERVER:   jetty\r\n"
+                     "content-LENGTH: 11\r\n\r\n{\"apps\":[]}");
+  auto r = asioHttpGet(server.url(), "/v2/apps", {}, o);
+  t.join();
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "{\"apps\":[]}");
 }
 
 TEST(AsioHttpGet, TruncatedAndHangingAnswersAreErrors) {

@@ -6,18 +6,13 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/strings.h"
+
 namespace mlb::controller {
 namespace {
 
 using common::Error;
 using common::Status;
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 std::vector<std::string> split(std::string_view s, char sep) {
   std::vector<std::string> out;
@@ -73,7 +68,7 @@ const std::unordered_map<std::string_view, Setter>& behaviourTable() {
   static const std::unordered_map<std::string_view, Setter> table = {
       {"VHOST",
        [](const std::string& v, Service& s) -> Status {
-         std::string h = lower(v);
+         std::string h = common::toLower(v);
          std::vector<std::string> hosts = split(h, ',');
          for (const auto& host : hosts) {
            if (host.empty() || host.size() > 253 || !allOf(host, isHostChar)) {
@@ -106,7 +101,7 @@ const std::unordered_map<std::string_view, Setter>& behaviourTable() {
        }},
       {"MODE",
        [](const std::string& v, Service& s) -> Status {
-         std::string m = lower(v);
+         std::string m = common::toLower(v);
          if (m != "http" && m != "tcp") {
            return bad("'" + v + "' is not http or tcp");
          }
@@ -311,7 +306,7 @@ bool isSafeTemplateText(std::string_view value) {
 }
 
 std::optional<bool> parseBool(std::string_view value) {
-  const std::string v = lower(value);
+  const std::string v = common::toLower(value);
   if (v == "true" || v == "t" || v == "yes" || v == "y" || v == "1") {
     return true;
   }
