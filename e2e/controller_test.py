@@ -13,6 +13,7 @@ import os
 import random
 import re
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -29,7 +30,10 @@ HAPROXY = os.environ.get("HAPROXY", shutil.which("haproxy") or "/usr/sbin/haprox
 class Env:
     """A simulator plus a controller on a fresh state dir."""
 
-    def __init__(self, apps_file=None, generate=0, extra=(), marathon=None, start=True):
+    def __init__(self, apps_file=None, generate=0, extra=(), marathon=None, start=True,
+                 tls_names=None):
+        """tls_names: serve the simulator over HTTPS with a self-signed certificate for
+        these subjectAltNames (e.g. "IP:127.0.0.1"); the controller gets it as its CA."""
         self.dir = tempfile.mkdtemp(prefix="mlb-ct-")
         self.state = os.path.join(self.dir, "state")
         self.procs = []
@@ -47,21 +51,44 @@ class Env:
                     "127.0.0.1:%d" % self.sim_port, "--heartbeat", "0.5"]
         sim_args += ["--generate", str(generate)] if generate else \
             ["--apps", apps_file or os.path.join(HERE, "demo", "apps.json")]
+        self.sim_ca = None
+        if tls_names:
+            self.sim_ca = os.path.join(self.dir, "sim.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                            "-keyout", self.sim_ca, "-out", self.sim_ca + ".crt", "-days", "2",
+                            "-subj", "/CN=marathon", "-addext", "subjectAltName=" + tls_names],
+                           check=True, capture_output=True)
+            with open(self.sim_ca + ".crt") as f:
+                crt = f.read()
+            with open(self.sim_ca, "a") as f:
+                f.write(crt)  # key then certificate: what --tls-cert reads
+            sim_args += ["--tls-cert", self.sim_ca]
         self.sim_proc = self.spawn(sim_args, "sim.log")
-        assert wait_until(lambda: http(self.sim_url + "/ping") == "pong", 30), "sim down"
+        assert wait_until(lambda: self.http(self.sim_url + "/ping") == "pong", 30), "sim down"
         self.ctl_args = [CONTROLLER, "--marathon", marathon or self.sim_url, "--group",
                          "external", "--health-check", "--ssl-certs", cert, "--state-dir",
                          self.state, "--listen", "127.0.0.1:%d" % self.ctl_port,
                          "--haproxy-bin", HAPROXY, "--min-interval", "0.1",
                          "--marathon-timeout", "2", "--sse-silence-timeout", "2",
                          "--confirm-resyncs", "4", "--confirm-interval", "1"] + list(extra)
+        if self.sim_ca:
+            self.ctl_args += ["--marathon-ca-cert", self.sim_ca + ".crt"]
         self.ctl = None
         if start:
             self.start_controller()
 
     @property
     def sim_url(self):
-        return "http://127.0.0.1:%d" % self.sim_port
+        return "%s://127.0.0.1:%d" % ("https" if self.sim_ca else "http", self.sim_port)
+
+    def http(self, url, data=None):
+        """http() that trusts the simulator's certificate, whatever name it has (the
+        test's own calls; the controller's checks are what the TLS tests test)."""
+        ctx = None
+        if self.sim_ca:
+            ctx = ssl.create_default_context(cafile=self.sim_ca + ".crt")
+            ctx.check_hostname = False
+        return http(url, data, context=ctx)
 
     @property
     def ctl_url(self):
@@ -99,7 +126,7 @@ class Env:
         return json.loads(http(self.ctl_url + "/v1/status"))
 
     def sim(self, action, **kw):
-        return json.loads(http(self.sim_url + "/_sim/" + action, kw))
+        return json.loads(self.http(self.sim_url + "/_sim/" + action, kw))
 
     def close(self):
         stop_all(self.procs, 15)
@@ -338,6 +365,59 @@ class DcosAuthTests(unittest.TestCase):
                 e.close()
         finally:
             shutil.rmtree(d, ignore_errors=True)
+
+
+class TlsTests(unittest.TestCase):
+    """Marathon over HTTPS: the bulk GET and the event stream verify the certificate
+    against --marathon-ca-cert and the host name; a certificate they cannot verify
+    publishes nothing, unless --marathon-insecure-skip-verify."""
+
+    def test_verified_tls_reads_apps_and_streams_events(self):
+        e = Env(tls_names="IP:127.0.0.1")
+        try:
+            self.assertTrue(e.sim_url.startswith("https://"))
+            self.assertTrue(wait_until(lambda: metric(
+                e.metrics(), "mlb_controller_sse_connected") == 1, 10),
+                e.log("controller.log")[-2000:])
+            v = e.version()
+            e.sim("labels", app="/db", labels={"HAPROXY_0_BALANCE": "leastconn"})
+            self.assertTrue(wait_until(lambda: e.version() != v, 10))
+            self.assertIn("balance leastconn", e.config())
+        finally:
+            e.close()
+
+    def refused(self, e):
+        e.ctl = e.spawn(e.ctl_args, "controller.log")
+        self.assertTrue(wait_until(lambda: (metric(
+            e.metrics(), "mlb_controller_marathon_faults_total", {"kind": "marathon_unavailable"})
+            or 0) > 0, 15), e.log("controller.log")[-2000:])
+        self.assertFalse(os.path.exists(os.path.join(e.state, "current")))
+        self.assertEqual(metric(e.metrics(), "mlb_controller_sse_connected") or 0, 0)
+
+    def test_wrong_name_or_unknown_ca_is_refused_and_skip_verify_connects(self):
+        # The certificate names another host: refused even with the right CA.
+        e = Env(tls_names="DNS:marathon.example", start=False)
+        try:
+            self.refused(e)
+        finally:
+            e.close()
+        # The right name, but the controller does not know the CA.
+        e = Env(tls_names="IP:127.0.0.1", start=False)
+        try:
+            i = e.ctl_args.index("--marathon-ca-cert")
+            del e.ctl_args[i:i + 2]
+            self.refused(e)
+        finally:
+            e.close()
+        e = Env(tls_names="IP:127.0.0.1", start=False)
+        try:
+            i = e.ctl_args.index("--marathon-ca-cert")
+            e.ctl_args[i:i + 2] = ["--marathon-insecure-skip-verify"]
+            e.start_controller()
+            self.assertTrue(wait_until(lambda: metric(
+                e.metrics(), "mlb_controller_sse_connected") == 1, 10))
+        finally:
+            e.close()
 
 
 class PollModeTests(unittest.TestCase):

@@ -665,6 +665,8 @@ def main():
                    help="require DC/OS auth: the service account allowed to log in")
     p.add_argument("--dcos-public-key", default=None, help="its public key (PEM)")
     p.add_argument("--port-file", default=None, help="write the bound port here")
+    p.add_argument("--tls-cert", default=None,
+                   help="serve HTTPS with this PEM file (certificate and key)")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()
     if not args.apps and not args.generate:
@@ -681,6 +683,11 @@ def main():
     srv.dcos_uid = args.dcos_uid
     srv.dcos_public_key = args.dcos_public_key
     srv.dcos_tokens = set()
+    if args.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     if args.port_file:
         with open(args.port_file + ".tmp", "w") as f:
             f.write(str(srv.server_address[1]))

@@ -20,11 +20,12 @@ def free_port():
     return p
 
 
-def http(url, data=None, timeout=5):
-    """GET `url`, or POST `data` as JSON when given; the body as text. Raises on errors."""
+def http(url, data=None, timeout=5, context=None):
+    """GET `url`, or POST `data` as JSON when given; the body as text. Raises on errors.
+    `context`: the ssl.SSLContext for an https URL."""
     req = urllib.request.Request(url, data=json.dumps(data).encode() if data is not None
                                  else None, method="POST" if data is not None else "GET")
-    with urllib.request.urlopen(req, timeout=timeout) as r:
+    with urllib.request.urlopen(req, timeout=timeout, context=context) as r:
         return r.read().decode()
 
 
