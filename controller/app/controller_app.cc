@@ -331,14 +331,17 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
     scfg.silence_timeout = flags.silence_timeout;
     scfg.ca_cert = flags.marathon.ca_cert;
     scfg.insecure_tls = flags.marathon.insecure_tls;
+    // The stream's state as /metrics and /v1/status show it. Copied into the
+    // callbacks: the stream outlives this block.
+    auto setStreamUp = [&](bool up) {
+      m.sse_connected.Set(up ? 1 : 0);
+      std::lock_guard<std::mutex> lock(board.mu);
+      board.sse_connected = up;
+    };
     SseCallbacks cbs;
-    cbs.on_connected = [&](const std::string& url) {
+    cbs.on_connected = [&, setStreamUp](const std::string& url) {
       m.sse_connects.Increment();
-      m.sse_connected.Set(1);
-      {
-        std::lock_guard<std::mutex> lock(board.mu);
-        board.sse_connected = true;
-      }
+      setStreamUp(true);
       logInfo("event stream open; full resync", {{"url", url}});
       loop.trigger();  // Marathon replays nothing: resync after every (re)connect
     };
@@ -360,13 +363,9 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
       }
       loop.trigger(app_id);
     };
-    cbs.on_disconnected = [&](const std::string& reason) {
+    cbs.on_disconnected = [&, setStreamUp](const std::string& reason) {
       m.sse_disconnects.Increment();
-      m.sse_connected.Set(0);
-      {
-        std::lock_guard<std::mutex> lock(board.mu);
-        board.sse_connected = false;
-      }
+      setStreamUp(false);
       logWarn("event stream down; reconnecting with backoff", {{"reason", reason}});
     };
     cbs.on_bytes = [&] { last_byte_ms = steady_ms(); };
