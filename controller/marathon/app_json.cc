@@ -3,7 +3,6 @@
 #include <simdjson.h>
 
 #include <algorithm>
-#include <unordered_set>
 
 #include "common/sort.h"
 
