@@ -394,6 +394,12 @@ class TlsTests(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(e.state, "current")))
         self.assertEqual(metric(e.metrics(), "mlb_controller_sse_connected") or 0, 0)
 
+    @staticmethod
+    def without_ca(e, instead):
+        """Replaces the controller's --marathon-ca-cert FILE by the `instead` args."""
+        i = e.ctl_args.index("--marathon-ca-cert")
+        e.ctl_args[i:i + 2] = instead
+
     def test_wrong_name_or_unknown_ca_is_refused_and_skip_verify_connects(self):
         # The certificate names another host: refused even with the right CA.
         e = Env(tls_names="DNS:marathon.example", start=False)
@@ -404,15 +410,13 @@ class TlsTests(unittest.TestCase):
         # The right name, but the controller does not know the CA.
         e = Env(tls_names="IP:127.0.0.1", start=False)
         try:
-            i = e.ctl_args.index("--marathon-ca-cert")
-            del e.ctl_args[i:i + 2]
+            self.without_ca(e, [])
             self.refused(e)
         finally:
             e.close()
         e = Env(tls_names="IP:127.0.0.1", start=False)
         try:
-            i = e.ctl_args.index("--marathon-ca-cert")
-            e.ctl_args[i:i + 2] = ["--marathon-insecure-skip-verify"]
+            self.without_ca(e, ["--marathon-insecure-skip-verify"])
             e.start_controller()
             self.assertTrue(wait_until(lambda: metric(
                 e.metrics(), "mlb_controller_sse_connected") == 1, 10))
