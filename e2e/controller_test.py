@@ -128,6 +128,16 @@ class Env:
     def sim(self, action, **kw):
         return json.loads(self.http(self.sim_url + "/_sim/" + action, kw))
 
+    def streams_and_publishes(self):
+        """The event stream comes up, and a label change goes out through it."""
+        if not wait_until(lambda: metric(self.metrics(), "mlb_controller_sse_connected") == 1,
+                          10):
+            return False
+        v = self.version()
+        self.sim("labels", app="/db", labels={"HAPROXY_0_BALANCE": "leastconn"})
+        return wait_until(lambda: self.version() != v and "balance leastconn" in self.config(),
+                          10)
+
     def close(self):
         stop_all(self.procs, 15)
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -344,12 +354,7 @@ class DcosAuthTests(unittest.TestCase):
             e = self.env_with_login(key, pub)
             try:
                 e.start_controller()  # ready: /v2/apps was read with the token
-                self.assertTrue(wait_until(lambda: metric(
-                    e.metrics(), "mlb_controller_sse_connected") == 1, 10),
-                    e.log("controller.log")[-2000:])
-                v = e.version()
-                e.sim("labels", app="/db", labels={"HAPROXY_0_BALANCE": "leastconn"})
-                self.assertTrue(wait_until(lambda: e.version() != v, 10))
+                self.assertTrue(e.streams_and_publishes(), e.log("controller.log")[-2000:])
             finally:
                 e.close()
             other_key, _ = self.keypair(d, "other")
@@ -376,13 +381,7 @@ class TlsTests(unittest.TestCase):
         e = Env(tls_names="IP:127.0.0.1")
         try:
             self.assertTrue(e.sim_url.startswith("https://"))
-            self.assertTrue(wait_until(lambda: metric(
-                e.metrics(), "mlb_controller_sse_connected") == 1, 10),
-                e.log("controller.log")[-2000:])
-            v = e.version()
-            e.sim("labels", app="/db", labels={"HAPROXY_0_BALANCE": "leastconn"})
-            self.assertTrue(wait_until(lambda: e.version() != v, 10))
-            self.assertIn("balance leastconn", e.config())
+            self.assertTrue(e.streams_and_publishes(), e.log("controller.log")[-2000:])
         finally:
             e.close()
 
