@@ -129,7 +129,19 @@ struct Metrics {
                               .Name("mlb_controller_reloader_rejected_versions")
                               .Help("Versions the reloader has rejected (from status.json).")
                               .Register(r)
-                              .Add({})) {}
+                              .Add({})),
+        reloader_rejections(
+            BuildCounter()
+                .Name("mlb_controller_reloader_rejections_total")
+                .Help("Rejections by the reloader of a published version that the controller "
+                      "acted on, by whether apps could be blamed (attributed: true) or "
+                      "publishing was held (false).")
+                .Register(r)),
+        status_errors(BuildCounter()
+                          .Name("mlb_controller_status_file_errors_total")
+                          .Help("Reads of the reloader's status.json that were not a status.")
+                          .Register(r)
+                          .Add({})) {}
 
   prometheus::Family<prometheus::Counter>& syncs;
   prometheus::Histogram& sync_seconds;
@@ -150,6 +162,8 @@ struct Metrics {
   prometheus::Gauge& ready;
   prometheus::Family<prometheus::Gauge>& bundle_state;
   prometheus::Gauge& reloader_rejected;
+  prometheus::Family<prometheus::Counter>& reloader_rejections;
+  prometheus::Counter& status_errors;
 };
 
 // What /v1/status shows; written by the loop thread, read by HTTP threads.
@@ -175,6 +189,56 @@ std::string joinIds(const std::vector<std::string>& ids, size_t max = 5) {
   }
   return s;
 }
+
+// Reads the reloader's status.json: the state of the current version for /metrics and
+// /v1/status. A rejection of the version being served triggers a pass (which reads
+// the file again and acts on it), once per (version, status) pair.
+struct StatusWatch {
+  std::string path;
+  Metrics& m;
+  StatusBoard& board;
+  SyncLoop& loop;
+  std::string last_text;
+  std::optional<ReloaderStatus> status;
+  std::string last_trigger;
+
+  void tick() {
+    if (auto text = common::readFile(path); text && *text != last_text) {
+      last_text = *text;
+      auto parsed = parseReloaderStatus(*text);
+      if (!parsed) {
+        m.status_errors.Increment();
+        logWarn("cannot read the reloader's status.json",
+                {{"path", path}, {"error", parsed.error().message}});
+        return;
+      }
+      status = std::move(*parsed);
+      m.reloader_rejected.Set(static_cast<double>(status->rejected.size()));
+    }
+    if (!status) {
+      return;
+    }
+    std::string state = "pending", version;
+    {
+      std::lock_guard<std::mutex> lock(board.mu);
+      version = board.version;
+      if (status->applied_version == version) {
+        state = "applied";
+      } else if (status->rejected.count(version)) {
+        state = "rejected";
+      }
+      board.reloader_state = state;
+    }
+    for (const char* s : {"applied", "rejected", "pending"}) {
+      m.bundle_state.Add({{"state", s}}).Set(state == s ? 1 : 0);
+    }
+    // The next pass quarantines the apps the rejection names (or holds publishing).
+    if (state == "rejected" && last_trigger != version + last_text) {
+      last_trigger = version + last_text;
+      loop.trigger();
+    }
+  }
+};
 
 }  // namespace
 
@@ -225,6 +289,14 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
     malloc_trim(0);
     const char* outcome = outcomeName(r.outcome);
     m.syncs.Add({{"result", outcome}}).Increment();
+    for (const auto& rej : r.reloader_rejections) {
+      const bool attributed = !rej.apps.empty();
+      m.reloader_rejections.Add({{"attributed", attributed ? "true" : "false"}}).Increment();
+      logWarn(attributed ? "the reloader rejected a bundle; quarantining the apps it names"
+                         : "the reloader rejected a bundle and no app owns the error; "
+                           "publishing held with backoff",
+              {{"version", rej.version}, {"apps", joinIds(rej.apps)}, {"alert", rej.reason}});
+    }
     double secs =
         std::chrono::duration<double>(r.fetch_time + r.build_time + r.validate_time).count();
     m.sync_seconds.Observe(secs);
@@ -241,7 +313,7 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
       m.counts.Add({{"kind", "services"}}).Set(static_cast<double>(r.services));
       m.counts.Add({{"kind", "servers"}}).Set(static_cast<double>(r.servers));
       std::map<std::string, double> by_source = {
-          {"label", 0}, {"template", 0}, {"haproxy", 0}, {"marathon", 0}};
+          {"label", 0}, {"template", 0}, {"haproxy", 0}, {"reloader", 0}, {"marathon", 0}};
       std::map<std::string, std::string> now_quarantine;
       for (const auto& q : r.quarantined) {
         by_source[q.source] += 1;
@@ -312,8 +384,19 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
     }
   };
 
-  SyncLoop loop([&](const std::set<std::string>& hints) { return reconciler.reconcileOnce(hints); },
-                flags.loop, on_report);
+  // Every pass starts from the reloader's latest answers, read then: a rejection is
+  // acted on before anything else is published.
+  const std::string status_path = flags.state_dir + "/status.json";
+  SyncLoop loop(
+      [&](const std::set<std::string>& hints) {
+        if (auto text = common::readFile(status_path)) {
+          if (auto status = parseReloaderStatus(*text)) {
+            reconciler.noteReloaderStatus(std::move(*status));
+          }
+        }
+        return reconciler.reconcileOnce(hints);
+      },
+      flags.loop, on_report);
 
   std::atomic<int64_t> last_byte_ms{0};
   auto steady_ms = [] {
@@ -416,41 +499,13 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
   }
 
   // Housekeeping: the silence gauge and the reloader's status.json.
-  std::string last_status;
+  StatusWatch status_watch{status_path, m, board, loop, {}, {}, {}};
   while (!common::stopRequested()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     if (int64_t lb = last_byte_ms.load(); lb > 0) {
       m.sse_silence.Set(static_cast<double>(steady_ms() - lb) / 1000.0);
     }
-    auto st = common::readFile(flags.state_dir + "/status.json");
-    if (!st || *st == last_status) {
-      continue;
-    }
-    last_status = *st;
-    auto j = nlohmann::json::parse(*st, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) {
-      continue;
-    }
-    std::string version;
-    {
-      std::lock_guard<std::mutex> lock(board.mu);
-      version = board.version;
-    }
-    std::string state = "pending";
-    if (j.value("applied_version", std::string()) == version) {
-      state = "applied";
-    } else if (j.contains("rejected") && j["rejected"].is_object() &&
-               j["rejected"].contains(version)) {
-      state = "rejected";
-    }
-    size_t rejected =
-        j.contains("rejected") && j["rejected"].is_object() ? j["rejected"].size() : 0;
-    m.reloader_rejected.Set(static_cast<double>(rejected));
-    for (const char* s : {"applied", "rejected", "pending"}) {
-      m.bundle_state.Add({{"state", s}}).Set(state == s ? 1 : 0);
-    }
-    std::lock_guard<std::mutex> lock(board.mu);
-    board.reloader_state = state;
+    status_watch.tick();
   }
   logInfo("mlb-controller stopping");
   if (stream) {

@@ -113,26 +113,68 @@ const char* outcomeName(PassReport::Outcome o) {
   return "failed";
 }
 
-std::vector<std::pair<int, std::string>> parseAlerts(const std::string& output) {
-  std::vector<std::pair<int, std::string>> out;
-  static const std::regex kLine(R"(\[[^\]\s]+:(\d+)\])");
-  size_t pos = 0;
-  while (pos < output.size()) {
-    size_t end = output.find('\n', pos);
-    std::string line = output.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-    pos = end == std::string::npos ? output.size() : end + 1;
-    if (line.find("[ALERT]") == std::string::npos) {
-      continue;
+uint64_t labelsDigest(const MarathonApp& app) {
+  // FNV-1a over "key=value\n"...: cheap enough for every app of every pass.
+  uint64_t h = 1469598103934665603ULL;
+  auto mix = [&h](std::string_view s) {
+    for (unsigned char c : s) {
+      h = (h ^ c) * 1099511628211ULL;
     }
-    int n = 0;
-    std::smatch m;
-    if (std::regex_search(line, m, kLine)) {
-      n = std::atoi(m[1].str().c_str());
-    }
-    out.emplace_back(n, line);
+  };
+  for (const auto& [k, v] : app.labels) {
+    mix(k);
+    mix("=");
+    mix(v);
+    mix("\n");
   }
-  return out;
+  return h;
 }
+
+// The state of one pass between its steps.
+struct Reconciler::Pass {
+  using Key = std::pair<std::string, int>;
+  PassReport& report;
+  const ParsedApps& parsed;
+  ServiceModel model;
+  std::map<Key, QuarantineEntry> quarantine;
+  std::set<Key> substituted;
+  std::unordered_map<std::string, bool> health_now;
+  RenderedConfig rendered;
+  Bundle bundle;
+
+  void removeApp(const std::string& app_id) {
+    auto& v = model.services;
+    v.erase(
+        std::remove_if(v.begin(), v.end(), [&](const Service& s) { return s.app_id == app_id; }),
+        v.end());
+  }
+  // Removes the app and any last good fragment put back for it.
+  void dropApp(const std::string& app_id) {
+    removeApp(app_id);
+    for (auto it = substituted.begin(); it != substituted.end();) {
+      it = it->first == app_id ? substituted.erase(it) : std::next(it);
+    }
+  }
+  bool present(const Key& key) const {
+    return std::any_of(model.services.begin(), model.services.end(), [&](const Service& s) {
+      return s.app_id == key.first && s.port_index == key.second;
+    });
+  }
+  // Serves `svc` (a last good fragment) in place of the quarantined entry `entry`.
+  void putBack(const Service& svc, const Key& entry) {
+    const Key key{svc.app_id, svc.port_index};
+    if (substituted.count(key) || present(key)) {
+      return;
+    }
+    model.services.push_back(svc);
+    substituted.insert(key);
+    quarantine[entry].kept_last_good = true;
+  }
+  bool hasSubstitute(const std::string& app_id) const {
+    return std::any_of(substituted.begin(), substituted.end(),
+                       [&](const Key& k) { return k.first == app_id; });
+  }
+};
 
 Reconciler::Reconciler(MarathonApi& api, common::ProcessRunner* runner, BundlePublisher& publisher,
                        const TemplateSet& templates, ReconcilerOptions options)
@@ -151,13 +193,20 @@ void Reconciler::loadPrevious() {
   if (j.is_discarded() || !j.is_object()) {
     return;
   }
-  prev_apps_ = j.value("apps", size_t{0});
-  prev_servers_ = j.value("servers", size_t{0});
+  // Another writer's manifest may have other types: a wrong type reads as absent.
+  auto count = [&j](const char* key) -> size_t {
+    auto it = j.find(key);
+    return it != j.end() && it->is_number_unsigned() ? it->get<size_t>() : 0;
+  };
+  prev_apps_ = count("apps");
+  prev_servers_ = count("servers");
   have_prev_ = true;
 }
 
+void Reconciler::noteReloaderStatus(ReloaderStatus status) { reloader_status_ = std::move(status); }
+
 Reconciler::ValidationResult Reconciler::validate(const RenderedConfig& rendered,
-                                                  const ServiceModel& model, const Bundle& bundle) {
+                                                  const Bundle& bundle) {
   ValidationResult v;
   if (runner_ == nullptr || options_.haproxy_bin.empty()) {
     return v;
@@ -197,29 +246,9 @@ Reconciler::ValidationResult Reconciler::validate(const RenderedConfig& rendered
     v.global_error = "haproxy -c timed out";
     return v;
   }
-  for (const auto& [line, text] : parseAlerts(r->err + r->out)) {
-    std::string owner;
-    if (const auto* span = rendered.spanAtLine(line)) {
-      owner = span->app_id;
-    }
-    if (owner.empty()) {
-      // Alerts about a proxy without a line ("Proxy 'x': ...") name the backend.
-      for (const auto& s : model.services) {
-        if (text.find("'" + s.backend + "'") != std::string::npos) {
-          owner = s.app_id;
-          break;
-        }
-      }
-    }
-    if (owner.empty()) {
-      if (v.global_error.empty() && text.find("Fatal errors found") == std::string::npos &&
-          text.find("Error(s) found") == std::string::npos) {
-        v.global_error = text;
-      }
-    } else if (!v.offending_apps.count(owner)) {
-      v.offending_apps[owner] = text;
-    }
-  }
+  Attribution a = attributeAlerts(r->err + r->out, rendered.config, rendered.spans);
+  v.offending_apps = std::move(a.apps);
+  v.global_error = std::move(a.unattributed);
   if (v.offending_apps.empty() && v.global_error.empty()) {
     v.global_error = "haproxy -c failed: " + r->err.substr(0, 300);
   }
@@ -263,8 +292,7 @@ bool Reconciler::applyHints(const std::set<std::string>& hints, PassReport& repo
   return true;
 }
 
-PassReport Reconciler::reconcileOnce(const std::set<std::string>& hints) {
-  PassReport report;
+bool Reconciler::fetch(const std::set<std::string>& hints, PassReport& report) {
   auto t0 = Clock::now();
   bool patched = false;
   if (cache_ && !hints.empty() && hints.size() <= kMaxHints) {
@@ -275,73 +303,74 @@ PassReport Reconciler::reconcileOnce(const std::set<std::string>& hints) {
     }
   }
   report.fast_path = patched;
-  if (!patched) {
-    auto fetched = api_.fetchApps();
+  if (patched) {
     report.fetch_time = since(t0);
-    if (!fetched) {
-      report.fault = "marathon_unavailable";
-      report.detail = fetched.error().message;
-      return report;
-    }
-    report.marathon_url = fetched->url;
-    report.answer_bytes = fetched->body.size();
-    // The new answer replaces the old one whatever happens: free the old model
-    // before the new one is parsed (at 5000 apps it is ~15 MB).
-    cache_.reset();
-    auto parsed_now = parseApps(fetched->body);
-    if (!parsed_now) {
-      report.fault = "invalid_answer";
-      report.detail = parsed_now.error().message;
-      return report;
-    }
-    fetched->body = std::string();  // free the answer before building
-    next_answer_index_ = parsed_now->apps.size();
-    for (const auto& a : parsed_now->apps) {
-      next_answer_index_ = std::max(next_answer_index_, a.answer_index + 1);
-    }
-    cache_ = std::move(*parsed_now);
-  } else {
-    report.fetch_time = since(t0);
+    return true;
   }
-  auto t1 = Clock::now();
-  const ParsedApps* parsed = &*cache_;
+  auto fetched = api_.fetchApps();
+  report.fetch_time = since(t0);
+  if (!fetched) {
+    report.fault = "marathon_unavailable";
+    report.detail = fetched.error().message;
+    return false;
+  }
+  report.marathon_url = fetched->url;
+  report.answer_bytes = fetched->body.size();
+  // The new answer replaces the old one whatever happens: free the old model
+  // before the new one is parsed (at 5000 apps it is ~15 MB).
+  cache_.reset();
+  auto parsed_now = parseApps(fetched->body);
+  if (!parsed_now) {
+    report.fault = "invalid_answer";
+    report.detail = parsed_now.error().message;
+    return false;
+  }
+  fetched->body = std::string();  // free the answer before building
+  next_answer_index_ = parsed_now->apps.size();
+  for (const auto& a : parsed_now->apps) {
+    next_answer_index_ = std::max(next_answer_index_, a.answer_index + 1);
+  }
+  cache_ = std::move(*parsed_now);
+  return true;
+}
 
-  // Health bookkeeping: unknown health keeps the last known value.
-  size_t checked_tasks = 0, lost_tasks = 0;
+std::unordered_map<std::string, bool> Reconciler::trackHealth(const ParsedApps& parsed) const {
+  // Unknown health keeps the last known value.
   std::unordered_map<std::string, bool> health_now;
-  for (const auto& app : parsed->apps) {
+  for (const auto& app : parsed.apps) {
     if (app.health_checks.empty()) {
       continue;
     }
     for (const auto& t : app.tasks) {
-      ++checked_tasks;
       if (t.health_results == 0) {
         if (auto it = last_health_.find(t.id); it != last_health_.end()) {
           health_now[t.id] = it->second;
-          ++lost_tasks;  // had results in the previous pass, has none now
         }
       } else {
         health_now[t.id] = t.any_alive;
       }
     }
   }
-  BuildOptions build = options_.build;
-  build.unknown_health = [&health_now](const std::string& id) -> std::optional<bool> {
-    auto it = health_now.find(id);
-    if (it == health_now.end()) {
-      return std::nullopt;
-    }
-    return it->second;
-  };
+  return health_now;
+}
 
-  ServiceModel model = buildServices(parsed->apps, build);
-  report.apps = parsed->apps.size();
-
+bool Reconciler::evaluateGuards(const ParsedApps& parsed, const ServiceModel& model,
+                                PassReport& report) {
   // Guards against a Marathon that answers wrongly (empty list after a failover,
   // a partial answer, lost health results).
+  size_t checked_tasks = 0, lost_tasks = 0;
+  for (const auto& app : parsed.apps) {
+    if (app.health_checks.empty()) {
+      continue;
+    }
+    for (const auto& t : app.tasks) {
+      ++checked_tasks;
+      lost_tasks += t.health_results == 0 && last_health_.count(t.id) ? 1 : 0;
+    }
+  }
   std::string guard;
   const size_t servers_now = countServers(model);
-  if (have_prev_ && prev_apps_ > 0 && parsed->apps.empty()) {
+  if (have_prev_ && prev_apps_ > 0 && parsed.apps.empty()) {
     guard = "empty";
   } else if (have_prev_ && prev_servers_ >= 4 &&
              static_cast<double>(servers_now) <
@@ -350,123 +379,222 @@ PassReport Reconciler::reconcileOnce(const std::set<std::string>& hints) {
   } else if (checked_tasks >= 4 && lost_tasks * 2 > checked_tasks) {
     guard = "health_unknown";
   }
-  if (!guard.empty()) {
-    if (guard == held_guard_) {
-      ++held_count_;
-    } else {
-      held_guard_ = guard;
-      held_count_ = 1;
-    }
-    if (held_count_ < options_.confirm_resyncs) {
-      report.outcome = PassReport::Outcome::Held;
-      report.guard = guard;
-      report.detail = "answer held (" + guard + ": " + std::to_string(parsed->apps.size()) +
-                      " apps, " + std::to_string(servers_now) + " servers, previously " +
-                      std::to_string(prev_apps_) + " apps, " + std::to_string(prev_servers_) +
-                      " servers); confirmation " + std::to_string(held_count_) + "/" +
-                      std::to_string(options_.confirm_resyncs);
-      report.servers = servers_now;
-      return report;
-    }
+  if (guard.empty()) {
+    held_guard_.clear();
+    held_count_ = 0;
+    return true;
   }
-  held_guard_.clear();
-  held_count_ = 0;
+  held_count_ = guard == held_guard_ ? held_count_ + 1 : 1;
+  held_guard_ = guard;
+  if (held_count_ >= options_.confirm_resyncs) {
+    held_guard_.clear();
+    held_count_ = 0;
+    return true;
+  }
+  report.outcome = PassReport::Outcome::Held;
+  report.guard = guard;
+  report.detail = "answer held (" + guard + ": " + std::to_string(parsed.apps.size()) + " apps, " +
+                  std::to_string(servers_now) + " servers, previously " +
+                  std::to_string(prev_apps_) + " apps, " + std::to_string(prev_servers_) +
+                  " servers); confirmation " + std::to_string(held_count_) + "/" +
+                  std::to_string(options_.confirm_resyncs);
+  report.servers = servers_now;
+  return false;
+}
 
-  // Quarantine: label errors from the model; template and haproxy errors found below.
-  std::map<std::pair<std::string, int>, QuarantineEntry> quarantine;
-  for (const auto& s : parsed->skipped) {
-    quarantine[{s.app_id, -1}] = {s.app_id, -1, "marathon", s.reason, false};
-  }
-  for (const auto& q : model.quarantined) {
-    quarantine[{q.app_id, q.port_index}] = {q.app_id, q.port_index, "label", q.reason, false};
-  }
-  std::set<std::pair<std::string, int>> substituted;
-  auto substitute = [&](const std::string& app_id, int port_index) {
+void Reconciler::recordLabelChanges(const ParsedApps& parsed) {
+  std::map<std::string, uint64_t> now;
+  for (const auto& a : parsed.apps) {
+    const uint64_t d = labelsDigest(a);
+    now.emplace(a.id, d);
+    auto prev = labels_digest_.find(a.id);
+    if (prev == labels_digest_.end() || prev->second == d || before_change_.count(a.id)) {
+      continue;  // new (nothing good to keep), unchanged, or already holding an older one
+    }
+    BeforeChange& keep = before_change_[a.id];
+    keep.seq = publish_seq_ + 1;  // the first publish that can carry the change
     for (const auto& [key, svc] : last_good_) {
-      if (key.first != app_id || (port_index >= 0 && key.second != port_index)) {
-        continue;
-      }
-      if (substituted.count(key)) {
-        continue;
-      }
-      bool present = std::any_of(
-          model.services.begin(), model.services.end(),
-          [&](const Service& s) { return s.app_id == key.first && s.port_index == key.second; });
-      if (!present) {
-        model.services.push_back(svc);
-        substituted.insert(key);
-        quarantine[{app_id, port_index}].kept_last_good = true;
+      if (key.first == a.id) {
+        keep.services.push_back(svc);
       }
     }
-  };
-  auto removeApp = [&](const std::string& app_id) {
-    model.services.erase(std::remove_if(model.services.begin(), model.services.end(),
-                                        [&](const Service& s) { return s.app_id == app_id; }),
-                         model.services.end());
-  };
+  }
+  for (auto it = before_change_.begin(); it != before_change_.end();) {
+    it = now.count(it->first) ? std::next(it) : before_change_.erase(it);
+  }
+  for (auto it = reloader_offenders_.begin(); it != reloader_offenders_.end();) {
+    auto d = now.find(it->first);
+    const bool same = d != now.end() && d->second == it->second.labels_digest;
+    it = same ? std::next(it) : reloader_offenders_.erase(it);  // changed: retry it
+  }
+  labels_digest_ = std::move(now);
+}
+
+void Reconciler::absorbReloaderVerdicts(PassReport& report) {
+  if (auto seq = version_seq_.find(reloader_status_.applied_version);
+      seq != version_seq_.end() && seq->second > applied_seq_) {
+    applied_seq_ = seq->second;
+    for (auto it = before_change_.begin(); it != before_change_.end();) {
+      it = it->second.seq <= applied_seq_ ? before_change_.erase(it) : std::next(it);
+    }
+    if (!published_.empty() && published_.back().version == reloader_status_.applied_version) {
+      unattributed_streak_ = 0;
+      hold_until_.reset();
+    }
+  }
+  for (auto it = handled_rejections_.begin(); it != handled_rejections_.end();) {
+    it = reloader_status_.rejected.count(*it) ? std::next(it) : handled_rejections_.erase(it);
+  }
+  for (const auto& pv : published_) {
+    auto rejected = reloader_status_.rejected.find(pv.version);
+    if (rejected != reloader_status_.rejected.end() &&
+        handled_rejections_.insert(pv.version).second) {
+      attributeRejection(pv, rejected->second, report);
+    }
+  }
+}
+
+void Reconciler::attributeRejection(const PublishedVersion& pv, const std::string& alerts,
+                                    PassReport& report) {
+  auto config = common::readFile(publisher_.bundlesDir() + "/" + pv.version + "/haproxy.cfg");
+  Attribution a = attributeAlerts(alerts, config ? *config : "", pv.spans);
+  ReloaderRejection rej{pv.version, {}, a.apps.empty() ? a.unattributed : a.apps.begin()->second};
+  for (const auto& [app, text] : a.apps) {
+    auto d = pv.labels.find(app);
+    const uint64_t digest = d == pv.labels.end() ? 0 : d->second;
+    auto& off = reloader_offenders_[app];
+    if (off.labels_digest == digest && !off.reason.empty()) {
+      before_change_.erase(app);  // its last good fragment was rejected too: none is left
+    }
+    off = {digest, text};
+    rej.apps.push_back(app);
+  }
+  if (rej.apps.empty()) {
+    if (rej.reason.empty()) {
+      rej.reason = alerts.substr(0, 300);
+    }
+    ++unattributed_streak_;
+    auto delay =
+        options_.reloader_hold_base * (int64_t{1} << std::min(unattributed_streak_ - 1, 16));
+    hold_until_ = options_.now() + std::min(delay, options_.reloader_hold_max);
+    hold_reason_ =
+        "the reloader rejected version " + pv.version + " and no app owns the error: " + rej.reason;
+  }
+  report.reloader_rejections.push_back(std::move(rej));
+}
+
+void Reconciler::planQuarantine(const ParsedApps& parsed, Pass& pass) {
+  for (const auto& s : parsed.skipped) {
+    pass.quarantine[{s.app_id, -1}] = {s.app_id, -1, "marathon", s.reason, false};
+  }
+  for (const auto& q : pass.model.quarantined) {
+    pass.quarantine[{q.app_id, q.port_index}] = {q.app_id, q.port_index, "label", q.reason, false};
+  }
   // Apps HAProxy rejected in an earlier pass whose labels have not changed since are
   // quarantined up front: one render and no haproxy -c for a known offender. The
   // memory is dropped every kOffenderRecheckPasses passes so that an outside fix (a
   // certificate file that appears) is noticed.
-  std::map<std::string, std::string> label_digests;
-  for (const auto& a : parsed->apps) {
-    if (!haproxy_offenders_.count(a.id)) {
-      continue;
-    }
-    std::string d;
-    for (const auto& [k, val] : a.labels) {
-      d += k + "=" + val + "\n";
-    }
-    label_digests[a.id] = common::sha1Hex(d);
-  }
   if (++passes_ % kOffenderRecheckPasses == 0) {
     haproxy_offenders_.clear();
   }
   for (const auto& [app_id, off] : haproxy_offenders_) {
-    auto it = label_digests.find(app_id);
-    if (it != label_digests.end() && it->second == off.labels_digest) {
-      quarantine[{app_id, -1}] = {app_id, -1, "haproxy", off.reason, false};
-      removeApp(app_id);
+    auto it = labels_digest_.find(app_id);
+    if (it != labels_digest_.end() && std::to_string(it->second) == off.labels_digest) {
+      pass.quarantine[{app_id, -1}] = {app_id, -1, "haproxy", off.reason, false};
+      pass.removeApp(app_id);
     }
   }
-  for (const auto& [key, q] : quarantine) {
-    substitute(key.first, key.second);
+  for (const auto& [key, q] : pass.quarantine) {
+    substituteLastGood(pass, key);
   }
-  sortServices(model.services);
+  // Apps the reloader rejected: served with their fragment from before the labels
+  // changed, never the last published one (that is what the reloader rejected).
+  for (const auto& [app_id, off] : reloader_offenders_) {
+    quarantineForReloader(pass, app_id, off.reason);
+  }
+  sortServices(pass.model.services);
+}
 
-  RenderedConfig rendered;
-  Bundle bundle;
-  bool validated = false;
-  for (int round = 0; round < 8 && !validated; ++round) {
-    auto r = renderConfig(model, templates_, options_.render);
+void Reconciler::quarantineForReloader(Pass& pass, const std::string& app_id,
+                                       const std::string& reason) {
+  pass.dropApp(app_id);
+  pass.quarantine[{app_id, -1}] = {app_id, -1, "reloader", reason, false};
+  if (auto it = before_change_.find(app_id); it != before_change_.end()) {
+    for (const auto& svc : it->second.services) {
+      pass.putBack(svc, {app_id, -1});
+    }
+  }
+}
+
+void Reconciler::substituteLastGood(Pass& pass, const std::pair<std::string, int>& key) {
+  for (const auto& [k, svc] : last_good_) {
+    if (k.first == key.first && (key.second < 0 || k.second == key.second)) {
+      pass.putBack(svc, key);
+    }
+  }
+}
+
+bool Reconciler::checkReloaderVerdict(Pass& pass, const std::string& version) {
+  // A version the reloader already rejected would never be applied: act on its
+  // answer now (it comes back when the state that produced it does).
+  auto rejected = reloader_status_.rejected.find(version);
+  if (rejected == reloader_status_.rejected.end()) {
+    return false;
+  }
+  Attribution a = attributeAlerts(rejected->second, pass.rendered.config, pass.rendered.spans);
+  if (a.apps.empty()) {
+    return false;
+  }
+  ReloaderRejection rej{version, {}, a.apps.begin()->second};
+  for (const auto& [app_id, text] : a.apps) {
+    auto d = labels_digest_.find(app_id);
+    reloader_offenders_[app_id] = {d == labels_digest_.end() ? 0 : d->second, text};
+    if (pass.hasSubstitute(app_id)) {
+      before_change_.erase(app_id);  // the last good fragment is what was rejected
+    }
+    quarantineForReloader(pass, app_id, text);
+    rej.apps.push_back(app_id);
+  }
+  pass.report.reloader_rejections.push_back(std::move(rej));
+  sortServices(pass.model.services);
+  return true;
+}
+
+bool Reconciler::renderValid(Pass& pass) {
+  PassReport& report = pass.report;
+  for (int round = 0; round < 8; ++round) {
+    auto r = renderConfig(pass.model, templates_, options_.render);
     if (!r) {
       report.fault = "render";
       report.detail = r.error().message;
-      return report;
+      return false;
     }
-    rendered = std::move(*r);
+    pass.rendered = std::move(*r);
     bool requeue = false;
-    for (const auto& q : rendered.quarantined) {
-      auto key = std::make_pair(q.app_id, q.port_index);
-      bool was_substitute = substituted.count({q.app_id, q.port_index}) > 0;
-      quarantine[key] = {q.app_id, q.port_index, "template", q.reason, false};
+    for (const auto& q : pass.rendered.quarantined) {
+      const bool was_substitute = pass.substituted.count({q.app_id, q.port_index}) > 0;
+      pass.quarantine[{q.app_id, q.port_index}] = {q.app_id, q.port_index, "template", q.reason,
+                                                   false};
       if (!was_substitute) {
-        substitute(q.app_id, q.port_index);
+        substituteLastGood(pass, {q.app_id, q.port_index});
         requeue = true;
       }
     }
     if (requeue) {
-      sortServices(model.services);
+      sortServices(pass.model.services);
       continue;
     }
-    bundle = Bundle{rendered.config, rendered.domain_map, rendered.app_map};
+    pass.bundle = Bundle{pass.rendered.config, pass.rendered.domain_map, pass.rendered.app_map};
+    if (!reloader_status_.rejected.empty() &&
+        checkReloaderVerdict(pass, bundleVersion(pass.bundle))) {
+      continue;
+    }
     // Fast path: when only server lines differ from the last configuration HAProxy
     // accepted (a scale, a task replaced, a health flip), the new one is valid too.
-    const std::string shape = configShape(bundle.config);
+    const std::string shape = configShape(pass.bundle.config);
     if (!last_valid_shape_.empty() && shape == last_valid_shape_) {
       report.validation_skipped = true;
-      validated = true;
-      break;
+      return true;
     }
     ValidationResult v;
     if (auto it = failed_shapes_.find(shape); it != failed_shapes_.end()) {
@@ -475,7 +603,7 @@ PassReport Reconciler::reconcileOnce(const std::set<std::string>& hints) {
       v.offending_apps = it->second;
     } else {
       auto tv = Clock::now();
-      v = validate(rendered, model, bundle);
+      v = validate(pass.rendered, pass.bundle);
       report.validate_time += since(tv);
       if (!v.ok && !v.offending_apps.empty()) {
         if (failed_shapes_.size() >= 32) {
@@ -485,48 +613,33 @@ PassReport Reconciler::reconcileOnce(const std::set<std::string>& hints) {
       }
     }
     if (v.ok) {
-      validated = true;
       if (runner_ != nullptr && !options_.haproxy_bin.empty()) {
         last_valid_shape_ = shape;
       }
-      break;
+      return true;
     }
     if (v.offending_apps.empty()) {
       report.fault = "validate";
       report.detail = "haproxy rejected the configuration outside any app: " + v.global_error;
-      return report;
+      return false;
     }
     for (const auto& [app_id, line] : v.offending_apps) {
-      quarantine[{app_id, -1}] = {app_id, -1, "haproxy", line, false};
-      removeApp(app_id);
+      pass.quarantine[{app_id, -1}] = {app_id, -1, "haproxy", line, false};
+      pass.removeApp(app_id);
       // A substitute that HAProxy rejects is dropped for good in this pass.
-      bool had_substitute = false;
-      for (const auto& key : substituted) {
-        if (key.first == app_id) {
-          had_substitute = true;
-        }
-      }
-      if (!had_substitute) {
-        substitute(app_id, -1);
+      if (!pass.hasSubstitute(app_id)) {
+        substituteLastGood(pass, {app_id, -1});
       }
     }
-    sortServices(model.services);
+    sortServices(pass.model.services);
   }
-  if (!validated) {
-    report.fault = "validate";
-    report.detail = "configuration still invalid after quarantining offenders";
-    return report;
-  }
-  report.build_time = since(t1) - report.validate_time;
+  report.fault = "validate";
+  report.detail = "configuration still invalid after quarantining offenders";
+  return false;
+}
 
-  for (auto& [key, q] : quarantine) {
-    report.quarantined.push_back(q);
-  }
-  report.services = model.services.size();
-  report.servers = countServers(model);
-
-  // What changed, per app, for the log line.
-  std::map<std::string, std::string> digest;
+void Reconciler::diffApps(const ServiceModel& model, PassReport& report,
+                          std::map<std::string, std::string>& digest) const {
   for (const auto& s : model.services) {
     std::string& d = digest[s.app_id];
     d += s.backend;
@@ -547,8 +660,38 @@ PassReport Reconciler::reconcileOnce(const std::set<std::string>& hints) {
       report.removed_apps.push_back(app);
     }
   }
+}
 
-  const std::string version = bundleVersion(bundle);
+bool Reconciler::holdingForReloader(PassReport& report, const std::string& version) const {
+  // A version the reloader rejected (no app to blame: checkReloaderVerdict would
+  // have quarantined it) can never be applied: publishing it again is a loop, and
+  // serving it as "unchanged" would hide that nothing goes live.
+  if (auto it = reloader_status_.rejected.find(version); it != reloader_status_.rejected.end()) {
+    report.fault = "reloader_rejected";
+    report.detail = "the reloader rejected version " + version +
+                    " and no app owns the error: " + it->second.substr(0, 300);
+    return true;
+  }
+  if (version == publisher_.currentVersion()) {
+    return false;
+  }
+  auto now = options_.now();
+  if (!hold_until_ || now >= *hold_until_) {
+    return false;
+  }
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*hold_until_ - now);
+  report.fault = "reloader_rejected";
+  report.detail =
+      hold_reason_ + "; publishing held for another " + std::to_string(left.count()) + " ms";
+  return true;
+}
+
+bool Reconciler::publishBundle(Pass& pass) {
+  PassReport& report = pass.report;
+  const std::string version = bundleVersion(pass.bundle);
+  if (holdingForReloader(report, version)) {
+    return false;
+  }
   nlohmann::json manifest = {{"version", version},
                              {"created_at", common::isoTimeNow()},
                              {"marathon", report.marathon_url},
@@ -564,29 +707,46 @@ PassReport Reconciler::reconcileOnce(const std::set<std::string>& hints) {
                   {"kept_last_good", q.kept_last_good}});
   }
   manifest["quarantined"] = qj;
-  auto published = publisher_.publish(version, bundle, manifest.dump(2) + "\n");
+  auto published = publisher_.publish(version, pass.bundle, manifest.dump(2) + "\n");
   if (!published) {
     report.fault = "publish";
     report.detail = published.error().message;
-    return report;
+    return false;
   }
   report.version = version;
   report.outcome = *published ? PassReport::Outcome::Published : PassReport::Outcome::Unchanged;
+  return true;
+}
 
-  // Remember what is now served.
+void Reconciler::remember(Pass& pass, std::map<std::string, std::string> digest) {
+  PassReport& report = pass.report;
   have_prev_ = true;
   prev_apps_ = report.apps;
   prev_servers_ = report.servers;
   prev_app_digest_ = std::move(digest);
+  if (report.outcome == PassReport::Outcome::Published || !version_seq_.count(report.version)) {
+    version_seq_[report.version] = ++publish_seq_;
+    if (version_seq_.size() > 64) {
+      version_seq_.erase(std::min_element(version_seq_.begin(), version_seq_.end(),
+                                          [](auto& a, auto& b) { return a.second < b.second; }));
+    }
+  }
+  if (published_.empty() || published_.back().version != report.version) {
+    if (published_.size() >= kPublishedKept) {
+      published_.erase(published_.begin());
+    }
+    published_.push_back({report.version, std::move(pass.rendered.spans), labels_digest_});
+  }
   std::set<std::pair<std::string, int>> quarantined_keys;
   for (const auto& q : report.quarantined) {
     quarantined_keys.insert({q.app_id, q.port_index});
   }
   std::map<std::pair<std::string, int>, Service> good;
-  for (auto& s : model.services) {  // the model is not used after this: move from it
+  for (auto& s : pass.model.services) {  // the model is not used after this: move from it
     auto key = std::make_pair(s.app_id, s.port_index);
-    if (substituted.count(key) || quarantined_keys.count({s.app_id, -1}) ||
-        quarantined_keys.count(key)) {
+    if (!pass.substituted.count(key) &&
+        (quarantined_keys.count({s.app_id, -1}) || quarantined_keys.count(key))) {
+      // Quarantined and still served: keep its last good fragment, not this one.
       if (auto it = last_good_.find(key); it != last_good_.end()) {
         good.emplace(key, std::move(it->second));
       }
@@ -598,23 +758,52 @@ PassReport Reconciler::reconcileOnce(const std::set<std::string>& hints) {
   // Remember the apps HAProxy rejected, with their labels, for the next pass.
   std::map<std::string, Offender> offenders;
   for (const auto& q : report.quarantined) {
-    if (q.source != "haproxy") {
-      continue;
-    }
-    for (const auto& a : parsed->apps) {
-      if (a.id != q.app_id) {
-        continue;
+    if (q.source == "haproxy") {
+      if (auto d = labels_digest_.find(q.app_id); d != labels_digest_.end()) {
+        offenders[q.app_id] = {std::to_string(d->second), q.reason};
       }
-      std::string d;
-      for (const auto& [k, val] : a.labels) {
-        d += k + "=" + val + "\n";
-      }
-      offenders[q.app_id] = {common::sha1Hex(d), q.reason};
-      break;
     }
   }
   haproxy_offenders_ = std::move(offenders);
-  last_health_ = std::move(health_now);
+  last_health_ = std::move(pass.health_now);
+}
+
+PassReport Reconciler::reconcileOnce(const std::set<std::string>& hints) {
+  PassReport report;
+  if (!fetch(hints, report)) {
+    return report;
+  }
+  auto t1 = Clock::now();
+  const ParsedApps& parsed = *cache_;
+  absorbReloaderVerdicts(report);
+  Pass pass{report, parsed, {}, {}, {}, trackHealth(parsed), {}, {}};
+  BuildOptions build = options_.build;
+  build.unknown_health = [&pass](const std::string& id) -> std::optional<bool> {
+    auto it = pass.health_now.find(id);
+    return it == pass.health_now.end() ? std::nullopt : std::optional<bool>(it->second);
+  };
+  pass.model = buildServices(parsed.apps, build);
+  report.apps = parsed.apps.size();
+  if (!evaluateGuards(parsed, pass.model, report)) {
+    return report;
+  }
+  recordLabelChanges(parsed);
+  planQuarantine(parsed, pass);
+  if (!renderValid(pass)) {
+    return report;
+  }
+  report.build_time = since(t1) - report.validate_time;
+  for (auto& [key, q] : pass.quarantine) {
+    report.quarantined.push_back(q);
+  }
+  report.services = pass.model.services.size();
+  report.servers = countServers(pass.model);
+  std::map<std::string, std::string> digest;
+  diffApps(pass.model, report, digest);
+  if (!publishBundle(pass)) {
+    return report;
+  }
+  remember(pass, std::move(digest));
   return report;
 }
 

@@ -1,8 +1,11 @@
 #pragma once
-// One reconcile pass (DESIGN §3): fetch /v2/apps → parse → guards → build → render →
-// validate (haproxy -c) → quarantine offenders → publish. Single-threaded: only the
-// sync loop calls it. It never logs or counts; it returns a report.
+// One reconcile pass: fetch /v2/apps → parse → guards → build → quarantine → render →
+// validate (haproxy -c) → publish. The reloader's answers (status.json) feed back into
+// the next pass: an app whose fragment the reloader rejected is quarantined like one
+// the controller's own `haproxy -c` rejected. Single-threaded: only the sync loop
+// calls it. It never logs or counts; it returns a report.
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -17,6 +20,8 @@
 #include "controller/publish/bundle_publisher.h"
 #include "controller/render/config_renderer.h"
 #include "controller/render/template_set.h"
+#include "controller/sync/alert_attribution.h"
+#include "controller/sync/reloader_status.h"
 
 namespace mlb::controller {
 
@@ -30,21 +35,36 @@ struct ReconcilerOptions {
   // many consecutive full fetches.
   double max_shrink = 0.5;
   int confirm_resyncs = 3;
+  // After a reloader rejection no app can be blamed for, publishing is held for
+  // hold_base * 2^(n-1) (n: such rejections in a row, capped at hold_max).
+  std::chrono::milliseconds reloader_hold_base{1000};
+  std::chrono::milliseconds reloader_hold_max{60000};
+  // The time source of the hold (tests pass a fake).
+  std::function<std::chrono::steady_clock::time_point()> now = std::chrono::steady_clock::now;
 };
 
 struct QuarantineEntry {
   std::string app_id;
   int port_index = -1;
-  std::string source;  // "label", "template", "haproxy", "marathon"
+  std::string source;  // "label", "template", "haproxy", "reloader", "marathon"
   std::string reason;
   bool kept_last_good = false;  // its last good fragment is still served
+};
+
+// A rejection by the reloader of a version this controller published, as this pass
+// attributed it.
+struct ReloaderRejection {
+  std::string version;
+  std::vector<std::string> apps;  // the apps quarantined for it; empty: none could be blamed
+  std::string reason;             // the first [ALERT] line (of an app, or unattributed)
 };
 
 struct PassReport {
   enum class Outcome { Published, Unchanged, Held, Failed };
   Outcome outcome = Outcome::Failed;
-  std::string
-      fault;  // Failed: "marathon_unavailable", "invalid_answer", "render", "validate", "publish"
+  // Failed: "marathon_unavailable", "invalid_answer", "render", "validate",
+  // "reloader_rejected" (publishing held after an unattributable rejection), "publish"
+  std::string fault;
   std::string guard;   // Held: "empty", "shrink", "health_unknown"
   std::string detail;  // human-readable reason / summary
   std::string marathon_url;
@@ -57,6 +77,8 @@ struct PassReport {
   std::chrono::milliseconds fetch_time{0}, build_time{0}, validate_time{0};
   bool validation_skipped = false;  // only server lines changed since the last validation
   bool fast_path = false;           // only the apps named by events were fetched
+  // Rejections by the reloader that this pass acted on (each is reported once).
+  std::vector<ReloaderRejection> reloader_rejections;
 };
 
 const char* outcomeName(PassReport::Outcome o);
@@ -76,6 +98,8 @@ class Reconciler {
   // answer is fetched. Guards and rendering always run on the whole model.
   PassReport reconcileOnce(const std::set<std::string>& hints = {});
   static constexpr size_t kMaxHints = 16;
+  // The reloader's latest answers (from status.json), acted on in the next pass.
+  void noteReloaderStatus(ReloaderStatus status);
 
  private:
   struct ValidationResult {
@@ -83,10 +107,25 @@ class Reconciler {
     std::string global_error;                           // an error no app owns
     std::map<std::string, std::string> offending_apps;  // app id -> [ALERT] line
   };
-  ValidationResult validate(const RenderedConfig& rendered, const ServiceModel& model,
-                            const Bundle& bundle);
+  ValidationResult validate(const RenderedConfig& rendered, const Bundle& bundle);
 
   bool applyHints(const std::set<std::string>& hints, PassReport& report);
+  struct Pass;
+  bool fetch(const std::set<std::string>& hints, PassReport& report);
+  std::unordered_map<std::string, bool> trackHealth(const ParsedApps& parsed) const;
+  bool evaluateGuards(const ParsedApps& parsed, const ServiceModel& model, PassReport& report);
+  void planQuarantine(const ParsedApps& parsed, Pass& pass);
+  bool renderValid(Pass& pass);
+  bool checkReloaderVerdict(Pass& pass, const std::string& version);
+  void substituteLastGood(Pass& pass, const std::pair<std::string, int>& key);
+  void quarantineForReloader(Pass& pass, const std::string& app_id, const std::string& reason);
+  void diffApps(const ServiceModel& model, PassReport& report,
+                std::map<std::string, std::string>& digest) const;
+  bool publishBundle(Pass& pass);
+  void remember(Pass& pass, std::map<std::string, std::string> digest);
+  void absorbReloaderVerdicts(PassReport& report);
+  void recordLabelChanges(const ParsedApps& parsed);
+  bool holdingForReloader(PassReport& report, const std::string& version) const;
 
   MarathonApi& api_;
   // The last full answer, patched by the per-app fast path; reset on doubt.
@@ -121,6 +160,46 @@ class Reconciler {
   uint64_t passes_ = 0;
   std::string held_guard_;
   int held_count_ = 0;
+
+  // The NACK loop. The reloader's latest answers, and the rejections already acted on.
+  ReloaderStatus reloader_status_;
+  std::set<std::string> handled_rejections_;
+  // The last few published versions, newest last: their spans and the labels digest
+  // of each app, to attribute a rejection (the config is read back from the bundle).
+  // A rejection of a superseded version counts too: its offenders may still be in
+  // the newer bundles.
+  struct PublishedVersion {
+    std::string version;
+    std::vector<RenderedConfig::Span> spans;
+    std::map<std::string, uint64_t> labels;
+  };
+  std::vector<PublishedVersion> published_;
+  static constexpr size_t kPublishedKept = 3;
+  void attributeRejection(const PublishedVersion& pv, const std::string& alerts,
+                          PassReport& report);
+  // Publish sequence numbers of recent versions, to tell which changes an applied
+  // version confirms.
+  uint64_t publish_seq_ = 0, applied_seq_ = 0;
+  std::map<std::string, uint64_t> version_seq_;
+  // Apps the reloader rejected, retried only when their labels change.
+  struct ReloaderOffender {
+    uint64_t labels_digest = 0;
+    std::string reason;
+  };
+  std::map<std::string, ReloaderOffender> reloader_offenders_;
+  // Each app's labels digest in the last pass, and, for apps whose labels changed
+  // after the last version the reloader applied, their services from before the
+  // change: the last good fragment if the reloader rejects the new one.
+  std::map<std::string, uint64_t> labels_digest_;
+  struct BeforeChange {
+    uint64_t seq = 0;  // the publish that carried the change
+    std::vector<Service> services;
+  };
+  std::map<std::string, BeforeChange> before_change_;
+  // Unattributable rejections in a row, and the hold they impose.
+  int unattributed_streak_ = 0;
+  std::optional<std::chrono::steady_clock::time_point> hold_until_;
+  std::string hold_reason_;
 };
 
 // A hash of `config` with the per-server values of `server` lines (name, address,
@@ -128,8 +207,7 @@ class Reconciler {
 // the same shape differ only in which servers exist, so they are equally valid.
 std::string configShape(const std::string& config);
 
-// Parses haproxy -c output: for each [ALERT] line, the config line number it names
-// (0 when none) and the text.
-std::vector<std::pair<int, std::string>> parseAlerts(const std::string& output);
+// A digest of an app's labels (stable within a process).
+uint64_t labelsDigest(const MarathonApp& app);
 
 }  // namespace mlb::controller

@@ -362,3 +362,221 @@ TEST_F(ReconcilerTest, EventHintsFetchOnlyTheNamedApps) {
 
 }  // namespace
 }  // namespace mlb::controller
+
+namespace mlb::controller {
+namespace {
+
+// The NACK loop: the reloader's rejections, fed back through noteReloaderStatus().
+class ReloaderNackTest : public ReconcilerTest {
+ protected:
+  static std::string goodA(const std::vector<int>& ports) {
+    return app("/a", 10001, ports, ",\"HAPROXY_0_VHOST\":\"a.example.com\"");
+  }
+  static std::string badA(const std::vector<int>& ports) {
+    return app("/a", 10001, ports,
+               ",\"HAPROXY_0_VHOST\":\"a.example.com\","
+               "\"HAPROXY_0_BACKEND_HTTP_OPTIONS\":\"  bogus-directive on\\n\"");
+  }
+  // What mlb-reloader writes into status.json for a config HAProxy refuses at the
+  // line holding `marker` of the current bundle.
+  std::string alertAt(const std::string& marker) {
+    std::string c = cfg();
+    size_t pos = c.find(marker);
+    EXPECT_NE(pos, std::string::npos) << marker;
+    int line = 1 + static_cast<int>(std::count(c.begin(), c.begin() + pos, '\n'));
+    return "[ALERT]    (7) : config : parsing [" + dir_.string() +
+           "/.validate-7.cfg:" + std::to_string(line) + "] : unknown keyword '" + marker +
+           "' in 'backend' section\n[ALERT]    (7) : config : Fatal errors found in "
+           "configuration.";
+  }
+  void reject(const std::string& applied, const std::string& version, const std::string& why) {
+    rejected_[version] = why;
+    r_->noteReloaderStatus({applied, rejected_});
+  }
+  void SetUp() override {
+    ReconcilerTest::SetUp();
+    options_.now = [this] { return now_; };
+    r_ = std::make_unique<Reconciler>(make());
+  }
+  std::chrono::steady_clock::time_point now_{};
+  std::map<std::string, std::string> rejected_;
+  std::unique_ptr<Reconciler> r_;
+};
+
+TEST_F(ReloaderNackTest, RejectedAppIsQuarantinedWithItsLastGoodFragmentOthersGoLive) {
+  api_.body = apps({goodA({31000}), app("/b", 10002, {32000})});
+  const std::string v1 = r_->reconcileOnce().version;
+  // Published without validation (--no-validate): the reloader rejects it.
+  api_.body = apps({badA({31000, 31001}), app("/b", 10002, {32000})});
+  auto bad = r_->reconcileOnce();
+  ASSERT_EQ(bad.outcome, PassReport::Outcome::Published);
+  reject(v1, bad.version, alertAt("bogus-directive"));
+  // The other app scales: its change goes out, without /a's bad fragment.
+  api_.body = apps({badA({31000, 31001}), app("/b", 10002, {32000, 32001})});
+  auto rep = r_->reconcileOnce();
+  ASSERT_EQ(rep.outcome, PassReport::Outcome::Published) << rep.detail;
+  ASSERT_EQ(rep.reloader_rejections.size(), 1u);
+  EXPECT_EQ(rep.reloader_rejections[0].version, bad.version);
+  EXPECT_EQ(rep.reloader_rejections[0].apps, std::vector<std::string>{"/a"});
+  EXPECT_NE(rep.reloader_rejections[0].reason.find("bogus-directive"), std::string::npos);
+  ASSERT_EQ(rep.quarantined.size(), 1u);
+  EXPECT_EQ(rep.quarantined[0].app_id, "/a");
+  EXPECT_EQ(rep.quarantined[0].source, "reloader");
+  EXPECT_TRUE(rep.quarantined[0].kept_last_good);
+  std::string c = cfg();
+  EXPECT_EQ(c.find("bogus-directive"), std::string::npos);
+  EXPECT_NE(c.find("10.0.0.2:32001"), std::string::npos);  // /b's change
+  EXPECT_NE(c.find("10.0.0.1:31000"), std::string::npos);  // /a's last good fragment
+  EXPECT_EQ(c.find("10.0.0.2:31001"), std::string::npos);  // not /a's rejected state
+  EXPECT_NE(c.find("backend a_10001"), std::string::npos);
+}
+
+TEST_F(ReloaderNackTest, OffenderIsRetriedOnlyWhenItsLabelsChange) {
+  api_.body = apps({goodA({31000}), app("/b", 10002, {32000})});
+  const std::string v1 = r_->reconcileOnce().version;
+  api_.body = apps({badA({31000}), app("/b", 10002, {32000})});
+  auto bad = r_->reconcileOnce();
+  reject(v1, bad.version, alertAt("bogus-directive"));
+  std::set<std::string> published = {v1, bad.version};
+  int rejected_bundles = 1;
+  // Many passes (scales of /b, resyncs): /a stays out, no bundle carries it again.
+  for (int i = 0; i < 10; ++i) {
+    api_.body = apps({badA({31000}), app("/b", 10002, {32000, 32001 + i % 3})});
+    auto rep = r_->reconcileOnce();
+    ASSERT_NE(rep.outcome, PassReport::Outcome::Failed) << rep.detail;
+    ASSERT_EQ(rep.quarantined.size(), 1u);
+    EXPECT_EQ(rep.quarantined[0].source, "reloader");
+    EXPECT_EQ(cfg().find("bogus-directive"), std::string::npos);
+    EXPECT_TRUE(rep.reloader_rejections.empty() || i == 0);
+    r_->noteReloaderStatus({rep.version, rejected_});  // the reloader applies each
+    if (published.insert(rep.version).second && cfg().find("bogus") != std::string::npos) {
+      ++rejected_bundles;
+    }
+  }
+  EXPECT_EQ(rejected_bundles, 1);
+  // A label change retries it: fixed labels go out.
+  api_.body =
+      apps({app("/a", 10001, {31000, 31002},
+                ",\"HAPROXY_0_VHOST\":\"a.example.com\",\"HAPROXY_0_BALANCE\":\"leastconn\""),
+            app("/b", 10002, {32000})});
+  auto fixed = r_->reconcileOnce();
+  EXPECT_EQ(fixed.outcome, PassReport::Outcome::Published);
+  EXPECT_TRUE(fixed.quarantined.empty());
+  EXPECT_NE(cfg().find("10.0.0.2:31002"), std::string::npos);
+}
+
+TEST_F(ReloaderNackTest, ARejectedStateThatComesBackIsQuarantinedAtOnce) {
+  api_.body = apps({goodA({31000}), app("/b", 10002, {32000})});
+  const std::string v1 = r_->reconcileOnce().version;
+  api_.body = apps({badA({31000}), app("/b", 10002, {32000})});
+  auto bad = r_->reconcileOnce();
+  reject(v1, bad.version, alertAt("bogus-directive"));
+  api_.body = apps({goodA({31000}), app("/b", 10002, {32000})});
+  EXPECT_EQ(r_->reconcileOnce().version, v1);  // fixed: back to the first bundle
+  r_->noteReloaderStatus({v1, rejected_});
+  // The same bad labels again render the very bundle the reloader rejected: it is
+  // recognised in this pass, without waiting for another answer.
+  api_.body = apps({badA({31000}), app("/b", 10002, {32000})});
+  auto again = r_->reconcileOnce();
+  EXPECT_EQ(again.outcome, PassReport::Outcome::Unchanged) << again.detail;
+  EXPECT_EQ(again.version, v1);
+  ASSERT_EQ(again.quarantined.size(), 1u);
+  EXPECT_EQ(again.quarantined[0].source, "reloader");
+  EXPECT_EQ(again.reloader_rejections.size(), 1u);
+}
+
+TEST_F(ReloaderNackTest, ProxyLevelAlertIsAttributedByProxyName) {
+  api_.body = apps({goodA({31000}), app("/b", 10002, {32000})});
+  const std::string v1 = r_->reconcileOnce().version;
+  api_.body = apps({badA({31000}), app("/b", 10002, {32000})});
+  auto bad = r_->reconcileOnce();
+  reject(v1, bad.version,
+         "[ALERT]    (7) : config : Proxy 'a_10001': unable to find required something.\n"
+         "[ALERT]    (7) : config : Fatal errors found in configuration.");
+  auto rep = r_->reconcileOnce();
+  ASSERT_EQ(rep.reloader_rejections.size(), 1u);
+  EXPECT_EQ(rep.reloader_rejections[0].apps, std::vector<std::string>{"/a"});
+  ASSERT_EQ(rep.quarantined.size(), 1u);
+  EXPECT_EQ(rep.quarantined[0].app_id, "/a");
+  EXPECT_EQ(rep.version, v1);
+}
+
+TEST_F(ReloaderNackTest, UnattributableRejectionHoldsPublishingWithBackoff) {
+  api_.body = apps({goodA({31000}), app("/b", 10002, {32000})});
+  const std::string v1 = r_->reconcileOnce().version;
+  api_.body = apps({goodA({31000}), app("/b", 10002, {32000, 32001})});
+  auto v2 = r_->reconcileOnce().version;
+  reject(v1, v2, alertAt("global"));  // the global section: no app owns it
+  api_.body = apps({goodA({31000}), app("/b", 10002, {32000, 32002})});
+  auto held = r_->reconcileOnce();
+  EXPECT_EQ(held.outcome, PassReport::Outcome::Failed);
+  EXPECT_EQ(held.fault, "reloader_rejected");
+  EXPECT_NE(held.detail.find("no app owns the error"), std::string::npos) << held.detail;
+  ASSERT_EQ(held.reloader_rejections.size(), 1u);
+  EXPECT_TRUE(held.reloader_rejections[0].apps.empty());
+  EXPECT_EQ(publisher_->currentVersion(), v2);
+  // Still held before the backoff (1 s) ends; published after.
+  now_ += std::chrono::milliseconds(900);
+  EXPECT_EQ(r_->reconcileOnce().fault, "reloader_rejected");
+  now_ += std::chrono::milliseconds(200);
+  auto v3 = r_->reconcileOnce();
+  ASSERT_EQ(v3.outcome, PassReport::Outcome::Published) << v3.detail;
+  EXPECT_TRUE(v3.reloader_rejections.empty());
+  // Rejected again: the hold doubles (2 s).
+  reject(v1, v3.version, alertAt("global"));
+  api_.body = apps({goodA({31000}), app("/b", 10002, {32003})});
+  EXPECT_EQ(r_->reconcileOnce().fault, "reloader_rejected");
+  now_ += std::chrono::milliseconds(1500);
+  EXPECT_EQ(r_->reconcileOnce().fault, "reloader_rejected");
+  now_ += std::chrono::milliseconds(600);
+  EXPECT_EQ(r_->reconcileOnce().outcome, PassReport::Outcome::Published);
+  // A rejected version is never published again, held or not.
+  api_.body = apps({goodA({31000}), app("/b", 10002, {32000, 32001})});
+  now_ += std::chrono::hours(1);
+  auto back = r_->reconcileOnce();
+  EXPECT_EQ(back.fault, "reloader_rejected");
+  EXPECT_NE(publisher_->currentVersion(), v2);
+}
+
+TEST(ParseReloaderStatus, ForeignAndMalformedFilesAreValuesNotCrashes) {
+  auto ok = parseReloaderStatus(
+      R"({"applied_version":"abc","rejected":{"def":{"reason":"[ALERT] x","at":"t"}}})");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->applied_version, "abc");
+  EXPECT_EQ(ok->rejected.at("def"), "[ALERT] x");
+  auto nulls = parseReloaderStatus(R"({"applied_version":null,"rejected":{"x":null,"y":3}})");
+  ASSERT_TRUE(nulls);
+  EXPECT_EQ(nulls->applied_version, "");
+  EXPECT_EQ(nulls->rejected.size(), 2u);
+  auto types = parseReloaderStatus(R"({"applied_version":7,"rejected":[1,2]})");
+  ASSERT_TRUE(types);
+  EXPECT_TRUE(types->rejected.empty());
+  EXPECT_FALSE(parseReloaderStatus("[]"));
+  EXPECT_FALSE(parseReloaderStatus("{\"applied_version\": "));
+  EXPECT_FALSE(parseReloaderStatus(""));
+}
+
+TEST(AttributeAlerts, ByLineByProxyNameAndUnattributed) {
+  const std::string config =
+      "global\n  daemon\nbackend a_1\n  bogus\nbackend b_2\n  server x 1.1.1.1:1\n";
+  const std::vector<RenderedConfig::Span> spans = {{"/a", 0, 14, 34}, {"/b", 0, 34, config.size()}};
+  auto byline =
+      attributeAlerts("[ALERT] (1) : parsing [/x/h.cfg:4] : unknown 'bogus'\n", config, spans);
+  EXPECT_EQ(byline.apps.size(), 1u);
+  EXPECT_TRUE(byline.apps.count("/a"));
+  auto byname = attributeAlerts(
+      "[ALERT] (1) : config : Proxy 'b_2': no server.\n[ALERT] (1) : Fatal errors found.\n", config,
+      spans);
+  EXPECT_TRUE(byname.apps.count("/b"));
+  EXPECT_EQ(byname.unattributed, "");
+  auto global = attributeAlerts("[ALERT] (1) : parsing [/x/h.cfg:2] : bad\n[ALERT] x 'b_' y\n",
+                                config, spans);
+  EXPECT_TRUE(global.apps.empty());
+  EXPECT_NE(global.unattributed.find("bad"), std::string::npos);
+  // A line number past the end, or an absurd one, is no app's.
+  EXPECT_TRUE(attributeAlerts("[ALERT] [f:99] x\n[ALERT] [f:99999999999999] y\n", config, spans)
+                  .apps.empty());
+}
+
+}  // namespace
+}  // namespace mlb::controller
