@@ -166,7 +166,8 @@ class ReloaderCase(unittest.TestCase):
 
     def tearDown(self):
         stop_all(self.procs, 10)
-        shutil.rmtree(self.state, ignore_errors=True)
+        if not os.environ.get("RT_KEEP"):
+            shutil.rmtree(self.state, ignore_errors=True)
 
     def start(self, *args, log="x.log"):
         with open(os.path.join(self.state, log), "ab") as f:
@@ -281,6 +282,113 @@ class HandoverTests(ReloaderCase):
         self.assertIn("-x %s/stats.sock -sf %d" % (self.state, old_master.pid),
                       self.log("haproxy2.log"))
         self.assertEqual(get(self.port), (200, "v1"))
+
+
+class Publisher(threading.Thread):
+    """Publishes a new bundle every `interval` seconds (bounded: at most 400)."""
+
+    def __init__(self, case, interval=0.3):
+        super().__init__(daemon=True)
+        self.case, self.interval = case, interval
+        self.latest = None
+        self.stop_flag = threading.Event()
+
+    def run(self):
+        for i in range(400):
+            if self.stop_flag.wait(self.interval):
+                return
+            body = "p%03d" % i
+            publish(self.case.state, body, config(self.case.state, self.case.port, body))
+            self.latest = body
+
+    def finish(self):
+        self.stop_flag.set()
+        self.join(10)
+        return self.latest
+
+
+class HandoverRaceTests(ReloaderCase):
+    def instance_masters(self):
+        """Pids of the HAProxy masters of this state dir (from /proc): children of no
+        HAProxy of this state dir."""
+        procs = {}
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % d, "rb") as f:
+                    cmd = f.read().split(b"\0")
+                with open("/proc/%s/stat" % d) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if cmd and b"haproxy" in os.path.basename(cmd[0]) and \
+                    (self.state + "/haproxy.pid").encode() in cmd:
+                procs[int(d)] = ppid
+        return sorted(p for p, ppid in procs.items() if ppid not in procs)
+
+    def test_20_handovers_while_bundles_arrive_leave_no_stale_master(self):
+        """A second entrypoint started while the watcher reloads (a bundle every 300 ms):
+        the old master exits every time, nothing fails, the newest bundle serves."""
+        self.up("v0")
+        self.start_watch()
+        loads = [Load(self.port, keepalive=False), Load(self.port, keepalive=True)]
+        for l in loads:
+            l.start()
+        pub = Publisher(self)
+        pub.start()
+        master = self.master
+        stale = []
+        for h in range(20):
+            time.sleep(0.2 + 0.05 * (h % 5))
+            new = self.start_haproxy(log="haproxy%02d.log" % h)
+            try:
+                master.wait(30)
+            except subprocess.TimeoutExpired:
+                stale.append(master.pid)
+            ok = wait_until(lambda: show_proc(self.state)["master"] == new.pid, 15)
+            self.assertTrue(ok, self.log("watch.log")[-2000:])
+            master = new
+        last = pub.finish()
+        self.assertTrue(wait_until(lambda: self.status()["applied_version"] == last, 20),
+                        self.log("watch.log")[-3000:])
+        answers = {get(self.port)[1] for _ in range(20)}
+        results = [l.finish() for l in loads]
+        print("handover race: 20 handovers, ok/failed (close, keep-alive) = %s, stale = %s"
+              % (results, stale), file=sys.stderr)
+        self.assertEqual(stale, [])
+        self.assertEqual(self.instance_masters(), [master.pid])
+        self.assertEqual(answers, {last})
+        for (ok, failed), l in zip(results, loads):
+            self.assertGreater(ok, 50)
+            self.assertEqual(failed, 0, l.errors[:5])
+        self.assertNotIn("reload not confirmed", self.log("watch.log"))
+
+
+class StaleMasterTests(ReloaderCase):
+    def test_an_older_master_left_serving_is_soft_stopped(self):
+        """A master a handover failed to stop (no -sf) shares the ports with the current
+        one: the watcher soft-stops it, and only the current master serves."""
+        self.up("v1")
+        stale = self.master
+        argv = [HAPROXY, "-W", "-S", self.state + "/master.sock,mode,600", "-p",
+                self.state + "/haproxy.pid", "-f", self.state + "/live/haproxy.cfg"]
+        with open(os.path.join(self.state, "current.log"), "ab") as f:
+            current = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT)
+        self.procs.append(current)
+        self.assertTrue(wait_until(lambda: show_proc(self.state)["master"] == current.pid, 10))
+        with open("/proc/%d/stat" % current.pid) as f:
+            start = f.read().rsplit(")", 1)[1].split()[19]
+        with open(os.path.join(self.state, "haproxy.master"), "w") as f:
+            f.write("%d %s v1\n" % (current.pid, start))
+        self.start_watch()
+        stale.wait(15)  # raises if the stale master survives
+        self.assertIsNone(current.poll())
+        self.assertEqual(get(self.port), (200, "v1"))
+        self.assertTrue(wait_until(lambda: 'mlb_reloader_haproxy_processes{role="stale_master"} 0'
+                                   in get(self.watch_port, "/metrics")[1], 5))
+        self.assertIn("soft-stopping HAProxy masters of this state dir older",
+                      self.log("watch.log"))
 
 
 class HoldServer(threading.Thread):

@@ -9,18 +9,47 @@
 #include <cstring>
 #include <thread>
 
+#include "common/fs/file_lock.h"
 #include "common/fs/files.h"
 #include "common/log.h"
 #include "common/process/process_runner.h"
 #include "reloader/app/reloader_app.h"
 #include "reloader/app/reloader_flags.h"
+#include "reloader/haproxy/master_cli.h"
 #include "reloader/haproxy/process_table.h"
+#include "reloader/reload/reload_controller.h"
 
 namespace mlb::reloader {
 
 using common::logError;
 using common::logInfo;
 using common::logWarn;
+
+namespace {
+
+// Waits (bounded) until the recorded master answers its master CLI with its own pid
+// and a current worker: a master that is itself still taking over is not ready to
+// hand over.
+void waitUntilRecordedMasterServes(const ProcessTable& table, const std::string& state,
+                                   std::chrono::milliseconds timeout) {
+  auto master = findVerifiedMaster(table, state);
+  if (!master) {
+    return;  // nothing to take over from (or only a stale pid file)
+  }
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (auto text = masterCommand(state + "/master.sock", "show proc", 1000)) {
+      if (auto sp = parseShowProc(*text); sp && sp->master_pid == *master && !sp->workers.empty()) {
+        return;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  logWarn("the recorded HAProxy master does not serve yet; taking over anyway",
+          {{"master", std::to_string(*master)}});
+}
+
+}  // namespace
 
 int runHaproxyEntrypoint(const std::vector<std::string>& args,
                          const std::map<std::string, std::string>& env) {
@@ -86,6 +115,15 @@ int runHaproxyEntrypoint(const std::vector<std::string>& args,
     live = chosen;
   }
 
+  // One handover at a time, never during the watcher's reload: hold the lock from
+  // choosing the master to take over from until HAProxy is exec'd (close-on-exec
+  // releases it), and take over only from a master that serves (an earlier handover
+  // still starting would otherwise be soft-stopped before it stopped its own old one).
+  auto lock = common::FileLock::acquire(handoverLockPath(state), std::chrono::seconds(60));
+  if (!lock) {
+    logWarn("handing over without the handover lock", {{"error", lock.error().message}});
+  }
+  waitUntilRecordedMasterServes(table, state, std::chrono::seconds(30));
   std::vector<std::string> argv = masterArgv(flags.reload.haproxy_bin, state);
   std::string why;
   auto old = findVerifiedMaster(table, state, &why);

@@ -271,6 +271,14 @@ int runWatch(const std::vector<std::string>& args, const std::map<std::string, s
       m.processes.Add({{"role", "worker"}}).Set(g.workers);
       m.processes.Add({{"role", "old_worker"}}).Set(g.old_workers);
       m.old_generations.Set(g.old_generations);
+      m.processes.Add({{"role", "stale_master"}}).Set(g.stale_masters);
+      if (g.stale_sigusr1 > 0) {
+        m.governor.Add({{"signal", "SIGUSR1"}}).Increment(g.stale_sigusr1);
+        logWarn(
+            "governor: soft-stopping HAProxy masters of this state dir older than the "
+            "current one (a handover that missed its -sf)",
+            {{"count", std::to_string(g.stale_masters)}});
+      }
       if (g.sigusr1 > 0) {
         m.governor.Add({{"signal", "SIGUSR1"}}).Increment(g.sigusr1);
         logInfo("governor: soft-stopping old workers", {{"count", std::to_string(g.sigusr1)}});

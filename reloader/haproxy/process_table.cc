@@ -193,8 +193,49 @@ std::string verifyWorker(const ProcessTable& table, pid_t pid, pid_t master,
   return "";
 }
 
+std::string verifyStaleMaster(const ProcessTable& table, pid_t pid, pid_t current,
+                              const std::string& state_dir) {
+  if (pid <= 1 || pid == current) {
+    return "pid " + std::to_string(pid) + " is not a stale master";
+  }
+  auto p = table.read(pid);
+  auto cur = table.read(current);
+  if (!p || !cur) {
+    return "pid " + std::to_string(pid) + " or the current master is not running";
+  }
+  if (!isInstanceHaproxy(*p, state_dir) || !isInstanceHaproxy(*cur, state_dir)) {
+    return "pid " + std::to_string(pid) + " is not an HAProxy of " + state_dir;
+  }
+  if (auto parent = table.read(p->ppid); parent && isInstanceHaproxy(*parent, state_dir)) {
+    return "pid " + std::to_string(pid) + " is a worker, not a master";
+  }
+  if (p->start_time >= cur->start_time) {
+    return "pid " + std::to_string(pid) + " is not older than the current master";
+  }
+  return "";
+}
+
+std::vector<pid_t> findStaleMasters(const ProcessTable& table, pid_t current,
+                                    const std::string& state_dir) {
+  std::vector<pid_t> out;
+  for (const auto& p : table.list()) {
+    if (isInstanceHaproxy(p, state_dir) &&
+        verifyStaleMaster(table, p.pid, current, state_dir).empty()) {
+      out.push_back(p.pid);
+    }
+  }
+  return out;
+}
+
 std::optional<pid_t> findVerifiedMaster(const ProcessTable& table, const std::string& state_dir,
                                         std::string* why) {
+  // The record names the newest master as soon as its entrypoint execs; the pid file
+  // only once HAProxy wrote it. Trust the record when it verifies.
+  if (auto record = readMasterRecord(state_dir)) {
+    if (verifyMaster(table, record->pid, state_dir, record).empty()) {
+      return record->pid;
+    }
+  }
   auto content = common::readFile(state_dir + "/haproxy.pid");
   if (!content) {
     if (why) {

@@ -61,7 +61,19 @@ std::string verifyMaster(const ProcessTable& table, pid_t pid, const std::string
 std::string verifyWorker(const ProcessTable& table, pid_t pid, pid_t master,
                          const std::string& state_dir);
 
-// The master pid from <state>/haproxy.pid, verified; nullopt with `why` set otherwise.
+// Why `pid` is not a stale master of `state_dir`, or "" when it is one: an HAProxy
+// master (no HAProxy parent of this instance) of this state dir, other than and
+// started before `current` (the verified master). Such a master is left over by a
+// handover that missed its -sf, and splits the traffic with the current one.
+std::string verifyStaleMaster(const ProcessTable& table, pid_t pid, pid_t current,
+                              const std::string& state_dir);
+// Every stale master of `state_dir` (see verifyStaleMaster).
+std::vector<pid_t> findStaleMasters(const ProcessTable& table, pid_t current,
+                                    const std::string& state_dir);
+
+// The verified master: the one recorded in haproxy.master (written by the entrypoint
+// before it execs HAProxy), else the pid of <state>/haproxy.pid; nullopt with `why`
+// set when neither verifies.
 std::optional<pid_t> findVerifiedMaster(const ProcessTable& table, const std::string& state_dir,
                                         std::string* why = nullptr);
 

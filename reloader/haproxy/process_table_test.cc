@@ -129,3 +129,57 @@ TEST_F(PlantedProc, ListSkipsNonNumericEntries) {
 
 }  // namespace
 }  // namespace mlb::reloader
+
+namespace mlb::reloader {
+namespace {
+
+class StaleMasters : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = std::filesystem::temp_directory_path() /
+            ("mlb-stale-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(root_);
+    std::filesystem::create_directories(root_);
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+  void plant(pid_t pid, pid_t ppid, unsigned long long start, const std::string& exe,
+             const std::vector<std::string>& argv) {
+    auto d = root_ / std::to_string(pid);
+    std::filesystem::create_directories(d);
+    std::ofstream(d / "stat") << pid << " (x) S " << ppid
+                              << " 1 1 0 -1 4194560 100 0 0 0 1 1 0 0 20 0 1 0 " << start
+                              << " 1000 100\n";
+    std::ofstream cmd(d / "cmdline", std::ios::binary);
+    for (const auto& a : argv) {
+      cmd << a << '\0';
+    }
+    std::filesystem::create_symlink(exe, d / "exe");
+  }
+  std::filesystem::path root_;
+  const std::string state_ = "/run/mlb";
+};
+
+TEST_F(StaleMasters, OnlyOlderMastersOfThisStateDirAreStale) {
+  const auto argv = masterArgv("/usr/sbin/haproxy", state_);
+  plant(100, 1, 500, "/usr/sbin/haproxy", argv);    // stale: older master
+  plant(101, 100, 510, "/usr/sbin/haproxy", argv);  // its worker
+  plant(200, 1, 900, "/usr/sbin/haproxy", argv);    // the current master
+  plant(201, 200, 910, "/usr/sbin/haproxy", argv);  // its worker
+  plant(300, 1, 950, "/usr/sbin/haproxy", argv);    // newer than the current: not stale
+  plant(400, 1, 100, "/usr/sbin/haproxy", masterArgv("/usr/sbin/haproxy", "/run/other"));
+  plant(500, 1, 100, "/bin/sleep", {"sleep", "-p", state_ + "/haproxy.pid"});
+  ProcessTable t(root_.string());
+  EXPECT_EQ(findStaleMasters(t, 200, state_), std::vector<pid_t>{100});
+  EXPECT_EQ(verifyStaleMaster(t, 100, 200, state_), "");
+  EXPECT_NE(verifyStaleMaster(t, 101, 200, state_), "");  // a worker
+  EXPECT_NE(verifyStaleMaster(t, 200, 200, state_), "");  // the current master itself
+  EXPECT_NE(verifyStaleMaster(t, 300, 200, state_), "");  // newer
+  EXPECT_NE(verifyStaleMaster(t, 400, 200, state_), "");  // another instance
+  EXPECT_NE(verifyStaleMaster(t, 500, 200, state_), "");  // not HAProxy
+  EXPECT_NE(verifyStaleMaster(t, 1, 200, state_), "");
+  EXPECT_NE(verifyStaleMaster(t, 100, 999, state_), "");  // no current master
+}
+
+}  // namespace
+}  // namespace mlb::reloader

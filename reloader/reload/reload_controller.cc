@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "common/fs/file_lock.h"
 #include "common/fs/files.h"
 #include "common/log.h"
 #include "common/strings.h"
@@ -35,6 +36,8 @@ std::string alertLines(const std::string& out) {
 }
 
 }  // namespace
+
+std::string handoverLockPath(const std::string& state_dir) { return state_dir + "/handover.lock"; }
 
 std::string linkVersion(const std::string& link) {
   char buf[PATH_MAX];
@@ -217,6 +220,28 @@ ApplyResult ReloadController::applyOnce() {
     res.reason = invalid;
     return res;
   }
+  if (auto wait = unconfirmedBackoff(version); !wait.empty()) {
+    res.kind = ApplyResult::Kind::Waiting;
+    res.reason = wait;
+    return res;
+  }
+  // Never reload while an entrypoint hands over (it holds the lock from choosing the
+  // master it takes over from until it execs HAProxy), nor a master that is not the
+  // recorded one (the new master has not bound master.sock yet).
+  auto lock = common::FileLock::tryAcquire(handoverLockPath(options_.state_dir));
+  if (!lock) {
+    res.kind = ApplyResult::Kind::Waiting;
+    res.reason = "a handover is in progress (" + lock.error().message + ")";
+    return res;
+  }
+  // The master may have changed while the bundle was validated: ask again under the
+  // lock.
+  master = findVerifiedMaster(table_, options_.state_dir, &why);
+  if (!master) {
+    res.kind = ApplyResult::Kind::Waiting;
+    res.reason = "no verified HAProxy master (" + why + ")";
+    return res;
+  }
   const std::string sock = options_.state_dir + "/master.sock";
   auto before_text = masterCommand(sock, "show proc");
   std::optional<ShowProc> before;
@@ -224,6 +249,13 @@ ApplyResult ReloadController::applyOnce() {
     if (auto p = parseShowProc(*before_text)) {
       before = *p;
     }
+  }
+  if (before && before->master_pid != *master) {
+    res.kind = ApplyResult::Kind::Waiting;
+    res.reason = "a handover is in progress (master.sock is answered by pid " +
+                 std::to_string(before->master_pid) + ", the recorded master is " +
+                 std::to_string(*master) + ")";
+    return res;
   }
   const std::string previous_live = liveVersion();
   if (auto st = setLive(version); !st) {
@@ -275,8 +307,10 @@ ApplyResult ReloadController::applyOnce() {
     res.kind = ApplyResult::Kind::Failed;
     res.reason = "reload not confirmed by show proc within " +
                  std::to_string(options_.verify_timeout.count()) + " ms";
-    return res;  // live stays; the next pass retries the same version
+    noteUnconfirmed(version);
+    return res;  // live stays; the same version is retried with backoff
   }
+  unconfirmed_.erase(version);
   last_proc_ = after;
   if (after->master_failed > failed_before) {
     (void)setLive(previous_live);
@@ -296,6 +330,59 @@ ApplyResult ReloadController::applyOnce() {
   return res;
 }
 
+std::string ReloadController::unconfirmedBackoff(const std::string& version) const {
+  auto it = unconfirmed_.find(version);
+  if (it == unconfirmed_.end() || Clock::now() >= it->second.retry_at) {
+    return "";
+  }
+  return "backing off after " + std::to_string(it->second.attempts) +
+         " unconfirmed reload(s) of this version";
+}
+
+void ReloadController::noteUnconfirmed(const std::string& version) {
+  if (unconfirmed_.size() > 16 && !unconfirmed_.count(version)) {
+    unconfirmed_.clear();  // only the version being applied matters
+  }
+  Unconfirmed& u = unconfirmed_[version];
+  ++u.attempts;
+  ++unconfirmed_total_;
+  // 1 s, 2 s, 4 s ... 60 s.
+  auto delay = std::chrono::seconds(1) * (1 << std::min(u.attempts - 1, 6));
+  u.retry_at = Clock::now() + std::min<std::chrono::milliseconds>(delay, std::chrono::seconds(60));
+}
+
+void ReloadController::governStaleMasters(pid_t master, GovernResult& g) {
+  // Only once the recorded master serves (it answers master.sock with a worker):
+  // during a handover the old master still holds connections the new one has not
+  // taken over yet, and -sf stops it anyway.
+  auto now = Clock::now();
+  std::set<pid_t> alive;
+  for (pid_t pid : findStaleMasters(table_, master, options_.state_dir)) {
+    alive.insert(pid);
+    ++g.stale_masters;
+    auto [it, inserted] = stale_first_usr1_.emplace(pid, now);
+    auto& last = stale_last_usr1_[pid];
+    if (inserted || now - last >= std::chrono::seconds(1)) {
+      // Repeated: a master that was re-executing may have missed the first one.
+      if (signal_(pid, SIGUSR1) == 0) {
+        last = now;
+        ++g.stale_sigusr1;
+      }
+    }
+    if (now - it->second > options_.max_drain_time && signal_(pid, SIGTERM) == 0) {
+      ++g.sigterm;
+    }
+  }
+  for (auto it = stale_first_usr1_.begin(); it != stale_first_usr1_.end();) {
+    if (alive.count(it->first)) {
+      ++it;
+    } else {
+      stale_last_usr1_.erase(it->first);
+      it = stale_first_usr1_.erase(it);
+    }
+  }
+}
+
 GovernResult ReloadController::govern() {
   GovernResult g;
   auto master = findVerifiedMaster(table_, options_.state_dir);
@@ -312,6 +399,9 @@ GovernResult ReloadController::govern() {
     return g;
   }
   last_proc_ = *sp;
+  if (sp->master_pid == *master && !sp->workers.empty()) {
+    governStaleMasters(*master, g);
+  }
   g.workers = static_cast<int>(sp->workers.size());
   g.old_workers = static_cast<int>(sp->old_workers.size());
   std::set<int, std::greater<>> generations;  // reloads-ago, oldest first

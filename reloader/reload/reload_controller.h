@@ -49,6 +49,8 @@ struct ApplyResult {
 struct GovernResult {
   int masters = 0, workers = 0, old_workers = 0, old_generations = 0;
   int sigusr1 = 0, sigterm = 0;
+  int stale_masters = 0;             // older masters of this state dir still running
+  int stale_sigusr1 = 0;             // soft stops sent to them
   std::vector<std::string> refused;  // pids not signalled, with the reason
 };
 
@@ -70,6 +72,8 @@ class ReloadController {
   std::string currentVersion() const;
   std::string appliedVersion() const { return applied_; }
   size_t rejectedCount() const { return rejected_.size(); }
+  // Reloads show proc did not confirm, since the start.
+  uint64_t unconfirmedReloads() const { return unconfirmed_total_; }
   common::Status writeStatus();
 
  private:
@@ -88,9 +92,25 @@ class ReloadController {
   std::map<std::string, Rejection> rejected_;
   uint64_t seq_ = 0;
   std::optional<ShowProc> last_proc_;
+  // Reloads that show proc did not confirm, per version: retried with backoff.
+  struct Unconfirmed {
+    int attempts = 0;
+    std::chrono::steady_clock::time_point retry_at;
+  };
+  std::map<std::string, Unconfirmed> unconfirmed_;
+  uint64_t unconfirmed_total_ = 0;
+  std::string unconfirmedBackoff(const std::string& version) const;
+  void noteUnconfirmed(const std::string& version);
+  // Stale masters: when each got its first and its last SIGUSR1.
+  std::map<pid_t, std::chrono::steady_clock::time_point> stale_first_usr1_, stale_last_usr1_;
+  void governStaleMasters(pid_t master, GovernResult& g);
   // Governor state: when each old worker was first seen, when it got SIGUSR1.
   std::map<pid_t, std::chrono::steady_clock::time_point> first_seen_, usr1_at_;
 };
+
+// The lock file the watcher holds while it reloads and the entrypoint holds while it
+// chooses the master to take over from: never both at once.
+std::string handoverLockPath(const std::string& state_dir);
 
 // Reads the version a symlink like <state>/current points at ("" if none).
 std::string linkVersion(const std::string& link);
