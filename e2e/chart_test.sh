@@ -35,7 +35,7 @@ trap 'rm -rf "$OUT"' EXIT
 VARIANT="--set kind=DaemonSet --set serviceMonitor.enabled=true \
   --set marathon.credentialsSecret=mlb-marathon --set marathon.caSecret=mlb-ca \
   --set tlsSecret=mlb-tls --set-json marathon.urls=[\"https://m1:8443\",\"https://m2:8443\"] \
-  --set-json controllerArgs=[\"--haproxy-map\"]"
+  --set-json controllerArgs=[\"--haproxy-map\"] --set prometheusRule.enabled=true"
 "$HELM" lint --strict charts/mlb
 # shellcheck disable=SC2086
 "$HELM" lint --strict charts/mlb $VARIANT
@@ -52,6 +52,12 @@ for f in "$OUT/default.yaml" "$OUT/variant.yaml"; do
 done
 grep -q "kind: DaemonSet" "$OUT/variant.yaml"
 grep -q "kind: ServiceMonitor" "$OUT/variant.yaml"
+# The PrometheusRule carries deploy/prometheus/mlb-rules.yml (tested with promtool).
+grep -q "kind: PrometheusRule" "$OUT/variant.yaml"
+grep -q "alert: MlbConfigStale" "$OUT/variant.yaml"
+if grep -q "kind: PrometheusRule" "$OUT/default.yaml"; then
+  echo "FAIL: PrometheusRule rendered by default"; exit 1
+fi
 grep -q -- "--marathon-auth-credential-file" "$OUT/variant.yaml"
 cp e2e/chart/validate.mjs "$TOOLS/k8s/validate.mjs"  # ESM resolves imports from its own dir
 node "$TOOLS/k8s/validate.mjs" "$OUT/default.yaml" "$OUT/variant.yaml"

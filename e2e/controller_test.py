@@ -482,5 +482,37 @@ class CrashTests(unittest.TestCase):
             self.assertTrue(os.path.exists(os.path.join(cur, "manifest.json")))
 
 
+class StartupTests(unittest.TestCase):
+    """What can never work is refused at start, with the flag to change."""
+
+    def test_missing_certificate_is_refused_and_relative_state_dir_made_absolute(self):
+        d = tempfile.mkdtemp(prefix="mlb-st-")
+        try:
+            r = subprocess.run([CONTROLLER, "--marathon", "http://127.0.0.1:1", "--state-dir",
+                                os.path.join(d, "s"), "--ssl-certs", os.path.join(d, "no.pem"),
+                                "--haproxy-bin", HAPROXY], capture_output=True, text=True,
+                               timeout=30)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("--ssl-certs", r.stderr)
+            self.assertIn("--dont-bind-http-https", r.stderr)
+            # A relative --state-dir: the stats socket HAProxy reads is an absolute path.
+            env = Env(start=False)
+            try:
+                i = env.ctl_args.index("--state-dir")
+                env.ctl_args[i + 1] = "rel-state"
+                env.ctl = env.spawn(env.ctl_args, "controller.log")
+                cfg = os.path.join(os.getcwd(), "rel-state", "current", "haproxy.cfg")
+                self.assertTrue(wait_until(lambda: os.path.exists(cfg), 30),
+                                env.log("controller.log"))
+                with open(cfg) as f:
+                    text = f.read()
+                self.assertIn("stats socket %s/rel-state/stats.sock" % os.getcwd(), text)
+            finally:
+                env.close()
+                shutil.rmtree(os.path.join(os.getcwd(), "rel-state"), ignore_errors=True)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -42,6 +42,13 @@ class Stack:
         self.dir = tempfile.mkdtemp(prefix="mlb-nack-")
         self.state = os.path.join(self.dir, "state")
         self.procs = []
+        try:
+            self.start(ctl_extra)
+        except BaseException:
+            self.close()  # never leave a process behind
+            raise
+
+    def start(self, ctl_extra):
         self.ports = {name: free_port() for name in ("web", "api", "db", "db2")}
         self.svc = {name: free_port() for name in ("web", "api", "db")}
         for name, port in self.ports.items():
@@ -65,10 +72,15 @@ class Stack:
             crt = f.read()
         with open(cert, "a") as f:
             f.write(crt)
-        self.sim_port = free_port()
+        # Port 0 and --port-file: no race for the simulator's port.
+        port_file = os.path.join(self.dir, "sim.port")
         self.spawn([sys.executable, os.path.join(HERE, "marathon_sim.py"), "--apps", apps_file,
-                    "--listen", "127.0.0.1:%d" % self.sim_port, "--heartbeat", "0.5"], "sim.log")
-        assert wait_until(lambda: http(self.sim_url + "/ping") == "pong", 30), "sim down"
+                    "--listen", "127.0.0.1:0", "--port-file", port_file, "--heartbeat", "0.5"],
+                   "sim.log")
+        assert wait_until(lambda: os.path.getsize(port_file) > 0, 30), self.log("sim.log")
+        with open(port_file) as f:
+            self.sim_port = int(f.read())
+        assert wait_until(lambda: http(self.sim_url + "/ping") == "pong", 30), self.log("sim.log")
         self.ctl_port = free_port()
         self.rld_port = free_port()
         self.ctl_args = [CONTROLLER, "--marathon", self.sim_url, "--group", "external",

@@ -391,6 +391,24 @@ class StaleMasterTests(ReloaderCase):
                       self.log("watch.log"))
 
 
+class StartupTests(ReloaderCase):
+    def test_maxconn_beyond_the_open_files_limit_is_refused_with_the_fix(self):
+        """HAProxy would exit at start (the watcher would only see "no pid file"): the
+        entrypoint refuses with the numbers and the flag to change."""
+        import resource
+        publish(self.state, "big", config(self.state, self.port, "big").replace(
+            "global\n", "global\n  maxconn 50000\n", 1))
+        limit = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))  # noqa: E731
+        r = subprocess.run([RELOADER, "haproxy", "--state-dir", self.state, "--haproxy-bin",
+                            HAPROXY, "--wait-bundle", "2"], capture_output=True, text=True,
+                           timeout=60, preexec_fn=limit)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        out = r.stdout + r.stderr
+        self.assertIn("refusing to start HAProxy", out)
+        self.assertIn("--maxconn to at most", out)
+        self.assertIn("100256", out)
+
+
 class HoldServer(threading.Thread):
     """A TCP backend that accepts connections and holds them open (slow clients)."""
 

@@ -170,4 +170,23 @@ Result<std::vector<std::string>> listDir(const std::string& dir) {
   return names;
 }
 
+std::string absolutePath(const std::string& path) {
+  if (path.empty() || path[0] == '/') {
+    return path;
+  }
+  char buf[4096];
+  if (::getcwd(buf, sizeof buf) == nullptr) {
+    return path;
+  }
+  std::string base(buf);
+  std::string rel = path;
+  while (rel.rfind("./", 0) == 0) {
+    rel.erase(0, 2);
+  }
+  if (rel == ".") {
+    return base;
+  }
+  return (base == "/" ? "" : base) + "/" + rel;
+}
+
 }  // namespace mlb::common

@@ -24,6 +24,8 @@ Status replaceSymlink(const std::string& target, const std::string& link);
 Status makeDirs(const std::string& dir, int mode = 0755);
 // Removes a directory tree; missing is not an error.
 Status removeTree(const std::string& path);
+// `path` made absolute against the working directory ("" stays ""); lexical only.
+std::string absolutePath(const std::string& path);
 // Names (not paths) of the entries of a directory, sorted.
 Result<std::vector<std::string>> listDir(const std::string& dir);
 

@@ -53,3 +53,20 @@ TEST_F(FilesTest, WriteIntoMissingDirectoryFails) {
 
 }  // namespace
 }  // namespace mlb::common
+
+namespace mlb::common {
+namespace {
+
+TEST(AbsolutePath, RelativePathsAreResolvedAgainstTheWorkingDirectory) {
+  char buf[4096];
+  ASSERT_NE(::getcwd(buf, sizeof buf), nullptr);
+  const std::string cwd(buf);
+  EXPECT_EQ(absolutePath("/run/mlb"), "/run/mlb");
+  EXPECT_EQ(absolutePath("state"), cwd + "/state");
+  EXPECT_EQ(absolutePath("./state/x"), cwd + "/state/x");
+  EXPECT_EQ(absolutePath("."), cwd);
+  EXPECT_EQ(absolutePath(""), "");
+}
+
+}  // namespace
+}  // namespace mlb::common

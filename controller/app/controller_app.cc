@@ -7,9 +7,11 @@
 #include <prometheus/registry.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -240,12 +242,35 @@ struct StatusWatch {
   }
 };
 
+// A certificate every bundle names (`crt` on the :443 bind) that does not exist: with
+// validation on, haproxy -c rejects every bundle and nothing is ever published.
+std::string missingCertificate(const ControllerFlags& flags) {
+  if (!flags.reconcile.render.bind_http_https) {
+    return "";
+  }
+  for (const auto& cert : flags.reconcile.render.ssl_certs) {
+    if (::access(cert.c_str(), R_OK) != 0) {
+      return "--ssl-certs " + cert + ": " + std::strerror(errno) +
+             "; every bundle binds :443 with it. Mount a certificate there (the image "
+             "creates /etc/mlb/default.pem), set --ssl-certs, or pass --dont-bind-http-https";
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 int runController(const ControllerFlags& flags, const std::map<std::string, std::string>& env) {
   // cpprestsdk's thread pool would otherwise spread allocations over many malloc
   // arenas, each keeping its own free memory.
   mallopt(M_ARENA_MAX, 2);
+  if (std::string missing = missingCertificate(flags); !missing.empty()) {
+    if (!flags.reconcile.haproxy_bin.empty()) {
+      logError("refusing to start", {{"reason", missing}});
+      return 2;
+    }
+    logWarn("the reloader's HAProxy will reject every bundle", {{"reason", missing}});
+  }
   auto templates = TemplateSet::load(flags.templates_dir, env);
   if (!templates) {
     logError("cannot load templates", {{"error", templates.error().message}});
@@ -414,6 +439,7 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
     scfg.silence_timeout = flags.silence_timeout;
     scfg.ca_cert = flags.marathon.ca_cert;
     scfg.insecure_tls = flags.marathon.insecure_tls;
+    scfg.marathon_urls = flags.marathon.urls;
     // The stream's state as /metrics and /v1/status show it. Copied into the
     // callbacks: the stream outlives this block.
     auto setStreamUp = [&](bool up) {

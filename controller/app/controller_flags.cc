@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/fs/files.h"
 #include "controller/model/labels.h"
 
 namespace mlb::controller {
@@ -384,8 +385,13 @@ bool parseControllerFlags(const std::vector<std::string>& args,
         "a range";
     return false;
   }
+  // HAProxy reads a relative socket path as host:port: every path it sees is absolute.
+  out.state_dir = common::absolutePath(out.state_dir);
   while (out.state_dir.size() > 1 && out.state_dir.back() == '/') {
     out.state_dir.pop_back();
+  }
+  for (auto& cert : out.reconcile.render.ssl_certs) {
+    cert = common::absolutePath(cert);
   }
   out.reconcile.render.state_dir = out.state_dir;
   // Map files are read through `live`, the bundle HAProxy actually loaded (owned by

@@ -116,7 +116,7 @@ class AsioSseEventStream : public SseEventStream {
     return done && !ec;
   }
 
-  Outcome connectOnce(const std::string& url, int redirects_left) {
+  Outcome connectOnce(const std::string& url, int redirects_left, bool send_auth = true) {
     Outcome out;
     ParsedUrl u;
     if (!parseUrl(url, u)) {
@@ -191,7 +191,7 @@ class AsioSseEventStream : public SseEventStream {
 
     std::string req = "GET " + eventsTarget(u.target) + " HTTP/1.1\r\nHost: " + u.host + ":" +
                       u.port + "\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n";
-    if (config_.authorization) {
+    if (config_.authorization && send_auth) {
       if (std::string auth = config_.authorization(); !auth.empty()) {
         req += "Authorization: " + auth + "\r\n";
       }
@@ -262,10 +262,17 @@ class AsioSseEventStream : public SseEventStream {
             std::string location =
                 responseHeader(std::string_view(buf).substr(0, header_end), "location");
             if (redirects_left > 0 && !location.empty()) {
-              // A standby redirects /v2/events to the leader; follow it once, keep auth.
+              // A standby redirects /v2/events to the leader; follow it once. The
+              // credentials go only to a configured Marathon, never over http once https.
               auto pos = location.find("/v2/events");
               std::string base = pos == std::string::npos ? location : location.substr(0, pos);
-              return connectOnce(base, redirects_left - 1);
+              RedirectPolicy policy = planRedirect(url, base, config_.marathon_urls);
+              if (policy == RedirectPolicy::Refuse) {
+                out.reason = "redirect from " + url + " to " + base + " refused (https to http)";
+                return out;
+              }
+              return connectOnce(base, redirects_left - 1,
+                                 send_auth && policy == RedirectPolicy::FollowWithCredentials);
             }
             out.reason = "HTTP " + std::to_string(status) + " without a usable redirect";
             return out;
@@ -325,6 +332,22 @@ class AsioSseEventStream : public SseEventStream {
 };
 
 }  // namespace
+
+RedirectPolicy planRedirect(const std::string& from, const std::string& to,
+                            const std::vector<std::string>& configured) {
+  ParsedUrl f, t;
+  if (!parseUrl(from, f) || !parseUrl(to, t) || (f.tls && !t.tls)) {
+    return RedirectPolicy::Refuse;
+  }
+  for (const auto& c : configured) {
+    ParsedUrl u;
+    if (parseUrl(c, u) && u.tls == t.tls && common::toLower(u.host) == common::toLower(t.host) &&
+        u.port == t.port) {
+      return RedirectPolicy::FollowWithCredentials;
+    }
+  }
+  return RedirectPolicy::FollowWithoutCredentials;
+}
 
 bool parseUrl(const std::string& url, ParsedUrl& out) {
   out = ParsedUrl{};

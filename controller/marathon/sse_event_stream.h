@@ -29,6 +29,8 @@ struct SseStreamConfig {
   std::chrono::milliseconds backoff_max{30000};
   std::string ca_cert;
   bool insecure_tls = false;
+  // The configured Marathon URLs: a redirect keeps the credentials only to these.
+  std::vector<std::string> marathon_urls;
 };
 
 struct SseCallbacks {
@@ -62,6 +64,13 @@ struct ParsedUrl {
   std::string target;  // path + query, "/" when empty
 };
 bool parseUrl(const std::string& url, ParsedUrl& out);
+
+// What to do with a redirect from `from` to `to` (base URLs): never from https to
+// http; with the credentials only to one of the `configured` Marathon URLs (same
+// scheme, host and port), without them anywhere else (a leader behind a VIP).
+enum class RedirectPolicy { Refuse, FollowWithCredentials, FollowWithoutCredentials };
+RedirectPolicy planRedirect(const std::string& from, const std::string& to,
+                            const std::vector<std::string>& configured);
 
 // The value of the first header named `lower_name` (lower case) in an HTTP response
 // head (status line and header lines), blanks after the colon skipped; "" when the

@@ -313,3 +313,24 @@ TEST(AsioHttpGet, TruncatedAndHangingAnswersAreErrors) {
 
 }  // namespace
 }  // namespace mlb::controller
+
+namespace mlb::controller {
+namespace {
+
+TEST(PlanRedirect, CredentialsOnlyToConfiguredMarathonsNeverHttpsToHttp) {
+  const std::vector<std::string> configured = {"https://m1.example:8443", "http://m2:8080"};
+  EXPECT_EQ(planRedirect("https://m1.example:8443", "http://m1.example:8443", configured),
+            RedirectPolicy::Refuse);
+  EXPECT_EQ(planRedirect("https://vip:8443", "https://M1.example:8443", configured),
+            RedirectPolicy::FollowWithCredentials);
+  EXPECT_EQ(planRedirect("http://vip:8080", "http://m2:8080", configured),
+            RedirectPolicy::FollowWithCredentials);
+  EXPECT_EQ(planRedirect("http://m2:8080", "http://evil:8080", configured),
+            RedirectPolicy::FollowWithoutCredentials);
+  EXPECT_EQ(planRedirect("http://m2:8080", "http://m2:9999", configured),
+            RedirectPolicy::FollowWithoutCredentials);
+  EXPECT_EQ(planRedirect("http://m2:8080", "not a url", configured), RedirectPolicy::Refuse);
+}
+
+}  // namespace
+}  // namespace mlb::controller

@@ -128,6 +128,22 @@ Result<bool> BundlePublisher::publish(const std::string& version, const Bundle& 
   return true;
 }
 
+namespace {
+
+// The bundle name a symlink like <state>/live points at ("" if none).
+std::string linkTarget(const std::string& link) {
+  char buf[4096];
+  ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
+  if (n <= 0) {
+    return "";
+  }
+  std::string target(buf, static_cast<size_t>(n));
+  auto slash = target.rfind('/');
+  return slash == std::string::npos ? target : target.substr(slash + 1);
+}
+
+}  // namespace
+
 void BundlePublisher::prune(const std::string& keep_version) {
   auto names = common::listDir(bundlesDir());
   if (!names) {
@@ -152,8 +168,15 @@ void BundlePublisher::prune(const std::string& keep_version) {
     }
     return a.second > b.second;
   });
+  // What the reloader serves (live) and is applying (applying) is never removed: a
+  // slow reloader must not lose the bundle it validates or its rollback target.
+  const std::string live = linkTarget(state_dir_ + "/live");
+  const std::string applying = linkTarget(state_dir_ + "/applying");
   int kept = 0;
   for (const auto& [t, n] : bundles) {
+    if (n == live || n == applying) {
+      continue;
+    }
     if (n == keep_version || kept < keep_bundles_) {
       ++kept;
       continue;

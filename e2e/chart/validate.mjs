@@ -1,6 +1,6 @@
 // Validates every document of a rendered manifest stream against the Kubernetes
 // schemas (kubernetes-models: the API's OpenAPI schemas compiled to validators).
-// CRDs it has no schema for (ServiceMonitor) get a structural check.
+// CRDs it has no schema for (ServiceMonitor, PrometheusRule) get a structural check.
 // usage: node validate.mjs FILE.yaml...  (copied next to the node_modules it imports)
 import fs from "fs";
 import yaml from "js-yaml";
@@ -26,6 +26,13 @@ for (const file of process.argv.slice(2)) {
         if (!doc.metadata?.name || !doc.spec?.selector?.matchLabels ||
             !Array.isArray(doc.spec?.endpoints) || doc.spec.endpoints.some((e) => !e.port)) {
           throw new Error("ServiceMonitor needs metadata.name, spec.selector.matchLabels, spec.endpoints[].port");
+        }
+      } else if (key === "monitoring.coreos.com/v1/PrometheusRule") {
+        const groups = doc.spec?.groups;
+        if (!doc.metadata?.name || !Array.isArray(groups) || !groups.length ||
+            groups.some((g) => !g.name || !Array.isArray(g.rules) ||
+                               g.rules.some((r) => !(r.alert || r.record) || !r.expr))) {
+          throw new Error("PrometheusRule needs metadata.name and spec.groups[].rules[] with alert/record and expr");
         }
       } else if (kinds[key]) {
         new (kinds[key]())(doc).validate();

@@ -1,6 +1,7 @@
 // `mlb-reloader haproxy`: prepare `live`, find a running master of this instance,
 // and exec HAProxy in master-worker mode so that it takes the listening sockets over
 // from that master (-x) and soft-stops it (-sf).
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "common/process/process_runner.h"
 #include "reloader/app/reloader_app.h"
 #include "reloader/app/reloader_flags.h"
+#include "reloader/haproxy/fd_budget.h"
 #include "reloader/haproxy/master_cli.h"
 #include "reloader/haproxy/process_table.h"
 #include "reloader/reload/reload_controller.h"
@@ -47,6 +49,32 @@ void waitUntilRecordedMasterServes(const ProcessTable& table, const std::string&
   }
   logWarn("the recorded HAProxy master does not serve yet; taking over anyway",
           {{"master", std::to_string(*master)}});
+}
+
+// Raises the soft open-files limit to what the config needs (HAProxy inherits it), or
+// refuses with the numbers and the fix when even the hard limit is too low: HAProxy
+// would exit at start, leaving only "no pid file" to see.
+bool fitFdLimit(const std::string& config_path) {
+  auto cfg = common::readFile(config_path);
+  if (!cfg) {
+    return true;  // HAProxy reports the unreadable file itself
+  }
+  FdBudget budget = planFdBudget(*cfg);
+  rlimit rl{};
+  if (budget.needed == 0 || ::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+      static_cast<long>(rl.rlim_cur) >= budget.needed) {
+    return true;
+  }
+  const long hard = rl.rlim_max == RLIM_INFINITY ? -1 : static_cast<long>(rl.rlim_max);
+  if (std::string problem = fdBudgetProblem(budget, hard); !problem.empty()) {
+    logError("refusing to start HAProxy", {{"reason", problem}});
+    return false;
+  }
+  rl.rlim_cur = static_cast<rlim_t>(budget.needed);
+  if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    logWarn("cannot raise the open-files limit", {{"error", std::strerror(errno)}});
+  }
+  return true;
 }
 
 }  // namespace
@@ -115,6 +143,9 @@ int runHaproxyEntrypoint(const std::vector<std::string>& args,
     live = chosen;
   }
 
+  if (!fitFdLimit(state + "/live/haproxy.cfg")) {
+    return 1;
+  }
   // One handover at a time, never during the watcher's reload: hold the lock from
   // choosing the master to take over from until HAProxy is exec'd (close-on-exec
   // releases it), and take over only from a master that serves (an earlier handover

@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 
+#include "common/fs/files.h"
+
 namespace mlb::reloader {
 namespace {
 
@@ -23,7 +25,7 @@ bool toDouble(const std::string& flag, const std::string& v, double lo, double h
 bool apply(const std::string& name, const std::string& v, ReloaderFlags& f, std::string& err) {
   double d = 0;
   if (name == "--state-dir") {
-    f.reload.state_dir = v;
+    f.reload.state_dir = common::absolutePath(v);
     while (f.reload.state_dir.size() > 1 && f.reload.state_dir.back() == '/') {
       f.reload.state_dir.pop_back();
     }

@@ -81,6 +81,11 @@ struct Metrics {
                         .Name("mlb_reloader_last_reload_timestamp_seconds")
                         .Help("Unix time of the last successful reload.")
                         .Register(r)
+                        .Add({})),
+        path_errors(BuildCounter()
+                        .Name("mlb_reloader_path_errors_total")
+                        .Help("Failed rollbacks of live and status.json writes (each retried).")
+                        .Register(r)
                         .Add({})) {}
   prometheus::Family<prometheus::Counter>& reloads;
   prometheus::Family<prometheus::Counter>& validations;
@@ -92,6 +97,7 @@ struct Metrics {
   prometheus::Family<prometheus::Gauge>& version;
   prometheus::Gauge& rejected;
   prometheus::Gauge& last_reload;
+  prometheus::Counter& path_errors;
 };
 
 // Keeps exactly one series per state: the previous version's series is removed.
@@ -219,6 +225,10 @@ int runWatch(const std::vector<std::string>& args, const std::map<std::string, s
     if (dirty && Clock::now() - last_reload >= min_interval) {
       dirty = false;
       ApplyResult r = rc.applyOnce();
+      for (const auto& e : r.errors) {
+        m.path_errors.Increment();
+        logWarn("reload path error; retried at the next pass", {{"error", e}});
+      }
       switch (r.kind) {
         case ApplyResult::Kind::Nothing:
           break;

@@ -178,8 +178,37 @@ common::Status ReloadController::setLive(const std::string& version) {
   return common::replaceSymlink("bundles/" + version, options_.state_dir + "/live");
 }
 
+void ReloadController::saveStatus(ApplyResult& res) {
+  if (auto st = writeStatus(); !st) {
+    status_dirty_ = true;  // retried at the start of every pass until it is written
+    res.errors.push_back("status.json not written: " + st.error().message);
+  } else {
+    status_dirty_ = false;
+  }
+}
+
+void ReloadController::rollBack(const std::string& previous_live, ApplyResult& res) {
+  if (previous_live.empty()) {
+    return;
+  }
+  if (auto st = setLive(previous_live); !st) {
+    // live names a bundle HAProxy did not load: the next reload (anyone's) loads it.
+    // Retried at the start of every pass.
+    pending_rollback_ = previous_live;
+    res.errors.push_back("rollback of live to " + previous_live + " failed: " + st.error().message);
+  } else {
+    pending_rollback_.clear();
+  }
+}
+
 ApplyResult ReloadController::applyOnce() {
   ApplyResult res;
+  if (!pending_rollback_.empty()) {
+    rollBack(pending_rollback_, res);
+  }
+  if (status_dirty_) {
+    saveStatus(res);
+  }
   const std::string version = currentVersion();
   res.version = version;
   if (version.empty() || version == applied_ || rejected_.count(version)) {
@@ -201,12 +230,14 @@ ApplyResult ReloadController::applyOnce() {
       applied_ = version;
       applied_at_ = common::isoTimeNow();
       last_method_ = "startup";
-      (void)writeStatus();
+      saveStatus(res);
       res.kind = ApplyResult::Kind::Applied;
       res.method = "startup";
       return res;
     }
   }
+  // Marks the bundle being applied: the controller's prune never removes it.
+  (void)common::replaceSymlink("bundles/" + version, options_.state_dir + "/applying");
   std::string invalid = validate(version);
   if (!invalid.empty()) {
     rejected_[version] = {invalid, common::isoTimeNow(), ++seq_};
@@ -215,7 +246,7 @@ ApplyResult ReloadController::applyOnce() {
                                      [](auto& a, auto& b) { return a.second.seq < b.second.seq; });
       rejected_.erase(oldest);
     }
-    (void)writeStatus();
+    saveStatus(res);
     res.kind = ApplyResult::Kind::Rejected;
     res.reason = invalid;
     return res;
@@ -278,7 +309,7 @@ ApplyResult ReloadController::applyOnce() {
     std::string reason =
         verifyMaster(table_, *master, options_.state_dir, readMasterRecord(options_.state_dir));
     if (!reason.empty() || signal_(*master, SIGUSR2) != 0) {
-      (void)setLive(previous_live);
+      rollBack(previous_live, res);
       res.kind = ApplyResult::Kind::Failed;
       res.reason = "cannot reach the master CLI, and SIGUSR2 refused: " + reason;
       return res;
@@ -313,11 +344,11 @@ ApplyResult ReloadController::applyOnce() {
   unconfirmed_.erase(version);
   last_proc_ = after;
   if (after->master_failed > failed_before) {
-    (void)setLive(previous_live);
+    rollBack(previous_live, res);
     rejected_[version] = {"HAProxy failed to load the configuration (show proc: failed " +
                               std::to_string(after->master_failed) + ")",
                           common::isoTimeNow(), ++seq_};
-    (void)writeStatus();
+    saveStatus(res);
     res.kind = ApplyResult::Kind::Failed;
     res.reason = rejected_[version].reason;
     return res;
@@ -325,7 +356,7 @@ ApplyResult ReloadController::applyOnce() {
   applied_ = version;
   applied_at_ = common::isoTimeNow();
   last_method_ = res.method;
-  (void)writeStatus();
+  saveStatus(res);
   res.kind = ApplyResult::Kind::Applied;
   return res;
 }

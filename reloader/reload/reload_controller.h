@@ -44,6 +44,9 @@ struct ApplyResult {
   std::string reason;
   std::chrono::milliseconds duration{0};
   std::string method;  // "master-cli" or "sigusr2"
+  // Failures on the way that did not decide the outcome (a rollback of live or a
+  // status.json write that failed): each is retried at the next pass.
+  std::vector<std::string> errors;
 };
 
 struct GovernResult {
@@ -92,6 +95,10 @@ class ReloadController {
   std::map<std::string, Rejection> rejected_;
   uint64_t seq_ = 0;
   std::optional<ShowProc> last_proc_;
+  bool status_dirty_ = false;     // status.json is behind: write it at the next pass
+  std::string pending_rollback_;  // live must go back to this version
+  void saveStatus(ApplyResult& res);
+  void rollBack(const std::string& previous_live, ApplyResult& res);
   // Reloads that show proc did not confirm, per version: retried with backoff.
   struct Unconfirmed {
     int attempts = 0;
