@@ -39,7 +39,7 @@ BAD_LABELS = [{"HAPROXY_0_BALANCE": "roundrobin\nbind :1"},
               {"HAPROXY_0_PORT": "not-a-port"},
               {"HAPROXY_0_BACKEND_HTTP_OPTIONS": "  bogus-directive on\n"},
               {"HAPROXY_0_VHOST": "a.example.com\n  server evil 127.6.6.6:1"}]
-INJECTED = ("evil", "127.6.6.6", "bind :1", "bogus-directive")
+INJECTED = ("evil", "127.6.6.6", "bind :1", "bogus-directive", "backup")
 
 BACKEND_CODE = r"""
 import http.server, socketserver, sys, threading
@@ -176,6 +176,7 @@ class Soak:
         apps = []
         for app_id in self.stable + self.churn:
             self.svc[app_id] = free_port()
+        self.ippt_port = free_port()
         for app_id in self.stable:
             ports = [free_port() for _ in range(2)]
             specs += ["%d:%s" % (p, app_id) for p in ports]
@@ -283,10 +284,7 @@ class Soak:
             self.sim_call("labels", {"app": app, "labels": self.rng.choice(BAD_LABELS)})
         elif r < 0.80:
             self.counts["hostile"] += 1
-            host = self.rng.choice(["127.0.0.9:1 check\n  server evil 127.6.6.6:1",
-                                    "localhost", "no-such-host.invalid", "127.0.0.1 backup"])
-            self.sim_call("add_task", {"app": app, "host": host,
-                                       "ports": [self.rng.choice(self.pool)]})
+            self.hostile_task(app)
         elif r < 0.87:
             self.counts["ctl_kill9"] += 1
             self.kill9(self.ctl)
@@ -303,6 +301,26 @@ class Soak:
                 old.wait(30)
             except subprocess.TimeoutExpired:
                 self.stale.append(old.pid)
+
+    def hostile_task(self, app):
+        """A task string that would add a config line if copied verbatim: in a task's
+        host, or in the IP-per-task address of an app (Marathon's ipAddresses)."""
+        hostile = "127.0.0.9:1 check\n  server evil 127.6.6.6"
+        if self.rng.random() < 0.5:
+            host = self.rng.choice([hostile, "localhost", "no-such-host.invalid",
+                                    "127.0.0.1 backup"])
+            self.sim_call("add_task", {"app": app, "host": host,
+                                       "ports": [self.rng.choice(self.pool)]})
+            return
+        self.sim_call("set_app", {"app": {
+            "id": "/churn/ip-per-task", "instances": 1,
+            "labels": {"HAPROXY_GROUP": "external", "HAPROXY_0_PORT": str(self.ippt_port)},
+            "ipAddress": {"discovery": {"ports": [{"number": self.rng.choice(self.pool),
+                                                   "name": "http", "protocol": "tcp"}]}},
+            "portDefinitions": [],
+            "tasks": [{"id": "ippt.t0", "host": "127.0.0.1", "state": "TASK_RUNNING",
+                       "ports": [], "ipAddresses": [{"ipAddress": self.rng.choice(
+                           [hostile, "127.0.0.1", "::1", "not-an-ip"]), "protocol": "IPv4"}]}]}})
 
     def sample_rss(self):
         roles = {"controller": [self.ctl.pid], "watch": [self.watch.pid],
@@ -376,13 +394,12 @@ class Soak:
 
     def run(self):
         self.start()
-        self.sample_rss()
         loads = [Load([self.svc[a] for a in self.stable], False),
                  Load([self.svc[a] for a in self.stable], True)]
         for l in loads:
             l.start()
         t0 = time.monotonic()
-        next_rss = t0
+        next_rss = t0 + 5  # the first sample ("start") once HAProxy is warm under load
         while time.monotonic() - t0 < self.args.seconds:
             self.act()
             self.check_crashes()

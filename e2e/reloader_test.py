@@ -260,6 +260,19 @@ class BundleTests(ReloaderCase):
         self.assertLess(reloads, 50)
 
 
+class ForeignStatusTests(ReloaderCase):
+    def test_a_status_file_with_nulls_does_not_stop_the_watcher(self):
+        self.up("v1")
+        with open(os.path.join(self.state, "status.json"), "w") as f:
+            f.write('{"applied_version": null, "applied_at": 3, '
+                    '"rejected": {"x": {"reason": null, "at": []}, "y": null}}')
+        watch = self.start_watch()
+        publish(self.state, "v2", config(self.state, self.port, "v2"))
+        self.assertTrue(self.serving("v2"), self.log("watch.log"))
+        self.assertTrue(wait_until(lambda: self.status()["applied_version"] == "v2", 10))
+        self.assertIsNone(watch.poll())
+
+
 class HandoverTests(ReloaderCase):
     def test_second_entrypoint_takes_over_under_load_without_losing_a_request(self):
         self.up("v1")

@@ -88,16 +88,21 @@ void ReloadController::loadStatus() {
   if (j.is_discarded() || !j.is_object()) {
     return;
   }
+  // Another writer's file may have other types (null, numbers): those read as absent.
+  auto str = [](const nlohmann::json& o, const char* key) {
+    auto it = o.find(key);
+    return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
   // Only trust "applied" when live still points at it.
-  std::string applied = j.value("applied_version", std::string());
+  std::string applied = str(j, "applied_version");
   if (!applied.empty() && applied == liveVersion()) {
     applied_ = applied;
-    applied_at_ = j.value("applied_at", std::string());
+    applied_at_ = str(j, "applied_at");
   }
-  if (j.contains("rejected") && j["rejected"].is_object()) {
-    for (auto& [v, r] : j["rejected"].items()) {
+  if (auto rej = j.find("rejected"); rej != j.end() && rej->is_object()) {
+    for (auto& [v, r] : rej->items()) {
       if (r.is_object()) {
-        rejected_[v] = {r.value("reason", std::string()), r.value("at", std::string()), ++seq_};
+        rejected_[v] = {str(r, "reason"), str(r, "at"), ++seq_};
       }
     }
   }
