@@ -95,6 +95,11 @@ struct Metrics {
                         .Name("mlb_controller_quarantined_apps")
                         .Help("Apps or ports in quarantine in the last pass, by source.")
                         .Register(r)),
+        skipped_tasks(BuildCounter()
+                          .Name("mlb_controller_skipped_tasks_total")
+                          .Help("Tasks left out of a pass because of a bad value or an "
+                                "unresolvable host, by reason (counted in every pass).")
+                          .Register(r)),
         publishes(BuildCounter()
                       .Name("mlb_controller_publishes_total")
                       .Help("Bundles published (current swapped).")
@@ -157,6 +162,7 @@ struct Metrics {
   prometheus::Gauge& sse_connected;
   prometheus::Family<prometheus::Gauge>& counts;
   prometheus::Family<prometheus::Gauge>& quarantined;
+  prometheus::Family<prometheus::Counter>& skipped_tasks;
   prometheus::Counter& publishes;
   prometheus::Histogram& event_to_publish;
   prometheus::Gauge& last_publish;
@@ -361,6 +367,9 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
       last_quarantine = std::move(now_quarantine);
       for (const auto& [src, n] : by_source) {
         m.quarantined.Add({{"source", src}}).Set(n);
+      }
+      for (const auto& t : r.skipped_tasks) {
+        m.skipped_tasks.Add({{"reason", t.reason}}).Increment();
       }
       if (r.outcome == PassReport::Outcome::Published) {
         m.publishes.Increment();

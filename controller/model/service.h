@@ -61,9 +61,28 @@ struct Quarantined {
   std::string reason;
 };
 
+// A task left out of every service of its app because a value Marathon gave for it
+// cannot safely reach the configuration (an address that is not an IP literal, a
+// port outside 1-65535, a host name or task id with blanks or control characters)
+// or because its host name did not resolve. `reason` is one of the fixed texts
+// below, never the offending value, so that it can label a metric.
+struct SkippedTask {
+  std::string app_id;
+  std::string task_id;  // as Marathon gave it: escape it before logging
+  std::string reason;
+};
+
+inline constexpr const char* kSkipBadIpAddress = "ip address is not an IPv4 or IPv6 literal";
+inline constexpr const char* kSkipNoIpAddress = "no ip address";
+inline constexpr const char* kSkipBadPort = "port out of range";
+inline constexpr const char* kSkipBadHost = "host is not a host name";
+inline constexpr const char* kSkipBadTaskId = "task id has blanks or control characters";
+inline constexpr const char* kSkipUnresolvableHost = "unresolvable host";
+
 struct ServiceModel {
   std::vector<Service> services;  // sorted by (app id, service port), groups/enabled filtered
   std::vector<Quarantined> quarantined;
+  std::vector<SkippedTask> skipped_tasks;  // sorted by (app id, task id, reason)
 };
 
 }  // namespace mlb::controller

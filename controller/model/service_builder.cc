@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <map>
 #include <memory>
 #include <set>
+#include <string_view>
 #include <tuple>
 #include <unordered_set>
 
@@ -52,11 +54,34 @@ const std::vector<PortMapping>& portMappings(const MarathonApp& app) {
   return app.docker_port_mappings.empty() ? app.port_mappings : app.docker_port_mappings;
 }
 
+// An IPv4 or IPv6 literal and nothing else (inet_pton stops at a NUL, so one is
+// refused first).
 bool isIpLiteral(const std::string& s) {
+  if (s.find('\0') != std::string::npos) {
+    return false;
+  }
   in_addr a4{};
   in6_addr a6{};
   return inet_pton(AF_INET, s.c_str(), &a4) == 1 || inet_pton(AF_INET6, s.c_str(), &a6) == 1;
 }
+
+// An agent as Marathon names it: a DNS name or an address. Templates may print it
+// ({host}), so nothing that HAProxy's parser would read as a separator gets through.
+bool isHostToken(std::string_view s) {
+  return !s.empty() && s.size() <= 255 && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
+           c == ':' || c == '%';
+  });
+}
+
+bool isTaskId(std::string_view s) {
+  return std::none_of(s.begin(), s.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u <= 0x20 || u == 0x7f;
+  });
+}
+
+bool isPortNumber(int p) { return p >= 1 && p <= 65535; }
 
 // The ports of an app's tasks when a task does not list its own (spec §7): the
 // same for every task of the app, so computed once per app.
@@ -94,31 +119,65 @@ void appPorts(const MarathonApp& app, NetMode mode, AppPorts& out) {
   }
 }
 
-// The address and ports HAProxy uses for one task (spec §7). False when the task
-// has no usable address. `ports` points into the task or into `app_ports`.
-bool taskAddress(const MarathonTask& task, NetMode mode, const AppPorts& app_ports,
-                 const BuildOptions& opts, std::string& ip, const std::vector<int>*& ports) {
+// Where HAProxy reaches one task: `ports` points into the task or into AppPorts.
+struct TaskAddress {
+  std::string ip;
+  const std::vector<int>* ports = nullptr;
+};
+
+common::Error skip(const char* reason) { return common::Error::invalidData(reason); }
+
+// The address and ports HAProxy uses for one task (spec §7), or why it has none:
+// one of the kSkip* reasons as the error message.
+common::Result<TaskAddress> taskAddress(const MarathonTask& task, NetMode mode,
+                                        const AppPorts& app_ports, const BuildOptions& opts) {
   if (mode == NetMode::Container) {
     if (task.ip_address.empty()) {
-      return false;
+      return skip(kSkipNoIpAddress);
     }
-    ip = task.ip_address;
-    ports = &app_ports.container;
-    return true;
+    if (!isIpLiteral(task.ip_address)) {
+      return skip(kSkipBadIpAddress);
+    }
+    return TaskAddress{task.ip_address, &app_ports.container};
   }
+  TaskAddress out{{}, task.ports.empty() ? &app_ports.host : &task.ports};
   if (isIpLiteral(task.host)) {
-    ip = task.host;
-  } else if (opts.resolve_host) {
-    auto r = opts.resolve_host(task.host);
-    if (!r) {
-      return false;
-    }
-    ip = std::move(*r);
-  } else {
-    return false;
+    out.ip = task.host;
+    return out;
   }
-  ports = task.ports.empty() ? &app_ports.host : &task.ports;
-  return true;
+  std::optional<std::string> resolved;
+  if (opts.resolve_host) {
+    resolved = opts.resolve_host(task.host);
+  }
+  // The resolver is an edge: its answer is checked like Marathon's.
+  if (!resolved || !isIpLiteral(*resolved)) {
+    return skip(kSkipUnresolvableHost);
+  }
+  out.ip = std::move(*resolved);
+  return out;
+}
+
+// taskAddress() for a task whose id and host are safe to route, and whose first
+// `used_ports` ports (those that back a service) are port numbers.
+common::Result<TaskAddress> routableAddress(const MarathonTask& task, NetMode mode,
+                                            const AppPorts& app_ports, const BuildOptions& opts,
+                                            size_t used_ports) {
+  if (!isTaskId(task.id)) {
+    return skip(kSkipBadTaskId);
+  }
+  if (!isHostToken(task.host)) {
+    return skip(kSkipBadHost);
+  }
+  auto address = taskAddress(task, mode, app_ports, opts);
+  if (!address) {
+    return address;
+  }
+  const std::vector<int>& ports = *address->ports;
+  const auto used = ports.begin() + static_cast<std::ptrdiff_t>(std::min(used_ports, ports.size()));
+  if (!std::all_of(ports.begin(), used, isPortNumber)) {
+    return skip(kSkipBadPort);
+  }
+  return address;
 }
 
 // marathon-lb's deterministic service-port assigner for IP-per-task apps without
@@ -189,11 +248,13 @@ std::vector<std::optional<int>> servicePorts(const MarathonApp& app, NetMode mod
   if (ports.empty() && mode == NetMode::Container && assigner.enabled() && !app.tasks.empty()) {
     AppPorts app_ports;
     appPorts(app, mode, app_ports);
-    std::string ip;
-    const std::vector<int>* task_ports = nullptr;
-    if (taskAddress(app.tasks.front(), mode, app_ports, opts, ip, task_ports)) {
-      for (int task_port : *task_ports) {
-        ports.push_back(assigner.assign(app.id, task_port));
+    // The first usable task: a task skipped for a bad value must not hide its app.
+    for (const auto& task : app.tasks) {
+      if (auto address = routableAddress(task, mode, app_ports, opts, 0)) {
+        for (int task_port : *address->ports) {
+          ports.push_back(assigner.assign(app.id, task_port));
+        }
+        break;
       }
     }
   }
@@ -212,6 +273,19 @@ std::optional<HealthCheck> healthCheckFor(const MarathonApp& app, int n) {
     }
   }
   return std::nullopt;
+}
+
+// Why the service's own ports cannot be written (HAProxy would refuse the whole
+// config), or empty.
+std::string portProblem(const Service& s) {
+  if (!isPortNumber(s.service_port)) {
+    return "service port " + std::to_string(s.service_port) + " is not a port number (1-65535)";
+  }
+  const auto& hc = s.health_check;
+  if (hc && hc->port && *hc->port != 0 && !isPortNumber(*hc->port)) {
+    return "health check port " + std::to_string(*hc->port) + " is not a port number (1-65535)";
+  }
+  return {};
 }
 
 std::vector<std::string> splitComma(const std::string& s) {
@@ -440,11 +514,12 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
           continue;
         }
       }
-      Selected sel{&task, {}, nullptr};
-      if (!taskAddress(task, mode, task_port_defaults, options, sel.ip, sel.ports)) {
+      auto address = routableAddress(task, mode, task_port_defaults, options, ports.size());
+      if (!address) {
+        model.skipped_tasks.push_back({app.id, task.id, address.error().message});
         continue;
       }
-      selected.push_back(std::move(sel));
+      selected.push_back({&task, std::move(address->ip), address->ports});
     }
 
     built.clear();
@@ -493,6 +568,10 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
       }
       if (s.mode.empty()) {
         s.mode = s.hostname.empty() ? "tcp" : "http";
+      }
+      if (std::string problem = portProblem(s); !problem.empty()) {
+        model.quarantined.push_back({app.id, n, std::move(problem)});
+        continue;
       }
       // The default proxy-pass glue sets the Host header to the vhost: without one,
       // HAProxy refuses the line. Say so here rather than after a failed haproxy -c.
@@ -616,6 +695,11 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
             [](const Quarantined& a, const Quarantined& b) {
               return std::tie(a.app_id, a.port_index, a.reason) <
                      std::tie(b.app_id, b.port_index, b.reason);
+            });
+  std::sort(model.skipped_tasks.begin(), model.skipped_tasks.end(),
+            [](const SkippedTask& a, const SkippedTask& b) {
+              return std::tie(a.app_id, a.task_id, a.reason) <
+                     std::tie(b.app_id, b.task_id, b.reason);
             });
   return model;
 }

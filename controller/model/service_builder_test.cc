@@ -236,5 +236,176 @@ TEST(ServiceBuilderTest, TotalOrderWhenTasksShareHostAndPort) {
   }
 }
 
+// An IP-per-task app whose tasks carry the given JSON fields (one task per entry).
+std::string ipPerTaskApp(const std::vector<std::string>& tasks) {
+  std::string json =
+      R"({"apps":[{"id":"/ippt","container":{"portMappings":[{"containerPort":8080,"servicePort":10700}]},
+      "networks":[{"mode":"container"}],"tasks":[)";
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    json += (i ? "," : "") + std::string(R"({"state":"TASK_RUNNING",)") + tasks[i] + "}";
+  }
+  return json + "]}]}";
+}
+
+// The reproduction of issue #11: a task address that carries a newline rendered a
+// second, attacker-chosen server line. The task is skipped, its app still routes.
+TEST(ServiceBuilderTest, TaskAddressCannotInjectAServer) {
+  auto m = buildServices(
+      apps(ipPerTaskApp(
+          {R"("id":"evil","host":"10.0.0.1","ipAddresses":[{"ipAddress":"9.0.0.1:1 check\n  server evil 6.6.6.6"}])",
+           R"("id":"good","host":"10.0.0.2","ipAddresses":[{"ipAddress":"9.0.0.2"}])"})),
+      opts());
+  ASSERT_EQ(m.services.size(), 1u);
+  ASSERT_EQ(m.services[0].servers.size(), 1u);
+  EXPECT_EQ(m.services[0].servers[0].ip, "9.0.0.2");
+  ASSERT_EQ(m.skipped_tasks.size(), 1u);
+  EXPECT_EQ(m.skipped_tasks[0].app_id, "/ippt");
+  EXPECT_EQ(m.skipped_tasks[0].task_id, "evil");
+  EXPECT_EQ(m.skipped_tasks[0].reason, kSkipBadIpAddress);
+}
+
+// Every value of a task that reaches the config is checked; a bad one costs that
+// task only, with a fixed reason.
+TEST(ServiceBuilderTest, TasksWithUnsafeValuesAreSkippedWithTheReason) {
+  struct Case {
+    std::string name;
+    std::string task;    // JSON fields of the task, beside its id and state
+    std::string reason;  // empty: the task is routed
+  };
+  const std::vector<Case> cases = {
+      {"ipv4", R"("host":"10.0.0.1","ipAddresses":[{"ipAddress":"9.0.0.1"}])", ""},
+      {"ipv6", R"("host":"10.0.0.1","ipAddresses":[{"ipAddress":"fd00::1"}])", ""},
+      {"agent host name", R"("host":"agent-1.example.com","ipAddresses":[{"ipAddress":"9.0.0.1"}])",
+       ""},
+      {"name not an ip", R"("host":"10.0.0.1","ipAddresses":[{"ipAddress":"web.local"}])",
+       kSkipBadIpAddress},
+      {"ip with port", R"("host":"10.0.0.1","ipAddresses":[{"ipAddress":"9.0.0.1:80"}])",
+       kSkipBadIpAddress},
+      {"ip with blank", R"("host":"10.0.0.1","ipAddresses":[{"ipAddress":"9.0.0.1 "}])",
+       kSkipBadIpAddress},
+      {"ip with NUL", R"("host":"10.0.0.1","ipAddresses":[{"ipAddress":"9.0.0.1\u0000x"}])",
+       kSkipBadIpAddress},
+      {"no ip", R"("host":"10.0.0.1")", kSkipNoIpAddress},
+      {"host with newline",
+       R"("host":"a\n  server evil 6.6.6.6:80","ipAddresses":[{"ipAddress":"9.0.0.1"}])",
+       kSkipBadHost},
+      {"host with blank", R"("host":"a b","ipAddresses":[{"ipAddress":"9.0.0.1"}])", kSkipBadHost},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto m = buildServices(apps(ipPerTaskApp({R"("id":"t",)" + c.task})), opts());
+    if (c.reason.empty()) {
+      EXPECT_TRUE(m.skipped_tasks.empty());
+      ASSERT_EQ(m.services.size(), 1u);
+      EXPECT_EQ(m.services[0].servers.size(), 1u);
+      continue;
+    }
+    EXPECT_TRUE(m.services.empty());
+    ASSERT_EQ(m.skipped_tasks.size(), 1u);
+    EXPECT_EQ(m.skipped_tasks[0].task_id, "t");
+    EXPECT_EQ(m.skipped_tasks[0].reason, c.reason);
+  }
+}
+
+TEST(ServiceBuilderTest, TaskIdWithControlCharacterIsSkipped) {
+  auto m = buildServices(
+      apps(ipPerTaskApp({R"("id":"t\nx","host":"10.0.0.1","ipAddresses":[{"ipAddress":"9.0.0.1"}])",
+                         R"("id":"u","host":"10.0.0.1","ipAddresses":[{"ipAddress":"9.0.0.2"}])"})),
+      opts());
+  ASSERT_EQ(m.services.size(), 1u);
+  EXPECT_EQ(m.services[0].servers.size(), 1u);
+  ASSERT_EQ(m.skipped_tasks.size(), 1u);
+  EXPECT_EQ(m.skipped_tasks[0].task_id, "t\nx");
+  EXPECT_EQ(m.skipped_tasks[0].reason, kSkipBadTaskId);
+}
+
+TEST(ServiceBuilderTest, TaskPortsOutsideTheRangeAreSkipped) {
+  for (int port : {0, -1, 65536, 2147483647}) {
+    SCOPED_TRACE(port);
+    auto m = buildServices(
+        apps("{\"apps\":[" +
+             hostApp("/p", "", 10800,
+                     task("bad", "10.0.0.1", port) + "," + task("good", "10.0.0.2", 31000)) +
+             "]}"),
+        opts());
+    ASSERT_EQ(m.services.size(), 1u);
+    ASSERT_EQ(m.services[0].servers.size(), 1u);
+    EXPECT_EQ(m.services[0].servers[0].task_id, "good");
+    ASSERT_EQ(m.skipped_tasks.size(), 1u);
+    EXPECT_EQ(m.skipped_tasks[0].task_id, "bad");
+    EXPECT_EQ(m.skipped_tasks[0].reason, kSkipBadPort);
+  }
+}
+
+// An agent known by name needs a resolver; without one, or when it fails, the task
+// is no longer dropped silently.
+TEST(ServiceBuilderTest, UnresolvableAgentHostIsSkippedVisibly) {
+  const std::string json =
+      "{\"apps\":[" +
+      hostApp("/h", "", 10900,
+              task("named", "agent-1.example.com", 31000) + "," + task("ip", "10.0.0.2", 31001)) +
+      "]}";
+  auto none = buildServices(apps(json), opts());
+  ASSERT_EQ(none.services.size(), 1u);
+  EXPECT_EQ(none.services[0].servers.size(), 1u);
+  ASSERT_EQ(none.skipped_tasks.size(), 1u);
+  EXPECT_EQ(none.skipped_tasks[0].app_id, "/h");
+  EXPECT_EQ(none.skipped_tasks[0].task_id, "named");
+  EXPECT_EQ(none.skipped_tasks[0].reason, kSkipUnresolvableHost);
+
+  auto o = opts();
+  o.resolve_host = [](const std::string& host) -> std::optional<std::string> {
+    if (host == "agent-1.example.com") {
+      return "10.0.0.1";
+    }
+    return std::nullopt;
+  };
+  auto resolved = buildServices(apps(json), o);
+  EXPECT_TRUE(resolved.skipped_tasks.empty());
+  EXPECT_EQ(resolved.services.at(0).servers.size(), 2u);
+
+  // A resolver's answer is checked like any other address.
+  o.resolve_host = [](const std::string&) -> std::optional<std::string> {
+    return "10.0.0.1 backup";
+  };
+  auto garbage = buildServices(apps(json), o);
+  ASSERT_EQ(garbage.skipped_tasks.size(), 1u);
+  EXPECT_EQ(garbage.skipped_tasks[0].reason, kSkipUnresolvableHost);
+}
+
+// The auto-assigned service ports of an IP-per-task app come from its first usable
+// task: a bad first task does not take the whole app down.
+TEST(ServiceBuilderTest, BadFirstTaskDoesNotHideAnIpPerTaskApp) {
+  const std::string json =
+      R"({"apps":[{"id":"/auto","container":{"portMappings":[{"containerPort":80}]},
+      "networks":[{"mode":"container"}],"tasks":[
+        {"id":"a","host":"10.0.0.1","state":"TASK_RUNNING","ipAddresses":[{"ipAddress":"x y"}]},
+        {"id":"b","host":"10.0.0.1","state":"TASK_RUNNING","ipAddresses":[{"ipAddress":"9.0.0.2"}]}]}]})";
+  auto m = buildServices(apps(json), opts());
+  ASSERT_EQ(m.services.size(), 1u);
+  EXPECT_EQ(m.services[0].servers.size(), 1u);
+  EXPECT_EQ(m.skipped_tasks.size(), 1u);
+}
+
+// A service port or health-check port outside 1-65535 would make `haproxy -c` refuse
+// the whole config: that port is quarantined instead.
+TEST(ServiceBuilderTest, ServiceAndCheckPortsOutsideTheRangeQuarantineThatPort) {
+  auto m =
+      buildServices(apps(R"({"apps":[{"id":"/big","portDefinitions":[{"port":70000},{"port":10950}],
+        "tasks":[{"id":"t","host":"10.0.0.1","state":"TASK_RUNNING","ports":[1,2]}]},
+        {"id":"/hc","portDefinitions":[{"port":10960}],
+        "healthChecks":[{"protocol":"TCP","port":65536}],
+        "tasks":[{"id":"u","host":"10.0.0.1","state":"TASK_RUNNING","ports":[3]}]}]})"),
+                    opts());
+  ASSERT_EQ(m.services.size(), 1u);
+  EXPECT_EQ(m.services[0].backend, "big_10950");
+  ASSERT_EQ(m.quarantined.size(), 2u);
+  EXPECT_EQ(m.quarantined[0].app_id, "/big");
+  EXPECT_EQ(m.quarantined[0].port_index, 0);
+  EXPECT_NE(m.quarantined[0].reason.find("70000"), std::string::npos);
+  EXPECT_EQ(m.quarantined[1].app_id, "/hc");
+  EXPECT_NE(m.quarantined[1].reason.find("65536"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace mlb::controller

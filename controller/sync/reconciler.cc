@@ -784,6 +784,7 @@ PassReport Reconciler::reconcileOnce(const std::set<std::string>& hints) {
   };
   pass.model = buildServices(parsed.apps, build);
   report.apps = parsed.apps.size();
+  report.skipped_tasks = pass.model.skipped_tasks;
   if (!evaluateGuards(parsed, pass.model, report)) {
     return report;
   }
