@@ -12,8 +12,14 @@ echo "== building fuzz targets ($CXX)"
 $CXX $FLAGS fuzz/sse_parser_fuzz.cc controller/marathon/sse_parser.cc -o "$OUT/sse_parser_fuzz"
 $CXX $FLAGS -msse4.2 -mpclmul -mpopcnt fuzz/app_json_fuzz.cc controller/marathon/app_json.cc \
   -lsimdjson -o "$OUT/app_json_fuzz"
-for t in sse_parser app_json; do
-  case $t in sse_parser) corpus=fuzz/corpus/sse;; app_json) corpus=fuzz/corpus/apps;; esac
+$CXX $FLAGS fuzz/http_chunked_fuzz.cc controller/marathon/http_chunked.cc \
+  -o "$OUT/http_chunked_fuzz"
+for t in sse_parser app_json http_chunked; do
+  case $t in
+    sse_parser) corpus=fuzz/corpus/sse;;
+    app_json) corpus=fuzz/corpus/apps;;
+    http_chunked) corpus=fuzz/corpus/chunked;;
+  esac
   work="$OUT/corpus-$t"; mkdir -p "$work"
   echo "== fuzzing $t for ${SECS}s"
   "$OUT/${t}_fuzz" -max_total_time="$SECS" -max_len=65536 -print_final_stats=1 \

@@ -6,12 +6,12 @@
 // clang-format on
 
 #include <cstdlib>
-#include <cstring>
 #include <functional>
 
 #include "common/strings.h"
 #include "controller/marathon/asio_http_get.h"
 #include "controller/marathon/asio_tls.h"
+#include "controller/marathon/http_chunked.h"
 #include "controller/marathon/sse_event_stream.h"
 
 namespace mlb::controller {
@@ -127,7 +127,9 @@ common::Result<HttpGetResponse> asioHttpGet(const std::string& base_url, const s
       chunked = common::toLower(responseHeader(fields, "transfer-encoding")).find("chunked") !=
                 std::string::npos;
       resp.location = responseHeader(fields, "location");
-      const size_t expect = content_length != std::string::npos ? content_length : 0;
+      // Content-Length is the peer's word: reserve no more than an answer may hold.
+      const size_t expect =
+          content_length != std::string::npos ? std::min(content_length, options.max_body) : 0;
       raw.reserve(std::max(expect, size_t{1} << 20) + options.spare_capacity);
       raw.append(head, end + 4, std::string::npos);
       if ((content_length != std::string::npos && raw.size() >= content_length) ||
@@ -213,26 +215,9 @@ common::Result<HttpGetResponse> asioHttpGet(const std::string& base_url, const s
     resp.body = std::move(raw);
     return resp;
   }
-  // De-chunk in place: the data only moves towards the front.
-  size_t in = 0, out = 0;
-  for (;;) {
-    size_t eol = raw.find("\r\n", in);
-    if (eol == std::string::npos) {
-      return Error::invalidData(base_url + ": malformed chunked encoding");
-    }
-    size_t len = std::strtoull(raw.c_str() + in, nullptr, 16);
-    in = eol + 2;
-    if (len == 0) {
-      break;
-    }
-    if (in + len > raw.size()) {
-      return Error::invalidData(base_url + ": truncated chunk");
-    }
-    std::memmove(raw.data() + out, raw.data() + in, len);
-    out += len;
-    in += len + 2;
+  if (common::Status st = decodeChunkedInPlace(raw); !st) {
+    return Error::invalidData(base_url + ": " + st.error().message);
   }
-  raw.resize(out);
   resp.body = std::move(raw);
   return resp;
 }
