@@ -6,6 +6,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <set>
@@ -394,10 +395,14 @@ std::vector<PreparedApp> mergeDeploymentGroups(const std::vector<MarathonApp>& a
       } else {
         healthy_new = newer.instances;
       }
-      const int drainable = std::max(0, healthy_new + merged.instances - *target);
-      const int n = std::min({static_cast<int>(old_tasks.size()), healthy_new, drainable});
-      for (int i = 0; i < n; ++i) {
-        draining.insert(old_tasks[i]->id);
+      // In 64 bits: Marathon's instance counts go up to 2^31 - 1 each, and their
+      // sum overflows int.
+      const int64_t drainable =
+          std::max<int64_t>(0, int64_t{healthy_new} + int64_t{merged.instances} - int64_t{*target});
+      const int64_t n = std::min<int64_t>(
+          {static_cast<int64_t>(old_tasks.size()), int64_t{healthy_new}, drainable});
+      for (int64_t i = 0; i < n; ++i) {
+        draining.insert(old_tasks[static_cast<size_t>(i)]->id);
       }
     }
     merged.tasks.insert(merged.tasks.end(), newer.tasks.begin(), newer.tasks.end());

@@ -407,5 +407,29 @@ TEST(ServiceBuilderTest, ServiceAndCheckPortsOutsideTheRangeQuarantineThatPort) 
   EXPECT_NE(m.quarantined[1].reason.find("65536"), std::string::npos);
 }
 
+// instances: 2147483647 on both apps made healthy + instances - target overflow int
+// (issue #11): it wrapped negative and nothing drained.
+TEST(ServiceBuilderTest, BlueGreenDrainCountDoesNotOverflow) {
+  const std::string json = R"({"apps":[
+    {"id":"/app-blue","instances":2147483647,"labels":{"HAPROXY_DEPLOYMENT_GROUP":"app",
+      "HAPROXY_DEPLOYMENT_STARTED_AT":"2020-01-01T00:00:00Z","HAPROXY_0_PORT":"10500"},
+      "portDefinitions":[{"port":10500}],
+      "tasks":[{"id":"b1","host":"10.0.0.1","state":"TASK_RUNNING","ports":[1]},
+               {"id":"b2","host":"10.0.0.2","state":"TASK_RUNNING","ports":[2]}]},
+    {"id":"/app-green","instances":2147483647,"labels":{"HAPROXY_DEPLOYMENT_GROUP":"app",
+      "HAPROXY_DEPLOYMENT_STARTED_AT":"2020-02-01T00:00:00Z","HAPROXY_DEPLOYMENT_TARGET_INSTANCES":"1",
+      "HAPROXY_0_PORT":"10500"},
+      "portDefinitions":[{"port":10501}],
+      "tasks":[{"id":"g1","host":"10.0.0.4","state":"TASK_RUNNING","ports":[4]}]}]})";
+  auto m = buildServices(apps(json), opts());
+  ASSERT_EQ(m.services.size(), 1u);
+  ASSERT_EQ(m.services[0].servers.size(), 3u);
+  // healthy new = 2^31 - 1 (no health checks: instances), drainable = 2^32 - 3: both
+  // old tasks drain.
+  for (const auto& srv : m.services[0].servers) {
+    EXPECT_EQ(srv.draining, srv.task_id != "g1") << srv.task_id;
+  }
+}
+
 }  // namespace
 }  // namespace mlb::controller
