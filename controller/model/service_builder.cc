@@ -286,6 +286,10 @@ std::string portProblem(const Service& s) {
   if (hc && hc->port && *hc->port != 0 && !isPortNumber(*hc->port)) {
     return "health check port " + std::to_string(*hc->port) + " is not a port number (1-65535)";
   }
+  // The path is written into `option httpchk`: a line break would add directives.
+  if (hc && !isSafeValue(hc->path)) {
+    return "health check path has a control character";
+  }
   return {};
 }
 
