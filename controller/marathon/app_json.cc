@@ -368,6 +368,13 @@ MarathonApp readApp(od::value v, std::string& err) {
   if (err.empty() && (app.id.empty() || app.id[0] != '/')) {
     err = "app id '" + app.id + "' is not an absolute path";
   }
+  // Marathon's ids are letters, digits, '-', '.' and '/': a blank or a control
+  // character would reach the config (comments, ACLs, map files).
+  if (err.empty() && std::any_of(app.id.begin(), app.id.end(), [](char c) {
+        return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
+      })) {
+    err = "app id has a blank or a control character";
+  }
   return app;
 }
 

@@ -55,7 +55,7 @@ std::vector<Line> splitLines(const std::string& config) {
 std::set<std::string> serviceSections(const ServiceModel& model) {
   std::set<std::string> s;
   for (const auto& svc : model.services) {
-    for (const char* kind : {"backend ", "frontend ", "userlist "}) {
+    for (const char* kind : {"backend ", "frontend ", "userlist user_"}) {
       s.insert(kind + svc.backend);
     }
   }

@@ -157,7 +157,9 @@ std::string answer(int slot, const std::string& value) {
                {"labels", labelsWith(blueLabels(), label_slot, value)},
                {"portDefinitions", {{{"port", 10004}}}},
                {"tasks", {task("bg.1", "10.0.0.5", 31005, "TASK_RUNNING")}}};
-  return json{{"apps", {web, proxy, ippt, blue}}}.dump();
+  // JSON is UTF-8: an invalid byte becomes U+FFFD (Marathon cannot send it either).
+  return json{{"apps", {web, proxy, ippt, blue}}}.dump(-1, ' ', false,
+                                                       json::error_handler_t::replace);
 }
 
 namespace {

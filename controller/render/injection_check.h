@@ -17,7 +17,8 @@ int slotCount();
 // The slot's name ("task host", "label HAPROXY_0_VHOST", ...).
 std::string slotName(int slot);
 // The answer with slot `slot` set to `value` (slot < 0: the trusted answer). The JSON
-// escapes `value`: what reaches the parser is exactly `value`.
+// escapes `value`: what reaches the parser is exactly `value` (invalid UTF-8 aside,
+// replaced by U+FFFD: a JSON answer cannot carry it).
 std::string answer(int slot, const std::string& value);
 
 // The vocabulary of the trusted answer's config.
