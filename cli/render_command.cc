@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "common/fs/files.h"
+#include "common/net_resolver.h"
 #include "controller/marathon/app_json.h"
 #include "controller/model/labels.h"
 #include "controller/model/service_builder.h"
@@ -135,6 +136,11 @@ int runRender(const std::vector<std::string>& args, const std::map<std::string, 
     return 2;
   }
   controller::applyEnvironment(env, build, render);
+  // Agents registered by host name resolve as in the controller (a one-shot run may
+  // wait up to 2 s per name).
+  common::HostResolver resolver(
+      {std::chrono::milliseconds(2000), std::chrono::minutes(5), std::chrono::seconds(30), 10000});
+  build.resolve_host = [&resolver](const std::string& h) { return resolver.resolve(h); };
 
   std::string body;
   {

@@ -482,6 +482,31 @@ class CrashTests(unittest.TestCase):
             self.assertTrue(os.path.exists(os.path.join(cur, "manifest.json")))
 
 
+class TaskInputTests(unittest.TestCase):
+    """Task data is checked like labels: an agent known by name is resolved, a hostile
+    or unresolvable one costs that task only and is visible."""
+
+    def test_agent_names_resolve_and_bad_tasks_are_skipped_visibly(self):
+        env = Env()
+        try:
+            env.sim("add_task", app="/db", host="localhost", ports=[18777])
+            env.sim("add_task", app="/db", host="no-such-agent.invalid", ports=[18778])
+            env.sim("add_task", app="/db", host="127.0.0.1\n  server evil 127.6.6.6",
+                    ports=[18779])
+            self.assertTrue(wait_until(lambda: "127.0.0.1:18777" in env.config(), 15),
+                            env.log("controller.log"))
+            cfg = env.config()
+            self.assertNotIn("18778", cfg)
+            self.assertNotIn("evil", cfg)
+            reasons = wait_until(lambda: {t["reason"] for t in env.status()["skipped_tasks"]
+                                          if t["app_id"] == "/db"} or None, 10)
+            self.assertTrue(reasons, env.status())
+            self.assertEqual(len(reasons), 2, reasons)
+            self.assertGreaterEqual(metric(env.metrics(), "mlb_controller_skipped_tasks_total"), 2)
+        finally:
+            env.close()
+
+
 class StartupTests(unittest.TestCase):
     """What can never work is refused at start, with the flag to change."""
 

@@ -20,6 +20,7 @@
 #include "common/fs/files.h"
 #include "common/http/status_server.h"
 #include "common/log.h"
+#include "common/net_resolver.h"
 #include "controller/marathon/sse_event_stream.h"
 #include "controller/render/template_set.h"
 
@@ -179,6 +180,7 @@ struct StatusBoard {
   std::mutex mu;
   nlohmann::json last_pass = nullptr;
   nlohmann::json quarantined = nlohmann::json::array();
+  nlohmann::json skipped_tasks = nlohmann::json::array();
   std::string marathon_url;
   std::string version;
   std::string reloader_state = "unknown";
@@ -305,6 +307,9 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
   } else {
     logWarn("no HAProxy binary: bundles are published without haproxy -c validation");
   }
+  // Agents registered by host name: resolved at the edge, cached, bounded per pass.
+  common::HostResolver resolver(common::HostResolver::Options{});
+  ropts.build.resolve_host = [&resolver](const std::string& h) { return resolver.resolve(h); };
   Reconciler reconciler(*api, runner.get(), publisher, *templates, ropts);
   reconciler.loadPrevious();
   if (!publisher.currentVersion().empty()) {
@@ -407,6 +412,14 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
       board.apps = r.apps;
       board.services = r.services;
       board.servers = r.servers;
+      board.skipped_tasks = nlohmann::json::array();
+      for (size_t i = 0; i < r.skipped_tasks.size() && i < 100; ++i) {
+        const auto& t = r.skipped_tasks[i];
+        // Ids as Marathon sent them: JSON escapes what they may carry; invalid UTF-8
+        // is replaced when the status is written.
+        board.skipped_tasks.push_back(
+            {{"app_id", t.app_id}, {"task_id", t.task_id}, {"reason", t.reason}});
+      }
       board.quarantined = nlohmann::json::array();
       for (const auto& q : r.quarantined) {
         board.quarantined.push_back({{"app_id", q.app_id},
@@ -511,8 +524,11 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
         {"counts",
          {{"apps", board.apps}, {"services", board.services}, {"servers", board.servers}}},
         {"quarantined", board.quarantined},
+        {"skipped_tasks", board.skipped_tasks},
         {"last_sync", board.last_pass}};
-    return common::HttpResponse{200, "application/json", j.dump(2) + "\n"};
+    return common::HttpResponse{
+        200, "application/json",
+        j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
   };
   auto server = common::startStatusServer(flags.listen, std::move(handlers));
   if (!server) {

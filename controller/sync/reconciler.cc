@@ -707,7 +707,9 @@ bool Reconciler::publishBundle(Pass& pass) {
                   {"kept_last_good", q.kept_last_good}});
   }
   manifest["quarantined"] = qj;
-  auto published = publisher_.publish(version, pass.bundle, manifest.dump(2) + "\n");
+  auto published = publisher_.publish(
+      version, pass.bundle,
+      manifest.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   if (!published) {
     report.fault = "publish";
     report.detail = published.error().message;

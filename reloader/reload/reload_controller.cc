@@ -135,7 +135,10 @@ common::Status ReloadController::writeStatus() {
     hp["old_workers"] = ow;
     j["haproxy"] = hp;
   }
-  return common::writeFileAtomic(options_.state_dir + "/status.json", j.dump(2) + "\n");
+  // Reasons are HAProxy output cut to a length: invalid UTF-8 is replaced, never thrown.
+  return common::writeFileAtomic(
+      options_.state_dir + "/status.json",
+      j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 std::string ReloadController::validate(const std::string& version) {

@@ -1,0 +1,72 @@
+#include "common/net_resolver.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <condition_variable>
+#include <thread>
+
+namespace mlb::common {
+
+std::optional<std::string> lookupIpv4(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (::getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) {
+    return std::nullopt;
+  }
+  char buf[INET_ADDRSTRLEN] = {};
+  const auto* in = reinterpret_cast<const sockaddr_in*>(res->ai_addr);
+  const bool ok = ::inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf) != nullptr;
+  ::freeaddrinfo(res);
+  return ok ? std::optional<std::string>(buf) : std::nullopt;
+}
+
+// One lookup in flight: the worker thread fills it; resolve() waits on it (bounded).
+struct HostResolver::Pending {
+  std::condition_variable cv;
+  bool done = false;
+};
+
+HostResolver::HostResolver(Options options, Lookup lookup, std::function<Clock::time_point()> now)
+    : options_(options),
+      lookup_(lookup ? std::move(lookup) : Lookup(lookupIpv4)),
+      now_(now ? std::move(now) : std::function<Clock::time_point()>(Clock::now)) {}
+
+std::optional<std::string> HostResolver::resolve(const std::string& host) {
+  std::unique_lock<std::mutex> lock(*mu_);
+  const auto now = now_();
+  if (auto it = cache_->find(host); it != cache_->end() && it->second.expires > now) {
+    return it->second.address;
+  }
+  auto& pending = pending_[host];
+  if (!pending || pending->done) {
+    pending = std::make_shared<Pending>();
+    if (cache_->size() >= options_.max_entries) {
+      cache_->clear();  // bounded memory: a cache only
+    }
+    // The worker owns copies of what it touches: it may outlive a resolve() that
+    // timed out (and, detached, even this object).
+    std::thread([host, p = pending, mu = mu_, cache = cache_, lookup = lookup_, options = options_,
+                 now = now_] {
+      auto address = lookup(host);
+      std::lock_guard<std::mutex> l(*mu);
+      (*cache)[host] = {address, now() + (address ? options.ttl : options.negative_ttl)};
+      p->done = true;
+      p->cv.notify_all();
+    }).detach();
+  }
+  auto p = pending;
+  p->cv.wait_for(lock, options_.timeout, [&] { return p->done; });
+  if (p->done && pending_[host] == p) {
+    pending_.erase(host);
+  }
+  if (auto it = cache_->find(host); it != cache_->end() && p->done) {
+    return it->second.address;
+  }
+  return std::nullopt;
+}
+
+}  // namespace mlb::common
