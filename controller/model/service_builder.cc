@@ -12,6 +12,7 @@
 #include <set>
 #include <string_view>
 #include <tuple>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "common/hash.h"
@@ -682,20 +683,24 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
     return std::tie(a.app_id, a.service_port, a.port_index) <
            std::tie(b.app_id, b.service_port, b.port_index);
   });
-  // Two services may not claim the same backend name; keep the first.
+  // Two services may not claim the same backend name (two ports of one app, or /a/b
+  // and /a_b on one service port); the first in id order keeps it.
   size_t kept = 0;
+  std::unordered_map<std::string_view, size_t> owner;  // backend -> index among kept
+  owner.reserve(model.services.size());
   for (size_t i = 0; i < model.services.size(); ++i) {
     Service& s = model.services[i];
-    if (kept > 0 && model.services[kept - 1].backend == s.backend) {
-      const Service& first = model.services[kept - 1];
+    if (auto it = owner.find(s.backend); it != owner.end()) {
+      const Service& first = model.services[it->second];
       model.quarantined.push_back({s.app_id, s.port_index,
-                                   "backend " + s.backend + " is already defined by port " +
-                                       std::to_string(first.port_index)});
+                                   "backend " + s.backend + " is already defined by " +
+                                       first.app_id + " port " + std::to_string(first.port_index)});
       continue;
     }
     if (kept != i) {
       model.services[kept] = std::move(s);
     }
+    owner.emplace(model.services[kept].backend, kept);
     ++kept;
   }
   model.services.erase(model.services.begin() + static_cast<std::ptrdiff_t>(kept),

@@ -433,3 +433,26 @@ TEST(ServiceBuilderTest, BlueGreenDrainCountDoesNotOverflow) {
 
 }  // namespace
 }  // namespace mlb::controller
+
+namespace mlb::controller {
+namespace {
+
+TEST(ServiceBuilder, CollidingBackendNamesOfTwoAppsQuarantineTheSecond) {
+  // /a/b and /a_b on one service port both name their backend a_b_10000; another
+  // app sorts between them, so the two are not neighbours.
+  auto m =
+      buildServices(apps("{\"apps\":[" + hostApp("/a/b", "", 10000, task("t1", "10.0.0.1", 31000)) +
+                         "," + hostApp("/a/c", "", 10001, task("t2", "10.0.0.2", 31001)) + "," +
+                         hostApp("/a_b", "", 10000, task("t3", "10.0.0.3", 31002)) + "]}"),
+                    opts());
+  ASSERT_EQ(m.services.size(), 2u);
+  EXPECT_EQ(m.services[0].app_id, "/a/b");
+  EXPECT_EQ(m.services[1].app_id, "/a/c");
+  ASSERT_EQ(m.quarantined.size(), 1u);
+  EXPECT_EQ(m.quarantined[0].app_id, "/a_b");
+  EXPECT_NE(m.quarantined[0].reason.find("already defined by /a/b"), std::string::npos)
+      << m.quarantined[0].reason;
+}
+
+}  // namespace
+}  // namespace mlb::controller

@@ -214,6 +214,7 @@ Reconciler::ValidationResult Reconciler::validate(const RenderedConfig& rendered
   auto scratch = publisher_.writeScratch(bundle);
   if (!scratch) {
     v.ok = false;
+    v.not_checked = true;
     v.global_error = scratch.error().message;
     return v;
   }
@@ -225,6 +226,7 @@ Reconciler::ValidationResult Reconciler::validate(const RenderedConfig& rendered
       if (auto st = common::writeFileAtomic(*scratch + "/haproxy.cfg", config); !st) {
         publisher_.removeScratch(*scratch);
         v.ok = false;
+        v.not_checked = true;
         v.global_error = st.error().message;
         return v;
       }
@@ -235,7 +237,8 @@ Reconciler::ValidationResult Reconciler::validate(const RenderedConfig& rendered
   publisher_.removeScratch(*scratch);
   if (!r) {
     v.ok = false;
-    v.global_error = r.error().message;
+    v.not_checked = true;
+    v.global_error = "haproxy -c could not run: " + r.error().message;
     return v;
   }
   if (r->ok()) {
@@ -243,7 +246,9 @@ Reconciler::ValidationResult Reconciler::validate(const RenderedConfig& rendered
   }
   v.ok = false;
   if (r->timed_out) {
-    v.global_error = "haproxy -c timed out";
+    v.not_checked = true;
+    v.global_error =
+        "haproxy -c timed out after " + std::to_string(options_.validate_timeout.count()) + " ms";
     return v;
   }
   Attribution a = attributeAlerts(r->err + r->out, rendered.config, rendered.spans);
@@ -617,6 +622,12 @@ bool Reconciler::renderValid(Pass& pass) {
         last_valid_shape_ = shape;
       }
       return true;
+    }
+    if (v.not_checked) {
+      // Not a verdict on the configuration: nothing is quarantined, the pass retries.
+      report.fault = "validate_unavailable";
+      report.detail = v.global_error;
+      return false;
     }
     if (v.offending_apps.empty()) {
       report.fault = "validate";

@@ -63,7 +63,8 @@ struct PassReport {
   enum class Outcome { Published, Unchanged, Held, Failed };
   Outcome outcome = Outcome::Failed;
   // Failed: "marathon_unavailable", "invalid_answer", "render", "validate",
-  // "reloader_rejected" (publishing held after an unattributable rejection), "publish"
+  // "validate_unavailable" (haproxy -c timed out or could not run), "reloader_rejected"
+  // (publishing held after an unattributable rejection), "publish"
   std::string fault;
   std::string guard;   // Held: "empty", "shrink", "health_unknown"
   std::string detail;  // human-readable reason / summary
@@ -105,7 +106,8 @@ class Reconciler {
  private:
   struct ValidationResult {
     bool ok = true;
-    std::string global_error;                           // an error no app owns
+    bool not_checked = false;  // haproxy -c did not answer (timeout, could not run)
+    std::string global_error;  // an error no app owns
     std::map<std::string, std::string> offending_apps;  // app id -> [ALERT] line
   };
   ValidationResult validate(const RenderedConfig& rendered, const Bundle& bundle);

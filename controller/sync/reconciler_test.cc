@@ -50,6 +50,11 @@ class FakeRunner : public common::ProcessRunner {
     ++calls;
     common::ProcessResult r;
     r.exit_code = 0;
+    if (time_out) {
+      r.exit_code = -1;
+      r.timed_out = true;
+      return r;
+    }
     auto cfg = common::readFile(argv.back());
     if (!cfg) {
       return cfg.error();
@@ -66,6 +71,7 @@ class FakeRunner : public common::ProcessRunner {
     return r;
   }
   std::string reject_marker;
+  bool time_out = false;
   int calls = 0;
 };
 
@@ -267,6 +273,20 @@ TEST_F(ReconcilerTest, AlertOutsideAnyAppPublishesNothing) {
   EXPECT_EQ(rep.outcome, PassReport::Outcome::Failed);
   EXPECT_EQ(rep.fault, "validate");
   EXPECT_EQ(publisher_->currentVersion(), "");
+}
+
+TEST_F(ReconcilerTest, ValidationTimeoutIsNotAVerdict) {
+  FakeRunner runner;
+  runner.time_out = true;
+  api_.body = apps({app("/a", 10001, {31000})});
+  auto r = make(&runner);
+  auto rep = r.reconcileOnce();
+  EXPECT_EQ(rep.outcome, PassReport::Outcome::Failed);
+  EXPECT_EQ(rep.fault, "validate_unavailable");
+  EXPECT_NE(rep.detail.find("timed out"), std::string::npos) << rep.detail;
+  EXPECT_TRUE(rep.quarantined.empty());
+  runner.time_out = false;
+  EXPECT_EQ(r.reconcileOnce().outcome, PassReport::Outcome::Published);
 }
 
 TEST(ParseAlerts, LineNumbersAndText) {
