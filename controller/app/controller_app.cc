@@ -38,7 +38,7 @@ double nowSeconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-// Every metric of the controller (DESIGN §6), registered on one registry.
+// Every metric of the controller (README, "Endpoints and metrics"), on one registry.
 struct Metrics {
   explicit Metrics(prometheus::Registry& r)
       : syncs(BuildCounter()

@@ -42,7 +42,7 @@ struct MarathonApp {
   std::map<std::string, std::string, std::less<>> labels;
   std::vector<HealthCheck> health_checks;
 
-  // Networking inputs (spec §7).
+  // Networking inputs (as marathon-lb).
   bool has_ip_address = false;                    // "ipAddress" present and not null
   std::vector<int> discovery_ports;               // ipAddress.discovery.ports[].number
   std::string docker_network;                     // container.docker.network (USER, BRIDGE, HOST)

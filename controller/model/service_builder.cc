@@ -85,7 +85,7 @@ bool isTaskId(std::string_view s) {
 
 bool isPortNumber(int p) { return p >= 1 && p <= 65535; }
 
-// The ports of an app's tasks when a task does not list its own (spec §7): the
+// The ports of an app's tasks when a task does not list its own (as marathon-lb): the
 // same for every task of the app, so computed once per app.
 struct AppPorts {
   std::vector<int> container;  // IP-per-task: discovery ports, else container ports
@@ -129,7 +129,7 @@ struct TaskAddress {
 
 common::Error skip(const char* reason) { return common::Error::invalidData(reason); }
 
-// The address and ports HAProxy uses for one task (spec §7), or why it has none:
+// The address and ports HAProxy uses for one task (as marathon-lb), or why it has none:
 // one of the kSkip* reasons as the error message.
 common::Result<TaskAddress> taskAddress(const MarathonTask& task, NetMode mode,
                                         const AppPorts& app_ports, const BuildOptions& opts) {
@@ -504,7 +504,7 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
     const NetMode mode = app_modes[app_i];
     const auto& ports = app_ports[app_i];
 
-    // Task selection (spec §6), shared by every port of the app.
+    // Task selection (marathon-lb's rules), shared by every port of the app.
     appPorts(app, mode, task_port_defaults);
     selected.clear();
     for (const auto& task : app.tasks) {

@@ -1,5 +1,5 @@
 #pragma once
-// Publishes bundles into the shared state directory (DESIGN §2):
+// Publishes bundles into the shared state directory (docs/architecture.md):
 //   <state>/bundles/<version>/{haproxy.cfg, domain2backend.map, app2backend.map, manifest.json}
 //   <state>/current -> bundles/<version>   (swapped by rename(2) of a symlink)
 // A bundle is written under a temporary name, fsynced and renamed, so a reader (the

@@ -1,5 +1,5 @@
 #pragma once
-// One reload pass (DESIGN §4): read `current`; skip what was already answered;
+// One reload pass (docs/reload-protocol.md): read `current`; skip what was already answered;
 // validate with `haproxy -c`; point `live` at it; reload the verified master through
 // the master CLI (SIGUSR2 as a fallback); verify with `show proc`; answer in
 // status.json. And the old-worker governor. Single-threaded: only the watch loop
