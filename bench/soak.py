@@ -138,7 +138,9 @@ class Soak:
         self.crashes = []
         self.killed = set()  # pids we kill -9'd on purpose
         self.stale = []
-        self.rss = {}  # role -> [start, peak, end]
+        self.rss = {}  # role -> [start, peak, end] of the role's current process
+        self.rss_pid = {}
+        self.spawned = {}
         self.counts = {"faults": 0, "scales": 0, "kills": 0, "labels": 0, "bad_labels": 0,
                        "hostile": 0, "ctl_kill9": 0, "watch_kill9": 0, "handovers": 0}
         b = args.build
@@ -151,6 +153,7 @@ class Soak:
         with open(os.path.join(self.dir, log), "ab") as f:
             p = subprocess.Popen(args, stdout=f, stderr=subprocess.STDOUT)
         self.procs.append(p)
+        self.spawned[p.pid] = time.monotonic()
         return p
 
     def kill9(self, p):
@@ -323,13 +326,20 @@ class Soak:
                            [hostile, "127.0.0.1", "::1", "not-an-ip"]), "protocol": "IPv4"}]}]}})
 
     def sample_rss(self):
-        roles = {"controller": [self.ctl.pid], "watch": [self.watch.pid],
-                 "haproxy": [self.master.pid] + children(self.master.pid)}
-        for role, pids in roles.items():
-            kb = sum(rss_kb(p) for p in pids)
+        """RSS per role, of the role's current process (a restarted controller or
+        watcher, or a new haproxy container, starts its own figures once 3 s old)."""
+        roles = {"controller": self.ctl, "watch": self.watch, "haproxy": self.master}
+        for role, p in roles.items():
+            if time.monotonic() - self.spawned.get(p.pid, 0) < 3:
+                continue
+            pids = [p.pid] + (children(p.pid) if role == "haproxy" else [])
+            kb = sum(rss_kb(x) for x in pids)
             if not kb:
                 continue
-            r = self.rss.setdefault(role, [kb, kb, kb])
+            if self.rss_pid.get(role) != p.pid:
+                self.rss_pid[role] = p.pid
+                self.rss[role] = [kb, kb, kb]
+            r = self.rss[role]
             r[1] = max(r[1], kb)
             r[2] = kb
 
@@ -435,10 +445,14 @@ class Soak:
         print("  requests %d, failed %d%s" % (ok + failed, failed,
                                                (" e.g. %s" % loads[0].errors[:3] +
                                                 str(loads[1].errors[:3])) if failed else ""))
-        print("  publishes (last controller) %d, reloads %d, quarantine log lines %d" % (
-            metric(ctl_metrics, "mlb_controller_publishes_total") or 0,
-            metric(rld_metrics, "mlb_reloader_reloads_total", {"result": "success"}) or 0,
-            quarantines))
+        print("  publishes (last controller) %d, reloads %d, runtime changes %d (last watcher), "
+              "quarantine log lines %d" % (
+                  metric(ctl_metrics, "mlb_controller_publishes_total") or 0,
+                  metric(rld_metrics, "mlb_reloader_reloads_total",
+                         {"kind": "reload", "result": "success"}) or 0,
+                  metric(rld_metrics, "mlb_reloader_reloads_total",
+                         {"kind": "runtime", "result": "success"}) or 0,
+                  quarantines))
         print("  crashes %d %s, stale masters %d (now %d masters), injected lines %d %s" % (
             len(self.crashes), self.crashes, len(self.stale), len(self.instance_masters()),
             len(injected), injected[:3]))

@@ -30,6 +30,20 @@ BAD_DIRECTIVE = "  bogus-directive on\n"
 BAD_PROXY_RULE = "  use-server nonexistent if TRUE\n"  # an alert without a line number
 
 
+def distinct_free_ports(n):
+    """n distinct TCP ports that were free a moment ago (held open together)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 def port_free(port):
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) != 0
@@ -49,8 +63,10 @@ class Stack:
             raise
 
     def start(self, ctl_extra):
-        self.ports = {name: free_port() for name in ("web", "api", "db", "db2")}
-        self.svc = {name: free_port() for name in ("web", "api", "db")}
+        # All ports at once, so that no two are the same.
+        ports = distinct_free_ports(7)
+        self.ports = dict(zip(("web", "api", "db", "db2"), ports[:4]))
+        self.svc = dict(zip(("web", "api", "db"), ports[4:]))
         for name, port in self.ports.items():
             www = os.path.join(self.dir, "www", name)
             os.makedirs(www)

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
       "usage: mlb-reloader haproxy|watch [--state-dir DIR] [--haproxy-bin PATH]\n"
       "  [--listen ADDR:PORT] [--max-old-workers N] [--max-drain-time S] [--stop-grace S]\n"
       "  [--min-reload-interval S] [--recheck-interval S] [--wait-bundle S]\n"
+      "  [--no-runtime] [--drain-timeout S] [--drift-check-interval S]\n"
       "Every flag can also be set as MLB_<FLAG> in the environment.\n";
   if (argc < 2) {
     std::cerr << usage;

@@ -184,6 +184,7 @@ struct StatusBoard {
   std::string marathon_url;
   std::string version;
   std::string reloader_state = "unknown";
+  nlohmann::json reloader_apply = nullptr;  // how the applied version went live
   bool sse_connected = false;
   size_t apps = 0, services = 0, servers = 0;
   std::atomic<bool> ready{false};
@@ -238,6 +239,9 @@ struct StatusWatch {
         state = "rejected";
       }
       board.reloader_state = state;
+      board.reloader_apply = {{"version", status->applied_version},
+                              {"kind", status->kind},
+                              {"runtime_commands", status->runtime_commands}};
     }
     for (const char* s : {"applied", "rejected", "pending"}) {
       m.bundle_state.Add({{"state", s}}).Set(state == s ? 1 : 0);
@@ -520,6 +524,7 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
         {"marathon_url", board.marathon_url},
         {"version", board.version},
         {"reloader", board.reloader_state},
+        {"reloader_last_apply", board.reloader_apply},
         {"sse_connected", board.sse_connected},
         {"counts",
          {{"apps", board.apps}, {"services", board.services}, {"servers", board.servers}}},

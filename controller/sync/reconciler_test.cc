@@ -411,7 +411,7 @@ class ReloaderNackTest : public ReconcilerTest {
   }
   void reject(const std::string& applied, const std::string& version, const std::string& why) {
     rejected_[version] = why;
-    r_->noteReloaderStatus({applied, rejected_});
+    r_->noteReloaderStatus({applied, rejected_, "", 0});
   }
   void SetUp() override {
     ReconcilerTest::SetUp();
@@ -468,7 +468,7 @@ TEST_F(ReloaderNackTest, OffenderIsRetriedOnlyWhenItsLabelsChange) {
     EXPECT_EQ(rep.quarantined[0].source, "reloader");
     EXPECT_EQ(cfg().find("bogus-directive"), std::string::npos);
     EXPECT_TRUE(rep.reloader_rejections.empty() || i == 0);
-    r_->noteReloaderStatus({rep.version, rejected_});  // the reloader applies each
+    r_->noteReloaderStatus({rep.version, rejected_, "", 0});  // the reloader applies each
     if (published.insert(rep.version).second && cfg().find("bogus") != std::string::npos) {
       ++rejected_bundles;
     }
@@ -493,7 +493,7 @@ TEST_F(ReloaderNackTest, ARejectedStateThatComesBackIsQuarantinedAtOnce) {
   reject(v1, bad.version, alertAt("bogus-directive"));
   api_.body = apps({goodA({31000}), app("/b", 10002, {32000})});
   EXPECT_EQ(r_->reconcileOnce().version, v1);  // fixed: back to the first bundle
-  r_->noteReloaderStatus({v1, rejected_});
+  r_->noteReloaderStatus({v1, rejected_, "", 0});
   // The same bad labels again render the very bundle the reloader rejected: it is
   // recognised in this pass, without waiting for another answer.
   api_.body = apps({badA({31000}), app("/b", 10002, {32000})});

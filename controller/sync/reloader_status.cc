@@ -19,6 +19,10 @@ common::Result<ReloaderStatus> parseReloaderStatus(const std::string& text) {
   }
   ReloaderStatus status;
   status.applied_version = stringField(j, "applied_version");
+  status.kind = stringField(j, "reload_kind");
+  if (auto n = j.find("runtime_commands"); n != j.end() && n->is_number_integer()) {
+    status.runtime_commands = n->get<long>();
+  }
   auto rejected = j.find("rejected");
   if (rejected == j.end() || !rejected->is_object()) {
     return status;

@@ -13,6 +13,8 @@ namespace mlb::controller {
 struct ReloaderStatus {
   std::string applied_version;                  // "" when none
   std::map<std::string, std::string> rejected;  // version -> reason ([ALERT] lines)
+  std::string kind;  // how applied_version went live: "runtime", "reload", "startup"
+  long runtime_commands = 0;
 
   bool operator==(const ReloaderStatus&) const = default;
 };

@@ -48,6 +48,18 @@ bool apply(const std::string& name, const std::string& v, ReloaderFlags& f, std:
     return toDouble(name, v, 0.05, 3600, f.recheck_interval_s, err);
   } else if (name == "--wait-bundle") {
     return toDouble(name, v, 0, 86400, f.wait_bundle_s, err);
+  } else if (name == "--drain-timeout") {
+    if (!toDouble(name, v, 0, 86400, d, err)) return false;
+    f.reload.drain_timeout = std::chrono::seconds(static_cast<int64_t>(d));
+  } else if (name == "--drift-check-interval") {
+    if (!toDouble(name, v, 1, 86400, d, err)) return false;
+    f.reload.drift_check_interval = std::chrono::seconds(static_cast<int64_t>(d));
+  } else if (name == "--no-runtime") {
+    if (v != "true" && v != "1" && v != "false" && v != "0") {
+      err = "--no-runtime: expected true or false";
+      return false;
+    }
+    f.reload.runtime = v == "false" || v == "0";
   } else {
     err = "unknown flag '" + name + "'";
     return false;
@@ -55,9 +67,10 @@ bool apply(const std::string& name, const std::string& v, ReloaderFlags& f, std:
   return true;
 }
 
-const char* const kFlags[] = {"--state-dir",           "--haproxy-bin",      "--listen",
-                              "--max-old-workers",     "--max-drain-time",   "--stop-grace",
-                              "--min-reload-interval", "--recheck-interval", "--wait-bundle"};
+const char* const kFlags[] = {"--state-dir",           "--haproxy-bin",          "--listen",
+                              "--max-old-workers",     "--max-drain-time",       "--stop-grace",
+                              "--min-reload-interval", "--recheck-interval",     "--wait-bundle",
+                              "--drain-timeout",       "--drift-check-interval", "--no-runtime"};
 
 }  // namespace
 
@@ -78,6 +91,10 @@ bool parseReloaderFlags(const std::vector<std::string>& args,
   }
   for (size_t i = 0; i < args.size(); ++i) {
     std::string name = args[i], value;
+    if (name == "--no-runtime") {
+      out.reload.runtime = false;  // the one flag without a value
+      continue;
+    }
     if (auto eq = name.find('='); eq != std::string::npos) {
       value = name.substr(eq + 1);
       name = name.substr(0, eq);

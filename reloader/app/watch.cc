@@ -86,7 +86,27 @@ struct Metrics {
                         .Name("mlb_reloader_path_errors_total")
                         .Help("Failed rollbacks of live and status.json writes (each retried).")
                         .Register(r)
-                        .Add({})) {}
+                        .Add({})),
+        runtime_commands(BuildCounter()
+                             .Name("mlb_reloader_runtime_commands_total")
+                             .Help("Runtime API commands sent in batches, by result (ok: the "
+                                   "batch got the expected replies, failed: it did not).")
+                             .Register(r)),
+        runtime_fallbacks(BuildCounter()
+                              .Name("mlb_reloader_runtime_fallbacks_total")
+                              .Help("Versions applied by a reload although the runtime path "
+                                    "is on, by reason.")
+                              .Register(r)),
+        drift(BuildCounter()
+                  .Name("mlb_reloader_drift_repairs_total")
+                  .Help("Differences between HAProxy's servers and live, by how they were "
+                        "repaired (command, reload).")
+                  .Register(r)),
+        deleted(BuildCounter()
+                    .Name("mlb_reloader_runtime_deleted_servers_total")
+                    .Help("Removed servers deleted through the Runtime API once drained.")
+                    .Register(r)
+                    .Add({})) {}
   prometheus::Family<prometheus::Counter>& reloads;
   prometheus::Family<prometheus::Counter>& validations;
   prometheus::Histogram& duration;
@@ -98,6 +118,10 @@ struct Metrics {
   prometheus::Gauge& rejected;
   prometheus::Gauge& last_reload;
   prometheus::Counter& path_errors;
+  prometheus::Family<prometheus::Counter>& runtime_commands;
+  prometheus::Family<prometheus::Counter>& runtime_fallbacks;
+  prometheus::Family<prometheus::Counter>& drift;
+  prometheus::Counter& deleted;
 };
 
 // Keeps exactly one series per state: the previous version's series is removed.
@@ -145,6 +169,10 @@ int runWatch(const std::vector<std::string>& args, const std::map<std::string, s
   // see it before the first reload.
   for (const char* result : {"success", "failure"}) {
     m.reloads.Add({{"kind", "reload"}, {"result", result}});
+  }
+  m.reloads.Add({{"kind", "runtime"}, {"result", "success"}});
+  for (const char* result : {"ok", "failed"}) {
+    m.runtime_commands.Add({{"result", result}});
   }
   for (const char* result : {"valid", "invalid"}) {
     m.validations.Add({{"result", result}});
@@ -225,6 +253,15 @@ int runWatch(const std::vector<std::string>& args, const std::map<std::string, s
     if (dirty && Clock::now() - last_reload >= min_interval) {
       dirty = false;
       ApplyResult r = rc.applyOnce();
+      if (r.runtime_failed) {
+        m.runtime_commands.Add({{"result", "failed"}})
+            .Increment(static_cast<double>(r.runtime_commands));
+        logWarn("runtime batch refused; reloading instead",
+                {{"version", r.version}, {"reply", r.reason}});
+      }
+      if (!r.fallback.empty() && r.kind == ApplyResult::Kind::Applied) {
+        m.runtime_fallbacks.Add({{"reason", r.fallback}}).Increment();
+      }
       for (const auto& e : r.errors) {
         m.path_errors.Increment();
         logWarn("reload path error; retried at the next pass", {{"error", e}});
@@ -257,6 +294,19 @@ int runWatch(const std::vector<std::string>& args, const std::map<std::string, s
             logInfo("bundle already loaded by the master at startup", {{"version", r.version}});
             break;
           }
+          if (r.method == "runtime") {
+            m.reloads.Add({{"kind", "runtime"}, {"result", "success"}}).Increment();
+            m.runtime_commands.Add({{"result", "ok"}})
+                .Increment(static_cast<double>(r.runtime_commands));
+            setVersion(m, applied_gauge, "applied", r.version);
+            logInfo("bundle applied without a reload",
+                    {{"version", r.version},
+                     {"commands", std::to_string(r.runtime_commands)},
+                     {"ms", std::to_string(r.duration.count())}});
+            last_waiting.clear();
+            next_govern = Clock::now();
+            break;
+          }
           m.validations.Add({{"result", "valid"}}).Increment();
           m.reloads.Add({{"kind", "reload"}, {"result", "success"}}).Increment();
           m.duration.Observe(std::chrono::duration<double>(r.duration).count());
@@ -282,6 +332,21 @@ int runWatch(const std::vector<std::string>& args, const std::map<std::string, s
       m.processes.Add({{"role", "old_worker"}}).Set(g.old_workers);
       m.old_generations.Set(g.old_generations);
       m.processes.Add({{"role", "stale_master"}}).Set(g.stale_masters);
+      if (g.deleted_servers > 0) {
+        m.deleted.Increment(g.deleted_servers);
+      }
+      if (g.drift_repairs > 0) {
+        m.drift.Add({{"how", "command"}}).Increment(g.drift_repairs);
+        logWarn("runtime servers differed from live; repaired",
+                {{"servers", std::to_string(g.drift_repairs)}});
+      }
+      if (g.drift_reloads > 0) {
+        m.drift.Add({{"how", "reload"}}).Increment(g.drift_reloads);
+        logWarn("runtime servers differ from live; reloading");
+      }
+      for (const auto& e : g.runtime_errors) {
+        logWarn("runtime command refused", {{"error", e}});
+      }
       if (g.stale_sigusr1 > 0) {
         m.governor.Add({{"signal", "SIGUSR1"}}).Increment(g.stale_sigusr1);
         logWarn(

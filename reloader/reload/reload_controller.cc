@@ -15,6 +15,7 @@
 #include "common/fs/files.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "reloader/haproxy/runtime_cli.h"
 
 namespace mlb::reloader {
 namespace {
@@ -112,7 +113,10 @@ common::Status ReloadController::writeStatus() {
   nlohmann::json j;
   j["applied_version"] = applied_;
   j["applied_at"] = applied_at_;
-  j["reload_kind"] = last_method_.empty() ? "" : "reload";
+  j["reload_kind"] = last_method_.empty() || last_method_ == "startup" ? last_method_
+                     : last_method_ == "runtime"                       ? "runtime"
+                                                                       : "reload";
+  j["runtime_commands"] = last_commands_;
   j["reload_method"] = last_method_;
   j["live_version"] = liveVersion();
   nlohmann::json rej = nlohmann::json::object();
@@ -211,15 +215,10 @@ void ReloadController::rollBack(const std::string& previous_live, ApplyResult& r
 
 ApplyResult ReloadController::applyOnce() {
   ApplyResult res;
-  if (!pending_rollback_.empty()) {
-    rollBack(pending_rollback_, res);
-  }
-  if (status_dirty_) {
-    saveStatus(res);
-  }
+  retryPathErrors(res);
   const std::string version = currentVersion();
   res.version = version;
-  if (version.empty() || version == applied_ || rejected_.count(version)) {
+  if (version.empty() || rejected_.count(version) || (version == applied_ && !force_reload_)) {
     return res;
   }
   auto t0 = Clock::now();
@@ -230,33 +229,15 @@ ApplyResult ReloadController::applyOnce() {
     res.reason = "no verified HAProxy master (" + why + ")";
     return res;
   }
-  if (applied_.empty() && version == liveVersion()) {
-    // Fresh start: the master was started from this very bundle (the entrypoint
-    // validated it and recorded it) and live has not moved since: nothing to reload.
-    auto rec = readMasterRecord(options_.state_dir);
-    if (rec && rec->pid == *master && rec->live_version == version) {
-      applied_ = version;
-      applied_at_ = common::isoTimeNow();
-      last_method_ = "startup";
-      saveStatus(res);
-      res.kind = ApplyResult::Kind::Applied;
-      res.method = "startup";
-      return res;
-    }
+  if (appliedAtStartup(version, *master, res)) {
+    return res;
   }
   // Marks the bundle being applied: the controller's prune never removes it.
   (void)common::replaceSymlink("bundles/" + version, options_.state_dir + "/applying");
-  std::string invalid = validate(version);
-  if (!invalid.empty()) {
-    rejected_[version] = {invalid, common::isoTimeNow(), ++seq_};
-    while (rejected_.size() > options_.keep_rejected) {
-      auto oldest = std::min_element(rejected_.begin(), rejected_.end(),
-                                     [](auto& a, auto& b) { return a.second.seq < b.second.seq; });
-      rejected_.erase(oldest);
-    }
-    saveStatus(res);
-    res.kind = ApplyResult::Kind::Rejected;
-    res.reason = invalid;
+  const std::string previous_live = liveVersion();
+  RuntimePlan plan = planFor(version, previous_live);
+  if ((plan.kind == RuntimePlan::Kind::Reload || plan.needs_validation) && version != applied_ &&
+      rejectIfInvalid(version, res)) {
     return res;
   }
   if (auto wait = unconfirmedBackoff(version); !wait.empty()) {
@@ -264,28 +245,90 @@ ApplyResult ReloadController::applyOnce() {
     res.reason = wait;
     return res;
   }
-  // Never reload while an entrypoint hands over (it holds the lock from choosing the
-  // master it takes over from until it execs HAProxy), nor a master that is not the
-  // recorded one (the new master has not bound master.sock yet).
+  // Never reload (nor change servers) while an entrypoint hands over: it holds the
+  // lock from choosing the master it takes over from until it execs HAProxy.
   auto lock = common::FileLock::tryAcquire(handoverLockPath(options_.state_dir));
   if (!lock) {
     res.kind = ApplyResult::Kind::Waiting;
     res.reason = "a handover is in progress (" + lock.error().message + ")";
     return res;
   }
+  std::optional<ShowProc> before;
+  master = masterThatServes(before, res);
+  if (!master) {
+    return res;
+  }
+  if (plan.kind != RuntimePlan::Kind::Reload && applyRuntime(version, plan, res)) {
+    res.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
+    return res;
+  }
+  if (options_.runtime) {
+    res.fallback = plan.kind == RuntimePlan::Kind::Reload ? plan.reason_class : res.fallback;
+  }
+  reloadTo(version, previous_live, *master, before, res);
+  res.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
+  return res;
+}
+
+void ReloadController::retryPathErrors(ApplyResult& res) {
+  if (!pending_rollback_.empty()) {
+    rollBack(pending_rollback_, res);
+  }
+  if (status_dirty_) {
+    saveStatus(res);
+  }
+}
+
+bool ReloadController::appliedAtStartup(const std::string& version, pid_t master,
+                                        ApplyResult& res) {
+  if (!applied_.empty() || version != liveVersion()) {
+    return false;
+  }
+  // Fresh start: the master was started from this very bundle (the entrypoint
+  // validated it and recorded it) and live has not moved since: nothing to reload.
+  auto rec = readMasterRecord(options_.state_dir);
+  if (!rec || rec->pid != master || rec->live_version != version) {
+    return false;
+  }
+  applied_ = version;
+  applied_at_ = common::isoTimeNow();
+  last_method_ = "startup";
+  saveStatus(res);
+  res.kind = ApplyResult::Kind::Applied;
+  res.method = "startup";
+  return true;
+}
+
+bool ReloadController::rejectIfInvalid(const std::string& version, ApplyResult& res) {
+  std::string invalid = validate(version);
+  if (invalid.empty()) {
+    return false;
+  }
+  rejected_[version] = {invalid, common::isoTimeNow(), ++seq_};
+  while (rejected_.size() > options_.keep_rejected) {
+    auto oldest = std::min_element(rejected_.begin(), rejected_.end(),
+                                   [](auto& a, auto& b) { return a.second.seq < b.second.seq; });
+    rejected_.erase(oldest);
+  }
+  saveStatus(res);
+  res.kind = ApplyResult::Kind::Rejected;
+  res.reason = invalid;
+  return true;
+}
+
+std::optional<pid_t> ReloadController::masterThatServes(std::optional<ShowProc>& before,
+                                                        ApplyResult& res) {
   // The master may have changed while the bundle was validated: ask again under the
-  // lock.
-  master = findVerifiedMaster(table_, options_.state_dir, &why);
+  // lock, and only act on the master that answers master.sock as the recorded one.
+  std::string why;
+  auto master = findVerifiedMaster(table_, options_.state_dir, &why);
   if (!master) {
     res.kind = ApplyResult::Kind::Waiting;
     res.reason = "no verified HAProxy master (" + why + ")";
-    return res;
+    return std::nullopt;
   }
-  const std::string sock = options_.state_dir + "/master.sock";
-  auto before_text = masterCommand(sock, "show proc");
-  std::optional<ShowProc> before;
-  if (before_text) {
-    if (auto p = parseShowProc(*before_text)) {
+  if (auto text = masterCommand(options_.state_dir + "/master.sock", "show proc")) {
+    if (auto p = parseShowProc(*text)) {
       before = *p;
     }
   }
@@ -294,63 +337,94 @@ ApplyResult ReloadController::applyOnce() {
     res.reason = "a handover is in progress (master.sock is answered by pid " +
                  std::to_string(before->master_pid) + ", the recorded master is " +
                  std::to_string(*master) + ")";
-    return res;
+    return std::nullopt;
   }
-  const std::string previous_live = liveVersion();
+  return master;
+}
+
+RuntimePlan ReloadController::planFor(const std::string& version,
+                                      const std::string& previous_live) {
+  RuntimePlan p;
+  p.kind = RuntimePlan::Kind::Reload;
+  if (!options_.runtime) {
+    p.reason_class = "runtime off";
+    return p;
+  }
+  if (force_reload_) {
+    p.reason_class = "drift";
+    return p;
+  }
+  if (applied_.empty() || previous_live != applied_) {
+    p.reason_class = "live not applied";  // the runtime state is unknown
+    return p;
+  }
+  auto live_cfg = common::readFile(bundleDir(previous_live) + "/haproxy.cfg");
+  auto new_cfg = common::readFile(bundleDir(version) + "/haproxy.cfg");
+  if (!live_cfg || !new_cfg) {
+    p.reason_class = "unreadable bundle";
+    return p;
+  }
+  return planRuntime(*live_cfg, *new_cfg, options_.max_runtime_changes);
+}
+
+bool ReloadController::applyRuntime(const std::string& version, const RuntimePlan& plan,
+                                    ApplyResult& res) {
+  // live first: a reload at any moment from now on loads the new server set.
+  if (auto st = setLive(version); !st) {
+    res.fallback = "live not moved";
+    return false;
+  }
+  res.runtime_commands = plan.commands.size();
+  if (!plan.commands.empty()) {
+    auto replies = runBatch(statsSocket(), plan.commands);
+    std::string bad = replies ? checkReplies(plan.commands, plan.expect, *replies)
+                              : "stats socket: " + replies.error().message;
+    if (!bad.empty()) {
+      // Partly applied or not at all: the reload (live already moved) resyncs.
+      res.runtime_failed = true;
+      res.fallback = replies ? "unexpected reply" : "stats socket";
+      res.reason = bad;
+      return false;
+    }
+  }
+  const auto now = Clock::now();
+  for (const auto& key : plan.removals) {
+    draining_.emplace(key, now);
+  }
+  applied_ = version;
+  applied_at_ = common::isoTimeNow();
+  last_method_ = "runtime";
+  last_commands_ = plan.commands.size();
+  drift_due_ = true;
+  saveStatus(res);
+  res.kind = ApplyResult::Kind::Applied;
+  res.method = "runtime";
+  return true;
+}
+
+void ReloadController::reloadTo(const std::string& version, const std::string& previous_live,
+                                pid_t master, const std::optional<ShowProc>& before,
+                                ApplyResult& res) {
   if (auto st = setLive(version); !st) {
     res.kind = ApplyResult::Kind::Failed;
     res.reason = st.error().message;
-    return res;
+    return;
   }
-  // The master CLI refuses connections while the master re-executes: retry, then
-  // fall back to SIGUSR2 to the verified master.
-  res.method = "master-cli";
-  bool sent = false;
-  for (int i = 0; i < 30 && !sent; ++i) {
-    if (masterCommand(sock, "reload", 2000)) {
-      sent = true;
-    } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+  saveServerState(version);
+  if (!sendReload(master, previous_live, res)) {
+    return;
   }
-  if (!sent) {
-    std::string reason =
-        verifyMaster(table_, *master, options_.state_dir, readMasterRecord(options_.state_dir));
-    if (!reason.empty() || signal_(*master, SIGUSR2) != 0) {
-      rollBack(previous_live, res);
-      res.kind = ApplyResult::Kind::Failed;
-      res.reason = "cannot reach the master CLI, and SIGUSR2 refused: " + reason;
-      return res;
-    }
-    res.method = "sigusr2";
-  }
-  // Verify: the reload counter moved and no new failure.
-  const int reloads_before = before ? before->master_reloads : -1;
-  const int failed_before = before ? before->master_failed : 0;
-  auto deadline = Clock::now() + options_.verify_timeout;
-  std::optional<ShowProc> after;
-  while (Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    auto text = masterCommand(sock, "show proc", 1000);
-    if (!text) {
-      continue;
-    }
-    auto p = parseShowProc(*text);
-    if (p && p->master_reloads > reloads_before && !p->workers.empty()) {
-      after = *p;
-      break;
-    }
-  }
-  res.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
+  auto after = verifyReload(before);
   if (!after) {
     res.kind = ApplyResult::Kind::Failed;
     res.reason = "reload not confirmed by show proc within " +
                  std::to_string(options_.verify_timeout.count()) + " ms";
     noteUnconfirmed(version);
-    return res;  // live stays; the same version is retried with backoff
+    return;  // live stays; the same version is retried with backoff
   }
   unconfirmed_.erase(version);
   last_proc_ = after;
+  const int failed_before = before ? before->master_failed : 0;
   if (after->master_failed > failed_before) {
     rollBack(previous_live, res);
     rejected_[version] = {"HAProxy failed to load the configuration (show proc: failed " +
@@ -359,14 +433,79 @@ ApplyResult ReloadController::applyOnce() {
     saveStatus(res);
     res.kind = ApplyResult::Kind::Failed;
     res.reason = rejected_[version].reason;
-    return res;
+    return;
   }
+  // The new worker has only the file's servers: nothing is left to drain there.
+  draining_.clear();
+  force_reload_ = false;
+  drift_due_ = true;
   applied_ = version;
   applied_at_ = common::isoTimeNow();
   last_method_ = res.method;
+  last_commands_ = 0;
   saveStatus(res);
   res.kind = ApplyResult::Kind::Applied;
-  return res;
+}
+
+bool ReloadController::sendReload(pid_t master, const std::string& previous_live,
+                                  ApplyResult& res) {
+  // The master CLI refuses connections while the master re-executes: retry, then
+  // fall back to SIGUSR2 to the verified master.
+  const std::string sock = options_.state_dir + "/master.sock";
+  res.method = "master-cli";
+  for (int i = 0; i < 30; ++i) {
+    if (masterCommand(sock, "reload", 2000)) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::string reason =
+      verifyMaster(table_, master, options_.state_dir, readMasterRecord(options_.state_dir));
+  if (!reason.empty() || signal_(master, SIGUSR2) != 0) {
+    rollBack(previous_live, res);
+    res.kind = ApplyResult::Kind::Failed;
+    res.reason = "cannot reach the master CLI, and SIGUSR2 refused: " + reason;
+    return false;
+  }
+  res.method = "sigusr2";
+  return true;
+}
+
+std::optional<ShowProc> ReloadController::verifyReload(const std::optional<ShowProc>& before) {
+  // The reload counter moved and a worker runs.
+  const int reloads_before = before ? before->master_reloads : -1;
+  const std::string sock = options_.state_dir + "/master.sock";
+  auto deadline = Clock::now() + options_.verify_timeout;
+  while (Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto text = masterCommand(sock, "show proc", 1000);
+    if (!text) {
+      continue;
+    }
+    auto p = parseShowProc(*text);
+    if (p && p->master_reloads > reloads_before && !p->workers.empty()) {
+      return *p;
+    }
+  }
+  return std::nullopt;
+}
+
+void ReloadController::saveServerState(const std::string& version) {
+  // Health, drain and maint states survive the reload (the default HEAD loads this
+  // file), except for servers whose address changed.
+  auto text = masterCommand(statsSocket(), "show servers state", 5000);
+  if (!text || text->empty()) {
+    return;
+  }
+  auto cfg = common::readFile(bundleDir(version) + "/haproxy.cfg");
+  (void)common::writeFileAtomic(options_.state_dir + "/server-state",
+                                filterServersState(*text, cfg ? *cfg : ""));
+}
+
+std::string ReloadController::statsSocket() const { return options_.state_dir + "/stats.sock"; }
+
+std::string ReloadController::bundleDir(const std::string& version) const {
+  return options_.state_dir + "/bundles/" + version;
 }
 
 std::string ReloadController::unconfirmedBackoff(const std::string& version) const {
@@ -422,6 +561,103 @@ void ReloadController::governStaleMasters(pid_t master, GovernResult& g) {
   }
 }
 
+void ReloadController::deleteDrained(GovernResult& g) {
+  if (draining_.empty()) {
+    return;
+  }
+  auto csv = masterCommand(statsSocket(), "show stat -1 4 -1", 3000);
+  if (!csv) {
+    return;
+  }
+  const auto load = parseServerLoad(*csv);
+  const auto now = Clock::now();
+  for (auto it = draining_.begin(); it != draining_.end();) {
+    auto l = load.find(it->first);
+    if (l == load.end()) {
+      it = draining_.erase(it);  // gone (a reload, or deleted behind our back)
+      continue;
+    }
+    const bool overdue = now - it->second > options_.drain_timeout;
+    if (l->second > 0 && !overdue) {
+      ++it;
+      continue;
+    }
+    const std::string id = it->first.first + "/" + it->first.second;
+    std::vector<std::string> cmds;
+    if (l->second > 0) {
+      cmds.push_back("shutdown sessions server " + id);  // past --drain-timeout
+    }
+    cmds.push_back("set server " + id + " state maint");
+    cmds.push_back("del server " + id);
+    auto replies = runBatch(statsSocket(), cmds);
+    const std::string last = replies && replies->size() == cmds.size() ? replies->back() : "";
+    if (last == "Server deleted." || last == "No such server.") {
+      ++g.deleted_servers;
+      it = draining_.erase(it);
+      continue;
+    }
+    // "Server still has connections attached": the next tick retries.
+    if (last.find("still has connections") == std::string::npos) {
+      g.runtime_errors.push_back("del server " + id + ": " +
+                                 (replies ? last : replies.error().message));
+    }
+    ++it;
+  }
+}
+
+void ReloadController::checkDrift(GovernResult& g) {
+  const auto now = Clock::now();
+  if (!options_.runtime || applied_.empty() || (!drift_due_ && now < next_drift_check_)) {
+    return;
+  }
+  drift_due_ = false;
+  next_drift_check_ = now + options_.drift_check_interval;
+  auto text = masterCommand(statsSocket(), "show servers state", 5000);
+  auto cfg = common::readFile(bundleDir(applied_) + "/haproxy.cfg");
+  if (!text || !cfg) {
+    return;
+  }
+  const auto runtime = parseServersState(*text);
+  RuntimePlan fix;
+  std::set<std::string> backends;
+  std::set<std::pair<std::string, std::string>> wanted;
+  for (const auto& s : serverLines(*cfg)) {
+    backends.insert(s.backend);
+    wanted.insert({s.backend, s.name});
+    auto it = runtime.find({s.backend, s.name});
+    if (it == runtime.end()) {
+      appendAddCommands(s, fix);  // deleted behind mlb's back: add it again
+      ++fix.added;
+    } else if (it->second.address != s.address) {
+      force_reload_ = true;  // moved behind mlb's back: only a reload is safe
+    }
+  }
+  for (const auto& [key, srv] : runtime) {
+    if (backends.count(key.first) && !wanted.count(key) && !draining_.count(key)) {
+      fix.commands.push_back("set server " + key.first + "/" + key.second + " state drain");
+      fix.expect.push_back(RuntimePlan::Expect::Empty);
+      draining_.emplace(key, now);
+      ++fix.removed;
+    }
+  }
+  if (force_reload_) {
+    ++g.drift_reloads;
+  }
+  if (fix.commands.empty()) {
+    return;
+  }
+  auto replies = runBatch(statsSocket(), fix.commands);
+  std::string bad =
+      replies ? checkReplies(fix.commands, fix.expect, *replies) : replies.error().message;
+  if (!bad.empty()) {
+    g.runtime_errors.push_back("drift repair: " + bad);
+    force_reload_ = true;
+    ++g.drift_reloads;
+    return;
+  }
+  g.drift_repairs += static_cast<int>(fix.added + fix.removed);
+}
+
 GovernResult ReloadController::govern() {
   GovernResult g;
   auto master = findVerifiedMaster(table_, options_.state_dir);
@@ -440,6 +676,8 @@ GovernResult ReloadController::govern() {
   last_proc_ = *sp;
   if (sp->master_pid == *master && !sp->workers.empty()) {
     governStaleMasters(*master, g);
+    deleteDrained(g);
+    checkDrift(g);
   }
   g.workers = static_cast<int>(sp->workers.size());
   g.old_workers = static_cast<int>(sp->old_workers.size());

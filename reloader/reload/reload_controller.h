@@ -20,6 +20,7 @@
 #include "common/process/process_runner.h"
 #include "reloader/haproxy/master_cli.h"
 #include "reloader/haproxy/process_table.h"
+#include "reloader/haproxy/runtime_plan.h"
 
 namespace mlb::reloader {
 
@@ -32,6 +33,12 @@ struct ReloaderOptions {
   std::chrono::seconds max_drain_time{600};  // per old generation
   std::chrono::seconds stop_grace{10};       // SIGUSR1 -> SIGTERM
   size_t keep_rejected = 50;
+  // Server changes through the Runtime API (docs/reload-protocol.md); off: every
+  // new bundle reloads (--no-runtime).
+  bool runtime = true;
+  size_t max_runtime_changes = 200;               // more changed servers: reload
+  std::chrono::seconds drain_timeout{120};        // a removed server's sessions, at most
+  std::chrono::seconds drift_check_interval{30};  // runtime vs live, besides after changes
 };
 
 // Sends a signal to a pid. Tests replace it; the real one is kill(2).
@@ -43,7 +50,10 @@ struct ApplyResult {
   std::string version;
   std::string reason;
   std::chrono::milliseconds duration{0};
-  std::string method;  // "master-cli" or "sigusr2"
+  std::string method;           // "master-cli", "sigusr2", "runtime" or "startup"
+  size_t runtime_commands = 0;  // commands of the runtime batch sent
+  bool runtime_failed = false;  // the batch got a reply it must not (then a reload)
+  std::string fallback;         // runtime on, applied by reload: why (a fixed text)
   // Failures on the way that did not decide the outcome (a rollback of live or a
   // status.json write that failed): each is retried at the next pass.
   std::vector<std::string> errors;
@@ -52,9 +62,13 @@ struct ApplyResult {
 struct GovernResult {
   int masters = 0, workers = 0, old_workers = 0, old_generations = 0;
   int sigusr1 = 0, sigterm = 0;
-  int stale_masters = 0;             // older masters of this state dir still running
-  int stale_sigusr1 = 0;             // soft stops sent to them
-  std::vector<std::string> refused;  // pids not signalled, with the reason
+  int stale_masters = 0;                    // older masters of this state dir still running
+  int stale_sigusr1 = 0;                    // soft stops sent to them
+  int deleted_servers = 0;                  // drained servers deleted through the Runtime API
+  int drift_repairs = 0;                    // runtime differences from live fixed by a command
+  int drift_reloads = 0;                    // ... or left to a reload
+  std::vector<std::string> runtime_errors;  // replies that were not the expected ones
+  std::vector<std::string> refused;         // pids not signalled, with the reason
 };
 
 class ReloadController {
@@ -95,6 +109,29 @@ class ReloadController {
   std::map<std::string, Rejection> rejected_;
   uint64_t seq_ = 0;
   std::optional<ShowProc> last_proc_;
+  // The steps of applyOnce().
+  void retryPathErrors(ApplyResult& res);
+  bool appliedAtStartup(const std::string& version, pid_t master, ApplyResult& res);
+  bool rejectIfInvalid(const std::string& version, ApplyResult& res);
+  std::optional<pid_t> masterThatServes(std::optional<ShowProc>& before, ApplyResult& res);
+  RuntimePlan planFor(const std::string& version, const std::string& previous_live);
+  bool applyRuntime(const std::string& version, const RuntimePlan& plan, ApplyResult& res);
+  void reloadTo(const std::string& version, const std::string& previous_live, pid_t master,
+                const std::optional<ShowProc>& before, ApplyResult& res);
+  bool sendReload(pid_t master, const std::string& previous_live, ApplyResult& res);
+  std::optional<ShowProc> verifyReload(const std::optional<ShowProc>& before);
+  void saveServerState(const std::string& version);
+  std::string statsSocket() const;
+  std::string bundleDir(const std::string& version) const;
+  // The runtime path's bookkeeping: servers drained and deleted once idle, when each
+  // was drained; the drift check; a reload forced by drift.
+  std::map<std::pair<std::string, std::string>, std::chrono::steady_clock::time_point> draining_;
+  size_t last_commands_ = 0;
+  bool drift_due_ = false;
+  bool force_reload_ = false;
+  std::chrono::steady_clock::time_point next_drift_check_{};
+  void deleteDrained(GovernResult& g);
+  void checkDrift(GovernResult& g);
   bool status_dirty_ = false;     // status.json is behind: write it at the next pass
   std::string pending_rollback_;  // live must go back to this version
   void saveStatus(ApplyResult& res);

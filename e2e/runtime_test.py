@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+"""Server changes without a reload, with the real HAProxy: `mlb-reloader watch` applies
+bundles whose only differences are servers through the Runtime API (stats socket), and
+reloads for everything else. Real backends on loopback, load through HAProxy. Every
+process started here is ended here, by pid.
+
+usage: runtime_test.py  (env: RELOADER, HAPROXY)
+"""
+import http.client
+import http.server
+import json
+import os
+import socket
+import socketserver
+import sys
+import threading
+import time
+import unittest
+
+from reloader_test import Load, ReloaderCase, get, publish, show_proc
+from testlib import free_port, metric, wait_until
+
+
+class Backend:
+    """A threaded HTTP/1.1 server on 127.0.0.1 answering its name; /slow takes 3 s."""
+
+    def __init__(self, name):
+        self.name = name
+        self.port = free_port()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                if self.path == "/slow":
+                    time.sleep(3)
+                body = outer.name.encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+            def handle_error(self, request, client_address):
+                pass  # health checks connect and close: not an error
+
+        self.server = Server(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def server_line(name, port, sid, check=True):
+    return "  server %s 127.0.0.1:%d id %d%s\n" % (
+        name, port, sid, " check inter 200ms fall 2 rise 2" if check else "")
+
+
+def runtime_config(state, port, servers, backend_extra="", balance="roundrobin"):
+    """What the default templates give HAProxy, reduced: a stats socket at level admin,
+    the server-state file loaded on reload, and one backend."""
+    cfg = ("global\n"
+           "  stats socket %s/stats.sock mode 600 level admin expose-fd listeners\n"
+           "  server-state-file %s/server-state\n"
+           "  hard-stop-after 60s\n"
+           "defaults\n"
+           "  mode http\n"
+           "  load-server-state-from-file global\n"
+           "  option idle-close-on-response\n"
+           "  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n"
+           "frontend web\n"
+           "  bind 127.0.0.1:%d\n"
+           "  default_backend app\n"
+           "backend app\n"
+           "  balance %s\n" % (state, state, port, balance)) + backend_extra
+    for s in servers:
+        cfg += s
+    return cfg
+
+
+def stats_cmd(state, cmd):
+    """One command (or a ';' batch) on the stats socket, as mlb-reloader sends them."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    s.connect(os.path.join(state, "stats.sock"))
+    s.sendall((cmd + "\n").encode())
+    s.shutdown(socket.SHUT_WR)
+    out = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        out += d
+    s.close()
+    return out.decode()
+
+
+def runtime_servers(state):
+    out = {}
+    for line in stats_cmd(state, "show servers state app").splitlines():
+        w = line.split()
+        if len(w) >= 19 and not line.startswith("#"):
+            out[w[3]] = {"op": int(w[5]), "admin": int(w[6]), "port": int(w[18])}
+    return out
+
+
+def server_stat(state, name):
+    """(status, stot) of app/<name> from the worker's `show stat`."""
+    out = stats_cmd(state, "show stat")
+    header = None
+    for line in out.splitlines():
+        if line.startswith("# "):
+            header = line[2:].split(",")
+            continue
+        f = line.split(",")
+        if header and len(f) > 7 and f[0] == "app" and f[1] == name:
+            return f[header.index("status")], int(f[header.index("stot")])
+    return None, 0
+
+
+class RuntimeCase(ReloaderCase):
+    def setUp(self):
+        super().setUp()
+        self.backends = []
+        self.n = 0
+
+    def tearDown(self):
+        super().tearDown()
+        for b in self.backends:
+            b.close()
+
+    def backend(self, name):
+        b = Backend(name)
+        self.backends.append(b)
+        return b
+
+    def bundle(self, servers, **kw):
+        self.n += 1
+        version = "r%02d" % self.n
+        publish(self.state, version, runtime_config(self.state, self.port, servers, **kw))
+        return version
+
+    def applied(self, version, timeout=15):
+        return wait_until(lambda: self.status().get("applied_version") == version, timeout)
+
+    def reloads(self):
+        return show_proc(self.state)["reloads"]
+
+    def begin(self, servers, *watch_args, **kw):
+        version = self.bundle(servers, **kw)
+        self.master = self.start_haproxy()
+        self.start_watch(*watch_args)
+        self.assertTrue(self.applied(version), self.log("watch.log"))
+        return version
+
+    def answers(self, n=20):
+        return {get(self.port)[1] for _ in range(n)}
+
+    def watch_metric(self, name, labels=None):
+        return metric(get(self.watch_port, "/metrics")[1], name, labels) or 0
+
+
+class RuntimeTests(RuntimeCase):
+    def test_scale_up_and_down_under_load_without_a_reload(self):
+        b1, b2 = self.backend("b1"), self.backend("b2")
+        s1, s2 = server_line("b1", b1.port, 11), server_line("b2", b2.port, 12)
+        self.begin([s1])
+        before = self.reloads()
+        loads = [Load(self.port, keepalive=False), Load(self.port, keepalive=True)]
+        for l in loads:
+            l.start()
+        t0 = time.monotonic()
+        v = self.bundle([s1, s2])
+        self.assertTrue(self.applied(v), self.log("watch.log"))
+        applied_in = time.monotonic() - t0
+        self.assertEqual(self.status()["reload_kind"], "runtime")
+        self.assertTrue(wait_until(lambda: self.answers() == {"b1", "b2"}, 10))
+        v = self.bundle([s2])  # b1's task killed
+        self.assertTrue(self.applied(v))
+        self.assertTrue(wait_until(lambda: "b1" not in runtime_servers(self.state), 10),
+                        self.log("watch.log"))
+        self.assertEqual(self.answers(), {"b2"})
+        v = self.bundle([s1, s2])  # and back
+        self.assertTrue(self.applied(v))
+        self.assertTrue(wait_until(lambda: self.answers() == {"b1", "b2"}, 10))
+        results = [l.finish() for l in loads]
+        print("\n  runtime scale: applied in %.3f s, ok/failed = %s, reloads %d" % (
+            applied_in, results, self.reloads() - before), file=sys.stderr)
+        self.assertEqual(self.reloads(), before)
+        for (ok, failed), l in zip(results, loads):
+            self.assertGreater(ok, 50)
+            self.assertEqual(failed, 0, l.errors[:5])
+        self.assertEqual(self.watch_metric("mlb_reloader_reloads_total", {"kind": "runtime"}), 3)
+        self.assertGreaterEqual(self.watch_metric("mlb_reloader_runtime_deleted_servers_total"), 1)
+        self.assertEqual(os.readlink(os.path.join(self.state, "live")), "bundles/" + v)
+
+    def test_a_new_task_on_a_dead_port_never_gets_a_request(self):
+        b1 = self.backend("b1")
+        s1 = server_line("b1", b1.port, 11)
+        self.begin([s1])
+        load = Load(self.port, keepalive=False)
+        load.start()
+        v = self.bundle([s1, server_line("dead", free_port(), 12)])
+        self.assertTrue(self.applied(v))
+        time.sleep(2)  # several check intervals
+        ok, failed = load.finish()
+        status, stot = server_stat(self.state, "dead")
+        self.assertEqual((failed, stot), (0, 0), (load.errors[:5], status))
+        self.assertTrue(status.startswith("DOWN"), status)
+        self.assertGreater(ok, 50)
+
+    def test_a_drained_server_finishes_its_long_connection_before_it_is_deleted(self):
+        b1, b2 = self.backend("b1"), self.backend("b2")
+        s1, s2 = server_line("b1", b1.port, 11), server_line("b2", b2.port, 12)
+        self.begin([s2])
+        result = {}
+
+        def slow():
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            c.request("GET", "/slow")
+            r = c.getresponse()
+            result["answer"] = (r.status, r.read().decode())
+        t = threading.Thread(target=slow)
+        t.start()
+        time.sleep(0.5)  # the request is at b2
+        v = self.bundle([s1])  # b2 removed while it serves
+        self.assertTrue(self.applied(v))
+        time.sleep(0.5)
+        self.assertIn("b2", runtime_servers(self.state))  # draining, not deleted
+        self.assertEqual(runtime_servers(self.state)["b2"]["admin"] & 0x08, 0x08)
+        t.join(10)
+        self.assertEqual(result.get("answer"), (200, "b2"))
+        self.assertTrue(wait_until(lambda: "b2" not in runtime_servers(self.state), 10))
+        self.assertEqual(self.answers(), {"b1"})
+
+    def test_a_structural_change_reloads_with_the_current_servers_and_their_states(self):
+        b1, b2 = self.backend("b1"), self.backend("b2")
+        s1, s2 = server_line("b1", b1.port, 11), server_line("b2", b2.port, 12)
+        dead = server_line("dead", free_port(), 13)
+        self.begin([s1])
+        v = self.bundle([s1, s2, dead])  # runtime: dead stays DOWN, b2 comes UP
+        self.assertTrue(self.applied(v))
+        self.assertTrue(wait_until(lambda: self.answers() == {"b1", "b2"}, 10))
+        before = self.reloads()
+        load = Load(self.port, keepalive=True)
+        load.start()
+        v = self.bundle([s1, s2, dead], balance="leastconn")
+        self.assertTrue(self.applied(v), self.log("watch.log"))
+        self.assertEqual(self.status()["reload_kind"], "reload")
+        self.assertEqual(self.reloads(), before + 1)
+        # The new worker starts with the dumped states: dead is DOWN at once.
+        status, stot = server_stat(self.state, "dead")
+        self.assertTrue(status.startswith("DOWN") or status.startswith("MAINT"), status)
+        time.sleep(1)
+        ok, failed = load.finish()
+        self.assertEqual(failed, 0, load.errors[:5])
+        self.assertEqual(self.answers(), {"b1", "b2"})
+        self.assertTrue(os.path.exists(os.path.join(self.state, "server-state")))
+        self.assertEqual(self.watch_metric("mlb_reloader_runtime_fallbacks_total",
+                                           {"reason": "configuration changed"}), 1)
+
+    def test_a_server_deleted_behind_mlbs_back_is_added_again(self):
+        b1, b2 = self.backend("b1"), self.backend("b2")
+        s1, s2 = server_line("b1", b1.port, 11), server_line("b2", b2.port, 12)
+        self.begin([s1, s2], "--drift-check-interval", "1")
+        before = self.reloads()
+        stats_cmd(self.state, "set server app/b2 state maint; del server app/b2")
+        self.assertNotIn("b2", runtime_servers(self.state))
+        self.assertTrue(wait_until(lambda: "b2" in runtime_servers(self.state), 10),
+                        self.log("watch.log"))
+        self.assertTrue(wait_until(lambda: self.answers() == {"b1", "b2"}, 10))
+        self.assertEqual(self.reloads(), before)
+        self.assertGreaterEqual(
+            self.watch_metric("mlb_reloader_drift_repairs_total", {"how": "command"}), 1)
+
+    def test_what_the_runtime_api_cannot_change_safely_reloads(self):
+        b1, b2 = self.backend("b1"), self.backend("b2")
+        s1, s2 = server_line("b1", b1.port, 11), server_line("b2", b2.port, 12)
+        cookie = "  cookie SRV insert indirect nocache\n"
+        self.begin([s1], backend_extra=cookie)
+        before = self.reloads()
+        v = self.bundle([s1, s2], backend_extra=cookie)
+        self.assertTrue(self.applied(v))
+        self.assertEqual(self.reloads(), before + 1)
+        self.assertEqual(self.watch_metric("mlb_reloader_runtime_fallbacks_total",
+                                           {"reason": "cookie persistence"}), 1)
+        v = self.bundle([s1, s2], backend_extra=cookie, balance="source")
+        self.assertTrue(self.applied(v))
+        v = self.bundle([s1], backend_extra=cookie, balance="source")
+        self.assertTrue(self.applied(v))
+        self.assertEqual(self.reloads(), before + 3)
+
+    def test_no_runtime_reloads_every_change(self):
+        b1, b2 = self.backend("b1"), self.backend("b2")
+        s1, s2 = server_line("b1", b1.port, 11), server_line("b2", b2.port, 12)
+        self.begin([s1], "--no-runtime")
+        before = self.reloads()
+        v = self.bundle([s1, s2])
+        self.assertTrue(self.applied(v))
+        self.assertEqual(self.status()["reload_kind"], "reload")
+        self.assertEqual(self.reloads(), before + 1)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

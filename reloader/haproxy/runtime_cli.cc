@@ -1,0 +1,162 @@
+#include "reloader/haproxy/runtime_cli.h"
+
+#include <sstream>
+
+#include "reloader/haproxy/master_cli.h"
+
+namespace mlb::reloader {
+namespace {
+
+std::vector<std::string> fields(const std::string& line, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : line) {
+    if (c == sep) {
+      out.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  out.push_back(cur);
+  return out;
+}
+
+std::vector<std::string> words(const std::string& line) {
+  std::istringstream in(line);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) {
+    out.push_back(w);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> splitBatchReplies(const std::string& output) {
+  std::vector<std::string> replies;
+  std::string cur;
+  size_t pos = 0;
+  while (pos < output.size()) {
+    size_t end = output.find('\n', pos);
+    std::string line = output.substr(pos, end == std::string::npos ? end : end - pos);
+    pos = end == std::string::npos ? output.size() : end + 1;
+    if (line.empty()) {
+      replies.push_back(cur);
+      cur.clear();
+    } else {
+      cur += (cur.empty() ? "" : "\n") + line;
+    }
+  }
+  if (!cur.empty()) {
+    replies.push_back(cur);
+  }
+  return replies;
+}
+
+std::string checkReplies(const std::vector<std::string>& commands,
+                         const std::vector<RuntimePlan::Expect>& expect,
+                         const std::vector<std::string>& replies) {
+  if (replies.size() > commands.size()) {
+    return "more replies than commands: '" + replies.back() + "'";
+  }
+  for (size_t i = 0; i < commands.size(); ++i) {
+    // A batch whose last command answered nothing may end without its empty line.
+    const std::string reply = i < replies.size() ? replies[i] : std::string();
+    if (i >= replies.size() &&
+        !(i + 1 == commands.size() && expect[i] == RuntimePlan::Expect::Empty)) {
+      return "'" + commands[i] + "': no reply";
+    }
+    const bool ok = expect[i] == RuntimePlan::Expect::Registered ? reply == "New server registered."
+                                                                 : reply.empty();
+    if (!ok) {
+      return "'" + commands[i] + "': " + reply;
+    }
+  }
+  return "";
+}
+
+common::Result<std::vector<std::string>> runBatch(const std::string& socket_path,
+                                                  const std::vector<std::string>& commands,
+                                                  int timeout_ms) {
+  std::string line;
+  for (const auto& c : commands) {
+    if (c.find_first_of(";\n") != std::string::npos) {
+      return common::Error::invalidArgument("a runtime command with ';' or a line break");
+    }
+    line += (line.empty() ? "" : "; ") + c;
+  }
+  auto out = masterCommand(socket_path, line, timeout_ms);
+  if (!out) {
+    return out.error();
+  }
+  return splitBatchReplies(*out);
+}
+
+std::map<std::pair<std::string, std::string>, RuntimeServer> parseServersState(
+    const std::string& text) {
+  std::map<std::pair<std::string, std::string>, RuntimeServer> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') {
+      continue;
+    }
+    auto w = words(line);
+    // be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state ... srv_port (19)
+    if (w.size() < 19) {
+      continue;
+    }
+    RuntimeServer s;
+    s.address = w[4] + ":" + w[18];
+    s.op_state = std::atoi(w[5].c_str());
+    s.admin_state = std::atoi(w[6].c_str());
+    out[{w[1], w[3]}] = s;
+  }
+  return out;
+}
+
+std::map<std::pair<std::string, std::string>, long> parseServerLoad(const std::string& csv) {
+  std::map<std::pair<std::string, std::string>, long> out;
+  std::istringstream in(csv);
+  int qcur = -1, scur = -1;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("# ", 0) == 0) {
+      auto f = fields(line.substr(2), ',');
+      for (size_t i = 0; i < f.size(); ++i) {
+        qcur = f[i] == "qcur" ? static_cast<int>(i) : qcur;
+        scur = f[i] == "scur" ? static_cast<int>(i) : scur;
+      }
+      continue;
+    }
+    auto f = fields(line, ',');
+    if (qcur < 0 || scur < 0 || f.size() <= static_cast<size_t>(std::max(qcur, scur)) ||
+        f[1] == "BACKEND" || f[1] == "FRONTEND") {
+      continue;
+    }
+    out[{f[0], f[1]}] = std::atol(f[static_cast<size_t>(qcur)].c_str()) +
+                        std::atol(f[static_cast<size_t>(scur)].c_str());
+  }
+  return out;
+}
+
+std::string filterServersState(const std::string& text, const std::string& config) {
+  std::map<std::pair<std::string, std::string>, std::string> addresses;
+  for (const auto& s : serverLines(config)) {
+    addresses[{s.backend, s.name}] = s.address;
+  }
+  std::string out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    auto w = words(line);
+    if (!line.empty() && line[0] != '#' && w.size() >= 19) {
+      auto it = addresses.find({w[1], w[3]});
+      if (it != addresses.end() && it->second != w[4] + ":" + w[18]) {
+        continue;
+      }
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+}  // namespace mlb::reloader

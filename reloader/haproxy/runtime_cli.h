@@ -1,0 +1,47 @@
+#pragma once
+// HAProxy's Runtime API over the stats socket (`stats socket ... level admin`): one
+// batch of `;`-separated commands per connection, each reply matched to its command,
+// and the pure parsers of `show servers state` and `show stat`.
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+#include "reloader/haproxy/runtime_plan.h"
+
+namespace mlb::reloader {
+
+// The replies of a `;`-separated batch, one per command (HAProxy ends each with an
+// empty line; the last may end at the close instead). Pure.
+std::vector<std::string> splitBatchReplies(const std::string& output);
+
+// "" when every reply is what its command must answer ("New server registered." for
+// an add, nothing for the others); else the first command and its reply.
+std::string checkReplies(const std::vector<std::string>& commands,
+                         const std::vector<RuntimePlan::Expect>& expect,
+                         const std::vector<std::string>& replies);
+
+// Sends one batch and returns its replies. Error when the socket cannot be used.
+common::Result<std::vector<std::string>> runBatch(const std::string& socket_path,
+                                                  const std::vector<std::string>& commands,
+                                                  int timeout_ms = 5000);
+
+// One line of `show servers state`.
+struct RuntimeServer {
+  std::string address;  // "ip:port"
+  int op_state = 0;     // 0 stopped, 2 running ...
+  int admin_state = 0;  // bit 0x01 forced maint, 0x08 drain ...
+};
+// (backend, server) -> state, from `show servers state`. Pure; unreadable lines skipped.
+std::map<std::pair<std::string, std::string>, RuntimeServer> parseServersState(
+    const std::string& text);
+
+// (backend, server) -> current sessions + queued, from `show stat` (CSV). Pure.
+std::map<std::pair<std::string, std::string>, long> parseServerLoad(const std::string& csv);
+
+// `show servers state` output with the lines of servers whose address in `config`
+// differs (the state file would put the old address back) removed. Pure.
+std::string filterServersState(const std::string& text, const std::string& config);
+
+}  // namespace mlb::reloader

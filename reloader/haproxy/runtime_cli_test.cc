@@ -1,0 +1,65 @@
+#include "reloader/haproxy/runtime_cli.h"
+
+#include <gtest/gtest.h>
+
+namespace mlb::reloader {
+namespace {
+
+using E = RuntimePlan::Expect;
+
+TEST(RuntimeCli, RepliesAreSplitOnePerCommandAsHaproxyPrintsThem) {
+  // Recorded from HAProxy 2.6.12: add; enable health; state ready; health down;
+  // a missing server; a refused delete (the last reply ends at the close).
+  auto r = splitBatchReplies(
+      "New server registered.\n\n\n\n\nNo such server.\n\n"
+      "Only servers in maintenance mode can be deleted.\n");
+  ASSERT_EQ(r.size(), 6u);
+  EXPECT_EQ(r[0], "New server registered.");
+  EXPECT_EQ(r[1], "");
+  EXPECT_EQ(r[3], "");
+  EXPECT_EQ(r[4], "No such server.");
+  EXPECT_EQ(r[5], "Only servers in maintenance mode can be deleted.");
+  EXPECT_EQ(splitBatchReplies("\n\n").size(), 2u);                          // set; set
+  EXPECT_EQ(splitBatchReplies("New server registered.\n\n\n").size(), 2u);  // add; set
+}
+
+TEST(RuntimeCli, EveryReplyMustBeTheExpectedOne) {
+  const std::vector<std::string> cmds = {"add server b/s 1.1.1.1:1 id 5",
+                                         "set server b/s state ready"};
+  const std::vector<E> expect = {E::Registered, E::Empty};
+  EXPECT_EQ(checkReplies(cmds, expect, {"New server registered.", ""}), "");
+  EXPECT_EQ(checkReplies(cmds, expect, {"New server registered."}), "");  // last empty, no line
+  EXPECT_NE(checkReplies(cmds, expect, {"'id' : custom id 5 already used", ""}), "");
+  EXPECT_NE(checkReplies(cmds, expect, {"New server registered.", "No such server."}), "");
+  EXPECT_NE(checkReplies(cmds, expect, {}), "");
+  EXPECT_NE(checkReplies(cmds, expect, {"New server registered.", "", "extra?"}), "");
+}
+
+TEST(RuntimeCli, ServersStateAndLoadAreParsed) {
+  const std::string state =
+      "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight "
+      "srv_iweight srv_time_since_last_change srv_check_status srv_check_result "
+      "srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id "
+      "srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr "
+      "srv_agent_port\n"
+      "2 be 1 s1 127.0.0.1 2 0 1 1 1 8 2 0 6 0 0 1 - 18991 - 0 0 - - 0\n"
+      "2 be 2 s2 127.0.0.1 0 8 1 1 0 1 0 0 6 0 0 1 - 18992 - 0 0 - - 0\n";
+  auto s = parseServersState(state);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ((s[{"be", "s1"}].address), "127.0.0.1:18991");
+  EXPECT_EQ((s[{"be", "s1"}].op_state), 2);
+  EXPECT_EQ((s[{"be", "s2"}].admin_state), 8);
+  const std::string filtered = filterServersState(
+      state, "backend be\n  server s1 127.0.0.1:18991 id 1\n  server s2 127.0.0.9:18992 id 2\n");
+  EXPECT_NE(filtered.find(" s1 "), std::string::npos);
+  EXPECT_EQ(filtered.find(" s2 "), std::string::npos);  // its address changed: dropped
+  EXPECT_NE(filtered.find("# be_id"), std::string::npos);
+  auto load = parseServerLoad(
+      "# pxname,svname,qcur,qmax,scur,smax\nbe,s1,1,0,3,9\nbe,BACKEND,0,0,3,9\nbe,s2,0,0,0,0\n");
+  EXPECT_EQ((load[{"be", "s1"}]), 4);
+  EXPECT_EQ((load[{"be", "s2"}]), 0);
+  EXPECT_EQ(load.count({"be", "BACKEND"}), 0u);
+}
+
+}  // namespace
+}  // namespace mlb::reloader

@@ -1,0 +1,53 @@
+#pragma once
+// Pure: decides how a new bundle goes live — through HAProxy's Runtime API, without
+// a reload, when the only differences from the live configuration are the servers of
+// existing backends (added, removed, `disabled` toggled); by a reload for anything
+// else, including every case HAProxy 2.6 cannot change safely at runtime: static-rr
+// or map-based hashing, cookie persistence, `use-server` or `track` references,
+// keywords refused for dynamic servers, an address changed under the same name.
+// See docs/reload-protocol.md ("Server changes without a reload").
+#include <string>
+#include <vector>
+
+namespace mlb::reloader {
+
+// One `server` line of a backend.
+struct ServerLine {
+  std::string backend;
+  std::string name;
+  std::string address;                // "ip:port"
+  std::vector<std::string> keywords;  // after the address, `disabled` excluded
+  bool disabled = false;
+  bool check = false;
+};
+
+struct RuntimePlan {
+  enum class Kind { Nothing, Runtime, Reload };
+  Kind kind = Kind::Nothing;
+  std::string reason;        // Reload: why (a short, fixed text naming the case) + the detail
+  std::string reason_class;  // Reload: the case alone, for a metric label
+  // Runtime: the commands of the batch, in order, and what each must answer.
+  enum class Expect { Empty, Registered };
+  std::vector<std::string> commands;
+  std::vector<Expect> expect;
+  // Runtime: servers to drain now and delete once idle (backend, server).
+  std::vector<std::pair<std::string, std::string>> removals;
+  size_t added = 0, removed = 0, changed = 0;
+  // An added server line has a shape the live configuration does not have: the new
+  // configuration must pass `haproxy -c` first.
+  bool needs_validation = false;
+};
+
+// `max_changes`: more changed servers than this reload instead (one batch must fit
+// HAProxy's CLI buffers; a mass change is a reload's job).
+RuntimePlan planRuntime(const std::string& live_config, const std::string& new_config,
+                        size_t max_changes = 200);
+
+// The `server` lines of a configuration, by backend (for drift checks).
+std::vector<ServerLine> serverLines(const std::string& config);
+
+// The batch for adding one server as its file line says: add (explicit id and the
+// file's keywords), health checks on, ready, and held down until its checks pass.
+void appendAddCommands(const ServerLine& s, RuntimePlan& plan);
+
+}  // namespace mlb::reloader

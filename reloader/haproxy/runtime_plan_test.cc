@@ -1,0 +1,176 @@
+#include "reloader/haproxy/runtime_plan.h"
+
+#include <gtest/gtest.h>
+
+namespace mlb::reloader {
+namespace {
+
+using Kind = RuntimePlan::Kind;
+
+const std::string kHead =
+    "global\n  stats socket /run/mlb/stats.sock level admin\ndefaults\n  mode http\n"
+    "frontend app_10000\n  bind *:10000\n  use_backend app_10000\n";
+
+std::string backend(const std::string& body, const std::vector<std::string>& servers,
+                    const std::string& name = "app_10000") {
+  std::string s = "backend " + name + "\n" + body;
+  for (const auto& srv : servers) {
+    s += "  server " + srv + "\n";
+  }
+  return s;
+}
+
+const std::string kA = "10_0_0_1_31000 10.0.0.1:31000 id 11 check inter 2s fall 3";
+const std::string kB = "10_0_0_2_31001 10.0.0.2:31001 id 12 check inter 2s fall 3";
+const std::string kC = "10_0_0_3_31002 10.0.0.3:31002 id 13 check inter 2s fall 3";
+const std::string kNoCheck = "10_0_0_4_31003 10.0.0.4:31003 id 14";
+const std::string kRR = "  balance roundrobin\n";
+
+RuntimePlan plan(const std::string& body_old, const std::vector<std::string>& old_servers,
+                 const std::string& body_new, const std::vector<std::string>& new_servers) {
+  return planRuntime(kHead + backend(body_old, old_servers),
+                     kHead + backend(body_new, new_servers));
+}
+
+TEST(RuntimePlan, IdenticalConfigsNeedNothing) {
+  EXPECT_EQ(plan(kRR, {kA}, kRR, {kA}).kind, Kind::Nothing);
+}
+
+TEST(RuntimePlan, AddedServerIsAddedCheckedReadyAndHeldDown) {
+  auto p = plan(kRR, {kA}, kRR, {kA, kB});
+  ASSERT_EQ(p.kind, Kind::Runtime) << p.reason;
+  const std::vector<std::string> want = {
+      "add server app_10000/10_0_0_2_31001 10.0.0.2:31001 id 12 check inter 2s fall 3",
+      "enable health app_10000/10_0_0_2_31001", "set server app_10000/10_0_0_2_31001 state ready",
+      "set server app_10000/10_0_0_2_31001 health down"};
+  EXPECT_EQ(p.commands, want);
+  EXPECT_EQ(p.expect[0], RuntimePlan::Expect::Registered);
+  EXPECT_EQ(p.expect[1], RuntimePlan::Expect::Empty);
+  EXPECT_EQ(p.added, 1u);
+  EXPECT_FALSE(p.needs_validation);
+}
+
+TEST(RuntimePlan, ServerWithoutChecksIsReadyAtOnce) {
+  auto p = plan(kRR, {kA}, kRR, {kA, kNoCheck});
+  ASSERT_EQ(p.kind, Kind::Runtime);
+  const std::vector<std::string> want = {"add server app_10000/10_0_0_4_31003 10.0.0.4:31003 id 14",
+                                         "set server app_10000/10_0_0_4_31003 state ready"};
+  EXPECT_EQ(p.commands, want);
+  EXPECT_TRUE(p.needs_validation);  // a server line of a shape the live config lacks
+}
+
+TEST(RuntimePlan, RemovedServerIsDrainedThenDeletedLater) {
+  auto p = plan(kRR, {kA, kB}, kRR, {kA});
+  ASSERT_EQ(p.kind, Kind::Runtime);
+  EXPECT_EQ(p.commands,
+            std::vector<std::string>{"set server app_10000/10_0_0_2_31001 state drain"});
+  ASSERT_EQ(p.removals.size(), 1u);
+  EXPECT_EQ(p.removals[0], std::make_pair(std::string("app_10000"), std::string("10_0_0_2_31001")));
+}
+
+TEST(RuntimePlan, DisabledTogglesMaintAndReadyHeldDown) {
+  auto off = plan(kRR, {kA, kB}, kRR, {kA, kB + " disabled"});
+  ASSERT_EQ(off.kind, Kind::Runtime);
+  EXPECT_EQ(off.commands,
+            std::vector<std::string>{"set server app_10000/10_0_0_2_31001 state maint"});
+  auto on = plan(kRR, {kA, kB + " disabled"}, kRR, {kA, kB});
+  ASSERT_EQ(on.kind, Kind::Runtime);
+  const std::vector<std::string> want = {"set server app_10000/10_0_0_2_31001 state ready",
+                                         "set server app_10000/10_0_0_2_31001 health down"};
+  EXPECT_EQ(on.commands, want);
+}
+
+// Every case HAProxy 2.6 cannot change at runtime reloads, with the reason.
+TEST(RuntimePlan, UnsafeCasesReload) {
+  struct Case {
+    std::string name, body;
+    std::vector<std::string> before, after;
+    std::string reason;
+  };
+  const std::vector<Case> cases = {
+      {"static-rr", "  balance static-rr\n", {kA}, {kA, kB}, "static-rr balancing"},
+      {"map-based source", "  balance source\n", {kA}, {kA, kB}, "map-based hashing"},
+      {"map-based uri", "  balance uri\n", {kA}, {kA, kB}, "map-based hashing"},
+      {"map-based hdr", "  balance hdr(host)\n", {kA}, {kA, kB}, "map-based hashing"},
+      {"cookie",
+       kRR + "  cookie mesosphere_server_id insert indirect nocache\n",
+       {kA},
+       {kA, kB},
+       "cookie persistence"},
+      {"use-server",
+       kRR + "  use-server 10_0_0_1_31000 if TRUE\n",
+       {kA},
+       {kA, kB},
+       "use-server rule"},
+      {"track", kRR, {kA}, {kA, kB + " track app_10000/10_0_0_1_31000"}, "unsafe server"},
+      {"server cookie", kRR, {kA}, {kA, kB + " cookie abc"}, "unsafe server"},
+      {"no id", kRR, {kA}, {kA, "x 10.0.0.9:1 check"}, "unsafe server"},
+      {"moved in place",
+       kRR,
+       {kA},
+       {"10_0_0_1_31000 10.0.0.9:31000 id 11 check inter 2s fall 3"},
+       "server changed in place"},
+      {"options changed",
+       kRR,
+       {kA},
+       {"10_0_0_1_31000 10.0.0.1:31000 id 11 check inter 5s fall 3"},
+       "server changed in place"},
+  };
+  for (const auto& c : cases) {
+    auto p = plan(c.body, c.before, c.body, c.after);
+    EXPECT_EQ(p.kind, Kind::Reload) << c.name;
+    EXPECT_EQ(p.reason_class, c.reason) << c.name << ": " << p.reason;
+    EXPECT_TRUE(p.commands.empty()) << c.name;
+  }
+}
+
+TEST(RuntimePlan, ConsistentHashingAndRandomAreDynamic) {
+  const std::string consistent = "  balance source\n  hash-type consistent\n";
+  EXPECT_EQ(plan(consistent, {kA}, consistent, {kA, kB}).kind, Kind::Runtime);
+  EXPECT_EQ(plan("  balance random\n", {kA}, "  balance random\n", {kA, kB}).kind, Kind::Runtime);
+  EXPECT_EQ(plan("  balance leastconn\n", {kA}, "  balance leastconn\n", {kB}).kind, Kind::Runtime);
+}
+
+TEST(RuntimePlan, AnythingButServerLinesReloads) {
+  auto balance = plan(kRR, {kA}, "  balance leastconn\n", {kA, kB});
+  EXPECT_EQ(balance.kind, Kind::Reload);
+  EXPECT_EQ(balance.reason_class, "configuration changed");
+  auto added_backend =
+      planRuntime(kHead + backend(kRR, {kA}), kHead + backend(kRR, {kA}) + backend(kRR, {kB}, "x"));
+  EXPECT_EQ(added_backend.kind, Kind::Reload);
+  EXPECT_EQ(added_backend.reason_class, "sections changed");
+  auto global = planRuntime(kHead + backend(kRR, {kA}),
+                            "global\n  maxconn 10\n" + kHead.substr(7) + backend(kRR, {kA, kB}));
+  EXPECT_EQ(global.kind, Kind::Reload);
+}
+
+TEST(RuntimePlan, AnUnsafeBackendThatDoesNotChangeDoesNotMatter) {
+  const std::string cookie = kRR + "  cookie c insert\n";
+  auto p = planRuntime(kHead + backend(cookie, {kA}, "sticky") + backend(kRR, {kB}),
+                       kHead + backend(cookie, {kA}, "sticky") + backend(kRR, {kB, kC}));
+  EXPECT_EQ(p.kind, Kind::Runtime) << p.reason;
+  EXPECT_EQ(p.added, 1u);
+}
+
+TEST(RuntimePlan, TooManyChangesReload) {
+  std::vector<std::string> many;
+  for (int i = 0; i < 5; ++i) {
+    many.push_back("s" + std::to_string(i) + " 10.0.1." + std::to_string(i) + ":1 id " +
+                   std::to_string(100 + i) + " check inter 2s fall 3");
+  }
+  auto p = planRuntime(kHead + backend(kRR, {kA}), kHead + backend(kRR, many), 3);
+  EXPECT_EQ(p.kind, Kind::Reload);
+  EXPECT_EQ(p.reason_class, "too many server changes for one batch");
+}
+
+TEST(RuntimePlan, ServerLinesAreReadPerBackend) {
+  auto lines = serverLines(kHead + backend(kRR, {kA, kB + " disabled"}));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0].backend, "app_10000");
+  EXPECT_EQ(lines[1].address, "10.0.0.2:31001");
+  EXPECT_TRUE(lines[1].disabled);
+  EXPECT_TRUE(lines[1].check);
+}
+
+}  // namespace
+}  // namespace mlb::reloader
