@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""Task churn benchmark (prints figures; not a timed test). Loopback only, bounded,
+ends every process it started, by pid.
+
+The simulator serves N generated apps (`gen_fixture.py --loopback`: every agent in
+127.0.0.0/8), three of them backed by real servers under continuous load; the
+controller, `mlb-reloader watch` and `mlb-reloader haproxy` with a real HAProxy.
+Then K task events (scale up, scale down, replace, health down, health up) on the
+generated apps, one at a time, each timed from the Marathon event to the new bundle
+applied by the reloader. Two phases in one run, side by side: the Runtime API path
+(default) and the reload path (`mlb-reloader watch --no-runtime`).
+
+Prints per phase: event->live p50/p99, CPU-s per event of all mlb and HAProxy
+processes (background measured over an idle period under the same load and
+subtracted), reloads, live HAProxy processes, failed requests.
+
+usage: churn_bench.py [--apps 1000] [--events 200] [--seed 1] [--build build]
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+sys.path.insert(0, HERE)
+from soak import BACKEND_CODE, Load  # noqa: E402
+from testlib import free_port, http, http_get, stop_all, wait_until  # noqa: E402
+
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid, with_children=True):
+    """utime+stime (+ reaped children's) of pid, in seconds; 0 when gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            f = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(f[11]) + int(f[12]) + (int(f[13]) + int(f[14]) if with_children else 0)
+    return ticks / TICKS
+
+
+def children(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(d))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.rng = random.Random(args.seed)
+        self.dir = tempfile.mkdtemp(prefix="mlb-churn-")
+        self.state = os.path.join(self.dir, "state")
+        self.procs = []
+        b = args.build
+        self.controller = os.path.join(b, "controller", "mlb-controller")
+        self.reloader = os.path.join(b, "reloader", "mlb-reloader")
+
+    def spawn(self, argv, log):
+        with open(os.path.join(self.dir, log), "ab") as f:
+            p = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT)
+        self.procs.append(p)
+        return p
+
+    def sim(self, action, body):
+        http("http://127.0.0.1:%d/_sim/%s" % (self.sim_port, action), body, timeout=10)
+
+    def setup(self):
+        fixture = os.path.join(self.dir, "apps.json")
+        subprocess.run([sys.executable, os.path.join(HERE, "gen_fixture.py"), "--apps",
+                        str(self.args.apps), "--seed", str(self.args.seed), "--loopback",
+                        "--compact", "--out", fixture], check=True, capture_output=True)
+        with open(fixture) as f:
+            apps = json.load(f)["apps"]
+        self.churn = [a["id"] for a in apps if self.churnable(a)]
+        self.checked = {a["id"] for a in apps if a.get("healthChecks")}
+        # Three apps backed by real servers, under load through their service ports.
+        self.svc, specs = [], []
+        for i in range(3):
+            port, svc = free_port(), free_port()
+            specs.append("%d:stable%d" % (port, i))
+            self.svc.append(svc)
+            apps.append({"id": "/bench/stable%d" % i, "instances": 1,
+                         "labels": {"HAPROXY_GROUP": "external", "HAPROXY_0_MODE": "http"},
+                         "portDefinitions": [{"port": svc}],
+                         "tasks": [{"id": "stable%d.t0" % i, "host": "127.0.0.1",
+                                    "state": "TASK_RUNNING", "ports": [port]}]})
+        with open(fixture, "w") as f:
+            json.dump({"apps": apps}, f)
+        self.spawn([sys.executable, "-c", BACKEND_CODE] + specs, "backends.log")
+        port_file = os.path.join(self.dir, "sim.port")
+        self.spawn([sys.executable, os.path.join(HERE, "..", "e2e", "marathon_sim.py"),
+                    "--apps", fixture, "--listen", "127.0.0.1:0", "--port-file", port_file,
+                    "--heartbeat", "5"], "sim.log")
+        assert wait_until(lambda: os.path.getsize(port_file) > 0, 60), "simulator down"
+        with open(port_file) as f:
+            self.sim_port = int(f.read())
+        cert = os.path.join(self.dir, "cert.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                        cert, "-out", cert + ".crt", "-days", "2", "-subj", "/CN=b"],
+                       check=True, capture_output=True)
+        with open(cert + ".crt") as f, open(cert, "a") as out:
+            out.write(f.read())
+        self.ctl = self.spawn([self.controller, "--marathon", "http://127.0.0.1:%d" % self.sim_port,
+                               "--group", "external", "--health-check", "--ssl-certs", cert,
+                               "--state-dir", self.state, "--maxconn", "4000",
+                               "--dont-bind-http-https", "--min-interval", "0.05",
+                               "--listen", "127.0.0.1:%d" % free_port()], "controller.log")
+        assert wait_until(lambda: os.path.exists(os.path.join(self.state, "current")), 120)
+        self.master = self.spawn([self.reloader, "haproxy", "--state-dir", self.state,
+                                  "--haproxy-bin", HAPROXY, "--listen",
+                                  "127.0.0.1:%d" % free_port()], "haproxy.log")
+        self.start_watch([])
+        for svc in self.svc:
+            assert wait_until(lambda s=svc: http_get("127.0.0.1:%d" % s)[0] == 200, 120), \
+                "stable app not routed"
+
+    @staticmethod
+    def churnable(app):
+        """Exposed host-networking apps with ported tasks, outside blue/green pairs."""
+        labels = app.get("labels") or {}
+        tasks = app.get("tasks") or []
+        return (labels.get("HAPROXY_GROUP") == "external" and tasks and
+                all(t.get("ports") for t in tasks) and not app.get("ipAddress") and
+                "HAPROXY_DEPLOYMENT_GROUP" not in labels and
+                all(n.get("mode") == "host" for n in app.get("networks") or [{"mode": "host"}]))
+
+    def start_watch(self, extra):
+        self.watch = self.spawn([self.reloader, "watch", "--state-dir", self.state,
+                                 "--haproxy-bin", HAPROXY, "--listen",
+                                 "127.0.0.1:%d" % free_port(), "--min-reload-interval", "0.05",
+                                 "--recheck-interval", "0.5"] + extra, "watch.log")
+        assert wait_until(self.converged, 120), "watcher did not apply the bundle"
+
+    def current(self):
+        return os.path.basename(os.readlink(os.path.join(self.state, "current")))
+
+    def applied(self):
+        with open(os.path.join(self.state, "status.json")) as f:
+            return json.load(f).get("applied_version")
+
+    def converged(self):
+        return self.applied() == self.current()
+
+    def reloads(self):
+        import socket
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(os.path.join(self.state, "master.sock"))
+        s.sendall(b"show proc\n")
+        s.shutdown(socket.SHUT_WR)
+        out = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+        for line in out.decode().splitlines():
+            w = line.split()
+            if len(w) > 2 and w[1] == "master":
+                return int(w[2])
+        return 0
+
+    def cpu(self):
+        total = cpu_seconds(self.ctl.pid) + cpu_seconds(self.watch.pid)
+        total += cpu_seconds(self.master.pid)
+        total += sum(cpu_seconds(c, False) for c in children(self.master.pid))
+        return total
+
+    def events(self):
+        """K events as (action, body) lists; scale up/down and health down/up pair
+        up on one app so that the state comes back."""
+        out = []
+        while len(out) < self.args.events:
+            app = self.rng.choice(self.churn)
+            out.append([("scale", {"app": app, "instances": "+1"})])
+            out.append([("scale", {"app": app, "instances": "-1"})])
+            out.append([("kill_task", {"app": app}), ("add_task", {"app": app, "host": "127.0.0.1",
+                                                                   "ports": [free_port()]})])
+            checked = [a for a in self.churn if a in self.checked]
+            if checked:
+                h = self.rng.choice(checked)
+                out.append([("health", {"app": h, "alive": False})])
+                out.append([("health", {"app": h, "alive": True})])
+        return out[:self.args.events]
+
+    def instances(self, app):
+        a = json.loads(http("http://127.0.0.1:%d/v2/apps%s" % (self.sim_port, app)))["app"]
+        return a["instances"]
+
+    def apply_event(self, calls):
+        for action, body in calls:
+            body = dict(body)
+            if action == "scale":
+                body["instances"] = self.instances(body["app"]) + int(body["instances"])
+                body["host"] = "127.0.0.1"
+            self.sim(action, body)
+
+    def phase(self, name):
+        loads = [Load(self.svc, False), Load(self.svc, True)]
+        for l in loads:
+            l.start()
+        time.sleep(1)
+        c0, t0 = self.cpu(), time.monotonic()
+        time.sleep(5)
+        background = (self.cpu() - c0) / (time.monotonic() - t0)
+        reloads0, c1, t1 = self.reloads(), self.cpu(), time.monotonic()
+        lat, missed = [], 0
+        for calls in self.events():
+            before = self.current()
+            start = time.monotonic()
+            self.apply_event(calls)
+            ok = wait_until(lambda: self.current() != before and self.converged(), 15, 0.002)
+            if ok:
+                lat.append(time.monotonic() - start)
+            else:
+                missed += 1
+        elapsed = time.monotonic() - t1
+        used = self.cpu() - c1 - background * elapsed
+        reloads = self.reloads() - reloads0
+        procs = 1 + len(children(self.master.pid))
+        for l in loads:
+            l.stop_flag.set()
+            l.join(10)
+        failed = sum(l.failed for l in loads)
+        total = sum(l.ok for l in loads) + failed
+        lat.sort()
+        p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")  # noqa
+        print("%-8s events %d (not live in 15 s: %d)  event->live p50 %.0f ms  p99 %.0f ms  "
+              "CPU %.4f s/event  reloads %d  HAProxy processes %d  requests %d  failed %d" % (
+                  name, len(lat) + missed, missed, p(0.5), p(0.99),
+                  used / max(1, len(lat) + missed), reloads, procs, total, failed), flush=True)
+
+    def run(self):
+        self.setup()
+        print("churn_bench: %d apps (%d churnable), %d events per phase, seed %d" % (
+            self.args.apps, len(self.churn), self.args.events, self.args.seed), flush=True)
+        self.phase("runtime")
+        stop_all([self.watch])
+        self.start_watch(["--no-runtime"])
+        self.phase("reload")
+
+    def close(self):
+        stop_all(self.procs, 15)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--apps", type=int, default=1000)
+    ap.add_argument("--events", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--build", default=os.environ.get("MLB_BUILD", "build"))
+    args = ap.parse_args()
+    b = Bench(args)
+    try:
+        b.run()
+    finally:
+        b.close()
+
+
+if __name__ == "__main__":
+    main()
