@@ -1,4 +1,5 @@
-// libFuzzer target: the chunked decoder on arbitrary bytes (it must never crash and
+// libFuzzer target: the HTTP pieces (response headers, URLs, the redirect policy)
+// and the chunked decoder on arbitrary bytes (it must never crash and
 // never grow the body), and on a valid encoding of those bytes cut into chunks of
 // sizes taken from the input (it must give the bytes back).
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "controller/marathon/http_chunked.h"
+#include "controller/marathon/http_message.h"
 
 namespace {
 
@@ -33,6 +35,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (mlb::controller::decodeChunkedInPlace(body).has_value() && body.size() > input.size()) {
     __builtin_trap();
   }
+  // Header lookup, URLs and the redirect policy are total too: any bytes, no crash.
+  (void)mlb::controller::responseHeader(input, "location");
+  (void)mlb::controller::responseHeader(input, "transfer-encoding");
+  mlb::controller::ParsedUrl url;
+  (void)mlb::controller::parseUrl(input, url);
+  (void)mlb::controller::planRedirect("https://m1:8443", input, {input, "http://m2:8080"});
   std::string encoded = encode(input, data, size < 4 ? size : 4);
   if (!mlb::controller::decodeChunkedInPlace(encoded).has_value() || encoded != input) {
     __builtin_trap();

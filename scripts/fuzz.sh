@@ -15,7 +15,7 @@ $CXX $FLAGS fuzz/sse_parser_fuzz.cc controller/marathon/sse_parser.cc -o "$OUT/s
 $CXX $FLAGS $SIMD fuzz/app_json_fuzz.cc controller/marathon/app_json.cc \
   -lsimdjson -o "$OUT/app_json_fuzz"
 $CXX $FLAGS fuzz/http_chunked_fuzz.cc controller/marathon/http_chunked.cc \
-  -o "$OUT/http_chunked_fuzz"
+  controller/marathon/http_message.cc -o "$OUT/http_chunked_fuzz"
 # The injection property: the whole pure pipeline (parse, build, render, audit).
 cmake -DSRC_DIR=templates -DOUT="$OUT/builtin_templates.cc" -P cmake/embed_templates.cmake
 $CXX $FLAGS $SIMD fuzz/render_injection_fuzz.cc controller/render/injection_check.cc \
