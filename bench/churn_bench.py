@@ -31,7 +31,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 sys.path.insert(0, HERE)
 from soak import BACKEND_CODE, Load  # noqa: E402
-from testlib import free_port, http, http_get, stop_all, wait_until  # noqa: E402
+from testlib import (child_pids, free_port, http, http_get, stop_all,  # noqa: E402
+                     unix_command, wait_until)
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -46,19 +47,6 @@ def cpu_seconds(pid, with_children=True):
         return 0.0
     ticks = int(f[11]) + int(f[12]) + (int(f[13]) + int(f[14]) if with_children else 0)
     return ticks / TICKS
-
-
-def children(pid):
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        out.append(int(d))
-            except (OSError, IndexError, ValueError):
-                pass
-    return out
 
 
 class Bench:
@@ -163,18 +151,8 @@ class Bench:
         return self.applied() == self.current()
 
     def reloads(self):
-        import socket
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(os.path.join(self.state, "master.sock"))
-        s.sendall(b"show proc\n")
-        s.shutdown(socket.SHUT_WR)
-        out = b""
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            out += d
-        for line in out.decode().splitlines():
+        out = unix_command(os.path.join(self.state, "master.sock"), "show proc")
+        for line in out.splitlines():
             w = line.split()
             if len(w) > 2 and w[1] == "master":
                 return int(w[2])
@@ -183,7 +161,7 @@ class Bench:
     def cpu(self):
         total = cpu_seconds(self.ctl.pid) + cpu_seconds(self.watch.pid)
         total += cpu_seconds(self.master.pid)
-        total += sum(cpu_seconds(c, False) for c in children(self.master.pid))
+        total += sum(cpu_seconds(c, False) for c in child_pids(self.master.pid))
         return total
 
     def events(self):
@@ -244,7 +222,7 @@ class Bench:
         elapsed = time.monotonic() - t1
         used = self.cpu() - c1 - background * elapsed
         reloads = self.reloads() - reloads0
-        procs = 1 + len(children(self.master.pid))
+        procs = 1 + len(child_pids(self.master.pid))
         for l in loads:
             l.stop_flag.set()
             l.join(10)

@@ -30,7 +30,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
-from testlib import free_port, http, http_get, metric, stop_all, wait_until  # noqa: E402
+from testlib import (child_pids, free_port, haproxy_masters, http, http_get, metric,  # noqa: E402
+                     stop_all, wait_until)
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 FAULTS = ["http500", "html503", "truncated", "empty", "hang", "drop_stream", "silent_stream",
@@ -113,19 +114,6 @@ def rss_kb(pid):
     except OSError:
         pass
     return 0
-
-
-def children(pid):
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        out.append(int(d))
-            except (OSError, IndexError, ValueError):
-                pass
-    return out
 
 
 class Soak:
@@ -332,7 +320,7 @@ class Soak:
         for role, p in roles.items():
             if time.monotonic() - self.spawned.get(p.pid, 0) < 3:
                 continue
-            pids = [p.pid] + (children(p.pid) if role == "haproxy" else [])
+            pids = [p.pid] + (child_pids(p.pid) if role == "haproxy" else [])
             kb = sum(rss_kb(x) for x in pids)
             if not kb:
                 continue
@@ -385,22 +373,7 @@ class Soak:
         return fresh == current
 
     def instance_masters(self):
-        ms = []
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open("/proc/%s/cmdline" % d, "rb") as f:
-                    cmd = f.read().split(b"\0")
-                with open("/proc/%s/stat" % d) as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if cmd and os.path.basename(cmd[0]).startswith(b"haproxy") and \
-                    (self.state + "/haproxy.pid").encode() in cmd:
-                ms.append((int(d), ppid))
-        pids = {p for p, _ in ms}
-        return [p for p, pp in ms if pp not in pids]
+        return haproxy_masters(self.state)
 
     def run(self):
         self.start()

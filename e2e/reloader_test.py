@@ -19,7 +19,7 @@ import threading
 import time
 import unittest
 
-from testlib import free_port, stop_all, wait_until
+from testlib import free_port, haproxy_masters, stop_all, unix_command, wait_until
 
 RELOADER = os.environ.get("RELOADER", "build/reloader/mlb-reloader")
 HAPROXY = os.environ.get("HAPROXY", shutil.which("haproxy") or "/usr/sbin/haproxy")
@@ -71,19 +71,7 @@ def get(port, path="/", timeout=2.0):
 
 
 def master_cmd(state, cmd):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(2)
-    s.connect(os.path.join(state, "master.sock"))
-    s.sendall((cmd + "\n").encode())
-    s.shutdown(socket.SHUT_WR)
-    out = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        out += d
-    s.close()
-    return out.decode()
+    return unix_command(os.path.join(state, "master.sock"), cmd, timeout=2)
 
 
 def show_proc(state):
@@ -322,23 +310,7 @@ class Publisher(threading.Thread):
 
 class HandoverRaceTests(ReloaderCase):
     def instance_masters(self):
-        """Pids of the HAProxy masters of this state dir (from /proc): children of no
-        HAProxy of this state dir."""
-        procs = {}
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open("/proc/%s/cmdline" % d, "rb") as f:
-                    cmd = f.read().split(b"\0")
-                with open("/proc/%s/stat" % d) as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if cmd and b"haproxy" in os.path.basename(cmd[0]) and \
-                    (self.state + "/haproxy.pid").encode() in cmd:
-                procs[int(d)] = ppid
-        return sorted(p for p, ppid in procs.items() if ppid not in procs)
+        return haproxy_masters(self.state)
 
     def test_20_handovers_while_bundles_arrive_leave_no_stale_master(self):
         """A second entrypoint started while the watcher reloads (a bundle every 300 ms):

@@ -10,7 +10,6 @@ import http.client
 import http.server
 import json
 import os
-import socket
 import socketserver
 import sys
 import threading
@@ -18,7 +17,7 @@ import time
 import unittest
 
 from reloader_test import Load, ReloaderCase, get, publish, show_proc
-from testlib import free_port, metric, wait_until
+from testlib import free_port, metric, unix_command, wait_until
 
 
 class Backend:
@@ -88,19 +87,7 @@ def runtime_config(state, port, servers, backend_extra="", balance="roundrobin")
 
 def stats_cmd(state, cmd):
     """One command (or a ';' batch) on the stats socket, as mlb-reloader sends them."""
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(5)
-    s.connect(os.path.join(state, "stats.sock"))
-    s.sendall((cmd + "\n").encode())
-    s.shutdown(socket.SHUT_WR)
-    out = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        out += d
-    s.close()
-    return out.decode()
+    return unix_command(os.path.join(state, "stats.sock"), cmd)
 
 
 def runtime_servers(state):

@@ -3,6 +3,7 @@ HTTP calls, bounded polling, Prometheus text, and stopping the processes a test
 started (by their Popen objects only). Standard library only."""
 import json
 import re
+import os
 import signal
 import socket
 import subprocess
@@ -90,3 +91,60 @@ def stop_all(procs, timeout=10):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+
+
+def unix_command(path, cmd, timeout=5):
+    """One command line (or a ';' batch) on an HAProxy unix socket (master CLI or
+    stats socket); everything it answers until it closes."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    try:
+        s.connect(path)
+        s.sendall((cmd + "\n").encode())
+        s.shutdown(socket.SHUT_WR)
+        out = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+        return out.decode()
+    finally:
+        s.close()
+
+
+def _proc_stat_ppid(pid):
+    with open("/proc/%s/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def child_pids(pid):
+    """Pids of the live children of `pid` (from /proc)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if _proc_stat_ppid(d) == pid:
+                    out.append(int(d))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def haproxy_masters(state):
+    """Pids of the HAProxy masters of this state dir (from /proc): HAProxy processes
+    with its pid file on their command line that are children of no such process."""
+    procs = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read().split(b"\0")
+            ppid = _proc_stat_ppid(d)
+        except (OSError, IndexError, ValueError):
+            continue
+        if cmd and os.path.basename(cmd[0]).startswith(b"haproxy") and \
+                (state + "/haproxy.pid").encode() in cmd:
+            procs[int(d)] = ppid
+    return sorted(p for p, ppid in procs.items() if ppid not in procs)
