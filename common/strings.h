@@ -1,7 +1,9 @@
 #pragma once
 // Small string helpers shared by both binaries.
+#include <sstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mlb::common {
 
@@ -14,6 +16,16 @@ inline size_t replaceAll(std::string& s, const std::string& from, const std::str
     ++n;
   }
   return n;
+}
+
+// The blank-separated words of a line (HAProxy config and CLI lines).
+inline std::vector<std::string> splitWords(const std::string& line) {
+  std::istringstream in(line);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) {
+    out.push_back(w);
+  }
+  return out;
 }
 
 // ASCII lower case (header names, host names, label words).

@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "common/strings.h"
 #include "reloader/haproxy/master_cli.h"
 
 namespace mlb::reloader {
@@ -19,15 +20,6 @@ std::vector<std::string> fields(const std::string& line, char sep) {
     }
   }
   out.push_back(cur);
-  return out;
-}
-
-std::vector<std::string> words(const std::string& line) {
-  std::istringstream in(line);
-  std::vector<std::string> out;
-  for (std::string w; in >> w;) {
-    out.push_back(w);
-  }
   return out;
 }
 
@@ -101,7 +93,7 @@ std::map<std::pair<std::string, std::string>, RuntimeServer> parseServersState(
     if (line.empty() || line[0] == '#') {
       continue;
     }
-    auto w = words(line);
+    auto w = common::splitWords(line);
     // be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state ... srv_port (19)
     if (w.size() < 19) {
       continue;
@@ -147,7 +139,7 @@ std::string filterServersState(const std::string& text, const std::string& confi
   std::string out;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) {
-    auto w = words(line);
+    auto w = common::splitWords(line);
     if (!line.empty() && line[0] != '#' && w.size() >= 19) {
       auto it = addresses.find({w[1], w[3]});
       if (it != addresses.end() && it->second != w[4] + ":" + w[18]) {

@@ -5,6 +5,8 @@
 #include <set>
 #include <sstream>
 
+#include "common/strings.h"
+
 namespace mlb::reloader {
 namespace {
 
@@ -13,15 +15,6 @@ struct Section {
   std::vector<std::string> body;  // non-server lines, in order
   std::vector<ServerLine> servers;
 };
-
-std::vector<std::string> words(const std::string& line) {
-  std::istringstream in(line);
-  std::vector<std::string> out;
-  for (std::string w; in >> w;) {
-    out.push_back(w);
-  }
-  return out;
-}
 
 bool parseServer(const std::string& backend, const std::vector<std::string>& w, ServerLine& s) {
   if (w.size() < 3 || w[0] != "server") {
@@ -53,7 +46,7 @@ std::vector<Section> parseSections(const std::string& config) {
       out.push_back({"", {}, {}});
     }
     Section& sec = out.back();
-    auto w = words(line);
+    auto w = common::splitWords(line);
     ServerLine s;
     if (sec.header.rfind("backend ", 0) == 0 && parseServer(sec.header.substr(8), w, s)) {
       sec.servers.push_back(std::move(s));
@@ -69,7 +62,7 @@ std::string backendUnsafe(const Section& sec) {
   bool consistent = false;
   std::string balance = "roundrobin";
   for (const auto& line : sec.body) {
-    auto w = words(line);
+    auto w = common::splitWords(line);
     if (w.empty()) {
       continue;
     }
