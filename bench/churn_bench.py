@@ -105,12 +105,18 @@ class Bench:
                        check=True, capture_output=True)
         with open(cert + ".crt") as f, open(cert, "a") as out:
             out.write(f.read())
+        self.ctl_port = free_port()
         self.ctl = self.spawn([self.controller, "--marathon", "http://127.0.0.1:%d" % self.sim_port,
                                "--group", "external", "--health-check", "--ssl-certs", cert,
                                "--state-dir", self.state, "--maxconn", "4000",
                                "--dont-bind-http-https", "--min-interval", "0.05",
-                               "--listen", "127.0.0.1:%d" % free_port()], "controller.log")
+                               "--listen", "127.0.0.1:%d" % self.ctl_port], "controller.log")
         assert wait_until(lambda: os.path.exists(os.path.join(self.state, "current")), 120)
+        # Apps the controller quarantines (e.g. a certificate file this machine lacks)
+        # are not in the config: an event on them changes nothing.
+        status = json.loads(http("http://127.0.0.1:%d/v1/status" % self.ctl_port))
+        out = {q["app_id"] for q in status.get("quarantined", [])}
+        self.churn = [a for a in self.churn if a not in out]
         self.master = self.spawn([self.reloader, "haproxy", "--state-dir", self.state,
                                   "--haproxy-bin", HAPROXY, "--listen",
                                   "127.0.0.1:%d" % free_port()], "haproxy.log")
@@ -128,7 +134,9 @@ class Bench:
         labels = app.get("labels") or {}
         tasks = app.get("tasks") or []
         sticky = any(k.endswith("_STICKY") and v.lower() == "true" for k, v in labels.items())
-        return (labels.get("HAPROXY_GROUP") == "external" and len(tasks) >= 2 and not sticky and
+        # A task failing its health check is not rendered: killing it changes nothing.
+        healthy = all(r.get("alive", True) for t in tasks for r in t.get("healthCheckResults", []))
+        return (healthy and labels.get("HAPROXY_GROUP") == "external" and len(tasks) >= 2 and not sticky and
                 all(t.get("ports") for t in tasks) and not app.get("ipAddress") and
                 "HAPROXY_DEPLOYMENT_GROUP" not in labels and
                 all(n.get("mode") == "host" for n in app.get("networks") or [{"mode": "host"}]))
@@ -159,10 +167,10 @@ class Bench:
         return 0
 
     def cpu(self):
-        total = cpu_seconds(self.ctl.pid) + cpu_seconds(self.watch.pid)
-        total += cpu_seconds(self.master.pid)
-        total += sum(cpu_seconds(c, False) for c in child_pids(self.master.pid))
-        return total
+        """CPU-s so far of (controller, watcher, HAProxy master and workers)."""
+        haproxy = cpu_seconds(self.master.pid)
+        haproxy += sum(cpu_seconds(c, False) for c in child_pids(self.master.pid))
+        return [cpu_seconds(self.ctl.pid), cpu_seconds(self.watch.pid), haproxy]
 
     def events(self):
         """K events as (action, body) lists; scale up/down and health down/up pair
@@ -207,7 +215,7 @@ class Bench:
         time.sleep(1)
         c0, t0 = self.cpu(), time.monotonic()
         time.sleep(5)
-        background = (self.cpu() - c0) / (time.monotonic() - t0)
+        background = [(b - a) / (time.monotonic() - t0) for a, b in zip(c0, self.cpu())]
         reloads0, c1, t1 = self.reloads(), self.cpu(), time.monotonic()
         lat, missed = [], 0
         for calls in self.events()[:events]:
@@ -219,8 +227,10 @@ class Bench:
                 lat.append(time.monotonic() - start)
             else:
                 missed += 1
+                print("  not live in 8 s: %s" % json.dumps(calls), file=sys.stderr, flush=True)
         elapsed = time.monotonic() - t1
-        used = self.cpu() - c1 - background * elapsed
+        used = [max(0.0, b - a - bg * elapsed) for a, b, bg in zip(c1, self.cpu(), background)]
+        n = max(1, len(lat) + missed)
         reloads = self.reloads() - reloads0
         procs = 1 + len(child_pids(self.master.pid))
         for l in loads:
@@ -231,22 +241,28 @@ class Bench:
         lat.sort()
         p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")  # noqa
         print("%-8s events %d (not live in 8 s: %d)  event->live p50 %.0f ms  p99 %.0f ms  "
-              "CPU %.4f s/event  reloads %d  HAProxy processes %d  requests %d  failed %d" % (
-                  name, len(lat) + missed, missed, p(0.5), p(0.99),
-                  used / max(1, len(lat) + missed), reloads, procs, total, failed), flush=True)
+              "CPU %.4f s/event (controller %.4f, watcher %.4f, HAProxy %.4f)  reloads %d  "
+              "HAProxy processes %d  requests %d  failed %d" % (
+                  name, n, missed, p(0.5), p(0.99), sum(used) / n, used[0] / n, used[1] / n,
+                  used[2] / n, reloads, procs, total, failed), flush=True)
 
     def run(self):
         self.setup()
         print("churn_bench: %d apps (%d churnable), %d events per phase, seed %d" % (
             self.args.apps, len(self.churn), self.args.events, self.args.seed), flush=True)
-        self.phase("runtime", self.args.events)
+        if self.args.events:
+            self.phase("runtime", self.args.events)
         stop_all([self.watch])
         self.start_watch(["--no-runtime"])
-        self.phase("reload", self.args.reload_events or self.args.events)
+        if self.args.reload_events >= 0:
+            self.phase("reload", self.args.reload_events or self.args.events)
 
     def close(self):
         stop_all(self.procs, 15)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if self.args.keep:
+            print("kept %s" % self.dir)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def main():
@@ -255,7 +271,9 @@ def main():
     ap.add_argument("--events", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--reload-events", type=int, default=0,
-                    help="events of the reload phase (default: --events; each costs a reload)")
+                    help="events of the reload phase (default: --events; each costs a reload; "
+                    "-1 skips the phase)")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     ap.add_argument("--build", default=os.environ.get("MLB_BUILD", "build"))
     args = ap.parse_args()
     b = Bench(args)

@@ -1,5 +1,6 @@
 #pragma once
 // Small string helpers shared by both binaries.
+#include <algorithm>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -18,12 +19,16 @@ inline size_t replaceAll(std::string& s, const std::string& from, const std::str
   return n;
 }
 
-// The blank-separated words of a line (HAProxy config and CLI lines).
-inline std::vector<std::string> splitWords(const std::string& line) {
-  std::istringstream in(line);
+// The blank-separated words of a line (HAProxy config and CLI lines): separated by
+// any run of spaces, tabs, CR, LF, VT or FF (what `std::istream >> word` splits on,
+// without a stream per line).
+inline std::vector<std::string> splitWords(std::string_view line) {
+  constexpr std::string_view kBlank = " \t\r\n\v\f";
   std::vector<std::string> out;
-  for (std::string w; in >> w;) {
-    out.push_back(w);
+  for (size_t pos = line.find_first_not_of(kBlank); pos != std::string_view::npos;) {
+    const size_t end = std::min(line.find_first_of(kBlank, pos), line.size());
+    out.emplace_back(line.substr(pos, end - pos));
+    pos = line.find_first_not_of(kBlank, end);
   }
   return out;
 }

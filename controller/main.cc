@@ -5,11 +5,13 @@
 #include <vector>
 
 #include "common/env.h"
+#include "common/memory.h"
 #include "controller/app/controller_app.h"
 
 extern char** environ;
 
 int main(int argc, char** argv) {
+  mlb::common::keepFreedMemory();
   std::vector<std::string> args(argv + 1, argv + argc);
   const std::map<std::string, std::string> env = mlb::common::environmentMap(environ);
   mlb::controller::ControllerFlags flags;

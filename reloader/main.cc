@@ -5,11 +5,13 @@
 #include <vector>
 
 #include "common/env.h"
+#include "common/memory.h"
 #include "reloader/app/reloader_app.h"
 
 extern char** environ;
 
 int main(int argc, char** argv) {
+  mlb::common::keepFreedMemory();
   const char* usage =
       "usage: mlb-reloader haproxy|watch [--state-dir DIR] [--haproxy-bin PATH]\n"
       "  [--listen ADDR:PORT] [--max-old-workers N] [--max-drain-time S] [--stop-grace S]\n"

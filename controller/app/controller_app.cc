@@ -324,9 +324,13 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
 
   std::map<std::string, std::string> last_quarantine;  // key -> reason, for change logs
   auto on_report = [&](const PassReport& r, std::chrono::nanoseconds latency) {
-    // A pass allocates and frees the whole answer and model (tens of MB at 5000
-    // apps): give the freed pages back so RSS stays flat under event storms.
-    malloc_trim(0);
+    // A full fetch allocates and frees the whole answer and model (tens of MB at 5000
+    // apps): give the freed pages back so RSS stays flat under event storms. Not after
+    // a fast-path pass (the apps named by events): the next one reuses those pages,
+    // and trimming them cost more CPU than the pass itself (page faults, TLB flushes).
+    if (!r.fast_path) {
+      malloc_trim(0);
+    }
     const char* outcome = outcomeName(r.outcome);
     m.syncs.Add({{"result", outcome}}).Increment();
     for (const auto& rej : r.reloader_rejections) {

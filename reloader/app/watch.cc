@@ -26,6 +26,15 @@
 namespace mlb::reloader {
 namespace {
 
+// "a; b; c" (at most 10 commands, then "…").
+std::string joinCommands(const std::vector<std::string>& cmds) {
+  std::string out;
+  for (size_t i = 0; i < cmds.size() && i < 10; ++i) {
+    out += (i ? "; " : "") + cmds[i];
+  }
+  return cmds.size() > 10 ? out + "; …" : out;
+}
+
 using common::logError;
 using common::logInfo;
 using common::logWarn;
@@ -338,7 +347,8 @@ int runWatch(const std::vector<std::string>& args, const std::map<std::string, s
       if (g.drift_repairs > 0) {
         m.drift.Add({{"how", "command"}}).Increment(g.drift_repairs);
         logWarn("runtime servers differed from live; repaired",
-                {{"servers", std::to_string(g.drift_repairs)}});
+                {{"servers", std::to_string(g.drift_repairs)},
+                 {"commands", joinCommands(g.drift_commands)}});
       }
       if (g.drift_reloads > 0) {
         m.drift.Add({{"how", "reload"}}).Increment(g.drift_reloads);

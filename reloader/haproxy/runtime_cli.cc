@@ -99,6 +99,7 @@ std::map<std::pair<std::string, std::string>, RuntimeServer> parseServersState(
       continue;
     }
     RuntimeServer s;
+    s.backend_id = std::atoi(w[0].c_str());
     s.address = w[4] + ":" + w[18];
     s.op_state = std::atoi(w[5].c_str());
     s.admin_state = std::atoi(w[6].c_str());

@@ -29,6 +29,8 @@ common::Result<std::vector<std::string>> runBatch(const std::string& socket_path
 
 // One line of `show servers state`.
 struct RuntimeServer {
+  int backend_id =
+      0;  // the backend's numeric id (`show stat <id>`: a name may also be a frontend's)
   std::string address;  // "ip:port"
   int op_state = 0;     // 0 stopped, 2 running ...
   int admin_state = 0;  // bit 0x01 forced maint, 0x08 drain ...

@@ -49,6 +49,7 @@ TEST(RuntimeCli, ServersStateAndLoadAreParsed) {
   EXPECT_EQ((s[{"be", "s1"}].address), "127.0.0.1:18991");
   EXPECT_EQ((s[{"be", "s1"}].op_state), 2);
   EXPECT_EQ((s[{"be", "s2"}].admin_state), 8);
+  EXPECT_EQ((s[{"be", "s2"}].backend_id), 2);  // for `show stat <id>`
   const std::string filtered = filterServersState(
       state, "backend be\n  server s1 127.0.0.1:18991 id 1\n  server s2 127.0.0.9:18992 id 2\n");
   EXPECT_NE(filtered.find(" s1 "), std::string::npos);

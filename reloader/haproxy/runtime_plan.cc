@@ -2,14 +2,23 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
-#include <sstream>
+#include <string_view>
 
 #include "common/strings.h"
 
 namespace mlb::reloader {
 namespace {
 
+// One section of a configuration as it is in the file: a line at column 0 and the
+// indented lines under it. Views into the configuration's text.
+struct RawSection {
+  std::string_view header;
+  std::string_view text;  // the whole section, header included
+};
+
+// A section with its lines parsed: only for sections whose text differs.
 struct Section {
   std::string header;
   std::vector<std::string> body;  // non-server lines, in order
@@ -34,27 +43,52 @@ bool parseServer(const std::string& backend, const std::vector<std::string>& w, 
   return true;
 }
 
-std::vector<Section> parseSections(const std::string& config) {
-  std::vector<Section> out;
-  std::istringstream in(config);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line[0] != ' ' && line[0] != '\t') {
-      out.push_back({line, {}, {}});
-      continue;
+bool indented(std::string_view line) { return line.empty() || line[0] == ' ' || line[0] == '\t'; }
+
+// Splits a configuration into sections without copying it (lines before the first
+// header form a section with an empty header).
+std::vector<RawSection> splitSections(std::string_view config) {
+  std::vector<RawSection> out;
+  size_t start = 0;
+  for (size_t pos = 0; pos < config.size();) {
+    size_t eol = config.find('\n', pos);
+    eol = eol == std::string_view::npos ? config.size() : eol;
+    const std::string_view line = config.substr(pos, eol - pos);
+    if (!indented(line) && pos > 0) {
+      out.back().text = config.substr(start, pos - start);
+      start = pos;
     }
-    if (out.empty()) {
-      out.push_back({"", {}, {}});
+    if (!indented(line) || out.empty()) {
+      out.push_back({indented(line) ? std::string_view{} : line, {}});
     }
-    Section& sec = out.back();
-    auto w = common::splitWords(line);
-    ServerLine s;
-    if (sec.header.rfind("backend ", 0) == 0 && parseServer(sec.header.substr(8), w, s)) {
-      sec.servers.push_back(std::move(s));
-    } else {
-      sec.body.push_back(line);
-    }
+    pos = eol + 1;
+  }
+  if (!out.empty()) {
+    out.back().text = config.substr(start);
   }
   return out;
+}
+
+Section parseSection(const RawSection& raw) {
+  Section sec{std::string(raw.header), {}, {}};
+  const bool backend = sec.header.rfind("backend ", 0) == 0;
+  const std::string name = backend ? sec.header.substr(8) : "";
+  std::string_view rest = raw.text.substr(raw.header.size());
+  while (!rest.empty()) {
+    size_t eol = std::min(rest.find('\n'), rest.size());
+    const std::string_view line = rest.substr(0, eol);
+    rest.remove_prefix(std::min(eol + 1, rest.size()));
+    if (line.empty() && rest.empty()) {
+      break;  // the text's final newline
+    }
+    ServerLine s;
+    if (backend && parseServer(name, common::splitWords(line), s)) {
+      sec.servers.push_back(std::move(s));
+    } else {
+      sec.body.emplace_back(line);
+    }
+  }
+  return sec;
 }
 
 // Why the servers of this backend cannot change at runtime on HAProxy 2.6, or "".
@@ -130,9 +164,37 @@ void push(RuntimePlan& p, std::string cmd, RuntimePlan::Expect e = RuntimePlan::
   p.expect.push_back(e);
 }
 
+// Whether an added server line has a shape some server of the live configuration
+// has (then `haproxy -c` has accepted it already). The backend's own live servers
+// first: a scaled app's new server looks like its siblings.
+class LiveShapes {
+ public:
+  explicit LiveShapes(const std::vector<RawSection>& live) : live_(live) {}
+  bool has(const ServerLine& s, const Section& same_backend) {
+    const std::string shape = shapeOf(s);
+    for (const auto& o : same_backend.servers) {
+      if (shapeOf(o) == shape) {
+        return true;
+      }
+    }
+    if (!all_) {
+      all_.emplace();
+      for (const auto& raw : live_) {
+        for (const auto& o : parseSection(raw).servers) {
+          all_->insert(shapeOf(o));
+        }
+      }
+    }
+    return all_->count(shape) > 0;
+  }
+
+ private:
+  const std::vector<RawSection>& live_;
+  std::optional<std::set<std::string>> all_;
+};
+
 // The runtime commands for one backend whose servers changed; false after reload().
-bool planBackend(const Section& live, const Section& next, RuntimePlan& p,
-                 const std::set<std::string>& live_shapes) {
+bool planBackend(const Section& live, const Section& next, RuntimePlan& p, LiveShapes& shapes) {
   std::map<std::string, const ServerLine*> old_by_name, new_by_name;
   for (const auto& s : live.servers) {
     old_by_name[s.name] = &s;
@@ -148,7 +210,7 @@ bool planBackend(const Section& live, const Section& next, RuntimePlan& p,
         reload(p, "unsafe server", be + "/" + name + ": " + why);
         return false;
       }
-      p.needs_validation = p.needs_validation || !live_shapes.count(shapeOf(*s));
+      p.needs_validation = p.needs_validation || !shapes.has(*s, live);
       appendAddCommands(*s, p);
       ++p.added;
       continue;
@@ -208,10 +270,14 @@ void appendAddCommands(const ServerLine& s, RuntimePlan& p) {
   }
 }
 
-std::vector<ServerLine> serverLines(const std::string& config) {
+std::vector<ServerLine> serverLines(const std::string& config, const std::set<std::string>& only) {
   std::vector<ServerLine> out;
-  for (auto& sec : parseSections(config)) {
-    for (auto& s : sec.servers) {
+  for (const auto& raw : splitSections(config)) {
+    if (raw.header.rfind("backend ", 0) != 0 ||
+        (!only.empty() && !only.count(std::string(raw.header.substr(8))))) {
+      continue;
+    }
+    for (auto& s : parseSection(raw).servers) {
       out.push_back(std::move(s));
     }
   }
@@ -224,39 +290,33 @@ RuntimePlan planRuntime(const std::string& live_config, const std::string& new_c
   if (live_config == new_config) {
     return p;
   }
-  const auto live = parseSections(live_config);
-  const auto next = parseSections(new_config);
+  const auto live = splitSections(live_config);
+  const auto next = splitSections(new_config);
   if (live.size() != next.size()) {
     reload(p, "sections changed", "");
     return p;
   }
-  std::set<std::string> live_shapes;
-  for (const auto& sec : live) {
-    for (const auto& s : sec.servers) {
-      live_shapes.insert(shapeOf(s));
-    }
-  }
+  LiveShapes shapes(live);
   for (size_t i = 0; i < live.size(); ++i) {
-    const Section& a = live[i];
-    const Section& b = next[i];
+    if (live[i].text == next[i].text) {
+      continue;  // the common case: a few backends differ among thousands
+    }
+    const Section a = parseSection(live[i]);
+    const Section b = parseSection(next[i]);
     if (a.header != b.header || a.body != b.body) {
       reload(p, "configuration changed", b.header);
       return p;
-    }
-    if (a.servers.size() == b.servers.size() &&
-        std::equal(a.servers.begin(), a.servers.end(), b.servers.begin(),
-                   [](const ServerLine& x, const ServerLine& y) {
-                     return x.name == y.name && x.address == y.address &&
-                            x.keywords == y.keywords && x.disabled == y.disabled;
-                   })) {
-      continue;
     }
     if (std::string why = backendUnsafe(a); !why.empty()) {
       reload(p, why, a.header);
       return p;
     }
-    if (!planBackend(a, b, p, live_shapes)) {
+    const size_t before = p.commands.size();
+    if (!planBackend(a, b, p, shapes)) {
       return p;
+    }
+    if (p.commands.size() > before) {
+      p.backends.insert(a.header.substr(8));
     }
   }
   if (p.added + p.removed + p.changed > max_changes) {

@@ -6,6 +6,7 @@
 // or map-based hashing, cookie persistence, `use-server` or `track` references,
 // keywords refused for dynamic servers, an address changed under the same name.
 // See docs/reload-protocol.md ("Server changes without a reload").
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,8 @@ struct RuntimePlan {
   // Runtime: servers to drain now and delete once idle (backend, server).
   std::vector<std::pair<std::string, std::string>> removals;
   size_t added = 0, removed = 0, changed = 0;
+  // Runtime: the backends the commands change (their drift is checked after the batch).
+  std::set<std::string> backends;
   // An added server line has a shape the live configuration does not have: the new
   // configuration must pass `haproxy -c` first.
   bool needs_validation = false;
@@ -43,8 +46,10 @@ struct RuntimePlan {
 RuntimePlan planRuntime(const std::string& live_config, const std::string& new_config,
                         size_t max_changes = 200);
 
-// The `server` lines of a configuration, by backend (for drift checks).
-std::vector<ServerLine> serverLines(const std::string& config);
+// The `server` lines of a configuration, by backend (for drift checks): of every
+// backend, or of the backends in `only` when it is not empty.
+std::vector<ServerLine> serverLines(const std::string& config,
+                                    const std::set<std::string>& only = {});
 
 // The batch for adding one server as its file line says: add (explicit id and the
 // file's keywords), health checks on, ready, and held down until its checks pass.

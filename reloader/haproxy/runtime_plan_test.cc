@@ -172,5 +172,46 @@ TEST(RuntimePlan, ServerLinesAreReadPerBackend) {
   EXPECT_TRUE(lines[1].check);
 }
 
+TEST(RuntimePlan, ServerLinesOfNamedBackendsOnly) {
+  const std::string cfg = kHead + backend(kRR, {kA}) + backend(kRR, {kB, kC}, "other");
+  auto lines = serverLines(cfg, {"other"});
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0].backend, "other");
+  EXPECT_EQ(lines[1].name, "10_0_0_3_31002");
+  EXPECT_EQ(serverLines(cfg).size(), 3u);
+  EXPECT_TRUE(serverLines(cfg, {"missing"}).empty());
+}
+
+TEST(RuntimePlan, OnlyTheChangedBackendIsTouched) {
+  auto p = planRuntime(kHead + backend(kRR, {kA}) + backend(kRR, {kB}, "other"),
+                       kHead + backend(kRR, {kA}) + backend(kRR, {kB, kC}, "other"));
+  ASSERT_EQ(p.kind, Kind::Runtime) << p.reason;
+  EXPECT_EQ(p.backends, std::set<std::string>{"other"});
+  EXPECT_FALSE(p.needs_validation);  // the same shape as its sibling's line
+}
+
+TEST(RuntimePlan, ANewShapeIsLookedUpInTheWholeLiveConfig) {
+  // The changed backend has no server of that shape, another backend has.
+  auto p = planRuntime(kHead + backend(kRR, {kNoCheck}) + backend(kRR, {kA}, "other"),
+                       kHead + backend(kRR, {kNoCheck}) + backend(kRR, {kA, kB}, "other"));
+  ASSERT_EQ(p.kind, Kind::Runtime) << p.reason;
+  EXPECT_FALSE(p.needs_validation);
+  auto q = planRuntime(kHead + backend(kRR, {kA}) + backend(kRR, {kA}, "other"),
+                       kHead + backend(kRR, {kA}) + backend(kRR, {kA, kNoCheck}, "other"));
+  EXPECT_TRUE(q.needs_validation);
+}
+
+TEST(RuntimePlan, SectionsAreSplitWithoutATrailingNewline) {
+  const std::string live = kHead + backend(kRR, {kA});
+  std::string next = kHead + backend(kRR, {kA, kB});
+  next.pop_back();  // no final line break
+  auto p = planRuntime(live, next);
+  ASSERT_EQ(p.kind, Kind::Runtime) << p.reason;
+  EXPECT_EQ(p.added, 1u);
+  // Any other line that differs reloads, a comment at column 0 too.
+  auto q = planRuntime("# generated\n" + live, "# other comment\n" + live);
+  EXPECT_EQ(q.kind, Kind::Reload);
+}
+
 }  // namespace
 }  // namespace mlb::reloader

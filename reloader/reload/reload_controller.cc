@@ -395,7 +395,7 @@ bool ReloadController::applyRuntime(const std::string& version, const RuntimePla
   applied_at_ = common::isoTimeNow();
   last_method_ = "runtime";
   last_commands_ = plan.commands.size();
-  drift_due_ = true;
+  drift_backends_.insert(plan.backends.begin(), plan.backends.end());
   saveStatus(res);
   res.kind = ApplyResult::Kind::Applied;
   res.method = "runtime";
@@ -438,7 +438,8 @@ void ReloadController::reloadTo(const std::string& version, const std::string& p
   // The new worker has only the file's servers: nothing is left to drain there.
   draining_.clear();
   force_reload_ = false;
-  drift_due_ = true;
+  drift_backends_.clear();
+  next_drift_check_ = Clock::now();  // a full check: the new worker's whole state
   applied_ = version;
   applied_at_ = common::isoTimeNow();
   last_method_ = res.method;
@@ -565,16 +566,44 @@ void ReloadController::deleteDrained(GovernResult& g) {
   if (draining_.empty()) {
     return;
   }
-  auto csv = masterCommand(statsSocket(), "show stat -1 4 -1", 3000);
+  // The sessions of the draining servers' backends only, not of every server: `show
+  // stat` of 5000 servers costs more than the batch that drained them. By numeric id:
+  // a backend's name is its frontend's too, and `show stat <name>` finds the frontend.
+  std::set<std::string> backends;
+  for (const auto& [key, since] : draining_) {
+    backends.insert(key.first);
+  }
+  auto state = serversState(backends);
+  if (!state) {
+    return;
+  }
+  const auto present = parseServersState(*state);
+  std::set<int> ids;
+  for (const auto& [key, srv] : present) {
+    ids.insert(srv.backend_id);
+  }
+  std::vector<std::string> queries;
+  for (int id : ids) {
+    queries.push_back("show stat " + std::to_string(id) + " 4 -1");
+  }
+  auto csv = runBatch(statsSocket(), queries, 3000);
   if (!csv) {
     return;
   }
-  const auto load = parseServerLoad(*csv);
+  std::string all;
+  for (const auto& r : *csv) {
+    all += r + "\n";
+  }
+  const auto load = parseServerLoad(all);
   const auto now = Clock::now();
   for (auto it = draining_.begin(); it != draining_.end();) {
+    if (!present.count(it->first)) {
+      it = draining_.erase(it);  // gone (a reload, or deleted behind our back)
+      continue;
+    }
     auto l = load.find(it->first);
     if (l == load.end()) {
-      it = draining_.erase(it);  // gone (a reload, or deleted behind our back)
+      ++it;  // its sessions are unknown: the next tick asks again
       continue;
     }
     const bool overdue = now - it->second > options_.drain_timeout;
@@ -605,23 +634,50 @@ void ReloadController::deleteDrained(GovernResult& g) {
   }
 }
 
+// `show servers state` of every backend (`backends` empty), or of the named ones (one
+// batch); nothing when the socket does not answer.
+std::optional<std::string> ReloadController::serversState(const std::set<std::string>& backends) {
+  if (backends.empty()) {
+    auto text = masterCommand(statsSocket(), "show servers state", 5000);
+    return text ? std::optional<std::string>(*text) : std::nullopt;
+  }
+  std::vector<std::string> cmds;
+  for (const auto& be : backends) {
+    cmds.push_back("show servers state " + be);
+  }
+  auto replies = runBatch(statsSocket(), cmds);
+  if (!replies) {
+    return std::nullopt;
+  }
+  std::string all;
+  for (const auto& r : *replies) {
+    all += r + "\n";
+  }
+  return all;
+}
+
 void ReloadController::checkDrift(GovernResult& g) {
   const auto now = Clock::now();
-  if (!options_.runtime || applied_.empty() || (!drift_due_ && now < next_drift_check_)) {
+  const bool full = now >= next_drift_check_;
+  if (!options_.runtime || applied_.empty() || (!full && drift_backends_.empty())) {
     return;
   }
-  drift_due_ = false;
-  next_drift_check_ = now + options_.drift_check_interval;
-  auto text = masterCommand(statsSocket(), "show servers state", 5000);
+  // After a batch, only the backends it changed: the others did not move.
+  const std::set<std::string> scope = full ? std::set<std::string>{} : drift_backends_;
+  drift_backends_.clear();
+  if (full) {
+    next_drift_check_ = now + options_.drift_check_interval;
+  }
+  auto text = serversState(scope);
   auto cfg = common::readFile(bundleDir(applied_) + "/haproxy.cfg");
   if (!text || !cfg) {
     return;
   }
   const auto runtime = parseServersState(*text);
   RuntimePlan fix;
-  std::set<std::string> backends;
   std::set<std::pair<std::string, std::string>> wanted;
-  for (const auto& s : serverLines(*cfg)) {
+  std::set<std::string> backends = scope;
+  for (const auto& s : serverLines(*cfg, scope)) {
     backends.insert(s.backend);
     wanted.insert({s.backend, s.name});
     auto it = runtime.find({s.backend, s.name});
@@ -656,6 +712,7 @@ void ReloadController::checkDrift(GovernResult& g) {
     return;
   }
   g.drift_repairs += static_cast<int>(fix.added + fix.removed);
+  g.drift_commands.insert(g.drift_commands.end(), fix.commands.begin(), fix.commands.end());
 }
 
 GovernResult ReloadController::govern() {

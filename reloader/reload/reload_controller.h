@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,7 @@ struct GovernResult {
   int stale_sigusr1 = 0;                    // soft stops sent to them
   int deleted_servers = 0;                  // drained servers deleted through the Runtime API
   int drift_repairs = 0;                    // runtime differences from live fixed by a command
+  std::vector<std::string> drift_commands;  // the commands of those repairs
   int drift_reloads = 0;                    // ... or left to a reload
   std::vector<std::string> runtime_errors;  // replies that were not the expected ones
   std::vector<std::string> refused;         // pids not signalled, with the reason
@@ -127,11 +129,14 @@ class ReloadController {
   // was drained; the drift check; a reload forced by drift.
   std::map<std::pair<std::string, std::string>, std::chrono::steady_clock::time_point> draining_;
   size_t last_commands_ = 0;
-  bool drift_due_ = false;
+  // Backends to check after a batch (only those its commands changed); a full check
+  // is due at next_drift_check_ (after a reload: at once).
+  std::set<std::string> drift_backends_;
   bool force_reload_ = false;
   std::chrono::steady_clock::time_point next_drift_check_{};
   void deleteDrained(GovernResult& g);
   void checkDrift(GovernResult& g);
+  std::optional<std::string> serversState(const std::set<std::string>& backends);
   bool status_dirty_ = false;     // status.json is behind: write it at the next pass
   std::string pending_rollback_;  // live must go back to this version
   void saveStatus(ApplyResult& res);
