@@ -182,8 +182,9 @@ class Bench:
             out.append([("scale", {"app": app, "instances": "-1"})])
             out.append([("add_task", {"app": app, "host": "127.0.0.1", "ports": [free_port()]}),
                         ("kill_task", {"app": app, "task": "first"})])  # a replacement
-            # (Health flips are left out: the simulator's flip of one task's result
-            # does not change the rendered config here, so it measures nothing.)
+            if app in self.checked:  # one task fails its health check, then passes again
+                out.append([("health", {"app": app, "task": "alive", "alive": False})])
+                out.append([("health", {"app": app, "task": "flipped", "alive": True})])
         return out[:self.args.events]
 
     def instances(self, app):
@@ -198,14 +199,20 @@ class Bench:
                 body["host"] = "127.0.0.1"
             if action == "kill_task" and body.get("task") == "first":
                 body["task"] = self.first_task(body["app"])  # an old task, not the new one
-            if action == "health" and self.first_task(body["app"]):
-                body["task"] = self.first_task(body["app"])  # one task, not the whole app
+            if action == "health" and body["task"] == "alive":
+                # One routed task (all its health results alive), not the whole app.
+                body["task"] = self.flipped = self.first_task(body["app"], alive=True)
+            elif action == "health":
+                body["task"] = self.flipped  # the task the previous event failed
             self.sim(action, body)
 
-    def first_task(self, app):
+    def first_task(self, app, alive=False):
         a = json.loads(http("http://127.0.0.1:%d/v2/apps%s?embed=app.tasks" % (
             self.sim_port, app)))["app"]
         tasks = a.get("tasks") or []
+        if alive:  # with health results, all alive (a task without any is not routed)
+            tasks = [t for t in tasks if t.get("healthCheckResults") and
+                     all(r.get("alive") for r in t["healthCheckResults"])]
         return tasks[0]["id"] if tasks else None
 
     def phase(self, name, events):

@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <functional>
+#include <optional>
 
 #include "common/strings.h"
 #include "controller/marathon/asio_http_get.h"
@@ -36,11 +37,12 @@ common::Result<HttpGetResponse> asioHttpGet(const std::string& base_url, const s
   }
   path += target;
   asio::io_context io;
-  asio::ssl::context ssl_ctx(asio::ssl::context::tls_client);
+  std::optional<asio::ssl::context> tls_ctx;
   if (u.tls) {
-    configureTlsClient(ssl_ctx, options.insecure_tls, options.ca_cert);
+    tls_ctx.emplace(asio::ssl::context::tls_client);
+    configureTlsClient(*tls_ctx, options.insecure_tls, options.ca_cert);
   }
-  asio::ssl::stream<tcp::socket> stream(io, ssl_ctx);
+  asio::ssl::stream<tcp::socket> stream(io, u.tls ? *tls_ctx : plainConnectionContext());
   tcp::socket& sock = stream.next_layer();
   const auto deadline = std::chrono::steady_clock::now() + options.timeout;
   bool timed_out = false;

@@ -24,6 +24,15 @@ inline void configureTlsClient(boost::asio::ssl::context& ctx, bool insecure,
   }
 }
 
+// The context of a plain-HTTP connection: never configured nor used for TLS, but
+// asio's stream needs one, and a new SSL_CTX per request cost more CPU than the rest
+// of a one-app fetch. Shared (OpenSSL contexts are thread-safe once set up). A TLS
+// connection makes its own context, so that a replaced CA file is read again.
+inline boost::asio::ssl::context& plainConnectionContext() {
+  static boost::asio::ssl::context ctx(boost::asio::ssl::context::tls_client);
+  return ctx;
+}
+
 // Before the handshake: SNI for `host`, and, unless `insecure`, a certificate that
 // must name `host`.
 inline void prepareTlsStream(boost::asio::ssl::stream<boost::asio::ip::tcp::socket>& stream,

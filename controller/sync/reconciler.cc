@@ -342,6 +342,7 @@ bool Reconciler::fetch(const std::set<std::string>& hints, PassReport& report) {
 std::unordered_map<std::string, bool> Reconciler::trackHealth(const ParsedApps& parsed) const {
   // Unknown health keeps the last known value.
   std::unordered_map<std::string, bool> health_now;
+  health_now.reserve(last_health_.size() + 16);
   for (const auto& app : parsed.apps) {
     if (app.health_checks.empty()) {
       continue;
@@ -655,7 +656,8 @@ void Reconciler::diffApps(const ServiceModel& model, PassReport& report,
     std::string& d = digest[s.app_id];
     d += s.backend;
     for (const auto& srv : s.servers) {
-      d += "|" + srv.ip + ":" + std::to_string(srv.port) + (srv.draining ? "d" : "");
+      d.append("|").append(srv.ip).append(":").append(std::to_string(srv.port));
+      d.append(srv.draining ? "d" : "");
     }
   }
   for (const auto& [app, d] : digest) {
@@ -754,20 +756,33 @@ void Reconciler::remember(Pass& pass, std::map<std::string, std::string> digest)
   for (const auto& q : report.quarantined) {
     quarantined_keys.insert({q.app_id, q.port_index});
   }
-  std::map<std::pair<std::string, int>, Service> good;
-  for (auto& s : pass.model.services) {  // the model is not used after this: move from it
-    auto key = std::make_pair(s.app_id, s.port_index);
+  // Updated in place (most keys stay from pass to pass): the model is not used after
+  // this, its services are moved in. Then the keys no longer served are swept.
+  using Key = std::pair<std::string, int>;
+  std::vector<const Key*> kept;
+  for (auto& s : pass.model.services) {
+    Key key{s.app_id, s.port_index};
     if (!pass.substituted.count(key) &&
         (quarantined_keys.count({s.app_id, -1}) || quarantined_keys.count(key))) {
       // Quarantined and still served: keep its last good fragment, not this one.
       if (auto it = last_good_.find(key); it != last_good_.end()) {
-        good.emplace(key, std::move(it->second));
+        kept.push_back(&it->first);
       }
       continue;
     }
-    good.emplace(key, std::move(s));
+    kept.push_back(&last_good_.insert_or_assign(std::move(key), std::move(s)).first->first);
   }
-  last_good_ = std::move(good);
+  std::sort(kept.begin(), kept.end(), [](const Key* a, const Key* b) { return *a < *b; });
+  kept.erase(std::unique(kept.begin(), kept.end()), kept.end());
+  size_t k = 0;
+  for (auto it = last_good_.begin(); it != last_good_.end();) {
+    if (k < kept.size() && kept[k] == &it->first) {
+      ++k;
+      ++it;
+    } else {
+      it = last_good_.erase(it);
+    }
+  }
   // Remember the apps HAProxy rejected, with their labels, for the next pass.
   std::map<std::string, Offender> offenders;
   for (const auto& q : report.quarantined) {
