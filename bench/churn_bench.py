@@ -6,8 +6,9 @@ The simulator serves N generated apps (`gen_fixture.py --loopback`: every agent 
 127.0.0.0/8), three of them backed by real servers under continuous load; the
 controller, `mlb-reloader watch` and `mlb-reloader haproxy` with a real HAProxy.
 Then K task events (scale up, scale down, replace, health down, health up) on the
-generated apps, one at a time, each timed from the Marathon event to the new bundle
-applied by the reloader. Two phases in one run, side by side: the Runtime API path
+generated apps, one at a time (`--gap` apart), each timed from the simulator call
+that makes the change (lookups done before) to the new bundle applied by the
+reloader. Two phases in one run, side by side: the Runtime API path
 (default) and the reload path (`mlb-reloader watch --no-runtime`).
 
 Prints per phase: event->live p50/p99, CPU-s per event of all mlb and HAProxy
@@ -31,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 sys.path.insert(0, HERE)
 from soak import BACKEND_CODE, Load  # noqa: E402
-from testlib import (child_pids, free_port, http, http_get, stop_all,  # noqa: E402
+from testlib import (child_pids, free_port, http, http_get, metric, stop_all,  # noqa: E402
                      unix_command, wait_until)
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
@@ -158,6 +159,15 @@ class Bench:
     def converged(self):
         return self.applied() == self.current()
 
+    def passes(self):
+        """Controller passes: (all, published, full fetches, nothing rebuilt)."""
+        text = http("http://127.0.0.1:%d/metrics" % self.ctl_port)
+        return (metric(text, "mlb_controller_syncs_total") or 0,
+                metric(text, "mlb_controller_publishes_total") or 0,
+                metric(text, "mlb_controller_syncs_total", {"fetch": "full"}) or 0,
+                metric(text, "mlb_controller_syncs_total", {"fetch": "apps_unchanged"}) or 0,
+                metric(text, "mlb_controller_sync_duration_seconds_sum") or 0)
+
     def reloads(self):
         out = unix_command(os.path.join(self.state, "master.sock"), "show proc")
         for line in out.splitlines():
@@ -191,7 +201,10 @@ class Bench:
         a = json.loads(http("http://127.0.0.1:%d/v2/apps%s" % (self.sim_port, app)))["app"]
         return a["instances"]
 
-    def apply_event(self, calls):
+    def prepare(self, calls):
+        """The simulator calls of one event with every lookup done (so that the timed
+        part is the change alone)."""
+        out = []
         for action, body in calls:
             body = dict(body)
             if action == "scale":
@@ -204,7 +217,8 @@ class Bench:
                 body["task"] = self.flipped = self.first_task(body["app"], alive=True)
             elif action == "health":
                 body["task"] = self.flipped  # the task the previous event failed
-            self.sim(action, body)
+            out.append((action, body))
+        return out
 
     def first_task(self, app, alive=False):
         a = json.loads(http("http://127.0.0.1:%d/v2/apps%s?embed=app.tasks" % (
@@ -223,12 +237,15 @@ class Bench:
         c0, t0 = self.cpu(), time.monotonic()
         time.sleep(5)
         background = [(b - a) / (time.monotonic() - t0) for a, b in zip(c0, self.cpu())]
-        reloads0, c1, t1 = self.reloads(), self.cpu(), time.monotonic()
+        reloads0, passes0, c1, t1 = self.reloads(), self.passes(), self.cpu(), time.monotonic()
         lat, missed = [], 0
         for calls in self.events()[:events]:
+            time.sleep(self.args.gap)
+            prepared = self.prepare(calls)
             before = self.current()
             start = time.monotonic()
-            self.apply_event(calls)
+            for action, body in prepared:
+                self.sim(action, body)
             ok = wait_until(lambda: self.current() != before and self.converged(), 8, 0.002)
             if ok:
                 lat.append(time.monotonic() - start)
@@ -239,6 +256,7 @@ class Bench:
         used = [max(0.0, b - a - bg * elapsed) for a, b, bg in zip(c1, self.cpu(), background)]
         n = max(1, len(lat) + missed)
         reloads = self.reloads() - reloads0
+        passes = [b - a for a, b in zip(passes0, self.passes())]
         procs = 1 + len(child_pids(self.master.pid))
         for l in loads:
             l.stop_flag.set()
@@ -248,10 +266,10 @@ class Bench:
         lat.sort()
         p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")  # noqa
         print("%-8s events %d (not live in 8 s: %d)  event->live p50 %.0f ms  p99 %.0f ms  "
-              "CPU %.4f s/event (controller %.4f, watcher %.4f, HAProxy %.4f)  reloads %d  "
-              "HAProxy processes %d  requests %d  failed %d" % (
+              "CPU %.4f s/event (controller %.4f, watcher %.4f, HAProxy %.4f)  controller passes "
+              "%d (published %d, full fetch %d, nothing rebuilt %d; %.1f ms per event)  reloads %d  HAProxy processes %d  requests %d  failed %d" % (
                   name, n, missed, p(0.5), p(0.99), sum(used) / n, used[0] / n, used[1] / n,
-                  used[2] / n, reloads, procs, total, failed), flush=True)
+                  used[2] / n, passes[0], passes[1], passes[2], passes[3], passes[4] * 1000 / n, reloads, procs, total, failed), flush=True)
 
     def run(self):
         self.setup()
@@ -280,6 +298,9 @@ def main():
     ap.add_argument("--reload-events", type=int, default=0,
                     help="events of the reload phase (default: --events; each costs a reload; "
                     "-1 skips the phase)")
+    ap.add_argument("--gap", type=float, default=0.1,
+                    help="idle seconds before each event (more than the controller's "
+                    "--min-interval: events measured one by one, not as a burst)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     ap.add_argument("--build", default=os.environ.get("MLB_BUILD", "build"))
     args = ap.parse_args()

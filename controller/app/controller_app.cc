@@ -332,7 +332,8 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
       malloc_trim(0);
     }
     const char* outcome = outcomeName(r.outcome);
-    m.syncs.Add({{"result", outcome}}).Increment();
+    const char* fetch = !r.fast_path ? "full" : r.answer_unchanged ? "apps_unchanged" : "apps";
+    m.syncs.Add({{"result", outcome}, {"fetch", fetch}}).Increment();
     for (const auto& rej : r.reloader_rejections) {
       const bool attributed = !rej.apps.empty();
       m.reloader_rejections.Add({{"attributed", attributed ? "true" : "false"}}).Increment();
@@ -410,7 +411,8 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
                        {"build_ms", r.build_time.count()},
                        {"validate_ms", r.validate_time.count()},
                        {"validation_skipped", r.validation_skipped},
-                       {"fast_path", r.fast_path}};
+                       {"fast_path", r.fast_path},
+                       {"answer_unchanged", r.answer_unchanged}};
     if (!r.marathon_url.empty()) {
       board.marathon_url = r.marathon_url;
     }

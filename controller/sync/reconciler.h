@@ -79,6 +79,9 @@ struct PassReport {
   std::chrono::milliseconds fetch_time{0}, build_time{0}, validate_time{0};
   bool validation_skipped = false;  // only server lines changed since the last validation
   bool fast_path = false;           // only the apps named by events were fetched
+  // Fast path: the apps the events named answered byte for byte as at their last
+  // fetch, nothing else changed: the last pass's result stands, nothing was rebuilt.
+  bool answer_unchanged = false;
   // Rejections by the reloader that this pass acted on (each is reported once).
   std::vector<ReloaderRejection> reloader_rejections;
 };
@@ -112,7 +115,18 @@ class Reconciler {
   };
   ValidationResult validate(const RenderedConfig& rendered, const Bundle& bundle);
 
+  PassReport reconcile(const std::set<std::string>& hints);
   bool applyHints(const std::set<std::string>& hints, PassReport& report);
+  // The unchanged-answer short cut (see PassReport::answer_unchanged).
+  bool lastResultStands() const;
+  void keepResult(const PassReport& report);
+  // The last body of each app fetched alone since the last full fetch.
+  std::unordered_map<std::string, std::string> hinted_bodies_;
+  bool hints_unchanged_ = false;  // this pass's hinted apps all answered as before
+  // The last pass's report when it published or found nothing to publish, and the
+  // rejections it saw; empty after any other outcome.
+  std::optional<PassReport> last_clean_;
+  std::map<std::string, std::string> last_clean_rejected_;
   struct Pass;
   bool fetch(const std::set<std::string>& hints, PassReport& report);
   std::unordered_map<std::string, bool> trackHealth(const ParsedApps& parsed) const;

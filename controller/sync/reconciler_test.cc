@@ -380,6 +380,47 @@ TEST_F(ReconcilerTest, EventHintsFetchOnlyTheNamedApps) {
   EXPECT_NE(cfg().find("10.0.0.1:31000"), std::string::npos);
 }
 
+TEST_F(ReconcilerTest, AnEventWhoseAppAnswersAsBeforeRebuildsNothing) {
+  api_.body = apps({app("/a", 10001, {31000}), app("/b", 10002, {32000})});
+  auto r = make();
+  ASSERT_EQ(r.reconcileOnce().outcome, PassReport::Outcome::Published);
+  api_.single["/b"] = "{\"app\":" + app("/b", 10002, {32000, 32001}) + "}";
+  auto scaled = r.reconcileOnce({"/b"});
+  ASSERT_EQ(scaled.outcome, PassReport::Outcome::Published);
+  EXPECT_FALSE(scaled.answer_unchanged);  // first fetch of /b alone: rebuilt
+  // A second event for the same change (Marathon sends several): same answer.
+  auto again = r.reconcileOnce({"/b"});
+  EXPECT_EQ(again.outcome, PassReport::Outcome::Unchanged);
+  EXPECT_TRUE(again.answer_unchanged);
+  EXPECT_EQ(again.version, scaled.version);
+  EXPECT_EQ(again.servers, scaled.servers);
+  EXPECT_TRUE(again.added_apps.empty());
+  // The app changes again: rebuilt and published.
+  api_.single["/b"] = "{\"app\":" + app("/b", 10002, {32000}) + "}";
+  auto down = r.reconcileOnce({"/b"});
+  EXPECT_EQ(down.outcome, PassReport::Outcome::Published);
+  EXPECT_FALSE(down.answer_unchanged);
+  EXPECT_EQ(cfg().find("10.0.0.2:32001"), std::string::npos);
+  // A new rejection by the reloader is never skipped, even with the same answer.
+  ReloaderStatus st;
+  st.rejected[down.version] = "[ALERT] something";
+  r.noteReloaderStatus(st);
+  EXPECT_FALSE(r.reconcileOnce({"/b"}).answer_unchanged);
+  // The reloader applies the version after all (the hold its rejection started ends);
+  // after a full fetch, the first event's app is rebuilt once more.
+  ReloaderStatus applied;
+  applied.applied_version = down.version;
+  r.noteReloaderStatus(applied);
+  ASSERT_EQ(r.reconcileOnce().outcome, PassReport::Outcome::Unchanged);
+  EXPECT_FALSE(r.reconcileOnce({"/b"}).answer_unchanged);
+  EXPECT_TRUE(r.reconcileOnce({"/b"}).answer_unchanged);
+  // After a failed pass, nothing stands: rebuilt.
+  api_.fail = true;
+  EXPECT_EQ(r.reconcileOnce({"/b"}).outcome, PassReport::Outcome::Failed);
+  api_.fail = false;
+  EXPECT_FALSE(r.reconcileOnce({"/b"}).answer_unchanged);
+}
+
 }  // namespace
 }  // namespace mlb::controller
 
