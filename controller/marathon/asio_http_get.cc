@@ -5,9 +5,11 @@
 #include <boost/asio/ssl.hpp>
 // clang-format on
 
+#include <charconv>
 #include <cstdlib>
 #include <functional>
 #include <optional>
+#include <vector>
 
 #include "common/strings.h"
 #include "controller/marathon/asio_http_get.h"
@@ -21,6 +23,19 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using common::Error;
+
+// host:port as an endpoint when host is an IPv4 or IPv6 literal.
+std::optional<tcp::endpoint> literalEndpoint(const std::string& host, const std::string& port) {
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(host, ec);
+  unsigned value = 0;
+  const auto [end, perr] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec || perr != std::errc() || end != port.data() + port.size() || value == 0 ||
+      value > 65535) {
+    return std::nullopt;
+  }
+  return tcp::endpoint(address, static_cast<unsigned short>(value));
+}
 
 }  // namespace
 
@@ -166,33 +181,43 @@ common::Result<HttpGetResponse> asioHttpGet(const std::string& base_url, const s
       asio::async_write(sock, asio::buffer(request), write_done);
     }
   };
-  resolver.async_resolve(
-      u.host, u.port, [&](const boost::system::error_code& e, tcp::resolver::results_type results) {
-        if (e) {
-          fail("resolve " + u.host, e);
-          return;
-        }
-        asio::async_connect(sock, results,
-                            [&](const boost::system::error_code& ce, const tcp::endpoint&) {
-                              if (ce) {
-                                fail("connect " + base_url, ce);
-                                return;
-                              }
-                              if (!u.tls) {
-                                on_connected();
-                                return;
-                              }
-                              prepareTlsStream(stream, u.host, options.insecure_tls);
-                              stream.async_handshake(asio::ssl::stream_base::client,
-                                                     [&](const boost::system::error_code& he) {
-                                                       if (he) {
-                                                         fail("TLS handshake with " + base_url, he);
-                                                         return;
-                                                       }
-                                                       on_connected();
-                                                     });
-                            });
-      });
+  auto connect_to = [&](const auto& endpoints) {
+    asio::async_connect(sock, endpoints,
+                        [&](const boost::system::error_code& ce, const tcp::endpoint&) {
+                          if (ce) {
+                            fail("connect " + base_url, ce);
+                            return;
+                          }
+                          if (!u.tls) {
+                            on_connected();
+                            return;
+                          }
+                          prepareTlsStream(stream, u.host, options.insecure_tls);
+                          stream.async_handshake(asio::ssl::stream_base::client,
+                                                 [&](const boost::system::error_code& he) {
+                                                   if (he) {
+                                                     fail("TLS handshake with " + base_url, he);
+                                                     return;
+                                                   }
+                                                   on_connected();
+                                                 });
+                        });
+  };
+  // An address literal needs no resolver (whose first use spawns a thread per
+  // io_context: per request here).
+  if (auto literal = literalEndpoint(u.host, u.port)) {
+    connect_to(std::vector<tcp::endpoint>{*literal});
+  } else {
+    resolver.async_resolve(
+        u.host, u.port,
+        [&](const boost::system::error_code& e, const tcp::resolver::results_type& results) {
+          if (e) {
+            fail("resolve " + u.host, e);
+            return;
+          }
+          connect_to(results);
+        });
+  }
   try {
     io.run();
   } catch (const std::exception& e) {

@@ -1,6 +1,7 @@
 #pragma once
 // Plain types for what Marathon says about apps and tasks (GET /v2/apps?embed=apps.tasks),
 // in both the Marathon <= 1.4 and >= 1.5 shapes. No logic here.
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -57,6 +58,9 @@ struct MarathonApp {
   // Position in Marathon's answer. IP-per-task service ports are auto-assigned in
   // this order, as marathon-lb does, so that both give the same ports.
   size_t answer_index = 0;
+  // Set by the holder of a cache of parsed apps: a new value each time this app's
+  // content may have changed (0: unknown, never memoized). See BuildMemo.
+  uint64_t revision = 0;
   std::vector<MarathonTask> tasks;
 };
 

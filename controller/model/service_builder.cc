@@ -446,7 +446,306 @@ void assignServerIds(std::vector<Server>& servers) {
   }
 }
 
+// Whether an app's build depends on nothing but the app: no host name to resolve.
+bool memoizable(const MarathonApp& app) {
+  return std::all_of(app.tasks.begin(), app.tasks.end(),
+                     [](const MarathonTask& t) { return t.host.empty() || isIpLiteral(t.host); });
+}
+
+// The answers of options.unknown_health for the app's tasks that have no health
+// results (they decide whether those tasks are routed).
+std::string unknownHealthKey(const MarathonApp& app, const BuildOptions& options) {
+  std::string key;
+  if (!options.health_check || app.health_checks.empty() || !options.unknown_health) {
+    return key;
+  }
+  for (const auto& t : app.tasks) {
+    if (t.health_results == 0) {
+      const std::optional<bool> known = options.unknown_health(t.id);
+      key.push_back(!known ? 'u' : *known ? '1' : '0');
+    }
+  }
+  return key;
+}
+
+// A task the app's services route to, with its address.
+struct SelectedTask {
+  const MarathonTask* task;
+  std::string ip;
+  const std::vector<int>* ports;
+};
+
+// marathon-lb's task selection, shared by every port of the app: running, with a
+// host, healthy when --health-check asks, with an address that can be routed.
+// `task_port_defaults` (the app's ports, for tasks without their own) must outlive
+// the result, which points into it.
+std::vector<SelectedTask> selectTasks(const MarathonApp& app, NetMode mode, size_t port_count,
+                                      const BuildOptions& options,
+                                      const AppPorts& task_port_defaults, AppBuild& out) {
+  std::vector<SelectedTask> selected;
+  for (const auto& task : app.tasks) {
+    if (task.host.empty() || droppedState(task.state)) {
+      continue;
+    }
+    if (options.health_check && !app.health_checks.empty()) {
+      bool alive = task.any_alive;
+      if (task.health_results == 0) {
+        std::optional<bool> known;
+        if (options.unknown_health) {
+          known = options.unknown_health(task.id);
+        }
+        alive = known.value_or(false);
+      }
+      if (!alive) {
+        continue;
+      }
+    }
+    auto address = routableAddress(task, mode, task_port_defaults, options, port_count);
+    if (!address) {
+      out.skipped_tasks.push_back({app.id, task.id, address.error().message});
+      continue;
+    }
+    selected.push_back({&task, std::move(address->ip), address->ports});
+  }
+  return selected;
+}
+
+// The service of port `n` from its labels; "" or the reason it is quarantined.
+std::string configureService(const MarathonApp& app, int n,
+                             const std::vector<std::string>& app_groups, Service& s) {
+  s.health_check = healthCheckFor(app, n);
+  if (s.health_check && s.health_check->protocol == "HTTP") {
+    s.mode = "http";
+  }
+  const std::string prefix = "HAPROXY_" + std::to_string(n) + "_";
+  for (auto it = app.labels.lower_bound(prefix);
+       it != app.labels.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+    common::Status st =
+        applyPortLabel(std::string_view(it->first).substr(prefix.size()), it->second, s);
+    if (!st) {
+      return st.error().message;
+    }
+  }
+  if (s.groups.empty()) {
+    s.groups = app_groups;
+  }
+  if (!s.health_check && s.healthcheck_port_index) {
+    s.health_check = healthCheckFor(app, *s.healthcheck_port_index);
+    if (s.health_check) {
+      const std::string& p = s.health_check->protocol;
+      if (p == "HTTP" || p == "HTTPS" || p == "MESOS_HTTP" || p == "MESOS_HTTPS") {
+        s.mode = "http";
+      }
+    }
+  }
+  if (s.mode.empty()) {
+    s.mode = s.hostname.empty() ? "tcp" : "http";
+  }
+  if (std::string problem = portProblem(s); !problem.empty()) {
+    return problem;
+  }
+  // The default proxy-pass glue sets the Host header to the vhost: without one,
+  // HAProxy refuses the line. Say so here rather than after a failed haproxy -c.
+  if (s.mode == "http" && !s.proxypath.empty() && s.hostname.empty() &&
+      !s.template_overrides.count("HTTP_BACKEND_PROXYPASS_GLUE")) {
+    return "label " + prefix + "HTTP_BACKEND_PROXYPASS_PATH: needs " + prefix +
+           "VHOST (the proxy-pass rule sets the Host header to the vhost)";
+  }
+  return "";
+}
+
+// The servers of port `i` of the service: one per selected task with that port,
+// sorted, duplicates removed, ids assigned as marathon-lb does.
+void addServers(const PreparedApp& prepared, const std::vector<SelectedTask>& selected, size_t i,
+                Service& s) {
+  s.servers.reserve(selected.size());
+  for (const auto& sel : selected) {
+    if (i >= sel.ports->size()) {
+      continue;
+    }
+    Server& srv = s.servers.emplace_back();
+    srv.host = sel.task->host;
+    srv.ip = sel.ip;
+    srv.port = (*sel.ports)[i];
+    srv.task_id = sel.task->id;
+    srv.draining =
+        !prepared.draining_tasks.empty() && prepared.draining_tasks.count(sel.task->id) > 0;
+    if (s.health_check && !s.healthcheck_port_index && s.health_check->port &&
+        *s.health_check->port != 0) {
+      srv.check_port = s.health_check->port;
+    }
+    char port_text[16];
+    const auto port_end = std::to_chars(port_text, port_text + sizeof port_text, srv.port).ptr;
+    const std::string_view port_view(port_text, static_cast<size_t>(port_end - port_text));
+    const bool same = srv.host == srv.ip;
+    srv.name.reserve((same ? 0 : srv.host.size() + 1) + srv.ip.size() + 1 + port_view.size());
+    if (!same) {
+      srv.name.append(srv.host).push_back('_');
+    }
+    srv.name.append(srv.ip).push_back('_');
+    srv.name.append(port_view);
+    sanitizeNameInPlace(srv.name);
+  }
+  common::sortByPermutation(s.servers, [](const Server& a, const Server& b) {
+    return std::tie(a.host, a.port, a.ip, a.task_id) < std::tie(b.host, b.port, b.ip, b.task_id);
+  });
+  // Two tasks with the same address would give two identical server lines.
+  s.servers.erase(std::unique(s.servers.begin(), s.servers.end(),
+                              [](const Server& a, const Server& b) {
+                                return a.ip == b.ip && a.port == b.port && a.host == b.host;
+                              }),
+                  s.servers.end());
+  assignServerIds(s.servers);
+  if (s.sticky) {
+    for (auto& srv : s.servers) {
+      srv.cookie = common::sha1Hex(srv.name).substr(0, 10);
+    }
+  }
+}
+
+// HAPROXY_{n}_BACKEND_HEALTHCHECK_PORT_INDEX: the k-th server (in server order) is
+// checked on the port of the k-th server of the app's service at that index
+// (services in service-port order), as marathon-lb's get_backend_port() does.
+void applyHealthcheckPortIndex(std::vector<std::pair<Service, bool>>& built) {
+  const bool any_port_index = std::any_of(built.begin(), built.end(), [](const auto& b) {
+    return b.first.health_check && b.first.healthcheck_port_index;
+  });
+  if (!any_port_index) {
+    return;
+  }
+  std::vector<const Service*> by_port;
+  for (const auto& [svc, routed] : built) {
+    by_port.push_back(&svc);
+  }
+  std::stable_sort(by_port.begin(), by_port.end(), [](const Service* x, const Service* y) {
+    return x->service_port < y->service_port;
+  });
+  for (auto& [svc, routed] : built) {
+    if (!svc.health_check || !svc.healthcheck_port_index) {
+      continue;
+    }
+    const size_t hpi = static_cast<size_t>(*svc.healthcheck_port_index);
+    const Service* other = hpi < by_port.size() ? by_port[hpi] : &svc;
+    for (size_t k = 0; k < svc.servers.size(); ++k) {
+      if (k < other->servers.size()) {
+        svc.servers[k].check_port = other->servers[k].port;
+      }
+    }
+  }
+}
+
+// Everything one app contributes: its routed services, its quarantined ports, its
+// skipped tasks. Depends on nothing but its arguments.
+void buildApp(const PreparedApp& prepared, NetMode mode,
+              const std::vector<std::optional<int>>& ports, const BuildOptions& options,
+              AppBuild& out) {
+  const MarathonApp& app = prepared.app();
+  if (!options.framework_name.empty() && app.id == "/" + options.framework_name) {
+    return;
+  }
+  std::vector<std::string> app_groups;
+  if (auto g = app.labels.find("HAPROXY_GROUP"); g != app.labels.end()) {
+    if (!isSafeValue(g->second)) {
+      out.quarantined.push_back(
+          {app.id, -1, "label HAPROXY_GROUP: value contains a control character"});
+      return;
+    }
+    app_groups = splitComma(g->second);
+  }
+  AppPorts task_port_defaults;
+  appPorts(app, mode, task_port_defaults);
+  const std::vector<SelectedTask> selected =
+      selectTasks(app, mode, ports.size(), options, task_port_defaults, out);
+  std::vector<std::pair<Service, bool>> built;  // every port of the app; bool = routed
+  for (size_t i = 0; i < ports.size(); ++i) {
+    const int n = static_cast<int>(i);
+    if (!ports[i]) {
+      out.quarantined.push_back({app.id, n, "service ports are exhausted (IP-per-task range)"});
+      continue;
+    }
+    Service s;
+    s.app_id = app.id;
+    s.port_index = n;
+    s.service_port = *ports[i];
+    if (std::string error = configureService(app, n, app_groups, s); !error.empty()) {
+      out.quarantined.push_back({app.id, n, std::move(error)});
+      continue;
+    }
+    const bool routed =
+        hasGroup(options.groups, s.groups) && s.enabled.value_or(!options.strict_mode);
+    s.backend.assign(app.id, 1);
+    std::replace(s.backend.begin(), s.backend.end(), '/', '_');
+    s.backend.push_back('_');
+    s.backend.append(std::to_string(s.service_port));
+    addServers(prepared, selected, i, s);
+    built.emplace_back(std::move(s), routed);
+  }
+  applyHealthcheckPortIndex(built);
+  for (auto& [svc, routed] : built) {
+    if (routed && !svc.servers.empty()) {
+      out.services.push_back(std::move(svc));
+    }
+  }
+}
+
+// buildApp through options.memo: an app whose input is the same as at the last build
+// (same revision of the parsed app, same mode and service ports, same answers for its
+// tasks of unknown health) gets a copy of that build.
+void buildAppCached(const PreparedApp& prepared, NetMode mode,
+                    const std::vector<std::optional<int>>& ports, const BuildOptions& options,
+                    ServiceModel& model) {
+  auto append = [&model](const AppBuild& b) {
+    model.services.insert(model.services.end(), b.services.begin(), b.services.end());
+    model.quarantined.insert(model.quarantined.end(), b.quarantined.begin(), b.quarantined.end());
+    model.skipped_tasks.insert(model.skipped_tasks.end(), b.skipped_tasks.begin(),
+                               b.skipped_tasks.end());
+  };
+  BuildMemo* memo = options.memo;
+  const MarathonApp& app = prepared.app();
+  if (memo == nullptr || prepared.merged || app.revision == 0) {
+    AppBuild b;
+    buildApp(prepared, mode, ports, options, b);
+    append(b);
+    return;
+  }
+  BuildMemo::Key key{app.revision, static_cast<int>(mode), ports, unknownHealthKey(app, options)};
+  if (const AppBuild* hit = memo->find(app.id, key)) {
+    append(*hit);  // stored: memoizable, and the same revision has the same hosts
+    return;
+  }
+  AppBuild b;
+  buildApp(prepared, mode, ports, options, b);
+  append(b);
+  if (memoizable(app)) {
+    memo->store(app.id, std::move(key), std::move(b));
+  }
+}
 }  // namespace
+
+const AppBuild* BuildMemo::find(const std::string& app_id, const Key& key) {
+  auto it = entries_.find(app_id);
+  if (it == entries_.end() || !(it->second.key == key)) {
+    return nullptr;
+  }
+  it->second.used = true;
+  ++hits_;
+  return &it->second.build;
+}
+
+void BuildMemo::store(const std::string& app_id, Key key, AppBuild build) {
+  entries_.insert_or_assign(app_id, Entry{std::move(key), std::move(build), true});
+}
+
+void BuildMemo::sweep() {
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (!it->second.used) {
+      it = entries_.erase(it);
+      continue;
+    }
+    it->second.used = false;
+    ++it;
+  }
+}
 
 ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOptions& options) {
   ServiceModel model;
@@ -477,205 +776,11 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
     port_count += p.size();
   }
   model.services.reserve(port_count);
-  // Per-app scratch, reused from app to app.
-  struct Selected {
-    const MarathonTask* task;
-    std::string ip;
-    const std::vector<int>* ports;
-  };
-  std::vector<Selected> selected;
-  AppPorts task_port_defaults;
-  std::vector<std::pair<Service, bool>> built;  // every port of the app; bool = routed
   for (size_t app_i = 0; app_i < apps.size(); ++app_i) {
-    const PreparedApp& prepared = apps[app_i];
-    const MarathonApp& app = prepared.app();
-    if (!options.framework_name.empty() && app.id == "/" + options.framework_name) {
-      continue;
-    }
-    std::vector<std::string> app_groups;
-    if (auto g = app.labels.find("HAPROXY_GROUP"); g != app.labels.end()) {
-      if (!isSafeValue(g->second)) {
-        model.quarantined.push_back(
-            {app.id, -1, "label HAPROXY_GROUP: value contains a control character"});
-        continue;
-      }
-      app_groups = splitComma(g->second);
-    }
-    const NetMode mode = app_modes[app_i];
-    const auto& ports = app_ports[app_i];
-
-    // Task selection (marathon-lb's rules), shared by every port of the app.
-    appPorts(app, mode, task_port_defaults);
-    selected.clear();
-    for (const auto& task : app.tasks) {
-      if (task.host.empty() || droppedState(task.state)) {
-        continue;
-      }
-      if (options.health_check && !app.health_checks.empty()) {
-        bool alive = task.any_alive;
-        if (task.health_results == 0) {
-          std::optional<bool> known;
-          if (options.unknown_health) {
-            known = options.unknown_health(task.id);
-          }
-          alive = known.value_or(false);
-        }
-        if (!alive) {
-          continue;
-        }
-      }
-      auto address = routableAddress(task, mode, task_port_defaults, options, ports.size());
-      if (!address) {
-        model.skipped_tasks.push_back({app.id, task.id, address.error().message});
-        continue;
-      }
-      selected.push_back({&task, std::move(address->ip), address->ports});
-    }
-
-    built.clear();
-    for (size_t i = 0; i < ports.size(); ++i) {
-      const int n = static_cast<int>(i);
-      if (!ports[i]) {
-        model.quarantined.push_back({app.id, n, "service ports are exhausted (IP-per-task range)"});
-        continue;
-      }
-      Service s;
-      s.app_id = app.id;
-      s.port_index = n;
-      s.service_port = *ports[i];
-      s.health_check = healthCheckFor(app, n);
-      if (s.health_check && s.health_check->protocol == "HTTP") {
-        s.mode = "http";
-      }
-      std::string error;
-      const std::string prefix = "HAPROXY_" + std::to_string(n) + "_";
-      for (auto it = app.labels.lower_bound(prefix);
-           it != app.labels.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
-        common::Status st =
-            applyPortLabel(std::string_view(it->first).substr(prefix.size()), it->second, s);
-        if (!st) {
-          error = st.error().message;
-          break;
-        }
-      }
-      if (!error.empty()) {
-        model.quarantined.push_back({app.id, n, error});
-        continue;
-      }
-      if (s.groups.empty()) {
-        s.groups = app_groups;
-      }
-      const bool routed =
-          hasGroup(options.groups, s.groups) && s.enabled.value_or(!options.strict_mode);
-      if (!s.health_check && s.healthcheck_port_index) {
-        s.health_check = healthCheckFor(app, *s.healthcheck_port_index);
-        if (s.health_check) {
-          const std::string& p = s.health_check->protocol;
-          if (p == "HTTP" || p == "HTTPS" || p == "MESOS_HTTP" || p == "MESOS_HTTPS") {
-            s.mode = "http";
-          }
-        }
-      }
-      if (s.mode.empty()) {
-        s.mode = s.hostname.empty() ? "tcp" : "http";
-      }
-      if (std::string problem = portProblem(s); !problem.empty()) {
-        model.quarantined.push_back({app.id, n, std::move(problem)});
-        continue;
-      }
-      // The default proxy-pass glue sets the Host header to the vhost: without one,
-      // HAProxy refuses the line. Say so here rather than after a failed haproxy -c.
-      if (s.mode == "http" && !s.proxypath.empty() && s.hostname.empty() &&
-          !s.template_overrides.count("HTTP_BACKEND_PROXYPASS_GLUE")) {
-        model.quarantined.push_back(
-            {app.id, n,
-             "label " + prefix + "HTTP_BACKEND_PROXYPASS_PATH: needs " + prefix +
-                 "VHOST (the proxy-pass rule sets the Host header to the vhost)"});
-        continue;
-      }
-      s.backend.assign(app.id, 1);
-      std::replace(s.backend.begin(), s.backend.end(), '/', '_');
-      s.backend.push_back('_');
-      s.backend.append(std::to_string(s.service_port));
-
-      s.servers.reserve(selected.size());
-      for (const auto& sel : selected) {
-        if (i >= sel.ports->size()) {
-          continue;
-        }
-        Server& srv = s.servers.emplace_back();
-        srv.host = sel.task->host;
-        srv.ip = sel.ip;
-        srv.port = (*sel.ports)[i];
-        srv.task_id = sel.task->id;
-        srv.draining =
-            !prepared.draining_tasks.empty() && prepared.draining_tasks.count(sel.task->id) > 0;
-        if (s.health_check && !s.healthcheck_port_index && s.health_check->port &&
-            *s.health_check->port != 0) {
-          srv.check_port = s.health_check->port;
-        }
-        char port_text[16];
-        const auto port_end = std::to_chars(port_text, port_text + sizeof port_text, srv.port).ptr;
-        const std::string_view port_view(port_text, static_cast<size_t>(port_end - port_text));
-        const bool same = srv.host == srv.ip;
-        srv.name.reserve((same ? 0 : srv.host.size() + 1) + srv.ip.size() + 1 + port_view.size());
-        if (!same) {
-          srv.name.append(srv.host).push_back('_');
-        }
-        srv.name.append(srv.ip).push_back('_');
-        srv.name.append(port_view);
-        sanitizeNameInPlace(srv.name);
-      }
-      common::sortByPermutation(s.servers, [](const Server& a, const Server& b) {
-        return std::tie(a.host, a.port, a.ip, a.task_id) <
-               std::tie(b.host, b.port, b.ip, b.task_id);
-      });
-      // Two tasks with the same address would give two identical server lines.
-      s.servers.erase(std::unique(s.servers.begin(), s.servers.end(),
-                                  [](const Server& a, const Server& b) {
-                                    return a.ip == b.ip && a.port == b.port && a.host == b.host;
-                                  }),
-                      s.servers.end());
-      assignServerIds(s.servers);
-      if (s.sticky) {
-        for (auto& srv : s.servers) {
-          srv.cookie = common::sha1Hex(srv.name).substr(0, 10);
-        }
-      }
-      built.emplace_back(std::move(s), routed);
-    }
-    // HAPROXY_{n}_BACKEND_HEALTHCHECK_PORT_INDEX: the k-th server (in server order)
-    // is checked on the port of the k-th server of the app's service at that index
-    // (services in service-port order), as marathon-lb's get_backend_port() does.
-    const bool any_port_index = std::any_of(built.begin(), built.end(), [](const auto& b) {
-      return b.first.health_check && b.first.healthcheck_port_index;
-    });
-    if (any_port_index) {
-      std::vector<const Service*> by_port;
-      for (const auto& [svc, routed] : built) {
-        by_port.push_back(&svc);
-      }
-      std::stable_sort(by_port.begin(), by_port.end(), [](const Service* x, const Service* y) {
-        return x->service_port < y->service_port;
-      });
-      for (auto& [svc, routed] : built) {
-        if (!svc.health_check || !svc.healthcheck_port_index) {
-          continue;
-        }
-        const size_t hpi = static_cast<size_t>(*svc.healthcheck_port_index);
-        const Service* other = hpi < by_port.size() ? by_port[hpi] : &svc;
-        for (size_t k = 0; k < svc.servers.size(); ++k) {
-          if (k < other->servers.size()) {
-            svc.servers[k].check_port = other->servers[k].port;
-          }
-        }
-      }
-    }
-    for (auto& [svc, routed] : built) {
-      if (routed && !svc.servers.empty()) {
-        model.services.push_back(std::move(svc));
-      }
-    }
+    buildAppCached(apps[app_i], app_modes[app_i], app_ports[app_i], options, model);
+  }
+  if (options.memo != nullptr) {
+    options.memo->sweep();
   }
   // Apps were visited in id order, so this is nearly sorted already: a Service is
   // large (~800 bytes), so sort positions and move each service once.

@@ -3,12 +3,15 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "controller/model/marathon_app.h"
 #include "controller/model/service.h"
 
 namespace mlb::controller {
+
+class BuildMemo;
 
 struct BuildOptions {
   std::vector<std::string> groups;  // --group (repeatable; "*" = every app)
@@ -24,6 +27,49 @@ struct BuildOptions {
   // lost them, e.g. after a leader failover). Unset: such tasks are not routed,
   // as marathon-lb does in one-shot mode.
   std::function<std::optional<bool>(const std::string& task_id)> unknown_health;
+  // Reuses the build of apps whose input has not changed since the last build with
+  // the same memo (and the same other options). Unset: every app is built.
+  BuildMemo* memo = nullptr;
+};
+
+// What one app contributes to the model.
+struct AppBuild {
+  std::vector<Service> services;  // routed, with servers
+  std::vector<Quarantined> quarantined;
+  std::vector<SkippedTask> skipped_tasks;
+};
+
+// The builds of the last buildServices() per app, keyed by what they were built
+// from: the app's revision (MarathonApp::revision), networking mode, service ports and
+// the answers for its tasks of unknown health. Apps whose build depends on anything
+// else (a host name to resolve, a blue/green merge) are not memoized. A task change
+// costs one app's build instead of every app's. Not thread-safe; one per builder.
+class BuildMemo {
+ public:
+  struct Key {
+    uint64_t revision = 0;
+    int mode = 0;
+    std::vector<std::optional<int>> ports;
+    std::string unknown_health;
+    bool operator==(const Key&) const = default;
+  };
+  // The build stored for `app_id` under `key`, or null.
+  const AppBuild* find(const std::string& app_id, const Key& key);
+  void store(const std::string& app_id, Key key, AppBuild build);
+  // Forgets the apps neither found nor stored since the previous sweep.
+  void sweep();
+  size_t size() const { return entries_.size(); }
+  bool contains(const std::string& app_id) const { return entries_.count(app_id) > 0; }
+  size_t hits() const { return hits_; }
+
+ private:
+  size_t hits_ = 0;
+  struct Entry {
+    Key key;
+    AppBuild build;
+    bool used = false;
+  };
+  std::unordered_map<std::string, Entry> entries_;
 };
 
 // Builds the services: labels validated (a bad value quarantines that port, or the

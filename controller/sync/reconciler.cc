@@ -291,6 +291,7 @@ bool Reconciler::applyHints(const std::set<std::string>& hints, PassReport& repo
       return false;
     }
     hinted_bodies_[id] = std::move(r->body);
+    app->revision = next_revision_++;
     if (present) {
       app->answer_index = it->answer_index;  // keep Marathon's answer order
       *it = std::move(*app);
@@ -342,8 +343,9 @@ bool Reconciler::fetch(const std::set<std::string>& hints, PassReport& report) {
   }
   fetched->body = std::string();  // free the answer before building
   next_answer_index_ = parsed_now->apps.size();
-  for (const auto& a : parsed_now->apps) {
+  for (auto& a : parsed_now->apps) {
     next_answer_index_ = std::max(next_answer_index_, a.answer_index + 1);
+    a.revision = next_revision_++;
   }
   cache_ = std::move(*parsed_now);
   return true;
@@ -858,6 +860,7 @@ PassReport Reconciler::reconcile(const std::set<std::string>& hints) {
   absorbReloaderVerdicts(report);
   Pass pass{report, parsed, {}, {}, {}, trackHealth(parsed), {}, {}};
   BuildOptions build = options_.build;
+  build.memo = &memo_;
   build.unknown_health = [&pass](const std::string& id) -> std::optional<bool> {
     auto it = pass.health_now.find(id);
     return it == pass.health_now.end() ? std::nullopt : std::optional<bool>(it->second);

@@ -120,6 +120,10 @@ class Reconciler {
   // The unchanged-answer short cut (see PassReport::answer_unchanged).
   bool lastResultStands() const;
   void keepResult(const PassReport& report);
+  // Builds of unchanged apps are reused (MarathonApp::revision: a new value for
+  // every app of a full answer and for every app patched in by an event).
+  BuildMemo memo_;
+  uint64_t next_revision_ = 1;
   // The last body of each app fetched alone since the last full fetch.
   std::unordered_map<std::string, std::string> hinted_bodies_;
   bool hints_unchanged_ = false;  // this pass's hinted apps all answered as before
