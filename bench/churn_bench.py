@@ -77,6 +77,7 @@ class Bench:
                         "--compact", "--out", fixture], check=True, capture_output=True)
         with open(fixture) as f:
             apps = json.load(f)["apps"]
+        self.apps = apps
         self.churn = [a["id"] for a in apps if self.churnable(a)]
         self.checked = {a["id"] for a in apps if a.get("healthChecks")}
         # Three apps backed by real servers, under load through their service ports.
@@ -126,21 +127,37 @@ class Bench:
             assert wait_until(lambda s=svc: http_get("127.0.0.1:%d" % s)[0] == 200, 120), \
                 "stable app not routed"
 
-    @staticmethod
-    def churnable(app):
+    # Balance algorithms HAProxy 2.6 cannot add servers to at runtime (map-based:
+    # static weights or hashing without `hash-type consistent`): those apps reload.
+    MAP_BASED = ("static-rr", "source", "uri", "url_param", "hdr(", "rdp-cookie")
+
+    @classmethod
+    def churnable(cls, app):
         """Exposed host-networking apps with at least two ported tasks (so that no event
         empties a backend: a service without servers leaves the config, a structural
-        change), outside blue/green pairs, without cookie persistence (HAProxy 2.6
-        cannot add servers to those at runtime: they reload, by design)."""
+        change), outside blue/green pairs, without cookie persistence or map-based
+        balancing (HAProxy 2.6 cannot add servers to those at runtime: they reload, by
+        design; `unsupported()` counts them)."""
         labels = app.get("labels") or {}
         tasks = app.get("tasks") or []
-        sticky = any(k.endswith("_STICKY") and v.lower() == "true" for k, v in labels.items())
         # A task failing its health check is not rendered: killing it changes nothing.
         healthy = all(r.get("alive", True) for t in tasks for r in t.get("healthCheckResults", []))
-        return (healthy and labels.get("HAPROXY_GROUP") == "external" and len(tasks) >= 2 and not sticky and
+        return (healthy and labels.get("HAPROXY_GROUP") == "external" and len(tasks) >= 2 and
+                not cls.unsupported(app) and
                 all(t.get("ports") for t in tasks) and not app.get("ipAddress") and
                 "HAPROXY_DEPLOYMENT_GROUP" not in labels and
                 all(n.get("mode") == "host" for n in app.get("networks") or [{"mode": "host"}]))
+
+    @classmethod
+    def unsupported(cls, app):
+        """Why a task change of this app reloads by design, or None."""
+        labels = app.get("labels") or {}
+        if any(k.endswith("_STICKY") and v.lower() == "true" for k, v in labels.items()):
+            return "cookie persistence"
+        if any(k.endswith("_BALANCE") and v.strip().lower().startswith(cls.MAP_BASED)
+               for k, v in labels.items()):
+            return "map-based balancing"
+        return None
 
     def start_watch(self, extra):
         self.watch = self.spawn([self.reloader, "watch", "--state-dir", self.state,
@@ -273,8 +290,16 @@ class Bench:
 
     def run(self):
         self.setup()
-        print("churn_bench: %d apps (%d churnable), %d events per phase, seed %d" % (
-            self.args.apps, len(self.churn), self.args.events, self.args.seed), flush=True)
+        reasons = {}
+        for a in self.apps:
+            why = self.unsupported(a)
+            if why and (a.get("labels") or {}).get("HAPROXY_GROUP") == "external":
+                reasons[why] = reasons.get(why, 0) + 1
+        print("churn_bench: %d apps (%d churnable; reloading by design, not churned: %s), "
+              "%d events per phase, seed %d" % (
+                  self.args.apps, len(self.churn),
+                  ", ".join("%d with %s" % (n, w) for w, n in sorted(reasons.items())) or "none",
+                  self.args.events, self.args.seed), flush=True)
         if self.args.events:
             self.phase("runtime", self.args.events)
         stop_all([self.watch])

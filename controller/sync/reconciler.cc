@@ -420,13 +420,34 @@ bool Reconciler::evaluateGuards(const ParsedApps& parsed, const ServiceModel& mo
   return false;
 }
 
-void Reconciler::recordLabelChanges(const ParsedApps& parsed) {
-  std::map<std::string, uint64_t> now;
+// The digest of each app's labels, in parsed.apps' order: recomputed only for apps
+// whose revision changed since it was last computed.
+std::vector<uint64_t> Reconciler::labelDigests(const ParsedApps& parsed) {
+  std::vector<uint64_t> out;
+  out.reserve(parsed.apps.size());
   for (const auto& a : parsed.apps) {
-    const uint64_t d = labelsDigest(a);
-    now.emplace(a.id, d);
-    auto prev = labels_digest_.find(a.id);
-    if (prev == labels_digest_.end() || prev->second == d || before_change_.count(a.id)) {
+    auto rev = labels_rev_.find(a.id);
+    auto known = labels_digest_->find(a.id);
+    if (a.revision != 0 && rev != labels_rev_.end() && rev->second == a.revision &&
+        known != labels_digest_->end()) {
+      out.push_back(known->second);
+      continue;
+    }
+    out.push_back(labelsDigest(a));
+    labels_rev_[a.id] = a.revision;
+  }
+  return out;
+}
+
+void Reconciler::recordLabelChanges(const ParsedApps& parsed) {
+  const std::vector<uint64_t> digests = labelDigests(parsed);
+  const auto& old = *labels_digest_;
+  bool changed = old.size() != parsed.apps.size();
+  for (size_t i = 0; i < parsed.apps.size(); ++i) {
+    const MarathonApp& a = parsed.apps[i];
+    auto prev = old.find(a.id);
+    changed = changed || prev == old.end() || prev->second != digests[i];
+    if (prev == old.end() || prev->second == digests[i] || before_change_.count(a.id)) {
       continue;  // new (nothing good to keep), unchanged, or already holding an older one
     }
     BeforeChange& keep = before_change_[a.id];
@@ -437,12 +458,22 @@ void Reconciler::recordLabelChanges(const ParsedApps& parsed) {
       }
     }
   }
+  if (!changed) {
+    return;  // the usual task event: the same labels for the same apps
+  }
+  auto now = std::make_shared<std::map<std::string, uint64_t>>();
+  for (size_t i = 0; i < parsed.apps.size(); ++i) {
+    now->emplace(parsed.apps[i].id, digests[i]);
+  }
+  for (auto it = labels_rev_.begin(); it != labels_rev_.end();) {
+    it = now->count(it->first) ? std::next(it) : labels_rev_.erase(it);
+  }
   for (auto it = before_change_.begin(); it != before_change_.end();) {
-    it = now.count(it->first) ? std::next(it) : before_change_.erase(it);
+    it = now->count(it->first) ? std::next(it) : before_change_.erase(it);
   }
   for (auto it = reloader_offenders_.begin(); it != reloader_offenders_.end();) {
-    auto d = now.find(it->first);
-    const bool same = d != now.end() && d->second == it->second.labels_digest;
+    auto d = now->find(it->first);
+    const bool same = d != now->end() && d->second == it->second.labels_digest;
     it = same ? std::next(it) : reloader_offenders_.erase(it);  // changed: retry it
   }
   labels_digest_ = std::move(now);
@@ -478,8 +509,8 @@ void Reconciler::attributeRejection(const PublishedVersion& pv, const std::strin
   Attribution a = attributeAlerts(alerts, config ? *config : "", pv.spans);
   ReloaderRejection rej{pv.version, {}, a.apps.empty() ? a.unattributed : a.apps.begin()->second};
   for (const auto& [app, text] : a.apps) {
-    auto d = pv.labels.find(app);
-    const uint64_t digest = d == pv.labels.end() ? 0 : d->second;
+    auto d = pv.labels->find(app);
+    const uint64_t digest = d == pv.labels->end() ? 0 : d->second;
     auto& off = reloader_offenders_[app];
     if (off.labels_digest == digest && !off.reason.empty()) {
       before_change_.erase(app);  // its last good fragment was rejected too: none is left
@@ -516,8 +547,8 @@ void Reconciler::planQuarantine(const ParsedApps& parsed, Pass& pass) {
     haproxy_offenders_.clear();
   }
   for (const auto& [app_id, off] : haproxy_offenders_) {
-    auto it = labels_digest_.find(app_id);
-    if (it != labels_digest_.end() && std::to_string(it->second) == off.labels_digest) {
+    auto it = labels_digest_->find(app_id);
+    if (it != labels_digest_->end() && std::to_string(it->second) == off.labels_digest) {
       pass.quarantine[{app_id, -1}] = {app_id, -1, "haproxy", off.reason, false};
       pass.removeApp(app_id);
     }
@@ -565,8 +596,8 @@ bool Reconciler::checkReloaderVerdict(Pass& pass, const std::string& version) {
   }
   ReloaderRejection rej{version, {}, a.apps.begin()->second};
   for (const auto& [app_id, text] : a.apps) {
-    auto d = labels_digest_.find(app_id);
-    reloader_offenders_[app_id] = {d == labels_digest_.end() ? 0 : d->second, text};
+    auto d = labels_digest_->find(app_id);
+    reloader_offenders_[app_id] = {d == labels_digest_->end() ? 0 : d->second, text};
     if (pass.hasSubstitute(app_id)) {
       before_change_.erase(app_id);  // the last good fragment is what was rejected
     }
@@ -799,7 +830,7 @@ void Reconciler::remember(Pass& pass, std::map<std::string, std::string> digest)
   std::map<std::string, Offender> offenders;
   for (const auto& q : report.quarantined) {
     if (q.source == "haproxy") {
-      if (auto d = labels_digest_.find(q.app_id); d != labels_digest_.end()) {
+      if (auto d = labels_digest_->find(q.app_id); d != labels_digest_->end()) {
         offenders[q.app_id] = {std::to_string(d->second), q.reason};
       }
     }

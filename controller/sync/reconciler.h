@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -192,7 +193,7 @@ class Reconciler {
   struct PublishedVersion {
     std::string version;
     std::vector<RenderedConfig::Span> spans;
-    std::map<std::string, uint64_t> labels;
+    std::shared_ptr<const std::map<std::string, uint64_t>> labels;  // shared: rarely changes
   };
   std::vector<PublishedVersion> published_;
   static constexpr size_t kPublishedKept = 3;
@@ -211,7 +212,12 @@ class Reconciler {
   // Each app's labels digest in the last pass, and, for apps whose labels changed
   // after the last version the reloader applied, their services from before the
   // change: the last good fragment if the reloader rejects the new one.
-  std::map<std::string, uint64_t> labels_digest_;
+  // App id -> digest of its labels (replaced, not modified: published_ shares it), and
+  // the app revision each digest was computed at.
+  std::shared_ptr<const std::map<std::string, uint64_t>> labels_digest_ =
+      std::make_shared<const std::map<std::string, uint64_t>>();
+  std::unordered_map<std::string, uint64_t> labels_rev_;
+  std::vector<uint64_t> labelDigests(const ParsedApps& parsed);
   struct BeforeChange {
     uint64_t seq = 0;  // the publish that carried the change
     std::vector<Service> services;
