@@ -134,6 +134,53 @@ struct Metrics {
 };
 
 // Keeps exactly one series per state: the previous version's series is removed.
+// Metrics and log lines for one govern pass (`processes`: it counted them).
+void reportGovern(Metrics& m, const GovernResult& g, bool processes) {
+  if (processes) {
+    m.processes.Add({{"role", "master"}}).Set(g.masters);
+    m.processes.Add({{"role", "worker"}}).Set(g.workers);
+    m.processes.Add({{"role", "old_worker"}}).Set(g.old_workers);
+    m.old_generations.Set(g.old_generations);
+    m.processes.Add({{"role", "stale_master"}}).Set(g.stale_masters);
+  }
+  if (g.deleted_servers > 0) {
+    m.deleted.Increment(g.deleted_servers);
+  }
+  if (g.drift_repairs > 0) {
+    m.drift.Add({{"how", "command"}}).Increment(g.drift_repairs);
+    logWarn("runtime servers differed from live; repaired",
+            {{"servers", std::to_string(g.drift_repairs)},
+             {"commands", joinCommands(g.drift_commands)}});
+  }
+  if (g.drift_reloads > 0) {
+    m.drift.Add({{"how", "reload"}}).Increment(g.drift_reloads);
+    logWarn("runtime servers differ from live; reloading");
+  }
+  for (const auto& e : g.runtime_errors) {
+    logWarn("runtime command refused", {{"error", e}});
+  }
+  if (g.stale_sigusr1 > 0) {
+    m.governor.Add({{"signal", "SIGUSR1"}}).Increment(g.stale_sigusr1);
+    logWarn(
+        "governor: soft-stopping HAProxy masters of this state dir older than the "
+        "current one (a handover that missed its -sf)",
+        {{"count", std::to_string(g.stale_masters)}});
+  }
+  if (g.sigusr1 > 0) {
+    m.governor.Add({{"signal", "SIGUSR1"}}).Increment(g.sigusr1);
+    logInfo("governor: soft-stopping old workers", {{"count", std::to_string(g.sigusr1)}});
+  }
+  if (g.sigterm > 0) {
+    m.governor.Add({{"signal", "SIGTERM"}}).Increment(g.sigterm);
+    logWarn("governor: terminating old workers past their drain limit",
+            {{"count", std::to_string(g.sigterm)}});
+  }
+  for (const auto& why : g.refused) {
+    m.refused.Increment();
+    logWarn("governor: not signalling", {{"reason", why}});
+  }
+}
+
 void setVersion(Metrics& m, prometheus::Gauge*& slot, const std::string& state,
                 const std::string& version) {
   if (slot != nullptr) {
@@ -242,6 +289,7 @@ int runWatch(const std::vector<std::string>& args, const std::map<std::string, s
     setVersion(m, applied_gauge, "applied", rc.appliedVersion());
   }
   while (!common::stopRequested()) {
+    bool runtime_applied = false;
     pollfd p{ifd, POLLIN, 0};
     int pr = ::poll(&p, 1, dirty ? 10 : recheck_ms);
     if (pr > 0) {
@@ -313,7 +361,7 @@ int runWatch(const std::vector<std::string>& args, const std::map<std::string, s
                      {"commands", std::to_string(r.runtime_commands)},
                      {"ms", std::to_string(r.duration.count())}});
             last_waiting.clear();
-            next_govern = Clock::now();
+            runtime_applied = true;
             break;
           }
           m.validations.Add({{"result", "valid"}}).Increment();
@@ -335,48 +383,9 @@ int runWatch(const std::vector<std::string>& args, const std::map<std::string, s
     }
     if (Clock::now() >= next_govern) {
       next_govern = Clock::now() + std::chrono::milliseconds(std::max(recheck_ms, 200));
-      GovernResult g = rc.govern();
-      m.processes.Add({{"role", "master"}}).Set(g.masters);
-      m.processes.Add({{"role", "worker"}}).Set(g.workers);
-      m.processes.Add({{"role", "old_worker"}}).Set(g.old_workers);
-      m.old_generations.Set(g.old_generations);
-      m.processes.Add({{"role", "stale_master"}}).Set(g.stale_masters);
-      if (g.deleted_servers > 0) {
-        m.deleted.Increment(g.deleted_servers);
-      }
-      if (g.drift_repairs > 0) {
-        m.drift.Add({{"how", "command"}}).Increment(g.drift_repairs);
-        logWarn("runtime servers differed from live; repaired",
-                {{"servers", std::to_string(g.drift_repairs)},
-                 {"commands", joinCommands(g.drift_commands)}});
-      }
-      if (g.drift_reloads > 0) {
-        m.drift.Add({{"how", "reload"}}).Increment(g.drift_reloads);
-        logWarn("runtime servers differ from live; reloading");
-      }
-      for (const auto& e : g.runtime_errors) {
-        logWarn("runtime command refused", {{"error", e}});
-      }
-      if (g.stale_sigusr1 > 0) {
-        m.governor.Add({{"signal", "SIGUSR1"}}).Increment(g.stale_sigusr1);
-        logWarn(
-            "governor: soft-stopping HAProxy masters of this state dir older than the "
-            "current one (a handover that missed its -sf)",
-            {{"count", std::to_string(g.stale_masters)}});
-      }
-      if (g.sigusr1 > 0) {
-        m.governor.Add({{"signal", "SIGUSR1"}}).Increment(g.sigusr1);
-        logInfo("governor: soft-stopping old workers", {{"count", std::to_string(g.sigusr1)}});
-      }
-      if (g.sigterm > 0) {
-        m.governor.Add({{"signal", "SIGTERM"}}).Increment(g.sigterm);
-        logWarn("governor: terminating old workers past their drain limit",
-                {{"count", std::to_string(g.sigterm)}});
-      }
-      for (const auto& why : g.refused) {
-        m.refused.Increment();
-        logWarn("governor: not signalling", {{"reason", why}});
-      }
+      reportGovern(m, rc.govern(), true);
+    } else if (runtime_applied) {
+      reportGovern(m, rc.governRuntime(), false);
     }
   }
   ::close(ifd);

@@ -715,6 +715,13 @@ void ReloadController::checkDrift(GovernResult& g) {
   g.drift_commands.insert(g.drift_commands.end(), fix.commands.begin(), fix.commands.end());
 }
 
+GovernResult ReloadController::governRuntime() {
+  GovernResult g;
+  deleteDrained(g);
+  checkDrift(g);
+  return g;
+}
+
 GovernResult ReloadController::govern() {
   GovernResult g;
   auto master = findVerifiedMaster(table_, options_.state_dir);

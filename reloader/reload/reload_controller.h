@@ -82,6 +82,9 @@ class ReloadController {
   void loadStatus();
   ApplyResult applyOnce();
   GovernResult govern();
+  // The runtime path's share of govern(), right after a runtime batch: drained servers
+  // deleted once idle, the drift of the backends the batch changed. No process scan.
+  GovernResult governRuntime();
   // Validates the bundle `version` (haproxy -c); "" when valid, else the reason
   // ([ALERT] lines).
   std::string validate(const std::string& version);
