@@ -13,7 +13,8 @@ reloader. Two phases in one run, side by side: the Runtime API path
 
 Prints per phase: event->live p50/p99, CPU-s per event of all mlb and HAProxy
 processes (background measured over an idle period under the same load and
-subtracted), reloads, live HAProxy processes, failed requests.
+subtracted), controller passes, reloads, HAProxy workers (at the end and the most seen
+after any event), failed requests.
 
 usage: churn_bench.py [--apps 1000] [--events 200] [--seed 1] [--build build]
 """
@@ -255,7 +256,7 @@ class Bench:
         time.sleep(5)
         background = [(b - a) / (time.monotonic() - t0) for a, b in zip(c0, self.cpu())]
         reloads0, passes0, c1, t1 = self.reloads(), self.passes(), self.cpu(), time.monotonic()
-        lat, missed = [], 0
+        lat, missed, most_workers = [], 0, 0
         for calls in self.events()[:events]:
             time.sleep(self.args.gap)
             prepared = self.prepare(calls)
@@ -264,6 +265,7 @@ class Bench:
             for action, body in prepared:
                 self.sim(action, body)
             ok = wait_until(lambda: self.current() != before and self.converged(), 8, 0.002)
+            most_workers = max(most_workers, len(child_pids(self.master.pid)))
             if ok:
                 lat.append(time.monotonic() - start)
             else:
@@ -274,7 +276,7 @@ class Bench:
         n = max(1, len(lat) + missed)
         reloads = self.reloads() - reloads0
         passes = [b - a for a, b in zip(passes0, self.passes())]
-        procs = 1 + len(child_pids(self.master.pid))
+        workers = len(child_pids(self.master.pid))
         for l in loads:
             l.stop_flag.set()
             l.join(10)
@@ -284,9 +286,9 @@ class Bench:
         p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")  # noqa
         print("%-8s events %d (not live in 8 s: %d)  event->live p50 %.0f ms  p99 %.0f ms  "
               "CPU %.4f s/event (controller %.4f, watcher %.4f, HAProxy %.4f)  controller passes "
-              "%d (published %d, full fetch %d, nothing rebuilt %d; %.1f ms per event)  reloads %d  HAProxy processes %d  requests %d  failed %d" % (
+              "%d (published %d, full fetch %d, nothing rebuilt %d; %.1f ms per event)  reloads %d  HAProxy workers %d (most at once %d)  requests %d  failed %d" % (
                   name, n, missed, p(0.5), p(0.99), sum(used) / n, used[0] / n, used[1] / n,
-                  used[2] / n, passes[0], passes[1], passes[2], passes[3], passes[4] * 1000 / n, reloads, procs, total, failed), flush=True)
+                  used[2] / n, passes[0], passes[1], passes[2], passes[3], passes[4] * 1000 / n, reloads, workers, most_workers, total, failed), flush=True)
 
     def run(self):
         self.setup()
