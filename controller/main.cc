@@ -10,6 +10,10 @@
 
 extern char** environ;
 
+namespace mlb::controller {
+extern const char* const kLongHelp;  // docs/labels.md, embedded at build time
+}
+
 int main(int argc, char** argv) {
   mlb::common::keepFreedMemory();
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -24,6 +28,13 @@ int main(int argc, char** argv) {
   if (help) {
     std::cout << mlb::controller::kControllerUsage;
     return 0;
+  }
+  if (flags.longhelp) {
+    std::cout << mlb::controller::kControllerUsage << "\n" << mlb::controller::kLongHelp;
+    return 0;
+  }
+  for (const auto& notice : flags.notices) {
+    std::cerr << "mlb-controller: " << notice << "\n";
   }
   return mlb::controller::runController(flags, env);
 }

@@ -143,6 +143,69 @@ class Env:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class MarathonLbCommandLineTests(unittest.TestCase):
+    """marathon-lb's own command line runs unchanged (issue: a drop-in)."""
+
+    MLB_ARGS = ["--group", "external", "--sse", "--skip-validation",
+                "--syslog-socket", "/dev/null", "--log-level", "INFO",
+                "--command", "/marathon-lb/reload_haproxy.sh", "--max-reload-retries", "3",
+                "--reload-interval", "5", "--archive-versions", "3", "--log-format",
+                "%(message)s", "--lru-cache-capacity", "500", "--skip-config-cleanup",
+                "--max-backoff", "30"]
+
+    def test_dry_prints_the_config_and_writes_nothing(self):
+        env = Env(start=False)
+        try:
+            out_cfg = os.path.join(env.dir, "haproxy.cfg")
+            p = subprocess.run([CONTROLLER, "-m", env.sim_url, "--haproxy-config", out_cfg,
+                                "--ssl-certs", os.path.join(env.dir, "cert.pem"),
+                                "--state-dir", env.state, "--dry"] + self.MLB_ARGS,
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("\nbackend ", p.stdout)
+            self.assertIn("frontend marathon_http_in", p.stdout)
+            for flag in ("--command", "--syslog-socket", "--archive-versions",
+                         "--max-reload-retries", "--reload-interval", "--log-format",
+                         "--lru-cache-capacity", "--skip-config-cleanup"):
+                self.assertIn(flag + " (marathon-lb) is ignored: ", p.stderr)
+            self.assertFalse(os.path.exists(out_cfg))  # --dry writes nothing
+            self.assertFalse(os.path.exists(os.path.join(env.state, "current")))
+            # An unreachable Marathon: non-zero, with the reason.
+            p = subprocess.run([CONTROLLER, "-m", "http://127.0.0.1:%d" % free_port(),
+                                "--dry"] + self.MLB_ARGS, capture_output=True, text=True,
+                               timeout=60)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("marathon_unavailable", p.stderr)
+        finally:
+            env.close()
+
+    def test_haproxy_config_gets_every_published_config(self):
+        env = Env(start=False)
+        try:
+            out_cfg = os.path.join(env.dir, "etc", "haproxy.cfg")
+            os.makedirs(os.path.dirname(out_cfg))
+            env.ctl_args += ["--haproxy-config", out_cfg, "-H", "--log-level", "WARNING"]
+            env.start_controller()
+            self.assertTrue(wait_until(lambda: os.path.exists(out_cfg), 20))
+            with open(out_cfg) as f:
+                self.assertEqual(f.read(), env.config())
+            self.assertTrue(env.streams_and_publishes())
+            def written():
+                with open(out_cfg) as f:
+                    return f.read()
+            self.assertTrue(wait_until(lambda: "balance leastconn" in written(), 10))
+            self.assertNotIn("level=info", env.log("controller.log"))  # --log-level WARNING
+        finally:
+            env.close()
+
+    def test_longhelp_prints_the_label_reference(self):
+        p = subprocess.run([CONTROLLER, "--longhelp"], capture_output=True, text=True,
+                           timeout=10)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn("HAPROXY_{n}_", p.stdout)
+        self.assertIn("VHOST", p.stdout)
+
+
 class FaultTests(unittest.TestCase):
     """Each Marathon fault: nothing published while it lasts, counted, recovered after."""
 

@@ -12,13 +12,21 @@ import urllib.request
 from http.client import HTTPConnection, HTTPException
 
 
+_GIVEN = set()
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    """A TCP port on 127.0.0.1 that was free a moment ago, never one this process was
+    given before (the kernel may hand a released port out again at once: a test that
+    takes 30 ports one by one could get the same one twice)."""
+    while True:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        p = s.getsockname()[1]
+        s.close()
+        if p not in _GIVEN:
+            _GIVEN.add(p)
+            return p
 
 
 def http(url, data=None, timeout=5, context=None):

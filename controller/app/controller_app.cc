@@ -272,10 +272,63 @@ std::string missingCertificate(const ControllerFlags& flags) {
 
 }  // namespace
 
+// --haproxy-config: marathon-lb's one-shot users read the config at a fixed path.
+// Written whole (a temporary file renamed over it) after each publish.
+void copyConfig(const std::string& path, const std::string& state_dir) {
+  auto text = common::readFile(state_dir + "/current/haproxy.cfg");
+  common::Status st = text ? common::writeFileAtomic(path, *text) : common::Status(text.error());
+  if (!st) {
+    logWarn("cannot write --haproxy-config", {{"path", path}, {"error", st.error().message}});
+  }
+}
+
+// --dry (marathon-lb's): one pass against Marathon, the configuration on stdout, no
+// state written (the bundle goes to a scratch directory, removed after). Non-zero
+// with the reason when nothing could be rendered.
+int runDry(const ControllerFlags& flags, const TemplateSet& templates, ReconcilerOptions ropts) {
+  char dir[] = "/tmp/mlb-dry-XXXXXX";
+  if (::mkdtemp(dir) == nullptr) {
+    logError("--dry: cannot make a scratch directory", {{"error", std::strerror(errno)}});
+    return 1;
+  }
+  int rc = 1;
+  {
+    BundlePublisher publisher(dir, 1);
+    auto api = makeRestMarathonApi(flags.marathon, nullptr);
+    common::ProcessRunnerPtr runner;
+    if (!ropts.haproxy_bin.empty()) {
+      runner = common::makeBoostProcessRunner();
+    }
+    common::HostResolver resolver(common::HostResolver::Options{});
+    ropts.build.resolve_host = [&resolver](const std::string& h) { return resolver.resolve(h); };
+    Reconciler reconciler(*api, runner.get(), publisher, templates, ropts);
+    const bool ready = static_cast<bool>(publisher.init());
+    PassReport r = ready ? reconciler.reconcileOnce() : PassReport{};
+    auto cfg = common::readFile(std::string(dir) + "/current/haproxy.cfg");
+    if (ready &&
+        (r.outcome == PassReport::Outcome::Published ||
+         r.outcome == PassReport::Outcome::Unchanged) &&
+        cfg) {
+      std::cout << *cfg << std::flush;
+      rc = 0;
+    } else {
+      logError("--dry: no configuration", {{"result", outcomeName(r.outcome)},
+                                           {"fault", r.fault},
+                                           {"guard", r.guard},
+                                           {"detail", r.detail}});
+    }
+  }
+  (void)common::removeTree(dir);
+  return rc;
+}
+
 int runController(const ControllerFlags& flags, const std::map<std::string, std::string>& env) {
   // cpprestsdk's thread pool would otherwise spread allocations over many malloc
   // arenas, each keeping its own free memory.
   mallopt(M_ARENA_MAX, 2);
+  if (flags.log_level) {
+    common::setLogLevel(*flags.log_level);
+  }
   if (std::string missing = missingCertificate(flags); !missing.empty()) {
     if (!flags.reconcile.haproxy_bin.empty()) {
       logError("refusing to start", {{"reason", missing}});
@@ -290,6 +343,9 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
   }
   ReconcilerOptions ropts = flags.reconcile;
   applyEnvironment(env, ropts.build, ropts.render);
+  if (flags.dry) {
+    return runDry(flags, *templates, ropts);
+  }
 
   prometheus::Registry registry;
   Metrics m(registry);
@@ -386,6 +442,9 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
         m.skipped_tasks.Add({{"reason", t.reason}}).Increment();
       }
       if (r.outcome == PassReport::Outcome::Published) {
+        if (!flags.haproxy_config.empty()) {
+          copyConfig(flags.haproxy_config, flags.state_dir);
+        }
         m.publishes.Increment();
         m.last_publish.Set(nowSeconds());
         m.event_to_publish.Observe(std::chrono::duration<double>(latency).count());
@@ -469,6 +528,7 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
     scfg.event_types = {"api_post_event", "status_update_event", "health_status_changed_event",
                         "app_terminated_event", "deployment_success"};
     scfg.silence_timeout = flags.silence_timeout;
+    scfg.backoff_max = flags.sse_backoff_max;
     scfg.ca_cert = flags.marathon.ca_cert;
     scfg.insecure_tls = flags.marathon.insecure_tls;
     scfg.marathon_urls = flags.marathon.urls;

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "common/fs/files.h"
@@ -62,6 +63,16 @@ bool toInt(const std::string& flag, const std::string& v, int lo, int hi, int& o
   }
   out = *n;
   return true;
+}
+
+std::optional<common::LogLevel> parseLogLevel(std::string v) {
+  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::toupper(c); });
+  static const std::map<std::string, common::LogLevel> kLevels = {
+      {"DEBUG", common::LogLevel::Debug},  {"INFO", common::LogLevel::Info},
+      {"WARNING", common::LogLevel::Warn}, {"WARN", common::LogLevel::Warn},
+      {"ERROR", common::LogLevel::Error},  {"CRITICAL", common::LogLevel::Error}};
+  auto it = kLevels.find(v);
+  return it == kLevels.end() ? std::nullopt : std::optional<common::LogLevel>(it->second);
 }
 
 bool toSeconds(const std::string& flag, const std::string& v, std::chrono::milliseconds& out,
@@ -278,8 +289,84 @@ const std::vector<FlagSpec>& specs() {
          f.listen = v[0];
          return true;
        }},
+      // marathon-lb's flags that keep their meaning under another name or in mlb's way.
+      {"--skip-validation", false, false,
+       [](V, ControllerFlags& f, std::string&) {
+         f.validate = false;
+         return true;
+       }},
+      {"--haproxy-config", true, false,
+       [](V v, ControllerFlags& f, std::string&) {
+         f.haproxy_config = v[0];
+         return true;
+       }},
+      {"--dry", false, false, [](V, ControllerFlags& f, std::string&) { return f.dry = true; }},
+      {"--longhelp", false, false,
+       [](V, ControllerFlags& f, std::string&) { return f.longhelp = true; }},
+      {"--log-level", true, false,
+       [](V v, ControllerFlags& f, std::string& e) {
+         auto level = parseLogLevel(v[0]);
+         if (!level) {
+           e = "--log-level " + v[0] + ": not one of DEBUG, INFO, WARNING, ERROR, CRITICAL";
+           return false;
+         }
+         f.log_level = level;
+         return true;
+       }},
+      {"--max-backoff", true, false,
+       [](V v, ControllerFlags& f, std::string& e) {
+         return toSeconds("--max-backoff", v[0], f.sse_backoff_max, e);
+       }},
   };
   return kSpecs;
+}
+
+// marathon-lb's flags that mlb accepts and does without: what each did, and what
+// mlb does instead. A migrating command line keeps working; each is said once.
+struct LegacyFlag {
+  const char* name;
+  bool takes_value;
+  const char* instead;
+};
+const LegacyFlag kMarathonLbOnly[] = {
+    {"--command", true,
+     "mlb-reloader validates, reloads and verifies HAProxy; the reload command is not used"},
+    {"--max-reload-retries", true,
+     "mlb-reloader retries an unconfirmed reload with backoff on its own"},
+    {"--reload-interval", true, "mlb-reloader paces reloads (--min-reload-interval)"},
+    {"--archive-versions", true,
+     "the bundles under --state-dir are the archive (--keep-bundles, default 5)"},
+    {"--syslog-socket", true, "mlb logs key=value lines to stderr"},
+    {"--log-format", true, "mlb logs key=value lines to stderr"},
+    {"--skip-config-cleanup", false,
+     "mlb quarantines only the apps HAProxy rejects, without bisection"},
+    {"--lru-cache-capacity", true,
+     "mlb keeps the last health of every task and resolves host names with its own cache"},
+};
+
+const LegacyFlag* legacyFlag(const std::string& name) {
+  for (const auto& l : kMarathonLbOnly) {
+    if (name == l.name) {
+      return &l;
+    }
+  }
+  return nullptr;
+}
+
+// marathon-lb's short options.
+std::string longName(const std::string& a) {
+  static const std::map<std::string, std::string> kShort = {{"-H", "--health-check"},
+                                                            {"-m", "--marathon"},
+                                                            {"-s", "--sse"},
+                                                            {"-c", "--command"},
+                                                            {"-d", "--dry"}};
+  auto it = kShort.find(a);
+  return it == kShort.end() ? a : it->second;
+}
+
+// Whether `a` starts another option (then it is not a value of the previous one).
+bool isOption(const std::string& a) {
+  return a.rfind("--", 0) == 0 || longName(a) != a || a == "-h";
 }
 
 }  // namespace
@@ -294,6 +381,11 @@ const char* const kControllerUsage =
     "  [--state-dir DIR] [--keep-bundles N] [--haproxy-bin PATH] [--no-validate]\n"
     "  [--templates-dir DIR] [--max-shrink F] [--confirm-resyncs N] [--confirm-interval S]\n"
     "  [--resync-interval S] [--min-interval S] [--sse-silence-timeout S] [--listen ADDR:PORT]\n"
+    "  [--haproxy-config PATH] [--dry] [--skip-validation] [--log-level L] [--max-backoff S]\n"
+    "  [--longhelp]\n"
+    "marathon-lb's other flags (--command, --max-reload-retries, --reload-interval,\n"
+    "--archive-versions, --syslog-socket, --log-format, --skip-config-cleanup,\n"
+    "--lru-cache-capacity) are accepted with a notice saying what mlb does instead.\n"
     "Every flag can also be set as MLB_<FLAG> in the environment (MLB_MARATHON, MLB_GROUP, ...).\n";
 
 bool parseControllerFlags(const std::vector<std::string>& args,
@@ -309,6 +401,10 @@ bool parseControllerFlags(const std::vector<std::string>& args,
       var.push_back(*p == '-' ? '_' : static_cast<char>(std::toupper(*p)));
     }
     auto it = env.find(var);
+    if (it == env.end() && std::string(spec.name) == "--dcos-auth-credentials") {
+      var = "DCOS_SERVICE_ACCOUNT_CREDENTIAL";  // as marathon-lb reads it
+      it = env.find(var);
+    }
     if (it == env.end() || it->second.empty()) {
       continue;
     }
@@ -331,13 +427,21 @@ bool parseControllerFlags(const std::vector<std::string>& args,
       help = true;
       return true;
     }
-    std::string name = a == "-H" ? "--health-check" : a;
+    std::string name = longName(a);
     std::string inline_value;
     bool has_inline = false;
     if (auto eq = name.find('='); eq != std::string::npos && name.rfind("--", 0) == 0) {
       inline_value = name.substr(eq + 1);
       name = name.substr(0, eq);
       has_inline = true;
+    }
+    if (const LegacyFlag* legacy = legacyFlag(name)) {
+      if (legacy->takes_value && !has_inline && i + 1 < args.size() && !isOption(args[i + 1])) {
+        ++i;
+      }
+      out.notices.push_back(std::string(legacy->name) +
+                            " (marathon-lb) is ignored: " + legacy->instead);
+      continue;
     }
     auto spec = std::find_if(specs().begin(), specs().end(),
                              [&](const FlagSpec& s) { return name == s.name; });
@@ -350,7 +454,7 @@ bool parseControllerFlags(const std::vector<std::string>& args,
       if (has_inline) {
         values.push_back(inline_value);
       } else {
-        while (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0) {
+        while (i + 1 < args.size() && !isOption(args[i + 1])) {
           values.push_back(args[++i]);
           if (!spec->multi) {
             break;

@@ -4,9 +4,11 @@
 // '-' -> '_'); a flag on the command line wins.
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "common/log.h"
 #include "controller/marathon/marathon_api.h"
 #include "controller/sync/reconciler.h"
 #include "controller/sync/sync_loop.h"
@@ -24,6 +26,13 @@ struct ControllerFlags {
   bool sse = true;  // false: poll every loop.resync_interval (--poll-interval)
   std::chrono::milliseconds silence_timeout{30000};
   bool validate = true;
+  // marathon-lb's command line (see kMarathonLbOnly in controller_flags.cc).
+  std::vector<std::string> notices;  // flags accepted that mlb does otherwise: one line each
+  std::string haproxy_config;        // --haproxy-config: each published config is copied here
+  bool dry = false;                  // --dry: fetch once, print the config, exit
+  bool longhelp = false;             // --longhelp: print the label reference, exit
+  std::optional<common::LogLevel> log_level;         // --log-level
+  std::chrono::milliseconds sse_backoff_max{30000};  // --max-backoff
 };
 
 // Parses argv (without the program name) over env. On error returns false with a
