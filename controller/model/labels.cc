@@ -54,13 +54,11 @@ Error bad(std::string_view why) { return Error::invalidData(std::string(why)); }
 // Validates `v` and stores it in the service, or says why it cannot.
 using Setter = std::function<Status(const std::string& v, Service& s)>;
 
+// marathon-lb's reading: any word but true/t/yes/y is false (never an error: an app
+// marathon-lb routes stays routed, and "1" never enables what marathon-lb kept off).
 template <typename T>
 Status setBool(const std::string& v, T& out) {
-  auto b = parseBool(v);
-  if (!b) {
-    return bad("'" + v + "' is not a boolean (true/false)");
-  }
-  out = *b;
+  out = parseBool(v);
   return Status::ok();
 }
 
@@ -305,15 +303,9 @@ bool isSafeTemplateText(std::string_view value) {
   });
 }
 
-std::optional<bool> parseBool(std::string_view value) {
+bool parseBool(std::string_view value) {
   const std::string v = common::toLower(value);
-  if (v == "true" || v == "t" || v == "yes" || v == "y" || v == "1") {
-    return true;
-  }
-  if (v == "false" || v == "f" || v == "no" || v == "n" || v == "0" || v.empty()) {
-    return false;
-  }
-  return std::nullopt;
+  return v == "true" || v == "t" || v == "yes" || v == "y";
 }
 
 std::optional<int> parseInt(std::string_view value, int lo, int hi) {

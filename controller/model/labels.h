@@ -26,9 +26,9 @@ common::Status applyPortLabel(std::string_view name, const std::string& value, S
 bool isSafeValue(std::string_view value);
 bool isSafeTemplateText(std::string_view value);
 
-// marathon-lb's truth values: true/t/yes/y (any case). Other words are an error,
-// except false/f/no/n/0/1.
-std::optional<bool> parseBool(std::string_view value);
+// marathon-lb's truth values: true/t/yes/y (any case, no blanks); every other
+// value is false, as marathon-lb reads it ("1" and " true" too).
+bool parseBool(std::string_view value);
 
 // An integer in [lo, hi], or nullopt.
 std::optional<int> parseInt(std::string_view value, int lo, int hi);

@@ -24,7 +24,7 @@ TEST(LabelsTest, ValidatesEveryValueAgainstItsType) {
       {"MODE", "HTTP", true},
       {"MODE", "udp", false},
       {"STICKY", "yes", true},
-      {"STICKY", "sometimes", false},
+      {"STICKY", "sometimes", true},  // false, as marathon-lb reads it
       {"AUTH", "realm:user:$6$hash", true},
       {"AUTH", "nouser", false},
       {"AUTH", "a:b:c:d", false},
@@ -70,11 +70,28 @@ TEST(LabelsTest, ErrorsNameTheLabelWithItsPortIndex) {
   auto st = applyPortLabel("PORT", "http", s);
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().message, "label HAPROXY_2_PORT: 'http' is not a port number (1-65535)");
-  st = applyPortLabel("ENABLED", "maybe", s);
+  st = applyPortLabel("ENABLED", "bad\x01", s);
   ASSERT_FALSE(st);
   EXPECT_NE(st.error().message.find("label HAPROXY_2_ENABLED"), std::string::npos);
   ASSERT_TRUE(applyPortLabel("ENABLED", "false", s));
   EXPECT_EQ(s.enabled, false);
+}
+
+TEST(LabelsTest, BooleansReadAsMarathonLbReadsThem) {
+  // true/t/yes/y in any case; every other word is false, never an error (marathon-lb
+  // routes the app): "1" does not enable a port --strict-mode keeps closed.
+  for (const char* yes : {"true", "TRUE", "t", "Yes", "y"}) {
+    Service s;
+    ASSERT_TRUE(applyPortLabel("ENABLED", yes, s)) << yes;
+    EXPECT_EQ(s.enabled, true) << yes;
+  }
+  for (const char* no : {"false", "1", "0", "on", "enabled", " true", "", "maybe"}) {
+    Service s;
+    ASSERT_TRUE(applyPortLabel("ENABLED", no, s)) << no;
+    EXPECT_EQ(s.enabled, false) << no;
+    ASSERT_TRUE(applyPortLabel("STICKY", no, s)) << no;
+    EXPECT_FALSE(s.sticky) << no;
+  }
 }
 
 TEST(LabelsTest, TemplateLabelsKeepNewlinesButNotOtherControls) {
@@ -86,9 +103,9 @@ TEST(LabelsTest, TemplateLabelsKeepNewlinesButNotOtherControls) {
 
 TEST(LabelsTest, Helpers) {
   EXPECT_EQ(sanitizeName("a.b/c-d"), "a_b_c-d");
-  EXPECT_EQ(parseBool("T"), true);
-  EXPECT_EQ(parseBool("no"), false);
-  EXPECT_EQ(parseBool("maybe"), std::nullopt);
+  EXPECT_TRUE(parseBool("T"));
+  EXPECT_FALSE(parseBool("no"));
+  EXPECT_FALSE(parseBool("maybe"));
   EXPECT_EQ(parseInt(" 12 ", 0, 100), 12);
   EXPECT_EQ(parseInt("12x", 0, 100), std::nullopt);
 }
