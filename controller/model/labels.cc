@@ -66,14 +66,27 @@ const std::unordered_map<std::string_view, Setter>& behaviourTable() {
   static const std::unordered_map<std::string_view, Setter> table = {
       {"VHOST",
        [](const std::string& v, Service& s) -> Status {
-         std::string h = common::toLower(v);
-         std::vector<std::string> hosts = split(h, ',');
-         for (const auto& host : hosts) {
-           if (host.empty() || host.size() > 253 || !allOf(host, isHostChar)) {
+         // As marathon-lb routes them: blanks around a name and empty entries
+         // ("a.example.com, b.example.com,") are not part of any name.
+         std::vector<std::string> hosts;
+         for (auto& host : split(common::toLower(v), ',')) {
+           const size_t b = host.find_first_not_of(" \t");
+           if (b == std::string::npos) {
+             continue;
+           }
+           host = host.substr(b, host.find_last_not_of(" \t") - b + 1);
+           if (host.size() > 253 || !allOf(host, isHostChar)) {
              return bad("'" + host + "' is not a host name");
            }
+           hosts.push_back(std::move(host));
          }
-         s.hostname = std::move(h);
+         if (hosts.empty()) {
+           return bad("'" + v + "' names no host");
+         }
+         s.hostname.clear();
+         for (const auto& host : hosts) {
+           s.hostname += (s.hostname.empty() ? "" : ",") + host;
+         }
          s.vhosts = std::move(hosts);
          return Status::ok();
        }},

@@ -77,6 +77,16 @@ TEST(LabelsTest, ErrorsNameTheLabelWithItsPortIndex) {
   EXPECT_EQ(s.enabled, false);
 }
 
+TEST(LabelsTest, VhostListsAreNormalisedAsMarathonLbRoutesThem) {
+  Service s;
+  ASSERT_TRUE(applyPortLabel("VHOST", "A.example.com, b.example.com ,", s));
+  EXPECT_EQ(s.vhosts, (std::vector<std::string>{"a.example.com", "b.example.com"}));
+  EXPECT_EQ(s.hostname, "a.example.com,b.example.com");
+  EXPECT_FALSE(applyPortLabel("VHOST", " , ", s));
+  EXPECT_FALSE(applyPortLabel("VHOST", "a.example.com b.example.com", s));  // one bad name
+  EXPECT_FALSE(applyPortLabel("VHOST", "a.example.com,#x", s));
+}
+
 TEST(LabelsTest, BooleansReadAsMarathonLbReadsThem) {
   // true/t/yes/y in any case; every other word is false, never an error (marathon-lb
   // routes the app): "1" does not enable a port --strict-mode keeps closed.

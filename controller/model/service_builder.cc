@@ -339,19 +339,25 @@ std::vector<PreparedApp> mergeDeploymentGroups(const std::vector<MarathonApp>& a
   std::map<std::string, size_t> by_group;
   for (const auto& app : apps) {
     auto g = app.labels.find("HAPROXY_DEPLOYMENT_GROUP");
-    if (g == app.labels.end() || g->second.empty()) {
+    // marathon-lb merges by the label's value: a leading or trailing '/' (an app id
+    // given as the group) names the same group as without.
+    std::string group = g == app.labels.end() ? std::string() : g->second;
+    group.erase(0, std::min(group.size(), group.find_first_not_of('/')));
+    group.erase(group.find_last_not_of('/') + 1);
+    if (group.empty()) {
       out.push_back({&app, nullptr, {}});
       continue;
     }
-    if (!isSafeValue(g->second) || g->second.find_first_of(" /#") != std::string::npos) {
+    if (!isSafeValue(group) || group.find_first_of(" #") != std::string::npos ||
+        group.find("//") != std::string::npos) {
       quarantined.push_back({app.id, -1, "label HAPROXY_DEPLOYMENT_GROUP: not a group name"});
       continue;
     }
-    auto it = by_group.find(g->second);
+    auto it = by_group.find(group);
     if (it == by_group.end()) {
       PreparedApp p{&app, std::make_shared<MarathonApp>(app), {}};
-      p.merged->id = "/" + g->second;
-      by_group[g->second] = out.size();
+      p.merged->id = "/" + group;
+      by_group[group] = out.size();
       out.push_back(std::move(p));
       continue;
     }
@@ -377,10 +383,10 @@ std::vector<PreparedApp> mergeDeploymentGroups(const std::vector<MarathonApp>& a
     }
     MarathonApp merged = *old_app;
     const MarathonApp newer = *new_app;
-    merged.id = "/" + g->second;
+    merged.id = "/" + group;
     std::set<std::string> draining = prev.draining_tasks;
     if (!target) {
-      quarantined.push_back({"/" + g->second, -1,
+      quarantined.push_back({"/" + group, -1,
                              "label HAPROXY_DEPLOYMENT_TARGET_INSTANCES: missing or not an "
                              "integer on the new app of the deployment group"});
     } else {

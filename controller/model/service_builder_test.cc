@@ -212,6 +212,16 @@ TEST(ServiceBuilderTest, BlueGreenMergeDrainsOldTasks) {
   for (const auto& srv : s.servers) {
     EXPECT_EQ(srv.draining, srv.task_id == "b1" || srv.task_id == "b2") << srv.task_id;
   }
+  // marathon-lb merges by the label's value: "/app" (an app id as the group) on one
+  // colour names the same group as "app" on the other.
+  std::string slashed = json;
+  slashed.replace(slashed.find("\"HAPROXY_DEPLOYMENT_GROUP\":\"app\""),
+                  std::string("\"HAPROXY_DEPLOYMENT_GROUP\":\"app\"").size(),
+                  "\"HAPROXY_DEPLOYMENT_GROUP\":\"/app\"");
+  auto m2 = buildServices(apps(slashed), opts());
+  ASSERT_EQ(m2.services.size(), 1u);
+  EXPECT_EQ(m2.services[0].servers.size(), 5u);
+  EXPECT_TRUE(m2.quarantined.empty());
 }
 
 TEST(ServiceBuilderTest, TotalOrderWhenTasksShareHostAndPort) {
