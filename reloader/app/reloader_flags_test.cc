@@ -1,0 +1,55 @@
+#include "reloader/app/reloader_flags.h"
+
+#include <gtest/gtest.h>
+
+namespace mlb::reloader {
+namespace {
+
+bool parse(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+           ReloaderFlags& f, std::string& error) {
+  f.reload.haproxy_bin = "/bin/sh";  // any executable: the parser checks it is one
+  return parseReloaderFlags(args, env, f, error);
+}
+
+TEST(ReloaderFlags, FlagsOverTheEnvironment) {
+  ReloaderFlags f;
+  std::string error;
+  ASSERT_TRUE(parse(
+      {"--state-dir", "/tmp/x//", "--max-old-workers=3", "--no-runtime", "--drain-timeout", "7"},
+      {{"MLB_STATE_DIR", "/elsewhere"}, {"MLB_RECHECK_INTERVAL", "0.5"}}, f, error))
+      << error;
+  EXPECT_EQ(f.reload.state_dir, "/tmp/x");
+  EXPECT_EQ(f.reload.max_old_workers, 3);
+  EXPECT_FALSE(f.reload.runtime);
+  EXPECT_EQ(f.reload.drain_timeout, std::chrono::seconds(7));
+  EXPECT_DOUBLE_EQ(f.recheck_interval_s, 0.5);
+  ReloaderFlags g;
+  ASSERT_TRUE(parse({}, {{"MLB_NO_RUNTIME", "true"}}, g, error)) << error;
+  EXPECT_FALSE(g.reload.runtime);
+  ReloaderFlags h;
+  ASSERT_TRUE(parse({}, {{"MLB_NO_RUNTIME", "0"}}, h, error)) << error;
+  EXPECT_TRUE(h.reload.runtime);
+}
+
+TEST(ReloaderFlags, BadValuesNameTheFlag) {
+  for (const auto& args : std::vector<std::vector<std::string>>{{"--max-old-workers", "-1"},
+                                                                {"--recheck-interval", "0"},
+                                                                {"--drift-check-interval", "soon"},
+                                                                {"--stop-grace"},
+                                                                {"--bogus", "1"}}) {
+    ReloaderFlags f;
+    std::string error;
+    EXPECT_FALSE(parse(args, {}, f, error)) << args[0];
+    EXPECT_NE(error.find(args[0]), std::string::npos) << error;
+  }
+  ReloaderFlags f;
+  std::string error;
+  EXPECT_FALSE(parse({}, {{"MLB_NO_RUNTIME", "perhaps"}}, f, error));
+  EXPECT_NE(error.find("MLB_NO_RUNTIME"), std::string::npos) << error;
+  ReloaderFlags g;
+  EXPECT_FALSE(parseReloaderFlags({"--haproxy-bin", "/nonexistent/haproxy"}, {}, g, error));
+  EXPECT_NE(error.find("not an executable"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mlb::reloader
