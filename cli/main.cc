@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/lint_command.h"
 #include "cli/render_command.h"
 #include "common/env.h"
 
@@ -13,11 +14,15 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   const std::map<std::string, std::string> env = mlb::common::environmentMap(environ);
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
-    std::cout << "usage: mlb render --apps FILE --out DIR [flags]   (mlb render --help)\n";
+    std::cout << "usage: mlb render --apps FILE --out DIR [flags]   (mlb render --help)\n"
+                 "       mlb lint [--group G]... [--strict-mode] FILE...  (mlb lint --help)\n";
     return args.empty() ? 2 : 0;
   }
   if (args[0] == "render") {
     return mlb::cli::runRender({args.begin() + 1, args.end()}, env, std::cout, std::cerr);
+  }
+  if (args[0] == "lint") {
+    return mlb::cli::runLint({args.begin() + 1, args.end()}, std::cin, std::cout, std::cerr);
   }
   std::cerr << "mlb: unknown command '" << args[0] << "'\n";
   return 2;

@@ -316,6 +316,16 @@ bool isSafeTemplateText(std::string_view value) {
   });
 }
 
+bool isKnownPortLabel(std::string_view name) {
+  const auto& t = overridableTemplateNames();
+  return behaviourTable().count(name) > 0 || std::find(t.begin(), t.end(), name) != t.end();
+}
+
+bool isBooleanPortLabel(std::string_view name) {
+  // The labels whose setter is setBool in behaviourTable().
+  return name == "STICKY" || name == "REDIRECT_TO_HTTPS" || name == "USE_HSTS" || name == "ENABLED";
+}
+
 bool parseBool(std::string_view value) {
   const std::string v = common::toLower(value);
   return v == "true" || v == "t" || v == "yes" || v == "y";

@@ -22,6 +22,11 @@ const std::vector<std::string>& overridableTemplateNames();
 // what is wrong.
 common::Status applyPortLabel(std::string_view name, const std::string& value, Service& service);
 
+// Whether HAPROXY_{n}_<name> is a label mlb reads (a behaviour or a template), and
+// whether it is one of the boolean ones (STICKY, ENABLED, ...). For `mlb lint`.
+bool isKnownPortLabel(std::string_view name);
+bool isBooleanPortLabel(std::string_view name);
+
 // True for a value with no control characters (template text may hold '\n' and '\t').
 bool isSafeValue(std::string_view value);
 bool isSafeTemplateText(std::string_view value);

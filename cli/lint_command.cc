@@ -1,0 +1,264 @@
+#include "cli/lint_command.h"
+
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "common/strings.h"
+#include "controller/marathon/app_json.h"
+#include "controller/model/labels.h"
+
+namespace mlb::cli {
+namespace {
+
+using controller::MarathonApp;
+using Level = LintFinding::Level;
+
+const char* const kUsage =
+    "usage: mlb lint [--group G]... [--strict-mode] FILE...\n"
+    "  FILE: a Marathon app definition (JSON), a list of them, or a /v2/apps answer;\n"
+    "  '-' reads stdin. Prints what each service port becomes, errors (the labels mlb\n"
+    "  would quarantine) and warnings (values read differently from how they look).\n"
+    "  Exit status: 1 if an app has an error, 0 otherwise.\n";
+
+// App-level labels mlb (and marathon-lb, or its deploy tool) reads.
+const std::set<std::string> kAppLabels = {
+    "HAPROXY_GROUP",
+    "HAPROXY_DEPLOYMENT_GROUP",
+    "HAPROXY_DEPLOYMENT_ALT_PORT",
+    "HAPROXY_DEPLOYMENT_COLOUR",
+    "HAPROXY_DEPLOYMENT_STARTED_AT",
+    "HAPROXY_DEPLOYMENT_TARGET_INSTANCES",
+    "HAPROXY_DEPLOYMENT_NEW_INSTANCES",
+    "HAPROXY_APP_ID",
+};
+
+size_t servicePortCount(const MarathonApp& app) {
+  return std::max({app.port_definitions.size(), app.port_mappings.size(),
+                   app.docker_port_mappings.size(), app.legacy_ports.size(),
+                   app.discovery_ports.size()});
+}
+
+// HAPROXY_{n}_<NAME> -> (n, NAME); nullopt for other keys.
+std::optional<std::pair<int, std::string>> portLabel(const std::string& key) {
+  constexpr std::string_view kPrefix = "HAPROXY_";
+  if (key.rfind(kPrefix, 0) != 0) {
+    return std::nullopt;
+  }
+  size_t i = kPrefix.size();
+  size_t j = i;
+  while (j < key.size() && j - i < 4 && std::isdigit(static_cast<unsigned char>(key[j]))) {
+    ++j;
+  }
+  if (j == i || j >= key.size() || key[j] != '_') {
+    return std::nullopt;
+  }
+  return std::make_pair(std::stoi(key.substr(i, j - i)), key.substr(j + 1));
+}
+
+bool plainBoolWord(const std::string& v) {
+  static const std::set<std::string> kWords = {"true", "t", "yes", "y", "false", "f", "no", "n"};
+  return kWords.count(common::toLower(v)) > 0;
+}
+
+void warnPortLabel(const MarathonApp& app, const std::string& key, int n, const std::string& name,
+                   const std::string& value, std::vector<LintFinding>& out) {
+  auto warn = [&](std::string text) { out.push_back({Level::Warning, app.id, std::move(text)}); };
+  if (!controller::isKnownPortLabel(name)) {
+    warn("label " + key + " is not one mlb or marathon-lb reads: ignored");
+    return;
+  }
+  const size_t ports = servicePortCount(app);
+  if (ports > 0 && static_cast<size_t>(n) >= ports) {
+    warn("label " + key + ": the app has no service port " + std::to_string(n) + ": ignored");
+  }
+  if (controller::isBooleanPortLabel(name) && !plainBoolWord(value)) {
+    warn("label " + key + "='" + value +
+         "' is read as false (only true/t/yes/y mean true, as in marathon-lb)");
+  }
+  if (name == "VHOST" && !value.empty() &&
+      (value.find_first_of(" \t") != std::string::npos || value.find(",,") != std::string::npos ||
+       value.back() == ',' || value.front() == ',')) {
+    warn("label " + key + ": blanks and empty entries around its names are dropped");
+  }
+}
+
+// marathon-lb splits HAPROXY_GROUP on commas and keeps the blanks: "a, b" is the
+// groups "a" and " b", and " b" matches no --group b. mlb does the same.
+void warnGroups(const MarathonApp& app, const std::string& value, std::vector<LintFinding>& out) {
+  std::stringstream in(value);
+  for (std::string g; std::getline(in, g, ',');) {
+    if (!g.empty() && (g.front() == ' ' || g.back() == ' ')) {
+      out.push_back({Level::Warning, app.id,
+                     "label HAPROXY_GROUP: the group '" + g +
+                         "' keeps its blanks (as in marathon-lb) and matches no --group "
+                         "without them"});
+    }
+  }
+}
+
+std::vector<LintFinding> labelWarnings(const MarathonApp& app) {
+  std::vector<LintFinding> out;
+  for (const auto& [key, value] : app.labels) {
+    if (auto pl = portLabel(key)) {
+      warnPortLabel(app, key, pl->first, pl->second, value, out);
+    } else if (key.rfind("HAPROXY_", 0) == 0 && !kAppLabels.count(key)) {
+      out.push_back({Level::Warning, app.id,
+                     "label " + key + " is not one mlb or marathon-lb reads: ignored"});
+    } else if (key == "HAPROXY_GROUP") {
+      warnGroups(app, value, out);
+    }
+  }
+  return out;
+}
+
+// A task to build the app's services with, when the definition has none.
+MarathonApp withStandInTask(MarathonApp app) {
+  if (!app.tasks.empty()) {
+    return app;
+  }
+  controller::MarathonTask t;
+  t.id = "lint";
+  t.host = "127.0.0.1";
+  t.ip_address = "127.0.0.1";
+  t.state = "TASK_RUNNING";
+  for (size_t i = 0; i < std::max<size_t>(1, servicePortCount(app)); ++i) {
+    t.ports.push_back(31000 + static_cast<int>(i));
+  }
+  app.tasks.push_back(t);
+  return app;
+}
+
+void describeServices(const MarathonApp& app, const controller::ServiceModel& m,
+                      std::vector<LintFinding>& out) {
+  std::set<int> seen;
+  for (const auto& q : m.quarantined) {
+    seen.insert(q.port_index);
+    out.push_back(
+        {Level::Error, app.id,
+         (q.port_index < 0 ? std::string("app") : "port " + std::to_string(q.port_index)) +
+             ": quarantined: " + q.reason});
+  }
+  for (const auto& s : m.services) {
+    seen.insert(s.port_index);
+    std::string text = "port " + std::to_string(s.port_index) + ": backend " + s.backend +
+                       ", mode " + s.mode + ", service port " + std::to_string(s.service_port);
+    if (!s.vhosts.empty()) {
+      text += ", vhosts";
+      for (const auto& v : s.vhosts) {
+        text += " " + v;
+      }
+    }
+    out.push_back({Level::Info, app.id, text});
+  }
+  for (size_t i = 0; i < servicePortCount(app); ++i) {
+    if (!seen.count(static_cast<int>(i))) {
+      out.push_back({Level::Info, app.id,
+                     "port " + std::to_string(i) +
+                         ": not exposed (its groups do not match --group, or it is disabled)"});
+    }
+  }
+}
+
+// The apps of one file, as the controller would parse them; errors for the rest.
+std::vector<MarathonApp> readApps(const std::string& name, const std::string& text,
+                                  std::vector<LintFinding>& findings) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  std::string body;
+  if (j.is_object() && j.contains("apps")) {
+    body = text;
+  } else if (j.is_object() && j.contains("app")) {
+    body = "{\"apps\":[" + j["app"].dump() + "]}";
+  } else if (j.is_object()) {
+    body = "{\"apps\":[" + text + "]}";
+  } else if (j.is_array()) {
+    body = "{\"apps\":" + text + "}";
+  } else {
+    findings.push_back({Level::Error, name, "not a JSON app definition, list or /v2/apps answer"});
+    return {};
+  }
+  body.reserve(body.size() + controller::kJsonPadding);
+  auto parsed = controller::parseApps(body);
+  if (!parsed) {
+    findings.push_back({Level::Error, name, parsed.error().message});
+    return {};
+  }
+  for (const auto& s : parsed->skipped) {
+    findings.push_back(
+        {Level::Error, s.app_id.empty() ? name : s.app_id, "cannot be read: " + s.reason});
+  }
+  return parsed->apps;
+}
+
+const char* levelName(Level l) {
+  return l == Level::Error ? "error" : l == Level::Warning ? "warning" : "ok";
+}
+
+}  // namespace
+
+std::vector<LintFinding> lintApps(const std::vector<MarathonApp>& apps,
+                                  const controller::BuildOptions& options) {
+  std::vector<LintFinding> out;
+  for (const auto& app : apps) {
+    auto warnings = labelWarnings(app);
+    out.insert(out.end(), warnings.begin(), warnings.end());
+    const controller::ServiceModel m = controller::buildServices({withStandInTask(app)}, options);
+    describeServices(app, m, out);
+  }
+  return out;
+}
+
+int runLint(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
+            std::ostream& err) {
+  controller::BuildOptions options;
+  std::vector<std::string> files;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "-h" || args[i] == "--help") {
+      out << kUsage;
+      return 0;
+    }
+    if (args[i] == "--group" && i + 1 < args.size()) {
+      options.groups.push_back(args[++i]);
+    } else if (args[i] == "--strict-mode") {
+      options.strict_mode = true;
+    } else if (args[i].rfind("--", 0) == 0) {
+      err << "mlb lint: unknown flag '" << args[i] << "'\n" << kUsage;
+      return 2;
+    } else {
+      files.push_back(args[i]);
+    }
+  }
+  if (files.empty()) {
+    err << kUsage;
+    return 2;
+  }
+  if (options.groups.empty()) {
+    options.groups = {"external"};  // mlb-controller's default
+  }
+  std::vector<LintFinding> findings;
+  for (const auto& f : files) {
+    std::stringstream text;
+    if (f == "-") {
+      text << in.rdbuf();
+    } else if (std::ifstream file(f); file) {
+      text << file.rdbuf();
+    } else {
+      findings.push_back({Level::Error, f, "cannot be read"});
+      continue;
+    }
+    auto apps = readApps(f, text.str(), findings);
+    auto more = lintApps(apps, options);
+    findings.insert(findings.end(), more.begin(), more.end());
+  }
+  bool failed = false;
+  for (const auto& x : findings) {
+    failed = failed || x.level == Level::Error;
+    out << x.app_id << ": " << levelName(x.level) << ": " << x.text << "\n";
+  }
+  return failed ? 1 : 0;
+}
+
+}  // namespace mlb::cli

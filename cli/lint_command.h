@@ -1,0 +1,34 @@
+#pragma once
+// `mlb lint`: checks Marathon app definitions before they are deployed, with the
+// controller's own model: what each service port would become, every label mlb would
+// quarantine (errors), and every value it reads differently from how it looks
+// (warnings: a boolean word read as false, an unknown label, a vhost list normalised).
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "controller/model/marathon_app.h"
+#include "controller/model/service_builder.h"
+
+namespace mlb::cli {
+
+struct LintFinding {
+  enum class Level { Error, Warning, Info };
+  Level level = Level::Info;
+  std::string app_id;
+  std::string text;
+};
+
+// Pure: the findings for `apps` (as parsed from app definitions; apps without tasks
+// get a stand-in task so that their services can be built), under `options` (groups,
+// strict mode).
+std::vector<LintFinding> lintApps(const std::vector<controller::MarathonApp>& apps,
+                                  const controller::BuildOptions& options);
+
+// Runs `mlb lint [--group G]... [--strict-mode] FILE...` (FILE: an app definition, a
+// list of them, or a /v2/apps answer; "-" for stdin). Returns 1 when an app has an
+// error or a file cannot be read, 2 for bad flags, else 0.
+int runLint(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
+            std::ostream& err);
+
+}  // namespace mlb::cli

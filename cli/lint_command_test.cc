@@ -1,0 +1,79 @@
+#include "cli/lint_command.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+namespace mlb::cli {
+namespace {
+
+struct Run {
+  int code;
+  std::string out;
+};
+
+Run lint(const std::string& json, std::vector<std::string> flags = {}) {
+  flags.push_back("-");
+  std::istringstream in(json);
+  std::ostringstream out, err;
+  int code = runLint(flags, in, out, err);
+  return {code, out.str() + err.str()};
+}
+
+std::string app(const std::string& labels) {
+  return R"({"id":"/web","instances":2,"portDefinitions":[{"port":10001}],"labels":{)" + labels +
+         "}}";
+}
+
+bool has(const Run& r, const std::string& text) { return r.out.find(text) != std::string::npos; }
+
+TEST(Lint, AGoodAppSaysWhatEachPortBecomes) {
+  auto r = lint(app(R"("HAPROXY_GROUP":"external","HAPROXY_0_VHOST":"web.example.com")"));
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(has(r,
+                  "/web: ok: port 0: backend web_10001, mode http, service port 10001, "
+                  "vhosts web.example.com"))
+      << r.out;
+  EXPECT_FALSE(has(r, "warning")) << r.out;
+}
+
+TEST(Lint, AQuarantinedLabelIsAnError) {
+  auto r = lint(app(R"("HAPROXY_GROUP":"external","HAPROXY_0_PORT":"http")"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(has(r, "/web: error: port 0: quarantined: label HAPROXY_0_PORT: 'http'")) << r.out;
+}
+
+TEST(Lint, ValuesReadDifferentlyFromHowTheyLookAreWarnings) {
+  auto r = lint(app(R"("HAPROXY_GROUP":"external, internal","HAPROXY_0_ENABLED":"1",)"
+                    R"("HAPROXY_0_VHOSTS":"typo.example.com","HAPROXY_1_MODE":"http",)"
+                    R"("HAPROXY_0_VHOST":"a.example.com, b.example.com","HAPROXY_COLOR":"x")"),
+                {"--strict-mode"});
+  EXPECT_EQ(r.code, 0) << r.out;  // warnings only
+  EXPECT_TRUE(has(r, "warning: label HAPROXY_0_ENABLED='1' is read as false")) << r.out;
+  EXPECT_TRUE(has(r, "warning: label HAPROXY_0_VHOSTS is not one mlb or marathon-lb reads"))
+      << r.out;
+  EXPECT_TRUE(has(r, "warning: label HAPROXY_COLOR is not one")) << r.out;
+  EXPECT_TRUE(has(r, "warning: label HAPROXY_1_MODE: the app has no service port 1")) << r.out;
+  EXPECT_TRUE(has(r, "warning: label HAPROXY_0_VHOST: blanks")) << r.out;
+  EXPECT_TRUE(has(r, "the group ' internal' keeps its blanks")) << r.out;
+  // --strict-mode and ENABLED=1 (false): the port is not exposed, as in marathon-lb.
+  EXPECT_TRUE(has(r, "ok: port 0: not exposed")) << r.out;
+}
+
+TEST(Lint, ListsAnswersAndGarbage) {
+  auto list = lint(
+      "[" + app(R"("HAPROXY_GROUP":"external")") + "," +
+      R"({"id":"/db","portDefinitions":[{"port":10002}],"labels":{"HAPROXY_GROUP":"external"}}])");
+  EXPECT_EQ(list.code, 0) << list.out;
+  EXPECT_TRUE(has(list, "/web: ok: port 0") && has(list, "/db: ok: port 0")) << list.out;
+  auto answer = lint(R"({"apps":[)" + app(R"("HAPROXY_GROUP":"external")") + "]}");
+  EXPECT_TRUE(has(answer, "/web: ok: port 0")) << answer.out;
+  auto garbage = lint("not json");
+  EXPECT_EQ(garbage.code, 1);
+  EXPECT_TRUE(has(garbage, "error")) << garbage.out;
+  auto bad_flag = lint("{}", {"--bogus"});
+  EXPECT_EQ(bad_flag.code, 2);
+}
+
+}  // namespace
+}  // namespace mlb::cli
