@@ -154,6 +154,9 @@ void describeServices(const MarathonApp& app, const controller::ServiceModel& m,
     }
     out.push_back({Level::Info, app.id, text});
   }
+  if (seen.count(-1)) {
+    return;  // the whole app is quarantined: said above
+  }
   for (size_t i = 0; i < servicePortCount(app); ++i) {
     if (!seen.count(static_cast<int>(i))) {
       out.push_back({Level::Info, app.id,
@@ -220,7 +223,11 @@ int runLint(const std::vector<std::string>& args, std::istream& in, std::ostream
       out << kUsage;
       return 0;
     }
-    if (args[i] == "--group" && i + 1 < args.size()) {
+    if (args[i] == "--group") {
+      if (i + 1 >= args.size()) {
+        err << "mlb lint: --group needs a value\n" << kUsage;
+        return 2;
+      }
       options.groups.push_back(args[++i]);
     } else if (args[i] == "--strict-mode") {
       options.strict_mode = true;

@@ -379,6 +379,7 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
   }
 
   std::map<std::string, std::string> last_quarantine;  // key -> reason, for change logs
+  std::string copied_version;                          // in --haproxy-config
   auto on_report = [&](const PassReport& r, std::chrono::nanoseconds latency) {
     // A full fetch allocates and frees the whole answer and model (tens of MB at 5000
     // apps): give the freed pages back so RSS stays flat under event storms. Not after
@@ -441,10 +442,16 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
       for (const auto& t : r.skipped_tasks) {
         m.skipped_tasks.Add({{"reason", t.reason}}).Increment();
       }
-      if (r.outcome == PassReport::Outcome::Published) {
-        if (!flags.haproxy_config.empty()) {
+      // --haproxy-config follows the current version, also after a restart that
+      // publishes nothing new, and is written again if it disappears.
+      if (!flags.haproxy_config.empty() && (r.outcome == PassReport::Outcome::Published ||
+                                            r.outcome == PassReport::Outcome::Unchanged)) {
+        if (r.version != copied_version || ::access(flags.haproxy_config.c_str(), F_OK) != 0) {
           copyConfig(flags.haproxy_config, flags.state_dir);
+          copied_version = r.version;
         }
+      }
+      if (r.outcome == PassReport::Outcome::Published) {
         m.publishes.Increment();
         m.last_publish.Set(nowSeconds());
         m.event_to_publish.Observe(std::chrono::duration<double>(latency).count());

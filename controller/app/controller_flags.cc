@@ -394,8 +394,12 @@ bool parseControllerFlags(const std::vector<std::string>& args,
   help = false;
   out.marathon.urls = {"http://master.mesos:8080"};
   out.reconcile.render.haproxy_dir = "";  // set from state_dir below
-  // Environment first, flags second.
+  // Environment first, flags second. One-shot modes come from the command line only:
+  // an MLB_DRY left in a container's environment must not stop the daemon.
   for (const auto& spec : specs()) {
+    if (std::string(spec.name) == "--dry" || std::string(spec.name) == "--longhelp") {
+      continue;
+    }
     std::string var = "MLB_";
     for (const char* p = spec.name + 2; *p; ++p) {
       var.push_back(*p == '-' ? '_' : static_cast<char>(std::toupper(*p)));

@@ -116,6 +116,25 @@ TEST(BuildMemo, AMemoizedBuildEqualsAFreshOneThroughRandomChurn) {
   EXPECT_GT(memo.size(), apps.size() / 2);
 }
 
+TEST(BuildMemo, ChangedOptionsForgetEveryBuild) {
+  std::vector<MarathonApp> apps = fixture("fixture100.json");
+  for (auto& a : apps) {
+    a.revision = 1;
+  }
+  BuildMemo memo;
+  BuildOptions o;
+  o.groups = {"external"};
+  o.memo = &memo;
+  buildServices(apps, o);
+  const size_t hits = memo.hits();
+  BuildOptions other = o;
+  other.groups = {"*"};
+  BuildOptions fresh = other;
+  fresh.memo = nullptr;
+  EXPECT_EQ(describe(buildServices(apps, other)), describe(buildServices(apps, fresh)));
+  EXPECT_EQ(memo.hits(), hits);  // nothing reused across the change
+}
+
 TEST(BuildMemo, AppsWithoutARevisionOrWithHostNamesAreNotMemoized) {
   std::vector<MarathonApp> apps = fixture("fixture100.json");
   BuildMemo memo;

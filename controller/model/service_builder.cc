@@ -339,17 +339,16 @@ std::vector<PreparedApp> mergeDeploymentGroups(const std::vector<MarathonApp>& a
   std::map<std::string, size_t> by_group;
   for (const auto& app : apps) {
     auto g = app.labels.find("HAPROXY_DEPLOYMENT_GROUP");
-    // marathon-lb merges by the label's value: a leading or trailing '/' (an app id
-    // given as the group) names the same group as without.
-    std::string group = g == app.labels.end() ? std::string() : g->second;
-    group.erase(0, std::min(group.size(), group.find_first_not_of('/')));
-    group.erase(group.find_last_not_of('/') + 1);
-    if (group.empty()) {
+    if (g == app.labels.end() || g->second.empty()) {
       out.push_back({&app, nullptr, {}});
       continue;
     }
-    if (!isSafeValue(group) || group.find_first_of(" #") != std::string::npos ||
-        group.find("//") != std::string::npos) {
+    // marathon-lb adds a '/' to a group without one: "/app" and "app" are one group.
+    std::string group = g->second;
+    if (group.front() == '/') {
+      group.erase(0, 1);
+    }
+    if (group.empty() || !isSafeValue(group) || group.find_first_of(" /#") != std::string::npos) {
       quarantined.push_back({app.id, -1, "label HAPROXY_DEPLOYMENT_GROUP: not a group name"});
       continue;
     }
@@ -450,6 +449,17 @@ void assignServerIds(std::vector<Server>& servers) {
       current = key;
     }
   }
+}
+
+// The options every app's build depends on, as one string (for BuildMemo).
+std::string optionsFingerprint(const BuildOptions& o) {
+  std::string out = std::to_string(o.health_check) + std::to_string(o.strict_mode) + " " +
+                    std::to_string(o.min_serv_port_ip_per_task) + " " +
+                    std::to_string(o.max_serv_port_ip_per_task) + " " + o.framework_name;
+  for (const auto& g : o.groups) {
+    out += '\x1f' + g;
+  }
+  return out;
 }
 
 // Whether an app's build depends on nothing but the app: no host name to resolve.
@@ -742,6 +752,13 @@ void BuildMemo::store(const std::string& app_id, Key key, AppBuild build) {
   entries_.insert_or_assign(app_id, Entry{std::move(key), std::move(build), true});
 }
 
+void BuildMemo::useOptions(const std::string& fingerprint) {
+  if (fingerprint != options_) {
+    entries_.clear();
+    options_ = fingerprint;
+  }
+}
+
 void BuildMemo::sweep() {
   for (auto it = entries_.begin(); it != entries_.end();) {
     if (!it->second.used) {
@@ -777,6 +794,9 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
     }
   }
 
+  if (options.memo != nullptr) {
+    options.memo->useOptions(optionsFingerprint(options));
+  }
   size_t port_count = 0;
   for (const auto& p : app_ports) {
     port_count += p.size();

@@ -58,12 +58,16 @@ class BuildMemo {
   void store(const std::string& app_id, Key key, AppBuild build);
   // Forgets the apps neither found nor stored since the previous sweep.
   void sweep();
+  // Called at the start of each build with a fingerprint of the options every app's
+  // build depends on (groups, modes, ranges): a change forgets every build.
+  void useOptions(const std::string& fingerprint);
   size_t size() const { return entries_.size(); }
   bool contains(const std::string& app_id) const { return entries_.count(app_id) > 0; }
   size_t hits() const { return hits_; }
 
  private:
   size_t hits_ = 0;
+  std::string options_;
   struct Entry {
     Key key;
     AppBuild build;

@@ -271,8 +271,11 @@ bool Reconciler::applyHints(const std::set<std::string>& hints, PassReport& repo
     }
     report.marathon_url = r->url;
     report.answer_bytes += r->body.size();
+    // A digest, not the body: memory stays small at thousands of apps; SHA-256, so
+    // that no answer Marathon relays can pass for another.
+    const std::string digest = r->status == 200 ? common::sha256Hex(r->body) : std::string();
     if (auto b = hinted_bodies_.find(id);
-        r->status == 200 && b != hinted_bodies_.end() && b->second == r->body) {
+        r->status == 200 && b != hinted_bodies_.end() && b->second == digest) {
       continue;  // the same answer as last time: the cache already holds it
     }
     hints_unchanged_ = false;
@@ -290,7 +293,7 @@ bool Reconciler::applyHints(const std::set<std::string>& hints, PassReport& repo
     if (!app || app->id != id) {
       return false;
     }
-    hinted_bodies_[id] = std::move(r->body);
+    hinted_bodies_[id] = digest;
     app->revision = next_revision_++;
     if (present) {
       app->answer_index = it->answer_index;  // keep Marathon's answer order
@@ -842,11 +845,12 @@ void Reconciler::remember(Pass& pass, std::map<std::string, std::string> digest)
 bool Reconciler::lastResultStands() const {
   // Nothing the pass reads has changed: the cached answer (only apps answering as
   // before were fetched), the reloader's rejections, and no state that a pass moves
-  // on by itself (a reloader quarantine waiting for a label change, fragments kept
-  // from before a label change, a hold after an unattributed rejection).
+  // on by itself (a quarantine by the reloader or HAProxy, fragments kept from before
+  // a label change, a hold after an unattributed rejection).
+  // (An app HAProxy rejected is re-checked every few passes: those passes must run.)
   return hints_unchanged_ && last_clean_ && reloader_status_.rejected == last_clean_rejected_ &&
-         reloader_offenders_.empty() && before_change_.empty() && unattributed_streak_ == 0 &&
-         !hold_until_;
+         reloader_offenders_.empty() && haproxy_offenders_.empty() && before_change_.empty() &&
+         unattributed_streak_ == 0 && !hold_until_;
 }
 
 void Reconciler::keepResult(const PassReport& report) {

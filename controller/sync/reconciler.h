@@ -125,7 +125,7 @@ class Reconciler {
   // every app of a full answer and for every app patched in by an event).
   BuildMemo memo_;
   uint64_t next_revision_ = 1;
-  // The last body of each app fetched alone since the last full fetch.
+  // The SHA-256 of the last body of each app fetched alone since the last full fetch.
   std::unordered_map<std::string, std::string> hinted_bodies_;
   bool hints_unchanged_ = false;  // this pass's hinted apps all answered as before
   // The last pass's report when it published or found nothing to publish, and the

@@ -262,6 +262,11 @@ TEST_F(ReconcilerTest, HaproxyAlertIsMappedToTheAppThatOwnsTheLine) {
   ASSERT_EQ(again.quarantined.size(), 1u);
   EXPECT_EQ(again.quarantined[0].source, "haproxy");
   EXPECT_EQ(runner.calls, calls);
+  // While an app is quarantined by HAProxy, events whose apps answer as before still
+  // run whole passes (the offender is re-checked every few passes).
+  api_.single["/b"] = "{\"app\":" + app("/b", 10002, {32000, 32001, 32002}) + "}";
+  r.reconcileOnce({"/b"});
+  EXPECT_FALSE(r.reconcileOnce({"/b"}).answer_unchanged);
 }
 
 TEST_F(ReconcilerTest, AlertOutsideAnyAppPublishesNothing) {

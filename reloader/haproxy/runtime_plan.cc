@@ -78,9 +78,6 @@ Section parseSection(const RawSection& raw) {
     size_t eol = std::min(rest.find('\n'), rest.size());
     const std::string_view line = rest.substr(0, eol);
     rest.remove_prefix(std::min(eol + 1, rest.size()));
-    if (line.empty() && rest.empty()) {
-      break;  // the text's final newline
-    }
     ServerLine s;
     if (backend && parseServer(name, common::splitWords(line), s)) {
       sec.servers.push_back(std::move(s));
@@ -303,9 +300,18 @@ RuntimePlan planRuntime(const std::string& live_config, const std::string& new_c
     }
     const Section a = parseSection(live[i]);
     const Section b = parseSection(next[i]);
-    if (a.header != b.header || a.body != b.body) {
+    if (a.header != b.header || a.body != b.body || a.header.rfind("backend ", 0) != 0) {
+      // Anything but a backend's server lines, blank lines included: a reload.
       reload(p, "configuration changed", b.header);
       return p;
+    }
+    if (a.servers.size() == b.servers.size() &&
+        std::equal(a.servers.begin(), a.servers.end(), b.servers.begin(),
+                   [](const ServerLine& x, const ServerLine& y) {
+                     return x.name == y.name && x.address == y.address &&
+                            x.keywords == y.keywords && x.disabled == y.disabled;
+                   })) {
+      continue;  // the same servers, written differently (blanks): nothing to do
     }
     if (std::string why = backendUnsafe(a); !why.empty()) {
       reload(p, why, a.header);

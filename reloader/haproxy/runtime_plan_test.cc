@@ -201,6 +201,22 @@ TEST(RuntimePlan, ANewShapeIsLookedUpInTheWholeLiveConfig) {
   EXPECT_TRUE(q.needs_validation);
 }
 
+TEST(RuntimePlan, ANonBackendSectionThatDiffersInBlanksReloadsAndNeverThrows) {
+  // A section whose text differs only in a blank line: not a backend, so a reload
+  // (the planner once took its header for a backend's and threw).
+  const std::string live = "global\n  daemon\n\n" + backend(kRR, {kA});
+  const std::string next = "global\n  daemon\n" + backend(kRR, {kA});
+  auto p = planRuntime(live, next);
+  EXPECT_EQ(p.kind, Kind::Reload);
+  EXPECT_EQ(p.reason_class, "configuration changed");
+  auto q = planRuntime("  preamble\n" + live, "  other\n" + live);
+  EXPECT_EQ(q.kind, Kind::Reload);
+  // A backend whose server lines differ only in blanks: nothing to do.
+  auto r = planRuntime(kHead + backend(kRR, {kA}),
+                       kHead + "backend app_10000\n" + kRR + "  server  " + kA + "\n");
+  EXPECT_EQ(r.kind, Kind::Nothing) << r.reason;
+}
+
 TEST(RuntimePlan, SectionsAreSplitWithoutATrailingNewline) {
   const std::string live = kHead + backend(kRR, {kA});
   std::string next = kHead + backend(kRR, {kA, kB});

@@ -601,19 +601,17 @@ void ReloadController::deleteDrained(GovernResult& g) {
       it = draining_.erase(it);  // gone (a reload, or deleted behind our back)
       continue;
     }
+    // Sessions + queue; unknown (not in `show stat`) counts as busy until overdue.
     auto l = load.find(it->first);
-    if (l == load.end()) {
-      ++it;  // its sessions are unknown: the next tick asks again
-      continue;
-    }
+    const long busy = l == load.end() ? 1 : l->second;
     const bool overdue = now - it->second > options_.drain_timeout;
-    if (l->second > 0 && !overdue) {
+    if (busy > 0 && !overdue) {
       ++it;
       continue;
     }
     const std::string id = it->first.first + "/" + it->first.second;
     std::vector<std::string> cmds;
-    if (l->second > 0) {
+    if (busy > 0) {
       cmds.push_back("shutdown sessions server " + id);  // past --drain-timeout
     }
     cmds.push_back("set server " + id + " state maint");
@@ -671,6 +669,7 @@ void ReloadController::checkDrift(GovernResult& g) {
   auto text = serversState(scope);
   auto cfg = common::readFile(bundleDir(applied_) + "/haproxy.cfg");
   if (!text || !cfg) {
+    drift_backends_.insert(scope.begin(), scope.end());  // asked again at the next tick
     return;
   }
   const auto runtime = parseServersState(*text);
