@@ -847,9 +847,12 @@ bool Reconciler::lastResultStands() const {
   // before were fetched), the reloader's rejections, and no state that a pass moves
   // on by itself (a quarantine by the reloader or HAProxy, fragments kept from before
   // a label change, a hold after an unattributed rejection).
-  // (An app HAProxy rejected is re-checked every few passes: those passes must run.)
+  // (An app HAProxy rejected is re-checked every kOffenderRecheckPasses passes, short
+  // cuts counted: that pass runs whole.)
+  const bool recheck_due =
+      !haproxy_offenders_.empty() && (passes_ + 1) % kOffenderRecheckPasses == 0;
   return hints_unchanged_ && last_clean_ && reloader_status_.rejected == last_clean_rejected_ &&
-         reloader_offenders_.empty() && haproxy_offenders_.empty() && before_change_.empty() &&
+         reloader_offenders_.empty() && !recheck_due && before_change_.empty() &&
          unattributed_streak_ == 0 && !hold_until_;
 }
 
@@ -877,6 +880,7 @@ PassReport Reconciler::reconcile(const std::set<std::string>& hints) {
     return report;
   }
   if (report.fast_path && lastResultStands()) {
+    ++passes_;  // counts towards the offenders' re-check, as a whole pass does
     PassReport same = *last_clean_;
     same.outcome = PassReport::Outcome::Unchanged;
     same.answer_unchanged = true;

@@ -262,11 +262,24 @@ TEST_F(ReconcilerTest, HaproxyAlertIsMappedToTheAppThatOwnsTheLine) {
   ASSERT_EQ(again.quarantined.size(), 1u);
   EXPECT_EQ(again.quarantined[0].source, "haproxy");
   EXPECT_EQ(runner.calls, calls);
-  // While an app is quarantined by HAProxy, events whose apps answer as before still
-  // run whole passes (the offender is re-checked every few passes).
+  // Events whose apps answer as before rebuild nothing, but the app HAProxy rejected
+  // is still re-checked: every kOffenderRecheckPasses passes (short cuts counted) one
+  // runs whole. (The reloader applied the version: no fragment is kept any more.)
+  ReloaderStatus applied;
+  applied.applied_version = again.version;
+  r.noteReloaderStatus(applied);
   api_.single["/b"] = "{\"app\":" + app("/b", 10002, {32000, 32001, 32002}) + "}";
   r.reconcileOnce({"/b"});
-  EXPECT_FALSE(r.reconcileOnce({"/b"}).answer_unchanged);
+  int short_cuts = 0, whole = 0;
+  for (int i = 0; i < 31; ++i) {
+    auto p = r.reconcileOnce({"/b"});
+    (p.answer_unchanged ? short_cuts : whole) += 1;
+    ASSERT_EQ(p.quarantined.size(), 1u);
+    EXPECT_EQ(p.quarantined[0].app_id, "/a");
+  }
+  EXPECT_GT(short_cuts, 25);
+  EXPECT_GE(whole, 1);  // the re-check
+  EXPECT_EQ(cfg().find("balancee"), std::string::npos);
 }
 
 TEST_F(ReconcilerTest, AlertOutsideAnyAppPublishesNothing) {
