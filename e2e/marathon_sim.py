@@ -11,7 +11,18 @@ Served like Marathon (see ../shared/marathon/API.md):
                                     framing, a bare "\\r" + "\\n" keep-alive every
                                     --heartbeat seconds, event_type filters, 405 unless
                                     Accept is exactly text/event-stream
-  GET /v2/info, /v2/leader, /ping, /v2/tasks
+  GET /v2/info, /v2/leader, /ping, /v2/tasks, /v2/deployments
+
+Marathon's write API (what `mlb deploy` drives), with deployments that start tasks one
+by one (--deploy-delay s apart), Marathon health results that turn alive --health-grace
+s after a task starts (never, for an app whose env has SIM_NEVER_HEALTHY), and, with
+--backends, a real HTTP server on 127.0.0.1 for every task started this way (it answers
+every GET with the app id and its env VERSION, "/web-green v2"):
+  POST   /v2/apps                   create (409 if it exists, 422 if invalid)
+  PUT    /v2/apps/<id>[?force=true] update: {"instances": n} scales; other fields replace
+  DELETE /v2/apps/<id>              kill every task, remove the app
+  POST   /v2/tasks/delete[?scale=true]  {"ids": [...]}: kill; scale=true lowers instances
+  GET    /v2/deployments            the deployments in progress
 
 Control (POST JSON to /_sim/<action>; every change emits the events Marathon emits):
   scale        {"app": "/a", "instances": 3, "ports": [[p], ...]?, "host": "127.0.0.1"?}
@@ -68,6 +79,12 @@ class State:
         self.task_seq = 0
         self.counters = {"apps_requests": 0, "events_connections": 0, "events_sent": 0,
                          "faults_served": 0}
+        self.deploy_delay = 0.5
+        self.health_grace = 1.0
+        self.start_backends = False
+        self.backends = {}  # task id -> TaskBackend
+        self.deployments = {}  # deployment id -> {"id", "app", "version"}
+        self.next_service_port = 10100
 
     def _put(self, app):
         app_id = app["id"]
@@ -150,6 +167,206 @@ class State:
         stripped = {k: v for k, v in app.items() if k != "tasks"}
         self.emit("api_post_event", {"clientIp": "127.0.0.1", "uri": uri,
                                      "appDefinition": stripped})
+
+
+    # ---- Marathon's write API: deployments ----------------------------------------
+
+    def create_app(self, definition):
+        app = copy.deepcopy(definition)
+        app.setdefault("instances", 1)
+        app["version"] = now_ts()
+        app["versionInfo"] = {"lastScalingAt": app["version"],
+                              "lastConfigChangeAt": app["version"]}
+        for pd in app.get("portDefinitions", []) or []:
+            if not pd.get("port"):
+                pd["port"] = self.next_service_port
+                self.next_service_port += 1
+        app["tasks"] = []
+        self._put(app)
+        self.touch(app["id"])
+        self.api_post(app, "/v2/apps")
+        return self.deploy(app)
+
+    def update_app(self, app_id, change):
+        app = self.apps[app_id]
+        for k, v in change.items():
+            if k not in ("id", "tasks", "version", "versionInfo"):
+                app[k] = copy.deepcopy(v)
+        app["version"] = now_ts()
+        app.setdefault("versionInfo", {})["lastScalingAt"] = app["version"]
+        if set(change) - {"instances", "id"}:
+            app["versionInfo"]["lastConfigChangeAt"] = app["version"]
+        self.touch(app_id)
+        self.api_post(app, "/v2/apps" + app_id)
+        return self.deploy(app)
+
+    def delete_app(self, app_id):
+        app = self.apps[app_id]
+        for t in list(app["tasks"]):
+            self.kill(app, t)
+        del self.apps[app_id]
+        self.order.remove(app_id)
+        del self.cache[app_id]
+        del self.cache_notasks[app_id]
+        for d in [d for d in self.deployments.values() if d["app"] == app_id]:
+            del self.deployments[d["id"]]
+        self.emit("app_terminated_event", {"appId": app_id})
+        return {"deploymentId": "sim-delete-%d" % time.monotonic_ns(), "version": now_ts()}
+
+    def kill(self, app, task):
+        app["tasks"] = [t for t in app["tasks"] if t["id"] != task["id"]]
+        backend = self.backends.pop(task["id"], None)
+        if backend:
+            backend.close()
+        self.touch(app["id"])
+        self.status_event(app, task, "TASK_KILLED")
+
+    def kill_tasks(self, ids, scale):
+        killed = []
+        for app_id in list(self.order):
+            app = self.apps[app_id]
+            mine = [t for t in app["tasks"] if t["id"] in ids]
+            for t in mine:
+                self.kill(app, t)
+                killed.append(t)
+            if mine and scale:
+                app["instances"] = max(0, app["instances"] - len(mine))
+                app["version"] = now_ts()
+                app.setdefault("versionInfo", {})["lastScalingAt"] = app["version"]
+                self.touch(app_id)
+            elif mine:
+                self.deploy(app)  # Marathon replaces killed tasks
+        if scale:
+            return {"deploymentId": "sim-kill-%d" % time.monotonic_ns(), "version": now_ts()}
+        return {"tasks": killed}
+
+    def deploy(self, app):
+        """Start the deployment that brings `app` to its instance count: extra tasks
+        are killed now, missing ones started one per deploy_delay."""
+        while len(app["tasks"]) > app["instances"]:
+            self.kill(app, app["tasks"][-1])
+        dep_id = "sim-dep-%d" % time.monotonic_ns()
+        for d in [d for d in self.deployments.values() if d["app"] == app["id"]]:
+            del self.deployments[d["id"]]
+        self.deployments[dep_id] = {"id": dep_id, "app": app["id"], "version": app["version"]}
+        threading.Thread(target=self.run_deployment, args=(dep_id,), daemon=True).start()
+        return {"deploymentId": dep_id, "version": app["version"]}
+
+    def run_deployment(self, dep_id):
+        while True:
+            time.sleep(self.deploy_delay)
+            with self.lock:
+                dep = self.deployments.get(dep_id)
+                app = self.apps.get(dep["app"]) if dep else None
+                if app is None:
+                    return
+                if len(app["tasks"]) < app["instances"]:
+                    self.start_task(app)
+                elif self.deployment_done(app):
+                    del self.deployments[dep_id]
+                    self.emit("deployment_success", {"id": dep_id, "plan": {
+                        "id": dep_id, "version": dep["version"]}})
+                    return
+
+    def deployment_done(self, app):
+        if not app.get("healthChecks"):
+            return True
+        return all(any(r.get("alive") for r in t.get("healthCheckResults", []))
+                   for t in app["tasks"])
+
+    def start_task(self, app):
+        width = max(1, len(app.get("portDefinitions", []) or []))
+        if self.start_backends:
+            backend = TaskBackend("%s %s" % (app["id"], (app.get("env") or {}).get(
+                "VERSION", "")))
+            ports = [backend.port] + [free_loopback_port() for _ in range(width - 1)]
+        else:
+            backend = None
+            ports = list(range(self.next_port, self.next_port + width))
+            self.next_port += width
+        task = self.new_task(app, "127.0.0.1", ports, alive=False)
+        if backend:
+            self.backends[task["id"]] = backend
+        app["tasks"].append(task)
+        self.touch(app["id"])
+        self.status_event(app, task, "TASK_RUNNING")
+        if app.get("healthChecks") and not (app.get("env") or {}).get("SIM_NEVER_HEALTHY"):
+            threading.Timer(self.health_grace, self.turn_alive,
+                            args=(app["id"], task["id"])).start()
+
+    def turn_alive(self, app_id, task_id):
+        with self.lock:
+            app = self.apps.get(app_id)
+            task = next((t for t in (app or {}).get("tasks", []) if t["id"] == task_id), None)
+            if task is None:
+                return
+            for r in task.get("healthCheckResults", []):
+                r.update({"alive": True, "consecutiveFailures": 0, "lastSuccess": now_ts(),
+                          "firstSuccess": now_ts()})
+            self.touch(app_id)
+            self.emit("health_status_changed_event", {
+                "appId": app_id, "instanceId": task_id, "version": app.get("version"),
+                "alive": True})
+
+    def deployments_body(self):
+        return [{"id": d["id"], "version": d["version"], "affectedApps": [d["app"]],
+                 "affectedPods": [], "steps": [{"actions": [
+                     {"action": "ScaleApplication", "app": d["app"]}]}],
+                 "currentActions": [{"action": "ScaleApplication", "app": d["app"],
+                                     "readinessCheckResults": []}],
+                 "currentStep": 1, "totalSteps": 1}
+                for d in self.deployments.values()]
+
+
+def free_loopback_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class TaskBackend:
+    """A task's process: an HTTP/1.1 server on 127.0.0.1 answering `text` to every GET
+    (/slow?s=N waits N seconds first). Closing it stops accepting; requests in flight
+    finish."""
+
+    def __init__(self, text):
+        body = (text.strip() + "\n").encode()
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                if self.path.startswith("/slow"):
+                    q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                    time.sleep(min(120.0, float(q.get("s", ["5"])[0])))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+            def handle_error(self, request, client_address):
+                pass  # health checks connect and close
+
+        self.server = S(("127.0.0.1", 0), H)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
+                         daemon=True).start()
+
+    def close(self):
+        threading.Thread(target=self._close, daemon=True).start()
+
+    def _close(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -251,6 +468,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if body is None:
                 return self.send_json(404, {"message": "App '%s' does not exist" % app_id})
             return self.apps_answer(body, single=True)
+        if path == "/v2/deployments":
+            with st.lock:
+                return self.send_json(200, st.deployments_body())
         if path == "/v2/tasks":
             with st.lock:
                 tasks = [t for i in st.order for t in st.apps[i]["tasks"]]
@@ -369,7 +589,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(400, {"message": "Invalid JSON: %s" % e})
         if url.path == "/acs/api/v1/auth/login" and self.server.dcos_uid:
             return self.dcos_login(req)
-        if url.path in ("/v2/apps", "/v2/groups", "/v2/pods"):
+        if url.path in ("/v2/apps", "/v2/apps/") or url.path == "/v2/tasks/delete":
+            if not self.auth_ok():
+                return
+            return self.write_api("POST", url, req)
+        if url.path in ("/v2/groups", "/v2/pods"):
             errors = validate_definition(url.path, req)
             if errors:
                 return self.send_json(422, {"message": "Object is not valid",
@@ -391,6 +615,59 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except KeyError as e:
             return self.send_json(404, {"message": "unknown app or task: %s" % e})
         self.send_json(200, result or {"ok": True})
+
+    def read_json(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            return json.loads(self.rfile.read(length) or b"{}")
+        except ValueError as e:
+            self.send_json(400, {"message": "Invalid JSON: %s" % e})
+            return None
+
+    def do_PUT(self):
+        url = urllib.parse.urlsplit(self.path)
+        req = self.read_json()
+        if req is not None and self.auth_ok():
+            self.write_api("PUT", url, req)
+
+    def do_DELETE(self):
+        url = urllib.parse.urlsplit(self.path)
+        if self.auth_ok():
+            self.write_api("DELETE", url, {})
+
+    def write_api(self, method, url, req):
+        """Marathon's write API: 200/201 with a deployment, 404 unknown app, 409 an app
+        that exists, 422 an invalid definition."""
+        st = self.state
+        path = url.path.rstrip("/")
+        qs = urllib.parse.parse_qs(url.query)
+        with st.lock:
+            if method == "POST" and path == "/v2/tasks/delete":
+                scale = qs.get("scale", ["false"])[0] == "true"
+                return self.send_json(200, st.kill_tasks(set(req.get("ids", [])), scale))
+            if method == "POST":
+                errors = validate_definition("/v2/apps", req)
+                if errors:
+                    return self.send_json(422, {"message": "Object is not valid", "details": [
+                        {"path": p, "errors": [e]} for p, e in errors]})
+                if req["id"] in st.apps:
+                    return self.send_json(409, {"message": "An app with id [%s] already "
+                                                "exists." % req["id"]})
+                dep = st.create_app(req)
+                out = dict(json.loads(st.cache_notasks[req["id"]]),
+                           deployments=[{"id": dep["deploymentId"]}])
+                return self.send_json(201, out, [("Marathon-Deployment-Id", dep["deploymentId"])])
+            app_id = path[len("/v2/apps"):]
+            if not path.startswith("/v2/apps/") or app_id not in st.apps:
+                if method == "PUT" and path.startswith("/v2/apps/"):
+                    req = dict(req, id=app_id)
+                    errors = validate_definition("/v2/apps", req)
+                    if not errors:
+                        return self.send_json(201, st.create_app(req))
+                return self.send_json(404, {"message": "App '%s' does not exist" % app_id})
+            if method == "PUT":
+                return self.send_json(200, st.update_app(app_id, req))
+            return self.send_json(200, st.delete_app(app_id))
 
     def dcos_login(self, req):
         """DC/OS service login: {"uid", "token": RS256 JWT signed by the account's
@@ -647,6 +924,8 @@ def load_apps(args):
                 sys.argv = old
             with open(f.name) as fh:
                 return json.load(fh)["apps"]
+    if args.apps is None:
+        return []
     with open(args.apps) as f:
         return json.load(f)["apps"]
 
@@ -667,16 +946,25 @@ def main():
     p.add_argument("--port-file", default=None, help="write the bound port here")
     p.add_argument("--tls-cert", default=None,
                    help="serve HTTPS with this PEM file (certificate and key)")
+    p.add_argument("--deploy-delay", type=float, default=0.5,
+                   help="seconds between the tasks a deployment starts")
+    p.add_argument("--health-grace", type=float, default=1.0,
+                   help="seconds until a started task's health result turns alive")
+    p.add_argument("--backends", action="store_true",
+                   help="a real HTTP server on 127.0.0.1 for every task a deployment starts")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()
     if not args.apps and not args.generate:
-        p.error("one of --apps or --generate is required")
+        args.apps = None
     if args.fixture_dir is None:
         import os
         args.fixture_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                                         "bench")
     host, port = args.listen.rsplit(":", 1)
     Handler.state = State(load_apps(args), args.heartbeat)
+    Handler.state.deploy_delay = args.deploy_delay
+    Handler.state.health_grace = args.health_grace
+    Handler.state.start_backends = args.backends
     srv = Server((host, int(port)), Handler)
     srv.verbose = args.verbose
     srv.credentials = args.credentials
