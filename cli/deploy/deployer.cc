@@ -1,0 +1,477 @@
+#include "cli/deploy/deployer.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <istream>
+#include <ostream>
+
+namespace mlb::cli::deploy {
+namespace {
+
+using common::Error;
+
+std::optional<int> toCount(const std::string& text) {
+  int v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v < 0) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::string idOf(const Json& app) {
+  return app.is_object() && app.contains("id") && app["id"].is_string()
+             ? app["id"].get<std::string>()
+             : "";
+}
+
+std::string snippet(const std::string& text) {
+  return text.size() > 200 ? text.substr(0, 200) + "..." : text;
+}
+
+std::string seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", s);
+  return buf;
+}
+
+// How many old tasks every LB lists (UP or draining): the old colour is back in
+// service once they all are.
+int oldListedEverywhere(const std::vector<std::vector<ServerStat>>& lbs, const Json& old_app) {
+  if (lbs.empty() || !old_app.contains("tasks") || !old_app["tasks"].is_array()) {
+    return 0;
+  }
+  int n = 0;
+  for (const auto& task : old_app["tasks"]) {
+    n += std::all_of(lbs.begin(), lbs.end(), [&](const std::vector<ServerStat>& servers) {
+      return std::any_of(servers.begin(), servers.end(), [&](const ServerStat& s) {
+        return serverIsTask(s, task) && s.status.rfind("DOWN", 0) != 0;
+      });
+    });
+  }
+  return n;
+}
+
+}  // namespace
+
+Deployer::Deployer(DeployFlags flags, DeployDeps deps)
+    : flags_(std::move(flags)), deps_(std::move(deps)) {}
+
+int Deployer::run(const std::string& definition_text) {
+  started_ = deps_.clock.now();
+  const Json definition = Json::parse(definition_text, nullptr, false);
+  if (definition.is_discarded() || !definition.is_object()) {
+    return fail({Exit::kInvalidArgs, flags_.json + ": not a JSON object"});
+  }
+  const std::string group = groupOf(definition);
+  if (group.empty()) {
+    return fail({Exit::kMissingField, "label HAPROXY_DEPLOYMENT_GROUP is missing"});
+  }
+  auto apps = marathon("GET", "/v2/apps");
+  if (!apps) {
+    return fail({Exit::kMarathonError, apps.error().message});
+  }
+  const std::vector<Json> colours = groupApps(*apps, group);
+  if (flags_.resume || flags_.complete_cur || flags_.complete_prev || flags_.rollback) {
+    return continueExisting(colours);
+  }
+  if (colours.size() > 1) {
+    return fail({Exit::kUnknown, "a deployment of group '" + group + "' is in progress (" +
+                                     idOf(colours[0]) + ", " + idOf(colours[1]) +
+                                     "): use --resume, --complete-cur, --complete-prev or "
+                                     "--rollback"});
+  }
+  if (colours.empty()) {
+    return start(definition, std::nullopt);
+  }
+  return start(definition, colours[0]);
+}
+
+int Deployer::start(const Json& definition, const std::optional<Json>& previous) {
+  PlanOptions options{flags_.initial_instances, flags_.new_instances, deps_.started_at()};
+  auto plan = planNewColour(definition, previous, options);
+  if (!plan) {
+    return fail({Exit::kMissingField, plan.error().message});
+  }
+  deps_.out << plan->dump(2) << "\n";
+  if (flags_.dry_run) {
+    return 0;
+  }
+  if (!confirm("Continue with deployment?")) {
+    return static_cast<int>(Exit::kDeclined);
+  }
+  auto created = marathon("POST", "/v2/apps", &*plan);
+  if (!created) {
+    return fail({Exit::kCreate, created.error().message});
+  }
+  const std::string id = idOf(*plan);
+  deps_.log << "created " << id << " (" << label(*plan, "HAPROXY_DEPLOYMENT_COLOUR")
+            << ", service port " << servicePort(*plan) << ", " << instances(*plan)
+            << " instances, target " << label(*plan, "HAPROXY_DEPLOYMENT_TARGET_INSTANCES")
+            << ")\n";
+  if (!previous) {
+    return finishFirst(id);
+  }
+  return drive(idOf(*previous), id, flags_.new_instances);
+}
+
+int Deployer::continueExisting(const std::vector<Json>& colours) {
+  if (colours.size() != 2) {
+    return fail({Exit::kUnknown,
+                 "--resume, --complete-cur, --complete-prev and --rollback need "
+                 "two colours of the group in Marathon; found " +
+                     std::to_string(colours.size())});
+  }
+  const std::string old_id = idOf(colours[0]), new_id = idOf(colours[1]);
+  deps_.log << "found " << old_id << " (old) and " << new_id << " (new)\n";
+  if (flags_.rollback || flags_.complete_prev) {
+    return rollBack(old_id, new_id, "requested", 0);
+  }
+  const int cap = flags_.complete_cur
+                      ? 0
+                      : toCount(label(colours[1], "HAPROXY_DEPLOYMENT_NEW_INSTANCES")).value_or(0);
+  return drive(old_id, new_id, cap);
+}
+
+// One step per --step-delay until the old colour is gone (or a hybrid deploy's split
+// is reached); each step waits at most --max-wait.
+int Deployer::drive(const std::string& old_id, const std::string& new_id, int cap) {
+  double deadline = deps_.clock.now() + flags_.max_wait;
+  while (true) {
+    deps_.clock.sleep(flags_.step_delay);
+    Colours c;
+    if (auto f = fetchColours(old_id, new_id, c)) {
+      return fail(*f);
+    }
+    const auto target = toCount(label(c.new_app, "HAPROXY_DEPLOYMENT_TARGET_INSTANCES"));
+    if (!target) {
+      return fail({Exit::kMissingField, new_id + ": label HAPROXY_DEPLOYMENT_TARGET_INSTANCES "
+                                                 "is missing or not a count"});
+    }
+    auto stats = lbStats(backendName(c.new_app));
+    const bool late = deps_.clock.now() > deadline;
+    if (!stats) {
+      deps_.log << "  " << stats.error().message << "\n";
+      if (late) {
+        return failed(old_id, new_id, {Exit::kLbError, stats.error().message});
+      }
+      continue;
+    }
+    const DrainView view = readDrain(*stats, c.old_app, c.new_app);
+    progress(c, view, *target);
+    if (cap > 0 && instances(c.new_app) >= cap && healthy(c.new_app) >= cap &&
+        instances(c.old_app) + cap <= *target) {
+      deps_.log << "hybrid deploy in place after " << seconds(deps_.clock.now() - started_) << ": "
+                << new_id << " " << instances(c.new_app) << ", " << old_id << " "
+                << instances(c.old_app) << " (finish with --complete-cur or --complete-prev)\n";
+      return 0;
+    }
+    const bool settled = view.caught_up && view.up >= *target && view.maint > 0;
+    const int limit = cap > 0 ? cap : *target;
+    if (view.caught_up && view.up >= *target && view.maint == 0 && instances(c.new_app) < limit &&
+        healthy(c.new_app) >= instances(c.new_app)) {
+      // Nothing may drain until the new colour grows (e.g. --complete-cur after a
+      // hybrid deploy): grow it first.
+      if (auto f = killAndGrow(c, {},
+                               nextInstances(instances(c.new_app), instances(c.old_app), *target,
+                                             flags_.linear_increase, cap))) {
+        return failed(old_id, new_id, *f);
+      }
+      ++steps_;
+      deadline = deps_.clock.now() + flags_.max_wait;
+      continue;
+    }
+    std::vector<std::string> kill;
+    if (settled && view.busy == 0) {
+      kill = view.drained;
+    } else if (late && settled) {
+      deps_.log << "  draining took longer than --max-wait: the tasks in MAINT go now\n";
+      kill = view.maint_everywhere;
+    } else if (late) {
+      return failed(
+          old_id, new_id,
+          {Exit::kUnknown,
+           "no progress within --max-wait " + seconds(flags_.max_wait) + ": " + new_id + " has " +
+               std::to_string(healthy(c.new_app)) + " of " + std::to_string(instances(c.new_app)) +
+               " instances healthy; the LBs list " + std::to_string(view.listed) + " of " +
+               std::to_string(view.expected) + " servers, " + std::to_string(view.up) + " up"});
+    }
+    if (kill.empty()) {
+      continue;
+    }
+    if (instances(c.new_app) >= *target && static_cast<int>(kill.size()) >= instances(c.old_app)) {
+      if (!confirm("Delete " + old_id + "?")) {
+        return static_cast<int>(Exit::kDeclined);
+      }
+      if (auto gone = marathon("DELETE", "/v2/apps" + old_id + "?force=true"); !gone) {
+        return fail({Exit::kDelete, gone.error().message});
+      }
+      killed_ += static_cast<int>(kill.size());
+      deps_.log << "deploy done in " << seconds(deps_.clock.now() - started_) << ": " << new_id
+                << " serves " << instances(c.new_app) << " instances, " << old_id << " deleted ("
+                << killed_ << " old tasks drained, " << steps_ + 1 << " steps)\n";
+      return 0;
+    }
+    if (!confirm("Continue?")) {
+      return static_cast<int>(Exit::kDeclined);
+    }
+    const int next = nextInstances(instances(c.new_app), instances(c.old_app), *target,
+                                   flags_.linear_increase, cap);
+    if (auto f = killAndGrow(c, kill, next)) {
+      return failed(old_id, new_id, *f);
+    }
+    ++steps_;
+    deadline = deps_.clock.now() + flags_.max_wait;
+  }
+}
+
+// The first deploy of a group: wait until the LBs serve every instance.
+int Deployer::finishFirst(const std::string& id) {
+  const double deadline = deps_.clock.now() + flags_.max_wait;
+  while (true) {
+    deps_.clock.sleep(flags_.step_delay);
+    auto app = fetchApp(id);
+    if (!app) {
+      return fail({Exit::kMarathonError, app.error().message});
+    }
+    auto stats = lbStats(backendName(*app));
+    const DrainView view = stats ? readDrain(*stats, Json::object(), *app) : DrainView{};
+    deps_.log << "  " << id << ": " << healthy(*app) << " of " << instances(*app)
+              << " healthy; LBs: " << view.up << " up\n";
+    if (stats && view.caught_up && view.up >= instances(*app)) {
+      deps_.log << "deploy done in " << seconds(deps_.clock.now() - started_) << ": " << id
+                << " serves " << instances(*app) << " instances\n";
+      return 0;
+    }
+    if (deps_.clock.now() > deadline) {
+      return fail({Exit::kUnknown, id + " is not served by every LB within --max-wait"});
+    }
+  }
+}
+
+// Scale the old colour back to the target, wait until every LB lists it, remove the
+// new colour.
+int Deployer::rollBack(const std::string& old_id, const std::string& new_id, const std::string& why,
+                       int exit_code) {
+  deps_.log << "rolling back to " << old_id << ": " << why << "\n";
+  Colours c;
+  if (auto f = fetchColours(old_id, new_id, c)) {
+    return fail(*f);
+  }
+  const int target = toCount(label(c.new_app, "HAPROXY_DEPLOYMENT_TARGET_INSTANCES"))
+                         .value_or(instances(c.old_app) + instances(c.new_app));
+  if (instances(c.old_app) < target) {
+    Json body = {{"instances", target}};
+    if (auto r = marathon("PUT", "/v2/apps" + old_id + "?force=true", &body); !r) {
+      return fail({Exit::kScale, r.error().message});
+    }
+  }
+  const double deadline = deps_.clock.now() + flags_.max_wait;
+  while (true) {
+    deps_.clock.sleep(flags_.step_delay);
+    auto old_app = fetchApp(old_id);
+    auto stats = lbStats(backendName(c.new_app));
+    const int listed = old_app && stats ? oldListedEverywhere(*stats, *old_app) : 0;
+    const int ready = old_app ? std::min(listed, healthy(*old_app)) : 0;
+    deps_.log << "  " << old_id << ": " << ready << " of " << target << " instances back\n";
+    if (ready >= target) {
+      break;
+    }
+    if (deps_.clock.now() > deadline) {
+      return fail({Exit::kUnknown, "rollback: " + old_id + " is not back to " +
+                                       std::to_string(target) +
+                                       " instances within --max-wait; both colours left "
+                                       "running"});
+    }
+  }
+  if (auto gone = marathon("DELETE", "/v2/apps" + new_id + "?force=true"); !gone) {
+    return fail({Exit::kDelete, gone.error().message});
+  }
+  deps_.log << "rolled back in " << seconds(deps_.clock.now() - started_) << ": " << old_id
+            << " serves " << target << " instances, " << new_id << " deleted\n";
+  return exit_code;
+}
+
+int Deployer::fail(const Failure& f) {
+  deps_.log << "mlb deploy: " << f.message << "\n";
+  return static_cast<int>(f.exit);
+}
+
+int Deployer::failed(const std::string& old_id, const std::string& new_id, Failure f) {
+  deps_.log << "mlb deploy: " << f.message << "\n";
+  if (flags_.no_rollback) {
+    deps_.log << "both colours left running (--no-rollback): continue with --resume, undo "
+                 "with --rollback\n";
+    return static_cast<int>(f.exit);
+  }
+  return rollBack(old_id, new_id, f.message, static_cast<int>(f.exit));
+}
+
+// Every Marathon call: each URL in turn; transport errors, 5xx and 409 (a deployment
+// holds the app) retried with backoff within --max-wait; other 4xx answered at once.
+common::Result<Json> Deployer::marathon(const std::string& method, const std::string& path,
+                                        const Json* body) {
+  const double deadline = deps_.clock.now() + flags_.max_wait;
+  double backoff = 0.5;
+  while (true) {
+    std::string last;
+    for (const auto& base : flags_.marathon) {
+      auto r =
+          deps_.http.request(method, base + path, body ? body->dump() : "", deps_.authorization());
+      if (!r) {
+        last = r.error().message;
+        continue;
+      }
+      last = method + " " + base + path + ": HTTP " + std::to_string(r->status) + ": " +
+             snippet(r->body);
+      if (r->status >= 200 && r->status < 300) {
+        Json j = Json::parse(r->body.empty() ? "null" : r->body, nullptr, false);
+        if (j.is_discarded()) {
+          return Error::invalidData(method + " " + base + path + ": not JSON: " + snippet(r->body));
+        }
+        return j;
+      }
+      if (r->status >= 400 && r->status < 500 && r->status != 409) {
+        return Error::invalidData(last);
+      }
+    }
+    if (deps_.clock.now() + backoff > deadline) {
+      return Error{common::ErrorCode::Unavailable, last};
+    }
+    deps_.clock.sleep(backoff);
+    backoff = std::min(backoff * 2, 5.0);
+  }
+}
+
+common::Result<Json> Deployer::fetchApp(const std::string& id) {
+  auto r = marathon("GET", "/v2/apps" + id + "?embed=app.tasks");
+  if (!r) {
+    return r.error();
+  }
+  if (!r->is_object() || !r->contains("app") || !(*r)["app"].is_object()) {
+    return Error::invalidData("GET /v2/apps" + id + ": no \"app\" in the answer");
+  }
+  return (*r)["app"];
+}
+
+std::optional<Deployer::Failure> Deployer::fetchColours(const std::string& old_id,
+                                                        const std::string& new_id, Colours& out) {
+  auto old_app = fetchApp(old_id);
+  auto new_app = fetchApp(new_id);
+  if (!old_app || !new_app) {
+    return Failure{Exit::kMarathonError, (!old_app ? old_app : new_app).error().message};
+  }
+  out.old_app = std::move(*old_app);
+  out.new_app = std::move(*new_app);
+  return std::nullopt;
+}
+
+common::Result<std::vector<std::vector<ServerStat>>> Deployer::lbStats(const std::string& backend) {
+  std::vector<std::vector<ServerStat>> out;
+  for (const auto& url : deps_.lb_urls()) {
+    auto r = deps_.http.request("GET", url + "/haproxy?stats;csv", "", "");
+    if (!r || r->status != 200) {
+      return Error{
+          common::ErrorCode::Unavailable,
+          "LB " + url + ": " + (r ? "HTTP " + std::to_string(r->status) : r.error().message)};
+    }
+    auto servers = parseStatsCsv(r->body, backend);
+    if (!servers) {
+      return Error::invalidData("LB " + url + ": " + servers.error().message);
+    }
+    out.push_back(std::move(*servers));
+  }
+  if (out.empty()) {
+    return Error{common::ErrorCode::Unavailable, "no load balancer address"};
+  }
+  return out;
+}
+
+std::optional<Deployer::Failure> Deployer::killAndGrow(const Colours& c,
+                                                       const std::vector<std::string>& kill,
+                                                       int next) {
+  if (!kill.empty()) {
+    if (auto f = runHook(c, kill)) {
+      return f;
+    }
+    Json ids = {{"ids", kill}};
+    if (auto r = marathon("POST", "/v2/tasks/delete?scale=true&force=true", &ids); !r) {
+      return Failure{Exit::kScale, r.error().message};
+    }
+    killed_ += static_cast<int>(kill.size());
+  }
+  // Scaled after the kill, even to the same size: the new colour must stay the one
+  // scaled last (mlb, like marathon-lb, orders a hybrid deploy's colours by it).
+  Json size = {{"instances", next}};
+  if (auto r = marathon("PUT", "/v2/apps" + idOf(c.new_app) + "?force=true", &size); !r) {
+    return Failure{Exit::kScale, r.error().message};
+  }
+  deps_.log << "  killed " << kill.size() << " drained task(s) of " << idOf(c.old_app) << ", "
+            << idOf(c.new_app) << " -> " << next << " instances\n";
+  return std::nullopt;
+}
+
+std::optional<Deployer::Failure> Deployer::runHook(const Colours& c,
+                                                   const std::vector<std::string>& kill) {
+  if (flags_.pre_kill_hook.empty()) {
+    return std::nullopt;
+  }
+  if (deps_.hooks == nullptr) {
+    return Failure{Exit::kUnknown, "--pre-kill-hook: no process runner"};
+  }
+  Json tasks = Json::array();
+  for (const auto& t : c.old_app.value("tasks", Json::array())) {
+    if (std::find(kill.begin(), kill.end(), idOf(t)) != kill.end()) {
+      tasks.push_back(t);
+    }
+  }
+  const auto timeout = std::chrono::milliseconds(static_cast<long>(flags_.max_wait * 1000));
+  auto r = deps_.hooks->run(
+      {flags_.pre_kill_hook, c.old_app.dump(), tasks.dump(), c.new_app.dump()}, timeout);
+  if (!r || !r->ok()) {
+    return Failure{Exit::kUnknown,
+                   "--pre-kill-hook " + flags_.pre_kill_hook + " refused the kill (" +
+                       (r ? "exit " + std::to_string(r->exit_code) : r.error().message) + ")"};
+  }
+  return std::nullopt;
+}
+
+bool Deployer::confirm(const std::string& question) {
+  if (flags_.force) {
+    return true;
+  }
+  deps_.log << question << " [Y/n] " << std::flush;
+  std::string answer;
+  if (!std::getline(deps_.in, answer)) {
+    return false;
+  }
+  return answer.empty() || answer == "y" || answer == "Y" || answer == "yes";
+}
+
+void Deployer::progress(const Colours& c, const DrainView& v, int target) {
+  deps_.log << "step " << steps_ + 1 << " (" << seconds(deps_.clock.now() - started_)
+            << "): " << idOf(c.old_app) << " " << instances(c.old_app) << ", " << idOf(c.new_app)
+            << " " << instances(c.new_app) << " (" << healthy(c.new_app) << " healthy), target "
+            << target << " | LBs: " << v.listed << " of " << v.expected << " servers, " << v.up
+            << " up, " << v.maint << " draining (" << v.drained.size() << " drained)\n";
+}
+
+int Deployer::healthy(const Json& app) const {
+  const bool checked = app.contains("healthChecks") && app["healthChecks"].is_array() &&
+                       !app["healthChecks"].empty();
+  int n = 0;
+  for (const auto& t : app.value("tasks", Json::array())) {
+    if (t.value("state", "TASK_RUNNING") != "TASK_RUNNING") {
+      continue;
+    }
+    const Json results = t.value("healthCheckResults", Json::array());
+    const bool alive =
+        !results.empty() && std::all_of(results.begin(), results.end(),
+                                        [](const Json& r) { return r.value("alive", false); });
+    n += !checked || alive;
+  }
+  return n;
+}
+
+}  // namespace mlb::cli::deploy
