@@ -346,6 +346,13 @@ class TaskBackend:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def do_HEAD(self):  # HAProxy's httpchk
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_OPTIONS = do_HEAD
+
             def log_message(self, *a):
                 pass
 

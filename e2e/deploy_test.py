@@ -1,0 +1,308 @@
+#!/usr/bin/env python3
+"""`mlb deploy` end to end, under load: the Marathon simulator (write API, gradual
+deployments, health results after a grace period, a real backend per task),
+mlb-controller, mlb-reloader watch + the HAProxy entrypoint, and continuous requests
+to the app's vhost (:80) and service port while `mlb deploy` moves it between colours.
+Every scenario must lose 0 requests. Every process started here is ended here, by pid.
+
+usage: deploy_test.py  (env: CONTROLLER, RELOADER, MLB, HAPROXY; DEPLOY_KEEP=1 keeps logs)
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+from nack_test import distinct_free_ports
+from testlib import free_port, http as fetch, stop_all, wait_until
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CONTROLLER = os.environ.get("CONTROLLER", "build/controller/mlb-controller")
+RELOADER = os.environ.get("RELOADER", "build/reloader/mlb-reloader")
+MLB = os.environ.get("MLB", "build/cli/mlb")
+HAPROXY = os.environ.get("HAPROXY", shutil.which("haproxy") or "/usr/sbin/haproxy")
+VHOST = "web.deploy.test"
+
+
+class Load(threading.Thread):
+    """Requests to 127.0.0.1:`port` (with a Host header) until stopped or 300 s; every
+    answer's body and time kept, every failure counted."""
+
+    def __init__(self, port, host=None):
+        super().__init__(daemon=True)
+        self.port, self.host = port, host
+        self.answers = []  # (monotonic time, body)
+        self.failed = []
+        self.stop_flag = threading.Event()
+
+    def run(self):
+        end = time.monotonic() + 300
+        while not self.stop_flag.is_set() and time.monotonic() < end:
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            try:
+                c.request("GET", "/", headers={"Host": self.host} if self.host else {})
+                r = c.getresponse()
+                body = r.read().decode().strip()
+                if r.status == 200:
+                    self.answers.append((time.monotonic(), body))
+                else:
+                    self.failed.append("status %d %s" % (r.status, body[:60]))
+            except Exception as e:  # noqa: BLE001 - every failure counts
+                self.failed.append(repr(e))
+            finally:
+                c.close()
+            time.sleep(0.005)
+
+    def finish(self):
+        self.stop_flag.set()
+        self.join(15)
+        return len(self.answers), len(self.failed)
+
+
+class DeployStack:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="mlb-deploy-")
+        self.state = os.path.join(self.dir, "state")
+        self.procs = []
+        self.svc, self.alt, self.stream_port = distinct_free_ports(3)
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def spawn(self, args, log, **kw):
+        with open(os.path.join(self.dir, log), "ab") as f:
+            p = subprocess.Popen(args, stdout=f, stderr=subprocess.STDOUT, **kw)
+        self.procs.append(p)
+        return p
+
+    def log(self, name):
+        try:
+            with open(os.path.join(self.dir, name), errors="replace") as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ""
+
+    @property
+    def sim_url(self):
+        return "http://127.0.0.1:%d" % self.sim_port
+
+    def start(self):
+        cert = os.path.join(self.dir, "cert.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                        cert, "-out", cert + ".crt", "-days", "2", "-subj", "/CN=t"],
+                       check=True, capture_output=True)
+        with open(cert + ".crt") as f, open(cert, "a") as out:
+            out.write(f.read())
+        port_file = os.path.join(self.dir, "sim.port")
+        self.spawn([sys.executable, os.path.join(HERE, "marathon_sim.py"), "--listen",
+                    "127.0.0.1:0", "--port-file", port_file, "--heartbeat", "0.5", "--backends",
+                    "--deploy-delay", "0.2", "--health-grace", "0.5"], "sim.log")
+        assert wait_until(lambda: os.path.getsize(port_file) > 0, 30), self.log("sim.log")
+        with open(port_file) as f:
+            self.sim_port = int(f.read())
+        # Another app, for the long-lived connection.
+        fetch(self.sim_url + "/v2/apps", {
+            "id": "/stream", "cmd": "serve", "instances": 1,
+            "portDefinitions": [{"port": self.stream_port}],
+            "labels": {"HAPROXY_GROUP": "external", "HAPROXY_0_MODE": "http"}})
+        self.ctl_port, self.rld_port = free_port(), free_port()
+        self.spawn([CONTROLLER, "--marathon", self.sim_url, "--group", "external",
+                    "--health-check", "--ssl-certs", cert, "--state-dir", self.state,
+                    "--listen", "127.0.0.1:%d" % self.ctl_port, "--maxconn", "2000",
+                    "--min-interval", "0.05"], "controller.log")
+        assert wait_until(lambda: fetch("http://127.0.0.1:%d/readyz" % self.ctl_port)
+                          .startswith("ready"), 30), self.log("controller.log")
+        self.spawn([RELOADER, "watch", "--state-dir", self.state, "--haproxy-bin", HAPROXY,
+                    "--listen", "127.0.0.1:%d" % self.rld_port, "--min-reload-interval", "0.2",
+                    "--recheck-interval", "0.3"], "reloader.log")
+        self.spawn([RELOADER, "haproxy", "--state-dir", self.state, "--haproxy-bin", HAPROXY,
+                    "--listen", "127.0.0.1:%d" % free_port()], "haproxy.log")
+        assert wait_until(lambda: self.get(self.stream_port) == "/stream", 30), \
+            self.log("reloader.log")
+
+    def get(self, port, host=None, path="/", timeout=5):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        try:
+            c.request("GET", path, headers={"Host": host} if host else {})
+            r = c.getresponse()
+            body = r.read().decode().strip()
+            return body if r.status == 200 else None
+        finally:
+            c.close()
+
+    def definition(self, version, **extra_env):
+        app = {"id": "/web", "cmd": "serve", "instances": 3,
+               "env": dict({"VERSION": version}, **extra_env),
+               "portDefinitions": [{"port": self.svc, "protocol": "tcp"}],
+               "healthChecks": [{"protocol": "MESOS_HTTP", "path": "/", "portIndex": 0,
+                                 "gracePeriodSeconds": 5, "intervalSeconds": 2}],
+               "labels": {"HAPROXY_GROUP": "external", "HAPROXY_0_VHOST": VHOST,
+                          "HAPROXY_DEPLOYMENT_GROUP": "web",
+                          "HAPROXY_DEPLOYMENT_ALT_PORT": str(self.alt)}}
+        path = os.path.join(self.dir, "web-%s.json" % version)
+        with open(path, "w") as f:
+            json.dump(app, f)
+        return path
+
+    def deploy(self, path, *flags, wait=True):
+        args = [MLB, "deploy", "-j", path, "-m", self.sim_url, "-l", "http://127.0.0.1:9090",
+                "-f", "-s", "0.5", "-w", "20"] + list(flags)
+        p = self.spawn(args, "deploy.log", stdin=subprocess.DEVNULL)
+        if not wait:
+            return p
+        p.wait(240)
+        return p.returncode
+
+    def apps(self):
+        return {a["id"]: a for a in json.loads(fetch(self.sim_url + "/v2/apps"))["apps"]}
+
+    def close(self):
+        stop_all(self.procs, 15)
+        if not os.environ.get("DEPLOY_KEEP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class DeployTests(unittest.TestCase):
+    """In order: each scenario starts from the previous one's end (one colour serving)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.s = DeployStack()
+        s = cls.s
+        assert s.deploy(s.definition("v1")) == 0, s.log("deploy.log")
+        assert wait_until(lambda: s.get(s.svc) == "/web-blue v1", 30), s.log("deploy.log")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.close()
+
+    def loads(self):
+        loads = [Load(self.s.svc), Load(80, VHOST)]
+        for load in loads:
+            load.start()
+        time.sleep(1)
+        return loads
+
+    def finish(self, loads, name, started, ended):
+        results = [load.finish() for load in loads]
+        print("\n  %s: deploy %.1f s; service port ok/failed %d/%d, vhost ok/failed %d/%d" % (
+            name, ended - started, results[0][0], results[0][1], results[1][0], results[1][1]),
+            file=sys.stderr)
+        for load, (ok, failed) in zip(loads, results):
+            self.assertGreater(ok, 20, self.s.log("deploy.log"))
+            self.assertEqual(failed, 0, "%s\n%s" % (load.failed[:5], self.s.log("deploy.log")))
+        return loads
+
+    def live_colour(self):
+        apps = self.s.apps()
+        return [i for i in apps if i.startswith("/web-")]
+
+    def test_1_dry_run_prints_the_green_app(self):
+        s = self.s
+        p = subprocess.run([MLB, "deploy", "--dry-run", "-j", s.definition("v2"), "-m",
+                            s.sim_url], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        app = json.loads(p.stdout)
+        self.assertEqual(app["id"], "/web-green")
+        self.assertEqual(app["portDefinitions"][0]["port"], s.alt)
+        self.assertEqual(app["instances"], 1)
+        labels = app["labels"]
+        self.assertEqual(labels["HAPROXY_0_PORT"], str(s.svc))
+        self.assertEqual(labels["HAPROXY_DEPLOYMENT_COLOUR"], "green")
+        self.assertEqual(labels["HAPROXY_DEPLOYMENT_TARGET_INSTANCES"], "3")
+        self.assertEqual(labels["HAPROXY_APP_ID"], "/web")
+        self.assertEqual(self.live_colour(), ["/web-blue"])  # nothing created
+
+    def test_2_blue_to_green_under_load(self):
+        s = self.s
+        loads = self.loads()
+        t0 = time.monotonic()
+        self.assertEqual(s.deploy(s.definition("v2")), 0, s.log("deploy.log"))
+        t1 = time.monotonic()
+        time.sleep(1)
+        self.finish(loads, "blue -> green", t0, t1)
+        self.assertEqual(self.live_colour(), ["/web-green"])
+        for load in loads:  # every answer after the end from the new version
+            late = {body for t, body in load.answers if t > t1 + 0.5}
+            self.assertEqual(late, {"/web-green v2"})
+
+    def test_3_a_long_lived_connection_to_another_app_does_not_stall_it(self):
+        s = self.s
+        slow = {}
+
+        def hold():
+            t = time.monotonic()
+            slow["body"] = s.get(s.stream_port, path="/slow?s=25", timeout=40)
+            slow["seconds"] = time.monotonic() - t
+        holder = threading.Thread(target=hold, daemon=True)
+        holder.start()
+        loads = self.loads()
+        t0 = time.monotonic()
+        self.assertEqual(s.deploy(s.definition("v3")), 0, s.log("deploy.log"))
+        t1 = time.monotonic()
+        self.assertTrue(holder.is_alive(), "the deploy waited for another app's connection")
+        self.finish(loads, "green -> blue beside a 25 s connection", t0, t1)
+        holder.join(40)
+        self.assertEqual(slow.get("body"), "/stream")
+        self.assertEqual(self.live_colour(), ["/web-blue"])
+
+    def test_4_hybrid_then_complete_cur(self):
+        s = self.s
+        loads = self.loads()
+        t0 = time.monotonic()
+        path = s.definition("v4")
+        self.assertEqual(s.deploy(path, "--new-instances", "1"), 0, s.log("deploy.log"))
+        apps = s.apps()
+        self.assertEqual((apps["/web-blue"]["instances"], apps["/web-green"]["instances"]),
+                         (2, 1))
+        both = wait_until(lambda: {s.get(s.svc) for _ in range(30)} >=
+                          {"/web-blue v3", "/web-green v4"}, 10)
+        self.assertTrue(both, "a hybrid deploy serves both versions")
+        self.assertEqual(s.deploy(path, "--complete-cur"), 0, s.log("deploy.log"))
+        t1 = time.monotonic()
+        time.sleep(1)
+        self.finish(loads, "hybrid, then --complete-cur", t0, t1)
+        self.assertEqual(self.live_colour(), ["/web-green"])
+
+    def test_5_a_failed_deploy_rolls_back(self):
+        s = self.s
+        loads = self.loads()
+        t0 = time.monotonic()
+        code = s.deploy(s.definition("v5", SIM_NEVER_HEALTHY="1"), "-w", "6")
+        t1 = time.monotonic()
+        self.assertEqual(code, 2, s.log("deploy.log"))
+        self.assertIn("rolled back", s.log("deploy.log"))
+        self.finish(loads, "failed deploy, rolled back", t0, t1)
+        self.assertEqual(self.live_colour(), ["/web-green"])
+        self.assertEqual(s.apps()["/web-green"]["instances"], 3)
+
+    def test_6_resume_after_the_tool_is_killed(self):
+        s = self.s
+        loads = self.loads()
+        t0 = time.monotonic()
+        path = s.definition("v6")
+        p = s.deploy(path, "--step-delay", "1.5", "--linear-increase", "1", wait=False)
+        # Killed once the new colour exists and the first old task was killed.
+        self.assertTrue(wait_until(lambda: "killed 1 drained" in s.log("deploy.log"), 60),
+                        s.log("deploy.log"))
+        p.send_signal(signal.SIGKILL)
+        p.wait(10)
+        self.assertEqual(sorted(self.live_colour()), ["/web-blue", "/web-green"])
+        self.assertEqual(s.deploy(path, "--resume"), 0, s.log("deploy.log"))
+        t1 = time.monotonic()
+        time.sleep(1)
+        self.finish(loads, "killed mid-deploy, then --resume", t0, t1)
+        self.assertEqual(self.live_colour(), ["/web-blue"])
+        self.assertEqual({s.get(s.svc) for _ in range(10)}, {"/web-blue v6"})
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
