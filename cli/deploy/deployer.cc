@@ -183,9 +183,9 @@ int Deployer::drive(const std::string& old_id, const std::string& new_id, int ca
       continue;
     }
     std::vector<std::string> kill;
-    if (settled && view.busy == 0) {
+    if (settled && view.busy == 0 && !view.drained.empty()) {
       kill = view.drained;
-    } else if (late && settled) {
+    } else if (late && settled && !view.maint_everywhere.empty()) {
       deps_.log << "  draining took longer than --max-wait: the tasks in MAINT go now\n";
       kill = view.maint_everywhere;
     } else if (late) {

@@ -25,6 +25,7 @@ class FakeCluster : public HttpClient {
   bool never_healthy = false;
   int failures_left = 0;  // answer 503 to this many Marathon calls
   bool lb_down = false;
+  bool drains_new = false;     // an LB that takes the new colour for the old one
   std::set<std::string> busy;  // task ids with a session open on the LB
   int seq = 0;
 
@@ -125,6 +126,9 @@ class FakeCluster : public HttpClient {
     if (colours.empty()) {
       return out;
     }
+    if (drains_new) {
+      std::reverse(colours.begin(), colours.end());
+    }
     int drain = 0;
     if (colours.size() == 2) {
       int healthy_new = never_healthy ? 0 : instances(*colours[1]);
@@ -182,17 +186,21 @@ struct Harness {
     cluster.apps["/web-blue"] = blue;
   }
 
+  DeployDeps deps(common::ProcessRunner* hooks = nullptr) {
+    return {cluster,
+            clock,
+            hooks,
+            [] { return std::string(); },
+            [] { return std::vector<std::string>{"http://lb:9090"}; },
+            [this] { return "2026-11-30T10:00:" + std::to_string(10 + ++runs) + ".000000"; },
+            in,
+            out,
+            log};
+  }
+  int runs = 0;
+
   int run(const std::string& definition = kDefinition) {
-    DeployDeps deps{cluster,
-                    clock,
-                    nullptr,
-                    [] { return std::string(); },
-                    [] { return std::vector<std::string>{"http://lb:9090"}; },
-                    [] { return std::string("2026-11-30T10:00:00.000000"); },
-                    in,
-                    out,
-                    log};
-    Deployer d(flags, deps);
+    Deployer d(flags, deps());
     return d.run(definition);
   }
 };
@@ -307,6 +315,57 @@ TEST(Deployer, ADrainWaitsForSessionsOfThisAppsServersOnly) {
   EXPECT_EQ(d.run(kDefinition), 0) << h.log.str();
   EXPECT_GE(waited, 5);
   EXPECT_EQ(h.cluster.apps.count("/web-blue"), 0U);
+}
+
+class FakeHook : public common::ProcessRunner {
+ public:
+  common::Result<common::ProcessResult> run(const std::vector<std::string>& argv,
+                                            std::chrono::milliseconds) override {
+    calls.push_back(argv);
+    common::ProcessResult r;
+    r.exit_code = exit_code;
+    return r;
+  }
+  std::vector<std::vector<std::string>> calls;
+  int exit_code = 0;
+};
+
+TEST(Deployer, ThePreKillHookSeesOldAppTasksAndNewAppAndCanRefuse) {
+  Harness h;
+  FakeHook hook;
+  h.flags.pre_kill_hook = "/hooks/check";
+  DeployDeps deps = h.deps(&hook);
+  {
+    Deployer d(h.flags, deps);
+    EXPECT_EQ(d.run(kDefinition), 0) << h.log.str();
+  }
+  ASSERT_FALSE(hook.calls.empty());
+  const auto& first = hook.calls[0];
+  ASSERT_EQ(first.size(), 4U);
+  EXPECT_EQ(first[0], "/hooks/check");
+  EXPECT_EQ(Json::parse(first[1])["id"], "/web-blue");
+  EXPECT_EQ(Json::parse(first[2]).size(), 1U);  // the one task about to be killed
+  EXPECT_EQ(Json::parse(first[3])["id"], "/web-green");
+  // A refusal stops the deploy before any kill and rolls back.
+  hook.exit_code = 1;
+  const size_t kills =
+      std::count(h.cluster.calls.begin(), h.cluster.calls.end(), "POST /v2/tasks/delete");
+  Deployer d(h.flags, deps);
+  EXPECT_EQ(d.run(kDefinition), 2) << h.log.str();
+  EXPECT_EQ(std::count(h.cluster.calls.begin(), h.cluster.calls.end(), "POST /v2/tasks/delete"),
+            static_cast<long>(kills));
+  EXPECT_NE(h.log.str().find("refused the kill"), std::string::npos);
+  EXPECT_EQ(h.cluster.apps.count("/web-blue"), 0U);  // rolled back to green, blue removed
+  EXPECT_EQ(instances(h.cluster.apps["/web-green"]), 3);
+}
+
+TEST(Deployer, AStepWhereNoOldTaskEverDrainsTimesOutInsteadOfLooping) {
+  Harness h;
+  h.cluster.drains_new = true;
+  h.flags.no_rollback = true;
+  EXPECT_EQ(h.run(), 2) << h.log.str();
+  EXPECT_NE(h.log.str().find("no progress within --max-wait"), std::string::npos);
+  EXPECT_LT(h.clock.t, 1000 + 200);
 }
 
 TEST(Deployer, MarathonErrorsAreRetriedWithBackoff) {
