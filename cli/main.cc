@@ -8,6 +8,7 @@
 #include "cli/lint_command.h"
 #include "cli/render_command.h"
 #include "common/env.h"
+#include "common/memory.h"
 
 extern char** environ;
 
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
     return args.empty() ? 2 : 0;
   }
   if (args[0] == "render") {
+    mlb::common::reexecWithHugePageHeap(argv, environ);
     return mlb::cli::runRender({args.begin() + 1, args.end()}, env, std::cout, std::cerr);
   }
   if (args[0] == "lint") {

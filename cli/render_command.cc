@@ -142,21 +142,12 @@ int runRender(const std::vector<std::string>& args, const std::map<std::string, 
       {std::chrono::milliseconds(2000), std::chrono::minutes(5), std::chrono::seconds(30), 10000});
   build.resolve_host = [&resolver](const std::string& h) { return resolver.resolve(h); };
 
-  std::string body;
-  {
-    std::ifstream in(apps_path, std::ios::binary);
-    if (!in) {
-      err << "mlb render: cannot read --apps " << apps_path << ": " << std::strerror(errno) << "\n";
-      return 1;
-    }
-    in.seekg(0, std::ios::end);
-    const auto size = static_cast<size_t>(in.tellg());
-    in.seekg(0);
-    body.reserve(size + controller::kJsonPadding);
-    body.resize(size);
-    in.read(body.data(), static_cast<std::streamsize>(size));
+  auto body = common::readFilePadded(apps_path, controller::kJsonPadding);
+  if (!body) {
+    err << "mlb render: cannot read --apps " << apps_path << ": " << body.error().message << "\n";
+    return 1;
   }
-  auto parsed = controller::parseApps(body);
+  auto parsed = controller::parseApps(body->view(), body->capacity);
   if (!parsed) {
     err << "mlb render: " << apps_path << ": " << parsed.error().message << "\n";
     return 1;

@@ -20,7 +20,7 @@ import time
 import unittest
 
 from nack_test import distinct_free_ports
-from testlib import free_port, http as fetch, stop_all, wait_until
+from testlib import free_port, http as fetch, metric, stop_all, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONTROLLER = os.environ.get("CONTROLLER", "build/controller/mlb-controller")
@@ -123,10 +123,14 @@ class DeployStack:
         self.spawn([RELOADER, "watch", "--state-dir", self.state, "--haproxy-bin", HAPROXY,
                     "--listen", "127.0.0.1:%d" % self.rld_port, "--min-reload-interval", "0.2",
                     "--recheck-interval", "0.3"], "reloader.log")
+        # HAProxy's /_haproxy_getpids on :9090 asks the reloader (mlb.lua).
+        env = dict(os.environ, MLB_RELOADER_URL="http://127.0.0.1:%d" % self.rld_port)
         self.spawn([RELOADER, "haproxy", "--state-dir", self.state, "--haproxy-bin", HAPROXY,
-                    "--listen", "127.0.0.1:%d" % free_port()], "haproxy.log")
+                    "--listen", "127.0.0.1:%d" % free_port()], "haproxy.log", env=env)
         assert wait_until(lambda: self.get(self.stream_port) == "/stream", 30), \
             self.log("reloader.log")
+        pids = fetch("http://127.0.0.1:9090/_haproxy_getpids").split()
+        assert len(pids) == 2, "master and one worker: %s" % pids
 
     def get(self, port, host=None, path="/", timeout=5):
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -201,6 +205,10 @@ class DeployTests(unittest.TestCase):
             self.assertEqual(failed, 0, "%s\n%s" % (load.failed[:5], self.s.log("deploy.log")))
         return loads
 
+    def reloads(self):
+        text = fetch("http://127.0.0.1:%d/metrics" % self.s.rld_port)
+        return metric(text, "mlb_reloader_reloads_total", {"kind": "reload", "result": "success"}) or 0
+
     def live_colour(self):
         apps = self.s.apps()
         return [i for i in apps if i.startswith("/web-")]
@@ -224,11 +232,21 @@ class DeployTests(unittest.TestCase):
     def test_2_blue_to_green_under_load(self):
         s = self.s
         loads = self.loads()
+        slow = {}
+
+        def hold():  # a 6 s request on a blue task: it must not be killed under it
+            slow["body"] = s.get(s.svc, path="/slow?s=6", timeout=30)
+        holder = threading.Thread(target=hold, daemon=True)
+        holder.start()
+        reloads = self.reloads()
         t0 = time.monotonic()
         self.assertEqual(s.deploy(s.definition("v2")), 0, s.log("deploy.log"))
         t1 = time.monotonic()
+        holder.join(30)
+        self.assertEqual(slow.get("body"), "/web-blue v1", "the held request failed")
         time.sleep(1)
         self.finish(loads, "blue -> green", t0, t1)
+        self.assertEqual(self.reloads(), reloads, "a deploy changes servers only: no reload")
         self.assertEqual(self.live_colour(), ["/web-green"])
         for load in loads:  # every answer after the end from the new version
             late = {body for t, body in load.answers if t > t1 + 0.5}
@@ -301,6 +319,22 @@ class DeployTests(unittest.TestCase):
         time.sleep(1)
         self.finish(loads, "killed mid-deploy, then --resume", t0, t1)
         self.assertEqual(self.live_colour(), ["/web-blue"])
+        self.assertEqual({s.get(s.svc) for _ in range(10)}, {"/web-blue v6"})
+
+    def test_7_rollback_of_a_serving_new_colour_drains_it_first(self):
+        s = self.s
+        loads = self.loads()
+        t0 = time.monotonic()
+        path = s.definition("v7")
+        self.assertEqual(s.deploy(path, "--new-instances", "2"), 0, s.log("deploy.log"))
+        self.assertTrue(wait_until(lambda: "/web-green v7" in {s.get(s.svc) for _ in range(20)},
+                                   10), "the new colour serves before the rollback")
+        self.assertEqual(s.deploy(path, "--rollback"), 0, s.log("deploy.log"))
+        t1 = time.monotonic()
+        time.sleep(1)
+        self.finish(loads, "hybrid (2 new), then --rollback", t0, t1)
+        self.assertEqual(self.live_colour(), ["/web-blue"])
+        self.assertEqual(s.apps()["/web-blue"]["instances"], 3)
         self.assertEqual({s.get(s.svc) for _ in range(10)}, {"/web-blue v6"})
 
 

@@ -327,14 +327,30 @@ def free_loopback_port():
 
 class TaskBackend:
     """A task's process: an HTTP/1.1 server on 127.0.0.1 answering `text` to every GET
-    (/slow?s=N waits N seconds first). Closing it stops accepting; requests in flight
-    finish."""
+    (/slow?s=N waits N seconds first). Killing it (close) resets every open connection,
+    as a killed process would: a request still in flight fails."""
 
     def __init__(self, text):
         body = (text.strip() + "\n").encode()
+        self.open = set()
+        self.lock = threading.Lock()
+        outer = self
 
         class H(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                with outer.lock:
+                    outer.open.add(self.connection)
+
+            def finish(self):
+                with outer.lock:
+                    outer.open.discard(self.connection)
+                try:
+                    super().finish()
+                except OSError:
+                    pass
 
             def do_GET(self):
                 if self.path.startswith("/slow"):
@@ -369,6 +385,14 @@ class TaskBackend:
                          daemon=True).start()
 
     def close(self):
+        import socket
+        with self.lock:
+            conns = list(self.open)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         threading.Thread(target=self._close, daemon=True).start()
 
     def _close(self):

@@ -73,6 +73,42 @@ std::string firstIp(const Json& task) {
 
 }  // namespace
 
+std::string text(const Json& object, const char* key) {
+  if (!object.is_object()) {
+    return "";
+  }
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+const Json& arrayAt(const Json& object, const char* key) {
+  static const Json empty = Json::array();
+  if (!object.is_object()) {
+    return empty;
+  }
+  auto it = object.find(key);
+  return it != object.end() && it->is_array() ? *it : empty;
+}
+
+bool isRunning(const Json& task) {
+  return task.is_object() && (!task.contains("state") || text(task, "state") == "TASK_RUNNING");
+}
+
+int healthyTasks(const Json& app) {
+  const bool checked = !arrayAt(app, "healthChecks").empty();
+  int n = 0;
+  for (const auto& t : arrayAt(app, "tasks")) {
+    const Json& results = arrayAt(t, "healthCheckResults");
+    const bool alive =
+        !results.empty() && std::all_of(results.begin(), results.end(), [](const Json& r) {
+          return r.is_object() && r.contains("alive") && r["alive"].is_boolean() &&
+                 r["alive"].get<bool>();
+        });
+    n += isRunning(t) && (!checked || alive);
+  }
+  return n;
+}
+
 std::string label(const Json& app, const std::string& key) {
   if (!app.is_object() || !app.contains("labels") || !app["labels"].is_object()) {
     return "";
@@ -178,9 +214,7 @@ common::Result<Json> planNewColour(Json app, const std::optional<Json>& previous
     }
     app["instances"] = std::max(first, 1);
   }
-  if (options.new_instances > 0) {
-    labels["HAPROXY_DEPLOYMENT_NEW_INSTANCES"] = std::to_string(options.new_instances);
-  }
+  labels["HAPROXY_DEPLOYMENT_NEW_INSTANCES"] = std::to_string(previous ? options.new_instances : 0);
   labels["HAPROXY_APP_ID"] = id;
   labels["HAPROXY_0_PORT"] = std::to_string(own);
   labels["HAPROXY_DEPLOYMENT_COLOUR"] = colour;
@@ -239,12 +273,12 @@ common::Result<std::vector<ServerStat>> parseStatsCsv(std::string_view csv,
 }
 
 bool serverIsTask(const ServerStat& server, const Json& task) {
-  if (!task.is_object() || !task.contains("ports") || !task["ports"].is_array() ||
-      task["ports"].empty() || !task["ports"][0].is_number_integer()) {
+  const Json& ports = arrayAt(task, "ports");
+  if (ports.empty() || !ports[0].is_number_integer()) {
     return false;
   }
-  const std::string port = std::to_string(task["ports"][0].get<int>());
-  const std::string host = task.value("host", "");
+  const std::string port = std::to_string(ports[0].get<int64_t>());
+  const std::string host = text(task, "host");
   const std::string ip = firstIp(task);
   for (const std::string& name :
        {sanitized(host) + "_" + port, sanitized(host) + "_" + sanitized(ip) + "_" + port,
@@ -286,17 +320,19 @@ DrainView readDrain(const std::vector<std::vector<ServerStat>>& lbs, const Json&
   const Json& tasks =
       old_app.contains("tasks") && old_app["tasks"].is_array() ? old_app["tasks"] : no_tasks;
   for (const auto& task : tasks) {
-    bool maint_all = !lbs.empty(), idle_all = !lbs.empty();
+    bool maint_all = !lbs.empty(), idle_all = !lbs.empty(), listed_any = false;
     for (const auto& servers : lbs) {
       auto it = std::find_if(servers.begin(), servers.end(),
                              [&](const ServerStat& s) { return serverIsTask(s, task); });
+      listed_any = listed_any || it != servers.end();
       maint_all = maint_all && it != servers.end() && isMaint(*it);
       idle_all = idle_all && it != servers.end() && it->scur == 0 && it->qcur == 0;
     }
-    if (maint_all && task.contains("id") && task["id"].is_string()) {
-      v.maint_everywhere.push_back(task["id"].get<std::string>());
+    v.old_listed += listed_any;
+    if (maint_all) {
+      v.maint_everywhere.push_back(text(task, "id"));
       if (idle_all) {
-        v.drained.push_back(task["id"].get<std::string>());
+        v.drained.push_back(text(task, "id"));
       }
     }
   }

@@ -29,6 +29,15 @@ enum class Exit : int {
   kScale = 9,
 };
 
+// Type-safe reads of Marathon's JSON (a field of another type reads as absent).
+std::string text(const Json& object, const char* key);
+const Json& arrayAt(const Json& object, const char* key);  // [] when absent
+// Marathon's state is TASK_RUNNING (or not given).
+bool isRunning(const Json& task);
+// Running tasks whose Marathon health checks all pass (every running task when the
+// app has no health check).
+int healthyTasks(const Json& app);
+
 // The value of label `key` of `app`, "" when absent or not a string.
 std::string label(const Json& app, const std::string& key);
 // app.instances, 0 when absent.
@@ -52,7 +61,8 @@ struct PlanOptions {
 };
 
 // The new colour's definition as it is POSTed: id "<id>-<colour>", the other service
-// port of HAPROXY_0_PORT / HAPROXY_DEPLOYMENT_ALT_PORT, the deployment labels. With no
+// port of HAPROXY_0_PORT / HAPROXY_DEPLOYMENT_ALT_PORT, the deployment labels
+// (HAPROXY_DEPLOYMENT_NEW_INSTANCES always, "0" unless hybrid, as zdd.py). With no
 // previous colour the app deploys as blue on its own port at its own instance count.
 // Error InvalidData (exit 4) for a missing id, label or service port.
 common::Result<Json> planNewColour(Json definition, const std::optional<Json>& previous,
@@ -67,7 +77,8 @@ struct ServerStat {
   long qcur = 0;       // queued requests now
 };
 
-// The backend both colours share: "<group>_<HAPROXY_0_PORT>".
+// The backend both colours share: "<group>_<HAPROXY_0_PORT>" (mlb names it from the
+// old colour's labels).
 std::string backendName(const Json& app);
 // The servers of `backend` in one stats CSV (FRONTEND and BACKEND rows skipped).
 // Error when the text is not HAProxy's CSV.
@@ -81,6 +92,7 @@ struct DrainView {
   int up = 0;                                 // fewest UP servers on any LB
   int maint = 0;                              // most MAINT servers on any LB
   int busy = 0;                               // MAINT servers with sessions or a queue, on any LB
+  int old_listed = 0;                         // old tasks some LB lists
   bool caught_up = false;                     // every LB lists `expected` servers
   std::vector<std::string> drained;           // old task ids: MAINT and idle on every LB
   std::vector<std::string> maint_everywhere;  // old task ids: MAINT on every LB

@@ -75,7 +75,12 @@ int runDeploy(const std::vector<std::string>& args, const std::map<std::string, 
                           out,
                           err};
   deploy::Deployer deployer(std::move(*flags), deps);
-  return deployer.run(text.str());
+  try {
+    return deployer.run(text.str());
+  } catch (const std::exception& e) {  // a bug, or an answer no check foresaw
+    err << "mlb deploy: unexpected error: " << e.what() << "\n";
+    return static_cast<int>(Exit::kUnknown);
+  }
 }
 
 }  // namespace mlb::cli

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <functional>
 
 #include "controller/app/controller_flags.h"
@@ -81,7 +82,8 @@ common::Result<double> number(const Flag& flag, const std::string& v) {
   double n = 0;
   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   const bool integral = flag.kind != Kind::kInt || n == static_cast<double>(static_cast<long>(n));
-  if (ec != std::errc() || end != v.data() + v.size() || n < 0 || n > 1e6 || !integral) {
+  if (ec != std::errc() || end != v.data() + v.size() || !std::isfinite(n) || n < 0 || n > 1e6 ||
+      !integral) {
     return Error::invalidArgument(std::string(flag.name) + ": '" + v + "' is not a " +
                                   (flag.kind == Kind::kInt ? "count" : "number of seconds"));
   }
@@ -113,6 +115,9 @@ common::Status checkCombination(const DeployFlags& f) {
   }
   if (f.marathon_lb.empty() && !f.dry_run) {
     return Error::invalidArgument("--marathon-lb (-l) is required");
+  }
+  if (f.step_delay < 0.05) {
+    return Error::invalidArgument("--step-delay must be at least 0.05 s");
   }
   if (f.initial_instances < 1) {
     return Error::invalidArgument("--initial-instances must be at least 1");

@@ -42,7 +42,7 @@ HttpClientPtr makeRestHttpClient(int timeout_ms, TlsOptions tls);
 // steady_clock and sleep_for.
 std::unique_ptr<Clock> makeSystemClock();
 // marathon-lb's `-l http://name:9090`: one URL per IPv4 address `name` resolves to
-// (getaddrinfo), the URL itself when it is an address or does not resolve.
+// (getaddrinfo); the URL itself when it is an address; none when it does not resolve.
 std::vector<std::string> resolveEveryAddress(const std::string& url);
 
 }  // namespace mlb::cli::deploy

@@ -36,23 +36,6 @@ std::string seconds(double s) {
   return buf;
 }
 
-// How many old tasks every LB lists (UP or draining): the old colour is back in
-// service once they all are.
-int oldListedEverywhere(const std::vector<std::vector<ServerStat>>& lbs, const Json& old_app) {
-  if (lbs.empty() || !old_app.contains("tasks") || !old_app["tasks"].is_array()) {
-    return 0;
-  }
-  int n = 0;
-  for (const auto& task : old_app["tasks"]) {
-    n += std::all_of(lbs.begin(), lbs.end(), [&](const std::vector<ServerStat>& servers) {
-      return std::any_of(servers.begin(), servers.end(), [&](const ServerStat& s) {
-        return serverIsTask(s, task) && s.status.rfind("DOWN", 0) != 0;
-      });
-    });
-  }
-  return n;
-}
-
 }  // namespace
 
 Deployer::Deployer(DeployFlags flags, DeployDeps deps)
@@ -71,6 +54,11 @@ int Deployer::run(const std::string& definition_text) {
   auto apps = marathon("GET", "/v2/apps");
   if (!apps) {
     return fail({Exit::kMarathonError, apps.error().message});
+  }
+  lbs_ = deps_.lb_urls();
+  if (lbs_.empty() && !flags_.dry_run) {
+    return fail({Exit::kLbError,
+                 "--marathon-lb " + flags_.marathon_lb + ": the name resolves to no address"});
   }
   const std::vector<Json> colours = groupApps(*apps, group);
   if (flags_.resume || flags_.complete_cur || flags_.complete_prev || flags_.rollback) {
@@ -149,7 +137,7 @@ int Deployer::drive(const std::string& old_id, const std::string& new_id, int ca
       return fail({Exit::kMissingField, new_id + ": label HAPROXY_DEPLOYMENT_TARGET_INSTANCES "
                                                  "is missing or not a count"});
     }
-    auto stats = lbStats(backendName(c.new_app));
+    auto stats = lbStats(backendName(c.old_app));
     const bool late = deps_.clock.now() > deadline;
     if (!stats) {
       deps_.log << "  " << stats.error().message << "\n";
@@ -160,7 +148,7 @@ int Deployer::drive(const std::string& old_id, const std::string& new_id, int ca
     }
     const DrainView view = readDrain(*stats, c.old_app, c.new_app);
     progress(c, view, *target);
-    if (cap > 0 && instances(c.new_app) >= cap && healthy(c.new_app) >= cap &&
+    if (cap > 0 && instances(c.new_app) >= cap && healthyTasks(c.new_app) >= cap &&
         instances(c.old_app) + cap <= *target) {
       deps_.log << "hybrid deploy in place after " << seconds(deps_.clock.now() - started_) << ": "
                 << new_id << " " << instances(c.new_app) << ", " << old_id << " "
@@ -170,7 +158,7 @@ int Deployer::drive(const std::string& old_id, const std::string& new_id, int ca
     const bool settled = view.caught_up && view.up >= *target && view.maint > 0;
     const int limit = cap > 0 ? cap : *target;
     if (view.caught_up && view.up >= *target && view.maint == 0 && instances(c.new_app) < limit &&
-        healthy(c.new_app) >= instances(c.new_app)) {
+        healthyTasks(c.new_app) >= instances(c.new_app)) {
       // Nothing may drain until the new colour grows (e.g. --complete-cur after a
       // hybrid deploy): grow it first.
       if (auto f = killAndGrow(c, {},
@@ -183,6 +171,9 @@ int Deployer::drive(const std::string& old_id, const std::string& new_id, int ca
       continue;
     }
     std::vector<std::string> kill;
+    if (settled && !late && lbReloading()) {
+      continue;  // an old worker may still hold sessions the stats do not show
+    }
     if (settled && view.busy == 0 && !view.drained.empty()) {
       kill = view.drained;
     } else if (late && settled && !view.maint_everywhere.empty()) {
@@ -191,11 +182,12 @@ int Deployer::drive(const std::string& old_id, const std::string& new_id, int ca
     } else if (late) {
       return failed(
           old_id, new_id,
-          {Exit::kUnknown,
-           "no progress within --max-wait " + seconds(flags_.max_wait) + ": " + new_id + " has " +
-               std::to_string(healthy(c.new_app)) + " of " + std::to_string(instances(c.new_app)) +
-               " instances healthy; the LBs list " + std::to_string(view.listed) + " of " +
-               std::to_string(view.expected) + " servers, " + std::to_string(view.up) + " up"});
+          {Exit::kUnknown, "no progress within --max-wait " + seconds(flags_.max_wait) + ": " +
+                               new_id + " has " + std::to_string(healthyTasks(c.new_app)) + " of " +
+                               std::to_string(instances(c.new_app)) +
+                               " instances healthy; the LBs list " + std::to_string(view.listed) +
+                               " of " + std::to_string(view.expected) + " servers, " +
+                               std::to_string(view.up) + " up"});
     }
     if (kill.empty()) {
       continue;
@@ -218,6 +210,9 @@ int Deployer::drive(const std::string& old_id, const std::string& new_id, int ca
     }
     const int next = nextInstances(instances(c.new_app), instances(c.old_app), *target,
                                    flags_.linear_increase, cap);
+    if (auto f = runHook(c, kill)) {
+      return fail(*f);  // as zdd.py: an operator decides (--resume or --rollback)
+    }
     if (auto f = killAndGrow(c, kill, next)) {
       return failed(old_id, new_id, *f);
     }
@@ -237,7 +232,7 @@ int Deployer::finishFirst(const std::string& id) {
     }
     auto stats = lbStats(backendName(*app));
     const DrainView view = stats ? readDrain(*stats, Json::object(), *app) : DrainView{};
-    deps_.log << "  " << id << ": " << healthy(*app) << " of " << instances(*app)
+    deps_.log << "  " << id << ": " << healthyTasks(*app) << " of " << instances(*app)
               << " healthy; LBs: " << view.up << " up\n";
     if (stats && view.caught_up && view.up >= instances(*app)) {
       deps_.log << "deploy done in " << seconds(deps_.clock.now() - started_) << ": " << id
@@ -250,8 +245,11 @@ int Deployer::finishFirst(const std::string& id) {
   }
 }
 
-// Scale the old colour back to the target, wait until every LB lists it, remove the
-// new colour.
+// The drain run backwards: the old colour is scaled back to the target last, so mlb
+// (like marathon-lb, which orders the colours of a group by their last scaling when
+// HAPROXY_DEPLOYMENT_NEW_INSTANCES is set) now drains the new colour's tasks. Once every
+// LB serves the target from the old colour and lists no new task that is not drained,
+// the new colour is deleted.
 int Deployer::rollBack(const std::string& old_id, const std::string& new_id, const std::string& why,
                        int exit_code) {
   deps_.log << "rolling back to " << old_id << ": " << why << "\n";
@@ -261,27 +259,31 @@ int Deployer::rollBack(const std::string& old_id, const std::string& new_id, con
   }
   const int target = toCount(label(c.new_app, "HAPROXY_DEPLOYMENT_TARGET_INSTANCES"))
                          .value_or(instances(c.old_app) + instances(c.new_app));
-  if (instances(c.old_app) < target) {
-    Json body = {{"instances", target}};
-    if (auto r = marathon("PUT", "/v2/apps" + old_id + "?force=true", &body); !r) {
-      return fail({Exit::kScale, r.error().message});
-    }
+  Json body = {{"instances", target}};
+  if (auto r = marathon("PUT", "/v2/apps" + old_id + "?force=true", &body); !r) {
+    return fail({Exit::kScale, r.error().message});
   }
   const double deadline = deps_.clock.now() + flags_.max_wait;
   while (true) {
     deps_.clock.sleep(flags_.step_delay);
-    auto old_app = fetchApp(old_id);
-    auto stats = lbStats(backendName(c.new_app));
-    const int listed = old_app && stats ? oldListedEverywhere(*stats, *old_app) : 0;
-    const int ready = old_app ? std::min(listed, healthy(*old_app)) : 0;
-    deps_.log << "  " << old_id << ": " << ready << " of " << target << " instances back\n";
-    if (ready >= target) {
+    if (auto f = fetchColours(old_id, new_id, c)) {
+      return fail(*f);
+    }
+    auto stats = lbStats(backendName(c.old_app));
+    // Roles swapped: the new colour is the one draining.
+    const DrainView v = stats ? readDrain(*stats, c.new_app, c.old_app) : DrainView{};
+    const int back = std::min(healthyTasks(c.old_app), v.up);
+    deps_.log << "  " << old_id << ": " << back << " of " << target << " instances serving; "
+              << new_id << ": " << v.drained.size() << " of " << v.old_listed
+              << " listed tasks drained\n";
+    if (stats && back >= target && static_cast<int>(v.drained.size()) >= v.old_listed &&
+        (v.old_listed == 0 || !lbReloading())) {
       break;
     }
     if (deps_.clock.now() > deadline) {
-      return fail({Exit::kUnknown, "rollback: " + old_id + " is not back to " +
-                                       std::to_string(target) +
-                                       " instances within --max-wait; both colours left "
+      return fail({Exit::kUnknown, "rollback: " + old_id + " is not serving " +
+                                       std::to_string(target) + " instances, or " + new_id +
+                                       " not drained, within --max-wait; both colours left "
                                        "running"});
     }
   }
@@ -291,6 +293,34 @@ int Deployer::rollBack(const std::string& old_id, const std::string& new_id, con
   deps_.log << "rolled back in " << seconds(deps_.clock.now() - started_) << ": " << old_id
             << " serves " << target << " instances, " << new_id << " deleted\n";
   return exit_code;
+}
+
+// Any LB with more than one HAProxy worker (mlb's /_haproxy_getpids lists the master
+// and its workers) has a reload in progress: an old worker may hold sessions to a
+// server that its successor's stats show idle. No answer counts as reloading.
+bool Deployer::lbReloading() {
+  for (const auto& url : lbs_) {
+    auto r = deps_.http.request("GET", url + "/_haproxy_getpids", "", "");
+    if (!r || r->status != 200) {
+      deps_.log << "  " << url << "/_haproxy_getpids: "
+                << (r ? "HTTP " + std::to_string(r->status) : r.error().message)
+                << ": counted as a reload in progress\n";
+      return true;
+    }
+    size_t pids = 0;
+    bool in_word = false;
+    for (char ch : r->body) {
+      const bool space = ch == ' ' || ch == '\n' || ch == '\t' || ch == '\r';
+      pids += !space && !in_word;
+      in_word = !space;
+    }
+    if (pids > 2) {
+      deps_.log << "  " << url << ": " << pids - 1
+                << " HAProxy workers (a reload is finishing): no kill yet\n";
+      return true;
+    }
+  }
+  return false;
 }
 
 int Deployer::fail(const Failure& f) {
@@ -314,6 +344,7 @@ common::Result<Json> Deployer::marathon(const std::string& method, const std::st
                                         const Json* body) {
   const double deadline = deps_.clock.now() + flags_.max_wait;
   double backoff = 0.5;
+  bool lost_answer = false;  // a request may have been applied without its answer
   while (true) {
     std::string last;
     for (const auto& base : flags_.marathon) {
@@ -321,6 +352,7 @@ common::Result<Json> Deployer::marathon(const std::string& method, const std::st
           deps_.http.request(method, base + path, body ? body->dump() : "", deps_.authorization());
       if (!r) {
         last = r.error().message;
+        lost_answer = true;
         continue;
       }
       last = method + " " + base + path + ": HTTP " + std::to_string(r->status) + ": " +
@@ -332,7 +364,13 @@ common::Result<Json> Deployer::marathon(const std::string& method, const std::st
         }
         return j;
       }
-      if (r->status >= 400 && r->status < 500 && r->status != 409) {
+      if (method == "DELETE" && r->status == 404) {
+        return Json(nullptr);  // gone (perhaps by an attempt whose answer was lost)
+      }
+      if (method == "POST" && r->status == 409 && lost_answer) {
+        return Json(nullptr);  // created by the attempt whose answer was lost
+      }
+      if (r->status >= 400 && r->status < 500 && (r->status != 409 || method == "POST")) {
         return Error::invalidData(last);
       }
     }
@@ -369,7 +407,7 @@ std::optional<Deployer::Failure> Deployer::fetchColours(const std::string& old_i
 
 common::Result<std::vector<std::vector<ServerStat>>> Deployer::lbStats(const std::string& backend) {
   std::vector<std::vector<ServerStat>> out;
-  for (const auto& url : deps_.lb_urls()) {
+  for (const auto& url : lbs_) {
     auto r = deps_.http.request("GET", url + "/haproxy?stats;csv", "", "");
     if (!r || r->status != 200) {
       return Error{
@@ -392,9 +430,6 @@ std::optional<Deployer::Failure> Deployer::killAndGrow(const Colours& c,
                                                        const std::vector<std::string>& kill,
                                                        int next) {
   if (!kill.empty()) {
-    if (auto f = runHook(c, kill)) {
-      return f;
-    }
     Json ids = {{"ids", kill}};
     if (auto r = marathon("POST", "/v2/tasks/delete?scale=true&force=true", &ids); !r) {
       return Failure{Exit::kScale, r.error().message};
@@ -420,19 +455,15 @@ std::optional<Deployer::Failure> Deployer::runHook(const Colours& c,
   if (deps_.hooks == nullptr) {
     return Failure{Exit::kUnknown, "--pre-kill-hook: no process runner"};
   }
-  Json tasks = Json::array();
-  for (const auto& t : c.old_app.value("tasks", Json::array())) {
-    if (std::find(kill.begin(), kill.end(), idOf(t)) != kill.end()) {
-      tasks.push_back(t);
-    }
-  }
+  const Json tasks = kill;  // the ids, as zdd.py passes them
   const auto timeout = std::chrono::milliseconds(static_cast<long>(flags_.max_wait * 1000));
   auto r = deps_.hooks->run(
       {flags_.pre_kill_hook, c.old_app.dump(), tasks.dump(), c.new_app.dump()}, timeout);
   if (!r || !r->ok()) {
     return Failure{Exit::kUnknown,
                    "--pre-kill-hook " + flags_.pre_kill_hook + " refused the kill (" +
-                       (r ? "exit " + std::to_string(r->exit_code) : r.error().message) + ")"};
+                       (r ? "exit " + std::to_string(r->exit_code) : r.error().message) +
+                       "): stopped; continue with --resume or undo with --rollback"};
   }
   return std::nullopt;
 }
@@ -452,26 +483,10 @@ bool Deployer::confirm(const std::string& question) {
 void Deployer::progress(const Colours& c, const DrainView& v, int target) {
   deps_.log << "step " << steps_ + 1 << " (" << seconds(deps_.clock.now() - started_)
             << "): " << idOf(c.old_app) << " " << instances(c.old_app) << ", " << idOf(c.new_app)
-            << " " << instances(c.new_app) << " (" << healthy(c.new_app) << " healthy), target "
-            << target << " | LBs: " << v.listed << " of " << v.expected << " servers, " << v.up
-            << " up, " << v.maint << " draining (" << v.drained.size() << " drained)\n";
-}
-
-int Deployer::healthy(const Json& app) const {
-  const bool checked = app.contains("healthChecks") && app["healthChecks"].is_array() &&
-                       !app["healthChecks"].empty();
-  int n = 0;
-  for (const auto& t : app.value("tasks", Json::array())) {
-    if (t.value("state", "TASK_RUNNING") != "TASK_RUNNING") {
-      continue;
-    }
-    const Json results = t.value("healthCheckResults", Json::array());
-    const bool alive =
-        !results.empty() && std::all_of(results.begin(), results.end(),
-                                        [](const Json& r) { return r.value("alive", false); });
-    n += !checked || alive;
-  }
-  return n;
+            << " " << instances(c.new_app) << " (" << healthyTasks(c.new_app)
+            << " healthy), target " << target << " | LBs: " << v.listed << " of " << v.expected
+            << " servers, " << v.up << " up, " << v.maint << " draining (" << v.drained.size()
+            << " drained)\n";
 }
 
 }  // namespace mlb::cli::deploy

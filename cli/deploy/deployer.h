@@ -23,7 +23,7 @@ struct DeployDeps {
   Clock& clock;
   common::ProcessRunner* hooks = nullptr;  // for --pre-kill-hook
   std::function<std::string()> authorization = [] { return std::string(); };
-  std::function<std::vector<std::string>()> lb_urls;  // every LB, resolved now
+  std::function<std::vector<std::string>()> lb_urls;  // every LB address ({} : none)
   std::function<std::string()> started_at;            // HAPROXY_DEPLOYMENT_STARTED_AT value
   std::istream& in;                                   // prompts' answers
   std::ostream& out;                                  // the app JSON (as bluegreen_deploy.py)
@@ -65,11 +65,12 @@ class Deployer {
                                      int next);
   std::optional<Failure> runHook(const Colours& c, const std::vector<std::string>& kill);
   bool confirm(const std::string& question);
+  bool lbReloading();
   void progress(const Colours& c, const DrainView& v, int target);
-  int healthy(const Json& app) const;
 
   DeployFlags flags_;
   DeployDeps deps_;
+  std::vector<std::string> lbs_;  // every LB address, resolved once
   double started_ = 0;
   int steps_ = 0;
   int killed_ = 0;

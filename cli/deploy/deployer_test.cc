@@ -28,12 +28,18 @@ class FakeCluster : public HttpClient {
   bool drains_new = false;     // an LB that takes the new colour for the old one
   std::set<std::string> busy;  // task ids with a session open on the LB
   int seq = 0;
+  int scalings = 0;                     // versionInfo.lastScalingAt, as a counter
+  std::vector<std::string> violations;  // tasks killed while UP or busy on the LB
+  bool reloading = false;               // /_haproxy_getpids lists an old worker
 
   common::Result<HttpReply> request(const std::string& method, const std::string& url,
                                     const std::string& body, const std::string&) override {
     if (url.rfind("http://lb", 0) == 0) {
       if (lb_down) {
         return common::Error{common::ErrorCode::Unavailable, "connection refused"};
+      }
+      if (url.find("/_haproxy_getpids") != std::string::npos) {
+        return HttpReply{200, reloading ? "10 11 12\n" : "10 11\n"};
       }
       return HttpReply{200, csv()};
     }
@@ -54,6 +60,8 @@ class FakeCluster : public HttpClient {
             {"state", "TASK_RUNNING"},
             {"healthCheckResults", {{{"alive", !never_healthy}}}}};
   }
+
+  void scaled(Json& app) { app["versionInfo"]["lastScalingAt"] = ++scalings; }
 
   void resize(Json& app) {
     while (app["tasks"].size() < static_cast<size_t>(instances(app))) {
@@ -77,10 +85,28 @@ class FakeCluster : public HttpClient {
       Json app = body;
       app["tasks"] = Json::array();
       resize(app);
+      scaled(app);
       apps[app["id"]] = app;
       return {201, app.dump()};
     }
     if (method == "POST" && p == "/v2/tasks/delete") {
+      const std::string now = csv();
+      for (const auto& id : body["ids"]) {
+        // Only a task the LB shows in MAINT with no session may be killed.
+        const Json* task = nullptr;
+        for (auto& [app_id, app] : apps) {
+          for (auto& t : app["tasks"]) {
+            if (t["id"] == id) {
+              task = &t;
+            }
+          }
+        }
+        const std::string row =
+            task ? "_" + std::to_string((*task)["ports"][0].get<int>()) + ",0,0,0,MAINT," : "?";
+        if (now.find(row) == std::string::npos) {
+          violations.push_back(id.get<std::string>());
+        }
+      }
       for (auto& [id, app] : apps) {
         Json keep = Json::array();
         for (auto& t : app["tasks"]) {
@@ -90,8 +116,11 @@ class FakeCluster : public HttpClient {
             keep.push_back(t);
           }
         }
-        app["instances"] = instances(app) - static_cast<int>(app["tasks"].size() - keep.size());
-        app["tasks"] = keep;
+        if (keep.size() != app["tasks"].size()) {
+          app["instances"] = instances(app) - static_cast<int>(app["tasks"].size() - keep.size());
+          app["tasks"] = keep;
+          scaled(app);
+        }
       }
       return {200, "{}"};
     }
@@ -106,9 +135,17 @@ class FakeCluster : public HttpClient {
     if (method == "PUT") {
       it->second["instances"] = body["instances"];
       resize(it->second);
+      scaled(it->second);
       return {200, "{}"};
     }
-    apps.erase(it);  // DELETE
+    const std::string now = csv();  // DELETE: none of its tasks may still be UP
+    for (const auto& t : it->second["tasks"]) {
+      if (now.find("_" + std::to_string(t["ports"][0].get<int>()) + ",0,0,0,UP,") !=
+          std::string::npos) {
+        violations.push_back(t["id"].get<std::string>());
+      }
+    }
+    apps.erase(it);
     return {200, "{}"};
   }
 
@@ -126,12 +163,20 @@ class FakeCluster : public HttpClient {
     if (colours.empty()) {
       return out;
     }
+    // mlb's order (service_builder.cc): by STARTED_AT, then by the last scaling when
+    // the newer app has HAPROXY_DEPLOYMENT_NEW_INSTANCES.
+    if (colours.size() == 2 &&
+        colours[1]->at("labels").contains("HAPROXY_DEPLOYMENT_NEW_INSTANCES") &&
+        (*colours[0])["versionInfo"]["lastScalingAt"].get<int>() >
+            (*colours[1])["versionInfo"]["lastScalingAt"].get<int>()) {
+      std::swap(colours[0], colours[1]);
+    }
     if (drains_new) {
       std::reverse(colours.begin(), colours.end());
     }
     int drain = 0;
     if (colours.size() == 2) {
-      int healthy_new = never_healthy ? 0 : instances(*colours[1]);
+      int healthy_new = healthyTasks(*colours[1]);
       int target = std::stoi(label(*colours[1], "HAPROXY_DEPLOYMENT_TARGET_INSTANCES"));
       drain = std::max(0, healthy_new + instances(*colours[0]) - target);
     }
@@ -153,12 +198,12 @@ class FakeCluster : public HttpClient {
 };
 
 Json blueApp(int n) {
-  Json app = Json::parse(R"({"id": "/web-blue", "cmd": "serve",
+  Json app = Json::parse(R"({"id": "/web-blue", "cmd": "serve", "versionInfo": {"lastScalingAt": 0},
     "portDefinitions": [{"port": 10001}], "healthChecks": [{"protocol": "HTTP"}],
     "labels": {"HAPROXY_DEPLOYMENT_GROUP": "web", "HAPROXY_DEPLOYMENT_ALT_PORT": "10002",
       "HAPROXY_0_PORT": "10001", "HAPROXY_DEPLOYMENT_COLOUR": "blue",
       "HAPROXY_DEPLOYMENT_STARTED_AT": "2026-11-30T09:00:00.000000",
-      "HAPROXY_DEPLOYMENT_TARGET_INSTANCES": "3"}})");
+      "HAPROXY_DEPLOYMENT_TARGET_INSTANCES": "3", "HAPROXY_DEPLOYMENT_NEW_INSTANCES": "0"}})");
   app["instances"] = n;
   app["tasks"] = Json::array();
   return app;
@@ -214,8 +259,8 @@ TEST(Deployer, BlueToGreenDrainsKillsGrowsAndDeletesTheOldColour) {
   EXPECT_EQ(label(h.cluster.apps["/web-green"], "HAPROXY_0_PORT"), "10001");
   EXPECT_EQ(servicePort(h.cluster.apps["/web-green"]), 10002);
   EXPECT_NE(h.log.str().find("deploy done"), std::string::npos);
-  // Never an old task killed while the LB still had it UP: every kill was of MAINT tasks
-  // (the fake LB only puts tasks in MAINT by the drain rule).
+  // Never a task killed while the LB had it UP or busy.
+  EXPECT_TRUE(h.cluster.violations.empty()) << h.cluster.violations[0];
   EXPECT_EQ(std::count(h.cluster.calls.begin(), h.cluster.calls.end(), "DELETE /v2/apps/web-blue"),
             1);
 }
@@ -266,6 +311,8 @@ TEST(Deployer, ExplicitRollbackScalesTheOldColourBackAndRemovesTheNew) {
   EXPECT_EQ(h.run(), 0) << h.log.str();
   EXPECT_EQ(h.cluster.apps.count("/web-green"), 0U);
   EXPECT_EQ(instances(h.cluster.apps["/web-blue"]), 3);
+  // The green task was drained (MAINT, idle) before green was deleted.
+  EXPECT_TRUE(h.cluster.violations.empty()) << h.cluster.violations[0];
 }
 
 TEST(Deployer, CompleteCurFinishesAHybridDeployTowardsTheNewColour) {
@@ -344,7 +391,9 @@ TEST(Deployer, ThePreKillHookSeesOldAppTasksAndNewAppAndCanRefuse) {
   ASSERT_EQ(first.size(), 4U);
   EXPECT_EQ(first[0], "/hooks/check");
   EXPECT_EQ(Json::parse(first[1])["id"], "/web-blue");
-  EXPECT_EQ(Json::parse(first[2]).size(), 1U);  // the one task about to be killed
+  const Json ids = Json::parse(first[2]);  // the ids of the tasks about to be killed
+  ASSERT_EQ(ids.size(), 1U);
+  EXPECT_TRUE(ids[0].is_string());
   EXPECT_EQ(Json::parse(first[3])["id"], "/web-green");
   // A refusal stops the deploy before any kill and rolls back.
   hook.exit_code = 1;
@@ -355,8 +404,7 @@ TEST(Deployer, ThePreKillHookSeesOldAppTasksAndNewAppAndCanRefuse) {
   EXPECT_EQ(std::count(h.cluster.calls.begin(), h.cluster.calls.end(), "POST /v2/tasks/delete"),
             static_cast<long>(kills));
   EXPECT_NE(h.log.str().find("refused the kill"), std::string::npos);
-  EXPECT_EQ(h.cluster.apps.count("/web-blue"), 0U);  // rolled back to green, blue removed
-  EXPECT_EQ(instances(h.cluster.apps["/web-green"]), 3);
+  EXPECT_EQ(h.cluster.apps.size(), 2U);  // stopped as it was, for an operator (as zdd.py)
 }
 
 TEST(Deployer, AStepWhereNoOldTaskEverDrainsTimesOutInsteadOfLooping) {
@@ -366,6 +414,54 @@ TEST(Deployer, AStepWhereNoOldTaskEverDrainsTimesOutInsteadOfLooping) {
   EXPECT_EQ(h.run(), 2) << h.log.str();
   EXPECT_NE(h.log.str().find("no progress within --max-wait"), std::string::npos);
   EXPECT_LT(h.clock.t, 1000 + 200);
+}
+
+TEST(Deployer, RollingBackAFullyScaledNewColourDrainsItFirst) {
+  Harness h;
+  h.flags.no_rollback = true;
+  h.cluster.busy.insert("never");  // (no session anywhere)
+  // Stop the deploy just before the old colour would be deleted: declined at the prompt.
+  h.flags.force = false;
+  h.in.str("y\ny\ny\nn\n");  // create, two steps, then "no" to deleting blue
+  EXPECT_EQ(h.run(), 1) << h.log.str();
+  ASSERT_EQ(h.cluster.apps.size(), 2U);
+  EXPECT_EQ(instances(h.cluster.apps["/web-green"]), 3);
+  h.flags.force = true;
+  h.flags.rollback = true;
+  EXPECT_EQ(h.run(), 0) << h.log.str();
+  EXPECT_EQ(h.cluster.apps.count("/web-green"), 0U);
+  EXPECT_EQ(instances(h.cluster.apps["/web-blue"]), 3);
+  EXPECT_TRUE(h.cluster.violations.empty()) << h.cluster.violations[0];
+}
+
+TEST(Deployer, NoKillWhileAnLbHasAnOldWorker) {
+  Harness h;
+  h.cluster.reloading = true;
+  h.flags.max_wait = 1000;
+  h.flags.no_rollback = true;
+  int sleeps = 0;
+  struct Watcher : public Clock {
+    FakeClock* inner;
+    FakeCluster* cluster;
+    int* sleeps;
+    double now() override { return inner->now(); }
+    void sleep(double s) override {
+      inner->sleep(s);
+      if (++*sleeps == 8) {
+        EXPECT_EQ(cluster->apps["/web-blue"]["tasks"].size(), 3U);  // nothing killed yet
+        cluster->reloading = false;
+      }
+    }
+  } watcher;
+  watcher.inner = &h.clock;
+  watcher.cluster = &h.cluster;
+  watcher.sleeps = &sleeps;
+  DeployDeps deps = h.deps();
+  Deployer d(h.flags, DeployDeps{h.cluster, watcher, nullptr, deps.authorization, deps.lb_urls,
+                                 deps.started_at, h.in, h.out, h.log});
+  EXPECT_EQ(d.run(kDefinition), 0) << h.log.str();
+  EXPECT_GE(sleeps, 8);
+  EXPECT_NE(h.log.str().find("a reload is finishing"), std::string::npos);
 }
 
 TEST(Deployer, MarathonErrorsAreRetriedWithBackoff) {

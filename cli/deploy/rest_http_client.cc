@@ -97,7 +97,7 @@ std::vector<std::string> resolveEveryAddress(const std::string& url) {
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
   if (::getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) {
-    return {url};
+    return {};
   }
   std::set<std::string> addresses;
   for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
@@ -114,7 +114,7 @@ std::vector<std::string> resolveEveryAddress(const std::string& url) {
     b.set_host(utility::conversions::to_string_t(address));
     out.push_back(utility::conversions::to_utf8string(b.to_string()));
   }
-  return out.empty() ? std::vector<std::string>{url} : out;
+  return out;
 }
 
 }  // namespace mlb::cli::deploy
