@@ -4,9 +4,12 @@
 // the whole pipeline on a /v2/apps answer already in memory: parseApps ->
 // buildServices -> renderConfig, as mlb-controller runs it. Each N runs in a fresh child process so
 // that peak RSS (ru_maxrss) is that of one pipeline (input bytes included); the child runs the
-// pipeline several times and reports median wall and CPU time.
+// pipeline several times and reports median wall and CPU time. Beside it, the whole
+// `mlb render` process on the same fixture (start-up, reading the file, writing the
+// outputs): its CPU (user + sys, from wait4) and peak RSS, median of the same runs.
 //
-//   render_bench [--smoke] [--runs R] [--fixtures DIR]
+//   render_bench [--smoke] [--runs R] [--fixtures DIR] [--mlb PATH]
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -139,6 +142,49 @@ int child(const std::string& path, int runs, int fd) {
   return 0;
 }
 
+struct ProcessFigures {
+  double cpu_ms = 0, cpu_min_ms = 0, wall_ms = 0;
+  long max_rss_kb = 0;
+};
+
+// `mlb render --apps path --out DIR --group '*' --health-check`, `runs` times.
+bool runProcess(const std::string& mlb, const std::string& path, int runs, ProcessFigures& out) {
+  char dir[] = "/tmp/mlb-render-bench.XXXXXX";
+  if (mkdtemp(dir) == nullptr) {
+    return false;
+  }
+  std::vector<double> cpu, wall;
+  for (int r = 0; r < runs; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    pid_t pid = fork();
+    if (pid == 0) {
+      int devnull = open("/dev/null", O_WRONLY);
+      dup2(devnull, 2);
+      execl(mlb.c_str(), mlb.c_str(), "render", "--apps", path.c_str(), "--out", dir, "--group",
+            "*", "--health-check", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    int status = 0;
+    rusage ru{};
+    if (pid < 0 || wait4(pid, &status, 0, &ru) != pid || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0) {
+      return false;
+    }
+    wall.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    auto ms = [](const timeval& tv) {
+      return static_cast<double>(tv.tv_sec) * 1e3 + static_cast<double>(tv.tv_usec) / 1e3;
+    };
+    cpu.push_back(ms(ru.ru_utime) + ms(ru.ru_stime));
+    out.max_rss_kb = std::max(out.max_rss_kb, ru.ru_maxrss);
+  }
+  std::system((std::string("rm -rf ") + dir).c_str());
+  out.cpu_ms = median(cpu);
+  out.cpu_min_ms = *std::min_element(cpu.begin(), cpu.end());
+  out.wall_ms = median(wall);
+  return true;
+}
+
 bool runChild(const std::string& path, int runs, Figures& out) {
   int fds[2];
   if (pipe(fds) != 0) {
@@ -163,6 +209,7 @@ int main(int argc, char** argv) {
   bool smoke = false;
   int runs = 7;
   std::string dir = std::string(MLB_BINARY_DIR) + "/bench-fixtures";
+  std::string mlb = MLB_CLI_BIN;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--smoke") {
@@ -171,8 +218,11 @@ int main(int argc, char** argv) {
       runs = std::atoi(argv[++i]);
     } else if (a == "--fixtures" && i + 1 < argc) {
       dir = argv[++i];
+    } else if (a == "--mlb" && i + 1 < argc) {
+      mlb = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: render_bench [--smoke] [--runs R] [--fixtures DIR]\n");
+      std::fprintf(stderr,
+                   "usage: render_bench [--smoke] [--runs R] [--fixtures DIR] [--mlb PATH]\n");
       return 2;
     }
   }
@@ -189,6 +239,7 @@ int main(int argc, char** argv) {
   std::printf("%6s %9s %6s %8s %8s %9s | %9s %9s %9s | %8s %8s %8s | %9s | %s\n", "N", "input MB",
               "apps", "services", "servers", "cfg KB", "wall ms", "CPU ms", "CPU min", "parse",
               "build", "render", "peak RSS", "peak MB after parse/build/render (1st run)");
+  std::vector<std::pair<int, ProcessFigures>> processes;
   for (int n : sizes) {
     const std::string path = dir + "/apps-" + std::to_string(n) + ".json";
     if (access(path.c_str(), R_OK) != 0) {
@@ -212,6 +263,19 @@ int main(int argc, char** argv) {
         n, static_cast<double>(f.bytes) / 1e6, f.apps, f.services, f.servers, f.config_bytes / 1024,
         f.wall_ms, f.cpu_ms, f.cpu_min_ms, f.parse_ms, f.build_ms, f.render_ms, mb(f.max_rss_kb),
         mb(f.hwm_parse_kb), mb(f.hwm_build_kb), mb(f.hwm_render_kb));
+    ProcessFigures p;
+    if (!runProcess(mlb, path, runs, p)) {
+      std::fprintf(stderr, "%s render failed for N=%d\n", mlb.c_str(), n);
+      return 1;
+    }
+    processes.emplace_back(n, p);
+  }
+  std::printf("\nthe whole process: %s render --apps FILE --out DIR --group '*' --health-check\n",
+              mlb.c_str());
+  std::printf("%6s | %9s %9s %9s | %9s\n", "N", "wall ms", "CPU ms", "CPU min", "peak RSS");
+  for (const auto& [n, p] : processes) {
+    std::printf("%6d | %9.1f %9.1f %9.1f | %6.1f MB\n", n, p.wall_ms, p.cpu_ms, p.cpu_min_ms,
+                static_cast<double>(p.max_rss_kb) / 1024.0);
   }
   return 0;
 }

@@ -60,6 +60,52 @@ Result<std::string> readFile(const std::string& path) {
   return out;
 }
 
+Result<PaddedText> readFilePadded(const std::string& path, size_t padding) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return errnoError("open", path);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    Error e = errnoError("stat", path);
+    ::close(fd);
+    return e;
+  }
+  PaddedText out;
+  size_t want = static_cast<size_t>(st.st_size);
+  // The size may change under us: read until EOF, growing the buffer when needed.
+  out.capacity = want + padding;
+  out.bytes.reset(new char[out.capacity]);  // uninitialised: read() fills it
+  for (;;) {
+    const size_t room = out.capacity - padding - out.size;
+    char probe = 0;
+    ssize_t n = room > 0 ? ::read(fd, out.bytes.get() + out.size, room) : ::read(fd, &probe, 1);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      Error e = errnoError("read", path);
+      ::close(fd);
+      return e;
+    }
+    if (n == 0) {
+      break;
+    }
+    if (room == 0) {  // the file grew since fstat: a bigger buffer
+      want = want * 2 + 65536;
+      std::unique_ptr<char[]> bigger(new char[want + padding]);
+      std::memcpy(bigger.get(), out.bytes.get(), out.size);
+      bigger[out.size] = probe;
+      out.bytes = std::move(bigger);
+      out.capacity = want + padding;
+    }
+    out.size += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  std::memset(out.bytes.get() + out.size, 0, out.capacity - out.size);
+  return out;
+}
+
 Status fsyncDir(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {

@@ -1,7 +1,9 @@
 #pragma once
 // Small POSIX file helpers with LevelDB's discipline: anything another process may
 // read is written to a temporary name, fsynced, then renamed into place.
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -10,6 +12,15 @@ namespace mlb::common {
 
 // Reads a whole file. Error (Io/NotFound) names the path and errno text.
 Result<std::string> readFile(const std::string& path);
+// A file's bytes followed by `padding` zero bytes, in a buffer that is never
+// zero-filled first: for parsers that read past the end (simdjson) of large inputs.
+struct PaddedText {
+  std::unique_ptr<char[]> bytes;
+  size_t size = 0;      // the file's length
+  size_t capacity = 0;  // size + padding
+  std::string_view view() const { return {bytes.get(), size}; }
+};
+Result<PaddedText> readFilePadded(const std::string& path, size_t padding);
 // Writes `data` to `path` atomically (tmp file in the same directory, fsync, rename,
 // fsync of the directory). A reader sees the old content or the new one.
 Status writeFileAtomic(const std::string& path, const std::string& data, int mode = 0644);

@@ -57,6 +57,33 @@ TEST_F(FilesTest, WriteIntoMissingDirectoryFails) {
 namespace mlb::common {
 namespace {
 
+TEST_F(FilesTest, ReadPaddedGivesTheBytesThenZeroPadding) {
+  const std::string p = dir_ / "apps.json";
+  std::string data(100000, 'x');
+  data[99999] = '}';
+  ASSERT_TRUE(writeFileAtomic(p, data));
+  auto r = readFilePadded(p, 64);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->view(), data);
+  EXPECT_EQ(r->capacity, data.size() + 64);
+  for (size_t i = r->size; i < r->capacity; ++i) {
+    ASSERT_EQ(r->bytes[i], 0) << i;
+  }
+  EXPECT_FALSE(readFilePadded(dir_ / "missing", 64));
+}
+
+TEST_F(FilesTest, ReadPaddedReadsFilesWhoseSizeStatDoesNotKnow) {
+  // /proc files report size 0: the buffer grows until EOF.
+  auto r = readFilePadded("/proc/self/maps", 64);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_GT(r->size, 0U);
+  EXPECT_NE(r->view().find("/"), std::string::npos);
+  EXPECT_GE(r->capacity - r->size, 64U);
+  for (size_t i = r->size; i < r->capacity; ++i) {
+    ASSERT_EQ(r->bytes[i], 0) << i;
+  }
+}
+
 TEST(AbsolutePath, RelativePathsAreResolvedAgainstTheWorkingDirectory) {
   char buf[4096];
   ASSERT_NE(::getcwd(buf, sizeof buf), nullptr);

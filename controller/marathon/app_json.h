@@ -19,6 +19,9 @@ inline constexpr size_t kJsonPadding = 64;
 // two apps share an id the first one wins and the second is skipped.
 // Thread-safe (no shared state).
 common::Result<ParsedApps> parseApps(const std::string& body);
+// The same for a body in a caller's buffer of `capacity` bytes (read in place when
+// capacity >= body.size() + kJsonPadding, else copied).
+common::Result<ParsedApps> parseApps(std::string_view body, size_t capacity);
 
 // Parses {"app": {...}} (GET /v2/apps/<id>) into one app.
 common::Result<MarathonApp> parseSingleApp(const std::string& body);
