@@ -16,7 +16,7 @@ COPY . .
 # The same build as CI (scripts/test.sh builds this tree the same way and tests it).
 RUN rm -rf build && cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null \
  && cmake --build build \
- && strip build/cli/mlb build/controller/mlb-controller build/reloader/mlb-reloader
+ && strip build/cli/mlb build/cli/mlb-deploy build/controller/mlb-controller build/reloader/mlb-reloader
 
 FROM ${BASE_IMAGE}
 RUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
@@ -27,7 +27,7 @@ RUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --
  && setcap cap_net_bind_service=+ep /usr/sbin/haproxy \
  && useradd --system --uid 10001 --home-dir /run/mlb --shell /usr/sbin/nologin mlb \
  && mkdir -p /run/mlb /etc/mlb && chown mlb:mlb /run/mlb /etc/mlb
-COPY --from=build /src/build/cli/mlb /src/build/controller/mlb-controller \
+COPY --from=build /src/build/cli/mlb /src/build/cli/mlb-deploy /src/build/controller/mlb-controller \
      /src/build/reloader/mlb-reloader /usr/local/bin/
 COPY templates/ /usr/share/mlb/templates/
 COPY e2e/container/entrypoint.sh /usr/local/bin/mlb-entrypoint

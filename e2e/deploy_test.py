@@ -129,8 +129,10 @@ class DeployStack:
                     "--listen", "127.0.0.1:%d" % free_port()], "haproxy.log", env=env)
         assert wait_until(lambda: self.get(self.stream_port) == "/stream", 30), \
             self.log("reloader.log")
-        pids = fetch("http://127.0.0.1:9090/_haproxy_getpids").split()
-        assert len(pids) == 2, "master and one worker: %s" % pids
+        # /_haproxy_getpids answers (mlb.lua asks the reloader): the master and, once the
+        # start-up reload's old worker is gone, one worker.
+        assert wait_until(lambda: len(fetch("http://127.0.0.1:9090/_haproxy_getpids")
+                                      .split()) == 2, 30), self.log("reloader.log")
 
     def get(self, port, host=None, path="/", timeout=5):
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
