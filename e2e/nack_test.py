@@ -192,8 +192,12 @@ class NackTest(unittest.TestCase):
 
     def tearDown(self):
         if self.stack:
-            if sys.exc_info()[0] or os.environ.get("NACK_KEEP_LOGS"):
-                print(self.stack.log("controller.log")[-3000:])
+            # (sys.exc_info() is empty in tearDown: the result lists this test if it failed.)
+            result = self._outcome.result
+            failed = any(t is self for t, _ in result.failures + result.errors)
+            if failed or os.environ.get("NACK_KEEP_LOGS"):
+                for name in ("controller.log", "reloader.log", "haproxy.log"):
+                    print("---- %s\n%s" % (name, self.stack.log(name)[-4000:]))
             self.stack.close()
 
     def bad_app_costs_only_itself(self, ctl_extra, label, reason_part):
