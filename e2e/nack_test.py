@@ -234,6 +234,9 @@ class NackTest(unittest.TestCase):
             s.scale_db(n)
             want = {"db"} if n == 1 else {"db", "db2"}
             self.assertTrue(wait_until(lambda w=want: s.db_answers() == w, 10))
+            # /api keeps serving its last good fragment in every bundle after it.
+            self.assertEqual(s.get("api"), "api")
+            self.assertIn("backend api_", s.current_config())
         self.assertEqual(len(s.status()["rejected"]), 1)
         self.assertTrue(wait_until(lambda: s.status()["applied_version"] == os.path.basename(
             os.readlink(os.path.join(s.state, "current"))), 10))

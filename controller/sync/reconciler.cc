@@ -483,12 +483,11 @@ void Reconciler::recordLabelChanges(const ParsedApps& parsed) {
 }
 
 void Reconciler::absorbReloaderVerdicts(PassReport& report) {
+  bool newer_applied = false;
   if (auto seq = version_seq_.find(reloader_status_.applied_version);
       seq != version_seq_.end() && seq->second > applied_seq_) {
     applied_seq_ = seq->second;
-    for (auto it = before_change_.begin(); it != before_change_.end();) {
-      it = it->second.seq <= applied_seq_ ? before_change_.erase(it) : std::next(it);
-    }
+    newer_applied = true;
     if (!published_.empty() && published_.back().version == reloader_status_.applied_version) {
       unattributed_streak_ = 0;
       hold_until_.reset();
@@ -503,6 +502,21 @@ void Reconciler::absorbReloaderVerdicts(PassReport& report) {
         handled_rejections_.insert(pv.version).second) {
       attributeRejection(pv, rejected->second, report);
     }
+  }
+  if (newer_applied) {
+    forgetAppliedChanges();
+  }
+}
+
+// A fragment kept from before a label change is no longer needed once a version that
+// carries the change is applied. Not for an app the reloader rejected: every later
+// version carries its kept fragment instead of the change, and it serves from that
+// fragment until its labels change again (which clears the offender). Runs after this
+// pass's rejections are attributed, so that one read in this pass counts.
+void Reconciler::forgetAppliedChanges() {
+  for (auto it = before_change_.begin(); it != before_change_.end();) {
+    const bool applied = it->second.seq <= applied_seq_ && !reloader_offenders_.count(it->first);
+    it = applied ? before_change_.erase(it) : std::next(it);
   }
 }
 

@@ -146,6 +146,7 @@ class Reconciler {
   bool publishBundle(Pass& pass);
   void remember(Pass& pass, std::map<std::string, std::string> digest);
   void absorbReloaderVerdicts(PassReport& report);
+  void forgetAppliedChanges();
   void recordLabelChanges(const ParsedApps& parsed);
   bool holdingForReloader(PassReport& report, const std::string& version) const;
 

@@ -527,6 +527,9 @@ TEST_F(ReloaderNackTest, OffenderIsRetriedOnlyWhenItsLabelsChange) {
     EXPECT_EQ(rep.quarantined[0].source, "reloader");
     EXPECT_EQ(cfg().find("bogus-directive"), std::string::npos);
     EXPECT_TRUE(rep.reloader_rejections.empty() || i == 0);
+    // ... and its last good fragment keeps serving in every one of them.
+    EXPECT_TRUE(rep.quarantined[0].kept_last_good) << "pass " << i;
+    EXPECT_NE(cfg().find("backend a_10001"), std::string::npos) << "pass " << i;
     r_->noteReloaderStatus({rep.version, rejected_, "", 0});  // the reloader applies each
     if (published.insert(rep.version).second && cfg().find("bogus") != std::string::npos) {
       ++rejected_bundles;
