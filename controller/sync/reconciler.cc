@@ -450,8 +450,14 @@ void Reconciler::recordLabelChanges(const ParsedApps& parsed) {
     const MarathonApp& a = parsed.apps[i];
     auto prev = old.find(a.id);
     changed = changed || prev == old.end() || prev->second != digests[i];
-    if (prev == old.end() || prev->second == digests[i] || before_change_.count(a.id)) {
-      continue;  // new (nothing good to keep), unchanged, or already holding an older one
+    if (prev == old.end() || prev->second == digests[i]) {
+      continue;  // new (nothing good to keep) or unchanged
+    }
+    if (auto held = before_change_.find(a.id); held != before_change_.end()) {
+      // Already holding an older fragment (the last one a reloader accepted): keep
+      // it, but only a version carrying this newer change may release it.
+      held->second.seq = publish_seq_ + 1;
+      continue;
     }
     BeforeChange& keep = before_change_[a.id];
     keep.seq = publish_seq_ + 1;  // the first publish that can carry the change

@@ -547,6 +547,41 @@ TEST_F(ReloaderNackTest, OffenderIsRetriedOnlyWhenItsLabelsChange) {
   EXPECT_NE(cfg().find("10.0.0.2:31002"), std::string::npos);
 }
 
+TEST_F(ReloaderNackTest, ASecondBadLabelChangeStillKeepsTheFragmentTheReloaderAccepted) {
+  api_.body = apps({goodA({31000}), app("/b", 10002, {32000})});
+  const std::string v1 = r_->reconcileOnce().version;
+  r_->noteReloaderStatus({v1, rejected_, "", 0});
+  api_.body = apps({badA({31000}), app("/b", 10002, {32000})});
+  auto bad = r_->reconcileOnce();
+  reject(v1, bad.version, alertAt("bogus-directive"));
+  api_.body = apps({badA({31000}), app("/b", 10002, {32000, 32003})});
+  auto kept = r_->reconcileOnce();  // /a served from its first labels, /b's change out
+  ASSERT_EQ(kept.outcome, PassReport::Outcome::Published) << kept.detail;
+  ASSERT_EQ(kept.quarantined.size(), 1u);
+  ASSERT_TRUE(kept.quarantined[0].kept_last_good);
+  // Another bad label before the reloader applied that bundle: it is tried...
+  const std::string bad2_labels =
+      ",\"HAPROXY_0_VHOST\":\"a.example.com\",\"HAPROXY_0_BACKEND_HTTP_OPTIONS\":\"  other-bogus "
+      "on\\n\"";
+  api_.body = apps({app("/a", 10001, {31000}, bad2_labels), app("/b", 10002, {32000})});
+  auto bad2 = r_->reconcileOnce();
+  ASSERT_EQ(bad2.outcome, PassReport::Outcome::Published) << bad2.detail;
+  const std::string alert2 = alertAt("other-bogus");
+  // ... the reloader applies the bundle before it, another app changes ...
+  r_->noteReloaderStatus({kept.version, rejected_, "", 0});
+  api_.body = apps({app("/a", 10001, {31000}, bad2_labels), app("/b", 10002, {32000, 32001})});
+  ASSERT_NE(r_->reconcileOnce().outcome, PassReport::Outcome::Failed);
+  // ... and rejects the second bad label: /a still serves its first, accepted labels.
+  reject(kept.version, bad2.version, alert2);
+  api_.body = apps({app("/a", 10001, {31000}, bad2_labels), app("/b", 10002, {32000, 32002})});
+  auto rep = r_->reconcileOnce();
+  ASSERT_EQ(rep.quarantined.size(), 1u) << rep.detail;
+  EXPECT_EQ(rep.quarantined[0].source, "reloader");
+  EXPECT_TRUE(rep.quarantined[0].kept_last_good);
+  EXPECT_NE(cfg().find("backend a_10001"), std::string::npos);
+  EXPECT_EQ(cfg().find("bogus"), std::string::npos);
+}
+
 TEST_F(ReloaderNackTest, ARejectedStateThatComesBackIsQuarantinedAtOnce) {
   api_.body = apps({goodA({31000}), app("/b", 10002, {32000})});
   const std::string v1 = r_->reconcileOnce().version;
