@@ -207,6 +207,17 @@ class DeployTests(unittest.TestCase):
             self.assertEqual(failed, 0, "%s\n%s" % (load.failed[:5], self.s.log("deploy.log")))
         return loads
 
+    def hold(self, port, seconds, timeout):
+        """A request that takes `seconds` on `port`, in a thread; the body it gets (None
+        when it failed) lands in the returned dict under "body"."""
+        out = {}
+
+        def run():
+            out["body"] = self.s.get(port, path="/slow?s=%d" % seconds, timeout=timeout)
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        return thread, out
+
     def reloads(self):
         text = fetch("http://127.0.0.1:%d/metrics" % self.s.rld_port)
         return metric(text, "mlb_reloader_reloads_total", {"kind": "reload", "result": "success"}) or 0
@@ -234,12 +245,8 @@ class DeployTests(unittest.TestCase):
     def test_2_blue_to_green_under_load(self):
         s = self.s
         loads = self.loads()
-        slow = {}
-
-        def hold():  # a 6 s request on a blue task: it must not be killed under it
-            slow["body"] = s.get(s.svc, path="/slow?s=6", timeout=30)
-        holder = threading.Thread(target=hold, daemon=True)
-        holder.start()
+        # A 6 s request on a blue task: it must not be killed under it.
+        holder, slow = self.hold(s.svc, 6, timeout=30)
         reloads = self.reloads()
         t0 = time.monotonic()
         self.assertEqual(s.deploy(s.definition("v2")), 0, s.log("deploy.log"))
@@ -256,14 +263,7 @@ class DeployTests(unittest.TestCase):
 
     def test_3_a_long_lived_connection_to_another_app_does_not_stall_it(self):
         s = self.s
-        slow = {}
-
-        def hold():
-            t = time.monotonic()
-            slow["body"] = s.get(s.stream_port, path="/slow?s=25", timeout=40)
-            slow["seconds"] = time.monotonic() - t
-        holder = threading.Thread(target=hold, daemon=True)
-        holder.start()
+        holder, slow = self.hold(s.stream_port, 25, timeout=40)
         loads = self.loads()
         t0 = time.monotonic()
         self.assertEqual(s.deploy(s.definition("v3")), 0, s.log("deploy.log"))

@@ -20,12 +20,6 @@ std::optional<int> toCount(const std::string& text) {
   return v;
 }
 
-std::string idOf(const Json& app) {
-  return app.is_object() && app.contains("id") && app["id"].is_string()
-             ? app["id"].get<std::string>()
-             : "";
-}
-
 std::string snippet(const std::string& text) {
   return text.size() > 200 ? text.substr(0, 200) + "..." : text;
 }
@@ -66,7 +60,7 @@ int Deployer::run(const std::string& definition_text) {
   }
   if (colours.size() > 1) {
     return fail({Exit::kUnknown, "a deployment of group '" + group + "' is in progress (" +
-                                     idOf(colours[0]) + ", " + idOf(colours[1]) +
+                                     text(colours[0], "id") + ", " + text(colours[1], "id") +
                                      "): use --resume, --complete-cur, --complete-prev or "
                                      "--rollback"});
   }
@@ -93,7 +87,7 @@ int Deployer::start(const Json& definition, const std::optional<Json>& previous)
   if (!created) {
     return fail({Exit::kCreate, created.error().message});
   }
-  const std::string id = idOf(*plan);
+  const std::string id = text(*plan, "id");
   deps_.log << "created " << id << " (" << label(*plan, "HAPROXY_DEPLOYMENT_COLOUR")
             << ", service port " << servicePort(*plan) << ", " << instances(*plan)
             << " instances, target " << label(*plan, "HAPROXY_DEPLOYMENT_TARGET_INSTANCES")
@@ -101,7 +95,7 @@ int Deployer::start(const Json& definition, const std::optional<Json>& previous)
   if (!previous) {
     return finishFirst(id);
   }
-  return drive(idOf(*previous), id, flags_.new_instances);
+  return drive(text(*previous, "id"), id, flags_.new_instances);
 }
 
 int Deployer::continueExisting(const std::vector<Json>& colours) {
@@ -111,7 +105,7 @@ int Deployer::continueExisting(const std::vector<Json>& colours) {
                  "two colours of the group in Marathon; found " +
                      std::to_string(colours.size())});
   }
-  const std::string old_id = idOf(colours[0]), new_id = idOf(colours[1]);
+  const std::string old_id = text(colours[0], "id"), new_id = text(colours[1], "id");
   deps_.log << "found " << old_id << " (old) and " << new_id << " (new)\n";
   if (flags_.rollback || flags_.complete_prev) {
     return rollBack(old_id, new_id, "requested", 0);
@@ -439,11 +433,11 @@ std::optional<Deployer::Failure> Deployer::killAndGrow(const Colours& c,
   // Scaled after the kill, even to the same size: the new colour must stay the one
   // scaled last (mlb, like marathon-lb, orders a hybrid deploy's colours by it).
   Json size = {{"instances", next}};
-  if (auto r = marathon("PUT", "/v2/apps" + idOf(c.new_app) + "?force=true", &size); !r) {
+  if (auto r = marathon("PUT", "/v2/apps" + text(c.new_app, "id") + "?force=true", &size); !r) {
     return Failure{Exit::kScale, r.error().message};
   }
-  deps_.log << "  killed " << kill.size() << " drained task(s) of " << idOf(c.old_app) << ", "
-            << idOf(c.new_app) << " -> " << next << " instances\n";
+  deps_.log << "  killed " << kill.size() << " drained task(s) of " << text(c.old_app, "id") << ", "
+            << text(c.new_app, "id") << " -> " << next << " instances\n";
   return std::nullopt;
 }
 
@@ -482,11 +476,11 @@ bool Deployer::confirm(const std::string& question) {
 
 void Deployer::progress(const Colours& c, const DrainView& v, int target) {
   deps_.log << "step " << steps_ + 1 << " (" << seconds(deps_.clock.now() - started_)
-            << "): " << idOf(c.old_app) << " " << instances(c.old_app) << ", " << idOf(c.new_app)
-            << " " << instances(c.new_app) << " (" << healthyTasks(c.new_app)
-            << " healthy), target " << target << " | LBs: " << v.listed << " of " << v.expected
-            << " servers, " << v.up << " up, " << v.maint << " draining (" << v.drained.size()
-            << " drained)\n";
+            << "): " << text(c.old_app, "id") << " " << instances(c.old_app) << ", "
+            << text(c.new_app, "id") << " " << instances(c.new_app) << " ("
+            << healthyTasks(c.new_app) << " healthy), target " << target << " | LBs: " << v.listed
+            << " of " << v.expected << " servers, " << v.up << " up, " << v.maint << " draining ("
+            << v.drained.size() << " drained)\n";
 }
 
 }  // namespace mlb::cli::deploy

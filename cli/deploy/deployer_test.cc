@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <sstream>
 
@@ -13,8 +14,16 @@ namespace {
 class FakeClock : public Clock {
  public:
   double now() override { return t; }
-  void sleep(double s) override { t += s; }
+  void sleep(double s) override {
+    t += s;
+    ++sleeps;
+    if (on_sleep) {
+      on_sleep(sleeps);
+    }
+  }
   double t = 1000;
+  int sleeps = 0;
+  std::function<void(int sleeps)> on_sleep;  // a test changes the world as time passes
 };
 
 // Marathon + one LB, in memory. Tasks are healthy at once unless `never_healthy`.
@@ -333,34 +342,13 @@ TEST(Deployer, ADrainWaitsForSessionsOfThisAppsServersOnly) {
   // it is closed (here: the test closes it after the deploy has waited 5 steps).
   const std::string first = h.cluster.apps["/web-blue"]["tasks"][0]["id"];
   h.cluster.busy.insert(first);
-  int waited = 0;
-  struct Closer : public Clock {
-    FakeClock* inner;
-    FakeCluster* cluster;
-    int* waited;
-    double now() override { return inner->now(); }
-    void sleep(double s) override {
-      inner->sleep(s);
-      if (++*waited == 5) {
-        cluster->busy.clear();
-      }
+  h.clock.on_sleep = [&h](int sleeps) {
+    if (sleeps == 5) {
+      h.cluster.busy.clear();
     }
-  } closer;
-  closer.inner = &h.clock;
-  closer.cluster = &h.cluster;
-  closer.waited = &waited;
-  DeployDeps deps{h.cluster,
-                  closer,
-                  nullptr,
-                  [] { return std::string(); },
-                  [] { return std::vector<std::string>{"http://lb:9090"}; },
-                  [] { return std::string("2026-11-30T10:00:00.000000"); },
-                  h.in,
-                  h.out,
-                  h.log};
-  Deployer d(h.flags, deps);
-  EXPECT_EQ(d.run(kDefinition), 0) << h.log.str();
-  EXPECT_GE(waited, 5);
+  };
+  EXPECT_EQ(h.run(), 0) << h.log.str();
+  EXPECT_GE(h.clock.sleeps, 5);
   EXPECT_EQ(h.cluster.apps.count("/web-blue"), 0U);
 }
 
@@ -439,28 +427,14 @@ TEST(Deployer, NoKillWhileAnLbHasAnOldWorker) {
   h.cluster.reloading = true;
   h.flags.max_wait = 1000;
   h.flags.no_rollback = true;
-  int sleeps = 0;
-  struct Watcher : public Clock {
-    FakeClock* inner;
-    FakeCluster* cluster;
-    int* sleeps;
-    double now() override { return inner->now(); }
-    void sleep(double s) override {
-      inner->sleep(s);
-      if (++*sleeps == 8) {
-        EXPECT_EQ(cluster->apps["/web-blue"]["tasks"].size(), 3U);  // nothing killed yet
-        cluster->reloading = false;
-      }
+  h.clock.on_sleep = [&h](int sleeps) {
+    if (sleeps == 8) {
+      EXPECT_EQ(h.cluster.apps["/web-blue"]["tasks"].size(), 3U);  // nothing killed yet
+      h.cluster.reloading = false;
     }
-  } watcher;
-  watcher.inner = &h.clock;
-  watcher.cluster = &h.cluster;
-  watcher.sleeps = &sleeps;
-  DeployDeps deps = h.deps();
-  Deployer d(h.flags, DeployDeps{h.cluster, watcher, nullptr, deps.authorization, deps.lb_urls,
-                                 deps.started_at, h.in, h.out, h.log});
-  EXPECT_EQ(d.run(kDefinition), 0) << h.log.str();
-  EXPECT_GE(sleeps, 8);
+  };
+  EXPECT_EQ(h.run(), 0) << h.log.str();
+  EXPECT_GE(h.clock.sleeps, 8);
   EXPECT_NE(h.log.str().find("a reload is finishing"), std::string::npos);
 }
 
