@@ -3,6 +3,8 @@
 #   controller:  docker run --net=host -v mlb:/run/mlb mlb mlb-controller --marathon http://marathon:8080
 #   reloader:    docker run --net=host --pid=host -v mlb:/run/mlb mlb mlb-reloader watch
 #   haproxy:     docker run --net=host --pid=host -v mlb:/run/mlb mlb mlb-reloader haproxy
+# or, as marathon-lb's image, all three in one container under a small supervisor:
+#                docker run --net=host --pid=host mlb sse -m http://marathon:8080 --group external
 # Every flag can be given as MLB_<FLAG> (MLB_MARATHON, MLB_GROUP, MLB_STATE_DIR, ...).
 ARG BASE_IMAGE=debian:bookworm-slim
 
@@ -16,20 +18,31 @@ COPY . .
 # The same build as CI (scripts/test.sh builds this tree the same way and tests it).
 RUN rm -rf build && cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null \
  && cmake --build build \
- && strip build/cli/mlb build/cli/mlb-deploy build/controller/mlb-controller build/reloader/mlb-reloader
+ && strip build/cli/mlb build/cli/mlb-deploy build/cli/mlb-run build/controller/mlb-controller \
+      build/reloader/mlb-reloader
+# The runtime packages are the ones that own the binaries' shared libraries, so the same
+# file builds on bookworm (HAProxy 2.6) and trixie (HAProxy 3.0) whatever the sonames.
+RUN ldd build/cli/mlb build/cli/mlb-deploy build/cli/mlb-run build/controller/mlb-controller \
+      build/reloader/mlb-reloader \
+    | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u \
+    | while read -r lib; do dpkg -S "$lib" 2>/dev/null || dpkg -S "${lib#/usr}" 2>/dev/null \
+        || dpkg -S "/usr$lib"; done \
+    | cut -d: -f1 | sort -u > /src/runtime-packages && cat /src/runtime-packages
 
 FROM ${BASE_IMAGE}
+COPY --from=build /src/runtime-packages /usr/share/mlb/runtime-packages
 RUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-      ca-certificates openssl haproxy libcap2-bin libcpprest2.10 libsimdjson14 \
-      libprometheus-cpp-core1.0 libcivetweb1 libboost-filesystem1.74.0 >/dev/null \
+      ca-certificates openssl haproxy libcap2-bin $(cat /usr/share/mlb/runtime-packages) >/dev/null \
  && rm -rf /var/lib/apt/lists/* \
  # HAProxy binds :80/:443 as the non-root user.
  && setcap cap_net_bind_service=+ep /usr/sbin/haproxy \
  && useradd --system --uid 10001 --home-dir /run/mlb --shell /usr/sbin/nologin mlb \
  && mkdir -p /run/mlb /etc/mlb && chown mlb:mlb /run/mlb /etc/mlb
-COPY --from=build /src/build/cli/mlb /src/build/cli/mlb-deploy /src/build/controller/mlb-controller \
+COPY --from=build /src/build/cli/mlb /src/build/cli/mlb-deploy /src/build/cli/mlb-run \
+     /src/build/controller/mlb-controller \
      /src/build/reloader/mlb-reloader /usr/local/bin/
 COPY templates/ /usr/share/mlb/templates/
+RUN ! ldd /usr/local/bin/mlb* | grep 'not found'
 COPY e2e/container/entrypoint.sh /usr/local/bin/mlb-entrypoint
 USER mlb
 ENV MLB_STATE_DIR=/run/mlb \
@@ -37,4 +50,5 @@ ENV MLB_STATE_DIR=/run/mlb \
 VOLUME /run/mlb
 EXPOSE 80 443 9090 9091 9102 9103
 ENTRYPOINT ["/usr/local/bin/mlb-entrypoint"]
-CMD ["mlb-controller"]
+# marathon-lb's default: `sse --health-check --group external` (see mlb-run --help).
+CMD ["sse", "--health-check", "--group", "external"]

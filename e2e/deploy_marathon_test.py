@@ -46,6 +46,7 @@ def main():
                 time.sleep(0.1)
         pod = json.load(open(os.path.join(DEPLOY, "mlb-pod.json")))
         group = json.load(open(os.path.join(DEPLOY, "mlb-host.json")))
+        one = json.load(open(os.path.join(DEPLOY, "mlb-marathon-lb.json")))
         # The three roles, one image, one shared state volume.
         names = [c["name"] for c in pod["containers"]]
         if names != ["controller", "reloader", "haproxy"]:
@@ -59,7 +60,10 @@ def main():
                 fails.append("%s: needs --pid=host" % a["id"])
             if a["networks"] != [{"mode": "host"}]:
                 fails.append("%s: needs host networking" % a["id"])
-        for path, obj in (("/v2/pods", pod), ("/v2/groups", group)):
+        # marathon-lb's shape: one container, `args: ["sse", ...]`, host network.
+        if one["args"][0] != "sse" or one["networks"] != [{"mode": "host"}]:
+            fails.append("mlb-marathon-lb.json: not marathon-lb's shape")
+        for path, obj in (("/v2/pods", pod), ("/v2/groups", group), ("/v2/apps", one)):
             code, body = post(base + path, obj)
             print("%s %s -> %d" % (path, obj["id"], code))
             if code != 201:

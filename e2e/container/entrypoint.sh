@@ -1,7 +1,8 @@
 #!/bin/sh
 # The image's entrypoint: makes sure the default TLS certificate exists (as
 # marathon-lb's run script did: a self-signed one when none is mounted), then runs
-# the command (mlb-controller, mlb-reloader watch|haproxy, mlb ...).
+# the command (mlb-controller, mlb-reloader watch|haproxy, mlb ...). `sse` and `poll`
+# are marathon-lb's image interface: mlb-run supervises all three processes.
 set -eu
 cert="${MLB_SSL_CERTS%%,*}"
 if [ -n "$cert" ] && [ ! -e "$cert" ] && [ -w "$(dirname "$cert")" ]; then
@@ -11,4 +12,7 @@ if [ -n "$cert" ] && [ ! -e "$cert" ] && [ -w "$(dirname "$cert")" ]; then
   cat "$tmp/c" "$tmp/k" > "$cert.tmp" && mv "$cert.tmp" "$cert"
   rm -rf "$tmp"
 fi
+case "${1:-}" in
+  sse|poll) exec mlb-run "$@" ;;
+esac
 exec "$@"

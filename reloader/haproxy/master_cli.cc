@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstring>
 #include <sstream>
+#include <string_view>
+#include <utility>
 
 namespace mlb::reloader {
 
@@ -27,13 +29,15 @@ common::Result<std::string> masterCommand(const std::string& socket_path,
     return Error::io(std::string("socket: ") + std::strerror(errno));
   }
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    Error e = Error::io("connect " + socket_path + ": " + std::strerror(errno));
+    Error e = {common::ErrorCode::Unavailable,
+               "connect " + socket_path + ": " + std::strerror(errno)};
     ::close(fd);
     return e;
   }
   std::string line = command + "\n";
   if (::send(fd, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
-    Error e = Error::io("send to " + socket_path + ": " + std::strerror(errno));
+    Error e = {common::ErrorCode::Unavailable,
+               "send to " + socket_path + ": " + std::strerror(errno)};
     ::close(fd);
     return e;
   }
@@ -69,6 +73,22 @@ common::Result<std::string> masterCommand(const std::string& socket_path,
   }
   ::close(fd);
   return out;
+}
+
+ReloadReply parseReloadReply(const std::string& text) {
+  ReloadReply r;
+  const std::string_view t(text);
+  for (const auto& [marker, status] : {std::pair{"Success=1", ReloadReply::Status::kSucceeded},
+                                       std::pair{"Success=0", ReloadReply::Status::kFailed}}) {
+    if (t.rfind(marker, 0) == 0) {
+      r.status = status;
+    }
+  }
+  if (auto sep = t.find("\n--\n");
+      r.status != ReloadReply::Status::kUnknown && sep != std::string_view::npos) {
+    r.log = std::string(t.substr(sep + 4));
+  }
+  return r;
 }
 
 namespace {

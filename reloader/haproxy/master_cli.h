@@ -11,7 +11,8 @@
 namespace mlb::reloader {
 
 // Sends `command` to the unix socket and returns everything read until the master
-// closes the connection. Error on connect failure or timeout.
+// closes the connection. Error on connect failure (ErrorCode::Unavailable: the command
+// never reached the master) or timeout after sending it (ErrorCode::Io).
 common::Result<std::string> masterCommand(const std::string& socket_path,
                                           const std::string& command, int timeout_ms = 3000);
 
@@ -30,6 +31,17 @@ struct ShowProc {
   std::vector<ProcEntry> workers;      // the current generation
   std::vector<ProcEntry> old_workers;  // previous generations still draining
 };
+
+// The reply to the master CLI's `reload`: HAProxy 2.6 answers nothing (the reload is
+// asynchronous: show proc tells the outcome); from 2.7 (3.0 here) it answers once the
+// new worker is ready or has failed: "Success=1" or "Success=0", then "--" and the
+// startup messages.
+struct ReloadReply {
+  enum class Status { kUnknown, kSucceeded, kFailed };
+  Status status = Status::kUnknown;
+  std::string log;  // the startup messages ([ALERT] lines when it failed)
+};
+ReloadReply parseReloadReply(const std::string& text);
 
 // Parses `show proc` output. Error when no master line is found.
 common::Result<ShowProc> parseShowProc(const std::string& text);

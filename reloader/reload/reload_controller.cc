@@ -411,7 +411,15 @@ void ReloadController::reloadTo(const std::string& version, const std::string& p
     return;
   }
   saveServerState(version);
-  if (!sendReload(master, previous_live, res)) {
+  std::string reply;
+  if (!sendReload(master, previous_live, res, reply)) {
+    return;
+  }
+  if (auto rr = parseReloadReply(reply); rr.status == ReloadReply::Status::kFailed) {
+    rejectLoad(version, previous_live,
+               "HAProxy failed to load the configuration (master CLI reload: Success=0)" +
+                   (rr.log.empty() ? "" : ": " + alertLines(rr.log)),
+               res);
     return;
   }
   auto after = verifyReload(before);
@@ -426,13 +434,10 @@ void ReloadController::reloadTo(const std::string& version, const std::string& p
   last_proc_ = after;
   const int failed_before = before ? before->master_failed : 0;
   if (after->master_failed > failed_before) {
-    rollBack(previous_live, res);
-    rejected_[version] = {"HAProxy failed to load the configuration (show proc: failed " +
-                              std::to_string(after->master_failed) + ")",
-                          common::isoTimeNow(), ++seq_};
-    saveStatus(res);
-    res.kind = ApplyResult::Kind::Failed;
-    res.reason = rejected_[version].reason;
+    rejectLoad(version, previous_live,
+               "HAProxy failed to load the configuration (show proc: failed " +
+                   std::to_string(after->master_failed) + ")",
+               res);
     return;
   }
   // The new worker has only the file's servers: nothing is left to drain there.
@@ -448,14 +453,31 @@ void ReloadController::reloadTo(const std::string& version, const std::string& p
   res.kind = ApplyResult::Kind::Applied;
 }
 
-bool ReloadController::sendReload(pid_t master, const std::string& previous_live,
-                                  ApplyResult& res) {
+// A reload HAProxy refused: `live` goes back, the version is rejected with the reason.
+void ReloadController::rejectLoad(const std::string& version, const std::string& previous_live,
+                                  const std::string& reason, ApplyResult& res) {
+  rollBack(previous_live, res);
+  rejected_[version] = {reason, common::isoTimeNow(), ++seq_};
+  saveStatus(res);
+  res.kind = ApplyResult::Kind::Failed;
+  res.reason = reason;
+}
+
+bool ReloadController::sendReload(pid_t master, const std::string& previous_live, ApplyResult& res,
+                                  std::string& reply) {
   // The master CLI refuses connections while the master re-executes: retry, then
-  // fall back to SIGUSR2 to the verified master.
+  // fall back to SIGUSR2 to the verified master. A command that reached the master is
+  // never sent twice: HAProxy >= 2.7 answers only once the new worker is ready, which
+  // may take longer than the wait here — show proc then tells the outcome.
   const std::string sock = options_.state_dir + "/master.sock";
   res.method = "master-cli";
   for (int i = 0; i < 30; ++i) {
-    if (masterCommand(sock, "reload", 2000)) {
+    auto r = masterCommand(sock, "reload", 5000);
+    if (r) {
+      reply = *r;
+      return true;
+    }
+    if (r.error().code != common::ErrorCode::Unavailable) {
       return true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

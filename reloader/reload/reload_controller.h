@@ -123,7 +123,10 @@ class ReloadController {
   bool applyRuntime(const std::string& version, const RuntimePlan& plan, ApplyResult& res);
   void reloadTo(const std::string& version, const std::string& previous_live, pid_t master,
                 const std::optional<ShowProc>& before, ApplyResult& res);
-  bool sendReload(pid_t master, const std::string& previous_live, ApplyResult& res);
+  bool sendReload(pid_t master, const std::string& previous_live, ApplyResult& res,
+                  std::string& reply);
+  void rejectLoad(const std::string& version, const std::string& previous_live,
+                  const std::string& reason, ApplyResult& res);
   std::optional<ShowProc> verifyReload(const std::optional<ShowProc>& before);
   void saveServerState(const std::string& version);
   std::string statsSocket() const;

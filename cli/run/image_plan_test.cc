@@ -1,0 +1,141 @@
+#include "cli/run/image_plan.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+namespace mlb::cli {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+ImageInput input(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+  ImageInput in;
+  in.args = std::move(args);
+  in.env = std::move(env);
+  in.cert_dir = "/etc/mlb";
+  in.is_directory = [](const std::string&) { return false; };
+  return in;
+}
+
+TEST(ImagePlanTest, SseRunsTheControllerWithTheArgumentsBesideTheReloaderAndHaproxy) {
+  auto plan =
+      planImageRun(input({"sse", "-m", "http://marathon.mesos:8080", "--group", "external"}));
+  ASSERT_TRUE(plan);
+  ASSERT_EQ(plan->children.size(), 3u);
+  EXPECT_EQ(plan->children[0].name, "controller");
+  EXPECT_THAT(plan->children[0].argv,
+              ElementsAre("mlb-controller", "--sse", "-m", "http://marathon.mesos:8080", "--group",
+                          "external"));
+  EXPECT_EQ(plan->children[0].stop_signal, SIGTERM);
+  EXPECT_THAT(plan->children[1].argv, ElementsAre("mlb-reloader", "watch"));
+  EXPECT_THAT(plan->children[2].argv, ElementsAre("mlb-reloader", "haproxy"));
+  // HAProxy's master is soft-stopped: its open connections finish.
+  EXPECT_EQ(plan->children[2].stop_signal, SIGUSR1);
+  EXPECT_TRUE(plan->files.empty());
+}
+
+TEST(ImagePlanTest, PollFetchesEveryPollIntervalSecondsSixtyByDefault) {
+  auto plan = planImageRun(input({"poll", "--group", "external"}));
+  ASSERT_TRUE(plan);
+  EXPECT_THAT(plan->children[0].argv,
+              ElementsAre("mlb-controller", "--poll-interval", "60", "--group", "external"));
+  plan = planImageRun(input({"poll"}, {{"POLL_INTERVAL", "15"}}));
+  ASSERT_TRUE(plan);
+  EXPECT_THAT(plan->children[0].argv, ElementsAre("mlb-controller", "--poll-interval", "15"));
+}
+
+TEST(ImagePlanTest, AnUnknownModeIsRefusedWithMarathonLbsSynopsis) {
+  for (auto args : {std::vector<std::string>{}, std::vector<std::string>{"mlb-controller"},
+                    std::vector<std::string>{"SSE"}}) {
+    auto plan = planImageRun(input(args));
+    ASSERT_FALSE(plan);
+    EXPECT_THAT(plan.error().message, HasSubstr("Unknown mode"));
+    EXPECT_THAT(plan.error().message, HasSubstr("poll|sse"));
+  }
+}
+
+TEST(ImagePlanTest, CertificatesFromTheEnvironmentAreWrittenAndAppendedToTheGivenList) {
+  auto plan =
+      planImageRun(input({"sse", "--ssl-certs", "/mnt/a.pem,/mnt/b.pem", "--group", "external"},
+                         {{"HAPROXY_SSL_CERT", "-----BEGIN\\nabc\\n-----END"},
+                          {"HAPROXY_SSL_CERT0", "zero"},
+                          {"HAPROXY_SSL_CERT7", "seven"},
+                          {"HAPROXY_SSL_CERT101", "ignored: marathon-lb read 0..100"}}));
+  ASSERT_TRUE(plan);
+  ASSERT_EQ(plan->files.size(), 3u);
+  EXPECT_EQ(plan->files[0].path, "/etc/mlb/cert.pem");
+  EXPECT_EQ(plan->files[0].content, "-----BEGIN\nabc\n-----END\n");  // echo -e, as run did
+  EXPECT_EQ(plan->files[1].path, "/etc/mlb/cert0.pem");
+  EXPECT_EQ(plan->files[2].path, "/etc/mlb/cert7.pem");
+  EXPECT_THAT(plan->children[0].argv,
+              ElementsAre("mlb-controller", "--sse", "--group", "external", "--ssl-certs",
+                          "/mnt/a.pem,/mnt/b.pem,/etc/mlb/cert.pem,/etc/mlb/cert0.pem,"
+                          "/etc/mlb/cert7.pem"));
+}
+
+TEST(ImagePlanTest, NumberedCertificatesAreReadOnlyWithTheMainOne) {
+  auto plan = planImageRun(input({"sse", "--ssl-certs=/mnt/a.pem"}, {{"HAPROXY_SSL_CERT0", "x"}}));
+  ASSERT_TRUE(plan);
+  EXPECT_TRUE(plan->files.empty());
+  EXPECT_THAT(plan->children[0].argv,
+              ElementsAre("mlb-controller", "--sse", "--ssl-certs", "/mnt/a.pem"));
+  // Neither: the image's default (self-signed) certificate, no flag.
+  plan = planImageRun(input({"sse"}));
+  ASSERT_TRUE(plan);
+  EXPECT_THAT(plan->children[0].argv, ElementsAre("mlb-controller", "--sse"));
+}
+
+TEST(ImagePlanTest, SandboxTemplatesAreUsedWhenTheDirectoryExists) {
+  auto in = input({"sse"}, {{"MESOS_SANDBOX", "/mnt/mesos/sandbox"}});
+  in.is_directory = [](const std::string& p) { return p == "/mnt/mesos/sandbox/templates"; };
+  auto plan = planImageRun(in);
+  ASSERT_TRUE(plan);
+  EXPECT_THAT(plan->children[0].argv, ElementsAre("mlb-controller", "--sse", "--templates-dir",
+                                                  "/mnt/mesos/sandbox/templates"));
+  in.is_directory = [](const std::string&) { return false; };
+  plan = planImageRun(in);
+  ASSERT_TRUE(plan);
+  EXPECT_THAT(plan->children[0].argv, ElementsAre("mlb-controller", "--sse"));
+}
+
+TEST(ImagePlanTest, MarathonCredentialsReachTheControllerEnvironmentNotItsCommandLine) {
+  auto plan =
+      planImageRun(input({"sse"}, {{"MARATHON_USER", "lb"}, {"MARATHON_PASSWORD", "s3cret"}}));
+  ASSERT_TRUE(plan);
+  EXPECT_EQ(plan->children[0].env.at("MLB_AUTH_CREDENTIALS"), "lb:s3cret");
+  for (const auto& child : plan->children) {
+    for (const auto& a : child.argv) {
+      EXPECT_THAT(a, ::testing::Not(HasSubstr("s3cret")));
+    }
+  }
+  // An explicit flag wins; half a pair is nothing.
+  plan = planImageRun(input({"sse", "--auth-credentials", "a:b"},
+                            {{"MARATHON_USER", "lb"}, {"MARATHON_PASSWORD", "s3cret"}}));
+  ASSERT_TRUE(plan);
+  EXPECT_TRUE(plan->children[0].env.empty());
+  plan = planImageRun(input({"sse"}, {{"MARATHON_USER", "lb"}}));
+  ASSERT_TRUE(plan);
+  EXPECT_TRUE(plan->children[0].env.empty());
+}
+
+TEST(ImagePlanTest, EnvironmentMlbDoesOtherwiseIsNoticed) {
+  auto plan = planImageRun(input({"sse"}, {{"PORTS", "80,443,9090"},
+                                           {"HAPROXY_SYSCTL_PARAMS", "net.core.somaxconn=10000"},
+                                           {"SYSLOG_SOCKET", "/dev/null"}}));
+  ASSERT_TRUE(plan);
+  ASSERT_EQ(plan->notices.size(), 3u);
+  EXPECT_THAT(plan->notices[0], HasSubstr("PORTS=80,443,9090"));
+  EXPECT_THAT(plan->notices[1], HasSubstr("HAPROXY_SYSCTL_PARAMS"));
+  EXPECT_THAT(plan->notices[2], HasSubstr("SYSLOG_SOCKET"));
+}
+
+TEST(ImagePlanTest, EchoEscapesAreExpandedAndOtherBackslashesKept) {
+  EXPECT_EQ(expandEchoEscapes("a\\nb\\tc\\\\d\\qe\\"), "a\nb\tc\\d\\qe\\");
+  EXPECT_EQ(expandEchoEscapes("plain\nnewline"), "plain\nnewline");
+}
+
+}  // namespace
+}  // namespace mlb::cli
