@@ -142,12 +142,12 @@ int runRender(const std::vector<std::string>& args, const std::map<std::string, 
       {std::chrono::milliseconds(2000), std::chrono::minutes(5), std::chrono::seconds(30), 10000});
   build.resolve_host = [&resolver](const std::string& h) { return resolver.resolve(h); };
 
-  auto body = common::readFilePadded(apps_path, controller::kJsonPadding);
+  auto body = common::mapFilePadded(apps_path, controller::kJsonPadding);
   if (!body) {
     err << "mlb render: cannot read --apps " << apps_path << ": " << body.error().message << "\n";
     return 1;
   }
-  auto parsed = controller::parseApps(body->view(), body->capacity);
+  auto parsed = controller::parseApps(body->view(), body->capacity());
   if (!parsed) {
     err << "mlb render: " << apps_path << ": " << parsed.error().message << "\n";
     return 1;

@@ -1,6 +1,7 @@
 #include "common/fs/files.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <utility>
 
 namespace mlb::common {
 namespace {
@@ -103,6 +105,66 @@ Result<PaddedText> readFilePadded(const std::string& path, size_t padding) {
   }
   ::close(fd);
   std::memset(out.bytes.get() + out.size, 0, out.capacity - out.size);
+  return out;
+}
+
+MappedText& MappedText::operator=(MappedText&& o) noexcept {
+  if (this != &o) {
+    unmap();
+    data_ = std::exchange(o.data_, nullptr);
+    size_ = std::exchange(o.size_, 0);
+    capacity_ = std::exchange(o.capacity_, 0);
+    mapped_ = std::exchange(o.mapped_, 0);
+    read_ = std::move(o.read_);
+  }
+  return *this;
+}
+
+MappedText::~MappedText() { unmap(); }
+
+void MappedText::unmap() {
+  if (mapped_ != 0) {
+    ::munmap(const_cast<char*>(data_), mapped_);
+    mapped_ = 0;
+  }
+}
+
+Result<MappedText> mapFilePadded(const std::string& path, size_t padding) {
+  constexpr off_t kWorthMapping = 1 << 20;
+  MappedText out;
+  struct stat st {};
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0 && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= kWorthMapping) {
+    const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    const size_t size = static_cast<size_t>(st.st_size);
+    const size_t len = (size + padding + page - 1) / page * page;
+    // Reserve the whole range (the tail stays anonymous zero pages), then put the
+    // file over its start.
+    void* base = ::mmap(nullptr, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base != MAP_FAILED &&
+        ::mmap(base, size, PROT_READ, MAP_PRIVATE | MAP_FIXED | MAP_POPULATE, fd, 0) == base) {
+      ::close(fd);
+      out.data_ = static_cast<const char*>(base);
+      out.size_ = size;
+      out.capacity_ = size + padding;
+      out.mapped_ = len;
+      return out;
+    }
+    if (base != MAP_FAILED) {
+      ::munmap(base, len);
+    }
+  }
+  if (fd >= 0) {
+    ::close(fd);
+  }
+  auto text = readFilePadded(path, padding);
+  if (!text) {
+    return text.error();
+  }
+  out.read_ = std::move(*text);
+  out.data_ = out.read_.bytes.get();
+  out.size_ = out.read_.size;
+  out.capacity_ = out.read_.capacity;
   return out;
 }
 

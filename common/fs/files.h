@@ -21,6 +21,32 @@ struct PaddedText {
   std::string_view view() const { return {bytes.get(), size}; }
 };
 Result<PaddedText> readFilePadded(const std::string& path, size_t padding);
+
+// A large regular file mapped read-only (no copy, no zero-filled buffer: the page
+// cache's pages), followed by `padding` readable zero bytes. The file must not shrink
+// while it is mapped (a read past its new end is SIGBUS): for one-shot inputs such as
+// `mlb render --apps`. Other files (small, not regular) are read with readFilePadded.
+class MappedText {
+ public:
+  MappedText() = default;
+  MappedText(MappedText&& o) noexcept { *this = std::move(o); }
+  MappedText& operator=(MappedText&& o) noexcept;
+  MappedText(const MappedText&) = delete;
+  MappedText& operator=(const MappedText&) = delete;
+  ~MappedText();
+  std::string_view view() const { return {data_, size_}; }
+  size_t capacity() const { return capacity_; }
+
+ private:
+  friend Result<MappedText> mapFilePadded(const std::string& path, size_t padding);
+  void unmap();
+  const char* data_ = nullptr;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+  size_t mapped_ = 0;  // bytes to munmap (0: `read_` holds the bytes)
+  PaddedText read_;
+};
+Result<MappedText> mapFilePadded(const std::string& path, size_t padding);
 // Writes `data` to `path` atomically (tmp file in the same directory, fsync, rename,
 // fsync of the directory). A reader sees the old content or the new one.
 Status writeFileAtomic(const std::string& path, const std::string& data, int mode = 0644);

@@ -84,6 +84,38 @@ TEST_F(FilesTest, ReadPaddedReadsFilesWhoseSizeStatDoesNotKnow) {
   }
 }
 
+TEST_F(FilesTest, MapPaddedMapsLargeFilesWithZeroPaddingEvenAtAPageEdge) {
+  // Sizes whose padding ends exactly on, just after and well inside a page boundary.
+  for (size_t size : {size_t{4} << 20, (size_t{4} << 20) - 10, (size_t{2} << 20) + 123}) {
+    const std::string p = dir_ / ("big-" + std::to_string(size) + ".json");
+    std::string data(size, 'y');
+    data.back() = '}';
+    ASSERT_TRUE(writeFileAtomic(p, data));
+    auto m = mapFilePadded(p, 64);
+    ASSERT_TRUE(m) << m.error().message;
+    EXPECT_EQ(m->view(), data);
+    EXPECT_EQ(m->capacity(), size + 64);
+    for (size_t i = size; i < m->capacity(); ++i) {
+      ASSERT_EQ(m->view().data()[i], 0) << size << " " << i;
+    }
+    MappedText moved = std::move(*m);  // the mapping moves with it, unmapped once
+    EXPECT_EQ(moved.view().size(), size);
+  }
+}
+
+TEST_F(FilesTest, MapPaddedReadsSmallAndSpecialFiles) {
+  const std::string p = dir_ / "small.json";
+  ASSERT_TRUE(writeFileAtomic(p, "{}"));
+  auto m = mapFilePadded(p, 64);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->view(), "{}");
+  EXPECT_EQ(m->capacity(), 66u);
+  auto proc = mapFilePadded("/proc/self/maps", 64);
+  ASSERT_TRUE(proc);
+  EXPECT_GT(proc->view().size(), 0u);
+  EXPECT_FALSE(mapFilePadded(dir_ / "missing", 64));
+}
+
 TEST(AbsolutePath, RelativePathsAreResolvedAgainstTheWorkingDirectory) {
   char buf[4096];
   ASSERT_NE(::getcwd(buf, sizeof buf), nullptr);
