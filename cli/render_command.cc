@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "common/fs/files.h"
@@ -44,144 +45,120 @@ std::vector<std::string> splitComma(const std::string& s) {
   return out;
 }
 
-}  // namespace
-
-int runRender(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-              std::ostream& out, std::ostream& err) {
+struct RenderArgs {
   std::string apps_path, out_dir, templates_dir, haproxy_dir;
   BuildOptions build;
   RenderOptions render;
+};
 
+// Reads the value after flag args[i] (advancing i), or reports it missing.
+bool flagValue(const std::vector<std::string>& args, size_t& i, std::string& dst,
+               std::ostream& err) {
+  if (i + 1 >= args.size()) {
+    err << "mlb render: " << args[i] << " needs a value\n" << kUsage;
+    return false;
+  }
+  dst = args[++i];
+  return true;
+}
+
+bool intFlagValue(const std::vector<std::string>& args, size_t& i, int& dst, int lo, int hi,
+                  std::ostream& err) {
+  std::string v;
+  if (!flagValue(args, i, v, err)) {
+    return false;
+  }
+  auto n = controller::parseInt(v, lo, hi);
+  if (!n) {
+    err << "mlb render: " << args[i - 1] << " " << v << ": not an integer in [" << lo << ", " << hi
+        << "]\n";
+    return false;
+  }
+  dst = *n;
+  return true;
+}
+
+// Applies the flag at args[i]; false (reported) on a bad one.
+bool applyFlag(const std::vector<std::string>& args, size_t& i, RenderArgs& r, std::ostream& err) {
+  const std::string& a = args[i];
+  BuildOptions& build = r.build;
+  RenderOptions& render = r.render;
+  std::string v;
+  if (a == "--apps") return flagValue(args, i, r.apps_path, err);
+  if (a == "--out") return flagValue(args, i, r.out_dir, err);
+  if (a == "--templates-dir") return flagValue(args, i, r.templates_dir, err);
+  if (a == "--haproxy-dir") return flagValue(args, i, r.haproxy_dir, err);
+  if (a == "--state-dir") return flagValue(args, i, render.state_dir, err);
+  if (a == "--maxconn") return intFlagValue(args, i, render.maxconn, 1, 10000000, err);
+  if (a == "--min-serv-port-ip-per-task") {
+    return intFlagValue(args, i, build.min_serv_port_ip_per_task, 0, 65535, err);
+  }
+  if (a == "--max-serv-port-ip-per-task") {
+    return intFlagValue(args, i, build.max_serv_port_ip_per_task, 0, 65535, err);
+  }
+  if (a == "--group") {
+    if (!flagValue(args, i, v, err)) return false;
+    build.groups.push_back(v);
+    return true;
+  }
+  if (a == "--ssl-certs") {
+    if (!flagValue(args, i, v, err)) return false;
+    render.ssl_certs = splitComma(v);
+    if (render.ssl_certs.empty()) {
+      err << "mlb render: --ssl-certs needs at least one path\n";
+      return false;
+    }
+    return true;
+  }
+  bool* on = a == "--health-check" || a == "-H" ? &build.health_check
+             : a == "--strict-mode"             ? &build.strict_mode
+             : a == "--haproxy-map"             ? &render.haproxy_map
+             : a == "--group-https-by-vhost"    ? &render.group_https_by_vhost
+                                                : nullptr;
+  if (on != nullptr) {
+    *on = true;
+    return true;
+  }
+  if (a == "--dont-bind-http-https") {
+    render.bind_http_https = false;
+    return true;
+  }
+  err << "mlb render: unknown flag '" << a << "'\n" << kUsage;
+  return false;
+}
+
+// The flags, checked as a whole; an exit code when the command ends here (help: 0,
+// bad flags: 2).
+std::optional<int> parseArgs(const std::vector<std::string>& args, RenderArgs& r, std::ostream& out,
+                             std::ostream& err) {
   for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&](std::string& dst) -> bool {
-      if (i + 1 >= args.size()) {
-        err << "mlb render: " << a << " needs a value\n" << kUsage;
-        return false;
-      }
-      dst = args[++i];
-      return true;
-    };
-    auto intValue = [&](int& dst, int lo, int hi) -> bool {
-      std::string v;
-      if (!value(v)) {
-        return false;
-      }
-      auto n = controller::parseInt(v, lo, hi);
-      if (!n) {
-        err << "mlb render: " << a << " " << v << ": not an integer in [" << lo << ", " << hi
-            << "]\n";
-        return false;
-      }
-      dst = *n;
-      return true;
-    };
-    std::string v;
-    if (a == "--apps") {
-      if (!value(apps_path)) return 2;
-    } else if (a == "--out") {
-      if (!value(out_dir)) return 2;
-    } else if (a == "--group") {
-      if (!value(v)) return 2;
-      build.groups.push_back(v);
-    } else if (a == "--health-check" || a == "-H") {
-      build.health_check = true;
-    } else if (a == "--strict-mode") {
-      build.strict_mode = true;
-    } else if (a == "--haproxy-map") {
-      render.haproxy_map = true;
-    } else if (a == "--group-https-by-vhost") {
-      render.group_https_by_vhost = true;
-    } else if (a == "--dont-bind-http-https") {
-      render.bind_http_https = false;
-    } else if (a == "--ssl-certs") {
-      if (!value(v)) return 2;
-      render.ssl_certs = splitComma(v);
-      if (render.ssl_certs.empty()) {
-        err << "mlb render: --ssl-certs needs at least one path\n";
-        return 2;
-      }
-    } else if (a == "--min-serv-port-ip-per-task") {
-      if (!intValue(build.min_serv_port_ip_per_task, 0, 65535)) return 2;
-    } else if (a == "--max-serv-port-ip-per-task") {
-      if (!intValue(build.max_serv_port_ip_per_task, 0, 65535)) return 2;
-    } else if (a == "--templates-dir") {
-      if (!value(templates_dir)) return 2;
-    } else if (a == "--haproxy-dir") {
-      if (!value(haproxy_dir)) return 2;
-    } else if (a == "--state-dir") {
-      if (!value(render.state_dir)) return 2;
-    } else if (a == "--maxconn") {
-      if (!intValue(render.maxconn, 1, 10000000)) return 2;
-    } else if (a == "-h" || a == "--help") {
+    if (args[i] == "-h" || args[i] == "--help") {
       out << kUsage;
       return 0;
-    } else {
-      err << "mlb render: unknown flag '" << a << "'\n" << kUsage;
+    }
+    if (!applyFlag(args, i, r, err)) {
       return 2;
     }
   }
-  if (apps_path.empty() || out_dir.empty()) {
+  if (r.apps_path.empty() || r.out_dir.empty()) {
     err << "mlb render: --apps and --out are required\n" << kUsage;
     return 2;
   }
-  if (build.groups.empty()) {
+  if (r.build.groups.empty()) {
     err << "mlb render: at least one --group is required (use --group '*' for every app)\n";
     return 2;
   }
-  const int lo = build.min_serv_port_ip_per_task, hi = build.max_serv_port_ip_per_task;
+  const int lo = r.build.min_serv_port_ip_per_task, hi = r.build.max_serv_port_ip_per_task;
   if ((lo == 0) != (hi == 0) || lo > hi) {
     err << "mlb render: --min-serv-port-ip-per-task and --max-serv-port-ip-per-task must both be "
            "0 or form a range (min <= max)\n";
     return 2;
   }
-  controller::applyEnvironment(env, build, render);
-  // Agents registered by host name resolve as in the controller (a one-shot run may
-  // wait up to 2 s per name).
-  common::HostResolver resolver(
-      {std::chrono::milliseconds(2000), std::chrono::minutes(5), std::chrono::seconds(30), 10000});
-  build.resolve_host = [&resolver](const std::string& h) { return resolver.resolve(h); };
+  return std::nullopt;
+}
 
-  auto body = common::mapFilePadded(apps_path, controller::kJsonPadding);
-  if (!body) {
-    err << "mlb render: cannot read --apps " << apps_path << ": " << body.error().message << "\n";
-    return 1;
-  }
-  auto parsed = controller::parseApps(body->view(), body->capacity());
-  if (!parsed) {
-    err << "mlb render: " << apps_path << ": " << parsed.error().message << "\n";
-    return 1;
-  }
-  for (const auto& s : parsed->skipped) {
-    err << "skipped app " << (s.app_id.empty() ? "(unknown id)" : s.app_id) << ": " << s.reason
-        << "\n";
-  }
-
-  auto templates = controller::TemplateSet::load(templates_dir, env);
-  if (!templates) {
-    err << "mlb render: " << templates.error().message << "\n";
-    return 1;
-  }
-  std::error_code ec;
-  std::filesystem::create_directories(out_dir, ec);
-  if (ec) {
-    err << "mlb render: cannot create --out " << out_dir << ": " << ec.message() << "\n";
-    return 1;
-  }
-  render.haproxy_dir = haproxy_dir.empty()
-                           ? std::filesystem::absolute(out_dir).lexically_normal().string()
-                           : haproxy_dir;
-  if (!render.haproxy_dir.empty() && render.haproxy_dir.size() > 1 &&
-      render.haproxy_dir.back() == '/') {
-    render.haproxy_dir.pop_back();
-  }
-
-  const controller::ServiceModel model = controller::buildServices(parsed->apps, build);
-  auto rendered = controller::renderConfig(model, *templates, render);
-  if (!rendered) {
-    err << "mlb render: " << rendered.error().message << "\n";
-    return 1;
-  }
+void reportQuarantined(const controller::ServiceModel& model,
+                       const controller::RenderedConfig& rendered, std::ostream& err) {
   auto report = [&](const controller::Quarantined& q) {
     err << "quarantined: app " << q.app_id;
     if (q.port_index >= 0) {
@@ -192,13 +169,17 @@ int runRender(const std::vector<std::string>& args, const std::map<std::string, 
   for (const auto& q : model.quarantined) {
     report(q);
   }
-  for (const auto& q : rendered->quarantined) {
+  for (const auto& q : rendered.quarantined) {
     report(q);
   }
+}
+
+int writeOutputs(const std::string& out_dir, const controller::RenderedConfig& rendered,
+                 std::ostream& err) {
   for (const auto& [name, data] :
-       {std::pair<const char*, const std::string*>{"haproxy.cfg", &rendered->config},
-        {"domain2backend.map", &rendered->domain_map},
-        {"app2backend.map", &rendered->app_map},
+       {std::pair<const char*, const std::string*>{"haproxy.cfg", &rendered.config},
+        {"domain2backend.map", &rendered.domain_map},
+        {"app2backend.map", &rendered.app_map},
         {"mlb.lua", &controller::endpointsLua()}}) {
     if (auto st = common::writeFileAtomic(out_dir + "/" + name, *data); !st) {
       err << "mlb render: " << st.error().message << "\n";
@@ -206,6 +187,73 @@ int runRender(const std::vector<std::string>& args, const std::map<std::string, 
     }
   }
   return 0;
+}
+
+// The directory HAProxy reads the maps from: --haproxy-dir, else --out made absolute.
+std::string haproxyDir(const RenderArgs& r) {
+  std::string dir = r.haproxy_dir.empty()
+                        ? std::filesystem::absolute(r.out_dir).lexically_normal().string()
+                        : r.haproxy_dir;
+  if (dir.size() > 1 && dir.back() == '/') {
+    dir.pop_back();
+  }
+  return dir;
+}
+
+// Parse, build, render, write. 1 on unreadable or malformed input or templates.
+int renderFiles(RenderArgs& r, const std::map<std::string, std::string>& env, std::ostream& err) {
+  controller::applyEnvironment(env, r.build, r.render);
+  // Agents registered by host name resolve as in the controller (a one-shot run may
+  // wait up to 2 s per name).
+  common::HostResolver resolver(
+      {std::chrono::milliseconds(2000), std::chrono::minutes(5), std::chrono::seconds(30), 10000});
+  r.build.resolve_host = [&resolver](const std::string& h) { return resolver.resolve(h); };
+
+  auto body = common::mapFilePadded(r.apps_path, controller::kJsonPadding);
+  if (!body) {
+    err << "mlb render: cannot read --apps " << r.apps_path << ": " << body.error().message << "\n";
+    return 1;
+  }
+  auto parsed = controller::parseApps(body->view(), body->capacity());
+  if (!parsed) {
+    err << "mlb render: " << r.apps_path << ": " << parsed.error().message << "\n";
+    return 1;
+  }
+  for (const auto& sk : parsed->skipped) {
+    err << "skipped app " << (sk.app_id.empty() ? "(unknown id)" : sk.app_id) << ": " << sk.reason
+        << "\n";
+  }
+  auto templates = controller::TemplateSet::load(r.templates_dir, env);
+  if (!templates) {
+    err << "mlb render: " << templates.error().message << "\n";
+    return 1;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(r.out_dir, ec);
+  if (ec) {
+    err << "mlb render: cannot create --out " << r.out_dir << ": " << ec.message() << "\n";
+    return 1;
+  }
+  r.render.haproxy_dir = haproxyDir(r);
+  const controller::ServiceModel model = controller::buildServices(parsed->apps, r.build);
+  auto rendered = controller::renderConfig(model, *templates, r.render);
+  if (!rendered) {
+    err << "mlb render: " << rendered.error().message << "\n";
+    return 1;
+  }
+  reportQuarantined(model, *rendered, err);
+  return writeOutputs(r.out_dir, *rendered, err);
+}
+
+}  // namespace
+
+int runRender(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+              std::ostream& out, std::ostream& err) {
+  RenderArgs r;
+  if (auto done = parseArgs(args, r, out, err)) {
+    return *done;
+  }
+  return renderFiles(r, env, err);
 }
 
 }  // namespace mlb::cli

@@ -17,6 +17,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -25,13 +26,15 @@ import time
 import urllib.parse
 import urllib.request
 
-from testlib import http, http_get, stop_all, wait_until
+from testlib import child_pids, http, http_get, stop_all, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 P = ["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs"]
 U = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096"]
 IMAGE = os.environ.get("MLB_E2E_IMAGE", "localhost/mlb:e2e")
+# The same Dockerfile on Debian 13: HAProxy 3.0.
+IMAGE30 = os.environ.get("MLB_E2E_IMAGE30", "localhost/mlb:e2e-trixie")
 NAME = "mlb-e2e-%d" % os.getpid()
 SIM_PORT = int(os.environ.get("MLB_E2E_SIM_PORT", "19480"))
 CTL = "127.0.0.1:19402"
@@ -96,12 +99,12 @@ class Stack:
         self.procs.append(p)
         return p
 
-    def container(self, suffix, args, pid_host=False):
+    def container(self, suffix, args, pid_host=False, image=IMAGE):
         name = "%s-%s" % (NAME, suffix)
         cmd = P + ["run", "-d", "--name", name, "--net=host",
                    "-e", "MLB_RELOADER_URL=http://%s" % RLD] + U + \
             (["--pid=host"] if pid_host else []) + \
-            ["-v", "%s:/run/mlb" % self.state, IMAGE] + args
+            ["-v", "%s:/run/mlb" % self.state, image] + args
         run(cmd, stdout=subprocess.DEVNULL)
         self.containers.append(name)
         return name
@@ -112,7 +115,8 @@ class Stack:
         return r.stdout.strip() == "true"
 
     def logs(self, name):
-        return subprocess.run(P + ["logs", name], capture_output=True, text=True).stdout[-3000:]
+        return subprocess.run(P + ["logs", name], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True).stdout[-3000:]
 
     def close(self):
         for name in self.containers:
@@ -121,18 +125,40 @@ class Stack:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def build_image(suite, image):
+    """The real Dockerfile on a Debian base made with debootstrap (no registry here)."""
+    run([os.path.join(HERE, "container", "make_base_image.sh"), suite])
+    log("building %s from the Dockerfile on %s" % (image, suite))
+    t0 = time.monotonic()
+    run(P + ["build", "--network", "host"] + U + ["--build-arg",
+        "BASE_IMAGE=localhost/mlb-%s-base:latest" % suite, "-t", image, ROOT],
+        stdout=subprocess.DEVNULL)
+    version = subprocess.run(P + ["run", "--rm"] + U + [image, "haproxy", "-v"],
+                             capture_output=True, text=True).stdout.split("\n")[0]
+    log("image built in %.0f s: %s" % (time.monotonic() - t0, version))
+
+
+def stats_version():
+    """The version on the stats page of the HAProxy serving :9090."""
+    body = http_get("127.0.0.1:9090", "/haproxy?stats")[1]
+    i = body.find("version ")
+    return body[i + 8:i + 30].split(",")[0].split()[0] if i >= 0 else ""
+
+
+def reloads(kind="reload"):
+    m = http_get(RLD, "/metrics")[1]
+    return sum(float(line.split()[-1]) for line in m.splitlines()
+               if line.startswith("mlb_reloader_reloads_total{") and 'result="success"' in line
+               and 'kind="%s"' % kind in line)
+
+
 def main():
     for tool in ("podman", "runc", "debootstrap", "prometheus", "promtool"):
         if not shutil.which(tool):
             log("FAIL: %s is not installed (scripts/install-deps.sh installs it)" % tool)
             return 1
-    run([os.path.join(HERE, "container", "make_base_image.sh")])
-    log("building %s from the Dockerfile" % IMAGE)
-    t0 = time.monotonic()
-    run(P + ["build", "--network", "host"] + U + ["--build-arg",
-        "BASE_IMAGE=localhost/mlb-bookworm-base:latest", "-t", IMAGE, ROOT],
-        stdout=subprocess.DEVNULL)
-    log("image built in %.0f s" % (time.monotonic() - t0))
+    for suite, image in (("bookworm", IMAGE), ("trixie", IMAGE30)):
+        build_image(suite, image)
     s = Stack()
     failures = []
 
@@ -251,6 +277,21 @@ def main():
         check(s.running(hap2) and failed == 0 and ok > 0,
               "haproxy container replaced: 0 failed requests")
 
+        # The binary upgrade: a container with HAProxy 3.0 (Debian 13) takes the sockets
+        # over from the 2.6 one under load; the 2.6 watcher reloads it from then on.
+        v26 = stats_version()
+        hap3 = s.container("haproxy-3", ["mlb-reloader", "haproxy"], pid_host=True,
+                           image=IMAGE30)
+        exited = wait_until(lambda: not s.running(hap2), 60)
+        time.sleep(1)
+        ok, failed = load.phase()
+        v30 = wait_until(lambda: (lambda v: v if v.startswith("3.") else None)(
+            stats_version()), 10)
+        log("phase handover %s -> %s: ok/failed = %d/%d" % (v26, v30, ok, failed))
+        check(v26.startswith("2.6") and v30, "HAProxy %s replaced by %s" % (v26, v30))
+        check(exited and s.running(hap3) and failed == 0 and ok > 0,
+              "handover from HAProxy 2.6 to 3.0 under load: 0 failed requests")
+
         # A bad label on one app: quarantined; another app's change still goes out.
         http(sim + "/_sim/labels", {"app": "/shop/api",
                                     "labels": {"HAPROXY_0_BALANCE": "roundrobin\nbind :1"}})
@@ -283,6 +324,17 @@ def main():
         check(not status["quarantined"] or all(q["app_id"] != "/shop/api"
                                                 for q in status["quarantined"]),
               "fixed label leaves quarantine")
+        # A change that needs a reload, applied by the 3.0 master (its reload status).
+        before = reloads()
+        http(sim + "/_sim/labels", {"app": "/db", "labels": {"HAPROXY_0_BALANCE": "leastconn"}})
+        reloaded = wait_until(lambda: "balance leastconn" in http_get(
+            "127.0.0.1:9090", "/_haproxy_getconfig")[1] and reloads() > before, 30)
+        time.sleep(1)
+        ok, failed = load.phase()
+        log("phase reload on 3.0: ok/failed = %d/%d" % (ok, failed))
+        check(reloaded and stats_version().startswith("3.") and failed == 0,
+              "a reload of HAProxy 3.0 through its master CLI: %d -> %d, 0 failed requests"
+              % (before, reloads()))
         m = http_get(RLD, "/metrics")[1]
         # Reloads and runtime changes (servers changed without a reload) both count.
         ok_reloads = [float(line.split()[-1]) for line in m.splitlines()
@@ -294,6 +346,10 @@ def main():
         load.join(10)
         if load.errors:
             log("first errors: %s" % load.errors[:5])
+        for name in list(s.containers):
+            subprocess.run(P + ["rm", "-f", "-t", "30", name], capture_output=True)
+            s.containers.remove(name)
+        one_container(s, sim, routes, check)
     finally:
         if failures:
             for n in s.containers:
@@ -301,6 +357,73 @@ def main():
         s.close()
     log("PASSED" if not failures else "FAILED: %s" % failures)
     return 0 if not failures else 1
+
+
+def child_of(pid, prog):
+    """The child of `pid` running `prog` (a process this test started, via podman)."""
+    for c in child_pids(pid):
+        try:
+            with open("/proc/%d/cmdline" % c, "rb") as f:
+                if f.read().split(b"\0")[0] == prog.encode():
+                    return c
+        except OSError:
+            pass
+    return 0
+
+
+def one_container(s, sim, routes, check):
+    """marathon-lb's app definition as Marathon's Docker containerizer runs it: one
+    container, `args: ["sse", ...]`, host network, env. Routes; a dead child is
+    restarted; `podman stop` ends it with status 0."""
+    app = json.load(open(os.path.join(ROOT, "deploy", "marathon", "mlb-marathon-lb.json")))
+    args = [sim if a == "http://marathon.mesos:8080" else a for a in app["args"]]
+    args += ["--maxconn", "4000"]  # this sandbox's open-files limit (marathon-lb: 50000)
+    tmp = tempfile.mkdtemp(prefix="mlb-cert-", dir=s.dir)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=one-container.mlb.test", "-keyout", tmp + "/k", "-out",
+                    tmp + "/c"], check=True, capture_output=True)
+    pem = open(tmp + "/c").read() + open(tmp + "/k").read()
+    env = dict(app["env"], HAPROXY_SSL_CERT=pem.replace("\n", "\\n"))
+    params = ["--%s=%s" % (p["key"], p["value"])
+              for p in app["container"]["docker"].get("parameters", [])]
+    name = "%s-marathon-lb" % NAME
+    cmd = P + ["run", "-d", "--name", name, "--net=host"] + params + U + \
+        sum((["-e", "%s=%s" % kv] for kv in env.items()), []) + [IMAGE] + args
+    run(cmd, stdout=subprocess.DEVNULL)
+    s.containers.append(name)
+    load = Load(routes)
+    served = wait_until(lambda: http_get("127.0.0.1:80", "/",
+                                         {"Host": "shop.demo.local"})[0] == 200, 90)
+    check(served, "one container (args %s) serves" % app["args"][:2])
+    if not served:
+        return
+    load.start()
+    out = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:443", "-servername",
+                          "x.test"], input="", capture_output=True, text=True).stdout
+    check("one-container.mlb.test" in out, "HAPROXY_SSL_CERT served on :443")
+    time.sleep(1)
+    sup = int(subprocess.run(P + ["inspect", "-f", "{{.State.Pid}}", name],
+                             capture_output=True, text=True).stdout.strip() or 0)
+    ctl = child_of(sup, "mlb-controller")
+    check(sup and ctl, "the supervisor (pid %d) runs mlb-controller (pid %d)" % (sup, ctl))
+    if ctl:
+        os.kill(ctl, signal.SIGKILL)
+        back = wait_until(lambda: (lambda c: c if c and c != ctl else 0)(
+            child_of(sup, "mlb-controller")), 30)
+        up = wait_until(lambda: http_get("127.0.0.1:9102", "/healthz")[0] == 200, 30)
+        time.sleep(1)
+        ok, failed = load.phase()
+        log("phase one container, controller killed: ok/failed = %d/%d" % (ok, failed))
+        check(back and up and failed == 0 and ok > 0,
+              "a killed mlb-controller is restarted (pid %s), 0 failed requests" % back)
+    load.stop_flag.set()
+    load.join(10)
+    run(P + ["stop", "-t", "30", name], stdout=subprocess.DEVNULL)
+    code = subprocess.run(P + ["inspect", "-f", "{{.State.ExitCode}}", name],
+                          capture_output=True, text=True).stdout.strip()
+    logs = s.logs(name)
+    check(code == "0" and 'msg="all stopped" exit=0' in logs,
+          "podman stop: the three stop gracefully, exit status %s" % code)
 
 
 if __name__ == "__main__":
