@@ -322,35 +322,292 @@ int runDry(const ControllerFlags& flags, const TemplateSet& templates, Reconcile
   return rc;
 }
 
-int runController(const ControllerFlags& flags, const std::map<std::string, std::string>& env) {
-  // cpprestsdk's thread pool would otherwise spread allocations over many malloc
-  // arenas, each keeping its own free memory.
-  mallopt(M_ARENA_MAX, 2);
-  if (flags.log_level) {
-    common::setLogLevel(*flags.log_level);
-  }
-  if (std::string missing = missingCertificate(flags); !missing.empty()) {
-    if (!flags.reconcile.haproxy_bin.empty()) {
-      logError("refusing to start", {{"reason", missing}});
-      return 2;
+namespace {
+
+// What one pass did, turned into metrics, log lines and /v1/status: the SyncLoop's
+// report callback.
+class PassReporter {
+ public:
+  PassReporter(const ControllerFlags& flags, Metrics& m, StatusBoard& board)
+      : flags_(flags), m_(m), board_(board) {}
+
+  void operator()(const PassReport& r, std::chrono::nanoseconds latency) {
+    // A full fetch allocates and frees the whole answer and model (tens of MB at 5000
+    // apps): give the freed pages back so RSS stays flat under event storms. Not after
+    // a fast-path pass (the apps named by events): the next one reuses those pages,
+    // and trimming them cost more CPU than the pass itself (page faults, TLB flushes).
+    if (!r.fast_path) {
+      malloc_trim(0);
     }
-    logWarn("the reloader's HAProxy will reject every bundle", {{"reason", missing}});
-  }
-  auto templates = TemplateSet::load(flags.templates_dir, env);
-  if (!templates) {
-    logError("cannot load templates", {{"error", templates.error().message}});
-    return 1;
-  }
-  ReconcilerOptions ropts = flags.reconcile;
-  applyEnvironment(env, ropts.build, ropts.render);
-  if (flags.dry) {
-    return runDry(flags, *templates, ropts);
+    const char* fetch = !r.fast_path ? "full" : r.answer_unchanged ? "apps_unchanged" : "apps";
+    m_.syncs.Add({{"result", outcomeName(r.outcome)}, {"fetch", fetch}}).Increment();
+    countRejections(r);
+    const double secs =
+        std::chrono::duration<double>(r.fetch_time + r.build_time + r.validate_time).count();
+    m_.sync_seconds.Observe(secs);
+    if (r.outcome == PassReport::Outcome::Failed) {
+      m_.faults.Add({{"kind", r.fault}}).Increment();
+      logWarn("sync failed; the last published bundle keeps serving",
+              {{"fault", r.fault}, {"detail", r.detail}});
+    } else if (r.outcome == PassReport::Outcome::Held) {
+      m_.guard_holds.Add({{"guard", r.guard}}).Increment();
+      logWarn("Marathon answer held back by a guard", {{"guard", r.guard}, {"detail", r.detail}});
+    } else {
+      recordSuccess(r);
+      followHaproxyConfig(r);
+      if (r.outcome == PassReport::Outcome::Published) {
+        recordPublished(r, latency, secs);
+      }
+    }
+    updateBoard(r);
   }
 
+ private:
+  void countRejections(const PassReport& r) {
+    for (const auto& rej : r.reloader_rejections) {
+      const bool attributed = !rej.apps.empty();
+      m_.reloader_rejections.Add({{"attributed", attributed ? "true" : "false"}}).Increment();
+      logWarn(attributed ? "the reloader rejected a bundle; quarantining the apps it names"
+                         : "the reloader rejected a bundle and no app owns the error; "
+                           "publishing held with backoff",
+              {{"version", rej.version}, {"apps", joinIds(rej.apps)}, {"alert", rej.reason}});
+    }
+  }
+
+  void recordSuccess(const PassReport& r) {
+    m_.last_success.Set(nowSeconds());
+    m_.counts.Add({{"kind", "apps"}}).Set(static_cast<double>(r.apps));
+    m_.counts.Add({{"kind", "services"}}).Set(static_cast<double>(r.services));
+    m_.counts.Add({{"kind", "servers"}}).Set(static_cast<double>(r.servers));
+    logQuarantineChanges(r);
+    for (const auto& t : r.skipped_tasks) {
+      m_.skipped_tasks.Add({{"reason", t.reason}}).Increment();
+    }
+  }
+
+  // One log line when an app enters or leaves quarantine; the gauge by source.
+  void logQuarantineChanges(const PassReport& r) {
+    std::map<std::string, double> by_source = {
+        {"label", 0}, {"template", 0}, {"haproxy", 0}, {"reloader", 0}, {"marathon", 0}};
+    std::map<std::string, std::string> now_quarantine;
+    for (const auto& q : r.quarantined) {
+      by_source[q.source] += 1;
+      std::string key = q.app_id + (q.port_index >= 0 ? "#" + std::to_string(q.port_index) : "");
+      now_quarantine[key] = q.reason;
+      if (last_quarantine_.find(key) == last_quarantine_.end()) {
+        logWarn("app quarantined",
+                {{"app", q.app_id},
+                 {"port_index", std::to_string(q.port_index)},
+                 {"source", q.source},
+                 {"reason", q.reason},
+                 {"serving", q.kept_last_good ? "last good config" : "nothing"}});
+      }
+    }
+    for (const auto& [key, reason] : last_quarantine_) {
+      if (!now_quarantine.count(key)) {
+        logInfo("app left quarantine", {{"app", key}});
+      }
+    }
+    last_quarantine_ = std::move(now_quarantine);
+    for (const auto& [src, n] : by_source) {
+      m_.quarantined.Add({{"source", src}}).Set(n);
+    }
+  }
+
+  // --haproxy-config follows the current version, also after a restart that publishes
+  // nothing new, and is written again if it disappears.
+  void followHaproxyConfig(const PassReport& r) {
+    if (flags_.haproxy_config.empty() || (r.outcome != PassReport::Outcome::Published &&
+                                          r.outcome != PassReport::Outcome::Unchanged)) {
+      return;
+    }
+    if (r.version != copied_version_ || ::access(flags_.haproxy_config.c_str(), F_OK) != 0) {
+      copyConfig(flags_.haproxy_config, flags_.state_dir);
+      copied_version_ = r.version;
+    }
+  }
+
+  void recordPublished(const PassReport& r, std::chrono::nanoseconds latency, double secs) {
+    m_.publishes.Increment();
+    m_.last_publish.Set(nowSeconds());
+    m_.event_to_publish.Observe(std::chrono::duration<double>(latency).count());
+    m_.ready.Set(1);
+    board_.ready = true;
+    logInfo("published bundle", {{"version", r.version},
+                                 {"apps", std::to_string(r.apps)},
+                                 {"servers", std::to_string(r.servers)},
+                                 {"added", joinIds(r.added_apps)},
+                                 {"removed", joinIds(r.removed_apps)},
+                                 {"changed_apps", std::to_string(r.changed_apps)},
+                                 {"quarantined", std::to_string(r.quarantined.size())},
+                                 {"ms", std::to_string(static_cast<int>(secs * 1000))}});
+  }
+
+  void updateBoard(const PassReport& r) {
+    std::lock_guard<std::mutex> lock(board_.mu);
+    board_.last_pass = {{"at", common::isoTimeNow()},
+                        {"result", outcomeName(r.outcome)},
+                        {"fault", r.fault},
+                        {"guard", r.guard},
+                        {"detail", r.detail},
+                        {"fetch_ms", r.fetch_time.count()},
+                        {"build_ms", r.build_time.count()},
+                        {"validate_ms", r.validate_time.count()},
+                        {"validation_skipped", r.validation_skipped},
+                        {"fast_path", r.fast_path},
+                        {"answer_unchanged", r.answer_unchanged}};
+    if (!r.marathon_url.empty()) {
+      board_.marathon_url = r.marathon_url;
+    }
+    if (r.outcome != PassReport::Outcome::Published &&
+        r.outcome != PassReport::Outcome::Unchanged) {
+      return;
+    }
+    board_.version = r.version;
+    board_.apps = r.apps;
+    board_.services = r.services;
+    board_.servers = r.servers;
+    board_.skipped_tasks = nlohmann::json::array();
+    for (size_t i = 0; i < r.skipped_tasks.size() && i < 100; ++i) {
+      const auto& t = r.skipped_tasks[i];
+      // Ids as Marathon sent them: JSON escapes what they may carry; invalid UTF-8
+      // is replaced when the status is written.
+      board_.skipped_tasks.push_back(
+          {{"app_id", t.app_id}, {"task_id", t.task_id}, {"reason", t.reason}});
+    }
+    board_.quarantined = nlohmann::json::array();
+    for (const auto& q : r.quarantined) {
+      board_.quarantined.push_back({{"app_id", q.app_id},
+                                    {"port_index", q.port_index},
+                                    {"source", q.source},
+                                    {"reason", q.reason},
+                                    {"kept_last_good", q.kept_last_good}});
+    }
+  }
+
+  const ControllerFlags& flags_;
+  Metrics& m_;
+  StatusBoard& board_;
+  std::map<std::string, std::string> last_quarantine_;  // key -> reason, for change logs
+  std::string copied_version_;                          // in --haproxy-config
+};
+
+int64_t steadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Marathon's event stream: every event triggers a pass (for the app it names, if any),
+// every (re)connect a full resync. Its state goes to /metrics and /v1/status.
+SseEventStreamPtr startEventStream(const ControllerFlags& flags, MarathonApi& api, Metrics& m,
+                                   StatusBoard& board, SyncLoop& loop,
+                                   std::atomic<int64_t>& last_byte_ms) {
+  SseStreamConfig scfg;
+  scfg.base_url = [&api] { return api.currentUrl(); };
+  scfg.authorization = [&api] { return api.authorizationHeader(); };
+  scfg.event_types = {"api_post_event", "status_update_event", "health_status_changed_event",
+                      "app_terminated_event", "deployment_success"};
+  scfg.silence_timeout = flags.silence_timeout;
+  scfg.backoff_max = flags.sse_backoff_max;
+  scfg.ca_cert = flags.marathon.ca_cert;
+  scfg.insecure_tls = flags.marathon.insecure_tls;
+  scfg.marathon_urls = flags.marathon.urls;
+  auto setStreamUp = [&m, &board](bool up) {
+    m.sse_connected.Set(up ? 1 : 0);
+    std::lock_guard<std::mutex> lock(board.mu);
+    board.sse_connected = up;
+  };
+  SseCallbacks cbs;
+  cbs.on_connected = [&m, &loop, setStreamUp](const std::string& url) {
+    m.sse_connects.Increment();
+    setStreamUp(true);
+    logInfo("event stream open; full resync", {{"url", url}});
+    loop.trigger();  // Marathon replays nothing: resync after every (re)connect
+  };
+  cbs.on_event = [&m, &loop](const SseEvent& e) {
+    m.sse_events.Add({{"type", e.type}}).Increment();
+    loop.trigger(eventAppId(e));
+  };
+  cbs.on_disconnected = [&m, setStreamUp](const std::string& reason) {
+    m.sse_disconnects.Increment();
+    setStreamUp(false);
+    logWarn("event stream down; reconnecting with backoff", {{"reason", reason}});
+  };
+  cbs.on_bytes = [&last_byte_ms] { last_byte_ms = steadyMs(); };
+  auto stream = makeAsioSseEventStream(scfg, cbs);
+  stream->start();
+  return stream;
+}
+
+nlohmann::json statusJson(StatusBoard& board) {
+  std::lock_guard<std::mutex> lock(board.mu);
+  return {
+      {"ready", board.ready.load()},
+      {"marathon_url", board.marathon_url},
+      {"version", board.version},
+      {"reloader", board.reloader_state},
+      {"reloader_last_apply", board.reloader_apply},
+      {"sse_connected", board.sse_connected},
+      {"counts", {{"apps", board.apps}, {"services", board.services}, {"servers", board.servers}}},
+      {"quarantined", board.quarantined},
+      {"skipped_tasks", board.skipped_tasks},
+      {"last_sync", board.last_pass}};
+}
+
+// /metrics, /healthz, /readyz and /v1/status.
+std::map<std::string, common::HttpHandler> statusHandlers(prometheus::Registry& registry,
+                                                          StatusBoard& board) {
+  std::map<std::string, common::HttpHandler> handlers;
+  handlers["/metrics"] = common::metricsHandler(registry);
+  handlers["/healthz"] = [](const common::HttpRequest&) {
+    return common::HttpResponse{200, "text/plain; charset=utf-8", "ok\n"};
+  };
+  handlers["/readyz"] = [&board](const common::HttpRequest&) {
+    return board.ready ? common::HttpResponse{200, "text/plain; charset=utf-8", "ready\n"}
+                       : common::HttpResponse{503, "text/plain; charset=utf-8",
+                                              "no bundle published yet\n"};
+  };
+  handlers["/v1/status"] = [&board](const common::HttpRequest&) {
+    return common::HttpResponse{
+        200, "application/json",
+        statusJson(board).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
+  };
+  return handlers;
+}
+
+// Until SIGTERM/SIGINT: the silence gauge and the reloader's status.json.
+void houseKeep(const std::string& status_path, Metrics& m, StatusBoard& board, SyncLoop& loop,
+               const std::atomic<int64_t>& last_byte_ms) {
+  StatusWatch status_watch{status_path, m, board, loop, {}, {}, {}};
+  while (!common::stopRequested()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (int64_t lb = last_byte_ms.load(); lb > 0) {
+      m.sse_silence.Set(static_cast<double>(steadyMs() - lb) / 1000.0);
+    }
+    status_watch.tick();
+  }
+}
+
+// A missing certificate refuses the start when bundles are validated; else a warning.
+bool certificatesUsable(const ControllerFlags& flags) {
+  const std::string missing = missingCertificate(flags);
+  if (missing.empty()) {
+    return true;
+  }
+  if (!flags.reconcile.haproxy_bin.empty()) {
+    logError("refusing to start", {{"reason", missing}});
+    return false;
+  }
+  logWarn("the reloader's HAProxy will reject every bundle", {{"reason", missing}});
+  return true;
+}
+
+// The daemon: the pieces wired, then housekeeping until a stop signal.
+int runDaemon(const ControllerFlags& flags, const TemplateSet& templates, ReconcilerOptions ropts) {
   prometheus::Registry registry;
   Metrics m(registry);
   StatusBoard board;
-
   BundlePublisher publisher(flags.state_dir, flags.keep_bundles);
   if (auto st = publisher.init(); !st) {
     logError("cannot prepare the state directory",
@@ -370,143 +627,13 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
   // Agents registered by host name: resolved at the edge, cached, bounded per pass.
   common::HostResolver resolver(common::HostResolver::Options{});
   ropts.build.resolve_host = [&resolver](const std::string& h) { return resolver.resolve(h); };
-  Reconciler reconciler(*api, runner.get(), publisher, *templates, ropts);
+  Reconciler reconciler(*api, runner.get(), publisher, templates, ropts);
   reconciler.loadPrevious();
   if (!publisher.currentVersion().empty()) {
     board.version = publisher.currentVersion();
     board.ready = true;
     m.ready.Set(1);
   }
-
-  std::map<std::string, std::string> last_quarantine;  // key -> reason, for change logs
-  std::string copied_version;                          // in --haproxy-config
-  auto on_report = [&](const PassReport& r, std::chrono::nanoseconds latency) {
-    // A full fetch allocates and frees the whole answer and model (tens of MB at 5000
-    // apps): give the freed pages back so RSS stays flat under event storms. Not after
-    // a fast-path pass (the apps named by events): the next one reuses those pages,
-    // and trimming them cost more CPU than the pass itself (page faults, TLB flushes).
-    if (!r.fast_path) {
-      malloc_trim(0);
-    }
-    const char* outcome = outcomeName(r.outcome);
-    const char* fetch = !r.fast_path ? "full" : r.answer_unchanged ? "apps_unchanged" : "apps";
-    m.syncs.Add({{"result", outcome}, {"fetch", fetch}}).Increment();
-    for (const auto& rej : r.reloader_rejections) {
-      const bool attributed = !rej.apps.empty();
-      m.reloader_rejections.Add({{"attributed", attributed ? "true" : "false"}}).Increment();
-      logWarn(attributed ? "the reloader rejected a bundle; quarantining the apps it names"
-                         : "the reloader rejected a bundle and no app owns the error; "
-                           "publishing held with backoff",
-              {{"version", rej.version}, {"apps", joinIds(rej.apps)}, {"alert", rej.reason}});
-    }
-    double secs =
-        std::chrono::duration<double>(r.fetch_time + r.build_time + r.validate_time).count();
-    m.sync_seconds.Observe(secs);
-    if (r.outcome == PassReport::Outcome::Failed) {
-      m.faults.Add({{"kind", r.fault}}).Increment();
-      logWarn("sync failed; the last published bundle keeps serving",
-              {{"fault", r.fault}, {"detail", r.detail}});
-    } else if (r.outcome == PassReport::Outcome::Held) {
-      m.guard_holds.Add({{"guard", r.guard}}).Increment();
-      logWarn("Marathon answer held back by a guard", {{"guard", r.guard}, {"detail", r.detail}});
-    } else {
-      m.last_success.Set(nowSeconds());
-      m.counts.Add({{"kind", "apps"}}).Set(static_cast<double>(r.apps));
-      m.counts.Add({{"kind", "services"}}).Set(static_cast<double>(r.services));
-      m.counts.Add({{"kind", "servers"}}).Set(static_cast<double>(r.servers));
-      std::map<std::string, double> by_source = {
-          {"label", 0}, {"template", 0}, {"haproxy", 0}, {"reloader", 0}, {"marathon", 0}};
-      std::map<std::string, std::string> now_quarantine;
-      for (const auto& q : r.quarantined) {
-        by_source[q.source] += 1;
-        std::string key = q.app_id + (q.port_index >= 0 ? "#" + std::to_string(q.port_index) : "");
-        now_quarantine[key] = q.reason;
-        if (last_quarantine.find(key) == last_quarantine.end()) {
-          logWarn("app quarantined",
-                  {{"app", q.app_id},
-                   {"port_index", std::to_string(q.port_index)},
-                   {"source", q.source},
-                   {"reason", q.reason},
-                   {"serving", q.kept_last_good ? "last good config" : "nothing"}});
-        }
-      }
-      for (const auto& [key, reason] : last_quarantine) {
-        if (!now_quarantine.count(key)) {
-          logInfo("app left quarantine", {{"app", key}});
-        }
-      }
-      last_quarantine = std::move(now_quarantine);
-      for (const auto& [src, n] : by_source) {
-        m.quarantined.Add({{"source", src}}).Set(n);
-      }
-      for (const auto& t : r.skipped_tasks) {
-        m.skipped_tasks.Add({{"reason", t.reason}}).Increment();
-      }
-      // --haproxy-config follows the current version, also after a restart that
-      // publishes nothing new, and is written again if it disappears.
-      if (!flags.haproxy_config.empty() && (r.outcome == PassReport::Outcome::Published ||
-                                            r.outcome == PassReport::Outcome::Unchanged)) {
-        if (r.version != copied_version || ::access(flags.haproxy_config.c_str(), F_OK) != 0) {
-          copyConfig(flags.haproxy_config, flags.state_dir);
-          copied_version = r.version;
-        }
-      }
-      if (r.outcome == PassReport::Outcome::Published) {
-        m.publishes.Increment();
-        m.last_publish.Set(nowSeconds());
-        m.event_to_publish.Observe(std::chrono::duration<double>(latency).count());
-        m.ready.Set(1);
-        board.ready = true;
-        logInfo("published bundle", {{"version", r.version},
-                                     {"apps", std::to_string(r.apps)},
-                                     {"servers", std::to_string(r.servers)},
-                                     {"added", joinIds(r.added_apps)},
-                                     {"removed", joinIds(r.removed_apps)},
-                                     {"changed_apps", std::to_string(r.changed_apps)},
-                                     {"quarantined", std::to_string(r.quarantined.size())},
-                                     {"ms", std::to_string(static_cast<int>(secs * 1000))}});
-      }
-    }
-    std::lock_guard<std::mutex> lock(board.mu);
-    board.last_pass = {{"at", common::isoTimeNow()},
-                       {"result", outcome},
-                       {"fault", r.fault},
-                       {"guard", r.guard},
-                       {"detail", r.detail},
-                       {"fetch_ms", r.fetch_time.count()},
-                       {"build_ms", r.build_time.count()},
-                       {"validate_ms", r.validate_time.count()},
-                       {"validation_skipped", r.validation_skipped},
-                       {"fast_path", r.fast_path},
-                       {"answer_unchanged", r.answer_unchanged}};
-    if (!r.marathon_url.empty()) {
-      board.marathon_url = r.marathon_url;
-    }
-    if (r.outcome == PassReport::Outcome::Published ||
-        r.outcome == PassReport::Outcome::Unchanged) {
-      board.version = r.version;
-      board.apps = r.apps;
-      board.services = r.services;
-      board.servers = r.servers;
-      board.skipped_tasks = nlohmann::json::array();
-      for (size_t i = 0; i < r.skipped_tasks.size() && i < 100; ++i) {
-        const auto& t = r.skipped_tasks[i];
-        // Ids as Marathon sent them: JSON escapes what they may carry; invalid UTF-8
-        // is replaced when the status is written.
-        board.skipped_tasks.push_back(
-            {{"app_id", t.app_id}, {"task_id", t.task_id}, {"reason", t.reason}});
-      }
-      board.quarantined = nlohmann::json::array();
-      for (const auto& q : r.quarantined) {
-        board.quarantined.push_back({{"app_id", q.app_id},
-                                     {"port_index", q.port_index},
-                                     {"source", q.source},
-                                     {"reason", q.reason},
-                                     {"kept_last_good", q.kept_last_good}});
-      }
-    }
-  };
-
   // Every pass starts from the reloader's latest answers, read then: a rejection is
   // acted on before anything else is published.
   const std::string status_path = flags.state_dir + "/status.json";
@@ -519,102 +646,13 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
         }
         return reconciler.reconcileOnce(hints);
       },
-      flags.loop, on_report);
-
-  std::atomic<int64_t> last_byte_ms{0};
-  auto steady_ms = [] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  };
-  SseEventStreamPtr stream;
-  if (flags.sse) {
-    SseStreamConfig scfg;
-    scfg.base_url = [&api] { return api->currentUrl(); };
-    scfg.authorization = [&api] { return api->authorizationHeader(); };
-    scfg.event_types = {"api_post_event", "status_update_event", "health_status_changed_event",
-                        "app_terminated_event", "deployment_success"};
-    scfg.silence_timeout = flags.silence_timeout;
-    scfg.backoff_max = flags.sse_backoff_max;
-    scfg.ca_cert = flags.marathon.ca_cert;
-    scfg.insecure_tls = flags.marathon.insecure_tls;
-    scfg.marathon_urls = flags.marathon.urls;
-    // The stream's state as /metrics and /v1/status show it. Copied into the
-    // callbacks: the stream outlives this block.
-    auto setStreamUp = [&](bool up) {
-      m.sse_connected.Set(up ? 1 : 0);
-      std::lock_guard<std::mutex> lock(board.mu);
-      board.sse_connected = up;
-    };
-    SseCallbacks cbs;
-    cbs.on_connected = [&, setStreamUp](const std::string& url) {
-      m.sse_connects.Increment();
-      setStreamUp(true);
-      logInfo("event stream open; full resync", {{"url", url}});
-      loop.trigger();  // Marathon replays nothing: resync after every (re)connect
-    };
-    cbs.on_event = [&](const SseEvent& e) {
-      m.sse_events.Add({{"type", e.type}}).Increment();
-      // Events are triggers, never deltas; the app they name lets the next pass fetch
-      // only that app. Anything else (deployments, unknown shapes) asks for a resync.
-      std::string app_id;
-      if (e.type != "deployment_success" && e.data.size() == 1 && e.data[0].size() < 65536) {
-        auto j = nlohmann::json::parse(e.data[0], nullptr, false);
-        if (j.is_object()) {
-          if (j.contains("appId") && j["appId"].is_string()) {
-            app_id = j["appId"].get<std::string>();
-          } else if (j.contains("appDefinition") && j["appDefinition"].is_object() &&
-                     j["appDefinition"].contains("id") && j["appDefinition"]["id"].is_string()) {
-            app_id = j["appDefinition"]["id"].get<std::string>();
-          }
-        }
-      }
-      loop.trigger(app_id);
-    };
-    cbs.on_disconnected = [&, setStreamUp](const std::string& reason) {
-      m.sse_disconnects.Increment();
-      setStreamUp(false);
-      logWarn("event stream down; reconnecting with backoff", {{"reason", reason}});
-    };
-    cbs.on_bytes = [&] { last_byte_ms = steady_ms(); };
-    stream = makeAsioSseEventStream(scfg, cbs);
-  }
-
-  std::map<std::string, common::HttpHandler> handlers;
-  handlers["/metrics"] = common::metricsHandler(registry);
-  handlers["/healthz"] = [](const common::HttpRequest&) {
-    return common::HttpResponse{200, "text/plain; charset=utf-8", "ok\n"};
-  };
-  handlers["/readyz"] = [&board](const common::HttpRequest&) {
-    return board.ready ? common::HttpResponse{200, "text/plain; charset=utf-8", "ready\n"}
-                       : common::HttpResponse{503, "text/plain; charset=utf-8",
-                                              "no bundle published yet\n"};
-  };
-  handlers["/v1/status"] = [&board](const common::HttpRequest&) {
-    std::lock_guard<std::mutex> lock(board.mu);
-    nlohmann::json j = {
-        {"ready", board.ready.load()},
-        {"marathon_url", board.marathon_url},
-        {"version", board.version},
-        {"reloader", board.reloader_state},
-        {"reloader_last_apply", board.reloader_apply},
-        {"sse_connected", board.sse_connected},
-        {"counts",
-         {{"apps", board.apps}, {"services", board.services}, {"servers", board.servers}}},
-        {"quarantined", board.quarantined},
-        {"skipped_tasks", board.skipped_tasks},
-        {"last_sync", board.last_pass}};
-    return common::HttpResponse{
-        200, "application/json",
-        j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
-  };
-  auto server = common::startStatusServer(flags.listen, std::move(handlers));
+      flags.loop, PassReporter(flags, m, board));
+  auto server = common::startStatusServer(flags.listen, statusHandlers(registry, board));
   if (!server) {
     logError("cannot start the status server",
              {{"listen", flags.listen}, {"error", server.error().message}});
     return 1;
   }
-
   common::installStopSignals();
   logInfo("mlb-controller started",
           {{"marathon", joinIds(flags.marathon.urls)},
@@ -623,25 +661,58 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
            {"mode", flags.sse ? "sse" : "poll"},
            {"validate", ropts.haproxy_bin.empty() ? "off" : ropts.haproxy_bin}});
   loop.start();
-  if (stream) {
-    stream->start();
-  }
-
-  // Housekeeping: the silence gauge and the reloader's status.json.
-  StatusWatch status_watch{status_path, m, board, loop, {}, {}, {}};
-  while (!common::stopRequested()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    if (int64_t lb = last_byte_ms.load(); lb > 0) {
-      m.sse_silence.Set(static_cast<double>(steady_ms() - lb) / 1000.0);
-    }
-    status_watch.tick();
-  }
+  std::atomic<int64_t> last_byte_ms{0};
+  SseEventStreamPtr stream =
+      flags.sse ? startEventStream(flags, *api, m, board, loop, last_byte_ms) : nullptr;
+  houseKeep(status_path, m, board, loop, last_byte_ms);
   logInfo("mlb-controller stopping");
   if (stream) {
     stream->stop();
   }
   loop.stop();
   return 0;
+}
+
+}  // namespace
+
+std::string eventAppId(const SseEvent& e) {
+  // Events are triggers, never deltas; the app they name lets the next pass fetch only
+  // that app. Anything else (deployments, unknown shapes) asks for a resync ("").
+  if (e.type == "deployment_success" || e.data.size() != 1 || e.data[0].size() >= 65536) {
+    return "";
+  }
+  auto j = nlohmann::json::parse(e.data[0], nullptr, false);
+  if (!j.is_object()) {
+    return "";
+  }
+  if (j.contains("appId") && j["appId"].is_string()) {
+    return j["appId"].get<std::string>();
+  }
+  if (j.contains("appDefinition") && j["appDefinition"].is_object() &&
+      j["appDefinition"].contains("id") && j["appDefinition"]["id"].is_string()) {
+    return j["appDefinition"]["id"].get<std::string>();
+  }
+  return "";
+}
+
+int runController(const ControllerFlags& flags, const std::map<std::string, std::string>& env) {
+  // cpprestsdk's thread pool would otherwise spread allocations over many malloc
+  // arenas, each keeping its own free memory.
+  mallopt(M_ARENA_MAX, 2);
+  if (flags.log_level) {
+    common::setLogLevel(*flags.log_level);
+  }
+  if (!certificatesUsable(flags)) {
+    return 2;
+  }
+  auto templates = TemplateSet::load(flags.templates_dir, env);
+  if (!templates) {
+    logError("cannot load templates", {{"error", templates.error().message}});
+    return 1;
+  }
+  ReconcilerOptions ropts = flags.reconcile;
+  applyEnvironment(env, ropts.build, ropts.render);
+  return flags.dry ? runDry(flags, *templates, ropts) : runDaemon(flags, *templates, ropts);
 }
 
 }  // namespace mlb::controller
