@@ -364,11 +364,19 @@ def child_of(pid, prog):
     for c in child_pids(pid):
         try:
             with open("/proc/%d/cmdline" % c, "rb") as f:
-                if f.read().split(b"\0")[0] == prog.encode():
+                if f.read().split(b"\0")[0].endswith(prog.encode()):
                     return c
         except OSError:
             pass
     return 0
+
+
+def environ_names(pid):
+    try:
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            return {e.split(b"=", 1)[0].decode() for e in f.read().split(b"\0") if e}
+    except OSError:
+        return None
 
 
 def one_container(s, sim, routes, check):
@@ -406,6 +414,10 @@ def one_container(s, sim, routes, check):
                              capture_output=True, text=True).stdout.strip() or 0)
     ctl = child_of(sup, "mlb-controller")
     check(sup and ctl, "the supervisor (pid %d) runs mlb-controller (pid %d)" % (sup, ctl))
+    hap = child_of(sup, "/haproxy")
+    names = [environ_names(p) for p in (ctl, hap)]
+    check(hap and all(n is not None and "HAPROXY_SSL_CERT" not in n for n in names),
+          "the certificate's text is in neither the controller's nor HAProxy's environment")
     if ctl:
         os.kill(ctl, signal.SIGKILL)
         back = wait_until(lambda: (lambda c: c if c and c != ctl else 0)(

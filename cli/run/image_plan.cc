@@ -1,6 +1,9 @@
 #include "cli/run/image_plan.h"
 
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <utility>
 
 namespace mlb::cli {
 
@@ -30,29 +33,52 @@ bool hasFlag(const std::vector<std::string>& args, const std::string& flag) {
   return false;
 }
 
-// Removes `--ssl-certs X` (or `--ssl-certs=X`) from `args` and returns X ("" if absent):
-// the script appends the environment's certificates to the list given there.
-std::string takeSslCerts(std::vector<std::string>& args) {
+bool hasEnv(const Env& env, const std::string& name) {
+  auto it = env.find(name);
+  return it != env.end() && !it->second.empty();
+}
+
+// Removes `FLAG X` (or `FLAG=X`) from `args` and returns X; "" when absent or empty (an
+// empty value stays, for the controller to refuse).
+std::string takeFlag(std::vector<std::string>& args, const std::string& flag) {
   for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i].rfind("--ssl-certs=", 0) == 0) {
-      std::string v = args[i].substr(12);
-      args.erase(args.begin() + static_cast<long>(i));
+    const auto at = args.begin() + static_cast<long>(i);
+    if (args[i].rfind(flag + "=", 0) == 0 && args[i].size() > flag.size() + 1) {
+      std::string v = args[i].substr(flag.size() + 1);
+      args.erase(at);
       return v;
     }
-    if (args[i] == "--ssl-certs" && i + 1 < args.size()) {
+    if (args[i] == flag && i + 1 < args.size() && !args[i + 1].empty()) {
       std::string v = args[i + 1];
-      args.erase(args.begin() + static_cast<long>(i), args.begin() + static_cast<long>(i) + 2);
+      args.erase(at, at + 2);
       return v;
     }
   }
   return "";
 }
 
+// POLL_INTERVAL as marathon-lb's `sleep` read it: seconds, or a number with an s, m, h
+// or d suffix. Anything else is passed on for the controller to refuse.
+std::string pollSeconds(const std::string& v) {
+  const std::string units = "smhd";
+  const int factor[] = {1, 60, 3600, 86400};
+  const size_t u = v.empty() ? std::string::npos : units.find(v.back());
+  const std::string number = u == std::string::npos ? v : v.substr(0, v.size() - 1);
+  char* end = nullptr;
+  const double x = std::strtod(number.c_str(), &end);
+  if (number.empty() || end == nullptr || *end != '\0' || !(x > 0)) {
+    return v;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", x * (u == std::string::npos ? 1 : factor[u]));
+  return buf;
+}
+
 // HAPROXY_SSL_CERT (then HAPROXY_SSL_CERT0..100, only when it is set) written as files;
 // returns the --ssl-certs list for the controller ("" when nothing changes).
 std::string planCertificates(const ImageInput& in, std::vector<std::string>& args,
                              ImagePlan& plan) {
-  std::string certs = takeSslCerts(args);
+  std::string certs = takeFlag(args, "--ssl-certs");
   const std::string main_cert = envOr(in.env, "HAPROXY_SSL_CERT", "");
   if (main_cert.empty()) {
     return certs;  // the given list, or none: the image's default certificate
@@ -97,16 +123,27 @@ void planNotices(const Env& env, ImagePlan& plan) {
 }
 
 std::vector<std::string> controllerArgv(const ImageInput& in, std::vector<std::string> args,
-                                        const std::string& mode, ImagePlan& plan) {
+                                        const std::string& mode, ImagePlan& plan,
+                                        std::map<std::string, std::string>& env) {
   std::vector<std::string> argv{"mlb-controller"};
   if (mode == "poll") {
-    argv.insert(argv.end(), {"--poll-interval", envOr(in.env, "POLL_INTERVAL", "60")});
+    argv.insert(argv.end(), {"--poll-interval", pollSeconds(envOr(in.env, "POLL_INTERVAL", "60"))});
   } else {
     argv.emplace_back("--sse");
   }
+  // Credentials given as arguments go to the controller's environment: with --pid=host
+  // every process of the host reads a command line.
+  for (const auto& [flag, var] :
+       {std::pair{"--auth-credentials", "MLB_AUTH_CREDENTIALS"},
+        std::pair{"--dcos-auth-credentials", "MLB_DCOS_AUTH_CREDENTIALS"}}) {
+    if (std::string v = takeFlag(args, flag); !v.empty()) {
+      env[var] = v;
+    }
+  }
   const std::string certs = planCertificates(in, args, plan);
   const std::string sandbox = envOr(in.env, "MESOS_SANDBOX", "");
-  if (!sandbox.empty() && !hasFlag(args, "--templates-dir") && in.is_directory &&
+  if (!sandbox.empty() && !hasFlag(args, "--templates-dir") &&
+      !hasEnv(in.env, "MLB_TEMPLATES_DIR") && in.is_directory &&
       in.is_directory(sandbox + "/templates")) {
     argv.insert(argv.end(), {"--templates-dir", sandbox + "/templates"});
   }
@@ -117,20 +154,53 @@ std::vector<std::string> controllerArgv(const ImageInput& in, std::vector<std::s
   return argv;
 }
 
-// MARATHON_USER/MARATHON_PASSWORD reach the controller through its environment
-// (MLB_AUTH_CREDENTIALS), never its command line, which every process can read.
-std::map<std::string, std::string> controllerEnv(const ImageInput& in) {
-  const std::string user = envOr(in.env, "MARATHON_USER", "");
-  const std::string password = envOr(in.env, "MARATHON_PASSWORD", "");
-  if (user.empty() || password.empty() || hasFlag(in.args, "--auth-credentials") ||
-      hasFlag(in.args, "--marathon-auth-credential-file") ||
-      hasFlag(in.args, "--dcos-auth-credentials")) {
-    return {};
+// Whether Marathon credentials are given some other way (a flag or its MLB_ variable).
+bool hasOtherAuth(const ImageInput& in) {
+  for (const char* flag : {"--auth-credentials", "--marathon-auth-credential-file",
+                           "--dcos-auth-credentials", "--marathon-auth-token-file"}) {
+    if (hasFlag(in.args, flag)) {
+      return true;
+    }
   }
-  return {{"MLB_AUTH_CREDENTIALS", user + ":" + password}};
+  for (const char* var :
+       {"MLB_AUTH_CREDENTIALS", "MLB_MARATHON_AUTH_CREDENTIAL_FILE", "MLB_DCOS_AUTH_CREDENTIALS",
+        "MLB_MARATHON_AUTH_TOKEN_FILE", "DCOS_SERVICE_ACCOUNT_CREDENTIAL"}) {
+    if (hasEnv(in.env, var)) {
+      return true;
+    }
+  }
+  return false;
 }
 
+// MARATHON_USER/MARATHON_PASSWORD reach the controller through its environment
+// (MLB_AUTH_CREDENTIALS), never its command line, which every process can read.
+void addMarathonUser(const ImageInput& in, std::map<std::string, std::string>& env) {
+  const std::string user = envOr(in.env, "MARATHON_USER", "");
+  const std::string password = envOr(in.env, "MARATHON_PASSWORD", "");
+  if (!user.empty() && !password.empty() && !hasOtherAuth(in)) {
+    env["MLB_AUTH_CREDENTIALS"] = user + ":" + password;
+  }
+}
+
+// Secrets no child needs as they are (the certificates are written to files, the user
+// and password become MLB_AUTH_CREDENTIALS), and the Marathon credentials, which only
+// the controller needs.
+const std::vector<std::string> kImageSecrets = {"MARATHON_USER", "MARATHON_PASSWORD",
+                                                "HAPROXY_SSL_CERT*", "VAULT_TOKEN"};
+const std::vector<std::string> kMarathonCredentials = {
+    "DCOS_SERVICE_ACCOUNT_CREDENTIAL", "MLB_AUTH_CREDENTIALS", "MLB_DCOS_AUTH_CREDENTIALS"};
+
 }  // namespace
+
+bool dropsVariable(const ChildSpec& spec, const std::string& name) {
+  for (const auto& d : spec.drop_env) {
+    if (d == name ||
+        (!d.empty() && d.back() == '*' && name.compare(0, d.size() - 1, d, 0, d.size() - 1) == 0)) {
+      return true;
+    }
+  }
+  return false;
+}
 
 std::string expandEchoEscapes(const std::string& text) {
   std::string out;
@@ -170,10 +240,14 @@ common::Result<ImagePlan> planImageRun(const ImageInput& in) {
   }
   ImagePlan plan;
   const std::vector<std::string> rest(in.args.begin() + 1, in.args.end());
-  plan.children.push_back(
-      {"controller", controllerArgv(in, rest, in.args[0], plan), controllerEnv(in), SIGTERM});
-  plan.children.push_back({"reloader", {"mlb-reloader", "watch"}, {}, SIGTERM});
-  plan.children.push_back({"haproxy", {"mlb-reloader", "haproxy"}, {}, SIGUSR1});
+  ChildSpec controller{"controller", {}, {}, SIGTERM, kImageSecrets};
+  controller.argv = controllerArgv(in, rest, in.args[0], plan, controller.env);
+  addMarathonUser(in, controller.env);
+  std::vector<std::string> others = kImageSecrets;
+  others.insert(others.end(), kMarathonCredentials.begin(), kMarathonCredentials.end());
+  plan.children.push_back(std::move(controller));
+  plan.children.push_back({"reloader", {"mlb-reloader", "watch"}, {}, SIGTERM, others});
+  plan.children.push_back({"haproxy", {"mlb-reloader", "haproxy"}, {}, SIGUSR1, others});
   planNotices(in.env, plan);
   return plan;
 }

@@ -18,7 +18,13 @@ struct ChildSpec {
   std::vector<std::string> argv;
   std::map<std::string, std::string> env;  // added to the supervisor's environment
   int stop_signal = 0;
+  // Variables of the supervisor's environment this child does not get (secrets it has
+  // no use for: HAProxy expands "${NAME}" in its configuration); "NAME*" is a prefix.
+  std::vector<std::string> drop_env;
 };
+
+// Whether `name` is one of spec.drop_env.
+bool dropsVariable(const ChildSpec& spec, const std::string& name);
 
 struct FileToWrite {
   std::string path;

@@ -111,14 +111,82 @@ TEST(ImagePlanTest, MarathonCredentialsReachTheControllerEnvironmentNotItsComman
       EXPECT_THAT(a, ::testing::Not(HasSubstr("s3cret")));
     }
   }
-  // An explicit flag wins; half a pair is nothing.
-  plan = planImageRun(input({"sse", "--auth-credentials", "a:b"},
-                            {{"MARATHON_USER", "lb"}, {"MARATHON_PASSWORD", "s3cret"}}));
-  ASSERT_TRUE(plan);
-  EXPECT_TRUE(plan->children[0].env.empty());
+  // Half a pair is nothing.
   plan = planImageRun(input({"sse"}, {{"MARATHON_USER", "lb"}}));
   ASSERT_TRUE(plan);
   EXPECT_TRUE(plan->children[0].env.empty());
+}
+
+TEST(ImagePlanTest, SecretsReachOnlyTheChildThatNeedsThem) {
+  auto plan = planImageRun(input({"sse"}, {{"MARATHON_USER", "lb"}, {"MARATHON_PASSWORD", "pw"}}));
+  ASSERT_TRUE(plan);
+  const auto& ctl = plan->children[0];
+  for (const char* secret : {"MARATHON_PASSWORD", "MARATHON_USER", "HAPROXY_SSL_CERT",
+                             "HAPROXY_SSL_CERT7", "VAULT_TOKEN"}) {
+    for (const auto& child : plan->children) {
+      EXPECT_TRUE(dropsVariable(child, secret)) << child.name << " gets " << secret;
+    }
+  }
+  // Marathon credentials: the controller only (HAProxy expands "${NAME}" in its config).
+  for (const char* cred :
+       {"DCOS_SERVICE_ACCOUNT_CREDENTIAL", "MLB_AUTH_CREDENTIALS", "MLB_DCOS_AUTH_CREDENTIALS"}) {
+    EXPECT_FALSE(dropsVariable(ctl, cred)) << cred;
+    EXPECT_TRUE(dropsVariable(plan->children[1], cred)) << cred;
+    EXPECT_TRUE(dropsVariable(plan->children[2], cred)) << cred;
+  }
+  EXPECT_FALSE(dropsVariable(plan->children[2], "MLB_STATE_DIR"));
+  EXPECT_FALSE(dropsVariable(plan->children[2], "HAPROXY_SSL"));
+}
+
+TEST(ImagePlanTest, CredentialArgumentsMoveToTheControllerEnvironment) {
+  auto plan = planImageRun(input({"sse", "--auth-credentials", "a:b", "--group", "external",
+                                  "--dcos-auth-credentials={\"uid\":\"x\"}"},
+                                 {{"MARATHON_USER", "lb"}, {"MARATHON_PASSWORD", "pw"}}));
+  ASSERT_TRUE(plan);
+  EXPECT_THAT(plan->children[0].argv,
+              ElementsAre("mlb-controller", "--sse", "--group", "external"));
+  EXPECT_EQ(plan->children[0].env.at("MLB_AUTH_CREDENTIALS"), "a:b");  // the flag wins
+  EXPECT_EQ(plan->children[0].env.at("MLB_DCOS_AUTH_CREDENTIALS"), "{\"uid\":\"x\"}");
+}
+
+TEST(ImagePlanTest, CredentialsGivenInMlbVariablesAreNotReplacedByMarathonUser) {
+  for (const char* var : {"MLB_AUTH_CREDENTIALS", "MLB_MARATHON_AUTH_CREDENTIAL_FILE",
+                          "DCOS_SERVICE_ACCOUNT_CREDENTIAL", "MLB_MARATHON_AUTH_TOKEN_FILE"}) {
+    auto plan = planImageRun(
+        input({"sse"}, {{"MARATHON_USER", "lb"}, {"MARATHON_PASSWORD", "pw"}, {var, "given"}}));
+    ASSERT_TRUE(plan);
+    EXPECT_EQ(plan->children[0].env.count("MLB_AUTH_CREDENTIALS"), 0u) << var;
+  }
+}
+
+TEST(ImagePlanTest, AnEmptySslCertsIsLeftForTheControllerToRefuse) {
+  auto plan = planImageRun(input({"sse", "--ssl-certs", ""}, {{"HAPROXY_SSL_CERT", "x"}}));
+  ASSERT_TRUE(plan);
+  EXPECT_THAT(plan->children[0].argv, ElementsAre("mlb-controller", "--sse", "--ssl-certs", "",
+                                                  "--ssl-certs", "/etc/mlb/cert.pem"));
+}
+
+TEST(ImagePlanTest, PollIntervalTakesSleepsSuffixes) {
+  for (const auto& [given, seconds] :
+       std::vector<std::pair<std::string, std::string>>{{"30", "30"},
+                                                        {"30s", "30"},
+                                                        {"2m", "120"},
+                                                        {"1h", "3600"},
+                                                        {"0.5", "0.5"},
+                                                        {"soon", "soon"},
+                                                        {"-5", "-5"}}) {
+    auto plan = planImageRun(input({"poll"}, {{"POLL_INTERVAL", given}}));
+    ASSERT_TRUE(plan);
+    EXPECT_EQ(plan->children[0].argv[2], seconds) << given;
+  }
+}
+
+TEST(ImagePlanTest, AnMlbTemplatesDirWinsOverTheSandbox) {
+  auto in = input({"sse"}, {{"MESOS_SANDBOX", "/sb"}, {"MLB_TEMPLATES_DIR", "/mine"}});
+  in.is_directory = [](const std::string&) { return true; };
+  auto plan = planImageRun(in);
+  ASSERT_TRUE(plan);
+  EXPECT_THAT(plan->children[0].argv, ElementsAre("mlb-controller", "--sse"));
 }
 
 TEST(ImagePlanTest, EnvironmentMlbDoesOtherwiseIsNoticed) {

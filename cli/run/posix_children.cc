@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -18,7 +19,7 @@ namespace mlb::cli {
 
 PosixChildren::PosixChildren() {
   sigemptyset(&handled_);
-  for (int sig : {SIGCHLD, SIGTERM, SIGINT}) {
+  for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT}) {
     sigaddset(&handled_, sig);
   }
   ::sigprocmask(SIG_BLOCK, &handled_, nullptr);
@@ -28,6 +29,9 @@ PosixChildren::PosixChildren() {
 // supervisor, which stops each child its own graceful way.
 common::Result<pid_t> PosixChildren::start(const ChildSpec& spec) {
   std::map<std::string, std::string> env = common::environmentMap(environ);
+  for (auto it = env.begin(); it != env.end();) {
+    it = dropsVariable(spec, it->first) ? env.erase(it) : std::next(it);
+  }
   for (const auto& [k, v] : spec.env) {
     env[k] = v;
   }
@@ -66,7 +70,11 @@ common::Result<pid_t> PosixChildren::start(const ChildSpec& spec) {
   return pid;
 }
 
-void PosixChildren::signal(pid_t pid, int sig) { ::kill(pid, sig); }
+void PosixChildren::signal(pid_t pid, int sig) {
+  if (pid > 1) {  // kill(0 or -1, ...) would reach a process group or everything
+    ::kill(pid, sig);
+  }
+}
 
 ChildEvent PosixChildren::wait(Millis timeout) {
   const auto until = Clock::now() + timeout;
@@ -80,7 +88,7 @@ ChildEvent PosixChildren::wait(Millis timeout) {
     timespec ts{static_cast<time_t>(left.count() / 1000),
                 static_cast<long>((left.count() % 1000) * 1000000)};
     const int sig = ::sigtimedwait(&handled_, nullptr, &ts);
-    if (sig == SIGTERM || sig == SIGINT) {
+    if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT) {
       return {ChildEvent::Kind::kStopRequested, 0, 0};
     }
     if (sig < 0 && errno == EAGAIN) {

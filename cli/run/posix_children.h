@@ -1,7 +1,8 @@
 #pragma once
 // ChildProcesses over posix_spawn, waitpid and sigtimedwait. Construct it before any
-// thread starts: it blocks SIGCHLD, SIGTERM and SIGINT in this process (they are read
-// with sigtimedwait) and unblocks them in every child.
+// thread starts: it blocks SIGCHLD and the stop signals (SIGTERM, SIGINT, SIGHUP,
+// SIGQUIT) in this process (they are read with sigtimedwait) and unblocks them in every
+// child. A child's environment is this process's, less spec.drop_env, plus spec.env.
 #include <signal.h>
 
 #include "cli/run/supervisor.h"

@@ -58,6 +58,7 @@ void Supervisor::start(Child& c) {
   auto pid = procs_.start(c.spec);
   if (!pid) {
     logError("cannot start", {{"child", c.spec.name}, {"error", pid.error().message}});
+    c.started = procs_.now();  // a failed start is a short run: the delay grows
     afterUnaskedExit(c, -1);
     return;
   }
@@ -163,7 +164,7 @@ Millis Supervisor::nextWake() const {
       wake = std::min(wake, c.restart_at);
     }
   }
-  return std::max(Millis(0), std::chrono::duration_cast<Millis>(wake - now));
+  return std::max(Millis(0), std::chrono::ceil<Millis>(wake - now));
 }
 
 bool Supervisor::anyRunning() const {

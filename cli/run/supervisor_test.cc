@@ -83,7 +83,7 @@ class FakeChildren : public ChildProcesses {
   }
   void stopAt(Clock::time_point at) { queue.push_back({at, {ChildEvent::Kind::kStopRequested}}); }
 
-  Clock::time_point t{};
+  Clock::time_point t = Clock::time_point{} + std::chrono::hours(1);  // not the clock's zero
   pid_t next_pid = 100;
   std::map<std::string, int> fail_starts;
   std::set<pid_t> started;
@@ -96,18 +96,18 @@ class FakeChildren : public ChildProcesses {
 };
 
 std::vector<ChildSpec> specs() {
-  return {{"controller", {"mlb-controller", "--sse"}, {}, SIGTERM},
-          {"reloader", {"mlb-reloader", "watch"}, {}, SIGTERM},
-          {"haproxy", {"mlb-reloader", "haproxy"}, {}, SIGUSR1}};
+  return {{"controller", {"mlb-controller", "--sse"}, {}, SIGTERM, {}},
+          {"reloader", {"mlb-reloader", "watch"}, {}, SIGTERM, {}},
+          {"haproxy", {"mlb-reloader", "haproxy"}, {}, SIGUSR1, {}}};
 }
 
-Clock::time_point at(int ms) { return Clock::time_point{} + Millis(ms); }
+Clock::time_point at(int ms) { return Clock::time_point{} + std::chrono::hours(1) + Millis(ms); }
 
 std::vector<Millis> startTimesOf(const FakeChildren& f, const std::string& name) {
   std::vector<Millis> out;
   for (const auto& [n, when] : f.starts) {
     if (n == name) {
-      out.push_back(std::chrono::duration_cast<Millis>(when - Clock::time_point{}));
+      out.push_back(std::chrono::duration_cast<Millis>(when - at(0)));
     }
   }
   return out;

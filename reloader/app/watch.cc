@@ -200,29 +200,9 @@ common::HttpHandler fileHandler(std::string path) {
   };
 }
 
-}  // namespace
-
-int runWatch(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
-  ReloaderFlags flags;
-  std::string error;
-  if (!parseReloaderFlags(args, env, flags, error)) {
-    logError("bad flags", {{"error", error}});
-    return 2;
-  }
-  const std::string state = flags.reload.state_dir;
-  if (auto st = common::makeDirs(state); !st) {
-    logError("cannot create the state directory", {{"error", st.error().message}});
-    return 1;
-  }
-  prometheus::Registry registry;
-  Metrics m(registry);
-  auto runner = common::makeBoostProcessRunner();
-  ProcessTable table;
-  SignalFn sig = [](pid_t pid, int s) { return pid > 1 ? ::kill(pid, s) : -1; };
-  ReloadController rc(flags.reload, *runner, table, sig);
-  rc.loadStatus();
-  // Every outcome series exists from the start (at 0), so that dashboards and alerts
-  // see it before the first reload.
+// Every outcome series exists from the start (at 0), so that dashboards and alerts see
+// it before the first reload.
+void createSeries(Metrics& m) {
   for (const char* result : {"success", "failure"}) {
     m.reloads.Add({{"kind", "reload"}, {"result", result}});
   }
@@ -236,7 +216,12 @@ int runWatch(const std::vector<std::string>& args, const std::map<std::string, s
   for (const char* sig : {"SIGUSR1", "SIGTERM"}) {
     m.governor.Add({{"signal", sig}});
   }
+}
 
+// /metrics, /healthz and marathon-lb's /_haproxy_* endpoints.
+std::map<std::string, common::HttpHandler> watchHandlers(prometheus::Registry& registry,
+                                                         const ProcessTable& table,
+                                                         const std::string& state) {
   std::map<std::string, common::HttpHandler> handlers;
   handlers["/metrics"] = common::metricsHandler(registry);
   handlers["/healthz"] = [](const common::HttpRequest&) {
@@ -259,136 +244,206 @@ int runWatch(const std::vector<std::string>& args, const std::map<std::string, s
     }
     return common::HttpResponse{200, "text/plain; charset=utf-8", pids + "\n"};
   };
-  auto server = common::startStatusServer(flags.listen, std::move(handlers));
+  return handlers;
+}
+
+// inotify on the state directory: wakes when `current` is renamed into place.
+class CurrentWatch {
+ public:
+  ~CurrentWatch() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+  }
+  common::Status open(const std::string& dir) {
+    fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd_ < 0 || ::inotify_add_watch(fd_, dir.c_str(), IN_MOVED_TO | IN_CREATE) < 0) {
+      return common::Error::io(std::string("inotify: ") + std::strerror(errno));
+    }
+    return common::Status::ok();
+  }
+  // Waits up to `timeout_ms`: true when `current` changed or the wait timed out (the
+  // recheck tick, which also retries a version that is waiting), false for events on
+  // other names.
+  bool wait(int timeout_ms) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) <= 0) {
+      return true;
+    }
+    bool current = false;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd_, buf, sizeof buf)) > 0) {
+      for (char* ptr = buf; ptr < buf + n;) {
+        auto* ev = reinterpret_cast<inotify_event*>(ptr);
+        current = current || (ev->len > 0 && std::strcmp(ev->name, "current") == 0);
+        ptr += sizeof(inotify_event) + ev->len;
+      }
+    }
+    return current;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// The watch loop's state between passes: one apply at least --min-reload-interval after
+// the last reload, the governor on its own tick, and what each outcome logs and counts.
+class WatchLoop {
+ public:
+  using Clock = std::chrono::steady_clock;
+  WatchLoop(const ReloaderFlags& flags, ReloadController& rc, Metrics& m)
+      : rc_(rc),
+        m_(m),
+        min_interval_(static_cast<int64_t>(flags.min_reload_interval_s * 1000)),
+        recheck_ms_(static_cast<int>(flags.recheck_interval_s * 1000)),
+        last_reload_(Clock::now() - min_interval_),
+        next_govern_(Clock::now()) {
+    if (!rc_.appliedVersion().empty()) {
+      setVersion(m_, applied_gauge_, "applied", rc_.appliedVersion());
+    }
+  }
+
+  void run(CurrentWatch& watch) {
+    while (!common::stopRequested()) {
+      dirty_ = watch.wait(dirty_ ? 10 : recheck_ms_) || dirty_;
+      bool runtime_applied = false;
+      if (dirty_ && Clock::now() - last_reload_ >= min_interval_) {
+        dirty_ = false;
+        runtime_applied = report(rc_.applyOnce());
+        m_.rejected.Set(static_cast<double>(rc_.rejectedCount()));
+      }
+      if (Clock::now() >= next_govern_) {
+        next_govern_ = Clock::now() + std::chrono::milliseconds(std::max(recheck_ms_, 200));
+        reportGovern(m_, rc_.govern(), true);
+      } else if (runtime_applied) {
+        reportGovern(m_, rc_.governRuntime(), false);
+      }
+    }
+  }
+
+ private:
+  // Counts and logs one apply; true when it went live through the Runtime API.
+  bool report(const ApplyResult& r) {
+    if (r.runtime_failed) {
+      m_.runtime_commands.Add({{"result", "failed"}})
+          .Increment(static_cast<double>(r.runtime_commands));
+      logWarn("runtime batch refused; reloading instead",
+              {{"version", r.version}, {"reply", r.reason}});
+    }
+    if (!r.fallback.empty() && r.kind == ApplyResult::Kind::Applied) {
+      m_.runtime_fallbacks.Add({{"reason", r.fallback}}).Increment();
+    }
+    for (const auto& e : r.errors) {
+      m_.path_errors.Increment();
+      logWarn("reload path error; retried at the next pass", {{"error", e}});
+    }
+    switch (r.kind) {
+      case ApplyResult::Kind::Nothing:
+        return false;
+      case ApplyResult::Kind::Waiting:
+        if (r.reason != last_waiting_) {
+          logWarn("bundle waiting for HAProxy", {{"version", r.version}, {"reason", r.reason}});
+          last_waiting_ = r.reason;
+        }
+        return false;
+      case ApplyResult::Kind::Rejected:
+        m_.validations.Add({{"result", "invalid"}}).Increment();
+        setVersion(m_, last_rejected_gauge_, "rejected", r.version);
+        logWarn("bundle rejected; HAProxy keeps serving the last good config",
+                {{"version", r.version}, {"reason", r.reason}});
+        return false;
+      case ApplyResult::Kind::Failed:
+        m_.validations.Add({{"result", "valid"}}).Increment();
+        m_.reloads.Add({{"kind", "reload"}, {"result", "failure"}}).Increment();
+        logWarn("reload failed", {{"version", r.version}, {"reason", r.reason}});
+        last_reload_ = Clock::now();
+        return false;
+      case ApplyResult::Kind::Applied:
+        return reportApplied(r);
+    }
+    return false;
+  }
+
+  bool reportApplied(const ApplyResult& r) {
+    setVersion(m_, applied_gauge_, "applied", r.version);
+    if (r.method == "startup") {
+      // HAProxy was started from this bundle: nothing was reloaded.
+      logInfo("bundle already loaded by the master at startup", {{"version", r.version}});
+      return false;
+    }
+    last_waiting_.clear();
+    if (r.method == "runtime") {
+      m_.reloads.Add({{"kind", "runtime"}, {"result", "success"}}).Increment();
+      m_.runtime_commands.Add({{"result", "ok"}})
+          .Increment(static_cast<double>(r.runtime_commands));
+      logInfo("bundle applied without a reload", {{"version", r.version},
+                                                  {"commands", std::to_string(r.runtime_commands)},
+                                                  {"ms", std::to_string(r.duration.count())}});
+      return true;
+    }
+    m_.validations.Add({{"result", "valid"}}).Increment();
+    m_.reloads.Add({{"kind", "reload"}, {"result", "success"}}).Increment();
+    m_.duration.Observe(std::chrono::duration<double>(r.duration).count());
+    m_.last_reload.Set(
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+    logInfo(
+        "bundle applied",
+        {{"version", r.version}, {"method", r.method}, {"ms", std::to_string(r.duration.count())}});
+    last_reload_ = Clock::now();
+    next_govern_ = Clock::now();
+    return false;
+  }
+
+  ReloadController& rc_;
+  Metrics& m_;
+  const std::chrono::milliseconds min_interval_;
+  const int recheck_ms_;
+  Clock::time_point last_reload_;
+  Clock::time_point next_govern_;
+  bool dirty_ = true;
+  std::string last_waiting_;
+  prometheus::Gauge* applied_gauge_ = nullptr;
+  prometheus::Gauge* last_rejected_gauge_ = nullptr;
+};
+
+}  // namespace
+
+int runWatch(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+  ReloaderFlags flags;
+  std::string error;
+  if (!parseReloaderFlags(args, env, flags, error)) {
+    logError("bad flags", {{"error", error}});
+    return 2;
+  }
+  const std::string state = flags.reload.state_dir;
+  if (auto st = common::makeDirs(state); !st) {
+    logError("cannot create the state directory", {{"error", st.error().message}});
+    return 1;
+  }
+  prometheus::Registry registry;
+  Metrics m(registry);
+  auto runner = common::makeBoostProcessRunner();
+  ProcessTable table;
+  SignalFn sig = [](pid_t pid, int s) { return pid > 1 ? ::kill(pid, s) : -1; };
+  ReloadController rc(flags.reload, *runner, table, sig);
+  rc.loadStatus();
+  createSeries(m);
+  auto server = common::startStatusServer(flags.listen, watchHandlers(registry, table, state));
   if (!server) {
     logError("cannot start the status server",
              {{"listen", flags.listen}, {"error", server.error().message}});
     return 1;
   }
-
-  int ifd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (ifd < 0 || ::inotify_add_watch(ifd, state.c_str(), IN_MOVED_TO | IN_CREATE) < 0) {
-    logError("inotify", {{"state_dir", state}, {"error", std::strerror(errno)}});
+  CurrentWatch watch;
+  if (auto st = watch.open(state); !st) {
+    logError("inotify", {{"state_dir", state}, {"error", st.error().message}});
     return 1;
   }
   common::installStopSignals();
   logInfo("mlb-reloader watch started",
           {{"state_dir", state}, {"listen", flags.listen}, {"haproxy", flags.reload.haproxy_bin}});
-
-  using Clock = std::chrono::steady_clock;
-  const auto min_interval =
-      std::chrono::milliseconds(static_cast<int64_t>(flags.min_reload_interval_s * 1000));
-  const int recheck_ms = static_cast<int>(flags.recheck_interval_s * 1000);
-  Clock::time_point last_reload = Clock::now() - min_interval;
-  Clock::time_point next_govern = Clock::now();
-  bool dirty = true;
-  std::string last_waiting;
-  prometheus::Gauge* applied_gauge = nullptr;
-  prometheus::Gauge* last_rejected_gauge = nullptr;
-  if (!rc.appliedVersion().empty()) {
-    setVersion(m, applied_gauge, "applied", rc.appliedVersion());
-  }
-  while (!common::stopRequested()) {
-    bool runtime_applied = false;
-    pollfd p{ifd, POLLIN, 0};
-    int pr = ::poll(&p, 1, dirty ? 10 : recheck_ms);
-    if (pr > 0) {
-      char buf[4096];
-      ssize_t n;
-      while ((n = ::read(ifd, buf, sizeof buf)) > 0) {
-        for (char* ptr = buf; ptr < buf + n;) {
-          auto* ev = reinterpret_cast<inotify_event*>(ptr);
-          if (ev->len > 0 && std::strcmp(ev->name, "current") == 0) {
-            dirty = true;
-          }
-          ptr += sizeof(inotify_event) + ev->len;
-        }
-      }
-    } else {
-      dirty = true;  // the recheck tick: also retries a version that is waiting
-    }
-    if (dirty && Clock::now() - last_reload >= min_interval) {
-      dirty = false;
-      ApplyResult r = rc.applyOnce();
-      if (r.runtime_failed) {
-        m.runtime_commands.Add({{"result", "failed"}})
-            .Increment(static_cast<double>(r.runtime_commands));
-        logWarn("runtime batch refused; reloading instead",
-                {{"version", r.version}, {"reply", r.reason}});
-      }
-      if (!r.fallback.empty() && r.kind == ApplyResult::Kind::Applied) {
-        m.runtime_fallbacks.Add({{"reason", r.fallback}}).Increment();
-      }
-      for (const auto& e : r.errors) {
-        m.path_errors.Increment();
-        logWarn("reload path error; retried at the next pass", {{"error", e}});
-      }
-      switch (r.kind) {
-        case ApplyResult::Kind::Nothing:
-          break;
-        case ApplyResult::Kind::Waiting:
-          if (r.reason != last_waiting) {
-            logWarn("bundle waiting for HAProxy", {{"version", r.version}, {"reason", r.reason}});
-            last_waiting = r.reason;
-          }
-          break;
-        case ApplyResult::Kind::Rejected:
-          m.validations.Add({{"result", "invalid"}}).Increment();
-          setVersion(m, last_rejected_gauge, "rejected", r.version);
-          logWarn("bundle rejected; HAProxy keeps serving the last good config",
-                  {{"version", r.version}, {"reason", r.reason}});
-          break;
-        case ApplyResult::Kind::Failed:
-          m.validations.Add({{"result", "valid"}}).Increment();
-          m.reloads.Add({{"kind", "reload"}, {"result", "failure"}}).Increment();
-          logWarn("reload failed", {{"version", r.version}, {"reason", r.reason}});
-          last_reload = Clock::now();
-          break;
-        case ApplyResult::Kind::Applied:
-          if (r.method == "startup") {
-            // HAProxy was started from this bundle: nothing was reloaded.
-            setVersion(m, applied_gauge, "applied", r.version);
-            logInfo("bundle already loaded by the master at startup", {{"version", r.version}});
-            break;
-          }
-          if (r.method == "runtime") {
-            m.reloads.Add({{"kind", "runtime"}, {"result", "success"}}).Increment();
-            m.runtime_commands.Add({{"result", "ok"}})
-                .Increment(static_cast<double>(r.runtime_commands));
-            setVersion(m, applied_gauge, "applied", r.version);
-            logInfo("bundle applied without a reload",
-                    {{"version", r.version},
-                     {"commands", std::to_string(r.runtime_commands)},
-                     {"ms", std::to_string(r.duration.count())}});
-            last_waiting.clear();
-            runtime_applied = true;
-            break;
-          }
-          m.validations.Add({{"result", "valid"}}).Increment();
-          m.reloads.Add({{"kind", "reload"}, {"result", "success"}}).Increment();
-          m.duration.Observe(std::chrono::duration<double>(r.duration).count());
-          m.last_reload.Set(
-              std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-                  .count());
-          setVersion(m, applied_gauge, "applied", r.version);
-          logInfo("bundle applied", {{"version", r.version},
-                                     {"method", r.method},
-                                     {"ms", std::to_string(r.duration.count())}});
-          last_reload = Clock::now();
-          last_waiting.clear();
-          next_govern = Clock::now();
-          break;
-      }
-      m.rejected.Set(static_cast<double>(rc.rejectedCount()));
-    }
-    if (Clock::now() >= next_govern) {
-      next_govern = Clock::now() + std::chrono::milliseconds(std::max(recheck_ms, 200));
-      reportGovern(m, rc.govern(), true);
-    } else if (runtime_applied) {
-      reportGovern(m, rc.governRuntime(), false);
-    }
-  }
-  ::close(ifd);
+  WatchLoop(flags, rc, m).run(watch);
   logInfo("mlb-reloader watch stopping");
   return 0;
 }

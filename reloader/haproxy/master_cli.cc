@@ -21,12 +21,12 @@ common::Result<std::string> masterCommand(const std::string& socket_path,
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (socket_path.size() >= sizeof addr.sun_path) {
-    return Error::invalidArgument("socket path too long: " + socket_path);
+    return Error{common::ErrorCode::Unavailable, "socket path too long: " + socket_path};
   }
   std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    return Error::io(std::string("socket: ") + std::strerror(errno));
+    return Error{common::ErrorCode::Unavailable, std::string("socket: ") + std::strerror(errno)};
   }
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     Error e = {common::ErrorCode::Unavailable,

@@ -11,8 +11,9 @@
 namespace mlb::reloader {
 
 // Sends `command` to the unix socket and returns everything read until the master
-// closes the connection. Error on connect failure (ErrorCode::Unavailable: the command
-// never reached the master) or timeout after sending it (ErrorCode::Io).
+// closes the connection. ErrorCode::Unavailable when the command never reached the
+// master (no socket, connect or send failed); ErrorCode::Io when it was sent and no
+// complete answer came in time.
 common::Result<std::string> masterCommand(const std::string& socket_path,
                                           const std::string& command, int timeout_ms = 3000);
 

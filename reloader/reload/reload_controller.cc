@@ -304,12 +304,7 @@ bool ReloadController::rejectIfInvalid(const std::string& version, ApplyResult& 
   if (invalid.empty()) {
     return false;
   }
-  rejected_[version] = {invalid, common::isoTimeNow(), ++seq_};
-  while (rejected_.size() > options_.keep_rejected) {
-    auto oldest = std::min_element(rejected_.begin(), rejected_.end(),
-                                   [](auto& a, auto& b) { return a.second.seq < b.second.seq; });
-    rejected_.erase(oldest);
-  }
+  noteRejected(version, invalid);
   saveStatus(res);
   res.kind = ApplyResult::Kind::Rejected;
   res.reason = invalid;
@@ -415,14 +410,18 @@ void ReloadController::reloadTo(const std::string& version, const std::string& p
   if (!sendReload(master, previous_live, res, reply)) {
     return;
   }
+  auto after = verifyReload(before);
   if (auto rr = parseReloadReply(reply); rr.status == ReloadReply::Status::kFailed) {
+    // HAProxy >= 2.7 said so itself, with the startup alerts.
+    if (after) {
+      last_proc_ = after;
+    }
     rejectLoad(version, previous_live,
                "HAProxy failed to load the configuration (master CLI reload: Success=0)" +
                    (rr.log.empty() ? "" : ": " + alertLines(rr.log)),
                res);
     return;
   }
-  auto after = verifyReload(before);
   if (!after) {
     res.kind = ApplyResult::Kind::Failed;
     res.reason = "reload not confirmed by show proc within " +
@@ -453,11 +452,21 @@ void ReloadController::reloadTo(const std::string& version, const std::string& p
   res.kind = ApplyResult::Kind::Applied;
 }
 
+// Records a rejected version, keeping at most --keep-rejected of them.
+void ReloadController::noteRejected(const std::string& version, const std::string& reason) {
+  rejected_[version] = {reason, common::isoTimeNow(), ++seq_};
+  while (rejected_.size() > options_.keep_rejected) {
+    auto oldest = std::min_element(rejected_.begin(), rejected_.end(),
+                                   [](auto& a, auto& b) { return a.second.seq < b.second.seq; });
+    rejected_.erase(oldest);
+  }
+}
+
 // A reload HAProxy refused: `live` goes back, the version is rejected with the reason.
 void ReloadController::rejectLoad(const std::string& version, const std::string& previous_live,
                                   const std::string& reason, ApplyResult& res) {
   rollBack(previous_live, res);
-  rejected_[version] = {reason, common::isoTimeNow(), ++seq_};
+  noteRejected(version, reason);
   saveStatus(res);
   res.kind = ApplyResult::Kind::Failed;
   res.reason = reason;
@@ -478,7 +487,7 @@ bool ReloadController::sendReload(pid_t master, const std::string& previous_live
       return true;
     }
     if (r.error().code != common::ErrorCode::Unavailable) {
-      return true;
+      return true;  // sent, then no answer in time: show proc tells the outcome
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -125,6 +125,7 @@ class ReloadController {
                 const std::optional<ShowProc>& before, ApplyResult& res);
   bool sendReload(pid_t master, const std::string& previous_live, ApplyResult& res,
                   std::string& reply);
+  void noteRejected(const std::string& version, const std::string& reason);
   void rejectLoad(const std::string& version, const std::string& previous_live,
                   const std::string& reason, ApplyResult& res);
   std::optional<ShowProc> verifyReload(const std::optional<ShowProc>& before);
