@@ -579,247 +579,275 @@ class Assembler {
 
 }  // namespace
 
-Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet& templates,
-                                    const RenderOptions& opts) {
-  RenderedConfig result;
-  OverrideCache cache;
-  Scratch scratch;
-  Sections sections;
+namespace {
+
+// One rendering of the whole configuration: the services' fragments, then the global
+// templates and the fragments in section order, each step a method.
+class ConfigAssembly {
+ public:
+  ConfigAssembly(const ServiceModel& model, const TemplateSet& templates, const RenderOptions& opts)
+      : model_(model), templates_(templates), opts_(opts) {}
+
+  Result<RenderedConfig> run() {
+    renderServices();
+    setGlobals();
+    for (auto step : {&ConfigAssembly::head, &ConfigAssembly::httpFrontend,
+                      &ConfigAssembly::appidFrontend, &ConfigAssembly::httpsFrontend}) {
+      if (auto st = (this->*step)(); !st) {
+        return st.error();
+      }
+    }
+    for (const auto& e : entries_) {
+      a_.add(sections_.frontend, e.f.frontend, e.service);
+    }
+    for (const auto& e : entries_) {
+      a_.add(sections_.backend, e.f.backend, e.service);
+    }
+    domainMap();
+    a_.finish(result_.config, result_.spans);
+    return std::move(result_);
+  }
+
+ private:
   struct Entry {
     const Service* service;
     Fragments f;
   };
-  std::vector<Entry> entries;
-  entries.reserve(model.services.size());
-  for (const auto& s : model.services) {
-    ServiceRenderer r(s, templates, opts, cache, scratch, sections);
-    auto f = r.run();
-    if (!f) {
-      result.quarantined.push_back({s.app_id, s.port_index, f.error().message});
-      continue;
+  struct VhostGroup {
+    std::vector<std::pair<const Entry*, Range>> rules;
+    std::vector<std::string> certs;
+    std::vector<std::string> bind_options;
+    bool map = false;
+  };
+
+  // Each service's fragments; a service whose templates fail is quarantined.
+  void renderServices() {
+    entries_.reserve(model_.services.size());
+    for (const auto& s : model_.services) {
+      ServiceRenderer r(s, templates_, opts_, cache_, scratch_, sections_);
+      auto f = r.run();
+      if (!f) {
+        result_.quarantined.push_back({s.app_id, s.port_index, f.error().message});
+        continue;
+      }
+      entries_.push_back({&s, std::move(*f)});
     }
-    entries.push_back({&s, std::move(*f)});
+    // Vhost rules sorted by weight, descending; ties keep (app id, port) order.
+    for (const auto& e : entries_) {
+      if (!e.f.http_acl.empty() || !e.f.https_acl.empty()) {
+        by_weight_.push_back(&e);
+      }
+      http_map_ = http_map_ || e.f.uses_http_map;
+      https_map_ = https_map_ || e.f.uses_https_map;
+    }
+    std::stable_sort(by_weight_.begin(), by_weight_.end(),
+                     [](const Entry* x, const Entry* y) { return x->f.weight > y->f.weight; });
   }
 
-  // Global templates.
-  Vars g;
-  std::string maxconn = std::to_string(opts.maxconn);
-  std::string default_options;
-  {
+  // Vars hold views: the strings they show are members.
+  void setGlobals() {
     std::set<std::string> lines;
-    for (const auto& o : opts.default_options) {
+    for (const auto& o : opts_.default_options) {
       lines.insert("  option            " + o + "\n");
     }
     for (const auto& l : lines) {
-      default_options += l;
+      default_options_ += l;
     }
+    maxconn_ = std::to_string(opts_.maxconn);
+    ssl_certs_ = crtList(opts_.ssl_certs);
+    g_.set(Var::stateDir, opts_.state_dir);
+    g_.set(Var::maxconn, maxconn_);
+    g_.set(Var::hardStopAfter, opts_.hard_stop_after);
+    g_.set(Var::defaultOptions, default_options_);
+    g_.set(Var::sslCerts, ssl_certs_);
+    g_.set(Var::haproxy_dir, opts_.haproxy_dir);
   }
-  std::string ssl_certs;
-  for (const auto& c : opts.ssl_certs) {
-    ssl_certs += (ssl_certs.empty() ? "crt " : " crt ") + c;
+
+  static std::string crtList(const std::vector<std::string>& certs) {
+    std::string out;
+    for (const auto& c : certs) {
+      out += (out.empty() ? "crt " : " crt ") + c;
+    }
+    return out;
   }
-  g.set(Var::stateDir, opts.state_dir);
-  g.set(Var::maxconn, maxconn);
-  g.set(Var::hardStopAfter, opts.hard_stop_after);
-  g.set(Var::defaultOptions, default_options);
-  g.set(Var::sslCerts, ssl_certs);
-  g.set(Var::haproxy_dir, opts.haproxy_dir);
-  auto global = [&](std::string_view name, const Vars& vars, std::string& out) -> Status {
-    Status st = templates.get(name).render(vars, out);
-    if (!st) {
+
+  // Appends the global template `name` rendered with `vars`.
+  Status global(std::string_view name, const Vars& vars) {
+    std::string text;
+    if (Status st = templates_.get(name).render(vars, text); !st) {
       return Error::invalidTemplate("template HAPROXY_" + std::string(name) + ": " +
                                     st.error().message);
     }
+    a_.addOwned(std::move(text));
     return Status::ok();
-  };
-
-  Assembler a;
-  std::string text;
-  if (auto st = global("HEAD", g, text); !st) {
-    return st.error();
-  }
-  a.addOwned(std::move(text));
-  for (const auto& e : entries) {
-    a.add(sections.userlist, e.f.userlist, e.service);
   }
 
-  // Vhost rules sorted by weight, descending; ties keep (app id, port) order.
-  std::vector<const Entry*> by_weight;
-  for (const auto& e : entries) {
-    if (!e.f.http_acl.empty() || !e.f.https_acl.empty()) {
-      by_weight.push_back(&e);
+  Status head() {
+    if (auto st = global("HEAD", g_); !st) {
+      return st;
     }
-  }
-  std::stable_sort(by_weight.begin(), by_weight.end(),
-                   [](const Entry* x, const Entry* y) { return x->f.weight > y->f.weight; });
-  bool http_map = false;
-  bool https_map = false;
-  for (const auto& e : entries) {
-    http_map = http_map || e.f.uses_http_map;
-    https_map = https_map || e.f.uses_https_map;
+    for (const auto& e : entries_) {
+      a_.add(sections_.userlist, e.f.userlist, e.service);
+    }
+    return Status::ok();
   }
 
-  if (opts.bind_http_https) {
-    text.clear();
-    if (auto st = global("HTTP_FRONTEND_HEAD", g, text); !st) {
-      return st.error();
+  Status httpFrontend() {
+    if (!opts_.bind_http_https) {
+      return Status::ok();
     }
-    a.addOwned(std::move(text));
-    for (const Entry* e : by_weight) {
-      a.add(sections.http_acl, e->f.http_acl, e->service);
+    if (auto st = global("HTTP_FRONTEND_HEAD", g_); !st) {
+      return st;
     }
-    if (http_map) {
-      text.clear();
-      if (auto st = global("MAP_HTTP_FRONTEND_ACL", g, text); !st) {
-        return st.error();
-      }
-      a.addOwned(std::move(text));
+    for (const Entry* e : by_weight_) {
+      a_.add(sections_.http_acl, e->f.http_acl, e->service);
     }
+    return http_map_ ? global("MAP_HTTP_FRONTEND_ACL", g_) : Status::ok();
   }
 
-  text.clear();
-  if (auto st = global("HTTP_FRONTEND_APPID_HEAD", g, text); !st) {
-    return st.error();
-  }
-  a.addOwned(std::move(text));
-  {
+  // One rule (or app2backend.map line) per http-mode app, by X-Marathon-App-Id.
+  Status appidFrontend() {
+    if (auto st = global("HTTP_FRONTEND_APPID_HEAD", g_); !st) {
+      return st;
+    }
     std::set<std::string> apps_with_appid;
     bool appid_map = false;
-    for (const auto& e : entries) {
+    for (const auto& e : entries_) {
       if (!e.f.http_mode || !apps_with_appid.insert(e.service->app_id).second) {
         continue;
       }
-      if (opts.haproxy_map) {
+      if (opts_.haproxy_map) {
         appid_map = true;
-        result.app_map += e.service->app_id + " " + e.service->backend + "\n";
+        result_.app_map += e.service->app_id + " " + e.service->backend + "\n";
       } else {
-        a.add(sections.appid_acl, e.f.appid_acl, e.service);
+        a_.add(sections_.appid_acl, e.f.appid_acl, e.service);
       }
     }
-    if (appid_map) {
-      text.clear();
-      if (auto st = global("MAP_HTTP_FRONTEND_APPID_ACL", g, text); !st) {
-        return st.error();
-      }
-      a.addOwned(std::move(text));
-    }
+    return appid_map ? global("MAP_HTTP_FRONTEND_APPID_ACL", g_) : Status::ok();
   }
 
-  if (opts.bind_http_https) {
-    if (!opts.group_https_by_vhost) {
-      text.clear();
-      if (auto st = global("HTTPS_FRONTEND_HEAD", g, text); !st) {
-        return st.error();
-      }
-      a.addOwned(std::move(text));
-      for (const Entry* e : by_weight) {
-        for (const auto& [vh, rules] : e->f.https_acl) {
-          a.add(sections.https_acl, rules, e->service);
-        }
-      }
-      if (https_map) {
-        text.clear();
-        if (auto st = global("MAP_HTTPS_FRONTEND_ACL", g, text); !st) {
-          return st.error();
-        }
-        a.addOwned(std::move(text));
-      }
-    } else {
-      struct VhostGroup {
-        std::vector<std::pair<const Entry*, Range>> rules;
-        std::vector<std::string> certs;
-        std::vector<std::string> bind_options;
-        bool map = false;
-      };
-      std::map<std::string, VhostGroup> groups;
-      for (const Entry* e : by_weight) {
-        for (const auto& [vh, rules] : e->f.https_acl) {
-          VhostGroup& vg = groups[std::string(vh)];
-          vg.rules.emplace_back(e, rules);
-          vg.map = vg.map || e->f.uses_https_map;
-          const Service& s = *e->service;
-          if (!s.ssl_cert.empty() &&
-              std::find(vg.certs.begin(), vg.certs.end(), s.ssl_cert) == vg.certs.end()) {
-            vg.certs.push_back(s.ssl_cert);
-          }
-          if (!s.bind_options.empty() && std::find(vg.bind_options.begin(), vg.bind_options.end(),
-                                                   s.bind_options) == vg.bind_options.end()) {
-            vg.bind_options.push_back(s.bind_options);
-          }
-        }
-      }
-      text.clear();
-      if (auto st = global("HTTPS_GROUPED_FRONTEND_HEAD", g, text); !st) {
-        return st.error();
-      }
-      a.addOwned(std::move(text));
-      std::map<std::string, std::string> names;
-      for (const auto& [vh, vg] : groups) {
-        names[vh] = sanitizeName(vh);
-        Vars v = g;
-        v.set(Var::backend, names[vh]);
-        v.set(Var::host, vh);
-        text.clear();
-        if (auto st = global("HTTPS_GROUPED_VHOST_FRONTEND_ACL", v, text); !st) {
-          return st.error();
-        }
-        a.addOwned(std::move(text));
-      }
-      for (const auto& [vh, vg] : groups) {
-        std::string certs;
-        for (const auto& c : vg.certs.empty() ? opts.ssl_certs : vg.certs) {
-          certs += (certs.empty() ? "crt " : " crt ") + c;
-        }
-        std::string bind_opts;
-        for (const auto& b : vg.bind_options) {
-          bind_opts += " " + b;
-        }
-        Vars v = g;
-        v.set(Var::name, names[vh]);
-        v.set(Var::sslCerts, certs);
-        v.set(Var::bindOpts, bind_opts);
-        text.clear();
-        if (auto st = global("HTTPS_GROUPED_VHOST_BACKEND_HEAD", v, text); !st) {
-          return st.error();
-        }
-        if (auto st = global("HTTPS_GROUPED_VHOST_FRONTEND_HEAD", v, text); !st) {
-          return st.error();
-        }
-        a.addOwned(std::move(text));
-        for (const auto& [e, rules] : vg.rules) {
-          a.add(sections.https_acl, rules, e->service);
-        }
-        if (vg.map) {
-          text.clear();
-          if (auto st = global("MAP_HTTPS_FRONTEND_ACL", g, text); !st) {
-            return st.error();
-          }
-          a.addOwned(std::move(text));
-        }
+  Status httpsFrontend() {
+    if (!opts_.bind_http_https) {
+      return Status::ok();
+    }
+    if (opts_.group_https_by_vhost) {
+      return groupedHttpsFrontend();
+    }
+    if (auto st = global("HTTPS_FRONTEND_HEAD", g_); !st) {
+      return st;
+    }
+    for (const Entry* e : by_weight_) {
+      for (const auto& [vh, rules] : e->f.https_acl) {
+        a_.add(sections_.https_acl, rules, e->service);
       }
     }
+    return https_map_ ? global("MAP_HTTPS_FRONTEND_ACL", g_) : Status::ok();
   }
 
-  for (const auto& e : entries) {
-    a.add(sections.frontend, e.f.frontend, e.service);
-  }
-  for (const auto& e : entries) {
-    a.add(sections.backend, e.f.backend, e.service);
+  // --group-https-by-vhost: the rules of each vhost with its certificates and options.
+  std::map<std::string, VhostGroup> vhostGroups() const {
+    std::map<std::string, VhostGroup> groups;
+    auto addOnce = [](std::vector<std::string>& v, const std::string& x) {
+      if (!x.empty() && std::find(v.begin(), v.end(), x) == v.end()) {
+        v.push_back(x);
+      }
+    };
+    for (const Entry* e : by_weight_) {
+      for (const auto& [vh, rules] : e->f.https_acl) {
+        VhostGroup& vg = groups[std::string(vh)];
+        vg.rules.emplace_back(e, rules);
+        vg.map = vg.map || e->f.uses_https_map;
+        addOnce(vg.certs, e->service->ssl_cert);
+        addOnce(vg.bind_options, e->service->bind_options);
+      }
+    }
+    return groups;
   }
 
-  // Map files: first-seen order, no duplicates.
-  if (opts.haproxy_map && opts.bind_http_https) {
+  Status groupedHttpsFrontend() {
+    const std::map<std::string, VhostGroup> groups = vhostGroups();
+    if (auto st = global("HTTPS_GROUPED_FRONTEND_HEAD", g_); !st) {
+      return st;
+    }
+    for (const auto& [vh, vg] : groups) {
+      const std::string name = sanitizeName(vh);
+      Vars v = g_;
+      v.set(Var::backend, name);
+      v.set(Var::host, vh);
+      if (auto st = global("HTTPS_GROUPED_VHOST_FRONTEND_ACL", v); !st) {
+        return st;
+      }
+    }
+    for (const auto& [vh, vg] : groups) {
+      if (auto st = vhostFrontend(vh, vg); !st) {
+        return st;
+      }
+    }
+    return Status::ok();
+  }
+
+  Status vhostFrontend(const std::string& vh, const VhostGroup& vg) {
+    std::string bind_opts;
+    for (const auto& b : vg.bind_options) {
+      bind_opts += " " + b;
+    }
+    const std::string name = sanitizeName(vh);
+    const std::string certs = crtList(vg.certs.empty() ? opts_.ssl_certs : vg.certs);
+    Vars v = g_;
+    v.set(Var::name, name);
+    v.set(Var::sslCerts, certs);
+    v.set(Var::bindOpts, bind_opts);
+    std::string text;
+    for (std::string_view name :
+         {"HTTPS_GROUPED_VHOST_BACKEND_HEAD", "HTTPS_GROUPED_VHOST_FRONTEND_HEAD"}) {
+      if (Status st = templates_.get(name).render(v, text); !st) {
+        return Error::invalidTemplate("template HAPROXY_" + std::string(name) + ": " +
+                                      st.error().message);
+      }
+    }
+    a_.addOwned(std::move(text));
+    for (const auto& [e, rules] : vg.rules) {
+      a_.add(sections_.https_acl, rules, e->service);
+    }
+    return vg.map ? global("MAP_HTTPS_FRONTEND_ACL", g_) : Status::ok();
+  }
+
+  // domain2backend.map: first-seen order, no duplicates.
+  void domainMap() {
+    if (!opts_.haproxy_map || !opts_.bind_http_https) {
+      return;
+    }
     std::set<std::pair<std::string, std::string>> seen;
-    for (const auto& e : entries) {
+    for (const auto& e : entries_) {
       for (const auto& entry : e.f.domain_map) {
         if (seen.insert(entry).second) {
-          result.domain_map += entry.first + " " + entry.second + "\n";
+          result_.domain_map += entry.first + " " + entry.second + "\n";
         }
       }
     }
   }
-  a.finish(result.config, result.spans);
-  return result;
+
+  const ServiceModel& model_;
+  const TemplateSet& templates_;
+  const RenderOptions& opts_;
+  RenderedConfig result_;
+  OverrideCache cache_;
+  Scratch scratch_;
+  Sections sections_;
+  std::vector<Entry> entries_;
+  std::vector<const Entry*> by_weight_;
+  bool http_map_ = false;
+  bool https_map_ = false;
+  std::string maxconn_, default_options_, ssl_certs_;
+  Vars g_;
+  Assembler a_;
+};
+
+}  // namespace
+
+Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet& templates,
+                                    const RenderOptions& opts) {
+  return ConfigAssembly(model, templates, opts).run();
 }
 
 const RenderedConfig::Span* RenderedConfig::spanAtLine(int line) const {
