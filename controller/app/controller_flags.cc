@@ -388,14 +388,13 @@ const char* const kControllerUsage =
     "--lru-cache-capacity) are accepted with a notice saying what mlb does instead.\n"
     "Every flag can also be set as MLB_<FLAG> in the environment (MLB_MARATHON, MLB_GROUP, ...).\n";
 
-bool parseControllerFlags(const std::vector<std::string>& args,
-                          const std::map<std::string, std::string>& env, ControllerFlags& out,
-                          std::string& error, bool& help) {
-  help = false;
-  out.marathon.urls = {"http://master.mesos:8080"};
-  out.reconcile.render.haproxy_dir = "";  // set from state_dir below
-  // Environment first, flags second. One-shot modes come from the command line only:
-  // an MLB_DRY left in a container's environment must not stop the daemon.
+namespace {
+
+// MLB_<FLAG> for each flag (and DCOS_SERVICE_ACCOUNT_CREDENTIAL, as marathon-lb reads
+// it). One-shot modes come from the command line only: an MLB_DRY left in a
+// container's environment must not stop the daemon.
+bool applyEnvironmentFlags(const std::map<std::string, std::string>& env, ControllerFlags& out,
+                           std::string& error) {
   for (const auto& spec : specs()) {
     if (std::string(spec.name) == "--dry" || std::string(spec.name) == "--longhelp") {
       continue;
@@ -406,7 +405,7 @@ bool parseControllerFlags(const std::vector<std::string>& args,
     }
     auto it = env.find(var);
     if (it == env.end() && std::string(spec.name) == "--dcos-auth-credentials") {
-      var = "DCOS_SERVICE_ACCOUNT_CREDENTIAL";  // as marathon-lb reads it
+      var = "DCOS_SERVICE_ACCOUNT_CREDENTIAL";
       it = env.find(var);
     }
     if (it == env.end() || it->second.empty()) {
@@ -424,6 +423,37 @@ bool parseControllerFlags(const std::vector<std::string>& args,
       return false;
     }
   }
+  return true;
+}
+
+// The values of the flag at args[i] (advancing i): the inline `=value`, or the words
+// that follow (several for a multi-value flag).
+bool flagValues(const FlagSpec& spec, const std::vector<std::string>& args, size_t& i,
+                const std::optional<std::string>& inline_value, std::vector<std::string>& values,
+                std::string& error) {
+  if (!spec.takes_value) {
+    return true;
+  }
+  if (inline_value) {
+    values.push_back(*inline_value);
+  } else {
+    while (i + 1 < args.size() && !isOption(args[i + 1])) {
+      values.push_back(args[++i]);
+      if (!spec.multi) {
+        break;
+      }
+    }
+  }
+  if (values.empty()) {
+    error = std::string(spec.name) + " needs a value";
+    return false;
+  }
+  return true;
+}
+
+// The command line, over the environment's values.
+bool applyArguments(const std::vector<std::string>& args, ControllerFlags& out, std::string& error,
+                    bool& help) {
   bool groups_from_flags = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -432,15 +462,13 @@ bool parseControllerFlags(const std::vector<std::string>& args,
       return true;
     }
     std::string name = longName(a);
-    std::string inline_value;
-    bool has_inline = false;
+    std::optional<std::string> inline_value;
     if (auto eq = name.find('='); eq != std::string::npos && name.rfind("--", 0) == 0) {
       inline_value = name.substr(eq + 1);
       name = name.substr(0, eq);
-      has_inline = true;
     }
     if (const LegacyFlag* legacy = legacyFlag(name)) {
-      if (legacy->takes_value && !has_inline && i + 1 < args.size() && !isOption(args[i + 1])) {
+      if (legacy->takes_value && !inline_value && i + 1 < args.size() && !isOption(args[i + 1])) {
         ++i;
       }
       out.notices.push_back(std::string(legacy->name) +
@@ -454,21 +482,8 @@ bool parseControllerFlags(const std::vector<std::string>& args,
       return false;
     }
     std::vector<std::string> values;
-    if (spec->takes_value) {
-      if (has_inline) {
-        values.push_back(inline_value);
-      } else {
-        while (i + 1 < args.size() && !isOption(args[i + 1])) {
-          values.push_back(args[++i]);
-          if (!spec->multi) {
-            break;
-          }
-        }
-      }
-      if (values.empty()) {
-        error = name + " needs a value";
-        return false;
-      }
+    if (!flagValues(*spec, args, i, inline_value, values, error)) {
+      return false;
     }
     if (name == "--group" && !groups_from_flags) {
       out.reconcile.build.groups.clear();  // flags replace groups from the environment
@@ -478,6 +493,11 @@ bool parseControllerFlags(const std::vector<std::string>& args,
       return false;
     }
   }
+  return true;
+}
+
+// Defaults that depend on other flags, the checks across flags, absolute paths.
+bool finishFlags(ControllerFlags& out, std::string& error) {
   if (out.reconcile.build.groups.empty()) {
     out.reconcile.build.groups = {"external"};
   }
@@ -517,6 +537,20 @@ bool parseControllerFlags(const std::vector<std::string>& args,
     out.reconcile.haproxy_bin.clear();
   }
   return true;
+}
+
+}  // namespace
+
+bool parseControllerFlags(const std::vector<std::string>& args,
+                          const std::map<std::string, std::string>& env, ControllerFlags& out,
+                          std::string& error, bool& help) {
+  help = false;
+  out.marathon.urls = {"http://master.mesos:8080"};
+  out.reconcile.render.haproxy_dir = "";  // set from state_dir below
+  if (!applyEnvironmentFlags(env, out, error) || !applyArguments(args, out, error, help)) {
+    return false;
+  }
+  return help || finishFlags(out, error);
 }
 
 }  // namespace mlb::controller
