@@ -19,6 +19,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 P = ["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs"]
+U = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096"]
 IMAGE30 = os.environ.get("MLB_E2E_IMAGE30", "localhost/mlb:e2e-trixie")
 SHARED = os.environ.get("MLB_CONFORMANCE_DIR",
                         os.path.join(ROOT, "..", "shared", "conformance"))
@@ -117,8 +118,8 @@ def main():
             os.chmod(os.path.join(work, f), 0o644 if not os.path.isdir(
                 os.path.join(work, f)) else 0o755)
         versions = (("2.6", []),
-                    ("3.0", P + ["run", "--rm", "--net=none", "-v", "%s:%s:ro" % (work, work),
-                                 IMAGE30]))
+                    ("3.0", P + ["run", "--rm", "--net=none"] + U +
+                     ["-v", "%s:%s:ro" % (work, work), IMAGE30]))
         for version, prefix in versions:
             results, tail = check_all(prefix, paths, work)
             if len(results) != len(paths):
