@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <iostream>
@@ -29,17 +30,17 @@ int runDeployBinary(char** argv) {
   return 2;
 }
 
-// An --apps answer large enough for the huge-page heap to pay for a second start
-// (~5 ms): from about 1000 apps.
-bool largeInput(const std::vector<std::string>& args) {
-  constexpr off_t kLarge = 4 << 20;
+// The size of the --apps file (0 when absent). From about 1000 apps (4 MB) the
+// huge-page heap pays for itself.
+constexpr off_t kLargeInput = 4 << 20;
+off_t inputSize(const std::vector<std::string>& args) {
   for (size_t i = 0; i + 1 < args.size(); ++i) {
     struct stat st {};
     if (args[i] == "--apps" && ::stat(args[i + 1].c_str(), &st) == 0) {
-      return st.st_size >= kLarge;
+      return st.st_size;
     }
   }
-  return false;
+  return 0;
 }
 
 int main(int argc, char** argv) {
@@ -53,10 +54,12 @@ int main(int argc, char** argv) {
     return args.empty() ? 2 : 0;
   }
   if (args[0] == "render") {
-    if (largeInput(args)) {
-      mlb::common::reexecWithHugePageHeap(argv, environ);
+    if (const off_t size = inputSize(args); size >= kLargeInput) {
+      mlb::common::adviseHugePageHeap(std::max<size_t>(size_t{1} << 30, 16 * size));
     }
-    return mlb::cli::runRender({args.begin() + 1, args.end()}, env, std::cout, std::cerr);
+    // The rendering's memory is left to the kernel at exit (never freed).
+    return mlb::cli::runRender({args.begin() + 1, args.end()}, env, std::cout, std::cerr,
+                               mlb::cli::newRenderMemory());
   }
   if (args[0] == "lint") {
     return mlb::cli::runLint({args.begin() + 1, args.end()}, std::cin, std::cout, std::cerr);

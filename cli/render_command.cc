@@ -181,7 +181,7 @@ int writeOutputs(const std::string& out_dir, const controller::RenderedConfig& r
         {"domain2backend.map", &rendered.domain_map},
         {"app2backend.map", &rendered.app_map},
         {"mlb.lua", &controller::endpointsLua()}}) {
-    if (auto st = common::writeFileAtomic(out_dir + "/" + name, *data); !st) {
+    if (auto st = common::writeFileReplacing(out_dir + "/" + name, *data); !st) {
       err << "mlb render: " << st.error().message << "\n";
       return 1;
     }
@@ -200,8 +200,23 @@ std::string haproxyDir(const RenderArgs& r) {
   return dir;
 }
 
-// Parse, build, render, write. 1 on unreadable or malformed input or templates.
-int renderFiles(RenderArgs& r, const std::map<std::string, std::string>& env, std::ostream& err) {
+}  // namespace
+
+struct RenderMemory {
+  std::optional<common::MappedText> body;
+  std::optional<controller::ParsedApps> parsed;
+  std::optional<controller::ServiceModel> model;
+  std::optional<controller::RenderedConfig> rendered;
+};
+
+RenderMemory* newRenderMemory() { return new RenderMemory; }
+
+namespace {
+
+// Parse, build, render, write. 1 on unreadable or malformed input or templates. The
+// big objects end in `keep` when given (else they are freed here).
+int renderFiles(RenderArgs& r, const std::map<std::string, std::string>& env, std::ostream& err,
+                RenderMemory* keep) {
   controller::applyEnvironment(env, r.build, r.render);
   // Agents registered by host name resolve as in the controller (a one-shot run may
   // wait up to 2 s per name).
@@ -235,25 +250,32 @@ int renderFiles(RenderArgs& r, const std::map<std::string, std::string>& env, st
     return 1;
   }
   r.render.haproxy_dir = haproxyDir(r);
-  const controller::ServiceModel model = controller::buildServices(parsed->apps, r.build);
+  controller::ServiceModel model = controller::buildServices(parsed->apps, r.build);
   auto rendered = controller::renderConfig(model, *templates, r.render);
   if (!rendered) {
     err << "mlb render: " << rendered.error().message << "\n";
     return 1;
   }
   reportQuarantined(model, *rendered, err);
-  return writeOutputs(r.out_dir, *rendered, err);
+  const int rc = writeOutputs(r.out_dir, *rendered, err);
+  if (keep != nullptr) {
+    keep->body = std::move(*body);
+    keep->parsed = std::move(*parsed);
+    keep->model = std::move(model);
+    keep->rendered = std::move(*rendered);
+  }
+  return rc;
 }
 
 }  // namespace
 
 int runRender(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-              std::ostream& out, std::ostream& err) {
+              std::ostream& out, std::ostream& err, RenderMemory* keep) {
   RenderArgs r;
   if (auto done = parseArgs(args, r, out, err)) {
     return *done;
   }
-  return renderFiles(r, env, err);
+  return renderFiles(r, env, err, keep);
 }
 
 }  // namespace mlb::cli

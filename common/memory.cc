@@ -1,8 +1,11 @@
 #include "common/memory.h"
 
 #include <malloc.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -19,30 +22,27 @@ bool keepFreedMemory() {
   return mmap_ok && trim_ok;
 }
 
-void reexecWithHugePageHeap(char** argv, char** envp) {
-  constexpr const char* kTunables = "glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=33554432";
-  std::vector<std::string> env;
-  bool found = false;
-  for (char** e = envp; e != nullptr && *e != nullptr; ++e) {
-    std::string var = *e;
-    if (var.rfind("GLIBC_TUNABLES=", 0) == 0) {
-      if (var.find("glibc.malloc.hugetlb") != std::string::npos) {
-        return;  // set by the user, or by our own re-exec
-      }
-      var += std::string(var.size() > 15 ? ":" : "") + kTunables;
-      found = true;
-    }
-    env.push_back(std::move(var));
+bool adviseHugePageHeap(size_t reserve) {
+  constexpr uintptr_t kHuge = 2 << 20;
+  // Every block from the main heap (no mapping per large block), the heap grown by
+  // `reserve` at once and never trimmed: one range to advise.
+  if (mallopt(M_TRIM_THRESHOLD, INT32_MAX) != 1 || mallopt(M_TOP_PAD, 64 << 20) != 1 ||
+      mallopt(M_MMAP_MAX, 0) != 1) {
+    return false;
   }
-  if (!found) {
-    env.push_back(std::string("GLIBC_TUNABLES=") + kTunables);
+  // A block as big as the reservation grows the heap past it (pages untouched); freed,
+  // it stays as the heap's top, which the later blocks are carved from.
+  void* block = malloc(reserve);
+  if (block == nullptr) {
+    mallopt(M_MMAP_MAX, 65536);  // glibc's default: large blocks mapped again
+    return false;
   }
-  std::vector<char*> envv;
-  for (auto& var : env) {
-    envv.push_back(var.data());
-  }
-  envv.push_back(nullptr);
-  ::execve("/proc/self/exe", argv, envv.data());
+  const auto begin = (reinterpret_cast<uintptr_t>(block) + kHuge - 1) & ~(kHuge - 1);
+  const auto end = reinterpret_cast<uintptr_t>(sbrk(0)) & ~(kHuge - 1);
+  const bool ok =
+      end > begin && madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE) == 0;
+  free(block);
+  return ok;
 }
 
 }  // namespace mlb::common

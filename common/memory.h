@@ -1,4 +1,5 @@
 #pragma once
+#include <cstddef>
 // Process-wide allocator settings for the long-running binaries.
 
 namespace mlb::common {
@@ -11,14 +12,13 @@ namespace mlb::common {
 // stays at its high-water mark. Returns false when the allocator refused a setting.
 bool keepFreedMemory();
 
-// For one-shot commands that read a large Marathon answer (`mlb render`): glibc reads
-// its malloc tunables only when a process starts, so unless GLIBC_TUNABLES already
-// mentions glibc.malloc.hugetlb, this re-executes /proc/self/exe with
-// glibc.malloc.hugetlb=1 (transparent huge pages for the heap and for large blocks)
-// and a 32 MiB mmap threshold added. A 22 MB answer then costs ~1,000 page faults
-// instead of ~20,000: on these VMs a fault costs several microseconds, and faults were
-// most of the process's CPU. Returns only when nothing was done (already set, or exec
-// failed: the command then runs as it is).
-void reexecWithHugePageHeap(char** argv, char** envp);
+// For one-shot commands that read a large Marathon answer (`mlb render`): every block
+// from the main heap, the heap grown by `reserve` bytes at once (address space only)
+// and that range advised for transparent huge pages (this kernel's THP mode is
+// `madvise`). On these VMs a page fault costs several microseconds and faults were
+// most of the process's CPU: at 5000 apps ~13,000 faults become ~600 (glibc's own
+// glibc.malloc.hugetlb tunable needed a second start of the process, ~15 ms more).
+// False when the allocator or the kernel refused (the command then runs as it is).
+bool adviseHugePageHeap(size_t reserve);
 
 }  // namespace mlb::common

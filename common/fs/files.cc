@@ -184,7 +184,7 @@ Status fsyncDir(const std::string& dir) {
 namespace {
 
 // Creates `tmp` with `data`, fsynced. On failure `tmp` is removed.
-Status writeAndSync(const std::string& tmp, const std::string& data, int mode) {
+Status writeAndSync(const std::string& tmp, const std::string& data, int mode, bool sync = true) {
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) {
     return errnoError("create", tmp);
@@ -203,7 +203,7 @@ Status writeAndSync(const std::string& tmp, const std::string& data, int mode) {
     }
     off += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0) {
+  if (sync && ::fsync(fd) != 0) {
     Error e = errnoError("fsync", tmp);
     ::close(fd);
     ::unlink(tmp.c_str());
@@ -217,6 +217,19 @@ Status writeAndSync(const std::string& tmp, const std::string& data, int mode) {
 
 Status writeNewFile(const std::string& path, const std::string& data, int mode) {
   return writeAndSync(path, data, mode);
+}
+
+Status writeFileReplacing(const std::string& path, const std::string& data, int mode) {
+  const std::string tmp = tmpName(path);
+  if (auto st = writeAndSync(tmp, data, mode, /*sync=*/false); !st) {
+    return st;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    Error e = errnoError("rename", path);
+    ::unlink(tmp.c_str());
+    return e;
+  }
+  return Status::ok();
 }
 
 Status writeFileAtomic(const std::string& path, const std::string& data, int mode) {

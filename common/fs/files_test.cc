@@ -84,6 +84,21 @@ TEST_F(FilesTest, ReadPaddedReadsFilesWhoseSizeStatDoesNotKnow) {
   }
 }
 
+TEST_F(FilesTest, WriteReplacingReplacesTheWholeFileAndLeavesNoTemporary) {
+  const std::string p = dir_ / "haproxy.cfg";
+  ASSERT_TRUE(writeFileReplacing(p, "old\n"));
+  ASSERT_TRUE(writeFileReplacing(p, "new\n", 0600));
+  auto r = readFile(p);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, "new\n");
+  size_t files = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir_)) {
+    ++files;
+  }
+  EXPECT_EQ(files, 1u);
+  EXPECT_FALSE(writeFileReplacing((dir_ / "missing" / "x").string(), "x"));
+}
+
 TEST_F(FilesTest, MapPaddedMapsLargeFilesWithZeroPaddingEvenAtAPageEdge) {
   // Sizes whose padding ends exactly on, just after and well inside a page boundary.
   for (size_t size : {size_t{4} << 20, (size_t{4} << 20) - 10, (size_t{2} << 20) + 123}) {
