@@ -22,7 +22,7 @@ cmake --build build-asan -j "$JOBS"
 
 echo "== Release build of the binaries (GCC 12 at -O3 must compile them too)"
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build-release -j "$JOBS" --target mlb-controller mlb-reloader mlb
+cmake --build build-release -j "$JOBS" --target mlb-controller mlb-reloader mlb mlb-run mlb-deploy
 
 echo "== fuzz targets (libFuzzer, a short run each)"
 ./scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
