@@ -15,9 +15,10 @@ RUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --
       libboost-filesystem-dev prometheus-cpp-dev libcivetweb-dev >/dev/null
 WORKDIR /src
 COPY . .
-# The same build as CI (scripts/test.sh builds this tree the same way and tests it).
+# The same build as CI (scripts/test.sh builds this tree the same way and tests it);
+# only the binaries the image ships.
 RUN rm -rf build && cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null \
- && cmake --build build \
+ && cmake --build build --target mlb mlb-deploy mlb-run mlb-controller mlb-reloader \
  && strip build/cli/mlb build/cli/mlb-deploy build/cli/mlb-run build/controller/mlb-controller \
       build/reloader/mlb-reloader
 # The runtime packages are the ones that own the binaries' shared libraries, so the same
