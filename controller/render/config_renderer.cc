@@ -224,131 +224,155 @@ struct ServiceRenderer {
   }
 
   Status vhostRules(Fragments& f) {
+    return s.vhosts.size() > 1 ? multiVhostRules(f) : singleVhostRules(f);
+  }
+
+  void addDomain(Fragments& f, const std::string& host) {
+    f.domain_map.emplace_back(host, s.backend);
+  }
+
+  // A VHOST list: the path (and auth) ACLs once, each name's ACLs, then the routing.
+  Status multiVhostRules(Fragments& f) {
     const bool path = !s.path.empty();
     const bool auth = !s.auth_user.empty();
-    const bool redirect = s.redirect_to_https;
+    std::string& https_prefix = x.https_prefix;
+    https_prefix.clear();
+    vars.set(Var::hostname, s.vhosts.front());
+    if (path) {
+      if (auth) {
+        if (auto st = render("HTTP_FRONTEND_ACL_ONLY_WITH_PATH_AND_AUTH", sec.http_acl); !st) {
+          return st;
+        }
+      } else if (auto st = render("HTTP_FRONTEND_ACL_ONLY_WITH_PATH", sec.http_acl); !st) {
+        return st;
+      }
+      if (auto st = render("HTTPS_FRONTEND_ACL_ONLY_WITH_PATH", https_prefix); !st) {
+        return st;
+      }
+    }
+    for (const auto& vh : s.vhosts) {
+      if (auto st = multiVhostAcl(f, vh); !st) {
+        return st;
+      }
+    }
+    return multiVhostRouting();
+  }
+
+  Status multiVhostAcl(Fragments& f, const std::string& vh) {
+    const bool path = !s.path.empty();
+    const bool auth = !s.auth_user.empty();
     const bool map = opts.haproxy_map;
-    auto addDomain = [&](const std::string& host) { f.domain_map.emplace_back(host, s.backend); };
-    if (s.vhosts.size() > 1) {
-      std::string& https_prefix = x.https_prefix;
-      https_prefix.clear();
-      vars.set(Var::hostname, s.vhosts.front());
-      if (path) {
-        if (auth) {
-          if (auto st = render("HTTP_FRONTEND_ACL_ONLY_WITH_PATH_AND_AUTH", sec.http_acl); !st) {
-            return st;
-          }
-        } else if (auto st = render("HTTP_FRONTEND_ACL_ONLY_WITH_PATH", sec.http_acl); !st) {
-          return st;
-        }
-        if (auto st = render("HTTPS_FRONTEND_ACL_ONLY_WITH_PATH", https_prefix); !st) {
-          return st;
-        }
-      }
-      for (const auto& vh : s.vhosts) {
-        vars.set(Var::hostname, vh);
-        if (map && !path && !auth && !redirect) {
-          f.uses_http_map = true;
-          addDomain(vh);
-        } else if (auto st = render("HTTP_FRONTEND_ACL_ONLY", sec.http_acl); !st) {
-          return st;
-        }
-        const size_t begin = sec.https_acl.size();
-        std::string& https = sec.https_acl;
-        https.append(https_prefix);
-        Status st;
-        if (path) {
-          st = render(
-              auth ? "HTTPS_FRONTEND_ACL_WITH_AUTH_AND_PATH" : "HTTPS_FRONTEND_ACL_WITH_PATH",
-              https);
-        } else if (auth) {
-          st = render("HTTPS_FRONTEND_ACL_WITH_AUTH", https);
-        } else if (map) {
-          f.uses_https_map = true;
-          addDomain(vh);
-        } else {
-          st = render("HTTPS_FRONTEND_ACL", https);
-        }
-        if (!st) {
-          return st;
-        }
-        f.https_acl.emplace_back(vh, Range{begin, https.size()});
-      }
-      vars.set(Var::hostname, s.hostname);
-      Status st;
-      if (redirect) {
-        st = render(
-            path ? "BACKEND_REDIRECT_HTTP_TO_HTTPS_WITH_PATH" : "BACKEND_REDIRECT_HTTP_TO_HTTPS",
-            sec.http_acl);
-      } else if (path) {
-        st = render(auth ? "HTTP_FRONTEND_ROUTING_ONLY_WITH_PATH_AND_AUTH"
-                         : "HTTP_FRONTEND_ROUTING_ONLY_WITH_PATH",
-                    sec.http_acl);
-      } else if (auth) {
-        st = render("HTTP_FRONTEND_ROUTING_ONLY_WITH_AUTH", sec.http_acl);
-      } else if (!map) {
-        st = render("HTTP_FRONTEND_ROUTING_ONLY", sec.http_acl);
-      }
+    vars.set(Var::hostname, vh);
+    if (map && !path && !auth && !s.redirect_to_https) {
+      f.uses_http_map = true;
+      addDomain(f, vh);
+    } else if (auto st = render("HTTP_FRONTEND_ACL_ONLY", sec.http_acl); !st) {
       return st;
     }
-    // One vhost.
     const size_t begin = sec.https_acl.size();
     std::string& https = sec.https_acl;
+    https.append(x.https_prefix);
+    Status st;
     if (path) {
-      if (redirect) {
-        for (const char* t : {"HTTP_FRONTEND_ACL_ONLY", "HTTP_FRONTEND_ACL_ONLY_WITH_PATH",
-                              "BACKEND_REDIRECT_HTTP_TO_HTTPS_WITH_PATH"}) {
-          if (auto st = render(t, sec.http_acl); !st) {
-            return st;
-          }
-        }
-      } else if (auto st = render(
-                     auth ? "HTTP_FRONTEND_ACL_WITH_AUTH_AND_PATH" : "HTTP_FRONTEND_ACL_WITH_PATH",
-                     sec.http_acl);
-                 !st) {
-        return st;
-      }
-      if (auto st = render("HTTPS_FRONTEND_ACL_ONLY_WITH_PATH", https); !st) {
-        return st;
-      }
-      if (auto st = render(
-              auth ? "HTTPS_FRONTEND_ACL_WITH_AUTH_AND_PATH" : "HTTPS_FRONTEND_ACL_WITH_PATH",
-              https);
-          !st) {
-        return st;
-      }
+      st = render(auth ? "HTTPS_FRONTEND_ACL_WITH_AUTH_AND_PATH" : "HTTPS_FRONTEND_ACL_WITH_PATH",
+                  https);
+    } else if (auth) {
+      st = render("HTTPS_FRONTEND_ACL_WITH_AUTH", https);
+    } else if (map) {
+      f.uses_https_map = true;
+      addDomain(f, vh);
     } else {
-      Status st;
-      if (redirect) {
-        st = render("HTTP_FRONTEND_ACL_ONLY", sec.http_acl);
-        if (st) {
-          st = render("BACKEND_REDIRECT_HTTP_TO_HTTPS", sec.http_acl);
-        }
-      } else if (auth) {
-        st = render("HTTP_FRONTEND_ACL_WITH_AUTH", sec.http_acl);
-      } else if (map) {
-        f.uses_http_map = true;
-        addDomain(s.hostname);
-      } else {
-        st = render("HTTP_FRONTEND_ACL", sec.http_acl);
-      }
-      if (!st) {
-        return st;
-      }
-      if (auth) {
-        st = render("HTTPS_FRONTEND_ACL_WITH_AUTH", https);
-      } else if (map) {
-        f.uses_https_map = true;
-        addDomain(s.hostname);
-      } else {
-        st = render("HTTPS_FRONTEND_ACL", https);
-      }
-      if (!st) {
-        return st;
-      }
+      st = render("HTTPS_FRONTEND_ACL", https);
+    }
+    if (!st) {
+      return st;
+    }
+    f.https_acl.emplace_back(vh, Range{begin, https.size()});
+    return Status::ok();
+  }
+
+  Status multiVhostRouting() {
+    const bool path = !s.path.empty();
+    const bool auth = !s.auth_user.empty();
+    vars.set(Var::hostname, s.hostname);
+    if (s.redirect_to_https) {
+      return render(
+          path ? "BACKEND_REDIRECT_HTTP_TO_HTTPS_WITH_PATH" : "BACKEND_REDIRECT_HTTP_TO_HTTPS",
+          sec.http_acl);
+    }
+    if (path) {
+      return render(auth ? "HTTP_FRONTEND_ROUTING_ONLY_WITH_PATH_AND_AUTH"
+                         : "HTTP_FRONTEND_ROUTING_ONLY_WITH_PATH",
+                    sec.http_acl);
+    }
+    if (auth) {
+      return render("HTTP_FRONTEND_ROUTING_ONLY_WITH_AUTH", sec.http_acl);
+    }
+    return opts.haproxy_map ? Status::ok() : render("HTTP_FRONTEND_ROUTING_ONLY", sec.http_acl);
+  }
+
+  // One vhost.
+  Status singleVhostRules(Fragments& f) {
+    const size_t begin = sec.https_acl.size();
+    std::string& https = sec.https_acl;
+    if (auto st = s.path.empty() ? singleVhostAcls(f) : singleVhostPathAcls(); !st) {
+      return st;
     }
     f.https_acl.emplace_back(s.hostname, Range{begin, https.size()});
     return Status::ok();
+  }
+
+  Status singleVhostPathAcls() {
+    const bool auth = !s.auth_user.empty();
+    if (s.redirect_to_https) {
+      for (const char* t : {"HTTP_FRONTEND_ACL_ONLY", "HTTP_FRONTEND_ACL_ONLY_WITH_PATH",
+                            "BACKEND_REDIRECT_HTTP_TO_HTTPS_WITH_PATH"}) {
+        if (auto st = render(t, sec.http_acl); !st) {
+          return st;
+        }
+      }
+    } else if (auto st = render(
+                   auth ? "HTTP_FRONTEND_ACL_WITH_AUTH_AND_PATH" : "HTTP_FRONTEND_ACL_WITH_PATH",
+                   sec.http_acl);
+               !st) {
+      return st;
+    }
+    if (auto st = render("HTTPS_FRONTEND_ACL_ONLY_WITH_PATH", sec.https_acl); !st) {
+      return st;
+    }
+    return render(auth ? "HTTPS_FRONTEND_ACL_WITH_AUTH_AND_PATH" : "HTTPS_FRONTEND_ACL_WITH_PATH",
+                  sec.https_acl);
+  }
+
+  Status singleVhostAcls(Fragments& f) {
+    const bool auth = !s.auth_user.empty();
+    const bool map = opts.haproxy_map;
+    Status st;
+    if (s.redirect_to_https) {
+      st = render("HTTP_FRONTEND_ACL_ONLY", sec.http_acl);
+      if (st) {
+        st = render("BACKEND_REDIRECT_HTTP_TO_HTTPS", sec.http_acl);
+      }
+    } else if (auth) {
+      st = render("HTTP_FRONTEND_ACL_WITH_AUTH", sec.http_acl);
+    } else if (map) {
+      f.uses_http_map = true;
+      addDomain(f, s.hostname);
+    } else {
+      st = render("HTTP_FRONTEND_ACL", sec.http_acl);
+    }
+    if (!st) {
+      return st;
+    }
+    if (auth) {
+      return render("HTTPS_FRONTEND_ACL_WITH_AUTH", sec.https_acl);
+    }
+    if (map) {
+      f.uses_https_map = true;
+      addDomain(f, s.hostname);
+      return Status::ok();
+    }
+    return render("HTTPS_FRONTEND_ACL", sec.https_acl);
   }
 
   Status backend() {
