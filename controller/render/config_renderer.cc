@@ -377,58 +377,8 @@ struct ServiceRenderer {
 
   Status backend() {
     std::string& b = sec.backend;
-    if (auto st = render("BACKEND_HEAD", b); !st) {
-      return st;
-    }
-    if (s.mode == "http") {
-      if (s.use_hsts) {
-        if (auto st = render("BACKEND_HSTS_OPTIONS", b); !st) {
-          return st;
-        }
-      }
-      if (auto st = render("BACKEND_HTTP_OPTIONS", b); !st) {
-        return st;
-      }
-      if (!s.proxypath.empty()) {
-        if (auto st = render("HTTP_BACKEND_PROXYPASS_GLUE", b); !st) {
-          return st;
-        }
-      }
-      if (!s.revproxypath.empty()) {
-        if (auto st = render("HTTP_BACKEND_REVPROXY_GLUE", b); !st) {
-          return st;
-        }
-      }
-      if (!s.redirpath.empty()) {
-        if (auto st = render("HTTP_BACKEND_REDIR", b); !st) {
-          return st;
-        }
-      }
-    }
-    if (!s.network_allowed.empty()) {
-      const bool http = s.mode == "http";
-      std::string& net = x.net;
-      size_t i = 0;
-      const std::string& list = s.network_allowed;
-      while (i < list.size()) {
-        size_t j = list.find_first_of(" \t", i);
-        net.assign(list, i, j == std::string::npos ? std::string::npos : j - i);
-        if (!net.empty()) {
-          vars.set(Var::network_allowed, net);
-          if (auto st = render(
-                  http ? "HTTP_BACKEND_NETWORK_ALLOWED_ACL" : "TCP_BACKEND_NETWORK_ALLOWED_ACL", b);
-              !st) {
-            return st;
-          }
-        }
-        if (j == std::string::npos) {
-          break;
-        }
-        i = j + 1;
-      }
-      vars.unset(Var::network_allowed);
-      if (auto st = render(http ? "HTTP_BACKEND_ACL_ALLOW_DENY" : "TCP_BACKEND_ACL_ALLOW_DENY", b);
-          !st) {
+    for (auto step : {&ServiceRenderer::backendHead, &ServiceRenderer::networkAllowed}) {
+      if (auto st = (this->*step)(b); !st) {
         return st;
       }
     }
@@ -438,71 +388,142 @@ struct ServiceRenderer {
       }
     }
     const char* server_check = nullptr;
-    if (s.health_check) {
-      const bool tcp = tcpHealthCheck();
-      if (tcp || s.mode == "http") {
-        std::string& first_port_options = x.first_port_options;
-        first_port_options.clear();
-        // marathon-lb passes the first server's port (or, with a health-check port
-        // index, the first port of that service) to the backend-level template.
-        if (!s.servers.empty()) {
-          const Server& first = s.servers.front();
-          if (!s.healthcheck_port_index) {
-            first_port_options.append(" port ").append(std::to_string(first.port));
-          } else if (first.check_port) {
-            first_port_options.append(" port ").append(std::to_string(*first.check_port));
-          }
+    if (auto st = backendHealthCheck(b, server_check); !st) {
+      return st;
+    }
+    for (const auto& srv : s.servers) {
+      if (auto st = serverLine(srv, server_check, b); !st) {
+        return st;
+      }
+    }
+    return Status::ok();
+  }
+
+  // BACKEND_HEAD, and for http: HSTS, options, proxy-pass, revproxy, redirect.
+  Status backendHead(std::string& b) {
+    if (auto st = render("BACKEND_HEAD", b); !st) {
+      return st;
+    }
+    if (s.mode != "http") {
+      return Status::ok();
+    }
+    const std::pair<bool, const char*> parts[] = {
+        {s.use_hsts, "BACKEND_HSTS_OPTIONS"},
+        {true, "BACKEND_HTTP_OPTIONS"},
+        {!s.proxypath.empty(), "HTTP_BACKEND_PROXYPASS_GLUE"},
+        {!s.revproxypath.empty(), "HTTP_BACKEND_REVPROXY_GLUE"},
+        {!s.redirpath.empty(), "HTTP_BACKEND_REDIR"}};
+    for (const auto& [wanted, name] : parts) {
+      if (wanted) {
+        if (auto st = render(name, b); !st) {
+          return st;
         }
-        vars.set(Var::healthCheckPortOptions, first_port_options);
+      }
+    }
+    return Status::ok();
+  }
+
+  // HAPROXY_{n}_BACKEND_NETWORK_ALLOWED: one ACL per network, then allow/deny.
+  Status networkAllowed(std::string& b) {
+    if (s.network_allowed.empty()) {
+      return Status::ok();
+    }
+    const bool http = s.mode == "http";
+    std::string& net = x.net;
+    const std::string& list = s.network_allowed;
+    for (size_t i = 0; i < list.size();) {
+      const size_t j = list.find_first_of(" \t", i);
+      net.assign(list, i, j == std::string::npos ? std::string::npos : j - i);
+      if (!net.empty()) {
+        vars.set(Var::network_allowed, net);
         if (auto st = render(
-                tcp ? "BACKEND_TCP_HEALTHCHECK_OPTIONS" : "BACKEND_HTTP_HEALTHCHECK_OPTIONS", b);
+                http ? "HTTP_BACKEND_NETWORK_ALLOWED_ACL" : "TCP_BACKEND_NETWORK_ALLOWED_ACL", b);
             !st) {
           return st;
         }
-        server_check = tcp ? "BACKEND_SERVER_TCP_HEALTHCHECK_OPTIONS"
-                           : "BACKEND_SERVER_HTTP_HEALTHCHECK_OPTIONS";
+      }
+      if (j == std::string::npos) {
+        break;
+      }
+      i = j + 1;
+    }
+    vars.unset(Var::network_allowed);
+    return render(http ? "HTTP_BACKEND_ACL_ALLOW_DENY" : "TCP_BACKEND_ACL_ALLOW_DENY", b);
+  }
+
+  // The backend-level health check; `server_check` names the per-server template.
+  Status backendHealthCheck(std::string& b, const char*& server_check) {
+    const bool tcp = s.health_check && tcpHealthCheck();
+    if (!s.health_check || (!tcp && s.mode != "http")) {
+      return Status::ok();
+    }
+    std::string& first_port_options = x.first_port_options;
+    first_port_options.clear();
+    // marathon-lb passes the first server's port (or, with a health-check port index,
+    // the first port of that service) to the backend-level template.
+    if (!s.servers.empty()) {
+      const Server& first = s.servers.front();
+      if (!s.healthcheck_port_index) {
+        first_port_options.append(" port ").append(std::to_string(first.port));
+      } else if (first.check_port) {
+        first_port_options.append(" port ").append(std::to_string(*first.check_port));
       }
     }
-    // Buffers reused across servers and services: a backend renders one line per server.
-    std::string &port = x.port, &id = x.id, &cookie = x.cookie, &check = x.check,
-                &port_options = x.port_options, &raw = x.raw;
-    for (const auto& srv : s.servers) {
-      setNumber(port, srv.port);
-      setNumber(id, srv.id);
-      cookie.clear();
-      if (s.sticky) {
-        cookie.append(" check cookie ").append(srv.cookie);
-      }
-      check.clear();
-      if (server_check != nullptr) {
-        port_options.clear();
-        if (srv.check_port) {
-          port_options.append(" port ").append(std::to_string(*srv.check_port));
-        }
-        vars.set(Var::healthCheckPortOptions, port_options);
-        raw.clear();
-        if (auto st = render(server_check, raw); !st) {
-          return st;
-        }
-        // marathon-lb strips the rendered text and prefixes one blank.
-        size_t a = raw.find_first_not_of(" \t\n");
-        size_t z = raw.find_last_not_of(" \t\n");
-        if (a != std::string::npos) {
-          check.push_back(' ');
-          check.append(raw, a, z - a + 1);
-        }
-      }
-      vars.set(Var::host, srv.host);
-      vars.set(Var::host_ipv4, srv.ip);
-      vars.set(Var::port, port);
-      vars.set(Var::serverName, srv.name);
-      vars.set(Var::serverId, id);
-      vars.set(Var::cookieOptions, cookie);
-      vars.set(Var::healthCheckOptions, check);
-      vars.set(Var::otherOptions, srv.draining ? " disabled" : "");
-      if (auto st = render("BACKEND_SERVER_OPTIONS", b); !st) {
+    vars.set(Var::healthCheckPortOptions, first_port_options);
+    if (auto st =
+            render(tcp ? "BACKEND_TCP_HEALTHCHECK_OPTIONS" : "BACKEND_HTTP_HEALTHCHECK_OPTIONS", b);
+        !st) {
+      return st;
+    }
+    server_check =
+        tcp ? "BACKEND_SERVER_TCP_HEALTHCHECK_OPTIONS" : "BACKEND_SERVER_HTTP_HEALTHCHECK_OPTIONS";
+    return Status::ok();
+  }
+
+  // One `server` line. Buffers reused across servers and services: a backend renders
+  // one line per server.
+  Status serverLine(const Server& srv, const char* server_check, std::string& b) {
+    std::string &port = x.port, &id = x.id, &cookie = x.cookie, &check = x.check;
+    setNumber(port, srv.port);
+    setNumber(id, srv.id);
+    cookie.clear();
+    if (s.sticky) {
+      cookie.append(" check cookie ").append(srv.cookie);
+    }
+    check.clear();
+    if (server_check != nullptr) {
+      if (auto st = serverCheck(srv, server_check, check); !st) {
         return st;
       }
+    }
+    vars.set(Var::host, srv.host);
+    vars.set(Var::host_ipv4, srv.ip);
+    vars.set(Var::port, port);
+    vars.set(Var::serverName, srv.name);
+    vars.set(Var::serverId, id);
+    vars.set(Var::cookieOptions, cookie);
+    vars.set(Var::healthCheckOptions, check);
+    vars.set(Var::otherOptions, srv.draining ? " disabled" : "");
+    return render("BACKEND_SERVER_OPTIONS", b);
+  }
+
+  Status serverCheck(const Server& srv, const char* server_check, std::string& check) {
+    std::string &port_options = x.port_options, &raw = x.raw;
+    port_options.clear();
+    if (srv.check_port) {
+      port_options.append(" port ").append(std::to_string(*srv.check_port));
+    }
+    vars.set(Var::healthCheckPortOptions, port_options);
+    raw.clear();
+    if (auto st = render(server_check, raw); !st) {
+      return st;
+    }
+    // marathon-lb strips the rendered text and prefixes one blank.
+    const size_t a = raw.find_first_not_of(" \t\n");
+    const size_t z = raw.find_last_not_of(" \t\n");
+    if (a != std::string::npos) {
+      check.push_back(' ');
+      check.append(raw, a, z - a + 1);
     }
     return Status::ok();
   }
