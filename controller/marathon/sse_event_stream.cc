@@ -116,6 +116,27 @@ class AsioSseEventStream : public SseEventStream {
     return done && !ec;
   }
 
+  // One connection: its io_context, the (maybe TLS) stream and the parsed URL.
+  struct Connection {
+    asio::io_context& io;
+    asio::ssl::stream<tcp::socket>& stream;
+    const ParsedUrl& u;
+    tcp::socket& sock() { return stream.next_layer(); }
+  };
+
+  // stop() reaches the attempt's io_context while it runs.
+  struct IoRegistration {
+    AsioSseEventStream& s;
+    IoRegistration(AsioSseEventStream& owner, asio::io_context& io) : s(owner) {
+      std::lock_guard<std::mutex> lock(s.mu_);
+      s.io_ = &io;
+    }
+    ~IoRegistration() {
+      std::lock_guard<std::mutex> lock(s.mu_);
+      s.io_ = nullptr;
+    }
+  };
+
   Outcome connectOnce(const std::string& url, int redirects_left, bool send_auth = true) {
     Outcome out;
     ParsedUrl u;
@@ -124,34 +145,34 @@ class AsioSseEventStream : public SseEventStream {
       return out;
     }
     asio::io_context io;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      io_ = &io;
-    }
-    struct Reset {
-      AsioSseEventStream* s;
-      ~Reset() {
-        std::lock_guard<std::mutex> lock(s->mu_);
-        s->io_ = nullptr;
-      }
-    } reset{this};
-
+    IoRegistration registration(*this, io);
     asio::ssl::context ssl_ctx(asio::ssl::context::tls_client);
     if (u.tls) {
       configureTlsClient(ssl_ctx, config_.insecure_tls, config_.ca_cert);
     }
     asio::ssl::stream<tcp::socket> stream(io, ssl_ctx);
-    tcp::socket& sock = stream.next_layer();
+    Connection c{io, stream, u};
     boost::system::error_code ec;
+    if (!open(c, ec)) {
+      out.reason = "connect " + url + ": " + ec.message();
+      return out;
+    }
+    if (!send(c, request(u, send_auth), ec)) {
+      out.reason = "send request to " + url + ": " + ec.message();
+      return out;
+    }
+    return readStream(c, url, redirects_left, send_auth);
+  }
 
-    // Resolve + connect.
-    tcp::resolver resolver(io);
+  // Resolve, connect, and the TLS handshake, each within the connect timeout.
+  bool open(Connection& c, boost::system::error_code& ec) {
+    tcp::resolver resolver(c.io);
     tcp::resolver::results_type endpoints;
     bool ok = runWithDeadline(
-        io, sock, config_.connect_timeout,
+        c.io, c.sock(), config_.connect_timeout,
         [&](bool& done, boost::system::error_code& e) {
           resolver.async_resolve(
-              u.host, u.port,
+              c.u.host, c.u.port,
               [&](const boost::system::error_code& r, tcp::resolver::results_type res) {
                 e = r;
                 endpoints = res;
@@ -161,9 +182,9 @@ class AsioSseEventStream : public SseEventStream {
         ec);
     if (ok) {
       ok = runWithDeadline(
-          io, sock, config_.connect_timeout,
+          c.io, c.sock(), config_.connect_timeout,
           [&](bool& done, boost::system::error_code& e) {
-            asio::async_connect(sock, endpoints,
+            asio::async_connect(c.sock(), endpoints,
                                 [&](const boost::system::error_code& r, const tcp::endpoint&) {
                                   e = r;
                                   done = true;
@@ -171,24 +192,23 @@ class AsioSseEventStream : public SseEventStream {
           },
           ec);
     }
-    if (ok && u.tls) {
-      prepareTlsStream(stream, u.host, config_.insecure_tls);
+    if (ok && c.u.tls) {
+      prepareTlsStream(c.stream, c.u.host, config_.insecure_tls);
       ok = runWithDeadline(
-          io, sock, config_.connect_timeout,
+          c.io, c.sock(), config_.connect_timeout,
           [&](bool& done, boost::system::error_code& e) {
-            stream.async_handshake(asio::ssl::stream_base::client,
-                                   [&](const boost::system::error_code& r) {
-                                     e = r;
-                                     done = true;
-                                   });
+            c.stream.async_handshake(asio::ssl::stream_base::client,
+                                     [&](const boost::system::error_code& r) {
+                                       e = r;
+                                       done = true;
+                                     });
           },
           ec);
     }
-    if (!ok) {
-      out.reason = "connect " + url + ": " + ec.message();
-      return out;
-    }
+    return ok;
+  }
 
+  std::string request(const ParsedUrl& u, bool send_auth) const {
     std::string req = "GET " + eventsTarget(u.target) + " HTTP/1.1\r\nHost: " + u.host + ":" +
                       u.port + "\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n";
     if (config_.authorization && send_auth) {
@@ -196,131 +216,147 @@ class AsioSseEventStream : public SseEventStream {
         req += "Authorization: " + auth + "\r\n";
       }
     }
-    req += "\r\n";
-    ok = runWithDeadline(
-        io, sock, config_.connect_timeout,
+    return req + "\r\n";
+  }
+
+  bool send(Connection& c, const std::string& req, boost::system::error_code& ec) {
+    return runWithDeadline(
+        c.io, c.sock(), config_.connect_timeout,
         [&](bool& done, boost::system::error_code& e) {
           auto h = [&](const boost::system::error_code& r, size_t) {
             e = r;
             done = true;
           };
-          if (u.tls) {
-            asio::async_write(stream, asio::buffer(req), h);
+          if (c.u.tls) {
+            asio::async_write(c.stream, asio::buffer(req), h);
           } else {
-            asio::async_write(sock, asio::buffer(req), h);
+            asio::async_write(c.sock(), asio::buffer(req), h);
           }
         },
         ec);
-    if (!ok) {
-      out.reason = "send request to " + url + ": " + ec.message();
-      return out;
-    }
+  }
 
-    // Read until the end of the headers, then stream the body into the parser.
+  // One read within `timeout`; `n` bytes landed in `chunk`.
+  bool readSome(Connection& c, char* chunk, size_t size, size_t& n,
+                std::chrono::milliseconds timeout, boost::system::error_code& ec) {
+    return runWithDeadline(
+        c.io, c.sock(), timeout,
+        [&](bool& done, boost::system::error_code& e) {
+          auto h = [&](const boost::system::error_code& r, size_t got) {
+            e = r;
+            n = got;
+            done = true;
+          };
+          if (c.u.tls) {
+            c.stream.async_read_some(asio::buffer(chunk, size), h);
+          } else {
+            c.sock().async_read_some(asio::buffer(chunk, size), h);
+          }
+        },
+        ec);
+  }
+
+  // Reads until the end of the headers, then streams the body into the parser.
+  Outcome readStream(Connection& c, const std::string& url, int redirects_left, bool send_auth) {
+    Outcome out;
     std::string buf;
     char chunk[16384];
-    size_t header_end = std::string::npos;
     SseParser parser;
+    auto deliver = [&](std::string_view data) {
+      parser.feed(data, [&](SseEvent&& e) {
+        if (cb_.on_event) {
+          cb_.on_event(e);
+        }
+      });
+    };
     bool in_body = false;
+    boost::system::error_code ec;
     while (!stopping_) {
       size_t n = 0;
-      auto timeout = in_body ? config_.silence_timeout : config_.connect_timeout;
-      ok = runWithDeadline(
-          io, sock, timeout,
-          [&](bool& done, boost::system::error_code& e) {
-            auto h = [&](const boost::system::error_code& r, size_t got) {
-              e = r;
-              n = got;
-              done = true;
-            };
-            if (u.tls) {
-              stream.async_read_some(asio::buffer(chunk), h);
-            } else {
-              sock.async_read_some(asio::buffer(chunk), h);
-            }
-          },
-          ec);
+      const bool ok = readSome(c, chunk, sizeof chunk, n,
+                               in_body ? config_.silence_timeout : config_.connect_timeout, ec);
       if (n > 0 && cb_.on_bytes) {
         cb_.on_bytes();
       }
       if (in_body && n > 0) {
-        parser.feed(std::string_view(chunk, n), [&](SseEvent&& e) {
-          if (cb_.on_event) {
-            cb_.on_event(e);
-          }
-        });
+        deliver(std::string_view(chunk, n));
       } else if (n > 0) {
         buf.append(chunk, n);
-        header_end = buf.find("\r\n\r\n");
+        const size_t header_end = buf.find("\r\n\r\n");
         if (header_end != std::string::npos) {
-          std::string status_line = buf.substr(0, buf.find("\r\n"));
-          int status = 0;
-          if (status_line.size() > 12) {
-            status = std::atoi(status_line.c_str() + 9);
-          }
-          if (status >= 300 && status < 400) {
-            std::string location =
-                responseHeader(std::string_view(buf).substr(0, header_end), "location");
-            if (redirects_left > 0 && !location.empty()) {
-              // A standby redirects /v2/events to the leader; follow it once. The
-              // credentials go only to a configured Marathon, never over http once https.
-              auto pos = location.find("/v2/events");
-              std::string base = pos == std::string::npos ? location : location.substr(0, pos);
-              RedirectPolicy policy = planRedirect(url, base, config_.marathon_urls);
-              if (policy == RedirectPolicy::Refuse) {
-                out.reason = "redirect from " + url + " to " + base + " refused (https to http)";
-                return out;
-              }
-              return connectOnce(base, redirects_left - 1,
-                                 send_auth && policy == RedirectPolicy::FollowWithCredentials);
-            }
-            out.reason = "HTTP " + std::to_string(status) + " without a usable redirect";
-            return out;
-          }
-          if (status != 200) {
-            out.reason = "HTTP " + std::to_string(status) + " from " + url + "/v2/events";
-            return out;
-          }
-          std::string ctype =
-              responseHeader(std::string_view(buf).substr(0, header_end), "content-type");
-          if (ctype.find("text/event-stream") == std::string::npos) {
-            out.reason = "not an event stream (Content-Type: " + ctype + ")";
-            return out;
+          if (auto done = checkHead(buf, header_end, url, redirects_left, send_auth)) {
+            return *done;
           }
           in_body = true;
           out.connected = true;
           if (cb_.on_connected) {
             cb_.on_connected(url);
           }
-          std::string rest = buf.substr(header_end + 4);
-          buf.clear();
-          if (!rest.empty()) {
-            parser.feed(rest, [&](SseEvent&& e) {
-              if (cb_.on_event) {
-                cb_.on_event(e);
-              }
-            });
+          if (buf.size() > header_end + 4) {
+            deliver(std::string_view(buf).substr(header_end + 4));
           }
+          buf.clear();
         } else if (buf.size() > 65536) {
           out.reason = "response headers too large";
           return out;
         }
       }
       if (!ok) {
-        if (ec == asio::error::timed_out) {
-          out.reason = in_body ? "silent for " + std::to_string(config_.silence_timeout.count()) +
-                                     " ms (no event, no keep-alive)"
-                               : "no response headers within timeout";
-        } else if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
-          out.reason = "stream closed by Marathon";
-        } else {
-          out.reason = "read: " + ec.message();
-        }
+        out.reason = readFailure(ec, in_body);
         return out;
       }
     }
     out.reason = "stopped";
     return out;
+  }
+
+  // The response head: nothing when it opens the event stream; otherwise the outcome
+  // (an error, or a standby's redirect to the leader, followed once).
+  std::optional<Outcome> checkHead(const std::string& buf, size_t header_end,
+                                   const std::string& url, int redirects_left, bool send_auth) {
+    Outcome out;
+    const std::string_view head = std::string_view(buf).substr(0, header_end);
+    const std::string status_line = buf.substr(0, buf.find("\r\n"));
+    const int status = status_line.size() > 12 ? std::atoi(status_line.c_str() + 9) : 0;
+    if (status >= 300 && status < 400) {
+      const std::string location = responseHeader(head, "location");
+      if (redirects_left > 0 && !location.empty()) {
+        // The credentials go only to a configured Marathon, never over http once https.
+        const auto pos = location.find("/v2/events");
+        const std::string base = pos == std::string::npos ? location : location.substr(0, pos);
+        const RedirectPolicy policy = planRedirect(url, base, config_.marathon_urls);
+        if (policy == RedirectPolicy::Refuse) {
+          out.reason = "redirect from " + url + " to " + base + " refused (https to http)";
+          return out;
+        }
+        return connectOnce(base, redirects_left - 1,
+                           send_auth && policy == RedirectPolicy::FollowWithCredentials);
+      }
+      out.reason = "HTTP " + std::to_string(status) + " without a usable redirect";
+      return out;
+    }
+    if (status != 200) {
+      out.reason = "HTTP " + std::to_string(status) + " from " + url + "/v2/events";
+      return out;
+    }
+    const std::string ctype = responseHeader(head, "content-type");
+    if (ctype.find("text/event-stream") == std::string::npos) {
+      out.reason = "not an event stream (Content-Type: " + ctype + ")";
+      return out;
+    }
+    return std::nullopt;
+  }
+
+  std::string readFailure(const boost::system::error_code& ec, bool in_body) const {
+    if (ec == asio::error::timed_out) {
+      return in_body ? "silent for " + std::to_string(config_.silence_timeout.count()) +
+                           " ms (no event, no keep-alive)"
+                     : "no response headers within timeout";
+    }
+    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
+      return "stream closed by Marathon";
+    }
+    return "read: " + ec.message();
   }
 
   SseStreamConfig config_;
