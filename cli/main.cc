@@ -57,9 +57,10 @@ int main(int argc, char** argv) {
     if (const off_t size = inputSize(args); size >= kLargeInput) {
       mlb::common::adviseHugePageHeap(std::max<size_t>(size_t{1} << 30, 16 * size));
     }
-    // The rendering's memory is left to the kernel at exit (never freed).
-    return mlb::cli::runRender({args.begin() + 1, args.end()}, env, std::cout, std::cerr,
-                               mlb::cli::newRenderMemory());
+    // The rendering's memory is left to the kernel at exit (never freed; held by a
+    // static, so that a leak checker sees it reachable).
+    static mlb::cli::RenderMemory* const keep = mlb::cli::newRenderMemory();
+    return mlb::cli::runRender({args.begin() + 1, args.end()}, env, std::cout, std::cerr, keep);
   }
   if (args[0] == "lint") {
     return mlb::cli::runLint({args.begin() + 1, args.end()}, std::cin, std::cout, std::cerr);

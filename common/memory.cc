@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -22,19 +23,36 @@ bool keepFreedMemory() {
   return mmap_ok && trim_ok;
 }
 
+namespace {
+// glibc's defaults (mallopt(3)), put back when the huge-page heap cannot be set up.
+void restoreAllocatorDefaults() {
+  mallopt(M_MMAP_MAX, 65536);
+  mallopt(M_TOP_PAD, 128 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+}
+}  // namespace
+
 bool adviseHugePageHeap(size_t reserve) {
   constexpr uintptr_t kHuge = 2 << 20;
+  constexpr size_t kTopPad = 64 << 20;
+  // MALLOC_PERTURB_ fills every block: the reservation would become resident.
+  if (std::getenv("MALLOC_PERTURB_") != nullptr) {
+    return false;
+  }
+  // Below the trim threshold, so that freeing the reservation keeps it.
+  reserve = std::min<size_t>(reserve, INT32_MAX - 2 * kTopPad);
   // Every block from the main heap (no mapping per large block), the heap grown by
   // `reserve` at once and never trimmed: one range to advise.
-  if (mallopt(M_TRIM_THRESHOLD, INT32_MAX) != 1 || mallopt(M_TOP_PAD, 64 << 20) != 1 ||
+  if (mallopt(M_TRIM_THRESHOLD, INT32_MAX) != 1 || mallopt(M_TOP_PAD, kTopPad) != 1 ||
       mallopt(M_MMAP_MAX, 0) != 1) {
+    restoreAllocatorDefaults();
     return false;
   }
   // A block as big as the reservation grows the heap past it (pages untouched); freed,
   // it stays as the heap's top, which the later blocks are carved from.
   void* block = malloc(reserve);
   if (block == nullptr) {
-    mallopt(M_MMAP_MAX, 65536);  // glibc's default: large blocks mapped again
+    restoreAllocatorDefaults();
     return false;
   }
   const auto begin = (reinterpret_cast<uintptr_t>(block) + kHuge - 1) & ~(kHuge - 1);

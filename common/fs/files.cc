@@ -209,7 +209,12 @@ Status writeAndSync(const std::string& tmp, const std::string& data, int mode, b
     ::unlink(tmp.c_str());
     return e;
   }
-  ::close(fd);
+  // Without the fsync, close() is where a delayed write error (NFS, quota) shows.
+  if (::close(fd) != 0) {
+    Error e = errnoError("close", tmp);
+    ::unlink(tmp.c_str());
+    return e;
+  }
   return Status::ok();
 }
 
