@@ -1,7 +1,6 @@
 #include "controller/sync/alert_attribution.h"
 
 #include <algorithm>
-#include <regex>
 #include <string_view>
 
 namespace mlb::controller {
@@ -70,27 +69,6 @@ bool isSummary(const std::string& text) {
 
 }  // namespace
 
-std::vector<std::pair<int, std::string>> parseAlerts(const std::string& output) {
-  std::vector<std::pair<int, std::string>> out;
-  static const std::regex kLine(R"(\[[^\]\s]+:(\d+)\])");
-  size_t pos = 0;
-  while (pos < output.size()) {
-    size_t end = output.find('\n', pos);
-    std::string line = output.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-    pos = end == std::string::npos ? output.size() : end + 1;
-    if (line.find("[ALERT]") == std::string::npos) {
-      continue;
-    }
-    int n = 0;
-    std::smatch m;
-    if (std::regex_search(line, m, kLine) && m[1].length() < 10) {
-      n = std::stoi(m[1].str());
-    }
-    out.emplace_back(n, line);
-  }
-  return out;
-}
-
 const RenderedConfig::Span* spanAtOffset(const std::vector<RenderedConfig::Span>& spans,
                                          size_t offset) {
   auto it = std::upper_bound(spans.begin(), spans.end(), offset,
@@ -105,7 +83,7 @@ const RenderedConfig::Span* spanAtOffset(const std::vector<RenderedConfig::Span>
 Attribution attributeAlerts(const std::string& output, const std::string& config,
                             const std::vector<RenderedConfig::Span>& spans) {
   Attribution a;
-  for (const auto& [line, text] : parseAlerts(output)) {
+  for (const auto& [line, text] : common::parseAlerts(output)) {
     std::string owner;
     if (size_t at = lineOffset(config, line); at != std::string::npos) {
       if (const auto* span = spanAtOffset(spans, at)) {

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/haproxy/config_check.h"
 #include "controller/render/config_renderer.h"
 
 namespace mlb::controller {
@@ -15,10 +16,6 @@ struct Attribution {
   std::map<std::string, std::string> apps;  // app id -> the first [ALERT] line it owns
   std::string unattributed;                 // the first alert no app owns ("" when none)
 };
-
-// Parses haproxy -c output: for each [ALERT] line, the config line number it names
-// (0 when none) and the text.
-std::vector<std::pair<int, std::string>> parseAlerts(const std::string& output);
 
 // The span holding byte `offset` of the config, or null (a global part). `spans` are
 // in config order and do not overlap.

@@ -232,8 +232,8 @@ Reconciler::ValidationResult Reconciler::validate(const RenderedConfig& rendered
       }
     }
   }
-  auto r = runner_->run({options_.haproxy_bin, "-c", "-f", *scratch + "/haproxy.cfg"},
-                        options_.validate_timeout);
+  auto r = common::checkConfig(*runner_, options_.haproxy_bin, *scratch + "/haproxy.cfg",
+                               options_.validate_timeout);
   publisher_.removeScratch(*scratch);
   if (!r) {
     v.ok = false;
@@ -241,21 +241,21 @@ Reconciler::ValidationResult Reconciler::validate(const RenderedConfig& rendered
     v.global_error = "haproxy -c could not run: " + r.error().message;
     return v;
   }
-  if (r->ok()) {
+  if (r->outcome == common::ConfigCheck::Outcome::kValid) {
     return v;
   }
   v.ok = false;
-  if (r->timed_out) {
+  if (r->outcome == common::ConfigCheck::Outcome::kTimedOut) {
     v.not_checked = true;
     v.global_error =
         "haproxy -c timed out after " + std::to_string(options_.validate_timeout.count()) + " ms";
     return v;
   }
-  Attribution a = attributeAlerts(r->err + r->out, rendered.config, rendered.spans);
+  Attribution a = attributeAlerts(r->output, rendered.config, rendered.spans);
   v.offending_apps = std::move(a.apps);
   v.global_error = std::move(a.unattributed);
   if (v.offending_apps.empty() && v.global_error.empty()) {
-    v.global_error = "haproxy -c failed: " + r->err.substr(0, 300);
+    v.global_error = "haproxy -c failed: " + r->output.substr(0, 300);
   }
   return v;
 }

@@ -307,15 +307,6 @@ TEST_F(ReconcilerTest, ValidationTimeoutIsNotAVerdict) {
   EXPECT_EQ(r.reconcileOnce().outcome, PassReport::Outcome::Published);
 }
 
-TEST(ParseAlerts, LineNumbersAndText) {
-  auto a = parseAlerts(
-      "[NOTICE] x\n[ALERT]    (9) : config : parsing [/s/haproxy.cfg:42] : unknown keyword\n"
-      "[ALERT]    (9) : config : Fatal errors found in configuration.\n");
-  ASSERT_EQ(a.size(), 2u);
-  EXPECT_EQ(a[0].first, 42);
-  EXPECT_EQ(a[1].first, 0);
-}
-
 }  // namespace
 }  // namespace mlb::controller
 

@@ -13,6 +13,7 @@
 
 #include "common/fs/file_lock.h"
 #include "common/fs/files.h"
+#include "common/haproxy/config_check.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "reloader/haproxy/runtime_cli.h"
@@ -21,20 +22,6 @@ namespace mlb::reloader {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::string alertLines(const std::string& out) {
-  std::string keep;
-  size_t pos = 0;
-  while (pos < out.size()) {
-    size_t end = out.find('\n', pos);
-    std::string line = out.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-    pos = end == std::string::npos ? out.size() : end + 1;
-    if (line.find("[ALERT]") != std::string::npos) {
-      keep += (keep.empty() ? "" : "\n") + line;
-    }
-  }
-  return keep.empty() ? out.substr(0, 500) : keep;
-}
 
 }  // namespace
 
@@ -165,20 +152,20 @@ std::string ReloadController::validate(const std::string& version) {
       return st.error().message;
     }
   }
-  auto r = runner_.run({options_.haproxy_bin, "-c", "-f", path}, options_.validate_timeout);
+  auto r = common::checkConfig(runner_, options_.haproxy_bin, path, options_.validate_timeout);
   if (path != dir + "/haproxy.cfg") {
     ::unlink(path.c_str());
   }
   if (!r) {
     return r.error().message;
   }
-  if (r->timed_out) {
+  if (r->outcome == common::ConfigCheck::Outcome::kTimedOut) {
     return "haproxy -c timed out";
   }
-  if (r->ok()) {
+  if (r->outcome == common::ConfigCheck::Outcome::kValid) {
     return "";
   }
-  std::string alerts = alertLines(r->err + r->out);
+  std::string alerts = common::alertSummary(r->output);
   if (alerts.empty()) {
     alerts = "haproxy -c failed (exit " + std::to_string(r->exit_code) + ", signal " +
              std::to_string(r->term_signal) + ") without output";
@@ -418,7 +405,7 @@ void ReloadController::reloadTo(const std::string& version, const std::string& p
     }
     rejectLoad(version, previous_live,
                "HAProxy failed to load the configuration (master CLI reload: Success=0)" +
-                   (rr.log.empty() ? "" : ": " + alertLines(rr.log)),
+                   (rr.log.empty() ? "" : ": " + common::alertSummary(rr.log)),
                res);
     return;
   }
