@@ -89,8 +89,7 @@ void warnPortLabel(const MarathonApp& app, const std::string& key, int n, const 
 // marathon-lb splits HAPROXY_GROUP on commas and keeps the blanks: "a, b" is the
 // groups "a" and " b", and " b" matches no --group b. mlb does the same.
 void warnGroups(const MarathonApp& app, const std::string& value, std::vector<LintFinding>& out) {
-  std::stringstream in(value);
-  for (std::string g; std::getline(in, g, ',');) {
+  for (const std::string& g : common::splitExact(value, ',')) {
     if (!g.empty() && (g.front() == ' ' || g.back() == ' ')) {
       out.push_back({Level::Warning, app.id,
                      "label HAPROXY_GROUP: the group '" + g +

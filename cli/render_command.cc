@@ -15,6 +15,7 @@
 
 #include "common/fs/files.h"
 #include "common/net_resolver.h"
+#include "common/strings.h"
 #include "controller/marathon/app_json.h"
 #include "controller/model/labels.h"
 #include "controller/model/service_builder.h"
@@ -32,18 +33,6 @@ constexpr const char* kUsage =
     "                  [--ssl-certs A,B] [--min-serv-port-ip-per-task P]\n"
     "                  [--max-serv-port-ip-per-task P] [--templates-dir DIR]\n"
     "                  [--haproxy-dir DIR] [--state-dir DIR] [--maxconn N]\n";
-
-std::vector<std::string> splitComma(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (!item.empty()) {
-      out.push_back(item);
-    }
-  }
-  return out;
-}
 
 struct RenderArgs {
   std::string apps_path, out_dir, templates_dir, haproxy_dir;
@@ -98,12 +87,14 @@ bool applyFlag(const std::vector<std::string>& args, size_t& i, RenderArgs& r, s
   }
   if (a == "--group") {
     if (!flagValue(args, i, v, err)) return false;
-    build.groups.push_back(v);
+    for (auto& g : common::splitList(v)) {
+      build.groups.push_back(std::move(g));  // as mlb-controller reads --group
+    }
     return true;
   }
   if (a == "--ssl-certs") {
     if (!flagValue(args, i, v, err)) return false;
-    render.ssl_certs = splitComma(v);
+    render.ssl_certs = common::splitList(v);
     if (render.ssl_certs.empty()) {
       err << "mlb render: --ssl-certs needs at least one path\n";
       return false;

@@ -33,6 +33,34 @@ inline std::vector<std::string> splitWords(std::string_view line) {
   return out;
 }
 
+// Every entry between separators, empty ones included: "a,,b" is "a", "", "b" and
+// "" is one empty entry. For label values, read exactly as marathon-lb's split() does.
+inline std::vector<std::string> splitExact(std::string_view s, char sep) {
+  std::vector<std::string> out;
+  for (size_t start = 0;;) {
+    const size_t pos = s.find(sep, start);
+    out.emplace_back(s.substr(start, pos == std::string_view::npos ? pos : pos - start));
+    if (pos == std::string_view::npos) {
+      return out;
+    }
+    start = pos + 1;
+  }
+}
+
+// The non-empty items of a flag's list: separated by commas and/or blanks
+// ("a,b c,,d" is "a", "b", "c", "d"). For --marathon, --group and --ssl-certs in every
+// binary alike.
+inline std::vector<std::string> splitList(std::string_view s) {
+  constexpr std::string_view kSeparators = ", \t\r\n";
+  std::vector<std::string> out;
+  for (size_t pos = s.find_first_not_of(kSeparators); pos != std::string_view::npos;) {
+    const size_t end = std::min(s.find_first_of(kSeparators, pos), s.size());
+    out.emplace_back(s.substr(pos, end - pos));
+    pos = s.find_first_not_of(kSeparators, end);
+  }
+  return out;
+}
+
 // ASCII lower case (header names, host names, label words).
 inline std::string toLower(std::string_view s) {
   std::string out(s);

@@ -15,6 +15,23 @@ TEST(SplitWords, AnyRunOfBlanksSeparates) {
   EXPECT_EQ(splitWords("a\vb\fc\nd"), (V{"a", "b", "c", "d"}));
 }
 
+TEST(SplitExact, KeepsEveryEntryEvenEmptyOnes) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(splitExact("a,,b", ','), (V{"a", "", "b"}));
+  EXPECT_EQ(splitExact("a, b", ','), (V{"a", " b"}));
+  EXPECT_EQ(splitExact("", ','), V{""});
+  EXPECT_EQ(splitExact("realm:user:$6$x", ':'), (V{"realm", "user", "$6$x"}));
+  EXPECT_EQ(splitExact("x,", ','), (V{"x", ""}));
+}
+
+TEST(SplitList, CommasAndBlanksSeparateAndEmptyItemsVanish) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(splitList("a,b c,,d\te\n"), (V{"a", "b", "c", "d", "e"}));
+  EXPECT_EQ(splitList(" external "), V{"external"});
+  EXPECT_TRUE(splitList(", ,").empty());
+  EXPECT_TRUE(splitList("").empty());
+}
+
 TEST(ReplaceAll, ReplacesLeftToRightAndCounts) {
   std::string s = "aXbXXc";
   EXPECT_EQ(replaceAll(s, "X", "YY"), 3u);

@@ -10,29 +10,11 @@
 #include <sstream>
 
 #include "common/fs/files.h"
+#include "common/strings.h"
 #include "controller/model/labels.h"
 
 namespace mlb::controller {
 namespace {
-
-std::vector<std::string> splitList(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s) {
-    if (c == ',' || c == ' ' || c == '\n' || c == '\t') {
-      if (!cur.empty()) {
-        out.push_back(cur);
-      }
-      cur.clear();
-    } else {
-      cur.push_back(c);
-    }
-  }
-  if (!cur.empty()) {
-    out.push_back(cur);
-  }
-  return out;
-}
 
 bool readFirstLine(const std::string& path, std::string& out) {
   std::ifstream in(path);
@@ -94,7 +76,7 @@ const std::vector<FlagSpec>& specs() {
        [](V v, ControllerFlags& f, std::string&) {
          f.marathon.urls.clear();
          for (const auto& x : v) {
-           for (auto& u : splitList(x)) {
+           for (auto& u : common::splitList(x)) {
              while (!u.empty() && u.back() == '/') {
                u.pop_back();
              }
@@ -105,7 +87,7 @@ const std::vector<FlagSpec>& specs() {
        }},
       {"--group", true, false,
        [](V v, ControllerFlags& f, std::string&) {
-         for (const auto& g : splitList(v[0])) {
+         for (const auto& g : common::splitList(v[0])) {
            f.reconcile.build.groups.push_back(g);
          }
          return true;
@@ -158,7 +140,7 @@ const std::vector<FlagSpec>& specs() {
        }},
       {"--ssl-certs", true, false,
        [](V v, ControllerFlags& f, std::string& e) {
-         f.reconcile.render.ssl_certs = splitList(v[0]);
+         f.reconcile.render.ssl_certs = common::splitList(v[0]);
          if (f.reconcile.render.ssl_certs.empty()) {
            e = "--ssl-certs needs at least one path";
            return false;

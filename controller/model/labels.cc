@@ -14,20 +14,6 @@ namespace {
 using common::Error;
 using common::Status;
 
-std::vector<std::string> split(std::string_view s, char sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (true) {
-    size_t pos = s.find(sep, start);
-    out.emplace_back(s.substr(start, pos == std::string_view::npos ? pos : pos - start));
-    if (pos == std::string_view::npos) {
-      break;
-    }
-    start = pos + 1;
-  }
-  return out;
-}
-
 template <typename Pred>
 bool allOf(std::string_view s, Pred ok) {
   return std::all_of(s.begin(), s.end(), ok);
@@ -69,7 +55,7 @@ const std::unordered_map<std::string_view, Setter>& behaviourTable() {
          // As marathon-lb routes them: blanks around a name and empty entries
          // ("a.example.com, b.example.com,") are not part of any name.
          std::vector<std::string> hosts;
-         for (auto& host : split(common::toLower(v), ',')) {
+         for (auto& host : common::splitExact(common::toLower(v), ',')) {
            const size_t b = host.find_first_not_of(" \t");
            if (b == std::string::npos) {
              continue;
@@ -136,7 +122,7 @@ const std::unordered_map<std::string_view, Setter>& behaviourTable() {
       {"USE_HSTS", [](const std::string& v, Service& s) { return setBool(v, s.use_hsts); }},
       {"AUTH",
        [](const std::string& v, Service& s) -> Status {
-         auto parts = split(v, ':');
+         auto parts = common::splitExact(v, ':');
          if (parts.size() != 3 || parts[0].empty() || parts[1].empty() || parts[2].empty()) {
            return bad("expected realm:user:password-hash");
          }
@@ -189,7 +175,7 @@ const std::unordered_map<std::string_view, Setter>& behaviourTable() {
          if (!allOf(v, [](char c) { return c > ' ' && c != '#'; })) {
            return bad("'" + v + "' is not a comma-separated group list");
          }
-         s.groups = split(v, ',');
+         s.groups = common::splitExact(v, ',');
          return Status::ok();
        }},
       {"BACKEND_NETWORK_ALLOWED_ACL",

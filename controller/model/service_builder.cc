@@ -17,6 +17,7 @@
 
 #include "common/hash.h"
 #include "common/sort.h"
+#include "common/strings.h"
 #include "controller/model/labels.h"
 
 namespace mlb::controller {
@@ -292,20 +293,6 @@ std::string portProblem(const Service& s) {
     return "health check path has a control character";
   }
   return {};
-}
-
-std::vector<std::string> splitComma(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (true) {
-    size_t pos = s.find(',', start);
-    out.push_back(s.substr(start, pos == std::string::npos ? pos : pos - start));
-    if (pos == std::string::npos) {
-      break;
-    }
-    start = pos + 1;
-  }
-  return out;
 }
 
 bool hasGroup(const std::vector<std::string>& wanted, const std::vector<std::string>& have) {
@@ -666,7 +653,7 @@ void buildApp(const PreparedApp& prepared, NetMode mode,
           {app.id, -1, "label HAPROXY_GROUP: value contains a control character"});
       return;
     }
-    app_groups = splitComma(g->second);
+    app_groups = common::splitExact(g->second, ',');
   }
   AppPorts task_port_defaults;
   appPorts(app, mode, task_port_defaults);
