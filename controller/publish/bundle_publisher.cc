@@ -28,47 +28,44 @@ std::string bundleVersion(const Bundle& b) {
   return common::sha256Hex(all).substr(0, 16);
 }
 
-BundlePublisher::BundlePublisher(std::string state_dir, int keep_bundles)
-    : state_dir_(std::move(state_dir)), keep_bundles_(std::max(1, keep_bundles)) {}
+BundlePublisher::BundlePublisher(std::string state_dir, int keep_bundles, common::FileSystem& fs)
+    : state_dir_(std::move(state_dir)), keep_bundles_(std::max(1, keep_bundles)), fs_(fs) {}
 
 Status BundlePublisher::init() {
-  if (auto st = common::makeDirs(bundlesDir()); !st) {
+  if (auto st = fs_.makeDirs(bundlesDir()); !st) {
     return st;
   }
-  auto names = common::listDir(bundlesDir());
+  auto names = fs_.listDir(bundlesDir());
   if (!names) {
     return names.error();
   }
   for (const auto& n : *names) {
     if (n.rfind(".tmp-", 0) == 0 || n.rfind(".scratch-", 0) == 0 || n.rfind(".trash-", 0) == 0) {
-      (void)common::removeTree(bundlesDir() + "/" + n);
+      (void)fs_.removeTree(bundlesDir() + "/" + n);
     }
   }
   // A `current.tmp.*` symlink left by a kill between symlink() and rename().
-  auto top = common::listDir(state_dir_);
+  auto top = fs_.listDir(state_dir_);
   if (top) {
     for (const auto& n : *top) {
       if (n.rfind("current.tmp.", 0) == 0) {
-        ::unlink((state_dir_ + "/" + n).c_str());
+        (void)fs_.unlink(state_dir_ + "/" + n);
       }
     }
   }
   return Status::ok();
 }
 
-std::string BundlePublisher::currentVersion() const {
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink((state_dir_ + "/current").c_str(), buf, sizeof buf - 1);
-  if (n <= 0) {
-    return "";
-  }
-  std::string target(buf, static_cast<size_t>(n));
-  auto slash = target.rfind('/');
+std::string BundlePublisher::linkTarget(const std::string& link) const {
+  const std::string target = fs_.readLink(link);
+  const auto slash = target.rfind('/');
   return slash == std::string::npos ? target : target.substr(slash + 1);
 }
 
+std::string BundlePublisher::currentVersion() const { return linkTarget(state_dir_ + "/current"); }
+
 std::string BundlePublisher::currentManifest() const {
-  auto r = common::readFile(state_dir_ + "/current/manifest.json");
+  auto r = fs_.readFile(state_dir_ + "/current/manifest.json");
   return r ? *r : "";
 }
 
@@ -81,7 +78,7 @@ Status BundlePublisher::writeFiles(const std::string& dir, const Bundle& b,
         {"mlb.lua", &endpointsLua()},
         {"manifest.json", &manifest_json}}) {
     // The directory is new and renamed into place once complete: plain writes.
-    if (auto st = common::writeNewFile(dir + "/" + name, *data); !st) {
+    if (auto st = fs_.writeNewFile(dir + "/" + name, *data); !st) {
       return st;
     }
   }
@@ -94,58 +91,48 @@ Result<bool> BundlePublisher::publish(const std::string& version, const Bundle& 
     return false;
   }
   const std::string final_dir = bundlesDir() + "/" + version;
-  struct stat st {};
-  if (::stat(final_dir.c_str(), &st) != 0) {
-    const std::string tmp = bundlesDir() + "/.tmp-" + version + "-" + std::to_string(::getpid());
-    (void)common::removeTree(tmp);
-    if (::mkdir(tmp.c_str(), 0755) != 0) {
-      return Error::io("mkdir " + tmp + ": " + std::strerror(errno));
-    }
-    if (auto s = writeFiles(tmp, bundle, manifest_json); !s) {
-      (void)common::removeTree(tmp);
-      return s.error();
-    }
-    if (auto s = common::fsyncDir(tmp); !s) {
-      return s.error();
-    }
-    if (::rename(tmp.c_str(), final_dir.c_str()) != 0) {
-      Error e = Error::io("rename " + tmp + ": " + std::strerror(errno));
-      (void)common::removeTree(tmp);
-      return e;
-    }
-    if (auto s = common::fsyncDir(bundlesDir()); !s) {
+  if (!fs_.modified(final_dir)) {
+    if (auto s = writeBundleDir(version, bundle, manifest_json); !s) {
       return s.error();
     }
   } else {
     // Going back to a bundle that is still on disk: just point at it again, and
     // mark it as most recently used so that pruning keeps it.
-    ::utimensat(AT_FDCWD, final_dir.c_str(), nullptr, 0);
+    fs_.touch(final_dir);
   }
-  if (auto s = common::replaceSymlink("bundles/" + version, state_dir_ + "/current"); !s) {
+  if (auto s = fs_.replaceSymlink("bundles/" + version, state_dir_ + "/current"); !s) {
     return s.error();
   }
   prune(version);
   return true;
 }
 
-namespace {
-
-// The bundle name a symlink like <state>/live points at ("" if none).
-std::string linkTarget(const std::string& link) {
-  char buf[4096];
-  ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
-  if (n <= 0) {
-    return "";
+// bundles/<version>, complete or not at all: written under a temporary name, synced,
+// renamed into place.
+Status BundlePublisher::writeBundleDir(const std::string& version, const Bundle& bundle,
+                                       const std::string& manifest_json) {
+  const std::string final_dir = bundlesDir() + "/" + version;
+  const std::string tmp = bundlesDir() + "/.tmp-" + version + "-" + std::to_string(::getpid());
+  (void)fs_.removeTree(tmp);
+  if (auto s = fs_.makeDir(tmp); !s) {
+    return s;
   }
-  std::string target(buf, static_cast<size_t>(n));
-  auto slash = target.rfind('/');
-  return slash == std::string::npos ? target : target.substr(slash + 1);
+  if (auto s = writeFiles(tmp, bundle, manifest_json); !s) {
+    (void)fs_.removeTree(tmp);
+    return s;
+  }
+  if (auto s = fs_.fsyncDir(tmp); !s) {
+    return s;
+  }
+  if (auto s = fs_.rename(tmp, final_dir); !s) {
+    (void)fs_.removeTree(tmp);
+    return s;
+  }
+  return fs_.fsyncDir(bundlesDir());
 }
 
-}  // namespace
-
 void BundlePublisher::prune(const std::string& keep_version) {
-  auto names = common::listDir(bundlesDir());
+  auto names = fs_.listDir(bundlesDir());
   if (!names) {
     return;
   }
@@ -154,9 +141,8 @@ void BundlePublisher::prune(const std::string& keep_version) {
     if (n.empty() || n[0] == '.') {
       continue;
     }
-    struct stat st {};
-    if (::stat((bundlesDir() + "/" + n).c_str(), &st) == 0) {
-      bundles.push_back({st.st_mtim, n});
+    if (auto t = fs_.modified(bundlesDir() + "/" + n)) {
+      bundles.push_back({*t, n});
     }
   }
   std::sort(bundles.begin(), bundles.end(), [](const auto& a, const auto& b) {
@@ -184,8 +170,8 @@ void BundlePublisher::prune(const std::string& keep_version) {
     // Rename first, then delete: a kill in the middle of a delete must never leave a
     // half-deleted bundle under its real name. Leftovers are removed at start.
     const std::string trash = bundlesDir() + "/.trash-" + n + "-" + std::to_string(::getpid());
-    if (::rename((bundlesDir() + "/" + n).c_str(), trash.c_str()) == 0) {
-      (void)common::removeTree(trash);
+    if (fs_.rename(bundlesDir() + "/" + n, trash)) {
+      (void)fs_.removeTree(trash);
     }
   }
 }
@@ -193,17 +179,17 @@ void BundlePublisher::prune(const std::string& keep_version) {
 Result<std::string> BundlePublisher::writeScratch(const Bundle& bundle) {
   const std::string dir = bundlesDir() + "/.scratch-" + std::to_string(::getpid()) + "-" +
                           std::to_string(scratch_counter_++);
-  (void)common::removeTree(dir);
-  if (::mkdir(dir.c_str(), 0755) != 0) {
-    return Error::io("mkdir " + dir + ": " + std::strerror(errno));
+  (void)fs_.removeTree(dir);
+  if (auto s = fs_.makeDir(dir); !s) {
+    return s.error();
   }
   if (auto s = writeFiles(dir, bundle, "{}"); !s) {
-    (void)common::removeTree(dir);
+    (void)fs_.removeTree(dir);
     return s.error();
   }
   return dir;
 }
 
-void BundlePublisher::removeScratch(const std::string& dir) { (void)common::removeTree(dir); }
+void BundlePublisher::removeScratch(const std::string& dir) { (void)fs_.removeTree(dir); }
 
 }  // namespace mlb::controller

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/fs/file_system.h"
 #include "common/result.h"
 
 namespace mlb::controller {
@@ -24,7 +25,8 @@ std::string bundleVersion(const Bundle& bundle);
 
 class BundlePublisher {
  public:
-  BundlePublisher(std::string state_dir, int keep_bundles);
+  BundlePublisher(std::string state_dir, int keep_bundles,
+                  common::FileSystem& fs = common::realFileSystem());
 
   // Creates <state>/bundles and removes leftovers of an interrupted publish.
   common::Status init();
@@ -47,10 +49,16 @@ class BundlePublisher {
  private:
   common::Status writeFiles(const std::string& dir, const Bundle& bundle,
                             const std::string& manifest_json);
+  common::Status writeBundleDir(const std::string& version, const Bundle& bundle,
+                                const std::string& manifest_json);
   void prune(const std::string& keep_version);
+
+  // The bundle name a symlink under the state dir points at ("" if none).
+  std::string linkTarget(const std::string& link) const;
 
   std::string state_dir_;
   int keep_bundles_;
+  common::FileSystem& fs_;
   unsigned scratch_counter_ = 0;
 };
 

@@ -54,5 +54,111 @@ TEST_F(BundlePublisherTest, PruneKeepsTheNewestAndWhatTheReloaderServesOrApplies
   EXPECT_EQ(publisher_->currentVersion(), later.back());
 }
 
+// The real file system, but the Nth call of one operation fails (as ENOSPC would).
+class FaultyFileSystem : public common::FileSystem {
+ public:
+  FaultyFileSystem(std::string op, int nth) : op_(std::move(op)), nth_(nth) {}
+  bool fired() const { return fired_; }
+
+  common::Status makeDirs(const std::string& d) override {
+    return fault("makeDirs") ? injected() : real().makeDirs(d);
+  }
+  common::Status makeDir(const std::string& d) override {
+    return fault("makeDir") ? injected() : real().makeDir(d);
+  }
+  common::Result<std::vector<std::string>> listDir(const std::string& d) override {
+    if (fault("listDir")) {
+      return injected().error();
+    }
+    return real().listDir(d);
+  }
+  common::Status removeTree(const std::string& p) override { return real().removeTree(p); }
+  common::Status unlink(const std::string& p) override { return real().unlink(p); }
+  std::string readLink(const std::string& l) override { return real().readLink(l); }
+  common::Result<std::string> readFile(const std::string& p) override { return real().readFile(p); }
+  common::Status writeNewFile(const std::string& p, const std::string& d) override {
+    if (fault("writeNewFile")) {
+      // A short write: part of the file is there, then the error.
+      (void)real().writeNewFile(p, d.substr(0, d.size() / 2));
+      return injected();
+    }
+    return real().writeNewFile(p, d);
+  }
+  common::Status fsyncDir(const std::string& d) override {
+    return fault("fsyncDir") ? injected() : real().fsyncDir(d);
+  }
+  common::Status rename(const std::string& a, const std::string& b) override {
+    return fault("rename") ? injected() : real().rename(a, b);
+  }
+  common::Status replaceSymlink(const std::string& t, const std::string& l) override {
+    return fault("replaceSymlink") ? injected() : real().replaceSymlink(t, l);
+  }
+  std::optional<timespec> modified(const std::string& p) override { return real().modified(p); }
+  void touch(const std::string& p) override { real().touch(p); }
+
+ private:
+  static common::FileSystem& real() { return common::realFileSystem(); }
+  static common::Status injected() {
+    return common::Error::io("injected: No space left on device");
+  }
+  bool fault(const std::string& op) {
+    if (op != op_ || ++calls_ != nth_) {
+      return false;
+    }
+    fired_ = true;
+    return true;
+  }
+  std::string op_;
+  int nth_;
+  int calls_ = 0;
+  bool fired_ = false;
+};
+
+TEST_F(BundlePublisherTest, EveryFaultLeavesTheOldOrTheNewBundleWholeAndCurrent) {
+  const std::string old_text = "global # old\n" + std::string(10000, 'o');
+  const std::string new_text = "global # new\n" + std::string(10000, 'n');
+  const std::string old_version = publish(old_text);
+  const Bundle next{new_text, "a.example.com backend_a\n", "/a backend_a\n"};
+  const std::string new_version = bundleVersion(next);
+  const std::vector<std::pair<std::string, int>> faults = {
+      {"makeDir", 1},  {"writeNewFile", 1}, {"writeNewFile", 3}, {"writeNewFile", 5},
+      {"fsyncDir", 1}, {"rename", 1},       {"fsyncDir", 2},     {"replaceSymlink", 1},
+      {"listDir", 1}};  // the last one: pruning after the switch
+  for (const auto& [op, nth] : faults) {
+    SCOPED_TRACE(op + " #" + std::to_string(nth));
+    FaultyFileSystem faulty(op, nth);
+    BundlePublisher pub(dir_.string(), 2, faulty);
+    auto r = pub.publish(new_version, next, "{\"v\":1}\n");
+    EXPECT_TRUE(faulty.fired());
+    // `current` names a bundle whose every file is whole: the old one or the new one.
+    const std::string current = publisher_->currentVersion();
+    ASSERT_TRUE(current == old_version || current == new_version) << current;
+    const fs::path b = dir_ / "bundles" / current;
+    auto cfg = common::readFile((b / "haproxy.cfg").string());
+    ASSERT_TRUE(cfg);
+    EXPECT_EQ(*cfg, current == old_version ? old_text : new_text);
+    for (const char* f : {"domain2backend.map", "app2backend.map", "mlb.lua", "manifest.json"}) {
+      EXPECT_TRUE(fs::exists(b / f)) << f;
+    }
+    EXPECT_EQ(r.has_value(), current == new_version);
+    // A restart cleans what the fault left, and publishing the new version again gives
+    // the whole new bundle (nothing partial was left under its real name).
+    BundlePublisher restarted(dir_.string(), 2);
+    ASSERT_TRUE(restarted.init());
+    for (const auto& e : fs::directory_iterator(dir_ / "bundles")) {
+      EXPECT_NE(e.path().filename().string().rfind(".tmp-", 0), 0u) << e.path();
+    }
+    ASSERT_TRUE(restarted.publish(new_version, next, "{\"v\":1}\n"));
+    EXPECT_EQ(restarted.currentVersion(), new_version);
+    const fs::path nb = dir_ / "bundles" / new_version;
+    EXPECT_EQ(*common::readFile((nb / "haproxy.cfg").string()), new_text);
+    EXPECT_EQ(*common::readFile((nb / "domain2backend.map").string()), next.domain_map);
+    EXPECT_EQ(*common::readFile((nb / "app2backend.map").string()), next.app_map);
+    EXPECT_EQ(*common::readFile((nb / "manifest.json").string()), "{\"v\":1}\n");
+    ASSERT_TRUE(common::replaceSymlink("bundles/" + old_version, (dir_ / "current").string()));
+    fs::remove_all(dir_ / "bundles" / new_version);
+  }
+}
+
 }  // namespace
 }  // namespace mlb::controller
