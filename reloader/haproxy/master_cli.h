@@ -33,6 +33,21 @@ struct ShowProc {
   std::vector<ProcEntry> old_workers;  // previous generations still draining
 };
 
+// HAProxy's two unix sockets as the reload pass talks to them: the master CLI and the
+// stats socket (Runtime API). The real one is unixSockets(); tests answer as HAProxy.
+class HaproxySockets {
+ public:
+  virtual ~HaproxySockets() = default;
+  // One command, the whole answer (masterCommand's contract).
+  virtual common::Result<std::string> command(const std::string& socket_path,
+                                              const std::string& command, int timeout_ms) = 0;
+  // Several commands on one connection, one answer each (runtime_cli.h runBatch).
+  virtual common::Result<std::vector<std::string>> batch(const std::string& socket_path,
+                                                         const std::vector<std::string>& commands,
+                                                         int timeout_ms) = 0;
+};
+HaproxySockets& unixSockets();
+
 // The reply to the master CLI's `reload`: HAProxy 2.6 answers nothing (the reload is
 // asynchronous: show proc tells the outcome); from 2.7 (3.0 here) it answers once the
 // new worker is ready or has failed: "Success=1" or "Success=0", then "--" and the

@@ -152,4 +152,24 @@ std::string filterServersState(const std::string& text, const std::string& confi
   return out;
 }
 
+namespace {
+class UnixSockets final : public HaproxySockets {
+ public:
+  common::Result<std::string> command(const std::string& socket_path, const std::string& command,
+                                      int timeout_ms) override {
+    return masterCommand(socket_path, command, timeout_ms);
+  }
+  common::Result<std::vector<std::string>> batch(const std::string& socket_path,
+                                                 const std::vector<std::string>& commands,
+                                                 int timeout_ms) override {
+    return runBatch(socket_path, commands, timeout_ms);
+  }
+};
+}  // namespace
+
+HaproxySockets& unixSockets() {
+  static UnixSockets sockets;
+  return sockets;
+}
+
 }  // namespace mlb::reloader

@@ -57,8 +57,13 @@ std::string bootstrapConfig(const std::string& state_dir) {
 }
 
 ReloadController::ReloadController(ReloaderOptions options, common::ProcessRunner& runner,
-                                   const ProcessTable& table, SignalFn signal)
-    : options_(std::move(options)), runner_(runner), table_(table), signal_(std::move(signal)) {}
+                                   const ProcessTable& table, SignalFn signal,
+                                   HaproxySockets& sockets)
+    : options_(std::move(options)),
+      runner_(runner),
+      table_(table),
+      signal_(std::move(signal)),
+      sockets_(sockets) {}
 
 std::string ReloadController::liveVersion() const {
   return linkVersion(options_.state_dir + "/live");
@@ -309,7 +314,7 @@ std::optional<pid_t> ReloadController::masterThatServes(std::optional<ShowProc>&
     res.reason = "no verified HAProxy master (" + why + ")";
     return std::nullopt;
   }
-  if (auto text = masterCommand(options_.state_dir + "/master.sock", "show proc")) {
+  if (auto text = sockets_.command(options_.state_dir + "/master.sock", "show proc", 3000)) {
     if (auto p = parseShowProc(*text)) {
       before = *p;
     }
@@ -358,7 +363,7 @@ bool ReloadController::applyRuntime(const std::string& version, const RuntimePla
   }
   res.runtime_commands = plan.commands.size();
   if (!plan.commands.empty()) {
-    auto replies = runBatch(statsSocket(), plan.commands);
+    auto replies = sockets_.batch(statsSocket(), plan.commands, 5000);
     std::string bad = replies ? checkReplies(plan.commands, plan.expect, *replies)
                               : "stats socket: " + replies.error().message;
     if (!bad.empty()) {
@@ -467,8 +472,8 @@ bool ReloadController::sendReload(pid_t master, const std::string& previous_live
   // may take longer than the wait here — show proc then tells the outcome.
   const std::string sock = options_.state_dir + "/master.sock";
   res.method = "master-cli";
-  for (int i = 0; i < 30; ++i) {
-    auto r = masterCommand(sock, "reload", 5000);
+  for (int i = 0; i < options_.reload_attempts; ++i) {
+    auto r = sockets_.command(sock, "reload", 5000);
     if (r) {
       reply = *r;
       return true;
@@ -476,7 +481,7 @@ bool ReloadController::sendReload(pid_t master, const std::string& previous_live
     if (r.error().code != common::ErrorCode::Unavailable) {
       return true;  // sent, then no answer in time: show proc tells the outcome
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(options_.reload_retry_interval);
   }
   std::string reason =
       verifyMaster(table_, master, options_.state_dir, readMasterRecord(options_.state_dir));
@@ -497,7 +502,7 @@ std::optional<ShowProc> ReloadController::verifyReload(const std::optional<ShowP
   auto deadline = Clock::now() + options_.verify_timeout;
   while (Clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    auto text = masterCommand(sock, "show proc", 1000);
+    auto text = sockets_.command(sock, "show proc", 1000);
     if (!text) {
       continue;
     }
@@ -512,7 +517,7 @@ std::optional<ShowProc> ReloadController::verifyReload(const std::optional<ShowP
 void ReloadController::saveServerState(const std::string& version) {
   // Health, drain and maint states survive the reload (the default HEAD loads this
   // file), except for servers whose address changed.
-  auto text = masterCommand(statsSocket(), "show servers state", 5000);
+  auto text = sockets_.command(statsSocket(), "show servers state", 5000);
   if (!text || text->empty()) {
     return;
   }
@@ -604,7 +609,7 @@ void ReloadController::deleteDrained(GovernResult& g) {
   for (int id : ids) {
     queries.push_back("show stat " + std::to_string(id) + " 4 -1");
   }
-  auto csv = runBatch(statsSocket(), queries, 3000);
+  auto csv = sockets_.batch(statsSocket(), queries, 3000);
   if (!csv) {
     return;
   }
@@ -634,7 +639,7 @@ void ReloadController::deleteDrained(GovernResult& g) {
     }
     cmds.push_back("set server " + id + " state maint");
     cmds.push_back("del server " + id);
-    auto replies = runBatch(statsSocket(), cmds);
+    auto replies = sockets_.batch(statsSocket(), cmds, 5000);
     const std::string last = replies && replies->size() == cmds.size() ? replies->back() : "";
     if (last == "Server deleted." || last == "No such server.") {
       ++g.deleted_servers;
@@ -654,14 +659,14 @@ void ReloadController::deleteDrained(GovernResult& g) {
 // batch); nothing when the socket does not answer.
 std::optional<std::string> ReloadController::serversState(const std::set<std::string>& backends) {
   if (backends.empty()) {
-    auto text = masterCommand(statsSocket(), "show servers state", 5000);
+    auto text = sockets_.command(statsSocket(), "show servers state", 5000);
     return text ? std::optional<std::string>(*text) : std::nullopt;
   }
   std::vector<std::string> cmds;
   for (const auto& be : backends) {
     cmds.push_back("show servers state " + be);
   }
-  auto replies = runBatch(statsSocket(), cmds);
+  auto replies = sockets_.batch(statsSocket(), cmds, 5000);
   if (!replies) {
     return std::nullopt;
   }
@@ -719,7 +724,7 @@ void ReloadController::checkDrift(GovernResult& g) {
   if (fix.commands.empty()) {
     return;
   }
-  auto replies = runBatch(statsSocket(), fix.commands);
+  auto replies = sockets_.batch(statsSocket(), fix.commands, 5000);
   std::string bad =
       replies ? checkReplies(fix.commands, fix.expect, *replies) : replies.error().message;
   if (!bad.empty()) {
@@ -746,7 +751,7 @@ GovernResult ReloadController::govern() {
     return g;
   }
   g.masters = 1;
-  auto text = masterCommand(options_.state_dir + "/master.sock", "show proc", 1000);
+  auto text = sockets_.command(options_.state_dir + "/master.sock", "show proc", 1000);
   if (!text) {
     return g;
   }

@@ -34,6 +34,10 @@ struct ReloaderOptions {
   std::chrono::seconds max_drain_time{600};  // per old generation
   std::chrono::seconds stop_grace{10};       // SIGUSR1 -> SIGTERM
   size_t keep_rejected = 50;
+  // Attempts to reach the master CLI for a reload (it refuses connections while the
+  // master re-executes), then SIGUSR2.
+  int reload_attempts = 30;
+  std::chrono::milliseconds reload_retry_interval{100};
   // Server changes through the Runtime API (docs/reload-protocol.md); off: every
   // new bundle reloads (--no-runtime).
   bool runtime = true;
@@ -76,7 +80,8 @@ struct GovernResult {
 class ReloadController {
  public:
   ReloadController(ReloaderOptions options, common::ProcessRunner& runner,
-                   const ProcessTable& table, SignalFn signal);
+                   const ProcessTable& table, SignalFn signal,
+                   HaproxySockets& sockets = unixSockets());
 
   // Loads status.json from a previous run (applied and rejected versions).
   void loadStatus();
@@ -103,6 +108,7 @@ class ReloadController {
   common::ProcessRunner& runner_;
   const ProcessTable& table_;
   SignalFn signal_;
+  HaproxySockets& sockets_;
   std::string applied_;
   std::string applied_at_;
   std::string last_method_;
