@@ -843,10 +843,10 @@ class ConfigAssembly {
     v.set(Var::sslCerts, certs);
     v.set(Var::bindOpts, bind_opts);
     std::string text;
-    for (std::string_view name :
+    for (std::string_view tname :
          {"HTTPS_GROUPED_VHOST_BACKEND_HEAD", "HTTPS_GROUPED_VHOST_FRONTEND_HEAD"}) {
-      if (Status st = templates_.get(name).render(v, text); !st) {
-        return Error::invalidTemplate("template HAPROXY_" + std::string(name) + ": " +
+      if (Status st = templates_.get(tname).render(v, text); !st) {
+        return Error::invalidTemplate("template HAPROXY_" + std::string(tname) + ": " +
                                       st.error().message);
       }
     }
