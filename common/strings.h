@@ -19,18 +19,22 @@ inline size_t replaceAll(std::string& s, const std::string& from, const std::str
   return n;
 }
 
+// The non-empty runs between any of `separators` ("a,,b" on "," is "a", "b").
+inline std::vector<std::string> splitAny(std::string_view s, std::string_view separators) {
+  std::vector<std::string> out;
+  for (size_t pos = s.find_first_not_of(separators); pos != std::string_view::npos;) {
+    const size_t end = std::min(s.find_first_of(separators, pos), s.size());
+    out.emplace_back(s.substr(pos, end - pos));
+    pos = s.find_first_not_of(separators, end);
+  }
+  return out;
+}
+
 // The blank-separated words of a line (HAProxy config and CLI lines): separated by
 // any run of spaces, tabs, CR, LF, VT or FF (what `std::istream >> word` splits on,
 // without a stream per line).
 inline std::vector<std::string> splitWords(std::string_view line) {
-  constexpr std::string_view kBlank = " \t\r\n\v\f";
-  std::vector<std::string> out;
-  for (size_t pos = line.find_first_not_of(kBlank); pos != std::string_view::npos;) {
-    const size_t end = std::min(line.find_first_of(kBlank, pos), line.size());
-    out.emplace_back(line.substr(pos, end - pos));
-    pos = line.find_first_not_of(kBlank, end);
-  }
-  return out;
+  return splitAny(line, " \t\r\n\v\f");
 }
 
 // Every entry between separators, empty ones included: "a,,b" is "a", "", "b" and
@@ -50,16 +54,7 @@ inline std::vector<std::string> splitExact(std::string_view s, char sep) {
 // The non-empty items of a flag's list: separated by commas and/or blanks
 // ("a,b c,,d" is "a", "b", "c", "d"). For --marathon, --group and --ssl-certs in every
 // binary alike.
-inline std::vector<std::string> splitList(std::string_view s) {
-  constexpr std::string_view kSeparators = ", \t\r\n";
-  std::vector<std::string> out;
-  for (size_t pos = s.find_first_not_of(kSeparators); pos != std::string_view::npos;) {
-    const size_t end = std::min(s.find_first_of(kSeparators, pos), s.size());
-    out.emplace_back(s.substr(pos, end - pos));
-    pos = s.find_first_not_of(kSeparators, end);
-  }
-  return out;
-}
+inline std::vector<std::string> splitList(std::string_view s) { return splitAny(s, ", \t\r\n"); }
 
 // ASCII lower case (header names, host names, label words).
 inline std::string toLower(std::string_view s) {

@@ -11,7 +11,8 @@ const char* const kImageRunUsage =
     "usage: mlb-run sse|poll [marathon_lb.py arguments]\n"
     "  marathon-lb's image interface: runs mlb-controller (with those arguments),\n"
     "  mlb-reloader watch and HAProxy (mlb-reloader haproxy) in this container and\n"
-    "  restarts whichever dies. SIGTERM or SIGINT stops all three gracefully.\n"
+    "  restarts whichever dies. SIGTERM, SIGINT, SIGHUP or SIGQUIT stops all three\n"
+    "  gracefully.\n"
     "  env: POLL_INTERVAL (poll, default 60), HAPROXY_SSL_CERT and HAPROXY_SSL_CERT0..100\n"
     "  (PEM text), MARATHON_USER/MARATHON_PASSWORD, MESOS_SANDBOX (templates/), PORTS.\n";
 
@@ -33,10 +34,7 @@ bool hasFlag(const std::vector<std::string>& args, const std::string& flag) {
   return false;
 }
 
-bool hasEnv(const Env& env, const std::string& name) {
-  auto it = env.find(name);
-  return it != env.end() && !it->second.empty();
-}
+bool hasEnv(const Env& env, const std::string& name) { return !envOr(env, name, "").empty(); }
 
 // Removes `FLAG X` (or `FLAG=X`) from `args` and returns X; "" when absent or empty (an
 // empty value stays, for the controller to refuse).

@@ -13,10 +13,6 @@
 namespace mlb::common {
 namespace {
 
-Error errnoError(const std::string& what, const std::string& path) {
-  return Error::io(what + " " + path + ": " + std::strerror(errno));
-}
-
 class PosixFileSystem final : public FileSystem {
  public:
   Status makeDirs(const std::string& dir) override { return common::makeDirs(dir); }

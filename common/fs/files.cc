@@ -20,12 +20,6 @@ std::string tmpName(const std::string& path) {
   return path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
 }
 
-Error errnoError(const std::string& what, const std::string& path) {
-  int e = errno;
-  std::string m = what + " " + path + ": " + std::strerror(e);
-  return e == ENOENT ? Error::notFound(m) : Error::io(m);
-}
-
 std::string dirOf(const std::string& path) {
   auto pos = path.rfind('/');
   if (pos == std::string::npos) {
@@ -35,6 +29,12 @@ std::string dirOf(const std::string& path) {
 }
 
 }  // namespace
+
+Error errnoError(const std::string& what, const std::string& path) {
+  int e = errno;
+  std::string m = what + " " + path + ": " + std::strerror(e);
+  return e == ENOENT ? Error::notFound(m) : Error::io(m);
+}
 
 Result<std::string> readFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -10,6 +10,10 @@
 
 namespace mlb::common {
 
+// The error of a failed call on `path`, from errno: "what path: strerror" (NotFound for
+// ENOENT, else Io).
+Error errnoError(const std::string& what, const std::string& path);
+
 // Reads a whole file. Error (Io/NotFound) names the path and errno text.
 Result<std::string> readFile(const std::string& path);
 // A file's bytes followed by `padding` zero bytes, in a buffer that is never
