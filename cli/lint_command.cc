@@ -7,9 +7,11 @@
 #include <set>
 #include <sstream>
 
+#include "common/flags.h"
 #include "common/strings.h"
 #include "controller/marathon/app_json.h"
 #include "controller/model/labels.h"
+#include "controller/render/render_flags.h"
 
 namespace mlb::cli {
 namespace {
@@ -199,6 +201,37 @@ const char* levelName(Level l) {
   return l == Level::Error ? "error" : l == Level::Warning ? "warning" : "ok";
 }
 
+// What `mlb lint` reads of the rendering flags: --group and --strict-mode.
+struct LintArgs {
+  controller::BuildOptions build;
+  controller::RenderOptions render;  // not used
+};
+
+common::Result<common::CommandLine> readLintArgs(const std::vector<std::string>& args,
+                                                 LintArgs& lint) {
+  static const common::FlagTable<LintArgs> kFlags = [] {
+    common::FlagTable<LintArgs> table;
+    for (auto& flag : common::projectFlags<LintArgs, controller::RenderSettings>(
+             controller::renderFlags(), [](LintArgs& l) {
+               return controller::RenderSettings{l.build, l.render};
+             })) {
+      if (std::string(flag.name) == "--group" || std::string(flag.name) == "--strict-mode") {
+        table.push_back(std::move(flag));
+      }
+    }
+    return table;
+  }();
+  common::CommandLineRules rules;
+  rules.positionals = true;  // the files
+  auto line = common::readFlags(kFlags, args, rules);
+  if (line && !line->help) {
+    if (common::Status s = common::applyUses(kFlags, line->uses, lint); !s) {
+      return s.error();
+    }
+  }
+  return line;
+}
+
 }  // namespace
 
 std::vector<LintFinding> lintApps(const std::vector<MarathonApp>& apps,
@@ -215,28 +248,18 @@ std::vector<LintFinding> lintApps(const std::vector<MarathonApp>& apps,
 
 int runLint(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
             std::ostream& err) {
-  controller::BuildOptions options;
-  std::vector<std::string> files;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "-h" || args[i] == "--help") {
-      out << kUsage;
-      return 0;
-    }
-    if (args[i] == "--group") {
-      if (i + 1 >= args.size()) {
-        err << "mlb lint: --group needs a value\n" << kUsage;
-        return 2;
-      }
-      options.groups.push_back(args[++i]);
-    } else if (args[i] == "--strict-mode") {
-      options.strict_mode = true;
-    } else if (args[i].rfind("--", 0) == 0) {
-      err << "mlb lint: unknown flag '" << args[i] << "'\n" << kUsage;
-      return 2;
-    } else {
-      files.push_back(args[i]);
-    }
+  LintArgs lint;
+  auto line = readLintArgs(args, lint);
+  if (!line) {
+    err << "mlb lint: " << line.error().message << "\n" << kUsage;
+    return 2;
   }
+  if (line->help) {
+    out << kUsage;
+    return 0;
+  }
+  controller::BuildOptions& options = lint.build;
+  const std::vector<std::string>& files = line->positionals;
   if (files.empty()) {
     err << kUsage;
     return 2;

@@ -13,6 +13,7 @@
 #include <optional>
 #include <sstream>
 
+#include "common/flags.h"
 #include "common/fs/files.h"
 #include "common/net_resolver.h"
 #include "common/strings.h"
@@ -20,6 +21,7 @@
 #include "controller/model/labels.h"
 #include "controller/model/service_builder.h"
 #include "controller/render/config_renderer.h"
+#include "controller/render/render_flags.h"
 
 namespace mlb::cli {
 namespace {
@@ -40,81 +42,55 @@ struct RenderArgs {
   RenderOptions render;
 };
 
-// Reads the value after flag args[i] (advancing i), or reports it missing.
-bool flagValue(const std::vector<std::string>& args, size_t& i, std::string& dst,
-               std::ostream& err) {
-  if (i + 1 >= args.size()) {
-    err << "mlb render: " << args[i] << " needs a value\n" << kUsage;
-    return false;
-  }
-  dst = args[++i];
-  return true;
+using common::FlagArity;
+using common::Status;
+using V = const std::vector<std::string>&;
+
+// A flag whose one value is stored as given at `field`.
+template <typename Field>
+common::Flag<RenderArgs> text(const char* name, Field field) {
+  return {name, FlagArity::One, [field](V v, RenderArgs& r) -> Status {
+            field(r) = v[0];
+            return {};
+          }};
 }
 
-bool intFlagValue(const std::vector<std::string>& args, size_t& i, int& dst, int lo, int hi,
-                  std::ostream& err) {
-  std::string v;
-  if (!flagValue(args, i, v, err)) {
-    return false;
-  }
-  auto n = controller::parseInt(v, lo, hi);
-  if (!n) {
-    err << "mlb render: " << args[i - 1] << " " << v << ": not an integer in [" << lo << ", " << hi
-        << "]\n";
-    return false;
-  }
-  dst = *n;
-  return true;
+// `mlb render`'s own flags and the rendering flags mlb-controller reads alike.
+const common::FlagTable<RenderArgs>& renderArgsFlags() {
+  static const common::FlagTable<RenderArgs> kFlags = [] {
+    common::FlagTable<RenderArgs> table = {
+        text("--apps", [](RenderArgs& r) -> std::string& { return r.apps_path; }),
+        text("--out", [](RenderArgs& r) -> std::string& { return r.out_dir; }),
+        text("--templates-dir", [](RenderArgs& r) -> std::string& { return r.templates_dir; }),
+        text("--haproxy-dir", [](RenderArgs& r) -> std::string& { return r.haproxy_dir; }),
+        text("--state-dir", [](RenderArgs& r) -> std::string& { return r.render.state_dir; }),
+    };
+    for (auto& flag : common::projectFlags<RenderArgs, controller::RenderSettings>(
+             controller::renderFlags(), [](RenderArgs& r) {
+               return controller::RenderSettings{r.build, r.render};
+             })) {
+      table.push_back(std::move(flag));
+    }
+    return table;
+  }();
+  return kFlags;
 }
 
-// Applies the flag at args[i]; false (reported) on a bad one.
-bool applyFlag(const std::vector<std::string>& args, size_t& i, RenderArgs& r, std::ostream& err) {
-  const std::string& a = args[i];
-  BuildOptions& build = r.build;
-  RenderOptions& render = r.render;
-  std::string v;
-  if (a == "--apps") return flagValue(args, i, r.apps_path, err);
-  if (a == "--out") return flagValue(args, i, r.out_dir, err);
-  if (a == "--templates-dir") return flagValue(args, i, r.templates_dir, err);
-  if (a == "--haproxy-dir") return flagValue(args, i, r.haproxy_dir, err);
-  if (a == "--state-dir") return flagValue(args, i, render.state_dir, err);
-  if (a == "--maxconn") return intFlagValue(args, i, render.maxconn, 1, 10000000, err);
-  if (a == "--min-serv-port-ip-per-task") {
-    return intFlagValue(args, i, build.min_serv_port_ip_per_task, 0, 65535, err);
+// The command line, applied; the error when it cannot be.
+common::Result<bool> applyArgs(const std::vector<std::string>& args, RenderArgs& r) {
+  common::CommandLineRules rules;
+  rules.aliases = {{"-H", "--health-check"}};
+  auto line = common::readFlags(renderArgsFlags(), args, rules);
+  if (!line) {
+    return line.error();
   }
-  if (a == "--max-serv-port-ip-per-task") {
-    return intFlagValue(args, i, build.max_serv_port_ip_per_task, 0, 65535, err);
-  }
-  if (a == "--group") {
-    if (!flagValue(args, i, v, err)) return false;
-    for (auto& g : common::splitList(v)) {
-      build.groups.push_back(std::move(g));  // as mlb-controller reads --group
-    }
+  if (line->help) {
     return true;
   }
-  if (a == "--ssl-certs") {
-    if (!flagValue(args, i, v, err)) return false;
-    render.ssl_certs = common::splitList(v);
-    if (render.ssl_certs.empty()) {
-      err << "mlb render: --ssl-certs needs at least one path\n";
-      return false;
-    }
-    return true;
+  Status s = common::applyUses(renderArgsFlags(), line->uses, r);
+  if (!s) {
+    return s.error();
   }
-  bool* on = a == "--health-check" || a == "-H" ? &build.health_check
-             : a == "--strict-mode"             ? &build.strict_mode
-             : a == "--haproxy-map"             ? &render.haproxy_map
-             : a == "--group-https-by-vhost"    ? &render.group_https_by_vhost
-                                                : nullptr;
-  if (on != nullptr) {
-    *on = true;
-    return true;
-  }
-  if (a == "--dont-bind-http-https") {
-    render.bind_http_https = false;
-    return true;
-  }
-  err << "mlb render: unknown flag '" << a << "'\n" << kUsage;
   return false;
 }
 
@@ -122,14 +98,14 @@ bool applyFlag(const std::vector<std::string>& args, size_t& i, RenderArgs& r, s
 // bad flags: 2).
 std::optional<int> parseArgs(const std::vector<std::string>& args, RenderArgs& r, std::ostream& out,
                              std::ostream& err) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "-h" || args[i] == "--help") {
-      out << kUsage;
-      return 0;
-    }
-    if (!applyFlag(args, i, r, err)) {
-      return 2;
-    }
+  auto help = applyArgs(args, r);
+  if (!help) {
+    err << "mlb render: " << help.error().message << "\n" << kUsage;
+    return 2;
+  }
+  if (*help) {
+    out << kUsage;
+    return 0;
   }
   if (r.apps_path.empty() || r.out_dir.empty()) {
     err << "mlb render: --apps and --out are required\n" << kUsage;
@@ -139,10 +115,8 @@ std::optional<int> parseArgs(const std::vector<std::string>& args, RenderArgs& r
     err << "mlb render: at least one --group is required (use --group '*' for every app)\n";
     return 2;
   }
-  const int lo = r.build.min_serv_port_ip_per_task, hi = r.build.max_serv_port_ip_per_task;
-  if ((lo == 0) != (hi == 0) || lo > hi) {
-    err << "mlb render: --min-serv-port-ip-per-task and --max-serv-port-ip-per-task must both be "
-           "0 or form a range (min <= max)\n";
+  if (Status range = controller::checkRenderFlags(r.build); !range) {
+    err << "mlb render: " << range.error().message << "\n";
     return 2;
   }
   return std::nullopt;

@@ -5,102 +5,121 @@
 #include <cmath>
 #include <functional>
 
+#include "common/flags.h"
 #include "controller/app/controller_flags.h"
 
 namespace mlb::cli::deploy {
 namespace {
 
 using common::Error;
+using common::FlagArity;
+using common::Status;
+using V = const std::vector<std::string>&;
 
-enum class Kind { kSwitch, kText, kInt, kSeconds };
-
-struct Flag {
-  const char* name;
-  const char* short_name;
-  Kind kind;
-  std::function<void(DeployFlags&, const std::string&, double)> set;
-};
-
-// bluegreen_deploy.py's flags, then mlb's.
-const std::vector<Flag>& table() {
-  static const std::vector<Flag> flags = {
-      {"--json", "-j", Kind::kText,
-       [](DeployFlags& f, const std::string& v, double) { f.json = v; }},
-      {"--marathon", "-m", Kind::kText,
-       [](DeployFlags& f, const std::string& v, double) { f.marathon.push_back(v); }},
-      {"--marathon-lb", "-l", Kind::kText,
-       [](DeployFlags& f, const std::string& v, double) { f.marathon_lb = v; }},
-      {"--dry-run", "-d", Kind::kSwitch,
-       [](DeployFlags& f, const std::string&, double) { f.dry_run = true; }},
-      {"--force", "-f", Kind::kSwitch,
-       [](DeployFlags& f, const std::string&, double) { f.force = true; }},
-      {"--step-delay", "-s", Kind::kSeconds,
-       [](DeployFlags& f, const std::string&, double n) { f.step_delay = n; }},
-      {"--initial-instances", "-i", Kind::kInt,
-       [](DeployFlags& f, const std::string&, double n) {
-         f.initial_instances = static_cast<int>(n);
-       }},
-      {"--linear-increase", nullptr, Kind::kInt,
-       [](DeployFlags& f, const std::string&, double n) {
-         f.linear_increase = static_cast<int>(n);
-       }},
-      {"--resume", "-r", Kind::kSwitch,
-       [](DeployFlags& f, const std::string&, double) { f.resume = true; }},
-      {"--max-wait", "-w", Kind::kSeconds,
-       [](DeployFlags& f, const std::string&, double n) { f.max_wait = n; }},
-      {"--new-instances", "-n", Kind::kInt,
-       [](DeployFlags& f, const std::string&, double n) { f.new_instances = static_cast<int>(n); }},
-      {"--complete-cur", "-c", Kind::kSwitch,
-       [](DeployFlags& f, const std::string&, double) { f.complete_cur = true; }},
-      {"--complete-prev", "-p", Kind::kSwitch,
-       [](DeployFlags& f, const std::string&, double) { f.complete_prev = true; }},
-      {"--pre-kill-hook", nullptr, Kind::kText,
-       [](DeployFlags& f, const std::string& v, double) { f.pre_kill_hook = v; }},
-      {"--rollback", nullptr, Kind::kSwitch,
-       [](DeployFlags& f, const std::string&, double) { f.rollback = true; }},
-      {"--no-rollback", nullptr, Kind::kSwitch,
-       [](DeployFlags& f, const std::string&, double) { f.no_rollback = true; }},
-  };
-  return flags;
+// A count or a number of seconds in [0, 1e6], given to `store`.
+template <typename Store>
+common::Flag<DeployFlags> number(const char* name, bool count, Store store) {
+  return {name, FlagArity::One,
+          [name, count, store](V v, DeployFlags& f) -> Status {
+            double n = 0;
+            const std::string& s = v[0];
+            auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+            const bool integral = !count || n == static_cast<double>(static_cast<long>(n));
+            if (ec != std::errc() || end != s.data() + s.size() || !std::isfinite(n) || n < 0 ||
+                n > 1e6 || !integral) {
+              return Error::invalidArgument(std::string(name) + ": '" + s + "' is not a " +
+                                            (count ? "count" : "number of seconds"));
+            }
+            store(f, n);
+            return {};
+          },
+          false};
 }
 
-// The controller's Marathon auth and TLS flags, parsed by the controller's parser.
-const std::vector<std::pair<std::string, bool>>& authFlags() {
-  static const std::vector<std::pair<std::string, bool>> flags = {
-      {"--auth-credentials", true},         {"--marathon-auth-credential-file", true},
-      {"--marathon-auth-token-file", true}, {"--dcos-auth-credentials", true},
-      {"--marathon-ca-cert", true},         {"--marathon-insecure-skip-verify", false}};
-  return flags;
+template <typename Field>
+common::Flag<DeployFlags> text(const char* name, Field field) {
+  return {name, FlagArity::One,
+          [field](V v, DeployFlags& f) -> Status {
+            field(f) = v[0];
+            return {};
+          },
+          false};
 }
 
-// marathon-lb's logging flags: accepted, mlb deploy prints plain lines.
-bool isLoggingFlag(const std::string& name) {
-  return name == "--syslog-socket" || name == "--log-format" || name == "--log-level";
+template <typename Field>
+common::Flag<DeployFlags> setter(const char* name, Field field) {
+  return {name, FlagArity::Switch,
+          [field](V, DeployFlags& f) -> Status {
+            field(f) = true;
+            return {};
+          },
+          false};
 }
 
-common::Result<double> number(const Flag& flag, const std::string& v) {
-  double n = 0;
-  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  const bool integral = flag.kind != Kind::kInt || n == static_cast<double>(static_cast<long>(n));
-  if (ec != std::errc() || end != v.data() + v.size() || !std::isfinite(n) || n < 0 || n > 1e6 ||
-      !integral) {
-    return Error::invalidArgument(std::string(flag.name) + ": '" + v + "' is not a " +
-                                  (flag.kind == Kind::kInt ? "count" : "number of seconds"));
-  }
-  return n;
-}
-
-common::Status applyFlag(const Flag& flag, const std::string& value, DeployFlags& out) {
-  double n = 0;
-  if (flag.kind == Kind::kInt || flag.kind == Kind::kSeconds) {
-    auto parsed = number(flag, value);
-    if (!parsed) {
-      return parsed.error();
+// bluegreen_deploy.py's flags, mlb's, and the controller's Marathon auth flags
+// (those also from the environment, as mlb-controller reads them).
+const common::FlagTable<DeployFlags>& deployFlags() {
+  static const common::FlagTable<DeployFlags> kFlags = [] {
+    using F = DeployFlags;
+    common::FlagTable<F> table = {
+        text("--json", [](F& f) -> std::string& { return f.json; }),
+        {"--marathon", FlagArity::One,
+         [](V v, F& f) -> Status {
+           f.marathon.push_back(v[0]);
+           return {};
+         },
+         false},
+        text("--marathon-lb", [](F& f) -> std::string& { return f.marathon_lb; }),
+        setter("--dry-run", [](F& f) -> bool& { return f.dry_run; }),
+        setter("--force", [](F& f) -> bool& { return f.force; }),
+        number("--step-delay", false, [](F& f, double n) { f.step_delay = n; }),
+        number("--initial-instances", true,
+               [](F& f, double n) { f.initial_instances = static_cast<int>(n); }),
+        number("--linear-increase", true,
+               [](F& f, double n) { f.linear_increase = static_cast<int>(n); }),
+        setter("--resume", [](F& f) -> bool& { return f.resume; }),
+        number("--max-wait", false, [](F& f, double n) { f.max_wait = n; }),
+        number("--new-instances", true,
+               [](F& f, double n) { f.new_instances = static_cast<int>(n); }),
+        setter("--complete-cur", [](F& f) -> bool& { return f.complete_cur; }),
+        setter("--complete-prev", [](F& f) -> bool& { return f.complete_prev; }),
+        text("--pre-kill-hook", [](F& f) -> std::string& { return f.pre_kill_hook; }),
+        setter("--rollback", [](F& f) -> bool& { return f.rollback; }),
+        setter("--no-rollback", [](F& f) -> bool& { return f.no_rollback; }),
+    };
+    for (auto& flag : common::projectFlags<F, controller::MarathonConfig>(
+             controller::marathonAuthFlags(),
+             [](F& f) -> controller::MarathonConfig& { return f.auth; })) {
+      table.push_back(std::move(flag));
     }
-    n = *parsed;
-  }
-  flag.set(out, value, n);
-  return {};
+    return table;
+  }();
+  return kFlags;
+}
+
+// bluegreen_deploy.py's short names; marathon-lb's logging flags, accepted (mlb
+// deploy prints plain lines).
+const common::CommandLineRules& deployRules() {
+  static const common::CommandLineRules kRules = [] {
+    common::CommandLineRules r = controller::marathonAuthRules();
+    r.aliases = {{"-j", "--json"},
+                 {"-m", "--marathon"},
+                 {"-l", "--marathon-lb"},
+                 {"-d", "--dry-run"},
+                 {"-f", "--force"},
+                 {"-s", "--step-delay"},
+                 {"-i", "--initial-instances"},
+                 {"-r", "--resume"},
+                 {"-w", "--max-wait"},
+                 {"-n", "--new-instances"},
+                 {"-c", "--complete-cur"},
+                 {"-p", "--complete-prev"}};
+    r.ignored = {{"--syslog-socket", FlagArity::One},
+                 {"--log-format", FlagArity::One},
+                 {"--log-level", FlagArity::One}};
+    return r;
+  }();
+  return kRules;
 }
 
 common::Status checkCombination(const DeployFlags& f) {
@@ -163,68 +182,20 @@ const char* const kDeployUsage =
 common::Result<DeployFlags> parseDeployFlags(const std::vector<std::string>& args,
                                              const std::map<std::string, std::string>& env) {
   DeployFlags out;
-  std::vector<std::string> auth_args;
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string name = args[i], value;
-    bool inline_value = false;
-    if (auto eq = name.find('='); name.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = name.substr(eq + 1), name = name.substr(0, eq), inline_value = true;
-    }
-    if (name == "-h" || name == "--help") {
-      out.help = true;
-      continue;
-    }
-    auto takeValue = [&]() -> common::Result<std::string> {
-      if (inline_value) {
-        return value;
-      }
-      if (i + 1 >= args.size()) {
-        return Error::invalidArgument(name + " needs a value");
-      }
-      return args[++i];
-    };
-    auto auth = std::find_if(authFlags().begin(), authFlags().end(),
-                             [&](const auto& a) { return a.first == name; });
-    if (auth != authFlags().end() || isLoggingFlag(name)) {
-      const bool takes = auth != authFlags().end() ? auth->second : true;
-      auto v = takes ? takeValue() : common::Result<std::string>(std::string());
-      if (!v) {
-        return v.error();
-      }
-      if (auth != authFlags().end()) {
-        auth_args.push_back(name);
-        if (takes) {
-          auth_args.push_back(*v);
-        }
-      }
-      continue;
-    }
-    auto flag = std::find_if(table().begin(), table().end(), [&](const Flag& f) {
-      return name == f.name || (f.short_name != nullptr && name == f.short_name);
-    });
-    if (flag == table().end()) {
-      return Error::invalidArgument("unknown flag '" + args[i] + "'");
-    }
-    auto v = flag->kind == Kind::kSwitch ? common::Result<std::string>(std::string()) : takeValue();
-    if (!v) {
-      return v.error();
-    }
-    if (auto st = applyFlag(*flag, *v, out); !st) {
-      return st.error();
-    }
+  auto line = common::readFlags(deployFlags(), args, deployRules());
+  if (!line) {
+    return line.error();
   }
-  if (!auth_args.empty() || env.count("DCOS_SERVICE_ACCOUNT_CREDENTIAL")) {
-    controller::ControllerFlags parsed;
-    std::string error;
-    bool help = false;
-    std::map<std::string, std::string> auth_env;
-    if (auto it = env.find("DCOS_SERVICE_ACCOUNT_CREDENTIAL"); it != env.end()) {
-      auth_env.insert(*it);
-    }
-    if (!controller::parseControllerFlags(auth_args, auth_env, parsed, error, help)) {
-      return Error::invalidArgument(error);
-    }
-    out.auth = parsed.marathon;
+  out.help = line->help;
+  if (out.help) {
+    return out;
+  }
+  Status s = common::applyEnvironment(deployFlags(), env, out, deployRules());
+  if (s) {
+    s = common::applyUses(deployFlags(), line->uses, out);
+  }
+  if (!s) {
+    return s.error();
   }
   out.auth.urls = out.marathon;
   if (auto st = checkCombination(out); !st) {

@@ -31,7 +31,8 @@ struct DeployFlags {
   bool help = false;
 };
 
-// argv without "mlb deploy"; `env` for DCOS_SERVICE_ACCOUNT_CREDENTIAL. Error
+// argv without "mlb deploy"; `env` for the Marathon auth flags as mlb-controller
+// reads them (MLB_AUTH_CREDENTIALS, ..., DCOS_SERVICE_ACCOUNT_CREDENTIAL). Error
 // InvalidArgument (exit 3) naming the flag.
 common::Result<DeployFlags> parseDeployFlags(const std::vector<std::string>& args,
                                              const std::map<std::string, std::string>& env);

@@ -40,6 +40,16 @@ TEST(DeployFlags, MarathonAuthAsTheControllerReadsIt) {
   EXPECT_EQ(f->auth.basic_auth, "user:secret");
   EXPECT_TRUE(f->dry_run);  // -l is not needed for a dry run
   EXPECT_FALSE(parseDeployFlags({"-j", "a", "-m", "m", "-d", "--auth-credentials", "nocolon"}, {}));
+  // The environment as mlb-controller reads it, for the auth flags only.
+  auto env = parseDeployFlags({"-j", "a", "-m", "http://m", "-d"},
+                              {{"DCOS_SERVICE_ACCOUNT_CREDENTIAL",
+                                R"({"uid":"u","private_key":"k","login_endpoint":"https://l"})"},
+                               {"MLB_JSON", "other.json"}});
+  ASSERT_TRUE(env) << env.error().message;
+  ASSERT_TRUE(env->auth.dcos.has_value());
+  EXPECT_EQ(env->auth.dcos->uid, "u");
+  EXPECT_EQ(env->json, "a");
+  EXPECT_EQ(env->auth.urls, std::vector<std::string>{"http://m"});
 }
 
 TEST(DeployFlags, RefusalsNameTheFlag) {

@@ -313,8 +313,8 @@ int runDry(const ControllerFlags& flags, const TemplateSet& templates, Reconcile
       rc = 0;
     } else {
       logError("--dry: no configuration", {{"result", outcomeName(r.outcome)},
-                                           {"fault", r.fault},
-                                           {"guard", r.guard},
+                                           {"fault", faultName(r.fault)},
+                                           {"guard", guardName(r.guard)},
                                            {"detail", r.detail}});
     }
   }
@@ -346,12 +346,13 @@ class PassReporter {
         std::chrono::duration<double>(r.fetch_time + r.build_time + r.validate_time).count();
     m_.sync_seconds.Observe(secs);
     if (r.outcome == PassReport::Outcome::Failed) {
-      m_.faults.Add({{"kind", r.fault}}).Increment();
+      m_.faults.Add({{"kind", faultName(r.fault)}}).Increment();
       logWarn("sync failed; the last published bundle keeps serving",
-              {{"fault", r.fault}, {"detail", r.detail}});
+              {{"fault", faultName(r.fault)}, {"detail", r.detail}});
     } else if (r.outcome == PassReport::Outcome::Held) {
-      m_.guard_holds.Add({{"guard", r.guard}}).Increment();
-      logWarn("Marathon answer held back by a guard", {{"guard", r.guard}, {"detail", r.detail}});
+      m_.guard_holds.Add({{"guard", guardName(r.guard)}}).Increment();
+      logWarn("Marathon answer held back by a guard",
+              {{"guard", guardName(r.guard)}, {"detail", r.detail}});
     } else {
       recordSuccess(r);
       followHaproxyConfig(r);
@@ -387,18 +388,20 @@ class PassReporter {
 
   // One log line when an app enters or leaves quarantine; the gauge by source.
   void logQuarantineChanges(const PassReport& r) {
-    std::map<std::string, double> by_source = {
-        {"label", 0}, {"template", 0}, {"haproxy", 0}, {"reloader", 0}, {"marathon", 0}};
+    std::map<std::string, double> by_source;
+    for (auto source : kQuarantineSources) {
+      by_source[sourceName(source)] = 0;
+    }
     std::map<std::string, std::string> now_quarantine;
     for (const auto& q : r.quarantined) {
-      by_source[q.source] += 1;
+      by_source[sourceName(q.source)] += 1;
       std::string key = q.app_id + (q.port_index >= 0 ? "#" + std::to_string(q.port_index) : "");
       now_quarantine[key] = q.reason;
       if (last_quarantine_.find(key) == last_quarantine_.end()) {
         logWarn("app quarantined",
                 {{"app", q.app_id},
                  {"port_index", std::to_string(q.port_index)},
-                 {"source", q.source},
+                 {"source", sourceName(q.source)},
                  {"reason", q.reason},
                  {"serving", q.kept_last_good ? "last good config" : "nothing"}});
       }
@@ -447,8 +450,8 @@ class PassReporter {
     std::lock_guard<std::mutex> lock(board_.mu);
     board_.last_pass = {{"at", common::isoTimeNow()},
                         {"result", outcomeName(r.outcome)},
-                        {"fault", r.fault},
-                        {"guard", r.guard},
+                        {"fault", faultName(r.fault)},
+                        {"guard", guardName(r.guard)},
                         {"detail", r.detail},
                         {"fetch_ms", r.fetch_time.count()},
                         {"build_ms", r.build_time.count()},
@@ -479,7 +482,7 @@ class PassReporter {
     for (const auto& q : r.quarantined) {
       board_.quarantined.push_back({{"app_id", q.app_id},
                                     {"port_index", q.port_index},
-                                    {"source", q.source},
+                                    {"source", sourceName(q.source)},
                                     {"reason", q.reason},
                                     {"kept_last_good", q.kept_last_good}});
     }

@@ -9,9 +9,11 @@
 #include <optional>
 #include <sstream>
 
+#include "common/flags.h"
 #include "common/fs/files.h"
 #include "common/strings.h"
 #include "controller/model/labels.h"
+#include "controller/render/render_flags.h"
 
 namespace mlb::controller {
 namespace {
@@ -28,24 +30,13 @@ bool readFirstLine(const std::string& path, std::string& out) {
   return true;
 }
 
-struct FlagSpec {
-  const char* name;
-  bool takes_value;
-  bool multi;  // takes several values (--marathon a b)
-  std::function<bool(const std::vector<std::string>&, ControllerFlags&, std::string&)> apply;
-};
+using common::Error;
+using common::FlagArity;
+using common::Status;
+using CF = ControllerFlags;
+using V = const std::vector<std::string>&;
 
-bool toInt(const std::string& flag, const std::string& v, int lo, int hi, int& out,
-           std::string& err) {
-  auto n = parseInt(v, lo, hi);
-  if (!n) {
-    err = flag + " " + v + ": not an integer in [" + std::to_string(lo) + ", " +
-          std::to_string(hi) + "]";
-    return false;
-  }
-  out = *n;
-  return true;
-}
+Status invalid(std::string message) { return Error::invalidArgument(std::move(message)); }
 
 std::optional<common::LogLevel> parseLogLevel(std::string v) {
   std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::toupper(c); });
@@ -57,250 +48,241 @@ std::optional<common::LogLevel> parseLogLevel(std::string v) {
   return it == kLevels.end() ? std::nullopt : std::optional<common::LogLevel>(it->second);
 }
 
-bool toSeconds(const std::string& flag, const std::string& v, std::chrono::milliseconds& out,
-               std::string& err) {
-  char* end = nullptr;
-  double d = std::strtod(v.c_str(), &end);
-  if (end == v.c_str() || *end != '\0' || d < 0 || d > 86400 * 7) {
-    err = flag + " " + v + ": not a number of seconds";
-    return false;
-  }
-  out = std::chrono::milliseconds(static_cast<int64_t>(d * 1000));
-  return true;
+// A flag of seconds stored at `field` (milliseconds).
+template <typename Field>
+common::Flag<CF> seconds(const char* name, Field field) {
+  return {name, FlagArity::One, [name, field](V v, CF& f) -> Status {
+            auto ms = common::parseSecondsFlag(name, v[0]);
+            if (!ms) {
+              return ms.error();
+            }
+            field(f) = *ms;
+            return {};
+          }};
 }
 
-const std::vector<FlagSpec>& specs() {
-  using V = const std::vector<std::string>&;
-  static const std::vector<FlagSpec> kSpecs = {
-      {"--marathon", true, true,
-       [](V v, ControllerFlags& f, std::string&) {
-         f.marathon.urls.clear();
-         for (const auto& x : v) {
-           for (auto& u : common::splitList(x)) {
-             while (!u.empty() && u.back() == '/') {
-               u.pop_back();
-             }
-             f.marathon.urls.push_back(u);
-           }
-         }
-         return true;
+// A flag whose one value is stored as given at `field`.
+template <typename Field>
+common::Flag<CF> text(const char* name, Field field) {
+  return {name, FlagArity::One, [field](V v, CF& f) -> Status {
+            field(f) = v[0];
+            return {};
+          }};
+}
+
+// A switch that sets `field` to `value`.
+template <typename Field>
+common::Flag<CF> setter(const char* name, Field field, bool value, bool from_env = true) {
+  return {name, FlagArity::Switch,
+          [field, value](V, CF& f) -> Status {
+            field(f) = value;
+            return {};
+          },
+          from_env};
+}
+
+Status marathonUrls(V v, CF& f) {
+  f.marathon.urls.clear();
+  for (const auto& x : v) {
+    for (auto& u : common::splitList(x)) {
+      while (!u.empty() && u.back() == '/') {
+        u.pop_back();
+      }
+      f.marathon.urls.push_back(u);
+    }
+  }
+  return {};
+}
+
+Status pollInterval(V v, CF& f) {
+  auto ms = common::parseSecondsFlag("--poll-interval", v[0]);
+  if (!ms) {
+    return ms.error();
+  }
+  f.sse = false;
+  f.loop.resync_interval = *ms;
+  return {};
+}
+
+Status marathonTimeout(V v, CF& f) {
+  auto ms = common::parseSecondsFlag("--marathon-timeout", v[0]);
+  if (!ms) {
+    return ms.error();
+  }
+  f.marathon.timeout_ms = static_cast<int>(ms->count());
+  return {};
+}
+
+Status authCredentials(V v, MarathonConfig& m) {
+  if (v[0].find(':') == std::string::npos) {
+    return invalid("--auth-credentials must be user:password");
+  }
+  m.basic_auth = v[0];
+  return {};
+}
+
+Status credentialFile(V v, MarathonConfig& m) {
+  std::string line;
+  if (!readFirstLine(v[0], line) || line.find(':') == std::string::npos) {
+    return invalid("--marathon-auth-credential-file " + v[0] +
+                   ": unreadable or not a user:password line");
+  }
+  m.basic_auth = line;
+  return {};
+}
+
+Status tokenFile(V v, MarathonConfig& m) {
+  std::string line;
+  if (!readFirstLine(v[0], line) || line.empty()) {
+    return invalid("--marathon-auth-token-file " + v[0] + ": unreadable or empty");
+  }
+  m.token = line;
+  return {};
+}
+
+// marathon-lb's JSON: {"scheme": "RS256", "uid", "private_key", "login_endpoint"}.
+Status dcosCredentials(V v, MarathonConfig& m) {
+  auto j = nlohmann::json::parse(v[0], nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return invalid("--dcos-auth-credentials: not a JSON object");
+  }
+  DcosCredentials c;
+  for (auto [key, dst] : {std::pair<const char*, std::string*>{"uid", &c.uid},
+                          {"private_key", &c.private_key},
+                          {"login_endpoint", &c.login_endpoint}}) {
+    if (!j.contains(key) || !j[key].is_string() || j[key].get<std::string>().empty()) {
+      return invalid(std::string("--dcos-auth-credentials: missing string field '") + key + "'");
+    }
+    *dst = j[key].get<std::string>();
+  }
+  if (j.contains("scheme") && j["scheme"] != "RS256") {
+    return invalid("--dcos-auth-credentials: only scheme RS256 is supported");
+  }
+  m.dcos = c;
+  return {};
+}
+
+Status caCert(V v, MarathonConfig& m) {
+  if (::access(v[0].c_str(), R_OK) != 0) {
+    return invalid("--marathon-ca-cert " + v[0] + ": not readable");
+  }
+  m.ca_cert = v[0];
+  return {};
+}
+
+Status integer(const char* name, const std::string& v, int lo, int hi, int& out) {
+  auto n = common::parseIntFlag(name, v, lo, hi);
+  if (!n) {
+    return n.error();
+  }
+  out = *n;
+  return {};
+}
+
+Status maxShrink(V v, CF& f) {
+  auto d = common::parseNumberFlag("--max-shrink", v[0], 0, 1);
+  if (!d) {
+    return invalid("--max-shrink " + v[0] + ": not a fraction in [0, 1]");
+  }
+  f.reconcile.max_shrink = *d;
+  return {};
+}
+
+Status logLevel(V v, CF& f) {
+  auto level = parseLogLevel(v[0]);
+  if (!level) {
+    return invalid("--log-level " + v[0] + ": not one of DEBUG, INFO, WARNING, ERROR, CRITICAL");
+  }
+  f.log_level = level;
+  return {};
+}
+
+// mlb-controller's own flags (the rendering flags are added from renderFlags()).
+common::FlagTable<CF> ownFlags() {
+  using Ms = std::chrono::milliseconds;
+  using Text = std::string;
+  return {
+      {"--marathon", FlagArity::Many, marathonUrls},
+      setter(
+          "--sse", [](CF& f) -> bool& { return f.sse; }, true),
+      {"--poll-interval", FlagArity::One, pollInterval},
+      seconds("--resync-interval", [](CF& f) -> Ms& { return f.loop.resync_interval; }),
+      seconds("--min-interval", [](CF& f) -> Ms& { return f.loop.min_interval; }),
+      seconds("--confirm-interval", [](CF& f) -> Ms& { return f.loop.confirm_interval; }),
+      seconds("--sse-silence-timeout", [](CF& f) -> Ms& { return f.silence_timeout; }),
+      {"--marathon-timeout", FlagArity::One, marathonTimeout},
+      text("--state-dir", [](CF& f) -> Text& { return f.state_dir; }),
+      {"--keep-bundles", FlagArity::One,
+       [](V v, CF& f) { return integer("--keep-bundles", v[0], 1, 1000, f.keep_bundles); }},
+      text("--haproxy-bin", [](CF& f) -> Text& { return f.reconcile.haproxy_bin; }),
+      setter(
+          "--no-validate", [](CF& f) -> bool& { return f.validate; }, false),
+      text("--templates-dir", [](CF& f) -> Text& { return f.templates_dir; }),
+      {"--max-shrink", FlagArity::One, maxShrink},
+      {"--confirm-resyncs", FlagArity::One,
+       [](V v, CF& f) {
+         return integer("--confirm-resyncs", v[0], 1, 100, f.reconcile.confirm_resyncs);
        }},
-      {"--group", true, false,
-       [](V v, ControllerFlags& f, std::string&) {
-         for (const auto& g : common::splitList(v[0])) {
-           f.reconcile.build.groups.push_back(g);
-         }
-         return true;
-       }},
-      {"--sse", false, false, [](V, ControllerFlags& f, std::string&) { return f.sse = true; }},
-      {"--poll-interval", true, false,
-       [](V v, ControllerFlags& f, std::string& e) {
-         f.sse = false;
-         return toSeconds("--poll-interval", v[0], f.loop.resync_interval, e);
-       }},
-      {"--resync-interval", true, false,
-       [](V v, ControllerFlags& f, std::string& e) {
-         return toSeconds("--resync-interval", v[0], f.loop.resync_interval, e);
-       }},
-      {"--min-interval", true, false,
-       [](V v, ControllerFlags& f, std::string& e) {
-         return toSeconds("--min-interval", v[0], f.loop.min_interval, e);
-       }},
-      {"--confirm-interval", true, false,
-       [](V v, ControllerFlags& f, std::string& e) {
-         return toSeconds("--confirm-interval", v[0], f.loop.confirm_interval, e);
-       }},
-      {"--sse-silence-timeout", true, false,
-       [](V v, ControllerFlags& f, std::string& e) {
-         return toSeconds("--sse-silence-timeout", v[0], f.silence_timeout, e);
-       }},
-      {"--marathon-timeout", true, false,
-       [](V v, ControllerFlags& f, std::string& e) {
-         std::chrono::milliseconds ms;
-         if (!toSeconds("--marathon-timeout", v[0], ms, e)) {
-           return false;
-         }
-         f.marathon.timeout_ms = static_cast<int>(ms.count());
-         return true;
-       }},
-      {"--health-check", false, false,
-       [](V, ControllerFlags& f, std::string&) { return f.reconcile.build.health_check = true; }},
-      {"--strict-mode", false, false,
-       [](V, ControllerFlags& f, std::string&) { return f.reconcile.build.strict_mode = true; }},
-      {"--haproxy-map", false, false,
-       [](V, ControllerFlags& f, std::string&) { return f.reconcile.render.haproxy_map = true; }},
-      {"--group-https-by-vhost", false, false,
-       [](V, ControllerFlags& f, std::string&) {
-         return f.reconcile.render.group_https_by_vhost = true;
-       }},
-      {"--dont-bind-http-https", false, false,
-       [](V, ControllerFlags& f, std::string&) {
-         f.reconcile.render.bind_http_https = false;
-         return true;
-       }},
-      {"--ssl-certs", true, false,
-       [](V v, ControllerFlags& f, std::string& e) {
-         f.reconcile.render.ssl_certs = common::splitList(v[0]);
-         if (f.reconcile.render.ssl_certs.empty()) {
-           e = "--ssl-certs needs at least one path";
-           return false;
-         }
-         return true;
-       }},
-      {"--min-serv-port-ip-per-task", true, false,
-       [](V v, ControllerFlags& f, std::string& e) {
-         return toInt("--min-serv-port-ip-per-task", v[0], 0, 65535,
-                      f.reconcile.build.min_serv_port_ip_per_task, e);
-       }},
-      {"--max-serv-port-ip-per-task", true, false,
-       [](V v, ControllerFlags& f, std::string& e) {
-         return toInt("--max-serv-port-ip-per-task", v[0], 0, 65535,
-                      f.reconcile.build.max_serv_port_ip_per_task, e);
-       }},
-      {"--maxconn", true, false,
-       [](V v, ControllerFlags& f, std::string& e) {
-         return toInt("--maxconn", v[0], 1, 10000000, f.reconcile.render.maxconn, e);
-       }},
-      {"--auth-credentials", true, false,
-       [](V v, ControllerFlags& f, std::string& e) {
-         if (v[0].find(':') == std::string::npos) {
-           e = "--auth-credentials must be user:password";
-           return false;
-         }
-         f.marathon.basic_auth = v[0];
-         return true;
-       }},
-      {"--marathon-auth-credential-file", true, false,
-       [](V v, ControllerFlags& f, std::string& e) {
-         std::string line;
-         if (!readFirstLine(v[0], line) || line.find(':') == std::string::npos) {
-           e = "--marathon-auth-credential-file " + v[0] +
-               ": unreadable or not a user:password line";
-           return false;
-         }
-         f.marathon.basic_auth = line;
-         return true;
-       }},
-      {"--marathon-auth-token-file", true, false,
-       [](V v, ControllerFlags& f, std::string& e) {
-         std::string line;
-         if (!readFirstLine(v[0], line) || line.empty()) {
-           e = "--marathon-auth-token-file " + v[0] + ": unreadable or empty";
-           return false;
-         }
-         f.marathon.token = line;
-         return true;
-       }},
-      {"--dcos-auth-credentials", true, false,
-       [](V v, ControllerFlags& f, std::string& e) {
-         // marathon-lb's JSON: {"scheme": "RS256", "uid", "private_key", "login_endpoint"}.
-         auto j = nlohmann::json::parse(v[0], nullptr, false);
-         if (j.is_discarded() || !j.is_object()) {
-           e = "--dcos-auth-credentials: not a JSON object";
-           return false;
-         }
-         DcosCredentials c;
-         for (auto [key, dst] : {std::pair<const char*, std::string*>{"uid", &c.uid},
-                                 {"private_key", &c.private_key},
-                                 {"login_endpoint", &c.login_endpoint}}) {
-           if (!j.contains(key) || !j[key].is_string() || j[key].get<std::string>().empty()) {
-             e = std::string("--dcos-auth-credentials: missing string field '") + key + "'";
-             return false;
-           }
-           *dst = j[key].get<std::string>();
-         }
-         if (j.contains("scheme") && j["scheme"] != "RS256") {
-           e = "--dcos-auth-credentials: only scheme RS256 is supported";
-           return false;
-         }
-         f.marathon.dcos = c;
-         return true;
-       }},
-      {"--marathon-ca-cert", true, false,
-       [](V v, ControllerFlags& f, std::string& e) {
-         if (::access(v[0].c_str(), R_OK) != 0) {
-           e = "--marathon-ca-cert " + v[0] + ": not readable";
-           return false;
-         }
-         f.marathon.ca_cert = v[0];
-         return true;
-       }},
-      {"--marathon-insecure-skip-verify", false, false,
-       [](V, ControllerFlags& f, std::string&) { return f.marathon.insecure_tls = true; }},
-      {"--state-dir", true, false,
-       [](V v, ControllerFlags& f, std::string&) {
-         f.state_dir = v[0];
-         return true;
-       }},
-      {"--keep-bundles", true, false,
-       [](V v, ControllerFlags& f, std::string& e) {
-         return toInt("--keep-bundles", v[0], 1, 1000, f.keep_bundles, e);
-       }},
-      {"--haproxy-bin", true, false,
-       [](V v, ControllerFlags& f, std::string&) {
-         f.reconcile.haproxy_bin = v[0];
-         return true;
-       }},
-      {"--no-validate", false, false,
-       [](V, ControllerFlags& f, std::string&) {
-         f.validate = false;
-         return true;
-       }},
-      {"--templates-dir", true, false,
-       [](V v, ControllerFlags& f, std::string&) {
-         f.templates_dir = v[0];
-         return true;
-       }},
-      {"--max-shrink", true, false,
-       [](V v, ControllerFlags& f, std::string& e) {
-         char* end = nullptr;
-         double d = std::strtod(v[0].c_str(), &end);
-         if (end == v[0].c_str() || *end != '\0' || d < 0 || d > 1) {
-           e = "--max-shrink " + v[0] + ": not a fraction in [0, 1]";
-           return false;
-         }
-         f.reconcile.max_shrink = d;
-         return true;
-       }},
-      {"--confirm-resyncs", true, false,
-       [](V v, ControllerFlags& f, std::string& e) {
-         return toInt("--confirm-resyncs", v[0], 1, 100, f.reconcile.confirm_resyncs, e);
-       }},
-      {"--listen", true, false,
-       [](V v, ControllerFlags& f, std::string&) {
-         f.listen = v[0];
-         return true;
-       }},
+      text("--listen", [](CF& f) -> Text& { return f.listen; }),
       // marathon-lb's flags that keep their meaning under another name or in mlb's way.
-      {"--skip-validation", false, false,
-       [](V, ControllerFlags& f, std::string&) {
-         f.validate = false;
-         return true;
-       }},
-      {"--haproxy-config", true, false,
-       [](V v, ControllerFlags& f, std::string&) {
-         f.haproxy_config = v[0];
-         return true;
-       }},
-      {"--dry", false, false, [](V, ControllerFlags& f, std::string&) { return f.dry = true; }},
-      {"--longhelp", false, false,
-       [](V, ControllerFlags& f, std::string&) { return f.longhelp = true; }},
-      {"--log-level", true, false,
-       [](V v, ControllerFlags& f, std::string& e) {
-         auto level = parseLogLevel(v[0]);
-         if (!level) {
-           e = "--log-level " + v[0] + ": not one of DEBUG, INFO, WARNING, ERROR, CRITICAL";
-           return false;
-         }
-         f.log_level = level;
-         return true;
-       }},
-      {"--max-backoff", true, false,
-       [](V v, ControllerFlags& f, std::string& e) {
-         return toSeconds("--max-backoff", v[0], f.sse_backoff_max, e);
+      setter(
+          "--skip-validation", [](CF& f) -> bool& { return f.validate; }, false),
+      text("--haproxy-config", [](CF& f) -> Text& { return f.haproxy_config; }),
+      // One-shot modes come from the command line only: an MLB_DRY left in a
+      // container's environment must not stop the daemon.
+      setter(
+          "--dry", [](CF& f) -> bool& { return f.dry; }, true, false),
+      setter(
+          "--longhelp", [](CF& f) -> bool& { return f.longhelp; }, true, false),
+      {"--log-level", FlagArity::One, logLevel},
+      seconds("--max-backoff", [](CF& f) -> Ms& { return f.sse_backoff_max; }),
+  };
+}
+
+}  // namespace
+
+const common::FlagTable<MarathonConfig>& marathonAuthFlags() {
+  static const common::FlagTable<MarathonConfig> kFlags = {
+      {"--auth-credentials", FlagArity::One, authCredentials},
+      {"--marathon-auth-credential-file", FlagArity::One, credentialFile},
+      {"--marathon-auth-token-file", FlagArity::One, tokenFile},
+      {"--dcos-auth-credentials", FlagArity::One, dcosCredentials},
+      {"--marathon-ca-cert", FlagArity::One, caCert},
+      {"--marathon-insecure-skip-verify", FlagArity::Switch,
+       [](V, MarathonConfig& m) -> Status {
+         m.insecure_tls = true;
+         return {};
        }},
   };
-  return kSpecs;
+  return kFlags;
+}
+
+const common::CommandLineRules& marathonAuthRules() {
+  static const common::CommandLineRules kRules = [] {
+    common::CommandLineRules r;
+    r.env_fallback = {{"--dcos-auth-credentials", "DCOS_SERVICE_ACCOUNT_CREDENTIAL"}};
+    return r;
+  }();
+  return kRules;
+}
+
+namespace {
+
+const common::FlagTable<CF>& controllerFlags() {
+  static const common::FlagTable<CF> kFlags = [] {
+    common::FlagTable<CF> table = ownFlags();
+    for (auto& flag : common::projectFlags<CF, MarathonConfig>(
+             marathonAuthFlags(), [](CF& f) -> MarathonConfig& { return f.marathon; })) {
+      table.push_back(std::move(flag));
+    }
+    for (auto& flag : common::projectFlags<CF, RenderSettings>(renderFlags(), [](CF& f) {
+           return RenderSettings{f.reconcile.build, f.reconcile.render};
+         })) {
+      table.push_back(std::move(flag));
+    }
+    return table;
+  }();
+  return kFlags;
 }
 
 // marathon-lb's flags that mlb accepts and does without: what each did, and what
@@ -326,29 +308,31 @@ const LegacyFlag kMarathonLbOnly[] = {
      "mlb keeps the last health of every task and resolves host names with its own cache"},
 };
 
-const LegacyFlag* legacyFlag(const std::string& name) {
+// marathon-lb's short options, its flags mlb does without, and the DC/OS variable.
+const common::CommandLineRules& controllerRules() {
+  static const common::CommandLineRules kRules = [] {
+    common::CommandLineRules r;
+    r.aliases = {{"-H", "--health-check"},
+                 {"-m", "--marathon"},
+                 {"-s", "--sse"},
+                 {"-c", "--command"},
+                 {"-d", "--dry"}};
+    for (const auto& l : kMarathonLbOnly) {
+      r.ignored[l.name] = l.takes_value ? FlagArity::One : FlagArity::Switch;
+    }
+    r.env_fallback = marathonAuthRules().env_fallback;
+    return r;
+  }();
+  return kRules;
+}
+
+std::string legacyNotice(const std::string& name) {
   for (const auto& l : kMarathonLbOnly) {
     if (name == l.name) {
-      return &l;
+      return std::string(l.name) + " (marathon-lb) is ignored: " + l.instead;
     }
   }
-  return nullptr;
-}
-
-// marathon-lb's short options.
-std::string longName(const std::string& a) {
-  static const std::map<std::string, std::string> kShort = {{"-H", "--health-check"},
-                                                            {"-m", "--marathon"},
-                                                            {"-s", "--sse"},
-                                                            {"-c", "--command"},
-                                                            {"-d", "--dry"}};
-  auto it = kShort.find(a);
-  return it == kShort.end() ? a : it->second;
-}
-
-// Whether `a` starts another option (then it is not a value of the previous one).
-bool isOption(const std::string& a) {
-  return a.rfind("--", 0) == 0 || longName(a) != a || a == "-h";
+  return name;
 }
 
 }  // namespace
@@ -372,110 +356,33 @@ const char* const kControllerUsage =
 
 namespace {
 
-// MLB_<FLAG> for each flag (and DCOS_SERVICE_ACCOUNT_CREDENTIAL, as marathon-lb reads
-// it). One-shot modes come from the command line only: an MLB_DRY left in a
-// container's environment must not stop the daemon.
-bool applyEnvironmentFlags(const std::map<std::string, std::string>& env, ControllerFlags& out,
-                           std::string& error) {
-  for (const auto& spec : specs()) {
-    if (std::string(spec.name) == "--dry" || std::string(spec.name) == "--longhelp") {
-      continue;
-    }
-    std::string var = "MLB_";
-    for (const char* p = spec.name + 2; *p; ++p) {
-      var.push_back(*p == '-' ? '_' : static_cast<char>(std::toupper(*p)));
-    }
-    auto it = env.find(var);
-    if (it == env.end() && std::string(spec.name) == "--dcos-auth-credentials") {
-      var = "DCOS_SERVICE_ACCOUNT_CREDENTIAL";
-      it = env.find(var);
-    }
-    if (it == env.end() || it->second.empty()) {
-      continue;
-    }
-    if (!spec.takes_value) {
-      if (it->second == "0" || it->second == "false") {
-        continue;
-      }
-      if (!spec.apply({}, out, error)) {
-        return false;
-      }
-    } else if (!spec.apply({it->second}, out, error)) {
-      error = var + ": " + error;
-      return false;
-    }
-  }
-  return true;
-}
-
-// The values of the flag at args[i] (advancing i): the inline `=value`, or the words
-// that follow (several for a multi-value flag).
-bool flagValues(const FlagSpec& spec, const std::vector<std::string>& args, size_t& i,
-                const std::optional<std::string>& inline_value, std::vector<std::string>& values,
-                std::string& error) {
-  if (!spec.takes_value) {
-    return true;
-  }
-  if (inline_value) {
-    values.push_back(*inline_value);
-  } else {
-    while (i + 1 < args.size() && !isOption(args[i + 1])) {
-      values.push_back(args[++i]);
-      if (!spec.multi) {
-        break;
-      }
-    }
-  }
-  if (values.empty()) {
-    error = std::string(spec.name) + " needs a value";
-    return false;
-  }
-  return true;
-}
-
-// The command line, over the environment's values.
+// The command line, over the environment's values. Groups given as flags replace
+// the environment's.
 bool applyArguments(const std::vector<std::string>& args, ControllerFlags& out, std::string& error,
                     bool& help) {
-  bool groups_from_flags = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "-h" || a == "--help") {
-      help = true;
-      return true;
-    }
-    std::string name = longName(a);
-    std::optional<std::string> inline_value;
-    if (auto eq = name.find('='); eq != std::string::npos && name.rfind("--", 0) == 0) {
-      inline_value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    }
-    if (const LegacyFlag* legacy = legacyFlag(name)) {
-      if (legacy->takes_value && !inline_value && i + 1 < args.size() && !isOption(args[i + 1])) {
-        ++i;
-      }
-      out.notices.push_back(std::string(legacy->name) +
-                            " (marathon-lb) is ignored: " + legacy->instead);
-      continue;
-    }
-    auto spec = std::find_if(specs().begin(), specs().end(),
-                             [&](const FlagSpec& s) { return name == s.name; });
-    if (spec == specs().end()) {
-      error = "unknown flag '" + a + "'";
-      return false;
-    }
-    std::vector<std::string> values;
-    if (!flagValues(*spec, args, i, inline_value, values, error)) {
-      return false;
-    }
-    if (name == "--group" && !groups_from_flags) {
-      out.reconcile.build.groups.clear();  // flags replace groups from the environment
-      groups_from_flags = true;
-    }
-    if (!spec->apply(values, out, error)) {
-      return false;
+  auto line = common::readFlags(controllerFlags(), args, controllerRules());
+  if (!line) {
+    error = line.error().message;
+    return false;
+  }
+  help = line->help;
+  for (const auto& use : line->uses) {
+    if (use.ignored) {
+      out.notices.push_back(legacyNotice(use.name));
     }
   }
-  return true;
+  if (std::any_of(line->uses.begin(), line->uses.end(),
+                  [](const common::FlagUse& u) { return u.name == "--group"; })) {
+    out.reconcile.build.groups.clear();
+  }
+  if (help) {
+    return true;
+  }
+  Status applied = common::applyUses(controllerFlags(), line->uses, out);
+  if (!applied) {
+    error = applied.error().message;
+  }
+  return static_cast<bool>(applied);
 }
 
 // Defaults that depend on other flags, the checks across flags, absolute paths.
@@ -487,12 +394,8 @@ bool finishFlags(ControllerFlags& out, std::string& error) {
     error = "--marathon needs at least one URL";
     return false;
   }
-  const int lo = out.reconcile.build.min_serv_port_ip_per_task;
-  const int hi = out.reconcile.build.max_serv_port_ip_per_task;
-  if ((lo == 0) != (hi == 0) || lo > hi) {
-    error =
-        "--min-serv-port-ip-per-task and --max-serv-port-ip-per-task must both be 0 or form "
-        "a range";
+  if (Status range = checkRenderFlags(out.reconcile.build); !range) {
+    error = range.error().message;
     return false;
   }
   // HAProxy reads a relative socket path as host:port: every path it sees is absolute.
@@ -529,7 +432,11 @@ bool parseControllerFlags(const std::vector<std::string>& args,
   help = false;
   out.marathon.urls = {"http://master.mesos:8080"};
   out.reconcile.render.haproxy_dir = "";  // set from state_dir below
-  if (!applyEnvironmentFlags(env, out, error) || !applyArguments(args, out, error, help)) {
+  if (Status s = common::applyEnvironment(controllerFlags(), env, out, controllerRules()); !s) {
+    error = s.error().message;
+    return false;
+  }
+  if (!applyArguments(args, out, error, help)) {
     return false;
   }
   return help || finishFlags(out, error);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/flags.h"
 #include "common/log.h"
 #include "controller/marathon/marathon_api.h"
 #include "controller/sync/reconciler.h"
@@ -42,5 +43,12 @@ bool parseControllerFlags(const std::vector<std::string>& args,
                           std::string& error, bool& help);
 
 extern const char* const kControllerUsage;
+
+// Marathon's credentials and TLS (--auth-credentials, --marathon-auth-credential-file,
+// --marathon-auth-token-file, --dcos-auth-credentials, --marathon-ca-cert,
+// --marathon-insecure-skip-verify): part of mlb-controller's flags, and `mlb deploy`'s.
+const common::FlagTable<MarathonConfig>& marathonAuthFlags();
+// They read DCOS_SERVICE_ACCOUNT_CREDENTIAL when MLB_DCOS_AUTH_CREDENTIALS is not set.
+const common::CommandLineRules& marathonAuthRules();
 
 }  // namespace mlb::controller

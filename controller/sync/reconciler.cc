@@ -18,10 +18,8 @@
 namespace mlb::controller {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-std::chrono::milliseconds since(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t);
+std::chrono::milliseconds since(const common::Clock& clock, common::Clock::TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.now() - t);
 }
 
 size_t countServers(const ServiceModel& m) {
@@ -97,6 +95,59 @@ std::string configShape(const std::string& config) {
   flush();
   // Compared in memory only, never stored: a fast hash is enough.
   return std::to_string(std::hash<std::string_view>{}(out)) + ":" + std::to_string(out.size());
+}
+
+const char* faultName(PassReport::Fault f) {
+  using F = PassReport::Fault;
+  switch (f) {
+    case F::MarathonUnavailable:
+      return "marathon_unavailable";
+    case F::InvalidAnswer:
+      return "invalid_answer";
+    case F::Render:
+      return "render";
+    case F::Validate:
+      return "validate";
+    case F::ValidateUnavailable:
+      return "validate_unavailable";
+    case F::ReloaderRejected:
+      return "reloader_rejected";
+    case F::Publish:
+      return "publish";
+    case F::None:
+      break;
+  }
+  return "";
+}
+
+const char* sourceName(QuarantineEntry::Source s) {
+  switch (s) {
+    case QuarantineEntry::Source::Label:
+      return "label";
+    case QuarantineEntry::Source::Template:
+      return "template";
+    case QuarantineEntry::Source::Haproxy:
+      return "haproxy";
+    case QuarantineEntry::Source::Reloader:
+      return "reloader";
+    case QuarantineEntry::Source::Marathon:
+      return "marathon";
+  }
+  return "";
+}
+
+const char* guardName(PassReport::Guard g) {
+  switch (g) {
+    case PassReport::Guard::Empty:
+      return "empty";
+    case PassReport::Guard::Shrink:
+      return "shrink";
+    case PassReport::Guard::HealthUnknown:
+      return "health_unknown";
+    case PassReport::Guard::None:
+      break;
+  }
+  return "";
 }
 
 const char* outcomeName(PassReport::Outcome o) {
@@ -310,7 +361,7 @@ bool Reconciler::applyHints(const std::set<std::string>& hints, PassReport& repo
 }
 
 bool Reconciler::fetch(const std::set<std::string>& hints, PassReport& report) {
-  auto t0 = Clock::now();
+  auto t0 = options_.clock->now();
   bool patched = false;
   if (cache_ && !hints.empty() && hints.size() <= kMaxHints) {
     patched = applyHints(hints, report);
@@ -321,15 +372,15 @@ bool Reconciler::fetch(const std::set<std::string>& hints, PassReport& report) {
   }
   report.fast_path = patched;
   if (patched) {
-    report.fetch_time = since(t0);
+    report.fetch_time = since(*options_.clock, t0);
     return true;
   }
   hinted_bodies_.clear();  // the full answer replaces what they patched
   hints_unchanged_ = false;
   auto fetched = api_.fetchApps();
-  report.fetch_time = since(t0);
+  report.fetch_time = since(*options_.clock, t0);
   if (!fetched) {
-    report.fault = "marathon_unavailable";
+    report.fault = PassReport::Fault::MarathonUnavailable;
     report.detail = fetched.error().message;
     return false;
   }
@@ -340,7 +391,7 @@ bool Reconciler::fetch(const std::set<std::string>& hints, PassReport& report) {
   cache_.reset();
   auto parsed_now = parseApps(fetched->body);
   if (!parsed_now) {
-    report.fault = "invalid_answer";
+    report.fault = PassReport::Fault::InvalidAnswer;
     report.detail = parsed_now.error().message;
     return false;
   }
@@ -389,36 +440,37 @@ bool Reconciler::evaluateGuards(const ParsedApps& parsed, const ServiceModel& mo
       lost_tasks += t.health_results == 0 && last_health_.count(t.id) ? 1 : 0;
     }
   }
-  std::string guard;
+  using Guard = PassReport::Guard;
+  Guard guard = Guard::None;
   const size_t servers_now = countServers(model);
   if (have_prev_ && prev_apps_ > 0 && parsed.apps.empty()) {
-    guard = "empty";
+    guard = Guard::Empty;
   } else if (have_prev_ && prev_servers_ >= 4 &&
              static_cast<double>(servers_now) <
                  static_cast<double>(prev_servers_) * (1.0 - options_.max_shrink)) {
-    guard = "shrink";
+    guard = Guard::Shrink;
   } else if (checked_tasks >= 4 && lost_tasks * 2 > checked_tasks) {
-    guard = "health_unknown";
+    guard = Guard::HealthUnknown;
   }
-  if (guard.empty()) {
-    held_guard_.clear();
+  if (guard == Guard::None) {
+    held_guard_ = Guard::None;
     held_count_ = 0;
     return true;
   }
   held_count_ = guard == held_guard_ ? held_count_ + 1 : 1;
   held_guard_ = guard;
   if (held_count_ >= options_.confirm_resyncs) {
-    held_guard_.clear();
+    held_guard_ = Guard::None;
     held_count_ = 0;
     return true;
   }
   report.outcome = PassReport::Outcome::Held;
   report.guard = guard;
-  report.detail = "answer held (" + guard + ": " + std::to_string(parsed.apps.size()) + " apps, " +
-                  std::to_string(servers_now) + " servers, previously " +
-                  std::to_string(prev_apps_) + " apps, " + std::to_string(prev_servers_) +
-                  " servers); confirmation " + std::to_string(held_count_) + "/" +
-                  std::to_string(options_.confirm_resyncs);
+  report.detail = std::string("answer held (") + guardName(guard) + ": " +
+                  std::to_string(parsed.apps.size()) + " apps, " + std::to_string(servers_now) +
+                  " servers, previously " + std::to_string(prev_apps_) + " apps, " +
+                  std::to_string(prev_servers_) + " servers); confirmation " +
+                  std::to_string(held_count_) + "/" + std::to_string(options_.confirm_resyncs);
   report.servers = servers_now;
   return false;
 }
@@ -548,7 +600,7 @@ void Reconciler::attributeRejection(const PublishedVersion& pv, const std::strin
     ++unattributed_streak_;
     auto delay =
         options_.reloader_hold_base * (int64_t{1} << std::min(unattributed_streak_ - 1, 16));
-    hold_until_ = options_.now() + std::min(delay, options_.reloader_hold_max);
+    hold_until_ = options_.clock->now() + std::min(delay, options_.reloader_hold_max);
     hold_reason_ =
         "the reloader rejected version " + pv.version + " and no app owns the error: " + rej.reason;
   }
@@ -557,10 +609,12 @@ void Reconciler::attributeRejection(const PublishedVersion& pv, const std::strin
 
 void Reconciler::planQuarantine(const ParsedApps& parsed, Pass& pass) {
   for (const auto& s : parsed.skipped) {
-    pass.quarantine[{s.app_id, -1}] = {s.app_id, -1, "marathon", s.reason, false};
+    pass.quarantine[{s.app_id, -1}] = {s.app_id, -1, QuarantineEntry::Source::Marathon, s.reason,
+                                       false};
   }
   for (const auto& q : pass.model.quarantined) {
-    pass.quarantine[{q.app_id, q.port_index}] = {q.app_id, q.port_index, "label", q.reason, false};
+    pass.quarantine[{q.app_id, q.port_index}] = {q.app_id, q.port_index,
+                                                 QuarantineEntry::Source::Label, q.reason, false};
   }
   // Apps HAProxy rejected in an earlier pass whose labels have not changed since are
   // quarantined up front: one render and no haproxy -c for a known offender. The
@@ -572,7 +626,8 @@ void Reconciler::planQuarantine(const ParsedApps& parsed, Pass& pass) {
   for (const auto& [app_id, off] : haproxy_offenders_) {
     auto it = labels_digest_->find(app_id);
     if (it != labels_digest_->end() && std::to_string(it->second) == off.labels_digest) {
-      pass.quarantine[{app_id, -1}] = {app_id, -1, "haproxy", off.reason, false};
+      pass.quarantine[{app_id, -1}] = {app_id, -1, QuarantineEntry::Source::Haproxy, off.reason,
+                                       false};
       pass.removeApp(app_id);
     }
   }
@@ -590,7 +645,7 @@ void Reconciler::planQuarantine(const ParsedApps& parsed, Pass& pass) {
 void Reconciler::quarantineForReloader(Pass& pass, const std::string& app_id,
                                        const std::string& reason) {
   pass.dropApp(app_id);
-  pass.quarantine[{app_id, -1}] = {app_id, -1, "reloader", reason, false};
+  pass.quarantine[{app_id, -1}] = {app_id, -1, QuarantineEntry::Source::Reloader, reason, false};
   if (auto it = before_change_.find(app_id); it != before_change_.end()) {
     for (const auto& svc : it->second.services) {
       pass.putBack(svc, {app_id, -1});
@@ -637,7 +692,7 @@ bool Reconciler::renderValid(Pass& pass) {
   for (int round = 0; round < 8; ++round) {
     auto r = renderConfig(pass.model, templates_, options_.render);
     if (!r) {
-      report.fault = "render";
+      report.fault = PassReport::Fault::Render;
       report.detail = r.error().message;
       return false;
     }
@@ -645,8 +700,8 @@ bool Reconciler::renderValid(Pass& pass) {
     bool requeue = false;
     for (const auto& q : pass.rendered.quarantined) {
       const bool was_substitute = pass.substituted.count({q.app_id, q.port_index}) > 0;
-      pass.quarantine[{q.app_id, q.port_index}] = {q.app_id, q.port_index, "template", q.reason,
-                                                   false};
+      pass.quarantine[{q.app_id, q.port_index}] = {
+          q.app_id, q.port_index, QuarantineEntry::Source::Template, q.reason, false};
       if (!was_substitute) {
         substituteLastGood(pass, {q.app_id, q.port_index});
         requeue = true;
@@ -674,9 +729,9 @@ bool Reconciler::renderValid(Pass& pass) {
       v.ok = false;
       v.offending_apps = it->second;
     } else {
-      auto tv = Clock::now();
+      auto tv = options_.clock->now();
       v = validate(pass.rendered, pass.bundle);
-      report.validate_time += since(tv);
+      report.validate_time += since(*options_.clock, tv);
       if (!v.ok && !v.offending_apps.empty()) {
         if (failed_shapes_.size() >= 32) {
           failed_shapes_.clear();  // bounded memory; only a cache
@@ -692,17 +747,17 @@ bool Reconciler::renderValid(Pass& pass) {
     }
     if (v.not_checked) {
       // Not a verdict on the configuration: nothing is quarantined, the pass retries.
-      report.fault = "validate_unavailable";
+      report.fault = PassReport::Fault::ValidateUnavailable;
       report.detail = v.global_error;
       return false;
     }
     if (v.offending_apps.empty()) {
-      report.fault = "validate";
+      report.fault = PassReport::Fault::Validate;
       report.detail = "haproxy rejected the configuration outside any app: " + v.global_error;
       return false;
     }
     for (const auto& [app_id, line] : v.offending_apps) {
-      pass.quarantine[{app_id, -1}] = {app_id, -1, "haproxy", line, false};
+      pass.quarantine[{app_id, -1}] = {app_id, -1, QuarantineEntry::Source::Haproxy, line, false};
       pass.removeApp(app_id);
       // A substitute that HAProxy rejects is dropped for good in this pass.
       if (!pass.hasSubstitute(app_id)) {
@@ -711,7 +766,7 @@ bool Reconciler::renderValid(Pass& pass) {
     }
     sortServices(pass.model.services);
   }
-  report.fault = "validate";
+  report.fault = PassReport::Fault::Validate;
   report.detail = "configuration still invalid after quarantining offenders";
   return false;
 }
@@ -746,7 +801,7 @@ bool Reconciler::holdingForReloader(PassReport& report, const std::string& versi
   // have quarantined it) can never be applied: publishing it again is a loop, and
   // serving it as "unchanged" would hide that nothing goes live.
   if (auto it = reloader_status_.rejected.find(version); it != reloader_status_.rejected.end()) {
-    report.fault = "reloader_rejected";
+    report.fault = PassReport::Fault::ReloaderRejected;
     report.detail = "the reloader rejected version " + version +
                     " and no app owns the error: " + it->second.substr(0, 300);
     return true;
@@ -754,12 +809,12 @@ bool Reconciler::holdingForReloader(PassReport& report, const std::string& versi
   if (version == publisher_.currentVersion()) {
     return false;
   }
-  auto now = options_.now();
+  auto now = options_.clock->now();
   if (!hold_until_ || now >= *hold_until_) {
     return false;
   }
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*hold_until_ - now);
-  report.fault = "reloader_rejected";
+  report.fault = PassReport::Fault::ReloaderRejected;
   report.detail =
       hold_reason_ + "; publishing held for another " + std::to_string(left.count()) + " ms";
   return true;
@@ -781,7 +836,7 @@ bool Reconciler::publishBundle(Pass& pass) {
   for (const auto& q : report.quarantined) {
     qj.push_back({{"app_id", q.app_id},
                   {"port_index", q.port_index},
-                  {"source", q.source},
+                  {"source", sourceName(q.source)},
                   {"reason", q.reason},
                   {"kept_last_good", q.kept_last_good}});
   }
@@ -790,7 +845,7 @@ bool Reconciler::publishBundle(Pass& pass) {
       version, pass.bundle,
       manifest.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   if (!published) {
-    report.fault = "publish";
+    report.fault = PassReport::Fault::Publish;
     report.detail = published.error().message;
     return false;
   }
@@ -852,7 +907,7 @@ void Reconciler::remember(Pass& pass, std::map<std::string, std::string> digest)
   // Remember the apps HAProxy rejected, with their labels, for the next pass.
   std::map<std::string, Offender> offenders;
   for (const auto& q : report.quarantined) {
-    if (q.source == "haproxy") {
+    if (q.source == QuarantineEntry::Source::Haproxy) {
       if (auto d = labels_digest_->find(q.app_id); d != labels_digest_->end()) {
         offenders[q.app_id] = {std::to_string(d->second), q.reason};
       }
@@ -914,7 +969,7 @@ PassReport Reconciler::reconcile(const std::set<std::string>& hints) {
     same.changed_apps = 0;
     return same;
   }
-  auto t1 = Clock::now();
+  auto t1 = options_.clock->now();
   const ParsedApps& parsed = *cache_;
   absorbReloaderVerdicts(report);
   Pass pass{report, parsed, {}, {}, {}, trackHealth(parsed), {}, {}};
@@ -935,7 +990,7 @@ PassReport Reconciler::reconcile(const std::set<std::string>& hints) {
   if (!renderValid(pass)) {
     return report;
   }
-  report.build_time = since(t1) - report.validate_time;
+  report.build_time = since(*options_.clock, t1) - report.validate_time;
   for (auto& [key, q] : pass.quarantine) {
     report.quarantined.push_back(q);
   }

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/process/process_runner.h"
 #include "controller/marathon/app_json.h"
 #include "controller/marathon/marathon_api.h"
@@ -40,14 +41,17 @@ struct ReconcilerOptions {
   // hold_base * 2^(n-1) (n: such rejections in a row, capped at hold_max).
   std::chrono::milliseconds reloader_hold_base{1000};
   std::chrono::milliseconds reloader_hold_max{60000};
-  // The time source of the hold (tests pass a fake).
-  std::function<std::chrono::steady_clock::time_point()> now = std::chrono::steady_clock::now;
+  // The time source of the hold and of the pass's timings (tests pass a FakeClock).
+  common::Clock* clock = &common::systemClock();
 };
 
 struct QuarantineEntry {
   std::string app_id;
   int port_index = -1;
-  std::string source;  // "label", "template", "haproxy", "reloader", "marathon"
+  // Who refused the app: its labels, its template labels, `haproxy -c`, the
+  // reloader's HAProxy, or Marathon's answer (the app could not be read).
+  enum class Source { Label, Template, Haproxy, Reloader, Marathon };
+  Source source = Source::Label;
   std::string reason;
   bool kept_last_good = false;  // its last good fragment is still served
 };
@@ -62,12 +66,22 @@ struct ReloaderRejection {
 
 struct PassReport {
   enum class Outcome { Published, Unchanged, Held, Failed };
+  // Why a pass failed.
+  enum class Fault {
+    None,
+    MarathonUnavailable,
+    InvalidAnswer,
+    Render,
+    Validate,
+    ValidateUnavailable,  // haproxy -c timed out or could not run
+    ReloaderRejected,     // publishing held after an unattributable rejection
+    Publish,
+  };
+  // Which guard held the answer back.
+  enum class Guard { None, Empty, Shrink, HealthUnknown };
   Outcome outcome = Outcome::Failed;
-  // Failed: "marathon_unavailable", "invalid_answer", "render", "validate",
-  // "validate_unavailable" (haproxy -c timed out or could not run), "reloader_rejected"
-  // (publishing held after an unattributable rejection), "publish"
-  std::string fault;
-  std::string guard;   // Held: "empty", "shrink", "health_unknown"
+  Fault fault = Fault::None;
+  Guard guard = Guard::None;
   std::string detail;  // human-readable reason / summary
   std::string marathon_url;
   std::string version;  // the version now current (Published/Unchanged)
@@ -88,6 +102,17 @@ struct PassReport {
 };
 
 const char* outcomeName(PassReport::Outcome o);
+// The names in logs, metrics and /v1/status ("" for None): "marathon_unavailable",
+// "invalid_answer", "render", "validate", "validate_unavailable", "reloader_rejected",
+// "publish"; "empty", "shrink", "health_unknown".
+const char* faultName(PassReport::Fault f);
+// "label", "template", "haproxy", "reloader", "marathon".
+const char* sourceName(QuarantineEntry::Source s);
+inline constexpr QuarantineEntry::Source kQuarantineSources[] = {
+    QuarantineEntry::Source::Label, QuarantineEntry::Source::Template,
+    QuarantineEntry::Source::Haproxy, QuarantineEntry::Source::Reloader,
+    QuarantineEntry::Source::Marathon};
+const char* guardName(PassReport::Guard g);
 
 class Reconciler {
  public:
@@ -181,7 +206,7 @@ class Reconciler {
   std::map<std::string, Offender> haproxy_offenders_;
   static constexpr uint64_t kOffenderRecheckPasses = 30;
   uint64_t passes_ = 0;
-  std::string held_guard_;
+  PassReport::Guard held_guard_ = PassReport::Guard::None;
   int held_count_ = 0;
 
   // The NACK loop. The reloader's latest answers, and the rejections already acted on.
@@ -226,7 +251,7 @@ class Reconciler {
   std::map<std::string, BeforeChange> before_change_;
   // Unattributable rejections in a row, and the hold they impose.
   int unattributed_streak_ = 0;
-  std::optional<std::chrono::steady_clock::time_point> hold_until_;
+  std::optional<common::Clock::TimePoint> hold_until_;
   std::string hold_reason_;
 };
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "common/fs/files.h"
+#include "common/testing/fake_clock.h"
 
 namespace mlb::controller {
 namespace {
@@ -150,13 +151,13 @@ TEST_F(ReconcilerTest, MarathonErrorAndGarbagePublishNothing) {
   api_.fail = true;
   auto failed = r.reconcileOnce();
   EXPECT_EQ(failed.outcome, PassReport::Outcome::Failed);
-  EXPECT_EQ(failed.fault, "marathon_unavailable");
+  EXPECT_EQ(failed.fault, PassReport::Fault::MarathonUnavailable);
   api_.fail = false;
   api_.body = "<html><body>503 Service Unavailable</body></html>";
   auto garbage = r.reconcileOnce();
-  EXPECT_EQ(garbage.fault, "invalid_answer");
+  EXPECT_EQ(garbage.fault, PassReport::Fault::InvalidAnswer);
   api_.body = apps({app("/a", 10001, {31000})}).substr(0, 40);
-  EXPECT_EQ(r.reconcileOnce().fault, "invalid_answer");
+  EXPECT_EQ(r.reconcileOnce().fault, PassReport::Fault::InvalidAnswer);
   EXPECT_EQ(publisher_->currentVersion(), v);
 }
 
@@ -167,7 +168,7 @@ TEST_F(ReconcilerTest, EmptyAnswerIsHeldUntilConfirmed) {
   api_.body = apps({});
   auto h1 = r.reconcileOnce();
   EXPECT_EQ(h1.outcome, PassReport::Outcome::Held);
-  EXPECT_EQ(h1.guard, "empty");
+  EXPECT_EQ(h1.guard, PassReport::Guard::Empty);
   EXPECT_EQ(r.reconcileOnce().outcome, PassReport::Outcome::Held);
   EXPECT_EQ(publisher_->currentVersion(), v);
   // The third consecutive empty answer confirms it.
@@ -194,7 +195,7 @@ TEST_F(ReconcilerTest, SharpShrinkIsHeld) {
   api_.body = apps({app("/a", 10001, {1, 2})});
   auto h = r.reconcileOnce();
   EXPECT_EQ(h.outcome, PassReport::Outcome::Held);
-  EXPECT_EQ(h.guard, "shrink");
+  EXPECT_EQ(h.guard, PassReport::Guard::Shrink);
   // A moderate scale-down is not held.
   api_.body = apps({app("/a", 10001, {1, 2, 3, 4, 5, 6, 7})});
   EXPECT_EQ(r.reconcileOnce().outcome, PassReport::Outcome::Published);
@@ -211,7 +212,7 @@ TEST_F(ReconcilerTest, BadLabelKeepsLastGoodFragmentAndOthersStillChange) {
   EXPECT_EQ(rep.outcome, PassReport::Outcome::Published);
   ASSERT_EQ(rep.quarantined.size(), 1u);
   EXPECT_EQ(rep.quarantined[0].app_id, "/a");
-  EXPECT_EQ(rep.quarantined[0].source, "label");
+  EXPECT_EQ(rep.quarantined[0].source, QuarantineEntry::Source::Label);
   EXPECT_TRUE(rep.quarantined[0].kept_last_good);
   std::string c = cfg();
   EXPECT_NE(c.find("10.0.0.2:32001"), std::string::npos);  // /b's change went out
@@ -245,7 +246,7 @@ TEST_F(ReconcilerTest, HaproxyAlertIsMappedToTheAppThatOwnsTheLine) {
   ASSERT_EQ(rep.outcome, PassReport::Outcome::Published) << rep.detail;
   ASSERT_EQ(rep.quarantined.size(), 1u);
   EXPECT_EQ(rep.quarantined[0].app_id, "/a");
-  EXPECT_EQ(rep.quarantined[0].source, "haproxy");
+  EXPECT_EQ(rep.quarantined[0].source, QuarantineEntry::Source::Haproxy);
   EXPECT_NE(rep.quarantined[0].reason.find("balancee"), std::string::npos);
   std::string c = cfg();
   EXPECT_EQ(c.find("balancee"), std::string::npos);
@@ -260,7 +261,7 @@ TEST_F(ReconcilerTest, HaproxyAlertIsMappedToTheAppThatOwnsTheLine) {
   auto again = r.reconcileOnce();
   EXPECT_EQ(again.outcome, PassReport::Outcome::Published);
   ASSERT_EQ(again.quarantined.size(), 1u);
-  EXPECT_EQ(again.quarantined[0].source, "haproxy");
+  EXPECT_EQ(again.quarantined[0].source, QuarantineEntry::Source::Haproxy);
   EXPECT_EQ(runner.calls, calls);
   // Events whose apps answer as before rebuild nothing, but the app HAProxy rejected
   // is still re-checked: every kOffenderRecheckPasses passes (short cuts counted) one
@@ -289,7 +290,7 @@ TEST_F(ReconcilerTest, AlertOutsideAnyAppPublishesNothing) {
   auto r = make(&runner);
   auto rep = r.reconcileOnce();
   EXPECT_EQ(rep.outcome, PassReport::Outcome::Failed);
-  EXPECT_EQ(rep.fault, "validate");
+  EXPECT_EQ(rep.fault, PassReport::Fault::Validate);
   EXPECT_EQ(publisher_->currentVersion(), "");
 }
 
@@ -300,7 +301,7 @@ TEST_F(ReconcilerTest, ValidationTimeoutIsNotAVerdict) {
   auto r = make(&runner);
   auto rep = r.reconcileOnce();
   EXPECT_EQ(rep.outcome, PassReport::Outcome::Failed);
-  EXPECT_EQ(rep.fault, "validate_unavailable");
+  EXPECT_EQ(rep.fault, PassReport::Fault::ValidateUnavailable);
   EXPECT_NE(rep.detail.find("timed out"), std::string::npos) << rep.detail;
   EXPECT_TRUE(rep.quarantined.empty());
   runner.time_out = false;
@@ -465,10 +466,10 @@ class ReloaderNackTest : public ReconcilerTest {
   }
   void SetUp() override {
     ReconcilerTest::SetUp();
-    options_.now = [this] { return now_; };
+    options_.clock = &clock_;
     r_ = std::make_unique<Reconciler>(make());
   }
-  std::chrono::steady_clock::time_point now_{};
+  common::testing::FakeClock clock_;
   std::map<std::string, std::string> rejected_;
   std::unique_ptr<Reconciler> r_;
 };
@@ -491,7 +492,7 @@ TEST_F(ReloaderNackTest, RejectedAppIsQuarantinedWithItsLastGoodFragmentOthersGo
   EXPECT_NE(rep.reloader_rejections[0].reason.find("bogus-directive"), std::string::npos);
   ASSERT_EQ(rep.quarantined.size(), 1u);
   EXPECT_EQ(rep.quarantined[0].app_id, "/a");
-  EXPECT_EQ(rep.quarantined[0].source, "reloader");
+  EXPECT_EQ(rep.quarantined[0].source, QuarantineEntry::Source::Reloader);
   EXPECT_TRUE(rep.quarantined[0].kept_last_good);
   std::string c = cfg();
   EXPECT_EQ(c.find("bogus-directive"), std::string::npos);
@@ -515,7 +516,7 @@ TEST_F(ReloaderNackTest, OffenderIsRetriedOnlyWhenItsLabelsChange) {
     auto rep = r_->reconcileOnce();
     ASSERT_NE(rep.outcome, PassReport::Outcome::Failed) << rep.detail;
     ASSERT_EQ(rep.quarantined.size(), 1u);
-    EXPECT_EQ(rep.quarantined[0].source, "reloader");
+    EXPECT_EQ(rep.quarantined[0].source, QuarantineEntry::Source::Reloader);
     EXPECT_EQ(cfg().find("bogus-directive"), std::string::npos);
     EXPECT_TRUE(rep.reloader_rejections.empty() || i == 0);
     // ... and its last good fragment keeps serving in every one of them.
@@ -567,7 +568,7 @@ TEST_F(ReloaderNackTest, ASecondBadLabelChangeStillKeepsTheFragmentTheReloaderAc
   api_.body = apps({app("/a", 10001, {31000}, bad2_labels), app("/b", 10002, {32000, 32002})});
   auto rep = r_->reconcileOnce();
   ASSERT_EQ(rep.quarantined.size(), 1u) << rep.detail;
-  EXPECT_EQ(rep.quarantined[0].source, "reloader");
+  EXPECT_EQ(rep.quarantined[0].source, QuarantineEntry::Source::Reloader);
   EXPECT_TRUE(rep.quarantined[0].kept_last_good);
   EXPECT_NE(cfg().find("backend a_10001"), std::string::npos);
   EXPECT_EQ(cfg().find("bogus"), std::string::npos);
@@ -589,7 +590,7 @@ TEST_F(ReloaderNackTest, ARejectedStateThatComesBackIsQuarantinedAtOnce) {
   EXPECT_EQ(again.outcome, PassReport::Outcome::Unchanged) << again.detail;
   EXPECT_EQ(again.version, v1);
   ASSERT_EQ(again.quarantined.size(), 1u);
-  EXPECT_EQ(again.quarantined[0].source, "reloader");
+  EXPECT_EQ(again.quarantined[0].source, QuarantineEntry::Source::Reloader);
   EXPECT_EQ(again.reloader_rejections.size(), 1u);
 }
 
@@ -618,31 +619,31 @@ TEST_F(ReloaderNackTest, UnattributableRejectionHoldsPublishingWithBackoff) {
   api_.body = apps({goodA({31000}), app("/b", 10002, {32000, 32002})});
   auto held = r_->reconcileOnce();
   EXPECT_EQ(held.outcome, PassReport::Outcome::Failed);
-  EXPECT_EQ(held.fault, "reloader_rejected");
+  EXPECT_EQ(held.fault, PassReport::Fault::ReloaderRejected);
   EXPECT_NE(held.detail.find("no app owns the error"), std::string::npos) << held.detail;
   ASSERT_EQ(held.reloader_rejections.size(), 1u);
   EXPECT_TRUE(held.reloader_rejections[0].apps.empty());
   EXPECT_EQ(publisher_->currentVersion(), v2);
   // Still held before the backoff (1 s) ends; published after.
-  now_ += std::chrono::milliseconds(900);
-  EXPECT_EQ(r_->reconcileOnce().fault, "reloader_rejected");
-  now_ += std::chrono::milliseconds(200);
+  clock_.advance(std::chrono::milliseconds(900));
+  EXPECT_EQ(r_->reconcileOnce().fault, PassReport::Fault::ReloaderRejected);
+  clock_.advance(std::chrono::milliseconds(200));
   auto v3 = r_->reconcileOnce();
   ASSERT_EQ(v3.outcome, PassReport::Outcome::Published) << v3.detail;
   EXPECT_TRUE(v3.reloader_rejections.empty());
   // Rejected again: the hold doubles (2 s).
   reject(v1, v3.version, alertAt("global"));
   api_.body = apps({goodA({31000}), app("/b", 10002, {32003})});
-  EXPECT_EQ(r_->reconcileOnce().fault, "reloader_rejected");
-  now_ += std::chrono::milliseconds(1500);
-  EXPECT_EQ(r_->reconcileOnce().fault, "reloader_rejected");
-  now_ += std::chrono::milliseconds(600);
+  EXPECT_EQ(r_->reconcileOnce().fault, PassReport::Fault::ReloaderRejected);
+  clock_.advance(std::chrono::milliseconds(1500));
+  EXPECT_EQ(r_->reconcileOnce().fault, PassReport::Fault::ReloaderRejected);
+  clock_.advance(std::chrono::milliseconds(600));
   EXPECT_EQ(r_->reconcileOnce().outcome, PassReport::Outcome::Published);
   // A rejected version is never published again, held or not.
   api_.body = apps({goodA({31000}), app("/b", 10002, {32000, 32001})});
-  now_ += std::chrono::hours(1);
+  clock_.advance(std::chrono::hours(1));
   auto back = r_->reconcileOnce();
-  EXPECT_EQ(back.fault, "reloader_rejected");
+  EXPECT_EQ(back.fault, PassReport::Fault::ReloaderRejected);
   EXPECT_NE(publisher_->currentVersion(), v2);
 }
 

@@ -367,13 +367,13 @@ class WatchLoop {
 
   bool reportApplied(const ApplyResult& r) {
     setVersion(m_, applied_gauge_, "applied", r.version);
-    if (r.method == "startup") {
+    if (r.method == ApplyMethod::Startup) {
       // HAProxy was started from this bundle: nothing was reloaded.
       logInfo("bundle already loaded by the master at startup", {{"version", r.version}});
       return false;
     }
     last_waiting_.clear();
-    if (r.method == "runtime") {
+    if (r.method == ApplyMethod::Runtime) {
       m_.reloads.Add({{"kind", "runtime"}, {"result", "success"}}).Increment();
       m_.runtime_commands.Add({{"result", "ok"}})
           .Increment(static_cast<double>(r.runtime_commands));
@@ -387,9 +387,9 @@ class WatchLoop {
     m_.duration.Observe(std::chrono::duration<double>(r.duration).count());
     m_.last_reload.Set(
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
-    logInfo(
-        "bundle applied",
-        {{"version", r.version}, {"method", r.method}, {"ms", std::to_string(r.duration.count())}});
+    logInfo("bundle applied", {{"version", r.version},
+                               {"method", methodName(r.method)},
+                               {"ms", std::to_string(r.duration.count())}});
     last_reload_ = Clock::now();
     next_govern_ = Clock::now();
     return false;

@@ -9,7 +9,6 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <thread>
 
 #include "common/fs/file_lock.h"
 #include "common/fs/files.h"
@@ -19,11 +18,21 @@
 #include "reloader/haproxy/runtime_cli.h"
 
 namespace mlb::reloader {
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-}  // namespace
+const char* methodName(ApplyMethod m) {
+  switch (m) {
+    case ApplyMethod::Startup:
+      return "startup";
+    case ApplyMethod::Runtime:
+      return "runtime";
+    case ApplyMethod::MasterCli:
+      return "master-cli";
+    case ApplyMethod::Sigusr2:
+      return "sigusr2";
+    case ApplyMethod::None:
+      break;
+  }
+  return "";
+}
 
 std::string handoverLockPath(const std::string& state_dir) { return state_dir + "/handover.lock"; }
 
@@ -58,12 +67,13 @@ std::string bootstrapConfig(const std::string& state_dir) {
 
 ReloadController::ReloadController(ReloaderOptions options, common::ProcessRunner& runner,
                                    const ProcessTable& table, SignalFn signal,
-                                   HaproxySockets& sockets)
+                                   HaproxySockets& sockets, common::Clock& clock)
     : options_(std::move(options)),
       runner_(runner),
       table_(table),
       signal_(std::move(signal)),
-      sockets_(sockets) {}
+      sockets_(sockets),
+      clock_(clock) {}
 
 std::string ReloadController::liveVersion() const {
   return linkVersion(options_.state_dir + "/live");
@@ -105,11 +115,11 @@ common::Status ReloadController::writeStatus() {
   nlohmann::json j;
   j["applied_version"] = applied_;
   j["applied_at"] = applied_at_;
-  j["reload_kind"] = last_method_.empty() || last_method_ == "startup" ? last_method_
-                     : last_method_ == "runtime"                       ? "runtime"
-                                                                       : "reload";
+  const bool reloaded =
+      last_method_ == ApplyMethod::MasterCli || last_method_ == ApplyMethod::Sigusr2;
+  j["reload_kind"] = reloaded ? "reload" : methodName(last_method_);
   j["runtime_commands"] = last_commands_;
-  j["reload_method"] = last_method_;
+  j["reload_method"] = methodName(last_method_);
   j["live_version"] = liveVersion();
   nlohmann::json rej = nlohmann::json::object();
   for (const auto& [v, r] : rejected_) {
@@ -213,7 +223,7 @@ ApplyResult ReloadController::applyOnce() {
   if (version.empty() || rejected_.count(version) || (version == applied_ && !force_reload_)) {
     return res;
   }
-  auto t0 = Clock::now();
+  auto t0 = clock_.now();
   std::string why;
   auto master = findVerifiedMaster(table_, options_.state_dir, &why);
   if (!master) {
@@ -251,14 +261,14 @@ ApplyResult ReloadController::applyOnce() {
     return res;
   }
   if (plan.kind != RuntimePlan::Kind::Reload && applyRuntime(version, plan, res)) {
-    res.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
+    res.duration = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - t0);
     return res;
   }
   if (options_.runtime) {
     res.fallback = plan.kind == RuntimePlan::Kind::Reload ? plan.reason_class : res.fallback;
   }
   reloadTo(version, previous_live, *master, before, res);
-  res.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
+  res.duration = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - t0);
   return res;
 }
 
@@ -284,10 +294,10 @@ bool ReloadController::appliedAtStartup(const std::string& version, pid_t master
   }
   applied_ = version;
   applied_at_ = common::isoTimeNow();
-  last_method_ = "startup";
+  last_method_ = ApplyMethod::Startup;
   saveStatus(res);
   res.kind = ApplyResult::Kind::Applied;
-  res.method = "startup";
+  res.method = ApplyMethod::Startup;
   return true;
 }
 
@@ -374,18 +384,18 @@ bool ReloadController::applyRuntime(const std::string& version, const RuntimePla
       return false;
     }
   }
-  const auto now = Clock::now();
+  const auto now = clock_.now();
   for (const auto& key : plan.removals) {
     draining_.emplace(key, now);
   }
   applied_ = version;
   applied_at_ = common::isoTimeNow();
-  last_method_ = "runtime";
+  last_method_ = ApplyMethod::Runtime;
   last_commands_ = plan.commands.size();
   drift_backends_.insert(plan.backends.begin(), plan.backends.end());
   saveStatus(res);
   res.kind = ApplyResult::Kind::Applied;
-  res.method = "runtime";
+  res.method = ApplyMethod::Runtime;
   return true;
 }
 
@@ -435,7 +445,7 @@ void ReloadController::reloadTo(const std::string& version, const std::string& p
   draining_.clear();
   force_reload_ = false;
   drift_backends_.clear();
-  next_drift_check_ = Clock::now();  // a full check: the new worker's whole state
+  next_drift_check_ = clock_.now();  // a full check: the new worker's whole state
   applied_ = version;
   applied_at_ = common::isoTimeNow();
   last_method_ = res.method;
@@ -471,7 +481,7 @@ bool ReloadController::sendReload(pid_t master, const std::string& previous_live
   // never sent twice: HAProxy >= 2.7 answers only once the new worker is ready, which
   // may take longer than the wait here — show proc then tells the outcome.
   const std::string sock = options_.state_dir + "/master.sock";
-  res.method = "master-cli";
+  res.method = ApplyMethod::MasterCli;
   for (int i = 0; i < options_.reload_attempts; ++i) {
     auto r = sockets_.command(sock, "reload", 5000);
     if (r) {
@@ -481,7 +491,7 @@ bool ReloadController::sendReload(pid_t master, const std::string& previous_live
     if (r.error().code != common::ErrorCode::Unavailable) {
       return true;  // sent, then no answer in time: show proc tells the outcome
     }
-    std::this_thread::sleep_for(options_.reload_retry_interval);
+    clock_.sleepFor(options_.reload_retry_interval);
   }
   std::string reason =
       verifyMaster(table_, master, options_.state_dir, readMasterRecord(options_.state_dir));
@@ -491,7 +501,7 @@ bool ReloadController::sendReload(pid_t master, const std::string& previous_live
     res.reason = "cannot reach the master CLI, and SIGUSR2 refused: " + reason;
     return false;
   }
-  res.method = "sigusr2";
+  res.method = ApplyMethod::Sigusr2;
   return true;
 }
 
@@ -499,9 +509,9 @@ std::optional<ShowProc> ReloadController::verifyReload(const std::optional<ShowP
   // The reload counter moved and a worker runs.
   const int reloads_before = before ? before->master_reloads : -1;
   const std::string sock = options_.state_dir + "/master.sock";
-  auto deadline = Clock::now() + options_.verify_timeout;
-  while (Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto deadline = clock_.now() + options_.verify_timeout;
+  while (clock_.now() < deadline) {
+    clock_.sleepFor(std::chrono::milliseconds(20));
     auto text = sockets_.command(sock, "show proc", 1000);
     if (!text) {
       continue;
@@ -534,7 +544,7 @@ std::string ReloadController::bundleDir(const std::string& version) const {
 
 std::string ReloadController::unconfirmedBackoff(const std::string& version) const {
   auto it = unconfirmed_.find(version);
-  if (it == unconfirmed_.end() || Clock::now() >= it->second.retry_at) {
+  if (it == unconfirmed_.end() || clock_.now() >= it->second.retry_at) {
     return "";
   }
   return "backing off after " + std::to_string(it->second.attempts) +
@@ -550,14 +560,14 @@ void ReloadController::noteUnconfirmed(const std::string& version) {
   ++unconfirmed_total_;
   // 1 s, 2 s, 4 s ... 60 s.
   auto delay = std::chrono::seconds(1) * (1 << std::min(u.attempts - 1, 6));
-  u.retry_at = Clock::now() + std::min<std::chrono::milliseconds>(delay, std::chrono::seconds(60));
+  u.retry_at = clock_.now() + std::min<std::chrono::milliseconds>(delay, std::chrono::seconds(60));
 }
 
 void ReloadController::governStaleMasters(pid_t master, GovernResult& g) {
   // Only once the recorded master serves (it answers master.sock with a worker):
   // during a handover the old master still holds connections the new one has not
   // taken over yet, and -sf stops it anyway.
-  auto now = Clock::now();
+  auto now = clock_.now();
   std::set<pid_t> alive;
   for (pid_t pid : findStaleMasters(table_, master, options_.state_dir)) {
     alive.insert(pid);
@@ -618,7 +628,7 @@ void ReloadController::deleteDrained(GovernResult& g) {
     all += r + "\n";
   }
   const auto load = parseServerLoad(all);
-  const auto now = Clock::now();
+  const auto now = clock_.now();
   for (auto it = draining_.begin(); it != draining_.end();) {
     if (!present.count(it->first)) {
       it = draining_.erase(it);  // gone (a reload, or deleted behind our back)
@@ -678,7 +688,7 @@ std::optional<std::string> ReloadController::serversState(const std::set<std::st
 }
 
 void ReloadController::checkDrift(GovernResult& g) {
-  const auto now = Clock::now();
+  const auto now = clock_.now();
   const bool full = now >= next_drift_check_;
   if (!options_.runtime || applied_.empty() || (!full && drift_backends_.empty())) {
     return;
@@ -781,7 +791,7 @@ GovernResult ReloadController::govern() {
     }
     too_old.insert(gen);
   }
-  auto now = Clock::now();
+  auto now = clock_.now();
   std::set<pid_t> alive;
   for (const auto& w : sp->old_workers) {
     alive.insert(w.pid);

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/process/process_runner.h"
 #include "reloader/haproxy/master_cli.h"
 #include "reloader/haproxy/process_table.h"
@@ -49,13 +50,24 @@ struct ReloaderOptions {
 // Sends a signal to a pid. Tests replace it; the real one is kill(2).
 using SignalFn = std::function<int(pid_t, int)>;
 
+// How a version was applied.
+enum class ApplyMethod {
+  None,       // not applied
+  Startup,    // HAProxy was started from it: nothing to do
+  Runtime,    // server changes through the Runtime API, no reload
+  MasterCli,  // `reload` on the master CLI
+  Sigusr2,    // SIGUSR2 to the verified master (the master CLI unreachable)
+};
+// "", "startup", "runtime", "master-cli", "sigusr2" (logs and status.json).
+const char* methodName(ApplyMethod m);
+
 struct ApplyResult {
   enum class Kind { Nothing, Applied, Rejected, Failed, Waiting };
   Kind kind = Kind::Nothing;
   std::string version;
   std::string reason;
   std::chrono::milliseconds duration{0};
-  std::string method;           // "master-cli", "sigusr2", "runtime" or "startup"
+  ApplyMethod method = ApplyMethod::None;
   size_t runtime_commands = 0;  // commands of the runtime batch sent
   bool runtime_failed = false;  // the batch got a reply it must not (then a reload)
   std::string fallback;         // runtime on, applied by reload: why (a fixed text)
@@ -81,7 +93,8 @@ class ReloadController {
  public:
   ReloadController(ReloaderOptions options, common::ProcessRunner& runner,
                    const ProcessTable& table, SignalFn signal,
-                   HaproxySockets& sockets = unixSockets());
+                   HaproxySockets& sockets = unixSockets(),
+                   common::Clock& clock = common::systemClock());
 
   // Loads status.json from a previous run (applied and rejected versions).
   void loadStatus();
@@ -109,9 +122,10 @@ class ReloadController {
   const ProcessTable& table_;
   SignalFn signal_;
   HaproxySockets& sockets_;
+  common::Clock& clock_;
   std::string applied_;
   std::string applied_at_;
-  std::string last_method_;
+  ApplyMethod last_method_ = ApplyMethod::None;
   struct Rejection {
     std::string reason;
     std::string at;
@@ -140,13 +154,13 @@ class ReloadController {
   std::string bundleDir(const std::string& version) const;
   // The runtime path's bookkeeping: servers drained and deleted once idle, when each
   // was drained; the drift check; a reload forced by drift.
-  std::map<std::pair<std::string, std::string>, std::chrono::steady_clock::time_point> draining_;
+  std::map<std::pair<std::string, std::string>, common::Clock::TimePoint> draining_;
   size_t last_commands_ = 0;
   // Backends to check after a batch (only those its commands changed); a full check
   // is due at next_drift_check_ (after a reload: at once).
   std::set<std::string> drift_backends_;
   bool force_reload_ = false;
-  std::chrono::steady_clock::time_point next_drift_check_{};
+  common::Clock::TimePoint next_drift_check_{};
   void deleteDrained(GovernResult& g);
   void checkDrift(GovernResult& g);
   std::optional<std::string> serversState(const std::set<std::string>& backends);
@@ -157,17 +171,17 @@ class ReloadController {
   // Reloads that show proc did not confirm, per version: retried with backoff.
   struct Unconfirmed {
     int attempts = 0;
-    std::chrono::steady_clock::time_point retry_at;
+    common::Clock::TimePoint retry_at;
   };
   std::map<std::string, Unconfirmed> unconfirmed_;
   uint64_t unconfirmed_total_ = 0;
   std::string unconfirmedBackoff(const std::string& version) const;
   void noteUnconfirmed(const std::string& version);
   // Stale masters: when each got its first and its last SIGUSR1.
-  std::map<pid_t, std::chrono::steady_clock::time_point> stale_first_usr1_, stale_last_usr1_;
+  std::map<pid_t, common::Clock::TimePoint> stale_first_usr1_, stale_last_usr1_;
   void governStaleMasters(pid_t master, GovernResult& g);
   // Governor state: when each old worker was first seen, when it got SIGUSR1.
-  std::map<pid_t, std::chrono::steady_clock::time_point> first_seen_, usr1_at_;
+  std::map<pid_t, common::Clock::TimePoint> first_seen_, usr1_at_;
 };
 
 // The lock file the watcher holds while it reloads and the entrypoint holds while it

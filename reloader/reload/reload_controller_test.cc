@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "common/fs/files.h"
+#include "common/testing/fake_clock.h"
 
 namespace mlb::reloader {
 namespace {
@@ -30,9 +31,10 @@ constexpr unsigned long long kStart = 777;
 // Success=0/1), `show servers state`.
 class FakeHaproxy : public HaproxySockets {
  public:
-  bool cli_down = false;     // the master CLI refuses connections
-  bool load_fails = false;   // the new configuration does not load
-  std::string reload_reply;  // what `reload` answers
+  bool cli_down = false;                           // the master CLI refuses connections
+  bool load_fails = false;                         // the new configuration does not load
+  std::string reload_reply;                        // what `reload` answers
+  std::vector<std::pair<pid_t, int>> old_workers;  // pid, reloads ago
   int reloads = 0;
   std::vector<std::string> commands;
 
@@ -70,7 +72,16 @@ class FakeHaproxy : public HaproxySockets {
     return "#<PID>          <type>          <reloads>       <uptime>        <version>\n" +
            std::to_string(kMaster) + "    master    " + std::to_string(reloads) +
            " [failed: " + std::to_string(failed_) + "]   0d00h01m00s     3.0.11\n# workers\n" +
-           std::to_string(worker_) + "    worker    0    0d00h00m10s     3.0.11\n# programs\n";
+           std::to_string(worker_) + "    worker    0    0d00h00m10s     3.0.11\n" + oldWorkers() +
+           "# programs\n";
+  }
+  std::string oldWorkers() const {
+    std::string text = "# old workers\n";
+    for (const auto& [pid, ago] : old_workers) {
+      text += std::to_string(pid) + "    worker    " + std::to_string(ago) +
+              "    0d00h05m00s     3.0.11\n";
+    }
+    return text;
   }
   int failed_ = 0;
   pid_t worker_ = 4300;
@@ -113,14 +124,17 @@ class ReloadPassTest : public ::testing::Test {
     options_.runtime = false;  // every new bundle reloads
     options_.verify_timeout = std::chrono::milliseconds(200);
     options_.reload_attempts = 2;
-    options_.reload_retry_interval = std::chrono::milliseconds(1);
+    options_.reload_retry_interval = std::chrono::milliseconds(100);
   }
   void TearDown() override { fs::remove_all(root_); }
 
-  void plantMaster(unsigned long long start) {
-    const fs::path d = root_ / "proc" / std::to_string(kMaster);
+  void plantMaster(unsigned long long start) { plantHaproxy(kMaster, 1, start); }
+  // A process in the planted /proc that runs this instance's HAProxy command line.
+  void plantHaproxy(pid_t pid, pid_t ppid, unsigned long long start) {
+    const fs::path d = root_ / "proc" / std::to_string(pid);
     fs::create_directories(d);
-    std::ofstream(d / "stat") << kMaster << " (haproxy) S 1 1 1 0 -1 4194560 100 0 0 0 1 1 0 0 "
+    std::ofstream(d / "stat") << pid << " (haproxy) S " << ppid
+                              << " 1 1 0 -1 4194560 100 0 0 0 1 1 0 0 "
                               << "20 0 1 0 " << start << " 1000 100\n";
     std::ofstream cmd(d / "cmdline", std::ios::binary);
     for (const auto& a : masterArgv("/usr/sbin/haproxy", state_)) {
@@ -130,7 +144,7 @@ class ReloadPassTest : public ::testing::Test {
   }
 
   ReloadController controller() {
-    return ReloadController(options_, check_, *table_, signal_.AsStdFunction(), haproxy_);
+    return ReloadController(options_, check_, *table_, signal_.AsStdFunction(), haproxy_, clock_);
   }
   std::string live() const { return fs::read_symlink(fs::path(state_) / "live").string(); }
 
@@ -139,6 +153,7 @@ class ReloadPassTest : public ::testing::Test {
   ReloaderOptions options_;
   FakeHaproxy haproxy_;
   RecordedCheck check_;
+  common::testing::FakeClock clock_;
   std::unique_ptr<ProcessTable> table_;
   StrictMock<::testing::MockFunction<int(pid_t, int)>> signal_;
 };
@@ -147,7 +162,7 @@ TEST_F(ReloadPassTest, ANewBundleIsReloadedThroughTheMasterCliAndConfirmedByShow
   auto rc = controller();
   ApplyResult r = rc.applyOnce();
   EXPECT_EQ(r.kind, ApplyResult::Kind::Applied) << r.reason;
-  EXPECT_EQ(r.method, "master-cli");
+  EXPECT_EQ(r.method, ApplyMethod::MasterCli);
   EXPECT_EQ(live(), "bundles/v2");
   EXPECT_EQ(rc.appliedVersion(), "v2");
   EXPECT_EQ(haproxy_.reloads, 1);
@@ -198,11 +213,31 @@ TEST_F(ReloadPassTest, AnUnreachableMasterCliFallsBackToSigusr2ToTheVerifiedMast
   EXPECT_CALL(signal_, Call(kMaster, SIGUSR2)).WillOnce(Return(0));
   auto rc = controller();
   ApplyResult r = rc.applyOnce();
-  EXPECT_EQ(r.method, "sigusr2");
+  EXPECT_EQ(r.method, ApplyMethod::Sigusr2);
   // show proc cannot confirm it either: the version is retried later, live stays new.
   EXPECT_EQ(r.kind, ApplyResult::Kind::Failed);
   EXPECT_THAT(r.reason, HasSubstr("not confirmed"));
   EXPECT_EQ(rc.unconfirmedReloads(), 1u);
+  // The retries and the wait for show proc were on the clock, not on the wall.
+  const auto sleeps = clock_.sleeps();
+  ASSERT_FALSE(sleeps.empty());
+  EXPECT_EQ(sleeps[0], std::chrono::milliseconds(100));
+  EXPECT_EQ(sleeps[1], std::chrono::milliseconds(100));
+}
+
+TEST_F(ReloadPassTest, AnUnconfirmedReloadIsRetriedAfterItsBackoffOnly) {
+  haproxy_.cli_down = true;
+  EXPECT_CALL(signal_, Call(kMaster, SIGUSR2)).Times(2).WillRepeatedly(Return(0));
+  auto rc = controller();
+  EXPECT_EQ(rc.applyOnce().kind, ApplyResult::Kind::Failed);
+  // 1 s after the first unconfirmed reload: not before.
+  clock_.advance(std::chrono::milliseconds(500));
+  ApplyResult waiting = rc.applyOnce();
+  EXPECT_EQ(waiting.kind, ApplyResult::Kind::Waiting);
+  EXPECT_THAT(waiting.reason, HasSubstr("backing off after 1"));
+  clock_.advance(std::chrono::milliseconds(500));
+  EXPECT_EQ(rc.applyOnce().kind, ApplyResult::Kind::Failed);
+  EXPECT_EQ(rc.unconfirmedReloads(), 2u);
 }
 
 TEST_F(ReloadPassTest, AMasterWhoseStartTimeDiffersIsNeverSignalledNorReloaded) {
@@ -215,6 +250,58 @@ TEST_F(ReloadPassTest, AMasterWhoseStartTimeDiffersIsNeverSignalledNorReloaded) 
   EXPECT_THAT(r.reason, HasSubstr("no verified HAProxy master"));
   EXPECT_EQ(haproxy_.reloads, 0);
   EXPECT_EQ(live(), "bundles/v1");
+}
+
+// The old-worker governor on the fake clock: soft stop (SIGUSR1) for generations
+// beyond max_old_workers and for workers draining longer than max_drain_time, then
+// SIGTERM once stop_grace has passed; only to verified workers of this master.
+class GovernorTest : public ReloadPassTest {
+ protected:
+  void SetUp() override {
+    ReloadPassTest::SetUp();
+    options_.max_old_workers = 1;
+    options_.max_drain_time = std::chrono::seconds(600);
+    options_.stop_grace = std::chrono::seconds(10);
+    plantHaproxy(5001, kMaster, kStart + 10);
+    plantHaproxy(5002, kMaster, kStart + 20);
+    haproxy_.old_workers = {{5001, 2}, {5002, 1}};
+  }
+};
+
+TEST_F(GovernorTest, AGenerationBeyondTheLimitIsSoftStoppedThenTerminatedAfterTheGrace) {
+  auto rc = controller();
+  EXPECT_CALL(signal_, Call(5001, SIGUSR1)).WillOnce(Return(0));
+  GovernResult g = rc.govern();
+  EXPECT_EQ(g.old_generations, 2);
+  EXPECT_EQ(g.sigusr1, 1);
+  ::testing::Mock::VerifyAndClearExpectations(&signal_);
+  clock_.advance(options_.stop_grace);
+  EXPECT_EQ(rc.govern().sigterm, 0);  // the grace is not over
+  EXPECT_CALL(signal_, Call(5001, SIGTERM)).WillOnce(Return(0));
+  clock_.advance(std::chrono::milliseconds(1));
+  EXPECT_EQ(rc.govern().sigterm, 1);
+}
+
+TEST_F(GovernorTest, AWorkerDrainingLongerThanMaxDrainTimeIsSoftStopped) {
+  options_.max_old_workers = 3;
+  auto rc = controller();
+  EXPECT_EQ(rc.govern().sigusr1, 0);  // within the limit: left to drain
+  clock_.advance(options_.max_drain_time);
+  EXPECT_EQ(rc.govern().sigusr1, 0);
+  EXPECT_CALL(signal_, Call(5001, SIGUSR1)).WillOnce(Return(0));
+  EXPECT_CALL(signal_, Call(5002, SIGUSR1)).WillOnce(Return(0));
+  clock_.advance(std::chrono::seconds(1));
+  EXPECT_EQ(rc.govern().sigusr1, 2);
+}
+
+TEST_F(GovernorTest, AnOldWorkerThatIsNotAChildOfTheMasterIsNeverSignalled) {
+  fs::remove_all(root_ / "proc" / "5001");
+  plantHaproxy(5001, 1, kStart + 10);  // its pid now belongs to another process tree
+  auto rc = controller();
+  GovernResult g = rc.govern();  // the StrictMock fails on any signal
+  EXPECT_EQ(g.sigusr1, 0);
+  ASSERT_EQ(g.refused.size(), 1u);
+  EXPECT_THAT(g.refused[0], HasSubstr("not a child of master"));
 }
 
 }  // namespace

@@ -1,0 +1,90 @@
+#include "controller/render/render_flags.h"
+
+#include "common/strings.h"
+
+namespace mlb::controller {
+namespace {
+
+using common::FlagArity;
+using common::Status;
+using V = const std::vector<std::string>&;
+
+// A switch that sets `field` of the settings to `value`.
+template <typename Field>
+common::Flag<RenderSettings> setter(const char* name, Field field, bool value) {
+  return {name, FlagArity::Switch, [field, value](V, RenderSettings& s) -> Status {
+            field(s) = value;
+            return {};
+          }};
+}
+
+// An integer flag in [lo, hi] stored at `field`.
+template <typename Field>
+common::Flag<RenderSettings> integer(const char* name, Field field, int lo, int hi) {
+  return {name, FlagArity::One, [name, field, lo, hi](V v, RenderSettings& s) -> Status {
+            auto n = common::parseIntFlag(name, v[0], lo, hi);
+            if (!n) {
+              return n.error();
+            }
+            field(s) = *n;
+            return {};
+          }};
+}
+
+Status groups(V v, RenderSettings& s) {
+  for (auto& g : common::splitList(v[0])) {
+    s.build.groups.push_back(std::move(g));
+  }
+  return {};
+}
+
+Status sslCerts(V v, RenderSettings& s) {
+  s.render.ssl_certs = common::splitList(v[0]);
+  if (s.render.ssl_certs.empty()) {
+    return common::Error::invalidArgument("--ssl-certs needs at least one path");
+  }
+  return {};
+}
+
+}  // namespace
+
+const common::FlagTable<RenderSettings>& renderFlags() {
+  static const common::FlagTable<RenderSettings> kFlags = {
+      {"--group", FlagArity::One, groups},
+      setter(
+          "--health-check", [](RenderSettings& s) -> bool& { return s.build.health_check; }, true),
+      setter(
+          "--strict-mode", [](RenderSettings& s) -> bool& { return s.build.strict_mode; }, true),
+      setter(
+          "--haproxy-map", [](RenderSettings& s) -> bool& { return s.render.haproxy_map; }, true),
+      setter(
+          "--group-https-by-vhost",
+          [](RenderSettings& s) -> bool& { return s.render.group_https_by_vhost; }, true),
+      setter(
+          "--dont-bind-http-https",
+          [](RenderSettings& s) -> bool& { return s.render.bind_http_https; }, false),
+      {"--ssl-certs", FlagArity::One, sslCerts},
+      integer(
+          "--min-serv-port-ip-per-task",
+          [](RenderSettings& s) -> int& { return s.build.min_serv_port_ip_per_task; }, 0, 65535),
+      integer(
+          "--max-serv-port-ip-per-task",
+          [](RenderSettings& s) -> int& { return s.build.max_serv_port_ip_per_task; }, 0, 65535),
+      integer(
+          "--maxconn", [](RenderSettings& s) -> int& { return s.render.maxconn; }, 1, 10000000),
+  };
+  return kFlags;
+}
+
+common::Status checkRenderFlags(const BuildOptions& build) {
+  const int lo = build.min_serv_port_ip_per_task;
+  const int hi = build.max_serv_port_ip_per_task;
+  if ((lo == 0) != (hi == 0) || lo > hi) {
+    return common::Error::invalidArgument(
+        "--min-serv-port-ip-per-task and --max-serv-port-ip-per-task must both be 0 or form a "
+        "range (min <= max)");
+  }
+  return {};
+}
+
+}  // namespace mlb::controller
