@@ -6,6 +6,19 @@
 
 namespace mlb::common {
 
+namespace {
+
+// Without the blanks around it (a value from YAML or an env file may carry them).
+std::string trim(const std::string& s) {
+  const size_t a = s.find_first_not_of(" \t\r\n");
+  if (a == std::string::npos) {
+    return "";
+  }
+  return s.substr(a, s.find_last_not_of(" \t\r\n") - a + 1);
+}
+
+}  // namespace
+
 std::string flagEnvName(const std::string& flag) {
   std::string var = "MLB_";
   for (size_t i = flag.rfind("--", 0) == 0 ? 2 : 0; i < flag.size(); ++i) {
@@ -16,20 +29,25 @@ std::string flagEnvName(const std::string& flag) {
 }
 
 Result<bool> parseSwitchWord(const std::string& flag, const std::string& value) {
-  if (value == "true" || value == "1") {
+  std::string word = trim(value);
+  for (char& c : word) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (word == "true" || word == "1" || word == "yes" || word == "on") {
     return true;
   }
-  if (value == "false" || value == "0") {
+  if (word == "false" || word == "0" || word == "no" || word == "off") {
     return false;
   }
   return Error::invalidArgument(flag + " " + value + ": expected true or false (1 or 0)");
 }
 
 Result<int> parseIntFlag(const std::string& flag, const std::string& value, int lo, int hi) {
+  const std::string v = trim(value);
   char* end = nullptr;
   errno = 0;
-  const long long n = std::strtoll(value.c_str(), &end, 10);
-  if (value.empty() || end == value.c_str() || *end != '\0' || errno != 0 || n < lo || n > hi) {
+  const long long n = std::strtoll(v.c_str(), &end, 10);
+  if (v.empty() || end == v.c_str() || *end != '\0' || errno != 0 || n < lo || n > hi) {
     return Error::invalidArgument(flag + " " + value + ": not an integer in [" +
                                   std::to_string(lo) + ", " + std::to_string(hi) + "]");
   }
@@ -38,9 +56,10 @@ Result<int> parseIntFlag(const std::string& flag, const std::string& value, int 
 
 Result<double> parseNumberFlag(const std::string& flag, const std::string& value, double lo,
                                double hi) {
+  const std::string v = trim(value);
   char* end = nullptr;
-  const double d = std::strtod(value.c_str(), &end);
-  if (end == value.c_str() || *end != '\0' || !(d >= lo && d <= hi)) {
+  const double d = std::strtod(v.c_str(), &end);
+  if (end == v.c_str() || *end != '\0' || !(d >= lo && d <= hi)) {
     return Error::invalidArgument(flag + " " + value + ": not a number in [" + std::to_string(lo) +
                                   ", " + std::to_string(hi) + "]");
   }

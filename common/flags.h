@@ -22,7 +22,9 @@ template <typename T>
 struct Flag {
   const char* name;  // "--state-dir"
   FlagArity arity;
-  // Applies the flag's values (none for a switch). An error names the flag.
+  // Applies the flag's values. An error names the flag. A switch gets no value when
+  // it is set, and {"false"} when it is given false (--x=false, MLB_X=0): it then
+  // undoes itself, so the command line can turn off what the environment set.
   std::function<Status(const std::vector<std::string>& values, T& out)> apply;
   bool from_env = true;  // also read MLB_<FLAG> (one-shot modes are not)
 };
@@ -56,7 +58,8 @@ struct CommandLine {
 // "--max-old-workers" -> "MLB_MAX_OLD_WORKERS".
 std::string flagEnvName(const std::string& flag);
 
-// A switch's value in the environment or after '=': true/1 or false/0.
+// A switch's value in the environment or after '=', in any case: true/1/yes/on or
+// false/0/no/off.
 Result<bool> parseSwitchWord(const std::string& flag, const std::string& value);
 // An integer in [lo, hi].
 Result<int> parseIntFlag(const std::string& flag, const std::string& value, int lo, int hi);
@@ -90,8 +93,8 @@ const Flag<T>* findFlag(const FlagTable<T>& table, const std::string& name) {
   return nullptr;
 }
 
-// Applies one flag: a switch's word (from the environment or after '=') decides
-// whether it applies at all.
+// Applies one flag. A switch's word (from the environment or after '=') is read
+// here: its apply sees no value (set) or {"false"} (unset).
 template <typename T>
 Status applyFlag(const Flag<T>& flag, const std::vector<std::string>& values, T& out) {
   if (flag.arity != FlagArity::Switch || values.empty()) {
@@ -101,8 +104,11 @@ Status applyFlag(const Flag<T>& flag, const std::vector<std::string>& values, T&
   if (!on) {
     return on.error();
   }
-  return *on ? flag.apply({}, out) : Status{};
+  return *on ? flag.apply({}, out) : flag.apply({"false"}, out);
 }
+
+// Whether a switch's apply was asked to set it (no value) or to unset it.
+inline bool switchSet(const std::vector<std::string>& values) { return values.empty(); }
 
 // MLB_<FLAG> for every flag read from the environment; an error names the variable.
 template <typename T>

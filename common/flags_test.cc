@@ -36,8 +36,8 @@ const FlagTable<Settings>& table() {
          return {};
        }},
       {"--on", FlagArity::Switch,
-       [](V, Settings& s) -> Status {
-         s.on = true;
+       [](V v, Settings& s) -> Status {
+         s.on = switchSet(v);
          return {};
        }},
       {"--once", FlagArity::Switch, [](V, Settings&) -> Status { return {}; }, false},
@@ -95,6 +95,10 @@ TEST(Flags, ASwitchReadsTrueOrFalseWordsAndOneShotFlagsIgnoreTheEnvironment) {
   EXPECT_TRUE(parse({}, {{"MLB_ON", "true"}})->on);
   EXPECT_FALSE(parse({}, {{"MLB_ON", "0"}})->on);
   EXPECT_FALSE(parse({"--on=false"})->on);
+  EXPECT_TRUE(parse({}, {{"MLB_ON", " Yes"}})->on);
+  EXPECT_FALSE(parse({}, {{"MLB_ON", "OFF"}})->on);
+  // The command line turns off what the environment turned on.
+  EXPECT_FALSE(parse({"--on=0"}, {{"MLB_ON", "1"}})->on);
   auto bad = parse({}, {{"MLB_ON", "perhaps"}});
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message.find("MLB_ON"), std::string::npos) << bad.error().message;
@@ -145,6 +149,8 @@ TEST(Flags, NumbersAndSeconds) {
   EXPECT_FALSE(parseNumberFlag("--n", "nan", 0, 1));
   EXPECT_FALSE(parseIntFlag("--i", "99999999999999999999", 0, 10));
   EXPECT_FALSE(parseIntFlag("--i", "", 0, 10));
+  EXPECT_EQ(*parseIntFlag("--i", " 7 ", 0, 10), 7);  // blanks from YAML or an env file
+  EXPECT_FALSE(parseIntFlag("--i", "7x", 0, 10));
 }
 
 }  // namespace

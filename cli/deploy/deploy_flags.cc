@@ -49,8 +49,8 @@ common::Flag<DeployFlags> text(const char* name, Field field) {
 template <typename Field>
 common::Flag<DeployFlags> setter(const char* name, Field field) {
   return {name, FlagArity::Switch,
-          [field](V, DeployFlags& f) -> Status {
-            field(f) = true;
+          [field](V v, DeployFlags& f) -> Status {
+            field(f) = common::switchSet(v);
             return {};
           },
           false};

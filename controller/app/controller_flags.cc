@@ -70,12 +70,12 @@ common::Flag<CF> text(const char* name, Field field) {
           }};
 }
 
-// A switch that sets `field` to `value`.
+// A switch that sets `field` to `value` (and to its opposite when given false).
 template <typename Field>
 common::Flag<CF> setter(const char* name, Field field, bool value, bool from_env = true) {
   return {name, FlagArity::Switch,
-          [field, value](V, CF& f) -> Status {
-            field(f) = value;
+          [field, value](V v, CF& f) -> Status {
+            field(f) = common::switchSet(v) ? value : !value;
             return {};
           },
           from_env};
@@ -249,8 +249,8 @@ const common::FlagTable<MarathonConfig>& marathonAuthFlags() {
       {"--dcos-auth-credentials", FlagArity::One, dcosCredentials},
       {"--marathon-ca-cert", FlagArity::One, caCert},
       {"--marathon-insecure-skip-verify", FlagArity::Switch,
-       [](V, MarathonConfig& m) -> Status {
-         m.insecure_tls = true;
+       [](V v, MarathonConfig& m) -> Status {
+         m.insecure_tls = common::switchSet(v);
          return {};
        }},
   };

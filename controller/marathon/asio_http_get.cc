@@ -1,187 +1,77 @@
-// Boost 1.74's Asio misses <utility> under C++20.
-#include <utility>
-// clang-format off
-#include <boost/asio.hpp>
-#include <boost/asio/ssl.hpp>
-// clang-format on
+#include "controller/marathon/asio_http_get.h"
 
 #include <array>
-#include <charconv>
 #include <cstdlib>
-#include <functional>
-#include <optional>
-#include <vector>
 
 #include "common/strings.h"
-#include "controller/marathon/asio_http_get.h"
-#include "controller/marathon/asio_tls.h"
 #include "controller/marathon/http_chunked.h"
-#include "controller/marathon/sse_event_stream.h"
+#include "controller/marathon/http_connection.h"
 
 namespace mlb::controller {
 namespace {
 
-namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
 using common::Error;
+using Ms = std::chrono::milliseconds;
 
-// host:port as an endpoint when host is an IPv4 or IPv6 literal.
-std::optional<tcp::endpoint> literalEndpoint(const std::string& host, const std::string& port) {
-  boost::system::error_code ec;
-  const auto address = asio::ip::make_address(host, ec);
-  unsigned value = 0;
-  const auto [end, perr] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (ec || perr != std::errc() || end != port.data() + port.size() || value == 0 ||
-      value > 65535) {
-    return std::nullopt;
-  }
-  return tcp::endpoint(address, static_cast<unsigned short>(value));
-}
-
-// One GET over one connection: the exchange as a chain of async steps on one thread
-// (resolve, connect, TLS, write, headers, body), bounded by one deadline.
+// One GET over one connection (connect, TLS, request, head, body), all of it within
+// one deadline.
 class BulkGet {
  public:
   BulkGet(const std::string& base_url, const ParsedUrl& u, const HttpGetOptions& options)
       : base_url_(base_url),
-        u_(u),
         options_(options),
-        tls_ctx_(tlsContext(u, options)),
-        stream_(io_, u.tls ? *tls_ctx_ : plainConnectionContext()),
-        sock_(stream_.next_layer()),
-        timer_(io_) {}
+        conn_(u, TlsSettings{options.ca_cert, options.insecure_tls}),
+        deadline_(std::chrono::steady_clock::now() + options.timeout) {}
 
   common::Result<HttpGetResponse> run(const std::string& request) {
-    request_ = request;
-    timer_.expires_at(std::chrono::steady_clock::now() + options_.timeout);
-    timer_.async_wait([this](const boost::system::error_code& e) {
-      if (!e) {
-        timed_out_ = true;
-        boost::system::error_code ignored;
-        sock_.close(ignored);
-      }
-    });
-    start();
-    try {
-      io_.run();
-    } catch (const std::exception& e) {
-      return Error{common::ErrorCode::Unavailable, base_url_ + ": " + e.what()};
+    if (common::Status st = conn_.open(left()); !st) {
+      return unavailable(st.error().message);
     }
-    return result();
+    if (common::Status st = conn_.send(request, left()); !st) {
+      return unavailable("send request: " + st.error().message);
+    }
+    ReadResult last;
+    auto head = readResponseHead(conn_, left(), last);
+    if (!head) {
+      return unavailable("read response headers: " + readError(last, head.error().message));
+    }
+    takeHead(*head);
+    if (!bodyComplete() && last.end == ReadEnd::More) {
+      last = readBody();
+    }
+    return result(last);
   }
 
  private:
-  static std::optional<asio::ssl::context> tlsContext(const ParsedUrl& u,
-                                                      const HttpGetOptions& options) {
-    std::optional<asio::ssl::context> ctx;
-    if (u.tls) {
-      ctx.emplace(asio::ssl::context::tls_client);
-      configureTlsClient(*ctx, options.insecure_tls, options.ca_cert);
+  Ms left() const {
+    const auto d = std::chrono::duration_cast<Ms>(deadline_ - std::chrono::steady_clock::now());
+    return std::max(d, Ms(1));
+  }
+
+  common::Result<HttpGetResponse> unavailable(const std::string& what) const {
+    return Error{common::ErrorCode::Unavailable, base_url_ + ": " + what};
+  }
+
+  std::string readError(const ReadResult& r, const std::string& otherwise) const {
+    switch (r.end) {
+      case ReadEnd::TimedOut:
+        return "no complete answer within " + std::to_string(options_.timeout.count()) + " ms";
+      case ReadEnd::Closed:
+        return "closed by the peer";
+      case ReadEnd::Failed:
+        return r.error;
+      case ReadEnd::Cancelled:
+        return "cancelled";
+      case ReadEnd::More:
+        break;
     }
-    return ctx;
-  }
-
-  void fail(const std::string& what, const boost::system::error_code& e) {
-    error_ = what + ": " + (timed_out_ ? std::string("timed out") : e.message());
-    timer_.cancel();
-  }
-
-  // An address literal needs no resolver (whose first use spawns a thread per
-  // io_context: per request here).
-  void start() {
-    if (auto literal = literalEndpoint(u_.host, u_.port)) {
-      connectTo(std::vector<tcp::endpoint>{*literal});
-      return;
-    }
-    resolver_.async_resolve(
-        u_.host, u_.port,
-        [this](const boost::system::error_code& e, const tcp::resolver::results_type& results) {
-          if (e) {
-            fail("resolve " + u_.host, e);
-            return;
-          }
-          connectTo(results);
-        });
-  }
-
-  template <typename Endpoints>
-  void connectTo(const Endpoints& endpoints) {
-    asio::async_connect(sock_, endpoints,
-                        [this](const boost::system::error_code& ce, const tcp::endpoint&) {
-                          if (ce) {
-                            fail("connect " + base_url_, ce);
-                          } else if (u_.tls) {
-                            handshake();
-                          } else {
-                            sendRequest();
-                          }
-                        });
-  }
-
-  void handshake() {
-    prepareTlsStream(stream_, u_.host, options_.insecure_tls);
-    stream_.async_handshake(asio::ssl::stream_base::client,
-                            [this](const boost::system::error_code& he) {
-                              if (he) {
-                                fail("TLS handshake with " + base_url_, he);
-                                return;
-                              }
-                              sendRequest();
-                            });
-  }
-
-  void sendRequest() {
-    auto done = [this](const boost::system::error_code& e, size_t) {
-      if (e) {
-        fail("send request to " + base_url_, e);
-        return;
-      }
-      readHead();
-    };
-    if (u_.tls) {
-      asio::async_write(stream_, asio::buffer(request_), done);
-    } else {
-      asio::async_write(sock_, asio::buffer(request_), done);
-    }
-  }
-
-  template <typename Handler>
-  void readSome(Handler handler) {
-    if (u_.tls) {
-      stream_.async_read_some(asio::buffer(buf_), handler);
-    } else {
-      sock_.async_read_some(asio::buffer(buf_), handler);
-    }
-  }
-
-  void readHead() {
-    readSome([this](const boost::system::error_code& e, size_t n) {
-      head_.append(buf_.data(), n);
-      const size_t end = head_.find("\r\n\r\n");
-      if (end == std::string::npos) {
-        if (e || head_.size() > 65536) {
-          fail("read response headers from " + base_url_, e);
-        } else {
-          readHead();
-        }
-        return;
-      }
-      takeHead(end);
-      if ((content_length_ != std::string::npos && raw_.size() >= content_length_) ||
-          (e && !raw_.empty())) {
-        timer_.cancel();
-      } else if (e) {
-        fail("read body from " + base_url_, e);
-      } else {
-        readBody();
-      }
-    });
+    return otherwise;
   }
 
   // Status and the headers that frame the body; the body bytes read with them.
-  void takeHead(size_t end) {
-    resp_.status = std::atoi(head_.c_str() + head_.find(' ') + 1);
-    const std::string_view fields = std::string_view(head_).substr(0, end);
+  void takeHead(ResponseHead& head) {
+    resp_.status = head.status;
+    const std::string_view fields = head.fields;
     if (const std::string v = responseHeader(fields, "content-length"); !v.empty()) {
       content_length_ = std::strtoull(v.c_str(), nullptr, 10);
     }
@@ -192,27 +82,22 @@ class BulkGet {
     const size_t expect =
         content_length_ != std::string::npos ? std::min(content_length_, options_.max_body) : 0;
     raw_.reserve(std::max(expect, size_t{1} << 20) + options_.spare_capacity);
-    raw_.append(head_, end + 4, std::string::npos);
+    raw_.append(head.rest);
   }
 
-  void readBody() {
-    readSome([this](const boost::system::error_code& e, size_t n) {
-      raw_.append(buf_.data(), n);
+  // Reads until the body is complete, the peer closes it or a read fails.
+  ReadResult readBody() {
+    for (;;) {
+      ReadResult r = conn_.readSome(buf_.data(), buf_.size(), left());
+      raw_.append(buf_.data(), r.bytes);
       if (raw_.size() > options_.max_body) {
-        error_ = "answer larger than " + std::to_string(options_.max_body) + " bytes";
-        timer_.cancel();
-      } else if (e) {
-        if (e == asio::error::eof || e == asio::ssl::error::stream_truncated) {
-          timer_.cancel();  // close-delimited body complete
-        } else {
-          fail("read body from " + base_url_, e);
-        }
-      } else if (bodyComplete()) {
-        timer_.cancel();
-      } else {
-        readBody();
+        too_large_ = true;
+        return r;
       }
-    });
+      if (r.end != ReadEnd::More || bodyComplete()) {
+        return r;
+      }
+    }
   }
 
   bool bodyComplete() const {
@@ -220,18 +105,17 @@ class BulkGet {
            (chunked_ && raw_.size() >= 5 && raw_.compare(raw_.size() - 5, 5, "0\r\n\r\n") == 0);
   }
 
-  common::Result<HttpGetResponse> result() {
-    if (timed_out_ && error_.empty()) {
-      error_ = base_url_ + ": no complete answer within " +
-               std::to_string(options_.timeout.count()) + " ms";
+  common::Result<HttpGetResponse> result(const ReadResult& last) {
+    if (too_large_) {
+      return unavailable("answer larger than " + std::to_string(options_.max_body) + " bytes");
     }
-    if (!error_.empty()) {
-      return Error{common::ErrorCode::Unavailable, error_};
+    // A close ends a close-delimited body; any other end before the body is whole fails.
+    if (!bodyComplete() && last.end != ReadEnd::More && last.end != ReadEnd::Closed) {
+      return unavailable("read body: " + readError(last, ""));
     }
     if (content_length_ != std::string::npos && raw_.size() < content_length_) {
-      return Error{common::ErrorCode::Unavailable, base_url_ + ": answer truncated (" +
-                                                       std::to_string(raw_.size()) + " of " +
-                                                       std::to_string(content_length_) + " bytes)"};
+      return unavailable("answer truncated (" + std::to_string(raw_.size()) + " of " +
+                         std::to_string(content_length_) + " bytes)");
     }
     if (!chunked_) {
       if (content_length_ != std::string::npos && raw_.size() > content_length_) {
@@ -245,22 +129,14 @@ class BulkGet {
   }
 
   const std::string& base_url_;
-  const ParsedUrl& u_;
   const HttpGetOptions& options_;
-  asio::io_context io_;
-  std::optional<asio::ssl::context> tls_ctx_;
-  asio::ssl::stream<tcp::socket> stream_;
-  tcp::socket& sock_;
-  asio::steady_timer timer_;
-  tcp::resolver resolver_{io_};
-  std::string request_;
-  bool timed_out_ = false;
-  std::string error_;
-  std::string head_;
+  HttpConnection conn_;
+  const std::chrono::steady_clock::time_point deadline_;
   std::string raw_;  // body bytes as received (decoded at the end when chunked)
   std::array<char, 1 << 16> buf_{};
   size_t content_length_ = std::string::npos;
   bool chunked_ = false;
+  bool too_large_ = false;
   HttpGetResponse resp_;
 };
 

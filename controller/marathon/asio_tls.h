@@ -1,6 +1,6 @@
 #pragma once
-// TLS set-up shared by the two raw Boost.Asio clients of Marathon (the bulk GET and
-// the event stream). Internal to the transport library.
+// TLS set-up of the Boost.Asio connection to Marathon (http_connection.cc), the core
+// of the bulk GET and the event stream. Internal to the transport library.
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <string>

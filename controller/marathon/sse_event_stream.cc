@@ -1,25 +1,18 @@
-// Boost 1.74's Asio misses <utility> under C++20.
-#include <utility>
-// clang-format off
-#include <boost/asio.hpp>
-#include <boost/asio/ssl.hpp>
-// clang-format on
+#include "controller/marathon/sse_event_stream.h"
 
+#include <array>
 #include <atomic>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <thread>
 
 #include "common/backoff.h"
 #include "common/strings.h"
-#include "controller/marathon/asio_tls.h"
-#include "controller/marathon/sse_event_stream.h"
+#include "controller/marathon/http_connection.h"
 
 namespace mlb::controller {
 namespace {
-
-namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
 
 // One connection attempt's outcome.
 struct Outcome {
@@ -43,8 +36,8 @@ class AsioSseEventStream : public SseEventStream {
     stopping_ = true;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (io_ != nullptr) {
-        io_->stop();
+      if (conn_ != nullptr) {
+        conn_->cancel();
       }
     }
     if (thread_.joinable()) {
@@ -88,52 +81,19 @@ class AsioSseEventStream : public SseEventStream {
     return t;
   }
 
-  // Runs `op` (which starts async work and sets `done`) until it completes or the
-  // deadline passes; on timeout the socket is closed.
-  template <typename Start>
-  bool runWithDeadline(asio::io_context& io, tcp::socket& sock, std::chrono::milliseconds d,
-                       Start start, boost::system::error_code& ec) {
-    bool done = false;
-    start(done, ec);
-    io.restart();
-    auto until = std::chrono::steady_clock::now() + d;
-    while (!done && !stopping_) {
-      auto now = std::chrono::steady_clock::now();
-      if (now >= until) {
-        boost::system::error_code ignored;
-        sock.close(ignored);
-        io.restart();
-        io.run_for(std::chrono::milliseconds(100));
-        ec = asio::error::timed_out;
-        return false;
-      }
-      io.run_for(std::min<std::chrono::steady_clock::duration>(until - now,
-                                                               std::chrono::milliseconds(250)));
-      if (io.stopped() && !done) {
-        io.restart();
-      }
-    }
-    return done && !ec;
-  }
-
-  // One connection: its io_context, the (maybe TLS) stream and the parsed URL.
-  struct Connection {
-    asio::io_context& io;
-    asio::ssl::stream<tcp::socket>& stream;
-    const ParsedUrl& u;
-    tcp::socket& sock() { return stream.next_layer(); }
-  };
-
-  // stop() reaches the attempt's io_context while it runs.
-  struct IoRegistration {
+  // stop() reaches the attempt's connection while it runs.
+  struct Registration {
     AsioSseEventStream& s;
-    IoRegistration(AsioSseEventStream& owner, asio::io_context& io) : s(owner) {
+    Registration(AsioSseEventStream& owner, HttpConnection& c) : s(owner) {
       std::lock_guard<std::mutex> lock(s.mu_);
-      s.io_ = &io;
+      s.conn_ = &c;
+      if (s.stopping_) {
+        c.cancel();
+      }
     }
-    ~IoRegistration() {
+    ~Registration() {
       std::lock_guard<std::mutex> lock(s.mu_);
-      s.io_ = nullptr;
+      s.conn_ = nullptr;
     }
   };
 
@@ -144,68 +104,17 @@ class AsioSseEventStream : public SseEventStream {
       out.reason = "bad URL " + url;
       return out;
     }
-    asio::io_context io;
-    IoRegistration registration(*this, io);
-    asio::ssl::context ssl_ctx(asio::ssl::context::tls_client);
-    if (u.tls) {
-      configureTlsClient(ssl_ctx, config_.insecure_tls, config_.ca_cert);
-    }
-    asio::ssl::stream<tcp::socket> stream(io, ssl_ctx);
-    Connection c{io, stream, u};
-    boost::system::error_code ec;
-    if (!open(c, ec)) {
-      out.reason = "connect " + url + ": " + ec.message();
+    HttpConnection c(u, TlsSettings{config_.ca_cert, config_.insecure_tls});
+    Registration registration(*this, c);
+    if (common::Status st = c.open(config_.connect_timeout); !st) {
+      out.reason = "connect " + url + ": " + st.error().message;
       return out;
     }
-    if (!send(c, request(u, send_auth), ec)) {
-      out.reason = "send request to " + url + ": " + ec.message();
+    if (common::Status st = c.send(request(u, send_auth), config_.connect_timeout); !st) {
+      out.reason = "send request to " + url + ": " + st.error().message;
       return out;
     }
     return readStream(c, url, redirects_left, send_auth);
-  }
-
-  // Resolve, connect, and the TLS handshake, each within the connect timeout.
-  bool open(Connection& c, boost::system::error_code& ec) {
-    tcp::resolver resolver(c.io);
-    tcp::resolver::results_type endpoints;
-    bool ok = runWithDeadline(
-        c.io, c.sock(), config_.connect_timeout,
-        [&](bool& done, boost::system::error_code& e) {
-          resolver.async_resolve(
-              c.u.host, c.u.port,
-              [&](const boost::system::error_code& r, tcp::resolver::results_type res) {
-                e = r;
-                endpoints = res;
-                done = true;
-              });
-        },
-        ec);
-    if (ok) {
-      ok = runWithDeadline(
-          c.io, c.sock(), config_.connect_timeout,
-          [&](bool& done, boost::system::error_code& e) {
-            asio::async_connect(c.sock(), endpoints,
-                                [&](const boost::system::error_code& r, const tcp::endpoint&) {
-                                  e = r;
-                                  done = true;
-                                });
-          },
-          ec);
-    }
-    if (ok && c.u.tls) {
-      prepareTlsStream(c.stream, c.u.host, config_.insecure_tls);
-      ok = runWithDeadline(
-          c.io, c.sock(), config_.connect_timeout,
-          [&](bool& done, boost::system::error_code& e) {
-            c.stream.async_handshake(asio::ssl::stream_base::client,
-                                     [&](const boost::system::error_code& r) {
-                                       e = r;
-                                       done = true;
-                                     });
-          },
-          ec);
-    }
-    return ok;
   }
 
   std::string request(const ParsedUrl& u, bool send_auth) const {
@@ -219,48 +128,28 @@ class AsioSseEventStream : public SseEventStream {
     return req + "\r\n";
   }
 
-  bool send(Connection& c, const std::string& req, boost::system::error_code& ec) {
-    return runWithDeadline(
-        c.io, c.sock(), config_.connect_timeout,
-        [&](bool& done, boost::system::error_code& e) {
-          auto h = [&](const boost::system::error_code& r, size_t) {
-            e = r;
-            done = true;
-          };
-          if (c.u.tls) {
-            asio::async_write(c.stream, asio::buffer(req), h);
-          } else {
-            asio::async_write(c.sock(), asio::buffer(req), h);
-          }
-        },
-        ec);
-  }
-
-  // One read within `timeout`; `n` bytes landed in `chunk`.
-  bool readSome(Connection& c, char* chunk, size_t size, size_t& n,
-                std::chrono::milliseconds timeout, boost::system::error_code& ec) {
-    return runWithDeadline(
-        c.io, c.sock(), timeout,
-        [&](bool& done, boost::system::error_code& e) {
-          auto h = [&](const boost::system::error_code& r, size_t got) {
-            e = r;
-            n = got;
-            done = true;
-          };
-          if (c.u.tls) {
-            c.stream.async_read_some(asio::buffer(chunk, size), h);
-          } else {
-            c.sock().async_read_some(asio::buffer(chunk, size), h);
-          }
-        },
-        ec);
-  }
-
-  // Reads until the end of the headers, then streams the body into the parser.
-  Outcome readStream(Connection& c, const std::string& url, int redirects_left, bool send_auth) {
+  // Reads the response head, then streams the body into the parser.
+  Outcome readStream(HttpConnection& c, const std::string& url, int redirects_left,
+                     bool send_auth) {
     Outcome out;
-    std::string buf;
-    char chunk[16384];
+    auto on_read = [this](size_t) {
+      if (cb_.on_bytes) {
+        cb_.on_bytes();
+      }
+    };
+    ReadResult last;
+    auto head = readResponseHead(c, config_.connect_timeout, last, on_read);
+    if (!head) {
+      out.reason = last.end == ReadEnd::More ? head.error().message : readFailure(last, false);
+      return out;
+    }
+    if (auto done = checkHead(*head, url, redirects_left, send_auth)) {
+      return *done;
+    }
+    out.connected = true;
+    if (cb_.on_connected) {
+      cb_.on_connected(url);
+    }
     SseParser parser;
     auto deliver = [&](std::string_view data) {
       parser.feed(data, [&](SseEvent&& e) {
@@ -269,55 +158,26 @@ class AsioSseEventStream : public SseEventStream {
         }
       });
     };
-    bool in_body = false;
-    boost::system::error_code ec;
-    while (!stopping_) {
-      size_t n = 0;
-      const bool ok = readSome(c, chunk, sizeof chunk, n,
-                               in_body ? config_.silence_timeout : config_.connect_timeout, ec);
-      if (n > 0 && cb_.on_bytes) {
-        cb_.on_bytes();
-      }
-      if (in_body && n > 0) {
-        deliver(std::string_view(chunk, n));
-      } else if (n > 0) {
-        buf.append(chunk, n);
-        const size_t header_end = buf.find("\r\n\r\n");
-        if (header_end != std::string::npos) {
-          if (auto done = checkHead(buf, header_end, url, redirects_left, send_auth)) {
-            return *done;
-          }
-          in_body = true;
-          out.connected = true;
-          if (cb_.on_connected) {
-            cb_.on_connected(url);
-          }
-          if (buf.size() > header_end + 4) {
-            deliver(std::string_view(buf).substr(header_end + 4));
-          }
-          buf.clear();
-        } else if (buf.size() > 65536) {
-          out.reason = "response headers too large";
-          return out;
-        }
-      }
-      if (!ok) {
-        out.reason = readFailure(ec, in_body);
-        return out;
+    deliver(head->rest);
+    std::array<char, 16384> chunk{};
+    while (last.end == ReadEnd::More && !stopping_) {
+      last = c.readSome(chunk.data(), chunk.size(), config_.silence_timeout);
+      if (last.bytes > 0) {
+        on_read(last.bytes);
+        deliver(std::string_view(chunk.data(), last.bytes));
       }
     }
-    out.reason = "stopped";
+    out.reason = stopping_ ? "stopped" : readFailure(last, true);
     return out;
   }
 
   // The response head: nothing when it opens the event stream; otherwise the outcome
   // (an error, or a standby's redirect to the leader, followed once).
-  std::optional<Outcome> checkHead(const std::string& buf, size_t header_end,
-                                   const std::string& url, int redirects_left, bool send_auth) {
+  std::optional<Outcome> checkHead(const ResponseHead& response, const std::string& url,
+                                   int redirects_left, bool send_auth) {
     Outcome out;
-    const std::string_view head = std::string_view(buf).substr(0, header_end);
-    const std::string status_line = buf.substr(0, buf.find("\r\n"));
-    const int status = status_line.size() > 12 ? std::atoi(status_line.c_str() + 9) : 0;
+    const std::string_view head = response.fields;
+    const int status = response.status;
     if (status >= 300 && status < 400) {
       const std::string location = responseHeader(head, "location");
       if (redirects_left > 0 && !location.empty()) {
@@ -347,16 +207,21 @@ class AsioSseEventStream : public SseEventStream {
     return std::nullopt;
   }
 
-  std::string readFailure(const boost::system::error_code& ec, bool in_body) const {
-    if (ec == asio::error::timed_out) {
-      return in_body ? "silent for " + std::to_string(config_.silence_timeout.count()) +
-                           " ms (no event, no keep-alive)"
-                     : "no response headers within timeout";
+  std::string readFailure(const ReadResult& r, bool in_body) const {
+    switch (r.end) {
+      case ReadEnd::TimedOut:
+        return in_body ? "silent for " + std::to_string(config_.silence_timeout.count()) +
+                             " ms (no event, no keep-alive)"
+                       : "no response headers within timeout";
+      case ReadEnd::Closed:
+        return "stream closed by Marathon";
+      case ReadEnd::Cancelled:
+        return "stopped";
+      case ReadEnd::Failed:
+      case ReadEnd::More:
+        break;
     }
-    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
-      return "stream closed by Marathon";
-    }
-    return "read: " + ec.message();
+    return "read: " + r.error;
   }
 
   SseStreamConfig config_;
@@ -364,7 +229,7 @@ class AsioSseEventStream : public SseEventStream {
   std::atomic<bool> stopping_{false};
   std::thread thread_;
   std::mutex mu_;
-  asio::io_context* io_ = nullptr;
+  HttpConnection* conn_ = nullptr;  // the attempt running now (under mu_)
 };
 
 }  // namespace

@@ -9,11 +9,11 @@ using common::FlagArity;
 using common::Status;
 using V = const std::vector<std::string>&;
 
-// A switch that sets `field` of the settings to `value`.
+// A switch that sets `field` of the settings to `value` (its opposite when given false).
 template <typename Field>
 common::Flag<RenderSettings> setter(const char* name, Field field, bool value) {
-  return {name, FlagArity::Switch, [field, value](V, RenderSettings& s) -> Status {
-            field(s) = value;
+  return {name, FlagArity::Switch, [field, value](V v, RenderSettings& s) -> Status {
+            field(s) = common::switchSet(v) ? value : !value;
             return {};
           }};
 }

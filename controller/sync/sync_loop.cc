@@ -2,6 +2,8 @@
 
 #include <random>
 
+#include "common/result.h"
+
 namespace mlb::controller {
 
 namespace {
@@ -27,6 +29,15 @@ SyncLoop::SyncLoop(PassFn pass, SyncLoopOptions options, ReportFn on_report, com
 SyncLoop::~SyncLoop() { stop(); }
 
 void SyncLoop::start() {
+  // The thread waits on the steady clock: its times must come from it.
+  MLB_CHECK(dynamic_cast<common::SystemClock*>(&clock_) != nullptr);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const TimePoint now = clock_.now();
+    first_trigger_ = now;
+    last_pass_ = now - options_.min_interval;
+    next_resync_ = now + options_.resync_interval;
+  }
   thread_ = std::thread([this] { run(); });
 }
 

@@ -66,8 +66,8 @@ const common::FlagTable<RF>& reloaderFlags() {
       number("--drift-check-interval", 1, 86400,
              [](RF& f, double d) { f.reload.drift_check_interval = wholeSeconds(d); }),
       {"--no-runtime", FlagArity::Switch,
-       [](V, RF& f) -> Status {
-         f.reload.runtime = false;
+       [](V v, RF& f) -> Status {
+         f.reload.runtime = !common::switchSet(v);
          return {};
        }},
   };
@@ -82,7 +82,11 @@ bool parseReloaderFlags(const std::vector<std::string>& args,
   Status s = common::applyEnvironment(reloaderFlags(), env, out);
   if (s) {
     auto line = common::readFlags(reloaderFlags(), args);
-    s = line ? common::applyUses(reloaderFlags(), line->uses, out) : Status(line.error());
+    if (line && line->help) {
+      s = common::Error::invalidArgument("--help: run `mlb-reloader --help` for the usage");
+    } else {
+      s = line ? common::applyUses(reloaderFlags(), line->uses, out) : Status(line.error());
+    }
   }
   if (!s) {
     error = s.error().message;

@@ -29,6 +29,9 @@ TEST(ReloaderFlags, FlagsOverTheEnvironment) {
   ReloaderFlags h;
   ASSERT_TRUE(parse({}, {{"MLB_NO_RUNTIME", "0"}}, h, error)) << error;
   EXPECT_TRUE(h.reload.runtime);
+  ReloaderFlags k;  // the command line overrides the environment both ways
+  ASSERT_TRUE(parse({"--no-runtime=false"}, {{"MLB_NO_RUNTIME", "true"}}, k, error)) << error;
+  EXPECT_TRUE(k.reload.runtime);
 }
 
 TEST(ReloaderFlags, BadValuesNameTheFlag) {
@@ -46,6 +49,9 @@ TEST(ReloaderFlags, BadValuesNameTheFlag) {
   std::string error;
   EXPECT_FALSE(parse({}, {{"MLB_NO_RUNTIME", "perhaps"}}, f, error));
   EXPECT_NE(error.find("MLB_NO_RUNTIME"), std::string::npos) << error;
+  ReloaderFlags help;  // never a daemon started with its flags dropped
+  EXPECT_FALSE(parse({"--state-dir", "/x", "--help"}, {}, help, error));
+  EXPECT_NE(error.find("--help"), std::string::npos) << error;
   ReloaderFlags g;
   EXPECT_FALSE(parseReloaderFlags({"--haproxy-bin", "/nonexistent/haproxy"}, {}, g, error));
   EXPECT_NE(error.find("not an executable"), std::string::npos);

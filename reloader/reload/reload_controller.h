@@ -89,7 +89,18 @@ struct GovernResult {
   std::vector<std::string> refused;         // pids not signalled, with the reason
 };
 
-class ReloadController {
+// What the watch loop asks of the reload pass (ReloadController; tests: a mock).
+class ReloadPass {
+ public:
+  virtual ~ReloadPass() = default;
+  virtual ApplyResult applyOnce() = 0;
+  virtual GovernResult govern() = 0;
+  virtual GovernResult governRuntime() = 0;
+  virtual size_t rejectedCount() const = 0;
+  virtual std::string appliedVersion() const = 0;
+};
+
+class ReloadController : public ReloadPass {
  public:
   ReloadController(ReloaderOptions options, common::ProcessRunner& runner,
                    const ProcessTable& table, SignalFn signal,
@@ -98,11 +109,11 @@ class ReloadController {
 
   // Loads status.json from a previous run (applied and rejected versions).
   void loadStatus();
-  ApplyResult applyOnce();
-  GovernResult govern();
+  ApplyResult applyOnce() override;
+  GovernResult govern() override;
   // The runtime path's share of govern(), right after a runtime batch: drained servers
   // deleted once idle, the drift of the backends the batch changed. No process scan.
-  GovernResult governRuntime();
+  GovernResult governRuntime() override;
   // Validates the bundle `version` (haproxy -c); "" when valid, else the reason
   // ([ALERT] lines).
   std::string validate(const std::string& version);
@@ -110,8 +121,8 @@ class ReloadController {
   common::Status setLive(const std::string& version);
   std::string liveVersion() const;
   std::string currentVersion() const;
-  std::string appliedVersion() const { return applied_; }
-  size_t rejectedCount() const { return rejected_.size(); }
+  std::string appliedVersion() const override { return applied_; }
+  size_t rejectedCount() const override { return rejected_.size(); }
   // Reloads show proc did not confirm, since the start.
   uint64_t unconfirmedReloads() const { return unconfirmed_total_; }
   common::Status writeStatus();
