@@ -18,14 +18,14 @@ int main(int argc, char** argv) {
   mlb::common::keepFreedMemory();
   std::vector<std::string> args(argv + 1, argv + argc);
   const std::map<std::string, std::string> env = mlb::common::environmentMap(environ);
-  mlb::controller::ControllerFlags flags;
-  std::string error;
-  bool help = false;
-  if (!mlb::controller::parseControllerFlags(args, env, flags, error, help)) {
-    std::cerr << "mlb-controller: " << error << "\n" << mlb::controller::kControllerUsage;
+  auto parsed = mlb::controller::parseControllerFlags(args, env);
+  if (!parsed) {
+    std::cerr << "mlb-controller: " << parsed.error().message << "\n"
+              << mlb::controller::kControllerUsage;
     return 2;
   }
-  if (help) {
+  const mlb::controller::ControllerFlags& flags = *parsed;
+  if (flags.help) {
     std::cout << mlb::controller::kControllerUsage;
     return 0;
   }

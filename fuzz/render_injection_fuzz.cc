@@ -44,9 +44,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int slot = data[0] % inj::slotCount();
   const std::string value(reinterpret_cast<const char*>(data + 1), size - 1);
   const Fixture& f = fixture();
-  std::string why = inj::check(slot, value, *f.templates, f.vocab);
-  if (!why.empty()) {
-    std::fprintf(stderr, "injection through %s: %s\n", inj::slotName(slot).c_str(), why.c_str());
+  const mlb::common::Status kept = inj::check(slot, value, *f.templates, f.vocab);
+  if (!kept) {
+    std::fprintf(stderr, "injection through %s: %s\n", inj::slotName(slot).c_str(),
+                 kept.error().message.c_str());
     std::abort();
   }
   return 0;

@@ -426,20 +426,19 @@ bool finishFlags(ControllerFlags& out, std::string& error) {
 
 }  // namespace
 
-bool parseControllerFlags(const std::vector<std::string>& args,
-                          const std::map<std::string, std::string>& env, ControllerFlags& out,
-                          std::string& error, bool& help) {
-  help = false;
+common::Result<ControllerFlags> parseControllerFlags(
+    const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+  ControllerFlags out;
   out.marathon.urls = {"http://master.mesos:8080"};
   out.reconcile.render.haproxy_dir = "";  // set from state_dir below
   if (Status s = common::applyEnvironment(controllerFlags(), env, out, controllerRules()); !s) {
-    error = s.error().message;
-    return false;
+    return s.error();
   }
-  if (!applyArguments(args, out, error, help)) {
-    return false;
+  std::string error;
+  if (!applyArguments(args, out, error, out.help) || (!out.help && !finishFlags(out, error))) {
+    return Error::invalidArgument(error);
   }
-  return help || finishFlags(out, error);
+  return out;
 }
 
 }  // namespace mlb::controller

@@ -32,15 +32,15 @@ struct ControllerFlags {
   std::string haproxy_config;        // --haproxy-config: each published config is copied here
   bool dry = false;                  // --dry: fetch once, print the config, exit
   bool longhelp = false;             // --longhelp: print the label reference, exit
+  bool help = false;                 // -h, --help: print the usage, exit
   std::optional<common::LogLevel> log_level;         // --log-level
   std::chrono::milliseconds sse_backoff_max{30000};  // --max-backoff
 };
 
-// Parses argv (without the program name) over env. On error returns false with a
-// message naming the flag; `help` is set for -h/--help.
-bool parseControllerFlags(const std::vector<std::string>& args,
-                          const std::map<std::string, std::string>& env, ControllerFlags& out,
-                          std::string& error, bool& help);
+// Parses argv (without the program name) over env. The error names the flag; `help`
+// is set for -h/--help (nothing else is then checked).
+common::Result<ControllerFlags> parseControllerFlags(const std::vector<std::string>& args,
+                                                     const std::map<std::string, std::string>& env);
 
 extern const char* const kControllerUsage;
 

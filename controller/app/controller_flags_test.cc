@@ -15,7 +15,14 @@ struct Parsed {
 Parsed parse(const std::vector<std::string>& args,
              const std::map<std::string, std::string>& env = {}) {
   Parsed p;
-  p.ok = parseControllerFlags(args, env, p.flags, p.error, p.help);
+  auto parsed = parseControllerFlags(args, env);
+  p.ok = static_cast<bool>(parsed);
+  if (parsed) {
+    p.flags = *parsed;
+    p.help = parsed->help;
+  } else {
+    p.error = parsed.error().message;
+  }
   return p;
 }
 

@@ -66,14 +66,17 @@ std::string at(const Line& l, const std::string& what) {
   return "line " + std::to_string(l.number) + ": " + what + ": '" + std::string(l.text) + "'";
 }
 
-std::string checkCharacters(const std::string& config) {
+// A break of the injection property: where and what.
+common::Status violation(std::string what) { return common::Error::invalidData(std::move(what)); }
+
+common::Status checkCharacters(const std::string& config) {
   for (size_t i = 0; i < config.size(); ++i) {
     auto c = static_cast<unsigned char>(config[i]);
     if ((c < 0x20 && c != '\n') || c == 0x7f) {
-      return "control character " + std::to_string(c) + " at byte " + std::to_string(i);
+      return violation("control character " + std::to_string(c) + " at byte " + std::to_string(i));
     }
   }
-  return "";
+  return {};
 }
 
 }  // namespace
@@ -94,10 +97,10 @@ Vocabulary collectVocabulary(const std::string& config, const ServiceModel& mode
   return v;
 }
 
-std::string auditConfig(const std::string& config, const ServiceModel& model,
-                        const Vocabulary& vocab) {
-  if (std::string bad = checkCharacters(config); !bad.empty()) {
-    return bad;
+common::Status auditConfig(const std::string& config, const ServiceModel& model,
+                           const Vocabulary& vocab) {
+  if (common::Status st = checkCharacters(config); !st) {
+    return st;
   }
   const auto named = serviceSections(model);
   std::map<std::string, size_t> expected_servers;
@@ -111,10 +114,10 @@ std::string auditConfig(const std::string& config, const ServiceModel& model,
     if (l.header) {
       const std::string section(l.text);
       if (!named.count(section) && !vocab.fixed_sections.count(section)) {
-        return at(l, "a section the model does not account for");
+        return violation(at(l, "a section the model does not account for"));
       }
       if (!seen.insert(section).second) {
-        return at(l, "a section that appears twice");
+        return violation(at(l, "a section that appears twice"));
       }
       backend = l.kind == "backend" ? l.name : "";
       continue;
@@ -123,7 +126,7 @@ std::string auditConfig(const std::string& config, const ServiceModel& model,
       continue;
     }
     if (!vocab.keywords.count({l.kind, l.token})) {
-      return at(l, "a directive the templates do not use in a " + l.kind + " section");
+      return violation(at(l, "a directive the templates do not use in a " + l.kind + " section"));
     }
     if (l.token == "server" && !backend.empty()) {
       ++servers[backend];
@@ -131,11 +134,11 @@ std::string auditConfig(const std::string& config, const ServiceModel& model,
   }
   for (const auto& [name, n] : expected_servers) {
     if (servers[name] != n) {
-      return "backend " + name + ": " + std::to_string(servers[name]) + " server lines for " +
-             std::to_string(n) + " servers in the model";
+      return violation("backend " + name + ": " + std::to_string(servers[name]) +
+                       " server lines for " + std::to_string(n) + " servers in the model");
     }
   }
-  return "";
+  return {};
 }
 
 }  // namespace mlb::controller

@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "common/result.h"
 #include "controller/model/service.h"
 
 namespace mlb::controller {
@@ -23,9 +24,9 @@ struct Vocabulary {
 // its directive keywords per section kind, and its sections that no service names.
 Vocabulary collectVocabulary(const std::string& config, const ServiceModel& model);
 
-// "" when `config` keeps to `vocab` and `model`; else the first violation, with the
+// Ok when `config` keeps to `vocab` and `model`; else the first violation, with the
 // line number.
-std::string auditConfig(const std::string& config, const ServiceModel& model,
-                        const Vocabulary& vocab);
+common::Status auditConfig(const std::string& config, const ServiceModel& model,
+                           const Vocabulary& vocab);
 
 }  // namespace mlb::controller

@@ -207,11 +207,11 @@ Vocabulary baseVocabulary(const TemplateSet& templates) {
   return collectVocabulary(r.config, r.model);
 }
 
-std::string check(int slot, const std::string& value, const TemplateSet& templates,
-                  const Vocabulary& vocab) {
+common::Status check(int slot, const std::string& value, const TemplateSet& templates,
+                     const Vocabulary& vocab) {
   Rendered r = renderAnswer(answer(slot, value), templates);
   if (r.config.empty()) {
-    return "";  // rejected as a whole: nothing reaches a config
+    return {};  // rejected as a whole: nothing reaches a config
   }
   return auditConfig(r.config, r.model, vocab);
 }

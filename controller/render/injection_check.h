@@ -23,8 +23,8 @@ std::string answer(int slot, const std::string& value);
 
 // The vocabulary of the trusted answer's config.
 Vocabulary baseVocabulary(const TemplateSet& templates);
-// "" when the config rendered with `value` in `slot` keeps the property, else why.
-std::string check(int slot, const std::string& value, const TemplateSet& templates,
-                  const Vocabulary& vocab);
+// Ok when the config rendered with `value` in `slot` keeps the property, else why.
+common::Status check(int slot, const std::string& value, const TemplateSet& templates,
+                     const Vocabulary& vocab);
 
 }  // namespace mlb::controller::injection

@@ -81,12 +81,12 @@ bool fitFdLimit(const std::string& config_path) {
 
 int runHaproxyEntrypoint(const std::vector<std::string>& args,
                          const std::map<std::string, std::string>& env) {
-  ReloaderFlags flags;
-  std::string error;
-  if (!parseReloaderFlags(args, env, flags, error)) {
-    logError("bad flags", {{"error", error}});
+  auto parsed = parseReloaderFlags(args, env);
+  if (!parsed) {
+    logError("bad flags", {{"error", parsed.error().message}});
     return 2;
   }
+  const ReloaderFlags& flags = *parsed;
   const std::string& state = flags.reload.state_dir;
   if (auto st = common::makeDirs(state + "/bundles"); !st) {
     logError("cannot create the state directory", {{"error", st.error().message}});
@@ -108,13 +108,13 @@ int runHaproxyEntrypoint(const std::vector<std::string>& args,
     for (;;) {
       std::string current = rc.currentVersion();
       if (!current.empty() && current != last_rejected) {
-        std::string invalid = rc.validate(current);
-        if (invalid.empty()) {
+        common::Status valid = rc.validate(current);
+        if (valid) {
           chosen = current;
           break;
         }
         logWarn("first bundle is invalid; waiting for another",
-                {{"version", current}, {"reason", invalid}});
+                {{"version", current}, {"reason", valid.error().message}});
         last_rejected = current;
       }
       if (std::chrono::steady_clock::now() >= until) {
@@ -156,8 +156,7 @@ int runHaproxyEntrypoint(const std::vector<std::string>& args,
   }
   waitUntilRecordedMasterServes(table, state, std::chrono::seconds(30));
   std::vector<std::string> argv = masterArgv(flags.reload.haproxy_bin, state);
-  std::string why;
-  auto old = findVerifiedMaster(table, state, &why);
+  auto old = findVerifiedMaster(table, state);
   struct stat sock {};
   if (old) {
     if (::stat((state + "/stats.sock").c_str(), &sock) == 0) {
@@ -167,8 +166,8 @@ int runHaproxyEntrypoint(const std::vector<std::string>& args,
     }
     argv.insert(argv.end(), {"-sf", std::to_string(*old)});
     logInfo("taking over from the running HAProxy master", {{"old_master", std::to_string(*old)}});
-  } else if (why != "no pid file") {
-    logInfo("no HAProxy master to take over from", {{"reason", why}});
+  } else if (old.error().code != common::ErrorCode::NotFound) {
+    logInfo("no HAProxy master to take over from", {{"reason", old.error().message}});
   }
   // Record who the master will be (this pid survives execv) and its start time, so
   // that a reused pid is never mistaken for it.

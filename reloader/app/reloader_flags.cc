@@ -76,9 +76,9 @@ const common::FlagTable<RF>& reloaderFlags() {
 
 }  // namespace
 
-bool parseReloaderFlags(const std::vector<std::string>& args,
-                        const std::map<std::string, std::string>& env, ReloaderFlags& out,
-                        std::string& error) {
+common::Result<ReloaderFlags> parseReloaderFlags(const std::vector<std::string>& args,
+                                                 const std::map<std::string, std::string>& env,
+                                                 ReloaderFlags out) {
   Status s = common::applyEnvironment(reloaderFlags(), env, out);
   if (s) {
     auto line = common::readFlags(reloaderFlags(), args);
@@ -89,14 +89,13 @@ bool parseReloaderFlags(const std::vector<std::string>& args,
     }
   }
   if (!s) {
-    error = s.error().message;
-    return false;
+    return s.error();
   }
   if (::access(out.reload.haproxy_bin.c_str(), X_OK) != 0) {
-    error = "--haproxy-bin " + out.reload.haproxy_bin + ": not an executable";
-    return false;
+    return common::Error::invalidArgument("--haproxy-bin " + out.reload.haproxy_bin +
+                                          ": not an executable");
   }
-  return true;
+  return out;
 }
 
 }  // namespace mlb::reloader

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "common/result.h"
 #include "reloader/reload/reload_controller.h"
 
 namespace mlb::reloader {
@@ -16,8 +17,10 @@ struct ReloaderFlags {
   double wait_bundle_s = 30;  // haproxy: wait this long for a first bundle, then bootstrap
 };
 
-bool parseReloaderFlags(const std::vector<std::string>& args,
-                        const std::map<std::string, std::string>& env, ReloaderFlags& out,
-                        std::string& error);
+// The flags over `defaults`: MLB_<FLAG> from `env`, then `args`. The error names the
+// flag (or the variable).
+common::Result<ReloaderFlags> parseReloaderFlags(const std::vector<std::string>& args,
+                                                 const std::map<std::string, std::string>& env,
+                                                 ReloaderFlags defaults = {});
 
 }  // namespace mlb::reloader

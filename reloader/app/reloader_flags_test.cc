@@ -7,8 +7,15 @@ namespace {
 
 bool parse(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
            ReloaderFlags& f, std::string& error) {
-  f.reload.haproxy_bin = "/bin/sh";  // any executable: the parser checks it is one
-  return parseReloaderFlags(args, env, f, error);
+  ReloaderFlags defaults;
+  defaults.reload.haproxy_bin = "/bin/sh";  // any executable: the parser checks it is one
+  auto parsed = parseReloaderFlags(args, env, defaults);
+  if (!parsed) {
+    error = parsed.error().message;
+    return false;
+  }
+  f = *parsed;
+  return true;
 }
 
 TEST(ReloaderFlags, FlagsOverTheEnvironment) {
@@ -52,9 +59,9 @@ TEST(ReloaderFlags, BadValuesNameTheFlag) {
   ReloaderFlags help;  // never a daemon started with its flags dropped
   EXPECT_FALSE(parse({"--state-dir", "/x", "--help"}, {}, help, error));
   EXPECT_NE(error.find("--help"), std::string::npos) << error;
-  ReloaderFlags g;
-  EXPECT_FALSE(parseReloaderFlags({"--haproxy-bin", "/nonexistent/haproxy"}, {}, g, error));
-  EXPECT_NE(error.find("not an executable"), std::string::npos);
+  auto g = parseReloaderFlags({"--haproxy-bin", "/nonexistent/haproxy"}, {});
+  ASSERT_FALSE(g);
+  EXPECT_NE(g.error().message.find("not an executable"), std::string::npos);
 }
 
 }  // namespace

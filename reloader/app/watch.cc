@@ -62,12 +62,12 @@ std::map<std::string, common::HttpHandler> watchHandlers(prometheus::Registry& r
 }  // namespace
 
 int runWatch(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
-  ReloaderFlags flags;
-  std::string error;
-  if (!parseReloaderFlags(args, env, flags, error)) {
-    logError("bad flags", {{"error", error}});
+  auto parsed = parseReloaderFlags(args, env);
+  if (!parsed) {
+    logError("bad flags", {{"error", parsed.error().message}});
     return 2;
   }
+  const ReloaderFlags& flags = *parsed;
   const std::string state = flags.reload.state_dir;
   if (auto st = common::makeDirs(state); !st) {
     logError("cannot create the state directory", {{"error", st.error().message}});

@@ -149,107 +149,110 @@ bool writeMasterRecord(const std::string& state_dir, const MasterRecord& rec) {
                                   (rec.live_version.empty() ? "" : " " + rec.live_version) + "\n"));
 }
 
-std::string verifyMaster(const ProcessTable& table, pid_t pid, const std::string& state_dir,
-                         const std::optional<MasterRecord>& record) {
+namespace {
+
+// A pid that failed verification: why.
+common::Status refused(std::string why) {
+  return common::Error{common::ErrorCode::InvalidArgument, std::move(why)};
+}
+
+}  // namespace
+
+common::Status verifyMaster(const ProcessTable& table, pid_t pid, const std::string& state_dir,
+                            const std::optional<MasterRecord>& record) {
   if (pid <= 1) {
-    return "pid " + std::to_string(pid) + " is never signalled";
+    return refused("pid " + std::to_string(pid) + " is never signalled");
   }
   auto p = table.read(pid);
   if (!p) {
-    return "pid " + std::to_string(pid) + " is not running (stale pid file)";
+    return refused("pid " + std::to_string(pid) + " is not running (stale pid file)");
   }
   if (!isInstanceHaproxy(*p, state_dir)) {
-    return "pid " + std::to_string(pid) + " is not an HAProxy of " + state_dir + " (exe " +
-           (p->exe.empty() ? "?" : p->exe) + ")";
+    return refused("pid " + std::to_string(pid) + " is not an HAProxy of " + state_dir + " (exe " +
+                   (p->exe.empty() ? "?" : p->exe) + ")");
   }
   if (auto parent = table.read(p->ppid); parent && isInstanceHaproxy(*parent, state_dir)) {
-    return "pid " + std::to_string(pid) + " is a worker, not a master";
+    return refused("pid " + std::to_string(pid) + " is a worker, not a master");
   }
   if (!record || record->pid != pid) {
-    return "pid " + std::to_string(pid) + " is not the master recorded in haproxy.master";
+    return refused("pid " + std::to_string(pid) + " is not the master recorded in haproxy.master");
   }
   if (record->start_time != p->start_time) {
-    return "pid " + std::to_string(pid) + " was reused (start time " +
-           std::to_string(p->start_time) + ", recorded " + std::to_string(record->start_time) + ")";
+    return refused("pid " + std::to_string(pid) + " was reused (start time " +
+                   std::to_string(p->start_time) + ", recorded " +
+                   std::to_string(record->start_time) + ")");
   }
-  return "";
+  return {};
 }
 
-std::string verifyWorker(const ProcessTable& table, pid_t pid, pid_t master,
-                         const std::string& state_dir) {
+common::Status verifyWorker(const ProcessTable& table, pid_t pid, pid_t master,
+                            const std::string& state_dir) {
   if (pid <= 1 || pid == master) {
-    return "pid " + std::to_string(pid) + " is not a worker";
+    return refused("pid " + std::to_string(pid) + " is not a worker");
   }
   auto p = table.read(pid);
   if (!p) {
-    return "pid " + std::to_string(pid) + " is not running";
+    return refused("pid " + std::to_string(pid) + " is not running");
   }
   if (p->ppid != master) {
-    return "pid " + std::to_string(pid) + " is not a child of master " + std::to_string(master);
+    return refused("pid " + std::to_string(pid) + " is not a child of master " +
+                   std::to_string(master));
   }
   if (!isInstanceHaproxy(*p, state_dir)) {
-    return "pid " + std::to_string(pid) + " is not an HAProxy of " + state_dir;
+    return refused("pid " + std::to_string(pid) + " is not an HAProxy of " + state_dir);
   }
-  return "";
+  return {};
 }
 
-std::string verifyStaleMaster(const ProcessTable& table, pid_t pid, pid_t current,
-                              const std::string& state_dir) {
+common::Status verifyStaleMaster(const ProcessTable& table, pid_t pid, pid_t current,
+                                 const std::string& state_dir) {
   if (pid <= 1 || pid == current) {
-    return "pid " + std::to_string(pid) + " is not a stale master";
+    return refused("pid " + std::to_string(pid) + " is not a stale master");
   }
   auto p = table.read(pid);
   auto cur = table.read(current);
   if (!p || !cur) {
-    return "pid " + std::to_string(pid) + " or the current master is not running";
+    return refused("pid " + std::to_string(pid) + " or the current master is not running");
   }
   if (!isInstanceHaproxy(*p, state_dir) || !isInstanceHaproxy(*cur, state_dir)) {
-    return "pid " + std::to_string(pid) + " is not an HAProxy of " + state_dir;
+    return refused("pid " + std::to_string(pid) + " is not an HAProxy of " + state_dir);
   }
   if (auto parent = table.read(p->ppid); parent && isInstanceHaproxy(*parent, state_dir)) {
-    return "pid " + std::to_string(pid) + " is a worker, not a master";
+    return refused("pid " + std::to_string(pid) + " is a worker, not a master");
   }
   if (p->start_time >= cur->start_time) {
-    return "pid " + std::to_string(pid) + " is not older than the current master";
+    return refused("pid " + std::to_string(pid) + " is not older than the current master");
   }
-  return "";
+  return {};
 }
 
 std::vector<pid_t> findStaleMasters(const ProcessTable& table, pid_t current,
                                     const std::string& state_dir) {
   std::vector<pid_t> out;
   for (const auto& p : table.list()) {
-    if (isInstanceHaproxy(p, state_dir) &&
-        verifyStaleMaster(table, p.pid, current, state_dir).empty()) {
+    if (isInstanceHaproxy(p, state_dir) && verifyStaleMaster(table, p.pid, current, state_dir)) {
       out.push_back(p.pid);
     }
   }
   return out;
 }
 
-std::optional<pid_t> findVerifiedMaster(const ProcessTable& table, const std::string& state_dir,
-                                        std::string* why) {
+common::Result<pid_t> findVerifiedMaster(const ProcessTable& table, const std::string& state_dir) {
   // The record names the newest master as soon as its entrypoint execs; the pid file
   // only once HAProxy wrote it. Trust the record when it verifies.
   if (auto record = readMasterRecord(state_dir)) {
-    if (verifyMaster(table, record->pid, state_dir, record).empty()) {
+    if (verifyMaster(table, record->pid, state_dir, record)) {
       return record->pid;
     }
   }
   auto content = common::readFile(state_dir + "/haproxy.pid");
   if (!content) {
-    if (why) {
-      *why = "no pid file";
-    }
-    return std::nullopt;
+    return common::Error::notFound("no pid file");
   }
   pid_t pid = static_cast<pid_t>(std::atoi(content->c_str()));
-  std::string reason = verifyMaster(table, pid, state_dir, readMasterRecord(state_dir));
-  if (!reason.empty()) {
-    if (why) {
-      *why = reason;
-    }
-    return std::nullopt;
+  common::Status verified = verifyMaster(table, pid, state_dir, readMasterRecord(state_dir));
+  if (!verified) {
+    return verified.error();
   }
   return pid;
 }

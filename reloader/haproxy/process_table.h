@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "common/result.h"
+
 namespace mlb::reloader {
 
 struct ProcessInfo {
@@ -52,29 +54,28 @@ struct MasterRecord {
 std::optional<MasterRecord> readMasterRecord(const std::string& state_dir);
 bool writeMasterRecord(const std::string& state_dir, const MasterRecord& rec);
 
-// Why a pid was refused, or "" when it is verified as this instance's master:
+// Ok when `pid` is verified as this instance's master, else the error says why:
 // pid > 1, alive, HAProxy of this state dir, no HAProxy parent of this instance
 // (a worker is not a master), and the start time recorded when it was started.
-std::string verifyMaster(const ProcessTable& table, pid_t pid, const std::string& state_dir,
-                         const std::optional<MasterRecord>& record);
+common::Status verifyMaster(const ProcessTable& table, pid_t pid, const std::string& state_dir,
+                            const std::optional<MasterRecord>& record);
 // Same for a worker of a verified master: its parent must be that master.
-std::string verifyWorker(const ProcessTable& table, pid_t pid, pid_t master,
-                         const std::string& state_dir);
+common::Status verifyWorker(const ProcessTable& table, pid_t pid, pid_t master,
+                            const std::string& state_dir);
 
-// Why `pid` is not a stale master of `state_dir`, or "" when it is one: an HAProxy
+// Ok when `pid` is a stale master of `state_dir`, else why it is not: an HAProxy
 // master (no HAProxy parent of this instance) of this state dir, other than and
 // started before `current` (the verified master). Such a master is left over by a
 // handover that missed its -sf, and splits the traffic with the current one.
-std::string verifyStaleMaster(const ProcessTable& table, pid_t pid, pid_t current,
-                              const std::string& state_dir);
+common::Status verifyStaleMaster(const ProcessTable& table, pid_t pid, pid_t current,
+                                 const std::string& state_dir);
 // Every stale master of `state_dir` (see verifyStaleMaster).
 std::vector<pid_t> findStaleMasters(const ProcessTable& table, pid_t current,
                                     const std::string& state_dir);
 
 // The verified master: the one recorded in haproxy.master (written by the entrypoint
-// before it execs HAProxy), else the pid of <state>/haproxy.pid; nullopt with `why`
-// set when neither verifies.
-std::optional<pid_t> findVerifiedMaster(const ProcessTable& table, const std::string& state_dir,
-                                        std::string* why = nullptr);
+// before it execs HAProxy), else the pid of <state>/haproxy.pid. The error says why
+// neither verifies (NotFound: no pid file).
+common::Result<pid_t> findVerifiedMaster(const ProcessTable& table, const std::string& state_dir);
 
 }  // namespace mlb::reloader

@@ -62,40 +62,47 @@ TEST_F(PlantedProc, ReadsStatCmdlineAndExe) {
 TEST_F(PlantedProc, VerifiedMasterNeedsMatchingRecord) {
   plant(4242, 1, 777, "/usr/sbin/haproxy", haproxyArgv(state_));
   ProcessTable t(root_.string());
-  EXPECT_EQ(verifyMaster(t, 4242, state_, MasterRecord{4242, 777, ""}), "");
+  EXPECT_TRUE(verifyMaster(t, 4242, state_, MasterRecord{4242, 777, ""}));
   // Same pid, other start time: the pid was reused.
-  EXPECT_NE(verifyMaster(t, 4242, state_, MasterRecord{4242, 778, ""}).find("reused"),
-            std::string::npos);
-  EXPECT_NE(verifyMaster(t, 4242, state_, std::nullopt), "");
+  EXPECT_NE(
+      verifyMaster(t, 4242, state_, MasterRecord{4242, 778, ""}).error().message.find("reused"),
+      std::string::npos);
+  EXPECT_FALSE(verifyMaster(t, 4242, state_, std::nullopt));
 }
 
 TEST_F(PlantedProc, RefusesPidOneAndBelow) {
   plant(1, 0, 1, "/usr/sbin/haproxy", haproxyArgv(state_));
   ProcessTable t(root_.string());
-  EXPECT_NE(verifyMaster(t, 1, state_, MasterRecord{1, 1, ""}), "");
-  EXPECT_NE(verifyMaster(t, 0, state_, MasterRecord{0, 1, ""}), "");
-  EXPECT_NE(verifyMaster(t, -5, state_, std::nullopt), "");
+  EXPECT_FALSE(verifyMaster(t, 1, state_, MasterRecord{1, 1, ""}));
+  EXPECT_FALSE(verifyMaster(t, 0, state_, MasterRecord{0, 1, ""}));
+  EXPECT_FALSE(verifyMaster(t, -5, state_, std::nullopt));
 }
 
 TEST_F(PlantedProc, RefusesUnrelatedProcessWithReusedPid) {
   plant(5000, 1, 900, "/usr/bin/sleep", {"sleep", "1000"});
   ProcessTable t(root_.string());
-  EXPECT_NE(verifyMaster(t, 5000, state_, MasterRecord{5000, 900, ""}).find("not an HAProxy"),
+  EXPECT_NE(verifyMaster(t, 5000, state_, MasterRecord{5000, 900, ""})
+                .error()
+                .message.find("not an HAProxy"),
             std::string::npos);
 }
 
 TEST_F(PlantedProc, RefusesHaproxyOfAnotherStateDir) {
   plant(5001, 1, 900, "/usr/sbin/haproxy", haproxyArgv("/run/other"));
   ProcessTable t(root_.string());
-  EXPECT_NE(verifyMaster(t, 5001, state_, MasterRecord{5001, 900, ""}), "");
+  EXPECT_FALSE(verifyMaster(t, 5001, state_, MasterRecord{5001, 900, ""}));
 }
 
 TEST_F(PlantedProc, RefusesMissingAndZombieProcesses) {
   plant(5002, 1, 900, "/usr/sbin/haproxy", haproxyArgv(state_), 'Z');
   ProcessTable t(root_.string());
-  EXPECT_NE(verifyMaster(t, 5002, state_, MasterRecord{5002, 900, ""}).find("not running"),
+  EXPECT_NE(verifyMaster(t, 5002, state_, MasterRecord{5002, 900, ""})
+                .error()
+                .message.find("not running"),
             std::string::npos);
-  EXPECT_NE(verifyMaster(t, 6000, state_, MasterRecord{6000, 900, ""}).find("not running"),
+  EXPECT_NE(verifyMaster(t, 6000, state_, MasterRecord{6000, 900, ""})
+                .error()
+                .message.find("not running"),
             std::string::npos);
 }
 
@@ -104,17 +111,18 @@ TEST_F(PlantedProc, WorkerIsNotAMasterAndMustBeChildOfTheMaster) {
   plant(4243, 4242, 778, "/usr/sbin/haproxy", haproxyArgv(state_));
   plant(4300, 1, 779, "/usr/sbin/haproxy", haproxyArgv(state_));
   ProcessTable t(root_.string());
-  EXPECT_NE(verifyMaster(t, 4243, state_, MasterRecord{4243, 778, ""}).find("worker"),
-            std::string::npos);
-  EXPECT_EQ(verifyWorker(t, 4243, 4242, state_), "");
-  EXPECT_NE(verifyWorker(t, 4300, 4242, state_), "");  // not its child
-  EXPECT_NE(verifyWorker(t, 4242, 4242, state_), "");  // the master itself
+  EXPECT_NE(
+      verifyMaster(t, 4243, state_, MasterRecord{4243, 778, ""}).error().message.find("worker"),
+      std::string::npos);
+  EXPECT_TRUE(verifyWorker(t, 4243, 4242, state_));
+  EXPECT_FALSE(verifyWorker(t, 4300, 4242, state_));  // not its child
+  EXPECT_FALSE(verifyWorker(t, 4242, 4242, state_));  // the master itself
 }
 
 TEST_F(PlantedProc, DeletedExecutableAfterUpgradeStillCounts) {
   plant(4242, 1, 777, "/usr/sbin/haproxy (deleted)", haproxyArgv(state_));
   ProcessTable t(root_.string());
-  EXPECT_EQ(verifyMaster(t, 4242, state_, MasterRecord{4242, 777, ""}), "");
+  EXPECT_TRUE(verifyMaster(t, 4242, state_, MasterRecord{4242, 777, ""}));
 }
 
 TEST_F(PlantedProc, ListSkipsNonNumericEntries) {
@@ -171,14 +179,14 @@ TEST_F(StaleMasters, OnlyOlderMastersOfThisStateDirAreStale) {
   plant(500, 1, 100, "/bin/sleep", {"sleep", "-p", state_ + "/haproxy.pid"});
   ProcessTable t(root_.string());
   EXPECT_EQ(findStaleMasters(t, 200, state_), std::vector<pid_t>{100});
-  EXPECT_EQ(verifyStaleMaster(t, 100, 200, state_), "");
-  EXPECT_NE(verifyStaleMaster(t, 101, 200, state_), "");  // a worker
-  EXPECT_NE(verifyStaleMaster(t, 200, 200, state_), "");  // the current master itself
-  EXPECT_NE(verifyStaleMaster(t, 300, 200, state_), "");  // newer
-  EXPECT_NE(verifyStaleMaster(t, 400, 200, state_), "");  // another instance
-  EXPECT_NE(verifyStaleMaster(t, 500, 200, state_), "");  // not HAProxy
-  EXPECT_NE(verifyStaleMaster(t, 1, 200, state_), "");
-  EXPECT_NE(verifyStaleMaster(t, 100, 999, state_), "");  // no current master
+  EXPECT_TRUE(verifyStaleMaster(t, 100, 200, state_));
+  EXPECT_FALSE(verifyStaleMaster(t, 101, 200, state_));  // a worker
+  EXPECT_FALSE(verifyStaleMaster(t, 200, 200, state_));  // the current master itself
+  EXPECT_FALSE(verifyStaleMaster(t, 300, 200, state_));  // newer
+  EXPECT_FALSE(verifyStaleMaster(t, 400, 200, state_));  // another instance
+  EXPECT_FALSE(verifyStaleMaster(t, 500, 200, state_));  // not HAProxy
+  EXPECT_FALSE(verifyStaleMaster(t, 1, 200, state_));
+  EXPECT_FALSE(verifyStaleMaster(t, 100, 999, state_));  // no current master
 }
 
 }  // namespace

@@ -46,26 +46,26 @@ std::vector<std::string> splitBatchReplies(const std::string& output) {
   return replies;
 }
 
-std::string checkReplies(const std::vector<std::string>& commands,
-                         const std::vector<RuntimePlan::Expect>& expect,
-                         const std::vector<std::string>& replies) {
+common::Status checkReplies(const std::vector<std::string>& commands,
+                            const std::vector<RuntimePlan::Expect>& expect,
+                            const std::vector<std::string>& replies) {
   if (replies.size() > commands.size()) {
-    return "more replies than commands: '" + replies.back() + "'";
+    return common::Error::invalidData("more replies than commands: '" + replies.back() + "'");
   }
   for (size_t i = 0; i < commands.size(); ++i) {
     // A batch whose last command answered nothing may end without its empty line.
     const std::string reply = i < replies.size() ? replies[i] : std::string();
     if (i >= replies.size() &&
         !(i + 1 == commands.size() && expect[i] == RuntimePlan::Expect::Empty)) {
-      return "'" + commands[i] + "': no reply";
+      return common::Error::invalidData("'" + commands[i] + "': no reply");
     }
     const bool ok = expect[i] == RuntimePlan::Expect::Registered ? reply == "New server registered."
                                                                  : reply.empty();
     if (!ok) {
-      return "'" + commands[i] + "': " + reply;
+      return common::Error::invalidData("'" + commands[i] + "': " + reply);
     }
   }
-  return "";
+  return {};
 }
 
 common::Result<std::vector<std::string>> runBatch(const std::string& socket_path,

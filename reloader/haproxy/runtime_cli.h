@@ -16,11 +16,11 @@ namespace mlb::reloader {
 // empty line; the last may end at the close instead). Pure.
 std::vector<std::string> splitBatchReplies(const std::string& output);
 
-// "" when every reply is what its command must answer ("New server registered." for
-// an add, nothing for the others); else the first command and its reply.
-std::string checkReplies(const std::vector<std::string>& commands,
-                         const std::vector<RuntimePlan::Expect>& expect,
-                         const std::vector<std::string>& replies);
+// Ok when every reply is what its command must answer ("New server registered." for
+// an add, nothing for the others); else the error names the first command and its reply.
+common::Status checkReplies(const std::vector<std::string>& commands,
+                            const std::vector<RuntimePlan::Expect>& expect,
+                            const std::vector<std::string>& replies);
 
 // Sends one batch and returns its replies. Error when the socket cannot be used.
 common::Result<std::vector<std::string>> runBatch(const std::string& socket_path,

@@ -27,12 +27,12 @@ TEST(RuntimeCli, EveryReplyMustBeTheExpectedOne) {
   const std::vector<std::string> cmds = {"add server b/s 1.1.1.1:1 id 5",
                                          "set server b/s state ready"};
   const std::vector<E> expect = {E::Registered, E::Empty};
-  EXPECT_EQ(checkReplies(cmds, expect, {"New server registered.", ""}), "");
-  EXPECT_EQ(checkReplies(cmds, expect, {"New server registered."}), "");  // last empty, no line
-  EXPECT_NE(checkReplies(cmds, expect, {"'id' : custom id 5 already used", ""}), "");
-  EXPECT_NE(checkReplies(cmds, expect, {"New server registered.", "No such server."}), "");
-  EXPECT_NE(checkReplies(cmds, expect, {}), "");
-  EXPECT_NE(checkReplies(cmds, expect, {"New server registered.", "", "extra?"}), "");
+  EXPECT_TRUE(checkReplies(cmds, expect, {"New server registered.", ""}));
+  EXPECT_TRUE(checkReplies(cmds, expect, {"New server registered."}));  // last empty, no line
+  EXPECT_FALSE(checkReplies(cmds, expect, {"'id' : custom id 5 already used", ""}));
+  EXPECT_FALSE(checkReplies(cmds, expect, {"New server registered.", "No such server."}));
+  EXPECT_FALSE(checkReplies(cmds, expect, {}));
+  EXPECT_FALSE(checkReplies(cmds, expect, {"New server registered.", "", "extra?"}));
 }
 
 TEST(RuntimeCli, ServersStateAndLoadAreParsed) {

@@ -147,11 +147,18 @@ common::Status ReloadController::writeStatus() {
       j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
-std::string ReloadController::validate(const std::string& version) {
+namespace {
+
+// A bundle HAProxy would not load, or that could not be checked: why.
+common::Status invalidBundle(std::string why) { return common::Error::invalidData(std::move(why)); }
+
+}  // namespace
+
+common::Status ReloadController::validate(const std::string& version) {
   const std::string dir = options_.state_dir + "/bundles/" + version;
   auto cfg = common::readFile(dir + "/haproxy.cfg");
   if (!cfg) {
-    return "cannot read bundle: " + cfg.error().message;
+    return invalidBundle("cannot read bundle: " + cfg.error().message);
   }
   // The config names its map files under live/ or current/; check it against the
   // bundle's own files (same line numbers).
@@ -164,7 +171,7 @@ std::string ReloadController::validate(const std::string& version) {
   if (text != *cfg) {
     path = options_.state_dir + "/.validate-" + std::to_string(::getpid()) + ".cfg";
     if (auto st = common::writeFileAtomic(path, text); !st) {
-      return st.error().message;
+      return invalidBundle(st.error().message);
     }
   }
   auto r = common::checkConfig(runner_, options_.haproxy_bin, path, options_.validate_timeout);
@@ -172,20 +179,20 @@ std::string ReloadController::validate(const std::string& version) {
     ::unlink(path.c_str());
   }
   if (!r) {
-    return r.error().message;
+    return invalidBundle(r.error().message);
   }
   if (r->outcome == common::ConfigCheck::Outcome::kTimedOut) {
-    return "haproxy -c timed out";
+    return invalidBundle("haproxy -c timed out");
   }
   if (r->outcome == common::ConfigCheck::Outcome::kValid) {
-    return "";
+    return {};
   }
   std::string alerts = common::alertSummary(r->output);
   if (alerts.empty()) {
     alerts = "haproxy -c failed (exit " + std::to_string(r->exit_code) + ", signal " +
              std::to_string(r->term_signal) + ") without output";
   }
-  return alerts;
+  return invalidBundle(alerts);
 }
 
 common::Status ReloadController::setLive(const std::string& version) {
@@ -224,11 +231,10 @@ ApplyResult ReloadController::applyOnce() {
     return res;
   }
   auto t0 = clock_.now();
-  std::string why;
-  auto master = findVerifiedMaster(table_, options_.state_dir, &why);
+  auto master = findVerifiedMaster(table_, options_.state_dir);
   if (!master) {
     res.kind = ApplyResult::Kind::Waiting;
-    res.reason = "no verified HAProxy master (" + why + ")";
+    res.reason = "no verified HAProxy master (" + master.error().message + ")";
     return res;
   }
   if (appliedAtStartup(version, *master, res)) {
@@ -256,8 +262,8 @@ ApplyResult ReloadController::applyOnce() {
     return res;
   }
   std::optional<ShowProc> before;
-  master = masterThatServes(before, res);
-  if (!master) {
+  const std::optional<pid_t> serving = masterThatServes(before, res);
+  if (!serving) {
     return res;
   }
   if (plan.kind != RuntimePlan::Kind::Reload && applyRuntime(version, plan, res)) {
@@ -267,7 +273,7 @@ ApplyResult ReloadController::applyOnce() {
   if (options_.runtime) {
     res.fallback = plan.kind == RuntimePlan::Kind::Reload ? plan.reason_class : res.fallback;
   }
-  reloadTo(version, previous_live, *master, before, res);
+  reloadTo(version, previous_live, *serving, before, res);
   res.duration = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - t0);
   return res;
 }
@@ -302,14 +308,14 @@ bool ReloadController::appliedAtStartup(const std::string& version, pid_t master
 }
 
 bool ReloadController::rejectIfInvalid(const std::string& version, ApplyResult& res) {
-  std::string invalid = validate(version);
-  if (invalid.empty()) {
+  common::Status valid = validate(version);
+  if (valid) {
     return false;
   }
-  noteRejected(version, invalid);
+  noteRejected(version, valid.error().message);
   saveStatus(res);
   res.kind = ApplyResult::Kind::Rejected;
-  res.reason = invalid;
+  res.reason = valid.error().message;
   return true;
 }
 
@@ -317,11 +323,10 @@ std::optional<pid_t> ReloadController::masterThatServes(std::optional<ShowProc>&
                                                         ApplyResult& res) {
   // The master may have changed while the bundle was validated: ask again under the
   // lock, and only act on the master that answers master.sock as the recorded one.
-  std::string why;
-  auto master = findVerifiedMaster(table_, options_.state_dir, &why);
+  auto master = findVerifiedMaster(table_, options_.state_dir);
   if (!master) {
     res.kind = ApplyResult::Kind::Waiting;
-    res.reason = "no verified HAProxy master (" + why + ")";
+    res.reason = "no verified HAProxy master (" + master.error().message + ")";
     return std::nullopt;
   }
   if (auto text = sockets_.command(options_.state_dir + "/master.sock", "show proc", 3000)) {
@@ -336,7 +341,7 @@ std::optional<pid_t> ReloadController::masterThatServes(std::optional<ShowProc>&
                  std::to_string(*master) + ")";
     return std::nullopt;
   }
-  return master;
+  return *master;
 }
 
 RuntimePlan ReloadController::planFor(const std::string& version,
@@ -374,13 +379,14 @@ bool ReloadController::applyRuntime(const std::string& version, const RuntimePla
   res.runtime_commands = plan.commands.size();
   if (!plan.commands.empty()) {
     auto replies = sockets_.batch(statsSocket(), plan.commands, 5000);
-    std::string bad = replies ? checkReplies(plan.commands, plan.expect, *replies)
-                              : "stats socket: " + replies.error().message;
-    if (!bad.empty()) {
+    common::Status ok =
+        replies ? checkReplies(plan.commands, plan.expect, *replies)
+                : common::Status(common::Error::io("stats socket: " + replies.error().message));
+    if (!ok) {
       // Partly applied or not at all: the reload (live already moved) resyncs.
       res.runtime_failed = true;
       res.fallback = replies ? "unexpected reply" : "stats socket";
-      res.reason = bad;
+      res.reason = ok.error().message;
       return false;
     }
   }
@@ -493,12 +499,13 @@ bool ReloadController::sendReload(pid_t master, const std::string& previous_live
     }
     clock_.sleepFor(options_.reload_retry_interval);
   }
-  std::string reason =
+  common::Status verified =
       verifyMaster(table_, master, options_.state_dir, readMasterRecord(options_.state_dir));
-  if (!reason.empty() || signal_(master, SIGUSR2) != 0) {
+  if (!verified || signal_(master, SIGUSR2) != 0) {
     rollBack(previous_live, res);
     res.kind = ApplyResult::Kind::Failed;
-    res.reason = "cannot reach the master CLI, and SIGUSR2 refused: " + reason;
+    res.reason = "cannot reach the master CLI, and SIGUSR2 refused: " +
+                 (verified ? std::string() : verified.error().message);
     return false;
   }
   res.method = ApplyMethod::Sigusr2;
@@ -735,10 +742,10 @@ void ReloadController::checkDrift(GovernResult& g) {
     return;
   }
   auto replies = sockets_.batch(statsSocket(), fix.commands, 5000);
-  std::string bad =
-      replies ? checkReplies(fix.commands, fix.expect, *replies) : replies.error().message;
-  if (!bad.empty()) {
-    g.runtime_errors.push_back("drift repair: " + bad);
+  common::Status ok =
+      replies ? checkReplies(fix.commands, fix.expect, *replies) : common::Status(replies.error());
+  if (!ok) {
+    g.runtime_errors.push_back("drift repair: " + ok.error().message);
     force_reload_ = true;
     ++g.drift_reloads;
     return;
@@ -800,9 +807,9 @@ GovernResult ReloadController::govern() {
     if (!too_old.count(w.reloads) && !overdue) {
       continue;
     }
-    std::string reason = verifyWorker(table_, w.pid, *master, options_.state_dir);
-    if (!reason.empty()) {
-      g.refused.push_back(reason);
+    common::Status verified = verifyWorker(table_, w.pid, *master, options_.state_dir);
+    if (!verified) {
+      g.refused.push_back(verified.error().message);
       continue;
     }
     auto usr1 = usr1_at_.find(w.pid);

@@ -114,9 +114,9 @@ class ReloadController : public ReloadPass {
   // The runtime path's share of govern(), right after a runtime batch: drained servers
   // deleted once idle, the drift of the backends the batch changed. No process scan.
   GovernResult governRuntime() override;
-  // Validates the bundle `version` (haproxy -c); "" when valid, else the reason
+  // Validates the bundle `version` (haproxy -c): ok when valid, else the reason
   // ([ALERT] lines).
-  std::string validate(const std::string& version);
+  common::Status validate(const std::string& version);
   // Points live at bundles/<version>.
   common::Status setLive(const std::string& version);
   std::string liveVersion() const;
