@@ -20,6 +20,7 @@
 #include "controller/marathon/app_json.h"
 #include "controller/model/labels.h"
 #include "controller/model/service_builder.h"
+#include "controller/publish/endpoints_lua.h"
 #include "controller/render/config_renderer.h"
 #include "controller/render/render_flags.h"
 
@@ -182,7 +183,7 @@ namespace {
 // big objects end in `keep` when given (else they are freed here).
 int renderFiles(RenderArgs& r, const std::map<std::string, std::string>& env, std::ostream& err,
                 RenderMemory* keep) {
-  controller::applyEnvironment(env, r.build, r.render);
+  controller::applyRenderEnvironment(env, {r.build, r.render});
   // Agents registered by host name resolve as in the controller (a one-shot run may
   // wait up to 2 s per name).
   common::HostResolver resolver(

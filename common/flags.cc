@@ -4,20 +4,9 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "common/strings.h"
+
 namespace mlb::common {
-
-namespace {
-
-// Without the blanks around it (a value from YAML or an env file may carry them).
-std::string trim(const std::string& s) {
-  const size_t a = s.find_first_not_of(" \t\r\n");
-  if (a == std::string::npos) {
-    return "";
-  }
-  return s.substr(a, s.find_last_not_of(" \t\r\n") - a + 1);
-}
-
-}  // namespace
 
 std::string flagEnvName(const std::string& flag) {
   std::string var = "MLB_";

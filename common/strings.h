@@ -56,6 +56,15 @@ inline std::vector<std::string> splitExact(std::string_view s, char sep) {
 // binary alike.
 inline std::vector<std::string> splitList(std::string_view s) { return splitAny(s, ", \t\r\n"); }
 
+// `s` without the characters of `blanks` at either end.
+inline std::string trim(std::string_view s, std::string_view blanks = " \t\r\n") {
+  const size_t a = s.find_first_not_of(blanks);
+  if (a == std::string_view::npos) {
+    return "";
+  }
+  return std::string(s.substr(a, s.find_last_not_of(blanks) - a + 1));
+}
+
 // ASCII lower case (header names, host names, label words).
 inline std::string toLower(std::string_view s) {
   std::string out(s);

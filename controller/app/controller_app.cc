@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/net_resolver.h"
 #include "controller/marathon/sse_event_stream.h"
+#include "controller/render/render_flags.h"
 #include "controller/render/template_set.h"
 
 namespace mlb::controller {
@@ -714,7 +715,7 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
     return 1;
   }
   ReconcilerOptions ropts = flags.reconcile;
-  applyEnvironment(env, ropts.build, ropts.render);
+  applyRenderEnvironment(env, {ropts.build, ropts.render});
   return flags.dry ? runDry(flags, *templates, ropts) : runDaemon(flags, *templates, ropts);
 }
 

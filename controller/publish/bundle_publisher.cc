@@ -11,7 +11,7 @@
 
 #include "common/fs/files.h"
 #include "common/hash.h"
-#include "controller/render/config_renderer.h"
+#include "controller/publish/endpoints_lua.h"
 
 namespace mlb::controller {
 

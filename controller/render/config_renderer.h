@@ -45,16 +45,6 @@ struct RenderedConfig {
   const Span* spanAtLine(int line) const;
 };
 
-// marathon-lb's environment variables that change rendering: HAPROXY_GLOBAL_DEFAULT_OPTIONS
-// (comma list of `option` names for the defaults section) and FRAMEWORK_NAME.
-void applyEnvironment(const std::map<std::string, std::string>& env, BuildOptions& build,
-                      RenderOptions& render);
-
-// The Lua service the default HEAD loads from <haproxy dir>/mlb.lua: it answers
-// marathon-lb's /_haproxy_get* endpoints on :9090 by asking mlb-reloader (:9103).
-// Every bundle (and `mlb render`'s output directory) holds this file.
-const std::string& endpointsLua();
-
 // Renders the complete configuration. Byte-deterministic for the same model,
 // templates and options. A service whose per-port templates fail to render is
 // left out (listed in `quarantined`); an Error only when a global template fails.

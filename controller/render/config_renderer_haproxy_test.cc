@@ -6,6 +6,7 @@
 #include <fstream>
 #include <regex>
 
+#include "controller/publish/endpoints_lua.h"
 #include "controller/render/golden.h"
 
 namespace mlb::controller {

@@ -76,6 +76,21 @@ const common::FlagTable<RenderSettings>& renderFlags() {
   return kFlags;
 }
 
+void applyRenderEnvironment(const std::map<std::string, std::string>& env,
+                            RenderSettings settings) {
+  if (auto it = env.find("HAPROXY_GLOBAL_DEFAULT_OPTIONS"); it != env.end()) {
+    settings.render.default_options.clear();
+    for (const auto& option : common::splitExact(it->second, ',')) {
+      if (std::string o = common::trim(option, " "); !o.empty()) {
+        settings.render.default_options.push_back(std::move(o));
+      }
+    }
+  }
+  if (auto it = env.find("FRAMEWORK_NAME"); it != env.end()) {
+    settings.build.framework_name = it->second;
+  }
+}
+
 common::Status checkRenderFlags(const BuildOptions& build) {
   const int lo = build.min_serv_port_ip_per_task;
   const int hi = build.max_serv_port_ip_per_task;

@@ -1,11 +1,7 @@
 #include "controller/render/template_set.h"
 
-#include <dirent.h>
-
 #include <algorithm>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 namespace mlb::controller {
 
@@ -40,72 +36,63 @@ common::Result<std::string> legacyToMustache(std::string_view name, std::string_
   return translated;
 }
 
-common::Result<TemplateSet> TemplateSet::load(const std::string& dir,
-                                              const std::map<std::string, std::string>& env) {
-  TemplateSet set;
-  const auto& builtin = builtinTemplates();
-  auto add = [&](const std::string& name, const std::string& mustache,
-                 const std::string& origin) -> common::Status {
-    auto t = Template::compile(mustache);
-    if (!t) {
-      return common::Error::invalidTemplate(origin + ": " + t.error().message);
-    }
-    set.templates_.insert_or_assign(name, std::move(*t));
-    set.origins_[name] = origin;
-    return common::Status::ok();
-  };
-  for (const auto& [name, text] : builtin) {
-    if (auto st = add(name, text, "builtin"); !st) {
-      return st.error();
+common::Status TemplateSet::add(const std::string& name, const std::string& mustache,
+                                const std::string& origin) {
+  auto t = Template::compile(mustache);
+  if (!t) {
+    return common::Error::invalidTemplate(origin + ": " + t.error().message);
+  }
+  templates_.insert_or_assign(name, std::move(*t));
+  origins_[name] = origin;
+  return common::Status::ok();
+}
+
+// Every file of `dir` named HAPROXY_<NAME>.mustache or HAPROXY_<NAME>, in name order.
+common::Status TemplateSet::addDirectory(const std::string& dir, common::FileSystem& fs) {
+  auto listed = fs.listDir(dir);
+  if (!listed) {
+    return common::Error::io("--templates-dir " + dir + ": cannot open directory");
+  }
+  std::vector<std::string> files;
+  for (const auto& f : *listed) {
+    if (f.rfind("HAPROXY_", 0) == 0) {
+      files.push_back(f);
     }
   }
-  if (!dir.empty()) {
-    DIR* d = ::opendir(dir.c_str());
-    if (d == nullptr) {
-      return common::Error::io("--templates-dir " + dir + ": cannot open directory");
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    const bool mustache = f.size() > 9 && f.substr(f.size() - 9) == ".mustache";
+    std::string name = f.substr(8, f.size() - 8 - (mustache ? 9 : 0));
+    const std::string path = dir + "/" + f;
+    if (!builtinTemplates().count(name)) {
+      return common::Error::invalidTemplate(path + ": HAPROXY_" + name + " is not a template name");
     }
-    std::vector<std::string> files;
-    while (dirent* e = ::readdir(d)) {
-      std::string f = e->d_name;
-      if (f.rfind("HAPROXY_", 0) == 0) {
-        files.push_back(f);
-      }
+    auto text = fs.readFile(path);
+    if (!text) {
+      return common::Error::io(path + ": cannot read");
     }
-    ::closedir(d);
-    std::sort(files.begin(), files.end());
-    for (const auto& f : files) {
-      const bool mustache = f.size() > 9 && f.substr(f.size() - 9) == ".mustache";
-      std::string name = f.substr(8, f.size() - 8 - (mustache ? 9 : 0));
-      const std::string path = dir + "/" + f;
-      if (!builtin.count(name)) {
-        return common::Error::invalidTemplate(path + ": HAPROXY_" + name +
-                                              " is not a template name");
+    if (!mustache) {
+      auto m = legacyToMustache(name, *text);
+      if (!m) {
+        return common::Error::invalidTemplate(path + ": " + m.error().message);
       }
-      std::ifstream in(path, std::ios::binary);
-      std::stringstream ss;
-      ss << in.rdbuf();
-      if (!in) {
-        return common::Error::io(path + ": cannot read");
-      }
-      std::string text = ss.str();
-      if (!mustache) {
-        auto m = legacyToMustache(name, text);
-        if (!m) {
-          return common::Error::invalidTemplate(path + ": " + m.error().message);
-        }
-        text = *m;
-      }
-      if (auto st = add(name, text, path); !st) {
-        return st.error();
-      }
+      text = std::move(*m);
+    }
+    if (auto st = add(name, *text, path); !st) {
+      return st;
     }
   }
+  return common::Status::ok();
+}
+
+// HAPROXY_<NAME> variables (marathon-lb syntax; a literal "\n" is a newline).
+common::Status TemplateSet::addEnvironment(const std::map<std::string, std::string>& env) {
   for (const auto& [key, value] : env) {
     if (key.rfind("HAPROXY_", 0) != 0) {
       continue;
     }
     std::string name = key.substr(8);
-    if (!builtin.count(name)) {
+    if (!builtinTemplates().count(name)) {
       continue;  // other HAPROXY_* variables (HAPROXY_SSL_CERT, ...) are not templates
     }
     std::string text;
@@ -122,8 +109,28 @@ common::Result<TemplateSet> TemplateSet::load(const std::string& dir,
       return common::Error::invalidTemplate("env " + key + ": " + m.error().message);
     }
     if (auto st = add(name, *m, "env " + key); !st) {
+      return st;
+    }
+  }
+  return common::Status::ok();
+}
+
+common::Result<TemplateSet> TemplateSet::load(const std::string& dir,
+                                              const std::map<std::string, std::string>& env,
+                                              common::FileSystem& fs) {
+  TemplateSet set;
+  for (const auto& [name, text] : builtinTemplates()) {
+    if (auto st = set.add(name, text, "builtin"); !st) {
       return st.error();
     }
+  }
+  if (!dir.empty()) {
+    if (auto st = set.addDirectory(dir, fs); !st) {
+      return st.error();
+    }
+  }
+  if (auto st = set.addEnvironment(env); !st) {
+    return st.error();
   }
   return set;
 }

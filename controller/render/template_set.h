@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/fs/file_system.h"
 #include "common/result.h"
 #include "controller/render/template.h"
 
@@ -29,15 +30,21 @@ class TemplateSet {
   // HAPROXY_<NAME>.mustache (Mustache) or HAPROXY_<NAME> (marathon-lb syntax),
   // then `env` entries HAPROXY_<NAME> (marathon-lb syntax; a literal "\n" is a
   // newline). An unknown template name or a template that does not compile is an
-  // Error naming the file or variable.
+  // Error naming the file or variable. The files are read through `fs`.
   static common::Result<TemplateSet> load(const std::string& dir,
-                                          const std::map<std::string, std::string>& env);
+                                          const std::map<std::string, std::string>& env,
+                                          common::FileSystem& fs = common::realFileSystem());
   // The template `name` (without HAPROXY_). Aborts on a name that is not a template.
   const Template& get(std::string_view name) const;
   // Where each template came from ("builtin", a path, "env HAPROXY_X").
   const std::map<std::string, std::string>& origins() const { return origins_; }
 
  private:
+  common::Status add(const std::string& name, const std::string& mustache,
+                     const std::string& origin);
+  common::Status addDirectory(const std::string& dir, common::FileSystem& fs);
+  common::Status addEnvironment(const std::map<std::string, std::string>& env);
+
   std::map<std::string, Template, std::less<>> templates_;
   std::map<std::string, std::string> origins_;
 };

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/fake_file_system.h"
 #include "controller/render/template_set.h"
 
 namespace mlb::controller {
@@ -98,24 +99,27 @@ TEST(TemplateSetTest, EnvironmentOverridesInMarathonLbSyntax) {
 }
 
 TEST(TemplateSetTest, TemplatesDirAcceptsBothSyntaxesAndRejectsUnknownNames) {
-  const std::string dir = ::testing::TempDir() + "/mlb_templates_test";
-  std::string cmd = "rm -rf " + dir + " && mkdir -p " + dir;
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
-  {
-    FILE* f = std::fopen((dir + "/HAPROXY_FRONTEND_BACKEND_GLUE").c_str(), "w");
-    std::fputs("  default_backend {backend}\n", f);
-    std::fclose(f);
-    f = std::fopen((dir + "/HAPROXY_BACKEND_HEAD.mustache").c_str(), "w");
-    std::fputs("\nbackend {{backend}}\n", f);
-    std::fclose(f);
-  }
-  auto set = TemplateSet::load(dir, {});
+  common::testing::FakeFileSystem fs(
+      {{"/t/HAPROXY_FRONTEND_BACKEND_GLUE", "  default_backend {backend}\n"},
+       {"/t/HAPROXY_BACKEND_HEAD.mustache", "\nbackend {{backend}}\n"},
+       {"/t/README", "not a template file: skipped"}});
+  auto set = TemplateSet::load("/t", {}, fs);
   ASSERT_TRUE(set.has_value()) << set.error().message;
   EXPECT_EQ(set->get("FRONTEND_BACKEND_GLUE").text(), "  default_backend {{backend}}\n");
   EXPECT_EQ(set->get("BACKEND_HEAD").text(), "\nbackend {{backend}}\n");
-  FILE* f = std::fopen((dir + "/HAPROXY_NOT_A_TEMPLATE.mustache").c_str(), "w");
-  std::fclose(f);
-  EXPECT_FALSE(TemplateSet::load(dir, {}).has_value());
+  EXPECT_EQ(set->origins().at("BACKEND_HEAD"), "/t/HAPROXY_BACKEND_HEAD.mustache");
+  // An environment variable wins over the directory.
+  auto env = TemplateSet::load("/t", {{"HAPROXY_BACKEND_HEAD", "\\nbackend {backend}\\n"}}, fs);
+  ASSERT_TRUE(env.has_value()) << env.error().message;
+  EXPECT_EQ(env->origins().at("BACKEND_HEAD"), "env HAPROXY_BACKEND_HEAD");
+  ASSERT_TRUE(fs.writeNewFile("/t/HAPROXY_NOT_A_TEMPLATE.mustache", ""));
+  auto unknown = TemplateSet::load("/t", {}, fs);
+  ASSERT_FALSE(unknown.has_value());
+  EXPECT_NE(unknown.error().message.find("HAPROXY_NOT_A_TEMPLATE is not a template name"),
+            std::string::npos);
+  auto missing = TemplateSet::load("/nowhere", {}, fs);
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_NE(missing.error().message.find("--templates-dir /nowhere"), std::string::npos);
 }
 
 }  // namespace
