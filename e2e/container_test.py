@@ -13,7 +13,6 @@ It creates containers named mlb-e2e-<pid>-* and the image localhost/mlb:e2e, and
 removes only those containers. Needs root, podman, runc and debootstrap (CI installs
 them). Ports: 80, 443, 9090, 9091 and 10001-10004 on the host.
 """
-import http.client
 import json
 import os
 import shutil
@@ -21,12 +20,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 import urllib.request
 
-from testlib import child_pids, http, http_get, stop_all, wait_until
+from testlib import Load, child_pids, http, http_get, stop_all, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -47,41 +45,6 @@ def log(msg):
 
 def run(args, **kw):
     return subprocess.run(args, check=True, **kw)
-
-
-class Load(threading.Thread):
-    """Continuous requests to several routes (bounded: 600 s), counting failures."""
-
-    def __init__(self, targets):
-        super().__init__(daemon=True)
-        self.targets = targets  # (host:port, path, headers)
-        self.ok = self.failed = 0
-        self.errors = []
-        self.stop_flag = threading.Event()
-
-    def run(self):
-        end = time.monotonic() + 600
-        i = 0
-        while not self.stop_flag.is_set() and time.monotonic() < end:
-            hp, path, hdr = self.targets[i % len(self.targets)]
-            i += 1
-            try:
-                status, _ = http_get(hp, path, dict(hdr, Connection="close"), timeout=5)
-                if status == 200:
-                    self.ok += 1
-                else:
-                    self.failed += 1
-                    self.errors.append("%s %s -> %d" % (hp, path, status))
-            except Exception as e:  # noqa: BLE001 - every failure counts
-                self.failed += 1
-                self.errors.append("%s %s -> %r" % (hp, path, e))
-            time.sleep(0.005)
-
-    def phase(self):
-        """Counts since the last call."""
-        ok, failed = self.ok, self.failed
-        self.ok = self.failed = 0
-        return ok, failed
 
 
 class Stack:
@@ -253,7 +216,7 @@ def main():
         check(len(pids) >= 2 and all(p.isdigit() for p in pids),
               "/_haproxy_getpids on :9090 -> %s" % pids)
 
-        load = Load(routes)
+        load = Load(routes, limit=600)
         load.start()
         time.sleep(2)
         log("phase steady: ok/failed = %d/%d" % load.phase())
@@ -399,7 +362,7 @@ def one_container(s, sim, routes, check):
         sum((["-e", "%s=%s" % kv] for kv in env.items()), []) + [IMAGE] + args
     run(cmd, stdout=subprocess.DEVNULL)
     s.containers.append(name)
-    load = Load(routes)
+    load = Load(routes, limit=600)
     served = wait_until(lambda: http_get("127.0.0.1:80", "/",
                                          {"Host": "shop.demo.local"})[0] == 200, 90)
     check(served, "one container (args %s) serves" % app["args"][:2])

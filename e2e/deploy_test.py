@@ -20,7 +20,7 @@ import time
 import unittest
 
 from nack_test import distinct_free_ports
-from testlib import free_port, http as fetch, metric, stop_all, wait_until
+from testlib import Load, free_port, http as fetch, metric, stop_all, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONTROLLER = os.environ.get("CONTROLLER", "build/controller/mlb-controller")
@@ -28,41 +28,6 @@ RELOADER = os.environ.get("RELOADER", "build/reloader/mlb-reloader")
 MLB = os.environ.get("MLB", "build/cli/mlb")
 HAPROXY = os.environ.get("HAPROXY", shutil.which("haproxy") or "/usr/sbin/haproxy")
 VHOST = "web.deploy.test"
-
-
-class Load(threading.Thread):
-    """Requests to 127.0.0.1:`port` (with a Host header) until stopped or 300 s; every
-    answer's body and time kept, every failure counted."""
-
-    def __init__(self, port, host=None):
-        super().__init__(daemon=True)
-        self.port, self.host = port, host
-        self.answers = []  # (monotonic time, body)
-        self.failed = []
-        self.stop_flag = threading.Event()
-
-    def run(self):
-        end = time.monotonic() + 300
-        while not self.stop_flag.is_set() and time.monotonic() < end:
-            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-            try:
-                c.request("GET", "/", headers={"Host": self.host} if self.host else {})
-                r = c.getresponse()
-                body = r.read().decode().strip()
-                if r.status == 200:
-                    self.answers.append((time.monotonic(), body))
-                else:
-                    self.failed.append("status %d %s" % (r.status, body[:60]))
-            except Exception as e:  # noqa: BLE001 - every failure counts
-                self.failed.append(repr(e))
-            finally:
-                c.close()
-            time.sleep(0.005)
-
-    def finish(self):
-        self.stop_flag.set()
-        self.join(15)
-        return len(self.answers), len(self.failed)
 
 
 class DeployStack:
@@ -191,7 +156,8 @@ class DeployTests(unittest.TestCase):
         cls.s.close()
 
     def loads(self):
-        loads = [Load(self.s.svc), Load(80, VHOST)]
+        loads = [Load([self.s.svc], limit=300, timeout=10),
+                 Load([(80, "/", {"Host": VHOST})], limit=300, timeout=10)]
         for load in loads:
             load.start()
         time.sleep(1)
@@ -204,7 +170,7 @@ class DeployTests(unittest.TestCase):
             file=sys.stderr)
         for load, (ok, failed) in zip(loads, results):
             self.assertGreater(ok, 20, self.s.log("deploy.log"))
-            self.assertEqual(failed, 0, "%s\n%s" % (load.failed[:5], self.s.log("deploy.log")))
+            self.assertEqual(failed, 0, "%s\n%s" % (load.errors[:5], self.s.log("deploy.log")))
         return loads
 
     def hold(self, port, seconds, timeout):

@@ -19,7 +19,7 @@ import threading
 import time
 import unittest
 
-from testlib import free_port, haproxy_masters, stop_all, unix_command, wait_until
+from testlib import Load, free_port, haproxy_masters, stop_all, unix_command, wait_until
 
 RELOADER = os.environ.get("RELOADER", "build/reloader/mlb-reloader")
 HAPROXY = os.environ.get("HAPROXY", shutil.which("haproxy") or "/usr/sbin/haproxy")
@@ -102,48 +102,6 @@ def show_proc(state):
         elif parts[1] == "worker" and section in ("workers", "old"):
             res[section].append((int(parts[0]), int(parts[2])))
     return res
-
-
-class Load(threading.Thread):
-    """Bounded HTTP load: requests until stopped (or 120 s), counting failures."""
-
-    def __init__(self, port, keepalive=False):
-        super().__init__(daemon=True)
-        self.port, self.keepalive = port, keepalive
-        self.ok = self.failed = 0
-        self.errors = []
-        self.stop_flag = threading.Event()
-
-    def run(self):
-        end = time.monotonic() + 120
-        conn = None
-        while not self.stop_flag.is_set() and time.monotonic() < end:
-            try:
-                if conn is None:
-                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", "/", headers={} if self.keepalive
-                             else {"Connection": "close"})
-                r = conn.getresponse()
-                r.read()
-                if r.status == 200:
-                    self.ok += 1
-                else:
-                    self.failed += 1
-                    self.errors.append("status %d" % r.status)
-                if not self.keepalive or r.getheader("Connection", "").lower() == "close":
-                    conn.close()
-                    conn = None
-            except Exception as e:  # noqa: BLE001 - every failure counts
-                self.failed += 1
-                self.errors.append(repr(e))
-                if conn is not None:
-                    conn.close()
-                conn = None
-
-    def finish(self):
-        self.stop_flag.set()
-        self.join(10)
-        return self.ok, self.failed
 
 
 class ReloaderCase(unittest.TestCase):
@@ -265,7 +223,7 @@ class HandoverTests(ReloaderCase):
     def test_second_entrypoint_takes_over_under_load_without_losing_a_request(self):
         self.up("v1")
         old_master = self.master
-        loads = [Load(self.port, keepalive=False), Load(self.port, keepalive=True)]
+        loads = [Load([self.port], pause=0), Load([self.port], keepalive=True, pause=0)]
         for l in loads:
             l.start()
         time.sleep(0.5)
@@ -317,7 +275,7 @@ class HandoverRaceTests(ReloaderCase):
         the old master exits every time, nothing fails, the newest bundle serves."""
         self.up("v0")
         self.start_watch()
-        loads = [Load(self.port, keepalive=False), Load(self.port, keepalive=True)]
+        loads = [Load([self.port], pause=0), Load([self.port], keepalive=True, pause=0)]
         for l in loads:
             l.start()
         pub = Publisher(self)

@@ -1,12 +1,13 @@
 """Helpers shared by the end-to-end tests and the benchmarks: loopback ports, small
-HTTP calls, bounded polling, Prometheus text, and stopping the processes a test
-started (by their Popen objects only). Standard library only."""
+HTTP calls, a bounded load generator, bounded polling, Prometheus text, and stopping
+the processes a test started (by their Popen objects only). Standard library only."""
 import json
 import re
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 from http.client import HTTPConnection, HTTPException
@@ -47,6 +48,70 @@ def http_get(host_port, path="/", headers=None, timeout=3):
         return r.status, r.read().decode()
     finally:
         c.close()
+
+
+class Load(threading.Thread):
+    """Bounded HTTP load on loopback: GETs to `targets` in turn until finish() (or the
+    stop flag) or `limit` seconds, every 200 kept with its time and body, every other
+    answer or error kept as a failure. A target is a port (127.0.0.1:port, "/") or a
+    tuple ("host:port" or port, path, headers). `keepalive` reuses each target's
+    connection while the server keeps it open; otherwise every request closes it."""
+
+    def __init__(self, targets, limit=120, keepalive=False, pause=0.005, timeout=5):
+        super().__init__(daemon=True)
+        self.targets = [t if isinstance(t, tuple) else (t, "/", {}) for t in targets]
+        self.limit, self.keepalive, self.pause, self.timeout = limit, keepalive, pause, timeout
+        self.answers = []  # (monotonic time, body) of every 200
+        self.errors = []   # every failure, described
+        self.stop_flag = threading.Event()
+        self._conns = {}
+        self._marks = (0, 0)
+
+    def run(self):
+        end = time.monotonic() + self.limit
+        i = 0
+        while not self.stop_flag.is_set() and time.monotonic() < end:
+            self._request(*self.targets[i % len(self.targets)])
+            i += 1
+            if self.pause:
+                time.sleep(self.pause)
+        for conn in self._conns.values():
+            conn.close()
+
+    def _request(self, where, path, headers):
+        host, port = ("127.0.0.1", where) if isinstance(where, int) else where.rsplit(":", 1)
+        conn = self._conns.pop(where, None)
+        try:
+            if conn is None:
+                conn = HTTPConnection(host, int(port), timeout=self.timeout)
+            conn.request("GET", path, headers=dict(headers) if self.keepalive
+                         else dict(headers, Connection="close"))
+            r = conn.getresponse()
+            body = r.read().decode(errors="replace").strip()
+            if r.status == 200:
+                self.answers.append((time.monotonic(), body))
+            else:
+                self.errors.append("%s%s -> %d %s" % (where, path, r.status, body[:60]))
+            if self.keepalive and r.getheader("Connection", "").lower() != "close":
+                self._conns[where], conn = conn, None
+        except Exception as e:  # noqa: BLE001 - every failure counts
+            self.errors.append("%s%s -> %r" % (where, path, e))
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def phase(self):
+        """(ok, failed) since the last call."""
+        ok, failed = len(self.answers), len(self.errors)
+        delta = (ok - self._marks[0], failed - self._marks[1])
+        self._marks = (ok, failed)
+        return delta
+
+    def finish(self, join_timeout=15):
+        """Stops the load; (ok, failed) in all."""
+        self.stop_flag.set()
+        self.join(join_timeout)
+        return len(self.answers), len(self.errors)
 
 
 def wait_until(pred, timeout=10.0, step=0.05):

@@ -145,22 +145,22 @@ class BulkGet {
 common::Result<HttpGetResponse> asioHttpGet(const std::string& base_url, const std::string& target,
                                             const std::vector<std::string>& headers,
                                             const HttpGetOptions& options) {
-  ParsedUrl u;
-  if (!parseUrl(base_url, u)) {
+  const auto u = parseUrl(base_url);
+  if (!u) {
     return Error::invalidArgument("bad URL " + base_url);
   }
-  std::string path = u.target;
+  std::string path = u->target;
   while (!path.empty() && path.back() == '/') {
     path.pop_back();
   }
   path += target;
-  std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + u.host + ":" + u.port +
+  std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + u->host + ":" + u->port +
                         "\r\nAccept: application/json\r\nConnection: close\r\n";
   for (const auto& h : headers) {
     request += h + "\r\n";
   }
   request += "\r\n";
-  return BulkGet(base_url, u, options).run(request);
+  return BulkGet(base_url, *u, options).run(request);
 }
 
 }  // namespace mlb::controller

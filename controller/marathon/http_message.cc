@@ -6,31 +6,32 @@ namespace mlb::controller {
 
 RedirectPolicy planRedirect(const std::string& from, const std::string& to,
                             const std::vector<std::string>& configured) {
-  ParsedUrl f, t;
-  if (!parseUrl(from, f) || !parseUrl(to, t) || (f.tls && !t.tls)) {
+  const auto f = parseUrl(from);
+  const auto t = parseUrl(to);
+  if (!f || !t || (f->tls && !t->tls)) {
     return RedirectPolicy::Refuse;
   }
   for (const auto& c : configured) {
-    ParsedUrl u;
-    if (parseUrl(c, u) && u.tls == t.tls && common::toLower(u.host) == common::toLower(t.host) &&
-        u.port == t.port) {
+    const auto u = parseUrl(c);
+    if (u && u->tls == t->tls && common::toLower(u->host) == common::toLower(t->host) &&
+        u->port == t->port) {
       return RedirectPolicy::FollowWithCredentials;
     }
   }
   return RedirectPolicy::FollowWithoutCredentials;
 }
 
-bool parseUrl(const std::string& url, ParsedUrl& out) {
-  out = ParsedUrl{};
+std::optional<ParsedUrl> parseUrl(const std::string& url) {
+  ParsedUrl out;
   size_t p = url.find("://");
   if (p == std::string::npos) {
-    return false;
+    return std::nullopt;
   }
   std::string scheme = url.substr(0, p);
   if (scheme == "https") {
     out.tls = true;
   } else if (scheme != "http") {
-    return false;
+    return std::nullopt;
   }
   std::string rest = url.substr(p + 3);
   size_t slash = rest.find('/');
@@ -39,7 +40,7 @@ bool parseUrl(const std::string& url, ParsedUrl& out) {
   if (!hostport.empty() && hostport.front() == '[') {
     size_t close = hostport.find(']');
     if (close == std::string::npos) {
-      return false;
+      return std::nullopt;
     }
     out.host = hostport.substr(1, close - 1);
     out.port = close + 2 <= hostport.size() ? hostport.substr(close + 2) : "";
@@ -51,7 +52,10 @@ bool parseUrl(const std::string& url, ParsedUrl& out) {
   if (out.port.empty()) {
     out.port = out.tls ? "443" : "80";
   }
-  return !out.host.empty();
+  if (out.host.empty()) {
+    return std::nullopt;
+  }
+  return out;
 }
 
 std::string responseHeader(std::string_view head, std::string_view lower_name) {

@@ -2,6 +2,7 @@
 // Pure, total pieces of HTTP/1.1 that both Marathon transports use: URLs, response
 // header lookup, and the redirect policy. Any input gives a value, never a crash
 // (fuzzed with the chunked decoder, fuzz/http_chunked_fuzz.cc).
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,7 +16,8 @@ struct ParsedUrl {
   std::string port;
   std::string target;  // path + query, "/" when empty
 };
-bool parseUrl(const std::string& url, ParsedUrl& out);
+// An http or https URL, or nothing.
+std::optional<ParsedUrl> parseUrl(const std::string& url);
 
 // What to do with a redirect from `from` to `to` (base URLs): never from https to
 // http; with the credentials only to one of the `configured` Marathon URLs (same

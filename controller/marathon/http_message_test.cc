@@ -18,17 +18,19 @@ TEST(ResponseHeader, AnyCaseFirstMatchBlanksAndEmptyValues) {
 }
 
 TEST(ParseUrl, SchemesPortsAndPaths) {
-  ParsedUrl u;
-  ASSERT_TRUE(parseUrl("https://marathon.mesos:8443/prefix", u));
-  EXPECT_TRUE(u.tls);
-  EXPECT_EQ(u.host, "marathon.mesos");
-  EXPECT_EQ(u.port, "8443");
-  EXPECT_EQ(u.target, "/prefix");
-  ASSERT_TRUE(parseUrl("http://[::1]", u));
-  EXPECT_EQ(u.host, "::1");
-  EXPECT_EQ(u.port, "80");
-  EXPECT_FALSE(parseUrl("ftp://x", u));
-  EXPECT_FALSE(parseUrl("nourl", u));
+  auto u = parseUrl("https://marathon.mesos:8443/prefix");
+  ASSERT_TRUE(u);
+  EXPECT_TRUE(u->tls);
+  EXPECT_EQ(u->host, "marathon.mesos");
+  EXPECT_EQ(u->port, "8443");
+  EXPECT_EQ(u->target, "/prefix");
+  auto v6 = parseUrl("http://[::1]");
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, "80");
+  EXPECT_FALSE(parseUrl("ftp://x"));
+  EXPECT_FALSE(parseUrl("nourl"));
+  EXPECT_FALSE(parseUrl("http://:80"));  // no host
 }
 
 TEST(PlanRedirect, CredentialsOnlyToConfiguredMarathonsNeverHttpsToHttp) {

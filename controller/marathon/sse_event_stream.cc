@@ -99,18 +99,18 @@ class AsioSseEventStream : public SseEventStream {
 
   Outcome connectOnce(const std::string& url, int redirects_left, bool send_auth = true) {
     Outcome out;
-    ParsedUrl u;
-    if (!parseUrl(url, u)) {
+    const auto u = parseUrl(url);
+    if (!u) {
       out.reason = "bad URL " + url;
       return out;
     }
-    HttpConnection c(u, TlsSettings{config_.ca_cert, config_.insecure_tls});
+    HttpConnection c(*u, TlsSettings{config_.ca_cert, config_.insecure_tls});
     Registration registration(*this, c);
     if (common::Status st = c.open(config_.connect_timeout); !st) {
       out.reason = "connect " + url + ": " + st.error().message;
       return out;
     }
-    if (common::Status st = c.send(request(u, send_auth), config_.connect_timeout); !st) {
+    if (common::Status st = c.send(request(*u, send_auth), config_.connect_timeout); !st) {
       out.reason = "send request to " + url + ": " + st.error().message;
       return out;
     }

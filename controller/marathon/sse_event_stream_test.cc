@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -206,13 +207,17 @@ TEST(SseEventStream, NonStreamAnswerIsReported) {
 namespace mlb::controller {
 namespace {
 
-// Serves one canned answer on a thread.
+// Serves one canned answer on a thread; with `keep_open`, holds the connection until
+// the client closes it (at most 5 s).
 std::thread serveOnce(RawServer& server, std::string answer, bool keep_open = false) {
   return std::thread([&server, answer, keep_open] {
     int c = server.acceptOne();
     RawServer::send(c, answer);
     if (keep_open) {
-      std::this_thread::sleep_for(1500ms);
+      pollfd p{c, POLLIN, 0};
+      char byte;
+      while (::poll(&p, 1, 5000) > 0 && ::read(c, &byte, 1) > 0) {
+      }
     }
     ::close(c);
   });

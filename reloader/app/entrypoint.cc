@@ -54,27 +54,26 @@ void waitUntilRecordedMasterServes(const ProcessTable& table, const std::string&
 // Raises the soft open-files limit to what the config needs (HAProxy inherits it), or
 // refuses with the numbers and the fix when even the hard limit is too low: HAProxy
 // would exit at start, leaving only "no pid file" to see.
-bool fitFdLimit(const std::string& config_path) {
+common::Status fitFdLimit(const std::string& config_path) {
   auto cfg = common::readFile(config_path);
   if (!cfg) {
-    return true;  // HAProxy reports the unreadable file itself
+    return {};  // HAProxy reports the unreadable file itself
   }
   FdBudget budget = planFdBudget(*cfg);
   rlimit rl{};
   if (budget.needed == 0 || ::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
       static_cast<long>(rl.rlim_cur) >= budget.needed) {
-    return true;
+    return {};
   }
   const long hard = rl.rlim_max == RLIM_INFINITY ? -1 : static_cast<long>(rl.rlim_max);
   if (std::string problem = fdBudgetProblem(budget, hard); !problem.empty()) {
-    logError("refusing to start HAProxy", {{"reason", problem}});
-    return false;
+    return common::Error::invalidArgument(problem);
   }
   rl.rlim_cur = static_cast<rlim_t>(budget.needed);
   if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) {
     logWarn("cannot raise the open-files limit", {{"error", std::strerror(errno)}});
   }
-  return true;
+  return {};
 }
 
 }  // namespace
@@ -143,7 +142,8 @@ int runHaproxyEntrypoint(const std::vector<std::string>& args,
     live = chosen;
   }
 
-  if (!fitFdLimit(state + "/live/haproxy.cfg")) {
+  if (auto fits = fitFdLimit(state + "/live/haproxy.cfg"); !fits) {
+    logError("refusing to start HAProxy", {{"reason", fits.error().message}});
     return 1;
   }
   // One handover at a time, never during the watcher's reload: hold the lock from
@@ -172,8 +172,11 @@ int runHaproxyEntrypoint(const std::vector<std::string>& args,
   // Record who the master will be (this pid survives execv) and its start time, so
   // that a reused pid is never mistaken for it.
   auto self = table.read(::getpid());
-  if (!self || !writeMasterRecord(state, {::getpid(), self->start_time, live})) {
-    logError("cannot record the master identity", {{"state_dir", state}});
+  auto recorded = self ? writeMasterRecord(state, {::getpid(), self->start_time, live})
+                       : common::Status(common::Error::io("cannot read /proc/self"));
+  if (!recorded) {
+    logError("cannot record the master identity",
+             {{"state_dir", state}, {"error", recorded.error().message}});
     return 1;
   }
   std::string cmd;

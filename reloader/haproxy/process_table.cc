@@ -142,11 +142,11 @@ std::optional<MasterRecord> readMasterRecord(const std::string& state_dir) {
   return rec;
 }
 
-bool writeMasterRecord(const std::string& state_dir, const MasterRecord& rec) {
-  return static_cast<bool>(
-      common::writeFileAtomic(state_dir + "/haproxy.master",
-                              std::to_string(rec.pid) + " " + std::to_string(rec.start_time) +
-                                  (rec.live_version.empty() ? "" : " " + rec.live_version) + "\n"));
+common::Status writeMasterRecord(const std::string& state_dir, const MasterRecord& rec) {
+  return common::writeFileAtomic(state_dir + "/haproxy.master",
+                                 std::to_string(rec.pid) + " " + std::to_string(rec.start_time) +
+                                     (rec.live_version.empty() ? "" : " " + rec.live_version) +
+                                     "\n");
 }
 
 namespace {

@@ -52,7 +52,7 @@ struct MasterRecord {
   std::string live_version;  // the bundle `live` named when the master was started
 };
 std::optional<MasterRecord> readMasterRecord(const std::string& state_dir);
-bool writeMasterRecord(const std::string& state_dir, const MasterRecord& rec);
+common::Status writeMasterRecord(const std::string& state_dir, const MasterRecord& rec);
 
 // Ok when `pid` is verified as this instance's master, else the error says why:
 // pid > 1, alive, HAProxy of this state dir, no HAProxy parent of this instance
