@@ -47,24 +47,20 @@ using common::FlagArity;
 using common::Status;
 using V = const std::vector<std::string>&;
 
-// A flag whose one value is stored as given at `field`.
-template <typename Field>
-common::Flag<RenderArgs> text(const char* name, Field field) {
-  return {name, FlagArity::One, [field](V v, RenderArgs& r) -> Status {
-            field(r) = v[0];
-            return {};
-          }};
-}
-
 // `mlb render`'s own flags and the rendering flags mlb-controller reads alike.
 const common::FlagTable<RenderArgs>& renderArgsFlags() {
   static const common::FlagTable<RenderArgs> kFlags = [] {
     common::FlagTable<RenderArgs> table = {
-        text("--apps", [](RenderArgs& r) -> std::string& { return r.apps_path; }),
-        text("--out", [](RenderArgs& r) -> std::string& { return r.out_dir; }),
-        text("--templates-dir", [](RenderArgs& r) -> std::string& { return r.templates_dir; }),
-        text("--haproxy-dir", [](RenderArgs& r) -> std::string& { return r.haproxy_dir; }),
-        text("--state-dir", [](RenderArgs& r) -> std::string& { return r.render.state_dir; }),
+        common::textFlag<RenderArgs>("--apps",
+                                     [](RenderArgs& r) -> std::string& { return r.apps_path; }),
+        common::textFlag<RenderArgs>("--out",
+                                     [](RenderArgs& r) -> std::string& { return r.out_dir; }),
+        common::textFlag<RenderArgs>("--templates-dir",
+                                     [](RenderArgs& r) -> std::string& { return r.templates_dir; }),
+        common::textFlag<RenderArgs>("--haproxy-dir",
+                                     [](RenderArgs& r) -> std::string& { return r.haproxy_dir; }),
+        common::textFlag<RenderArgs>(
+            "--state-dir", [](RenderArgs& r) -> std::string& { return r.render.state_dir; }),
     };
     for (auto& flag : common::projectFlags<RenderArgs, controller::RenderSettings>(
              controller::renderFlags(), [](RenderArgs& r) {

@@ -110,6 +110,73 @@ Status applyFlag(const Flag<T>& flag, const std::vector<std::string>& values, T&
 // Whether a switch's apply was asked to set it (no value) or to unset it.
 inline bool switchSet(const std::vector<std::string>& values) { return values.empty(); }
 
+// Builders for the usual kinds of flag. `field(t)` returns a reference into the
+// settings; `from_env` as in Flag.
+
+// A switch: sets field(t) to `value` (to !value when given false).
+template <typename T, typename Field>
+Flag<T> switchFlag(const char* name, Field field, bool value = true, bool from_env = true) {
+  return {name, FlagArity::Switch,
+          [field, value](const std::vector<std::string>& v, T& t) -> Status {
+            field(t) = switchSet(v) ? value : !value;
+            return {};
+          },
+          from_env};
+}
+
+// One value, stored as given.
+template <typename T, typename Field>
+Flag<T> textFlag(const char* name, Field field, bool from_env = true) {
+  return {name, FlagArity::One,
+          [field](const std::vector<std::string>& v, T& t) -> Status {
+            field(t) = v[0];
+            return {};
+          },
+          from_env};
+}
+
+// One value read by `parse(name, text)` (a Result), then given to `store(t, value)`.
+template <typename T, typename Parse, typename Store>
+Flag<T> parsedFlag(const char* name, Parse parse, Store store, bool from_env = true) {
+  return {name, FlagArity::One,
+          [name, parse, store](const std::vector<std::string>& v, T& t) -> Status {
+            auto parsed = parse(name, v[0]);
+            if (!parsed) {
+              return parsed.error();
+            }
+            store(t, *parsed);
+            return {};
+          },
+          from_env};
+}
+
+// Parsers for parsedFlag.
+inline auto integerIn(int lo, int hi) {
+  return [lo, hi](const std::string& flag, const std::string& value) {
+    return parseIntFlag(flag, value, lo, hi);
+  };
+}
+inline auto numberIn(double lo, double hi) {
+  return [lo, hi](const std::string& flag, const std::string& value) {
+    return parseNumberFlag(flag, value, lo, hi);
+  };
+}
+
+// An integer in [lo, hi] stored at field(t).
+template <typename T, typename Field>
+Flag<T> intFlag(const char* name, Field field, int lo, int hi, bool from_env = true) {
+  return parsedFlag<T>(
+      name, integerIn(lo, hi), [field](T& t, int n) { field(t) = n; }, from_env);
+}
+
+// A number of seconds stored at field(t) as milliseconds.
+template <typename T, typename Field>
+Flag<T> secondsFlag(const char* name, Field field, bool from_env = true) {
+  return parsedFlag<T>(
+      name, parseSecondsFlag, [field](T& t, std::chrono::milliseconds ms) { field(t) = ms; },
+      from_env);
+}
+
 // MLB_<FLAG> for every flag read from the environment; an error names the variable.
 template <typename T>
 Status applyEnvironment(const FlagTable<T>& table, const std::map<std::string, std::string>& env,

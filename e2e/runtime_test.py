@@ -16,8 +16,8 @@ import threading
 import time
 import unittest
 
-from reloader_test import Load, ReloaderCase, get, publish, show_proc
-from testlib import free_port, metric, unix_command, wait_until
+from reloader_test import ReloaderCase, get, publish, show_proc
+from testlib import Load, free_port, metric, unix_command, wait_until
 
 
 class Backend:
@@ -161,7 +161,7 @@ class RuntimeTests(RuntimeCase):
         s1, s2 = server_line("b1", b1.port, 11), server_line("b2", b2.port, 12)
         self.begin([s1])
         before = self.reloads()
-        loads = [Load(self.port, keepalive=False), Load(self.port, keepalive=True)]
+        loads = [Load([self.port], pause=0), Load([self.port], keepalive=True, pause=0)]
         for l in loads:
             l.start()
         t0 = time.monotonic()
@@ -193,7 +193,7 @@ class RuntimeTests(RuntimeCase):
         b1 = self.backend("b1")
         s1 = server_line("b1", b1.port, 11)
         self.begin([s1])
-        load = Load(self.port, keepalive=False)
+        load = Load([self.port], pause=0)
         load.start()
         v = self.bundle([s1, server_line("dead", free_port(), 12)])
         self.assertTrue(self.applied(v))
@@ -237,7 +237,7 @@ class RuntimeTests(RuntimeCase):
         self.assertTrue(self.applied(v))
         self.assertTrue(wait_until(lambda: self.answers() == {"b1", "b2"}, 10))
         before = self.reloads()
-        load = Load(self.port, keepalive=True)
+        load = Load([self.port], keepalive=True, pause=0)
         load.start()
         v = self.bundle([s1, s2, dead], balance="leastconn")
         self.assertTrue(self.applied(v), self.log("watch.log"))

@@ -59,6 +59,8 @@ class Load(threading.Thread):
 
     def __init__(self, targets, limit=120, keepalive=False, pause=0.005, timeout=5):
         super().__init__(daemon=True)
+        if isinstance(targets, (int, str, tuple)):
+            targets = [targets]  # one target
         self.targets = [t if isinstance(t, tuple) else (t, "/", {}) for t in targets]
         self.limit, self.keepalive, self.pause, self.timeout = limit, keepalive, pause, timeout
         self.answers = []  # (monotonic time, body) of every 200

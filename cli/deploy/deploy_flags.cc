@@ -16,44 +16,34 @@ using common::FlagArity;
 using common::Status;
 using V = const std::vector<std::string>&;
 
-// A count or a number of seconds in [0, 1e6], given to `store`.
+// A count (`count`) or a number of seconds in [0, 1e6], as bluegreen_deploy.py takes them.
+auto countOrSeconds(bool count) {
+  return [count](const std::string& name, const std::string& s) -> common::Result<double> {
+    double n = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    const bool integral = !count || n == static_cast<double>(static_cast<long>(n));
+    if (ec != std::errc() || end != s.data() + s.size() || !std::isfinite(n) || n < 0 || n > 1e6 ||
+        !integral) {
+      return Error::invalidArgument(name + ": '" + s + "' is not a " +
+                                    (count ? "count" : "number of seconds"));
+    }
+    return n;
+  };
+}
+
 template <typename Store>
 common::Flag<DeployFlags> number(const char* name, bool count, Store store) {
-  return {name, FlagArity::One,
-          [name, count, store](V v, DeployFlags& f) -> Status {
-            double n = 0;
-            const std::string& s = v[0];
-            auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-            const bool integral = !count || n == static_cast<double>(static_cast<long>(n));
-            if (ec != std::errc() || end != s.data() + s.size() || !std::isfinite(n) || n < 0 ||
-                n > 1e6 || !integral) {
-              return Error::invalidArgument(std::string(name) + ": '" + s + "' is not a " +
-                                            (count ? "count" : "number of seconds"));
-            }
-            store(f, n);
-            return {};
-          },
-          false};
+  return common::parsedFlag<DeployFlags>(name, countOrSeconds(count), store, false);
 }
 
 template <typename Field>
 common::Flag<DeployFlags> text(const char* name, Field field) {
-  return {name, FlagArity::One,
-          [field](V v, DeployFlags& f) -> Status {
-            field(f) = v[0];
-            return {};
-          },
-          false};
+  return common::textFlag<DeployFlags>(name, field, false);
 }
 
 template <typename Field>
 common::Flag<DeployFlags> setter(const char* name, Field field) {
-  return {name, FlagArity::Switch,
-          [field](V v, DeployFlags& f) -> Status {
-            field(f) = common::switchSet(v);
-            return {};
-          },
-          false};
+  return common::switchFlag<DeployFlags>(name, field, true, false);
 }
 
 // bluegreen_deploy.py's flags, mlb's, and the controller's Marathon auth flags

@@ -91,6 +91,15 @@ TEST_P(FileSystemContract, ModifiedMovesWithTouch) {
   ASSERT_TRUE(after.has_value());
   EXPECT_TRUE(after->tv_sec > before->tv_sec ||
               (after->tv_sec == before->tv_sec && after->tv_nsec > before->tv_nsec));
+  // A rename carries the time over a file it replaces; an unlink ends it.
+  ASSERT_TRUE(fs.writeNewFile(root_ + "/other", "x"));
+  ASSERT_TRUE(fs.rename(f, root_ + "/other"));
+  EXPECT_FALSE(fs.modified(f).has_value());
+  ASSERT_TRUE(fs.modified(root_ + "/other").has_value());
+  EXPECT_EQ(fs.modified(root_ + "/other")->tv_sec, after->tv_sec);
+  EXPECT_EQ(*fs.readFile(root_ + "/other"), "");
+  ASSERT_TRUE(fs.unlink(root_ + "/other"));
+  EXPECT_FALSE(fs.modified(root_ + "/other").has_value());
 }
 
 INSTANTIATE_TEST_SUITE_P(PosixAndFake, FileSystemContract, ::testing::Bool(),

@@ -61,12 +61,14 @@ class FakeFileSystem : public FileSystem {
     std::erase_if(files_, [&](const auto& kv) { return under(kv.first); });
     std::erase_if(links_, [&](const auto& kv) { return under(kv.first); });
     std::erase_if(dirs_, under);
+    std::erase_if(mtimes_, [&](const auto& kv) { return under(kv.first); });
     return {};
   }
   Status unlink(const std::string& path) override {
     if (files_.erase(path) + links_.erase(path) == 0) {
       return Error::notFound("unlink " + path + ": No such file or directory");
     }
+    mtimes_.erase(path);
     return {};
   }
   std::string readLink(const std::string& link) override {
@@ -89,15 +91,25 @@ class FakeFileSystem : public FileSystem {
     return {};
   }
   Status fsyncDir(const std::string&) override { return {}; }
+  // Replaces `to` (a file or a link), keeping the modification time.
   Status rename(const std::string& from, const std::string& to) override {
+    if (!files_.count(from) && !links_.count(from)) {
+      return Error::notFound("rename " + from + ": No such file or directory");
+    }
+    files_.erase(to);
+    links_.erase(to);
+    mtimes_.erase(to);
     if (auto f = files_.find(from); f != files_.end()) {
       files_[to] = std::move(f->second);
-      files_.erase(from);
-    } else if (auto l = links_.find(from); l != links_.end()) {
-      links_[to] = std::move(l->second);
-      links_.erase(from);
+      files_.erase(f);
     } else {
-      return Error::notFound("rename " + from + ": No such file or directory");
+      auto l = links_.find(from);
+      links_[to] = std::move(l->second);
+      links_.erase(l);
+    }
+    if (auto m = mtimes_.find(from); m != mtimes_.end()) {
+      mtimes_[to] = m->second;
+      mtimes_.erase(m);
     }
     return {};
   }

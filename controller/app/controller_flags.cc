@@ -48,39 +48,6 @@ std::optional<common::LogLevel> parseLogLevel(std::string v) {
   return it == kLevels.end() ? std::nullopt : std::optional<common::LogLevel>(it->second);
 }
 
-// A flag of seconds stored at `field` (milliseconds).
-template <typename Field>
-common::Flag<CF> seconds(const char* name, Field field) {
-  return {name, FlagArity::One, [name, field](V v, CF& f) -> Status {
-            auto ms = common::parseSecondsFlag(name, v[0]);
-            if (!ms) {
-              return ms.error();
-            }
-            field(f) = *ms;
-            return {};
-          }};
-}
-
-// A flag whose one value is stored as given at `field`.
-template <typename Field>
-common::Flag<CF> text(const char* name, Field field) {
-  return {name, FlagArity::One, [field](V v, CF& f) -> Status {
-            field(f) = v[0];
-            return {};
-          }};
-}
-
-// A switch that sets `field` to `value` (and to its opposite when given false).
-template <typename Field>
-common::Flag<CF> setter(const char* name, Field field, bool value, bool from_env = true) {
-  return {name, FlagArity::Switch,
-          [field, value](V v, CF& f) -> Status {
-            field(f) = common::switchSet(v) ? value : !value;
-            return {};
-          },
-          from_env};
-}
-
 Status marathonUrls(V v, CF& f) {
   f.marathon.urls.clear();
   for (const auto& x : v) {
@@ -170,15 +137,6 @@ Status caCert(V v, MarathonConfig& m) {
   return {};
 }
 
-Status integer(const char* name, const std::string& v, int lo, int hi, int& out) {
-  auto n = common::parseIntFlag(name, v, lo, hi);
-  if (!n) {
-    return n.error();
-  }
-  out = *n;
-  return {};
-}
-
 Status maxShrink(V v, CF& f) {
   auto d = common::parseNumberFlag("--max-shrink", v[0], 0, 1);
   if (!d) {
@@ -203,39 +161,40 @@ common::FlagTable<CF> ownFlags() {
   using Text = std::string;
   return {
       {"--marathon", FlagArity::Many, marathonUrls},
-      setter(
+      common::switchFlag<CF>(
           "--sse", [](CF& f) -> bool& { return f.sse; }, true),
       {"--poll-interval", FlagArity::One, pollInterval},
-      seconds("--resync-interval", [](CF& f) -> Ms& { return f.loop.resync_interval; }),
-      seconds("--min-interval", [](CF& f) -> Ms& { return f.loop.min_interval; }),
-      seconds("--confirm-interval", [](CF& f) -> Ms& { return f.loop.confirm_interval; }),
-      seconds("--sse-silence-timeout", [](CF& f) -> Ms& { return f.silence_timeout; }),
+      common::secondsFlag<CF>("--resync-interval",
+                              [](CF& f) -> Ms& { return f.loop.resync_interval; }),
+      common::secondsFlag<CF>("--min-interval", [](CF& f) -> Ms& { return f.loop.min_interval; }),
+      common::secondsFlag<CF>("--confirm-interval",
+                              [](CF& f) -> Ms& { return f.loop.confirm_interval; }),
+      common::secondsFlag<CF>("--sse-silence-timeout",
+                              [](CF& f) -> Ms& { return f.silence_timeout; }),
       {"--marathon-timeout", FlagArity::One, marathonTimeout},
-      text("--state-dir", [](CF& f) -> Text& { return f.state_dir; }),
-      {"--keep-bundles", FlagArity::One,
-       [](V v, CF& f) { return integer("--keep-bundles", v[0], 1, 1000, f.keep_bundles); }},
-      text("--haproxy-bin", [](CF& f) -> Text& { return f.reconcile.haproxy_bin; }),
-      setter(
+      common::textFlag<CF>("--state-dir", [](CF& f) -> Text& { return f.state_dir; }),
+      common::intFlag<CF>(
+          "--keep-bundles", [](CF& f) -> int& { return f.keep_bundles; }, 1, 1000),
+      common::textFlag<CF>("--haproxy-bin", [](CF& f) -> Text& { return f.reconcile.haproxy_bin; }),
+      common::switchFlag<CF>(
           "--no-validate", [](CF& f) -> bool& { return f.validate; }, false),
-      text("--templates-dir", [](CF& f) -> Text& { return f.templates_dir; }),
+      common::textFlag<CF>("--templates-dir", [](CF& f) -> Text& { return f.templates_dir; }),
       {"--max-shrink", FlagArity::One, maxShrink},
-      {"--confirm-resyncs", FlagArity::One,
-       [](V v, CF& f) {
-         return integer("--confirm-resyncs", v[0], 1, 100, f.reconcile.confirm_resyncs);
-       }},
-      text("--listen", [](CF& f) -> Text& { return f.listen; }),
+      common::intFlag<CF>(
+          "--confirm-resyncs", [](CF& f) -> int& { return f.reconcile.confirm_resyncs; }, 1, 100),
+      common::textFlag<CF>("--listen", [](CF& f) -> Text& { return f.listen; }),
       // marathon-lb's flags that keep their meaning under another name or in mlb's way.
-      setter(
+      common::switchFlag<CF>(
           "--skip-validation", [](CF& f) -> bool& { return f.validate; }, false),
-      text("--haproxy-config", [](CF& f) -> Text& { return f.haproxy_config; }),
+      common::textFlag<CF>("--haproxy-config", [](CF& f) -> Text& { return f.haproxy_config; }),
       // One-shot modes come from the command line only: an MLB_DRY left in a
       // container's environment must not stop the daemon.
-      setter(
+      common::switchFlag<CF>(
           "--dry", [](CF& f) -> bool& { return f.dry; }, true, false),
-      setter(
+      common::switchFlag<CF>(
           "--longhelp", [](CF& f) -> bool& { return f.longhelp; }, true, false),
       {"--log-level", FlagArity::One, logLevel},
-      seconds("--max-backoff", [](CF& f) -> Ms& { return f.sse_backoff_max; }),
+      common::secondsFlag<CF>("--max-backoff", [](CF& f) -> Ms& { return f.sse_backoff_max; }),
   };
 }
 

@@ -31,7 +31,7 @@ class BulkGet {
       return unavailable("send request: " + st.error().message);
     }
     ReadResult last;
-    auto head = readResponseHead(conn_, left(), last);
+    auto head = readResponseHead(conn_, deadline_, last);
     if (!head) {
       return unavailable("read response headers: " + readError(last, head.error().message));
     }
@@ -131,7 +131,7 @@ class BulkGet {
   const std::string& base_url_;
   const HttpGetOptions& options_;
   HttpConnection conn_;
-  const std::chrono::steady_clock::time_point deadline_;
+  const Deadline deadline_;
   std::string raw_;  // body bytes as received (decoded at the end when chunked)
   std::array<char, 1 << 16> buf_{};
   size_t content_length_ = std::string::npos;

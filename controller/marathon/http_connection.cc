@@ -53,8 +53,10 @@ struct HttpConnection::Impl {
   std::optional<asio::ssl::context> tls_ctx;
   asio::ssl::stream<tcp::socket> stream;
   asio::steady_timer timer{io};
+  tcp::resolver resolver{io};
   std::atomic<bool> cancelled{false};
-  bool timed_out = false;
+  bool timed_out = false;   // the operation run() ran last ended at its deadline
+  uint64_t generation = 0;  // of the operation run() runs: an older one's timer does nothing
 
   Impl(ParsedUrl url, TlsSettings settings)
       : u(std::move(url)),
@@ -64,27 +66,31 @@ struct HttpConnection::Impl {
 
   tcp::socket& sock() { return stream.next_layer(); }
 
-  // Starts one asynchronous operation (`start(done)` sets `done` in its handler)
-  // and runs it to completion, to the deadline (the socket is closed, so the
-  // operation ends with an error and `timed_out`) or to cancel().
+  // Starts one asynchronous operation (`start(done)` sets `done` in its handler) and
+  // runs it to completion, to `deadline` (the socket is closed, so the operation ends
+  // with an error and `timed_out`) or to cancel(). With `abandon`, it returns at the
+  // deadline without waiting for the operation (a name lookup, which closing the
+  // socket cannot end): its handler must then own what it writes to.
   template <typename Start>
-  void run(std::chrono::milliseconds timeout, Start start) {
+  void run(Deadline deadline, Start start, bool abandon = false) {
     timed_out = false;
     if (cancelled) {
       return;
     }
+    const uint64_t op = ++generation;
     bool done = false;
-    timer.expires_after(timeout);
-    timer.async_wait([this](const boost::system::error_code& e) {
-      if (!e) {
+    timer.expires_at(deadline);
+    timer.async_wait([this, op](const boost::system::error_code& e) {
+      if (!e && op == generation) {
         timed_out = true;
         boost::system::error_code ignored;
+        resolver.cancel();
         sock().close(ignored);
       }
     });
     start(done);
     io.restart();
-    while (!done && !cancelled && io.run_one() > 0) {
+    while (!done && !cancelled && !(abandon && timed_out) && io.run_one() > 0) {
     }
     timer.cancel();
   }
@@ -97,9 +103,9 @@ struct HttpConnection::Impl {
   }
 
   template <typename Endpoints>
-  boost::system::error_code connect(const Endpoints& endpoints, std::chrono::milliseconds timeout) {
+  boost::system::error_code connect(const Endpoints& endpoints, Deadline deadline) {
     boost::system::error_code ec = asio::error::operation_aborted;
-    run(timeout, [&](bool& done) {
+    run(deadline, [&](bool& done) {
       asio::async_connect(sock(), endpoints,
                           [&](const boost::system::error_code& e, const tcp::endpoint&) {
                             ec = e;
@@ -109,32 +115,53 @@ struct HttpConnection::Impl {
     return ec;
   }
 
-  boost::system::error_code resolveAndConnect(std::chrono::milliseconds timeout) {
-    if (auto literal = literalEndpoint(u.host, u.port)) {
-      return connect(std::vector<tcp::endpoint>{*literal}, timeout);
-    }
-    tcp::resolver resolver(io);
-    tcp::resolver::results_type endpoints;
+  // The lookup's outcome, shared with its handler (which may outlive run()).
+  struct Lookup {
+    bool done = false;
     boost::system::error_code ec = asio::error::operation_aborted;
-    run(timeout, [&](bool& done) {
-      resolver.async_resolve(
-          u.host, u.port, [&](const boost::system::error_code& e, tcp::resolver::results_type r) {
-            ec = e;
-            endpoints = std::move(r);
-            done = true;
-          });
-    });
-    if (ec) {
-      resolver.cancel();
-      return ec;
+    tcp::resolver::results_type endpoints;
+  };
+
+  common::Status resolveAndConnect(Deadline deadline) {
+    if (auto literal = literalEndpoint(u.host, u.port)) {
+      if (auto ec = connect(std::vector<tcp::endpoint>{*literal}, deadline)) {
+        return Error{common::ErrorCode::Unavailable,
+                     "connect " + u.host + ":" + u.port + ": " + failure(ec)};
+      }
+      return {};
     }
-    return connect(endpoints, timeout);
+    auto lookup = std::make_shared<Lookup>();
+    run(
+        deadline,
+        [&](bool& done) {
+          resolver.async_resolve(
+              u.host, u.port,
+              [lookup, &done, this, op = generation](const boost::system::error_code& e,
+                                                     tcp::resolver::results_type r) {
+                lookup->ec = e;
+                lookup->endpoints = std::move(r);
+                lookup->done = true;
+                if (op == generation) {
+                  done = true;
+                }
+              });
+        },
+        /*abandon=*/true);
+    if (!lookup->done || lookup->ec) {
+      return Error{common::ErrorCode::Unavailable,
+                   "resolve " + u.host + ": " + failure(lookup->ec)};
+    }
+    if (auto ec = connect(lookup->endpoints, deadline)) {
+      return Error{common::ErrorCode::Unavailable,
+                   "connect " + u.host + ":" + u.port + ": " + failure(ec)};
+    }
+    return {};
   }
 
-  boost::system::error_code handshake(std::chrono::milliseconds timeout) {
+  boost::system::error_code handshake(Deadline deadline) {
     prepareTlsStream(stream, u.host, tls.insecure);
     boost::system::error_code ec = asio::error::operation_aborted;
-    run(timeout, [&](bool& done) {
+    run(deadline, [&](bool& done) {
       stream.async_handshake(asio::ssl::stream_base::client,
                              [&](const boost::system::error_code& e) {
                                ec = e;
@@ -151,24 +178,23 @@ HttpConnection::HttpConnection(ParsedUrl url, TlsSettings tls)
 HttpConnection::~HttpConnection() = default;
 
 common::Status HttpConnection::open(std::chrono::milliseconds timeout) {
-  const auto start = std::chrono::steady_clock::now();
-  if (auto ec = impl_->resolveAndConnect(timeout)) {
-    return Error{common::ErrorCode::Unavailable, "connect: " + impl_->failure(ec)};
+  const Deadline deadline = std::chrono::steady_clock::now() + timeout;
+  if (common::Status st = impl_->resolveAndConnect(deadline); !st) {
+    return st;
   }
   if (!impl_->u.tls) {
     return {};
   }
-  const auto left = timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::steady_clock::now() - start);
-  if (auto ec = impl_->handshake(std::max(left, std::chrono::milliseconds(1)))) {
-    return Error{common::ErrorCode::Unavailable, "TLS handshake: " + impl_->failure(ec)};
+  if (auto ec = impl_->handshake(deadline)) {
+    return Error{common::ErrorCode::Unavailable,
+                 "TLS handshake with " + impl_->u.host + ": " + impl_->failure(ec)};
   }
   return {};
 }
 
 common::Status HttpConnection::send(const std::string& data, std::chrono::milliseconds timeout) {
   boost::system::error_code ec = asio::error::operation_aborted;
-  impl_->run(timeout, [&](bool& done) {
+  impl_->run(std::chrono::steady_clock::now() + timeout, [&](bool& done) {
     auto handler = [&](const boost::system::error_code& e, size_t) {
       ec = e;
       done = true;
@@ -179,7 +205,7 @@ common::Status HttpConnection::send(const std::string& data, std::chrono::millis
       asio::async_write(impl_->sock(), asio::buffer(data), handler);
     }
   });
-  if (ec) {
+  if (ec || impl_->timed_out) {
     return Error{common::ErrorCode::Unavailable, impl_->failure(ec)};
   }
   return {};
@@ -188,7 +214,7 @@ common::Status HttpConnection::send(const std::string& data, std::chrono::millis
 ReadResult HttpConnection::readSome(char* buf, size_t size, std::chrono::milliseconds timeout) {
   ReadResult r;
   boost::system::error_code ec = asio::error::operation_aborted;
-  impl_->run(timeout, [&](bool& done) {
+  impl_->run(std::chrono::steady_clock::now() + timeout, [&](bool& done) {
     auto handler = [&](const boost::system::error_code& e, size_t n) {
       ec = e;
       r.bytes = n;
@@ -200,13 +226,13 @@ ReadResult HttpConnection::readSome(char* buf, size_t size, std::chrono::millise
       impl_->sock().async_read_some(asio::buffer(buf, size), handler);
     }
   });
-  if (!ec) {
-    return r;
-  }
+  // The deadline closed the socket: whatever came with it, the connection is over.
   if (impl_->cancelled) {
     r.end = ReadEnd::Cancelled;
   } else if (impl_->timed_out) {
     r.end = ReadEnd::TimedOut;
+  } else if (!ec) {
+    r.end = ReadEnd::More;
   } else if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
     r.end = ReadEnd::Closed;
   } else {
@@ -221,13 +247,15 @@ void HttpConnection::cancel() {
   impl_->io.stop();
 }
 
-common::Result<ResponseHead> readResponseHead(HttpConnection& c, std::chrono::milliseconds timeout,
+common::Result<ResponseHead> readResponseHead(HttpConnection& c, Deadline deadline,
                                               ReadResult& last,
                                               const std::function<void(size_t)>& on_read) {
   std::string buf;
   std::array<char, 16384> chunk{};
   for (;;) {
-    last = c.readSome(chunk.data(), chunk.size(), timeout);
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    last = c.readSome(chunk.data(), chunk.size(), std::max(left, std::chrono::milliseconds(1)));
     if (on_read && last.bytes > 0) {
       on_read(last.bytes);
     }

@@ -14,6 +14,8 @@
 
 namespace mlb::controller {
 
+using Deadline = std::chrono::steady_clock::time_point;
+
 struct TlsSettings {
   std::string ca_cert;  // PEM file trusted for https ("" : the system's CAs)
   bool insecure = false;
@@ -36,11 +38,14 @@ class HttpConnection {
   HttpConnection& operator=(const HttpConnection&) = delete;
 
   // Resolves the host (an address literal needs no resolver), connects and, for
-  // https, does the TLS handshake with SNI and host name verification. The error
-  // names the step: "resolve h: ...", "connect: ...", "TLS handshake: ...".
+  // https, does the TLS handshake with SNI and host name verification, all within
+  // `timeout`. The error names the step and the host: "resolve h: ...",
+  // "connect h:p: ...", "TLS handshake with h: ...". A lookup past the deadline is abandoned, not
+  // ended: the connection's destruction then waits for it (Asio joins its resolver thread).
   common::Status open(std::chrono::milliseconds timeout);
   common::Status send(const std::string& data, std::chrono::milliseconds timeout);
-  // One read of at most `size` bytes.
+  // One read of at most `size` bytes. At the deadline the socket is closed and the
+  // read ends TimedOut (with any bytes that came with it).
   ReadResult readSome(char* buf, size_t size, std::chrono::milliseconds timeout);
   // Ends the operation running now and every later one. Thread-safe.
   void cancel();
@@ -58,10 +63,10 @@ struct ResponseHead {
   std::string rest;    // body bytes read with the head
 };
 
-// Reads until the end of the response head (at most 64 KiB), each read within
-// `timeout`. `on_read(n)` sees every read. On failure `last` says how the reads ended
-// (More: the head was too large or malformed).
-common::Result<ResponseHead> readResponseHead(HttpConnection& c, std::chrono::milliseconds timeout,
+// Reads until the end of the response head (at most 64 KiB), all of it before
+// `deadline`. `on_read(n)` sees every read. On failure `last` says how the reads
+// ended (More: the head was too large).
+common::Result<ResponseHead> readResponseHead(HttpConnection& c, Deadline deadline,
                                               ReadResult& last,
                                               const std::function<void(size_t)>& on_read = {});
 

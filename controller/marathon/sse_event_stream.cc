@@ -107,7 +107,7 @@ class AsioSseEventStream : public SseEventStream {
     HttpConnection c(*u, TlsSettings{config_.ca_cert, config_.insecure_tls});
     Registration registration(*this, c);
     if (common::Status st = c.open(config_.connect_timeout); !st) {
-      out.reason = "connect " + url + ": " + st.error().message;
+      out.reason = st.error().message;
       return out;
     }
     if (common::Status st = c.send(request(*u, send_auth), config_.connect_timeout); !st) {
@@ -138,7 +138,8 @@ class AsioSseEventStream : public SseEventStream {
       }
     };
     ReadResult last;
-    auto head = readResponseHead(c, config_.connect_timeout, last, on_read);
+    auto head = readResponseHead(c, std::chrono::steady_clock::now() + config_.connect_timeout,
+                                 last, on_read);
     if (!head) {
       out.reason = last.end == ReadEnd::More ? head.error().message : readFailure(last, false);
       return out;

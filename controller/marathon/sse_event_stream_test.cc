@@ -290,5 +290,33 @@ TEST(AsioHttpGet, TruncatedAndHangingAnswersAreErrors) {
   EXPECT_FALSE(asioHttpGet("http://127.0.0.1:1", "/v2/apps", {}, o));
 }
 
+// A server that trickles its headers (a line every 100 ms) is held to the whole
+// exchange's deadline, not to one per read.
+TEST(AsioHttpGet, TricklingHeadersAreBoundByTheWholeDeadline) {
+  RawServer server;
+  HttpGetOptions o;
+  o.timeout = 300ms;
+  std::thread t([&server] {
+    int c = server.acceptOne();
+    RawServer::send(c, "HTTP/1.1 200 OK\r\n");
+    pollfd p{c, POLLIN, 0};
+    for (int i = 0; i < 40; ++i) {  // 4 s at most
+      if (::poll(&p, 1, 100) > 0) {
+        break;  // the client closed
+      }
+      RawServer::send(c, "X-Slow: " + std::to_string(i) + "\r\n");
+    }
+    ::close(c);
+  });
+  auto start = std::chrono::steady_clock::now();
+  auto r = asioHttpGet(server.url(), "/v2/apps", {}, o);
+  const auto took = std::chrono::steady_clock::now() - start;
+  t.join();
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("no complete answer within 300 ms"), std::string::npos)
+      << r.error().message;
+  EXPECT_LT(took, 1200ms);
+}
+
 }  // namespace
 }  // namespace mlb::controller

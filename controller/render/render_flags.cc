@@ -9,28 +9,6 @@ using common::FlagArity;
 using common::Status;
 using V = const std::vector<std::string>&;
 
-// A switch that sets `field` of the settings to `value` (its opposite when given false).
-template <typename Field>
-common::Flag<RenderSettings> setter(const char* name, Field field, bool value) {
-  return {name, FlagArity::Switch, [field, value](V v, RenderSettings& s) -> Status {
-            field(s) = common::switchSet(v) ? value : !value;
-            return {};
-          }};
-}
-
-// An integer flag in [lo, hi] stored at `field`.
-template <typename Field>
-common::Flag<RenderSettings> integer(const char* name, Field field, int lo, int hi) {
-  return {name, FlagArity::One, [name, field, lo, hi](V v, RenderSettings& s) -> Status {
-            auto n = common::parseIntFlag(name, v[0], lo, hi);
-            if (!n) {
-              return n.error();
-            }
-            field(s) = *n;
-            return {};
-          }};
-}
-
 Status groups(V v, RenderSettings& s) {
   for (auto& g : common::splitList(v[0])) {
     s.build.groups.push_back(std::move(g));
@@ -51,26 +29,26 @@ Status sslCerts(V v, RenderSettings& s) {
 const common::FlagTable<RenderSettings>& renderFlags() {
   static const common::FlagTable<RenderSettings> kFlags = {
       {"--group", FlagArity::One, groups},
-      setter(
+      common::switchFlag<RenderSettings>(
           "--health-check", [](RenderSettings& s) -> bool& { return s.build.health_check; }, true),
-      setter(
+      common::switchFlag<RenderSettings>(
           "--strict-mode", [](RenderSettings& s) -> bool& { return s.build.strict_mode; }, true),
-      setter(
+      common::switchFlag<RenderSettings>(
           "--haproxy-map", [](RenderSettings& s) -> bool& { return s.render.haproxy_map; }, true),
-      setter(
+      common::switchFlag<RenderSettings>(
           "--group-https-by-vhost",
           [](RenderSettings& s) -> bool& { return s.render.group_https_by_vhost; }, true),
-      setter(
+      common::switchFlag<RenderSettings>(
           "--dont-bind-http-https",
           [](RenderSettings& s) -> bool& { return s.render.bind_http_https; }, false),
       {"--ssl-certs", FlagArity::One, sslCerts},
-      integer(
+      common::intFlag<RenderSettings>(
           "--min-serv-port-ip-per-task",
           [](RenderSettings& s) -> int& { return s.build.min_serv_port_ip_per_task; }, 0, 65535),
-      integer(
+      common::intFlag<RenderSettings>(
           "--max-serv-port-ip-per-task",
           [](RenderSettings& s) -> int& { return s.build.max_serv_port_ip_per_task; }, 0, 65535),
-      integer(
+      common::intFlag<RenderSettings>(
           "--maxconn", [](RenderSettings& s) -> int& { return s.render.maxconn; }, 1, 10000000),
   };
   return kFlags;

@@ -16,14 +16,7 @@ using V = const std::vector<std::string>&;
 // A number in [lo, hi] given to `store`.
 template <typename Store>
 common::Flag<RF> number(const char* name, double lo, double hi, Store store) {
-  return {name, FlagArity::One, [name, lo, hi, store](V v, RF& f) -> Status {
-            auto d = common::parseNumberFlag(name, v[0], lo, hi);
-            if (!d) {
-              return d.error();
-            }
-            store(f, *d);
-            return {};
-          }};
+  return common::parsedFlag<RF>(name, common::numberIn(lo, hi), store);
 }
 
 std::chrono::seconds wholeSeconds(double d) {
@@ -41,16 +34,9 @@ Status stateDir(V v, RF& f) {
 const common::FlagTable<RF>& reloaderFlags() {
   static const common::FlagTable<RF> kFlags = {
       {"--state-dir", FlagArity::One, stateDir},
-      {"--haproxy-bin", FlagArity::One,
-       [](V v, RF& f) -> Status {
-         f.reload.haproxy_bin = v[0];
-         return {};
-       }},
-      {"--listen", FlagArity::One,
-       [](V v, RF& f) -> Status {
-         f.listen = v[0];
-         return {};
-       }},
+      common::textFlag<RF>("--haproxy-bin",
+                           [](RF& f) -> std::string& { return f.reload.haproxy_bin; }),
+      common::textFlag<RF>("--listen", [](RF& f) -> std::string& { return f.listen; }),
       number("--max-old-workers", 0, 1000,
              [](RF& f, double d) { f.reload.max_old_workers = static_cast<int>(d); }),
       number("--max-drain-time", 1, 86400 * 7,
@@ -65,11 +51,8 @@ const common::FlagTable<RF>& reloaderFlags() {
              [](RF& f, double d) { f.reload.drain_timeout = wholeSeconds(d); }),
       number("--drift-check-interval", 1, 86400,
              [](RF& f, double d) { f.reload.drift_check_interval = wholeSeconds(d); }),
-      {"--no-runtime", FlagArity::Switch,
-       [](V v, RF& f) -> Status {
-         f.reload.runtime = !common::switchSet(v);
-         return {};
-       }},
+      common::switchFlag<RF>(
+          "--no-runtime", [](RF& f) -> bool& { return f.reload.runtime; }, false),
   };
   return kFlags;
 }
