@@ -28,7 +28,8 @@ Result<bool> parseSwitchWord(const std::string& flag, const std::string& value) 
   if (word == "false" || word == "0" || word == "no" || word == "off") {
     return false;
   }
-  return Error::invalidArgument(flag + " " + value + ": expected true or false (1/0, yes/no, on/off)");
+  return Error::invalidArgument(flag + " " + value +
+                                ": expected true or false (1/0, yes/no, on/off)");
 }
 
 Result<int> parseIntFlag(const std::string& flag, const std::string& value, int lo, int hi) {
