@@ -22,7 +22,8 @@ $CXX $FLAGS $SIMD fuzz/render_injection_fuzz.cc controller/render/injection_chec
   controller/render/config_audit.cc controller/render/config_renderer.cc \
   controller/render/template.cc controller/render/template_set.cc "$OUT/builtin_templates.cc" \
   controller/model/service_builder.cc controller/model/labels.cc controller/marathon/app_json.cc \
-  common/hash.cc -lsimdjson -lcrypto -o "$OUT/render_injection_fuzz"
+  common/hash.cc common/fs/file_system.cc common/fs/files.cc -lsimdjson -lcrypto \
+  -o "$OUT/render_injection_fuzz"
 for t in sse_parser app_json http_chunked render_injection; do
   case $t in
     sse_parser) corpus=fuzz/corpus/sse;;
