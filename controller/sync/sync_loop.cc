@@ -20,6 +20,11 @@ SyncLoop::SyncLoop(PassFn pass, SyncLoopOptions options, ReportFn on_report, com
       on_report_(std::move(on_report)),
       clock_(clock),
       backoff_(options.backoff_base, options.backoff_max, seedOf(options)) {
+  anchor();
+}
+
+// Now is the start: the first pass is due at once and the first resync one interval on.
+void SyncLoop::anchor() {
   const TimePoint now = clock_.now();
   first_trigger_ = now;
   last_pass_ = now - options_.min_interval;
@@ -33,10 +38,7 @@ void SyncLoop::start() {
   MLB_CHECK(dynamic_cast<common::SystemClock*>(&clock_) != nullptr);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    const TimePoint now = clock_.now();
-    first_trigger_ = now;
-    last_pass_ = now - options_.min_interval;
-    next_resync_ = now + options_.resync_interval;
+    anchor();
   }
   thread_ = std::thread([this] { run(); });
 }

@@ -60,6 +60,7 @@ class SyncLoop {
   Step poll();
 
  private:
+  void anchor();  // under mu_ once the thread runs
   // Under mu_: whether a pass may run now, else when one will be due.
   std::optional<TimePoint> notYet(TimePoint now) const;
   std::set<std::string> takeHints(TimePoint now);
