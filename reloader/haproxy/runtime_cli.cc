@@ -103,6 +103,7 @@ std::map<std::pair<std::string, std::string>, RuntimeServer> parseServersState(
     s.address = w[4] + ":" + w[18];
     s.op_state = std::atoi(w[5].c_str());
     s.admin_state = std::atoi(w[6].c_str());
+    s.weight = std::atoi(w[7].c_str());
     out[{w[1], w[3]}] = s;
   }
   return out;
@@ -132,19 +133,55 @@ std::map<std::pair<std::string, std::string>, long> parseServerLoad(const std::s
   return out;
 }
 
+namespace {
+
+// `show servers state` fields (HAProxy 2.6, version 1 of the format).
+enum StateField : size_t {
+  kOpState = 5,
+  kAdminState = 6,
+  kUserWeight = 7,
+  kPort = 18,
+  kStateFields = 19,
+};
+constexpr int kAdminMaint = 0x01 | 0x02 | 0x20;  // forced, inherited, resolution
+constexpr int kConfigDisabled = 0x01 | 0x04;     // what a fresh load of `disabled` shows: 5
+constexpr int kOpRunning = 2;
+
+// One state line of a server the new configuration has, rewritten so that the loader
+// gives it the admin state its line asks (`disabled` or not) and a server in rotation
+// comes back running when nothing but MAINT stopped it; health states survive.
+std::string rewriteStateLine(std::vector<std::string> w, const ServerLine& s) {
+  const int was_admin = std::atoi(w[kAdminState].c_str());
+  w[kAdminState] = std::to_string(s.disabled ? kConfigDisabled : 0);
+  if (!s.disabled && (!s.check || (was_admin & kAdminMaint) != 0)) {
+    w[kOpState] = std::to_string(kOpRunning);  // as a fresh load brings it in
+  }
+  w[kUserWeight] = std::to_string(configWeight(s));
+  std::string out;
+  for (const auto& f : w) {
+    out += (out.empty() ? "" : " ") + f;
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string filterServersState(const std::string& text, const std::string& config) {
-  std::map<std::pair<std::string, std::string>, std::string> addresses;
-  for (const auto& s : serverLines(config)) {
-    addresses[{s.backend, s.name}] = s.address;
+  std::map<std::pair<std::string, std::string>, ServerLine> servers;
+  for (auto& s : serverLines(config)) {
+    servers[{s.backend, s.name}] = std::move(s);
   }
   std::string out;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) {
     auto w = common::splitWords(line);
-    if (!line.empty() && line[0] != '#' && w.size() >= 19) {
-      auto it = addresses.find({w[1], w[3]});
-      if (it != addresses.end() && it->second != w[4] + ":" + w[18]) {
-        continue;
+    if (!line.empty() && line[0] != '#' && w.size() >= kStateFields) {
+      auto it = servers.find({w[1], w[3]});
+      if (it != servers.end() && it->second.address != w[4] + ":" + w[kPort]) {
+        continue;  // moved: the state file would put the old address back
+      }
+      if (it != servers.end()) {
+        line = rewriteStateLine(std::move(w), it->second);
       }
     }
     out += line + "\n";

@@ -31,9 +31,12 @@ common::Result<std::vector<std::string>> runBatch(const std::string& socket_path
 struct RuntimeServer {
   int backend_id =
       0;  // the backend's numeric id (`show stat <id>`: a name may also be a frontend's)
-  std::string address;  // "ip:port"
-  int op_state = 0;     // 0 stopped, 2 running ...
-  int admin_state = 0;  // bit 0x01 forced maint, 0x08 drain ...
+  std::string address;                                      // "ip:port"
+  int op_state = 0;                                         // 0 stopped, 2 running ...
+  int admin_state = 0;                                      // bit 0x01 forced maint, 0x08 drain ...
+  int weight = 0;                                           // the user weight
+  bool maint() const { return (admin_state & 0x23) != 0; }  // forced, inherited, resolution
+  bool drain() const { return (admin_state & 0x08) != 0; }
 };
 // (backend, server) -> state, from `show servers state`. Pure; unreadable lines skipped.
 std::map<std::pair<std::string, std::string>, RuntimeServer> parseServersState(
@@ -42,8 +45,12 @@ std::map<std::pair<std::string, std::string>, RuntimeServer> parseServersState(
 // (backend, server) -> current sessions + queued, from `show stat` (CSV). Pure.
 std::map<std::pair<std::string, std::string>, long> parseServerLoad(const std::string& csv);
 
-// `show servers state` output with the lines of servers whose address in `config`
-// differs (the state file would put the old address back) removed. Pure.
+// `show servers state` output made into the server-state file a reload to `config`
+// loads: the lines of servers whose address in `config` differs removed (the old
+// address would come back); the others' admin state set from `config` (MAINT when
+// `disabled`, READY otherwise: runtime-forced states do not outlive the reload), and a
+// server in rotation that only MAINT had stopped, or that has no checks, running.
+// Health states of checked servers survive. Pure.
 std::string filterServersState(const std::string& text, const std::string& config);
 
 }  // namespace mlb::reloader

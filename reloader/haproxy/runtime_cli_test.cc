@@ -62,5 +62,31 @@ TEST(RuntimeCli, ServersStateAndLoadAreParsed) {
   EXPECT_EQ(load.count({"be", "BACKEND"}), 0u);
 }
 
+TEST(RuntimeCli, TheStateFileIsRewrittenFromTheNewConfiguration) {
+  // s1: forced MAINT at runtime, enabled by the config; s2: enabled at runtime (admin
+  // 4: the config mark alone), disabled by the config; s3: no checks, stopped by MAINT,
+  // enabled; s4: checked and DOWN, health survives; s5: weight set at runtime.
+  const std::string state =
+      "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state ...\n"
+      "2 be 1 s1 127.0.0.1 0 1 1 1 1 8 2 0 14 0 0 1 - 1001 - 0 0 - - 0\n"
+      "2 be 2 s2 127.0.0.1 2 4 1 1 1 8 2 0 6 0 0 1 - 1002 - 0 0 - - 0\n"
+      "2 be 3 s3 127.0.0.1 0 1 1 1 1 1 0 0 8 0 0 1 - 1003 - 0 0 - - 0\n"
+      "2 be 4 s4 127.0.0.1 0 0 1 1 1 8 2 0 6 0 0 1 - 1004 - 0 0 - - 0\n"
+      "2 be 5 s5 127.0.0.1 2 0 9 1 1 8 2 0 6 0 0 1 - 1005 - 0 0 - - 0\n";
+  const std::string config =
+      "backend be\n  server s1 127.0.0.1:1001 id 1 check\n"
+      "  server s2 127.0.0.1:1002 id 2 check disabled\n  server s3 127.0.0.1:1003 id 3\n"
+      "  server s4 127.0.0.1:1004 id 4 check\n  server s5 127.0.0.1:1005 id 5 check\n";
+  const auto rewritten = parseServersState(filterServersState(state, config));
+  ASSERT_EQ(rewritten.size(), 5u);
+  EXPECT_EQ((rewritten.at({"be", "s1"}).admin_state), 0);
+  EXPECT_EQ((rewritten.at({"be", "s1"}).op_state), 2);     // as a fresh load brings it in
+  EXPECT_EQ((rewritten.at({"be", "s2"}).admin_state), 5);  // what `disabled` loads as
+  EXPECT_EQ((rewritten.at({"be", "s3"}).op_state), 2);
+  EXPECT_EQ((rewritten.at({"be", "s3"}).admin_state), 0);
+  EXPECT_EQ((rewritten.at({"be", "s4"}).op_state), 0);  // its checks said DOWN: kept
+  EXPECT_EQ((rewritten.at({"be", "s5"}).weight), 1);
+}
+
 }  // namespace
 }  // namespace mlb::reloader

@@ -25,22 +25,41 @@ struct Section {
   std::vector<ServerLine> servers;
 };
 
-bool parseServer(const std::string& backend, const std::vector<std::string>& w, ServerLine& s) {
+bool has(const std::vector<std::string>& words, const std::string& w) {
+  return std::find(words.begin(), words.end(), w) != words.end();
+}
+
+bool parseServer(const std::string& backend, const std::vector<std::string>& w,
+                 const std::vector<std::string>& inherited, ServerLine& s) {
   if (w.size() < 3 || w[0] != "server") {
     return false;
   }
   s.backend = backend;
   s.name = w[1];
   s.address = w[2];
+  s.inherited = inherited;
+  s.disabled = has(inherited, "disabled");
+  s.inherited.erase(std::remove(s.inherited.begin(), s.inherited.end(), "disabled"),
+                    s.inherited.end());
   for (size_t i = 3; i < w.size(); ++i) {
     if (w[i] == "disabled") {
       s.disabled = true;
     } else {
-      s.check = s.check || w[i] == "check";
       s.keywords.push_back(w[i]);
     }
   }
+  s.check = (has(s.inherited, "check") || has(s.keywords, "check")) && !has(s.keywords, "no-check");
+  s.agent = has(s.inherited, "agent-check") || has(s.keywords, "agent-check");
   return true;
+}
+
+// The words of a `default-server` line after the keyword; nothing for other lines.
+std::vector<std::string> defaultServerWords(std::string_view line) {
+  auto w = common::splitWords(line);
+  if (w.empty() || w[0] != "default-server") {
+    return {};
+  }
+  return {w.begin() + 1, w.end()};
 }
 
 bool indented(std::string_view line) { return line.empty() || line[0] == ' ' || line[0] == '\t'; }
@@ -69,7 +88,8 @@ std::vector<RawSection> splitSections(std::string_view config) {
   return out;
 }
 
-Section parseSection(const RawSection& raw) {
+// `inherited`: the `default-server` words of the defaults section in effect.
+Section parseSection(const RawSection& raw, std::vector<std::string> inherited = {}) {
   Section sec{std::string(raw.header), {}, {}};
   const bool backend = sec.header.rfind("backend ", 0) == 0;
   const std::string name = backend ? sec.header.substr(8) : "";
@@ -79,13 +99,29 @@ Section parseSection(const RawSection& raw) {
     const std::string_view line = rest.substr(0, eol);
     rest.remove_prefix(std::min(eol + 1, rest.size()));
     ServerLine s;
-    if (backend && parseServer(name, common::splitWords(line), s)) {
+    if (backend && parseServer(name, common::splitWords(line), inherited, s)) {
       sec.servers.push_back(std::move(s));
     } else {
       sec.body.emplace_back(line);
+      const auto more = defaultServerWords(line);
+      inherited.insert(inherited.end(), more.begin(), more.end());
     }
   }
   return sec;
+}
+
+// The `default-server` words a `defaults` section gives the proxies after it.
+std::vector<std::string> defaultsWords(const RawSection& raw) {
+  std::vector<std::string> out;
+  for (const auto& line : parseSection(raw).body) {
+    const auto more = defaultServerWords(line);
+    out.insert(out.end(), more.begin(), more.end());
+  }
+  return out;
+}
+
+bool isDefaults(const RawSection& raw) {
+  return raw.header == "defaults" || raw.header.rfind("defaults ", 0) == 0;
 }
 
 // Why the servers of this backend cannot change at runtime on HAProxy 2.6, or "".
@@ -127,9 +163,11 @@ std::string backendUnsafe(const Section& sec) {
 std::string serverUnsafe(const ServerLine& s) {
   static const std::set<std::string> kRefused = {"cookie", "track",     "resolvers", "init-addr",
                                                  "redir",  "namespace", "enabled"};
-  for (const auto& k : s.keywords) {
-    if (kRefused.count(k)) {
-      return "server keyword '" + k + "'";
+  for (const auto* words : {&s.inherited, &s.keywords}) {
+    for (const auto& k : *words) {
+      if (kRefused.count(k)) {
+        return "server keyword '" + k + "'";
+      }
     }
   }
   if (std::find(s.keywords.begin(), s.keywords.end(), "id") == s.keywords.end()) {
@@ -141,6 +179,10 @@ std::string serverUnsafe(const ServerLine& s) {
 // The server line with its per-server values masked (name, address, id value).
 std::string shapeOf(const ServerLine& s) {
   std::string out;
+  for (const auto& k : s.inherited) {
+    out += k + " ";
+  }
+  out += "| ";
   bool mask = false;
   for (const auto& k : s.keywords) {
     out += (mask ? "*" : k) + " ";
@@ -176,8 +218,12 @@ class LiveShapes {
     }
     if (!all_) {
       all_.emplace();
+      std::vector<std::string> defaults;
       for (const auto& raw : live_) {
-        for (const auto& o : parseSection(raw).servers) {
+        if (isDefaults(raw)) {
+          defaults = defaultsWords(raw);
+        }
+        for (const auto& o : parseSection(raw, defaults).servers) {
           all_->insert(shapeOf(o));
         }
       }
@@ -219,14 +265,8 @@ bool planBackend(const Section& live, const Section& next, RuntimePlan& p, LiveS
     }
     if (o.disabled != s->disabled) {
       const std::string id = be + "/" + name;
-      if (s->disabled) {
-        push(p, "set server " + id + " state maint");
-      } else {
-        push(p, "set server " + id + " state ready");
-        if (s->check) {
-          push(p, "set server " + id + " health down");
-        }
-      }
+      // Enabled: UP at once, as a reload that enables it loads it.
+      push(p, "set server " + id + (s->disabled ? " state maint" : " state ready"));
       ++p.changed;
     }
   }
@@ -236,7 +276,7 @@ bool planBackend(const Section& live, const Section& next, RuntimePlan& p, LiveS
         reload(p, "unsafe server", be + "/" + name + ": " + why);
         return false;
       }
-      push(p, "set server " + be + "/" + name + " state drain");
+      appendRemoveCommands(*s, p);
       p.removals.emplace_back(be, name);
       ++p.removed;
     }
@@ -249,32 +289,63 @@ bool planBackend(const Section& live, const Section& next, RuntimePlan& p, LiveS
 void appendAddCommands(const ServerLine& s, RuntimePlan& p) {
   const std::string id = s.backend + "/" + s.name;
   std::string add = "add server " + id + " " + s.address;
-  for (const auto& k : s.keywords) {
-    add += " " + k;
+  for (const auto* words : {&s.inherited, &s.keywords}) {
+    for (const auto& k : *words) {
+      add += " " + k;
+    }
   }
   push(p, add, RuntimePlan::Expect::Registered);
   if (s.check) {
     push(p, "enable health " + id);
   }
-  if (s.disabled) {
-    return;  // a new server starts in MAINT, as `disabled` asks
+  if (!s.disabled) {
+    // UP at once with its checks running, as a (re)load brings a server in; a new
+    // server starts in MAINT, as `disabled` asks, otherwise.
+    push(p, "set server " + id + " state ready");
   }
-  push(p, "set server " + id + " state ready");
-  if (s.check) {
-    // Leaving MAINT makes it "UP, one failure from DOWN": held down until `rise`
-    // checks pass, a dead task never gets a request.
-    push(p, "set server " + id + " health down");
+  if (s.agent) {
+    // After `state ready`: leaving MAINT with an agent whose health is not yet at
+    // `rise` keeps a server DOWN (a freshly loaded server's agent starts at rise).
+    push(p, "enable agent " + id);
   }
+}
+
+void appendRemoveCommands(const ServerLine& s, RuntimePlan& p) {
+  const std::string id = s.backend + "/" + s.name;
+  if (s.agent) {
+    push(p, "disable agent " + id);  // an agent's answer could set it ready again
+  }
+  if (!s.disabled) {
+    // Out of rotation, its sessions finish. Never on a server in MAINT: drain would
+    // take it out of maintenance (admin 1 -> 8), back into checks and traffic.
+    push(p, "set server " + id + " state drain");
+  }
+}
+
+int configWeight(const ServerLine& s) {
+  int weight = 1;
+  for (const auto* words : {&s.inherited, &s.keywords}) {
+    for (size_t i = 0; i + 1 < words->size(); ++i) {
+      if ((*words)[i] == "weight") {
+        weight = std::atoi((*words)[i + 1].c_str());
+      }
+    }
+  }
+  return weight;
 }
 
 std::vector<ServerLine> serverLines(const std::string& config, const std::set<std::string>& only) {
   std::vector<ServerLine> out;
+  std::vector<std::string> defaults;
   for (const auto& raw : splitSections(config)) {
+    if (isDefaults(raw)) {
+      defaults = defaultsWords(raw);
+    }
     if (raw.header.rfind("backend ", 0) != 0 ||
         (!only.empty() && !only.count(std::string(raw.header.substr(8))))) {
       continue;
     }
-    for (auto& s : parseSection(raw).servers) {
+    for (auto& s : parseSection(raw, defaults).servers) {
       out.push_back(std::move(s));
     }
   }
@@ -294,12 +365,16 @@ RuntimePlan planRuntime(const std::string& live_config, const std::string& new_c
     return p;
   }
   LiveShapes shapes(live);
+  std::vector<std::string> defaults;  // the same in both: a changed defaults section reloads
   for (size_t i = 0; i < live.size(); ++i) {
+    if (isDefaults(live[i]) && live[i].text == next[i].text) {
+      defaults = defaultsWords(live[i]);
+    }
     if (live[i].text == next[i].text) {
       continue;  // the common case: a few backends differ among thousands
     }
-    const Section a = parseSection(live[i]);
-    const Section b = parseSection(next[i]);
+    const Section a = parseSection(live[i], defaults);
+    const Section b = parseSection(next[i], defaults);
     if (a.header != b.header || a.body != b.body || a.header.rfind("backend ", 0) != 0) {
       // Anything but a backend's server lines, blank lines included: a reload.
       reload(p, "configuration changed", b.header);
@@ -317,11 +392,11 @@ RuntimePlan planRuntime(const std::string& live_config, const std::string& new_c
       reload(p, why, a.header);
       return p;
     }
-    const size_t before = p.commands.size();
+    const size_t before = p.added + p.removed + p.changed;
     if (!planBackend(a, b, p, shapes)) {
       return p;
     }
-    if (p.commands.size() > before) {
+    if (p.added + p.removed + p.changed > before) {
       p.backends.insert(a.header.substr(8));
     }
   }
@@ -330,7 +405,9 @@ RuntimePlan planRuntime(const std::string& live_config, const std::string& new_c
            std::to_string(p.added + p.removed + p.changed));
     return p;
   }
-  p.kind = p.commands.empty() ? RuntimePlan::Kind::Nothing : RuntimePlan::Kind::Runtime;
+  // A removed server in MAINT needs no command now, only its delete later.
+  p.kind = p.commands.empty() && p.removals.empty() ? RuntimePlan::Kind::Nothing
+                                                    : RuntimePlan::Kind::Runtime;
   return p;
 }
 

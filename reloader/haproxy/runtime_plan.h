@@ -1,7 +1,8 @@
 #pragma once
 // Pure: decides how a new bundle goes live — through HAProxy's Runtime API, without
 // a reload, when the only differences from the live configuration are the servers of
-// existing backends (added, removed, `disabled` toggled); by a reload for anything
+// existing backends (added, removed, `disabled` toggled) and no other file of the
+// bundle (the maps) differs; by a reload for anything
 // else, including every case HAProxy 2.6 cannot change safely at runtime: static-rr
 // or map-based hashing, cookie persistence, `use-server` or `track` references,
 // keywords refused for dynamic servers, an address changed under the same name.
@@ -18,9 +19,16 @@ struct ServerLine {
   std::string name;
   std::string address;                // "ip:port"
   std::vector<std::string> keywords;  // after the address, `disabled` excluded
+  // The `default-server` keywords in effect for this line (the defaults section's,
+  // then the backend's): a reload applies them, `add server` on 2.6 does not.
+  std::vector<std::string> inherited;
   bool disabled = false;
-  bool check = false;
+  bool check = false;  // `check` here or inherited
+  bool agent = false;  // `agent-check` here or inherited
 };
+
+// The weight a fresh load gives the server: its last `weight`, inherited or its own; 1.
+int configWeight(const ServerLine& s);
 
 struct RuntimePlan {
   enum class Kind { Nothing, Runtime, Reload };
@@ -51,8 +59,14 @@ RuntimePlan planRuntime(const std::string& live_config, const std::string& new_c
 std::vector<ServerLine> serverLines(const std::string& config,
                                     const std::set<std::string>& only = {});
 
-// The batch for adding one server as its file line says: add (explicit id and the
-// file's keywords), health checks on, ready, and held down until its checks pass.
+// The batch for adding one server as a reload would load it: add (explicit id, the
+// inherited `default-server` keywords, then the line's own), health checks and agent
+// checks on, and ready at once unless `disabled` — UP as a freshly loaded server is,
+// taken out by HAProxy's own checks if it fails them.
 void appendAddCommands(const ServerLine& s, RuntimePlan& plan);
+
+// The commands that take a removed server out of rotation before its delete: its
+// agent off; `state drain` unless it is in MAINT (drain would take it out of MAINT).
+void appendRemoveCommands(const ServerLine& s, RuntimePlan& plan);
 
 }  // namespace mlb::reloader

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace mlb::reloader {
 namespace {
 
@@ -36,18 +38,70 @@ TEST(RuntimePlan, IdenticalConfigsNeedNothing) {
   EXPECT_EQ(plan(kRR, {kA}, kRR, {kA}).kind, Kind::Nothing);
 }
 
-TEST(RuntimePlan, AddedServerIsAddedCheckedReadyAndHeldDown) {
+TEST(RuntimePlan, AddedServerIsAddedCheckedAndReadyAtOnceAsAReloadBringsItIn) {
+  // Held down until `rise` checks pass (the old `health down`), a replaced task left
+  // its app without a server for rise x inter while a reload serves it at once.
   auto p = plan(kRR, {kA}, kRR, {kA, kB});
   ASSERT_EQ(p.kind, Kind::Runtime) << p.reason;
   const std::vector<std::string> want = {
       "add server app_10000/10_0_0_2_31001 10.0.0.2:31001 id 12 check inter 2s fall 3",
-      "enable health app_10000/10_0_0_2_31001", "set server app_10000/10_0_0_2_31001 state ready",
-      "set server app_10000/10_0_0_2_31001 health down"};
+      "enable health app_10000/10_0_0_2_31001", "set server app_10000/10_0_0_2_31001 state ready"};
   EXPECT_EQ(p.commands, want);
   EXPECT_EQ(p.expect[0], RuntimePlan::Expect::Registered);
   EXPECT_EQ(p.expect[1], RuntimePlan::Expect::Empty);
   EXPECT_EQ(p.added, 1u);
   EXPECT_FALSE(p.needs_validation);
+}
+
+TEST(RuntimePlan, DefaultServerOfTheDefaultsAndTheBackendIsExpandedIntoTheAdd) {
+  // `add server` on 2.6 ignores default-server: a reload would give maxconn 7 weight 33.
+  const std::string head =
+      "global\n  stats socket /s level admin\ndefaults\n  mode http\n"
+      "  default-server inter 3s\n";
+  const std::string body = kRR + "  default-server maxconn 7 weight 33\n";
+  auto p = planRuntime(head + backend(body, {kA}), head + backend(body, {kA, kNoCheck}));
+  ASSERT_EQ(p.kind, Kind::Runtime) << p.reason;
+  EXPECT_EQ(
+      p.commands[0],
+      "add server app_10000/10_0_0_4_31003 10.0.0.4:31003 inter 3s maxconn 7 weight 33 id 14");
+  const auto lines = serverLines(head + backend(body, {kA, kNoCheck}));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(configWeight(lines[1]), 33);
+  // `check` or `disabled` given by default-server count as the line's own.
+  const std::string checked = kRR + "  default-server check\n";
+  auto q = planRuntime(kHead + backend(checked, {kNoCheck}),
+                       kHead + backend(checked, {kNoCheck, "n 10.0.0.8:1 id 9"}));
+  ASSERT_EQ(q.kind, Kind::Runtime) << q.reason;
+  EXPECT_EQ(q.commands[1], "enable health app_10000/n");
+  // A keyword dynamic servers refuse, given by default-server: a reload.
+  const std::string resolvers = kRR + "  default-server resolvers dns\n";
+  auto r = planRuntime(kHead + backend(resolvers, {kA}), kHead + backend(resolvers, {kA, kB}));
+  EXPECT_EQ(r.kind, Kind::Reload);
+  EXPECT_EQ(r.reason_class, "unsafe server");
+}
+
+TEST(RuntimePlan, AgentChecksAreEnabledOnAddAndDisabledBeforeTheDrain) {
+  const std::string agent = "10_0_0_5_31004 10.0.0.5:31004 id 15 check agent-check agent-port 9";
+  auto add = plan(kRR, {kA}, kRR, {kA, agent});
+  ASSERT_EQ(add.kind, Kind::Runtime) << add.reason;
+  EXPECT_NE(
+      std::find(add.commands.begin(), add.commands.end(), "enable agent app_10000/10_0_0_5_31004"),
+      add.commands.end());
+  auto del = plan(kRR, {kA, agent}, kRR, {kA});
+  ASSERT_EQ(del.kind, Kind::Runtime) << del.reason;
+  const std::vector<std::string> want = {"disable agent app_10000/10_0_0_5_31004",
+                                         "set server app_10000/10_0_0_5_31004 state drain"};
+  EXPECT_EQ(del.commands, want);
+}
+
+TEST(RuntimePlan, ARemovedServerInMaintIsNeverDrained) {
+  // `state drain` takes a server out of MAINT: the disabled old colour would get
+  // traffic and checks again before its delete.
+  auto p = plan(kRR, {kA, kB + " disabled"}, kRR, {kA});
+  ASSERT_EQ(p.kind, Kind::Runtime) << p.reason;
+  EXPECT_TRUE(p.commands.empty());
+  ASSERT_EQ(p.removals.size(), 1u);
+  EXPECT_EQ(p.removals[0].second, "10_0_0_2_31001");
 }
 
 TEST(RuntimePlan, ServerWithoutChecksIsReadyAtOnce) {
@@ -68,16 +122,15 @@ TEST(RuntimePlan, RemovedServerIsDrainedThenDeletedLater) {
   EXPECT_EQ(p.removals[0], std::make_pair(std::string("app_10000"), std::string("10_0_0_2_31001")));
 }
 
-TEST(RuntimePlan, DisabledTogglesMaintAndReadyHeldDown) {
+TEST(RuntimePlan, DisabledTogglesMaintAndReadyAtOnce) {
   auto off = plan(kRR, {kA, kB}, kRR, {kA, kB + " disabled"});
   ASSERT_EQ(off.kind, Kind::Runtime);
   EXPECT_EQ(off.commands,
             std::vector<std::string>{"set server app_10000/10_0_0_2_31001 state maint"});
   auto on = plan(kRR, {kA, kB + " disabled"}, kRR, {kA, kB});
   ASSERT_EQ(on.kind, Kind::Runtime);
-  const std::vector<std::string> want = {"set server app_10000/10_0_0_2_31001 state ready",
-                                         "set server app_10000/10_0_0_2_31001 health down"};
-  EXPECT_EQ(on.commands, want);
+  EXPECT_EQ(on.commands,
+            std::vector<std::string>{"set server app_10000/10_0_0_2_31001 state ready"});
 }
 
 // Every case HAProxy 2.6 cannot change at runtime reloads, with the reason.

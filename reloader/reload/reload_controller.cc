@@ -366,7 +366,36 @@ RuntimePlan ReloadController::planFor(const std::string& version,
     p.reason_class = "unreadable bundle";
     return p;
   }
+  if (std::string file = otherFileChanged(previous_live, version); !file.empty()) {
+    // HAProxy reads maps (and the Lua service) at load only: a reload applies them.
+    p.reason_class = "bundle file changed";
+    p.reason = p.reason_class + ": " + file;
+    return p;
+  }
   return planRuntime(*live_cfg, *new_cfg, options_.max_runtime_changes);
+}
+
+// The first file besides haproxy.cfg and the manifest that differs between two
+// bundles (a map), or "".
+std::string ReloadController::otherFileChanged(const std::string& a, const std::string& b) const {
+  auto names_a = common::listDir(bundleDir(a));
+  auto names_b = common::listDir(bundleDir(b));
+  if (!names_a || !names_b) {
+    return "(bundle not listed)";
+  }
+  std::set<std::string> names(names_a->begin(), names_a->end());
+  names.insert(names_b->begin(), names_b->end());
+  for (const auto& name : names) {
+    if (name == "haproxy.cfg" || name == "manifest.json") {
+      continue;
+    }
+    auto x = common::readFile(bundleDir(a) + "/" + name);
+    auto y = common::readFile(bundleDir(b) + "/" + name);
+    if (!x || !y || *x != *y) {
+      return name;
+    }
+  }
+  return "";
 }
 
 bool ReloadController::applyRuntime(const std::string& version, const RuntimePlan& plan,
@@ -694,6 +723,28 @@ std::optional<std::string> ReloadController::serversState(const std::set<std::st
   return all;
 }
 
+namespace {
+
+// The commands that give a present server the admin state and weight its line asks
+// (a runtime command or a state file may have left it otherwise); how many servers.
+size_t appendStateRepairs(const ServerLine& want, const RuntimeServer& is, RuntimePlan& fix) {
+  const std::string id = want.backend + "/" + want.name;
+  size_t n = 0;
+  if (want.disabled != is.maint() || (!want.disabled && is.drain())) {
+    fix.commands.push_back("set server " + id + (want.disabled ? " state maint" : " state ready"));
+    fix.expect.push_back(RuntimePlan::Expect::Empty);
+    n = 1;
+  }
+  if (configWeight(want) != is.weight) {
+    fix.commands.push_back("set server " + id + " weight " + std::to_string(configWeight(want)));
+    fix.expect.push_back(RuntimePlan::Expect::Empty);
+    n = 1;
+  }
+  return n;
+}
+
+}  // namespace
+
 void ReloadController::checkDrift(GovernResult& g) {
   const auto now = clock_.now();
   const bool full = now >= next_drift_check_;
@@ -725,12 +776,16 @@ void ReloadController::checkDrift(GovernResult& g) {
       ++fix.added;
     } else if (it->second.address != s.address) {
       force_reload_ = true;  // moved behind mlb's back: only a reload is safe
+    } else if (!draining_.count({s.backend, s.name})) {
+      fix.changed += appendStateRepairs(s, it->second, fix);
     }
   }
   for (const auto& [key, srv] : runtime) {
     if (backends.count(key.first) && !wanted.count(key) && !draining_.count(key)) {
-      fix.commands.push_back("set server " + key.first + "/" + key.second + " state drain");
-      fix.expect.push_back(RuntimePlan::Expect::Empty);
+      if (!srv.maint()) {  // drain takes a server out of MAINT
+        fix.commands.push_back("set server " + key.first + "/" + key.second + " state drain");
+        fix.expect.push_back(RuntimePlan::Expect::Empty);
+      }
       draining_.emplace(key, now);
       ++fix.removed;
     }
@@ -750,7 +805,7 @@ void ReloadController::checkDrift(GovernResult& g) {
     ++g.drift_reloads;
     return;
   }
-  g.drift_repairs += static_cast<int>(fix.added + fix.removed);
+  g.drift_repairs += static_cast<int>(fix.added + fix.removed + fix.changed);
   g.drift_commands.insert(g.drift_commands.end(), fix.commands.begin(), fix.commands.end());
 }
 

@@ -151,6 +151,7 @@ class ReloadController : public ReloadPass {
   bool rejectIfInvalid(const std::string& version, ApplyResult& res);
   std::optional<pid_t> masterThatServes(std::optional<ShowProc>& before, ApplyResult& res);
   RuntimePlan planFor(const std::string& version, const std::string& previous_live);
+  std::string otherFileChanged(const std::string& a, const std::string& b) const;
   bool applyRuntime(const std::string& version, const RuntimePlan& plan, ApplyResult& res);
   void reloadTo(const std::string& version, const std::string& previous_live, pid_t master,
                 const std::optional<ShowProc>& before, ApplyResult& res);
