@@ -1,6 +1,7 @@
 #include "reloader/haproxy/runtime_plan.h"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <optional>
 #include <set>
@@ -332,6 +333,78 @@ int configWeight(const ServerLine& s) {
     }
   }
   return weight;
+}
+
+namespace {
+
+// The word that ends at `paren` ("map" in "lower,map(").
+std::string converterBefore(const std::string& config, size_t paren) {
+  size_t b = paren;
+  while (b > 0 &&
+         (std::isalnum(static_cast<unsigned char>(config[b - 1])) || config[b - 1] == '_')) {
+    --b;
+  }
+  return config.substr(b, paren - b);
+}
+
+// The paths under which `config` names the file `name` (".../name" ending at a
+// delimiter), each once, with whether every use is a map converter or fetch.
+std::map<std::string, bool> pathsOf(const std::string& config, const std::string& name) {
+  std::map<std::string, bool> out;
+  const std::string needle = "/" + name;
+  for (size_t at = config.find(needle); at != std::string::npos; at = config.find(needle, at + 1)) {
+    const size_t end = at + needle.size();
+    if (end < config.size() &&
+        std::string_view(")}, \t\n").find(config[end]) == std::string::npos) {
+      continue;  // a longer name
+    }
+    const size_t start = config.find_last_of("(, \t\n", at) + 1;
+    const bool as_map = start > 0 && config[start - 1] == '(' &&
+                        converterBefore(config, start - 1).rfind("map", 0) == 0;
+    auto [it, inserted] = out.emplace(config.substr(start, end - start), as_map);
+    it->second = it->second && as_map;
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> mapEntries(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& line : common::splitExact(text, '\n')) {
+    const std::string t = common::trim(line);
+    if (t.empty() || t[0] == '#') {
+      continue;
+    }
+    const size_t gap = t.find_first_of(" \t");
+    const std::string key = t.substr(0, gap);
+    out.emplace_back(key, gap == std::string::npos ? "" : common::trim(t.substr(gap)));
+  }
+  return out;
+}
+
+}  // namespace
+
+bool planMapUpdate(const std::string& config, const std::string& name, const std::string& text,
+                   RuntimePlan& p) {
+  const auto paths = pathsOf(config, name);
+  if (paths.empty()) {
+    return true;  // not loaded: nothing serves it
+  }
+  auto entries = mapEntries(text);
+  for (const auto& [k, v] : entries) {
+    if ((k + v).find(';') != std::string::npos) {
+      reload(p, "map entry with ';'", name);
+      return false;
+    }
+  }
+  for (const auto& [path, as_map] : paths) {
+    if (!as_map) {
+      reload(p, "bundle file changed", name);
+      return false;
+    }
+    p.maps.push_back({path, entries});
+  }
+  p.kind = RuntimePlan::Kind::Runtime;
+  return true;
 }
 
 std::vector<ServerLine> serverLines(const std::string& config, const std::set<std::string>& only) {

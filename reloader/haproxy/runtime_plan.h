@@ -47,12 +47,26 @@ struct RuntimePlan {
   // An added server line has a shape the live configuration does not have: the new
   // configuration must pass `haproxy -c` first.
   bool needs_validation = false;
+  // Runtime: maps whose file changed, with their whole new content (a map is read at
+  // load only: replaced at runtime atomically, `prepare`/`add @ver`/`commit`).
+  struct MapUpdate {
+    std::string path;  // as the configuration names it
+    std::vector<std::pair<std::string, std::string>> entries;
+  };
+  std::vector<MapUpdate> maps;
 };
 
 // `max_changes`: more changed servers than this reload instead (one batch must fit
 // HAProxy's CLI buffers; a mass change is a reload's job).
 RuntimePlan planRuntime(const std::string& live_config, const std::string& new_config,
                         size_t max_changes = 200);
+
+// Adds to a runtime (or empty) plan the update of the bundle file `name` whose text
+// changed to `text`: one MapUpdate per path under which `config` loads it as a map.
+// A file the configuration does not load changes nothing. Reload (false) for a file
+// loaded otherwise than as a map (the Lua service), or an entry a batch cannot carry.
+bool planMapUpdate(const std::string& config, const std::string& name, const std::string& text,
+                   RuntimePlan& plan);
 
 // The `server` lines of a configuration, by backend (for drift checks): of every
 // backend, or of the backends in `only` when it is not empty.

@@ -73,7 +73,9 @@ ReloadController::ReloadController(ReloaderOptions options, common::ProcessRunne
       table_(table),
       signal_(std::move(signal)),
       sockets_(sockets),
-      clock_(clock) {}
+      clock_(clock),
+      runtime_({statsSocket(), options_.drain_timeout, options_.drift_check_interval}, sockets,
+               clock) {}
 
 std::string ReloadController::liveVersion() const {
   return linkVersion(options_.state_dir + "/live");
@@ -227,7 +229,8 @@ ApplyResult ReloadController::applyOnce() {
   retryPathErrors(res);
   const std::string version = currentVersion();
   res.version = version;
-  if (version.empty() || rejected_.count(version) || (version == applied_ && !force_reload_)) {
+  if (version.empty() || rejected_.count(version) ||
+      (version == applied_ && !runtime_.reloadNeeded())) {
     return res;
   }
   auto t0 = clock_.now();
@@ -352,7 +355,7 @@ RuntimePlan ReloadController::planFor(const std::string& version,
     p.reason_class = "runtime off";
     return p;
   }
-  if (force_reload_) {
+  if (runtime_.reloadNeeded()) {
     p.reason_class = "drift";
     return p;
   }
@@ -366,25 +369,36 @@ RuntimePlan ReloadController::planFor(const std::string& version,
     p.reason_class = "unreadable bundle";
     return p;
   }
-  if (std::string file = otherFileChanged(previous_live, version); !file.empty()) {
-    // HAProxy reads maps (and the Lua service) at load only: a reload applies them.
-    p.reason_class = "bundle file changed";
-    p.reason = p.reason_class + ": " + file;
-    return p;
+  RuntimePlan plan = planRuntime(*live_cfg, *new_cfg, options_.max_runtime_changes);
+  // HAProxy reads maps at load only: a changed map is replaced at runtime (a reload
+  // for any other file, the Lua service).
+  for (const auto& name : otherFilesChanged(previous_live, version)) {
+    if (plan.kind == RuntimePlan::Kind::Reload) {
+      break;
+    }
+    auto text = common::readFile(bundleDir(version) + "/" + name);
+    if (!text) {
+      p.reason_class = "unreadable bundle";
+      return p;
+    }
+    planMapUpdate(*new_cfg, name, *text, plan);
   }
-  return planRuntime(*live_cfg, *new_cfg, options_.max_runtime_changes);
+  return plan;
 }
 
-// The first file besides haproxy.cfg and the manifest that differs between two
-// bundles (a map), or "".
-std::string ReloadController::otherFileChanged(const std::string& a, const std::string& b) const {
+// The files besides haproxy.cfg and the manifest that differ between two bundles (the
+// maps), by name.
+std::vector<std::string> ReloadController::otherFilesChanged(const std::string& a,
+                                                             const std::string& b) const {
   auto names_a = common::listDir(bundleDir(a));
   auto names_b = common::listDir(bundleDir(b));
-  if (!names_a || !names_b) {
-    return "(bundle not listed)";
+  std::set<std::string> names;
+  for (const auto* list : {&names_a, &names_b}) {
+    if (*list) {
+      names.insert((*list)->begin(), (*list)->end());
+    }
   }
-  std::set<std::string> names(names_a->begin(), names_a->end());
-  names.insert(names_b->begin(), names_b->end());
+  std::vector<std::string> out;
   for (const auto& name : names) {
     if (name == "haproxy.cfg" || name == "manifest.json") {
       continue;
@@ -392,10 +406,10 @@ std::string ReloadController::otherFileChanged(const std::string& a, const std::
     auto x = common::readFile(bundleDir(a) + "/" + name);
     auto y = common::readFile(bundleDir(b) + "/" + name);
     if (!x || !y || *x != *y) {
-      return name;
+      out.push_back(name);
     }
   }
-  return "";
+  return out;
 }
 
 bool ReloadController::applyRuntime(const std::string& version, const RuntimePlan& plan,
@@ -406,28 +420,17 @@ bool ReloadController::applyRuntime(const std::string& version, const RuntimePla
     return false;
   }
   res.runtime_commands = plan.commands.size();
-  if (!plan.commands.empty()) {
-    auto replies = sockets_.batch(statsSocket(), plan.commands, 5000);
-    common::Status ok =
-        replies ? checkReplies(plan.commands, plan.expect, *replies)
-                : common::Status(common::Error::io("stats socket: " + replies.error().message));
-    if (!ok) {
-      // Partly applied or not at all: the reload (live already moved) resyncs.
-      res.runtime_failed = true;
-      res.fallback = replies ? "unexpected reply" : "stats socket";
-      res.reason = ok.error().message;
-      return false;
-    }
-  }
-  const auto now = clock_.now();
-  for (const auto& key : plan.removals) {
-    draining_.emplace(key, now);
+  if (auto ok = runtime_.apply(plan); !ok) {
+    // Partly applied or not at all: the reload (live already moved) resyncs.
+    res.runtime_failed = true;
+    res.fallback = ok.error().code == common::ErrorCode::Io ? "stats socket" : "unexpected reply";
+    res.reason = ok.error().message;
+    return false;
   }
   applied_ = version;
   applied_at_ = common::isoTimeNow();
   last_method_ = ApplyMethod::Runtime;
   last_commands_ = plan.commands.size();
-  drift_backends_.insert(plan.backends.begin(), plan.backends.end());
   saveStatus(res);
   res.kind = ApplyResult::Kind::Applied;
   res.method = ApplyMethod::Runtime;
@@ -476,11 +479,9 @@ void ReloadController::reloadTo(const std::string& version, const std::string& p
                res);
     return;
   }
-  // The new worker has only the file's servers: nothing is left to drain there.
-  draining_.clear();
-  force_reload_ = false;
-  drift_backends_.clear();
-  next_drift_check_ = clock_.now();  // a full check: the new worker's whole state
+  // The new worker has only the file's servers: nothing is left to drain there; its
+  // whole state is checked at the next tick.
+  runtime_.reloaded();
   applied_ = version;
   applied_at_ = common::isoTimeNow();
   last_method_ = res.method;
@@ -631,189 +632,20 @@ void ReloadController::governStaleMasters(pid_t master, GovernResult& g) {
   }
 }
 
-void ReloadController::deleteDrained(GovernResult& g) {
-  if (draining_.empty()) {
-    return;
-  }
-  // The sessions of the draining servers' backends only, not of every server: `show
-  // stat` of 5000 servers costs more than the batch that drained them. By numeric id:
-  // a backend's name is its frontend's too, and `show stat <name>` finds the frontend.
-  std::set<std::string> backends;
-  for (const auto& [key, since] : draining_) {
-    backends.insert(key.first);
-  }
-  auto state = serversState(backends);
-  if (!state) {
-    return;
-  }
-  const auto present = parseServersState(*state);
-  std::set<int> ids;
-  for (const auto& [key, srv] : present) {
-    ids.insert(srv.backend_id);
-  }
-  std::vector<std::string> queries;
-  for (int id : ids) {
-    queries.push_back("show stat " + std::to_string(id) + " 4 -1");
-  }
-  auto csv = sockets_.batch(statsSocket(), queries, 3000);
-  if (!csv) {
-    return;
-  }
-  std::string all;
-  for (const auto& r : *csv) {
-    all += r + "\n";
-  }
-  const auto load = parseServerLoad(all);
-  const auto now = clock_.now();
-  for (auto it = draining_.begin(); it != draining_.end();) {
-    if (!present.count(it->first)) {
-      it = draining_.erase(it);  // gone (a reload, or deleted behind our back)
-      continue;
-    }
-    // Sessions + queue; unknown (not in `show stat`) counts as busy until overdue.
-    auto l = load.find(it->first);
-    const long busy = l == load.end() ? 1 : l->second;
-    const bool overdue = now - it->second > options_.drain_timeout;
-    if (busy > 0 && !overdue) {
-      ++it;
-      continue;
-    }
-    const std::string id = it->first.first + "/" + it->first.second;
-    std::vector<std::string> cmds;
-    if (busy > 0) {
-      cmds.push_back("shutdown sessions server " + id);  // past --drain-timeout
-    }
-    cmds.push_back("set server " + id + " state maint");
-    cmds.push_back("del server " + id);
-    auto replies = sockets_.batch(statsSocket(), cmds, 5000);
-    const std::string last = replies && replies->size() == cmds.size() ? replies->back() : "";
-    if (last == "Server deleted." || last == "No such server.") {
-      ++g.deleted_servers;
-      it = draining_.erase(it);
-      continue;
-    }
-    // "Server still has connections attached": the next tick retries.
-    if (last.find("still has connections") == std::string::npos) {
-      g.runtime_errors.push_back("del server " + id + ": " +
-                                 (replies ? last : replies.error().message));
-    }
-    ++it;
-  }
-}
-
-// `show servers state` of every backend (`backends` empty), or of the named ones (one
-// batch); nothing when the socket does not answer.
-std::optional<std::string> ReloadController::serversState(const std::set<std::string>& backends) {
-  if (backends.empty()) {
-    auto text = sockets_.command(statsSocket(), "show servers state", 5000);
-    return text ? std::optional<std::string>(*text) : std::nullopt;
-  }
-  std::vector<std::string> cmds;
-  for (const auto& be : backends) {
-    cmds.push_back("show servers state " + be);
-  }
-  auto replies = sockets_.batch(statsSocket(), cmds, 5000);
-  if (!replies) {
-    return std::nullopt;
-  }
-  std::string all;
-  for (const auto& r : *replies) {
-    all += r + "\n";
-  }
-  return all;
-}
-
-namespace {
-
-// The commands that give a present server the admin state and weight its line asks
-// (a runtime command or a state file may have left it otherwise); how many servers.
-size_t appendStateRepairs(const ServerLine& want, const RuntimeServer& is, RuntimePlan& fix) {
-  const std::string id = want.backend + "/" + want.name;
-  size_t n = 0;
-  if (want.disabled != is.maint() || (!want.disabled && is.drain())) {
-    fix.commands.push_back("set server " + id + (want.disabled ? " state maint" : " state ready"));
-    fix.expect.push_back(RuntimePlan::Expect::Empty);
-    n = 1;
-  }
-  if (configWeight(want) != is.weight) {
-    fix.commands.push_back("set server " + id + " weight " + std::to_string(configWeight(want)));
-    fix.expect.push_back(RuntimePlan::Expect::Empty);
-    n = 1;
-  }
-  return n;
-}
-
-}  // namespace
-
-void ReloadController::checkDrift(GovernResult& g) {
-  const auto now = clock_.now();
-  const bool full = now >= next_drift_check_;
-  if (!options_.runtime || applied_.empty() || (!full && drift_backends_.empty())) {
-    return;
-  }
-  // After a batch, only the backends it changed: the others did not move.
-  const std::set<std::string> scope = full ? std::set<std::string>{} : drift_backends_;
-  drift_backends_.clear();
-  if (full) {
-    next_drift_check_ = now + options_.drift_check_interval;
-  }
-  auto text = serversState(scope);
-  auto cfg = common::readFile(bundleDir(applied_) + "/haproxy.cfg");
-  if (!text || !cfg) {
-    drift_backends_.insert(scope.begin(), scope.end());  // asked again at the next tick
-    return;
-  }
-  const auto runtime = parseServersState(*text);
-  RuntimePlan fix;
-  std::set<std::pair<std::string, std::string>> wanted;
-  std::set<std::string> backends = scope;
-  for (const auto& s : serverLines(*cfg, scope)) {
-    backends.insert(s.backend);
-    wanted.insert({s.backend, s.name});
-    auto it = runtime.find({s.backend, s.name});
-    if (it == runtime.end()) {
-      appendAddCommands(s, fix);  // deleted behind mlb's back: add it again
-      ++fix.added;
-    } else if (it->second.address != s.address) {
-      force_reload_ = true;  // moved behind mlb's back: only a reload is safe
-    } else if (!draining_.count({s.backend, s.name})) {
-      fix.changed += appendStateRepairs(s, it->second, fix);
-    }
-  }
-  for (const auto& [key, srv] : runtime) {
-    if (backends.count(key.first) && !wanted.count(key) && !draining_.count(key)) {
-      if (!srv.maint()) {  // drain takes a server out of MAINT
-        fix.commands.push_back("set server " + key.first + "/" + key.second + " state drain");
-        fix.expect.push_back(RuntimePlan::Expect::Empty);
-      }
-      draining_.emplace(key, now);
-      ++fix.removed;
-    }
-  }
-  if (force_reload_) {
-    ++g.drift_reloads;
-  }
-  if (fix.commands.empty()) {
-    return;
-  }
-  auto replies = sockets_.batch(statsSocket(), fix.commands, 5000);
-  common::Status ok =
-      replies ? checkReplies(fix.commands, fix.expect, *replies) : common::Status(replies.error());
-  if (!ok) {
-    g.runtime_errors.push_back("drift repair: " + ok.error().message);
-    force_reload_ = true;
-    ++g.drift_reloads;
-    return;
-  }
-  g.drift_repairs += static_cast<int>(fix.added + fix.removed + fix.changed);
-  g.drift_commands.insert(g.drift_commands.end(), fix.commands.begin(), fix.commands.end());
-}
-
 GovernResult ReloadController::governRuntime() {
   GovernResult g;
-  deleteDrained(g);
-  checkDrift(g);
+  governServers(g);
   return g;
+}
+
+void ReloadController::governServers(GovernResult& g) {
+  if (!options_.runtime || applied_.empty() || !runtime_.due()) {
+    return;
+  }
+  auto cfg = common::readFile(bundleDir(applied_) + "/haproxy.cfg");
+  if (cfg) {
+    runtime_.govern(*cfg, g);
+  }
 }
 
 GovernResult ReloadController::govern() {
@@ -834,8 +666,7 @@ GovernResult ReloadController::govern() {
   last_proc_ = *sp;
   if (sp->master_pid == *master && !sp->workers.empty()) {
     governStaleMasters(*master, g);
-    deleteDrained(g);
-    checkDrift(g);
+    governServers(g);
   }
   g.workers = static_cast<int>(sp->workers.size());
   g.old_workers = static_cast<int>(sp->old_workers.size());

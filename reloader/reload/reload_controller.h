@@ -23,6 +23,7 @@
 #include "reloader/haproxy/master_cli.h"
 #include "reloader/haproxy/process_table.h"
 #include "reloader/haproxy/runtime_plan.h"
+#include "reloader/reload/runtime_executor.h"
 
 namespace mlb::reloader {
 
@@ -74,19 +75,6 @@ struct ApplyResult {
   // Failures on the way that did not decide the outcome (a rollback of live or a
   // status.json write that failed): each is retried at the next pass.
   std::vector<std::string> errors;
-};
-
-struct GovernResult {
-  int masters = 0, workers = 0, old_workers = 0, old_generations = 0;
-  int sigusr1 = 0, sigterm = 0;
-  int stale_masters = 0;                    // older masters of this state dir still running
-  int stale_sigusr1 = 0;                    // soft stops sent to them
-  int deleted_servers = 0;                  // drained servers deleted through the Runtime API
-  int drift_repairs = 0;                    // runtime differences from live fixed by a command
-  std::vector<std::string> drift_commands;  // the commands of those repairs
-  int drift_reloads = 0;                    // ... or left to a reload
-  std::vector<std::string> runtime_errors;  // replies that were not the expected ones
-  std::vector<std::string> refused;         // pids not signalled, with the reason
 };
 
 // What the watch loop asks of the reload pass (ReloadController; tests: a mock).
@@ -151,7 +139,7 @@ class ReloadController : public ReloadPass {
   bool rejectIfInvalid(const std::string& version, ApplyResult& res);
   std::optional<pid_t> masterThatServes(std::optional<ShowProc>& before, ApplyResult& res);
   RuntimePlan planFor(const std::string& version, const std::string& previous_live);
-  std::string otherFileChanged(const std::string& a, const std::string& b) const;
+  std::vector<std::string> otherFilesChanged(const std::string& a, const std::string& b) const;
   bool applyRuntime(const std::string& version, const RuntimePlan& plan, ApplyResult& res);
   void reloadTo(const std::string& version, const std::string& previous_live, pid_t master,
                 const std::optional<ShowProc>& before, ApplyResult& res);
@@ -164,18 +152,9 @@ class ReloadController : public ReloadPass {
   void saveServerState(const std::string& version);
   std::string statsSocket() const;
   std::string bundleDir(const std::string& version) const;
-  // The runtime path's bookkeeping: servers drained and deleted once idle, when each
-  // was drained; the drift check; a reload forced by drift.
-  std::map<std::pair<std::string, std::string>, common::Clock::TimePoint> draining_;
   size_t last_commands_ = 0;
-  // Backends to check after a batch (only those its commands changed); a full check
-  // is due at next_drift_check_ (after a reload: at once).
-  std::set<std::string> drift_backends_;
-  bool force_reload_ = false;
-  common::Clock::TimePoint next_drift_check_{};
-  void deleteDrained(GovernResult& g);
-  void checkDrift(GovernResult& g);
-  std::optional<std::string> serversState(const std::set<std::string>& backends);
+  RuntimeExecutor runtime_;  // after options_, sockets_, clock_: built from them
+  void governServers(GovernResult& g);
   bool status_dirty_ = false;     // status.json is behind: write it at the next pass
   std::string pending_rollback_;  // live must go back to this version
   void saveStatus(ApplyResult& res);
