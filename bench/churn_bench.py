@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -92,6 +93,25 @@ class Bench:
                          "portDefinitions": [{"port": svc}],
                          "tasks": [{"id": "stable%d.t0" % i, "host": "127.0.0.1",
                                     "state": "TASK_RUNNING", "ports": [port]}]})
+        # Per check interval, an app whose tasks are real servers answering their own
+        # name, under load: what each task event does to the traffic.
+        self.traffic = {}
+        for inter in self.args.traffic_inter:
+            pool = [free_port() for _ in range(TRAFFIC_POOL)]
+            specs += ["%d:p%d" % (p, p) for p in pool]
+            app_id, svc = "/bench/traffic%d" % inter, free_port()
+            self.traffic[inter] = {"app": app_id, "svc": svc, "pool": pool}
+            apps.append({"id": app_id, "instances": 2,
+                         "labels": {"HAPROXY_GROUP": "external", "HAPROXY_0_MODE": "http"},
+                         "portDefinitions": [{"port": svc}],
+                         "healthChecks": [{"protocol": "HTTP", "path": "/", "portIndex": 0,
+                                           "intervalSeconds": inter, "timeoutSeconds": 2,
+                                           "maxConsecutiveFailures": 3,
+                                           "gracePeriodSeconds": 5}],
+                         "tasks": [{"id": "traffic%d.p%d" % (inter, p), "host": "127.0.0.1",
+                                    "state": "TASK_RUNNING", "ports": [p],
+                                    "healthCheckResults": [{"alive": True}]}
+                                   for p in pool[:2]]})
         with open(fixture, "w") as f:
             json.dump({"apps": apps}, f)
         self.spawn([sys.executable, "-c", BACKEND_CODE] + specs, "backends.log")
@@ -290,6 +310,79 @@ class Bench:
                   name, n, missed, p(0.5), p(0.99), sum(used) / n, used[0] / n, used[1] / n,
                   used[2] / n, passes[0], passes[1], passes[2], passes[3], passes[4] * 1000 / n, reloads, workers, most_workers, total, failed), flush=True)
 
+    def app_tasks(self, app):
+        """task id -> its port, as the simulator has them now."""
+        a = json.loads(http("http://127.0.0.1:%d/v2/apps%s?embed=app.tasks" % (
+            self.sim_port, app)))["app"]
+        return {t["id"]: t["ports"][0] for t in a.get("tasks") or []}
+
+    def traffic_events(self, t, n):
+        """n task events on the traffic app, cycling through the kinds; each is
+        (kind, calls, the port of the task it brings in or None, the port it takes
+        out or None), looked up before it is timed."""
+        kinds = ("scale up", "scale down", "kill", "replace", "health down", "health up")
+        out, down = [], None
+        for i in range(n):
+            kind = kinds[i % len(kinds)]
+            tasks = self.app_tasks(t["app"])
+            by_port = {p: tid for tid, p in tasks.items()}
+            free = [p for p in t["pool"] if p not in by_port]
+            victim = sorted(tasks)[0]
+            if kind in ("scale up", "replace"):
+                port = self.rng.choice(free)
+                calls = [("add_task", {"app": t["app"], "host": "127.0.0.1", "ports": [port]})]
+                if kind == "replace":  # rolling restart: the old task goes once the new is up
+                    calls.append(("kill_task", {"app": t["app"], "task": victim}))
+                yield kind, calls, port, tasks[victim] if kind == "replace" else None
+            elif kind in ("scale down", "kill"):
+                if len(tasks) < (3 if kind == "scale down" else 2):
+                    continue  # the app is never left without a task
+                yield kind, [("kill_task", {"app": t["app"], "task": victim})], None, tasks[victim]
+                if kind == "kill":  # Marathon starts a replacement
+                    port = self.rng.choice([p for p in free])
+                    yield "kill", [("add_task", {"app": t["app"], "host": "127.0.0.1",
+                                                 "ports": [port]})], port, None
+            elif kind == "health down":
+                down = victim
+                yield kind, [("health", {"app": t["app"], "task": down, "alive": False})], \
+                    None, tasks[down]
+            elif down:
+                yield kind, [("health", {"app": t["app"], "task": down, "alive": True})], \
+                    tasks[down], None
+
+    def traffic_phase(self, inter, n):
+        t = self.traffic[inter]
+        load = TaskLoad(t["svc"])
+        load.start()
+        time.sleep(2)
+        rows = {}
+        for kind, calls, new_port, gone_port in self.traffic_events(t, n):
+            time.sleep(self.args.traffic_gap)
+            start = time.monotonic()
+            for action, body in calls:
+                self.sim(action, body)
+            time.sleep(self.args.traffic_gap)
+            r = rows.setdefault(kind, {"new": [], "gone": [], "failed": 0, "n": 0})
+            r["n"] += 1
+            seen = load.since(start)
+            r["failed"] += sum(1 for _, name in seen if name is None)
+            if new_port:
+                first = next((ts for ts, name in seen if name == "p%d" % new_port), None)
+                r["new"].append(first - start if first else float("inf"))
+            if gone_port:
+                last = max((ts for ts, name in seen if name == "p%d" % gone_port), default=start)
+                r["gone"].append(last - start)
+        load.stop_flag.set()
+        load.join(10)
+        med = lambda xs: statistics.median(xs) * 1000 if xs else float("nan")  # noqa: E731
+        for kind, r in rows.items():
+            print("traffic inter %2ds  %-11s events %2d  event->new task serving p50 %6.0f ms  "
+                  "event->removed task's last request p50 %6.0f ms  failed %d" % (
+                      inter, kind, r["n"], med(r["new"]), med(r["gone"]), r["failed"]),
+                  flush=True)
+        print("traffic inter %2ds  requests %d failed %d" % (inter, load.total, load.failures),
+              flush=True)
+
     def run(self):
         self.setup()
         reasons = {}
@@ -302,6 +395,8 @@ class Bench:
                   self.args.apps, len(self.churn),
                   ", ".join("%d with %s" % (n, w) for w, n in sorted(reasons.items())) or "none",
                   self.args.events, self.args.seed), flush=True)
+        for inter in self.args.traffic_inter:
+            self.traffic_phase(inter, self.args.traffic_events)
         if self.args.events:
             self.phase("runtime", self.args.events)
         stop_all([self.watch])
@@ -317,6 +412,47 @@ class Bench:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
+TRAFFIC_POOL = 12
+
+
+class TaskLoad(threading.Thread):
+    """Requests to one service port, a new connection each, until stopped (bounded:
+    2 h): when each was answered and by which task (None: failed)."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.port = port
+        self.log = []
+        self.stop_flag = threading.Event()
+
+    def run(self):
+        import http.client
+        end = time.monotonic() + 7200
+        while not self.stop_flag.is_set() and time.monotonic() < end:
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+            try:
+                c.request("GET", "/", headers={"Connection": "close"})
+                r = c.getresponse()
+                body = r.read().decode()
+                self.log.append((time.monotonic(), body if r.status == 200 else None))
+            except Exception:  # noqa: BLE001 - every failure counts
+                self.log.append((time.monotonic(), None))
+            finally:
+                c.close()
+            time.sleep(0.002)
+
+    def since(self, start):
+        return [(ts, name) for ts, name in list(self.log) if ts >= start]
+
+    @property
+    def total(self):
+        return len(self.log)
+
+    @property
+    def failures(self):
+        return sum(1 for _, name in self.log if name is None)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--apps", type=int, default=1000)
@@ -328,6 +464,13 @@ def main():
     ap.add_argument("--gap", type=float, default=0.1,
                     help="idle seconds before each event (more than the controller's "
                     "--min-interval: events measured one by one, not as a burst)")
+    ap.add_argument("--traffic-inter", type=lambda v: [int(x) for x in v.split(",") if x],
+                    default=[2, 60], help="check intervals (s) of the traffic apps: per "
+                    "event kind, event -> new task serving, -> removed task's last request, "
+                    "failed requests ('' skips)")
+    ap.add_argument("--traffic-events", type=int, default=24)
+    ap.add_argument("--traffic-gap", type=float, default=1.5,
+                    help="seconds before and after each traffic event")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     ap.add_argument("--build", default=os.environ.get("MLB_BUILD", "build"))
     args = ap.parse_args()
