@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -128,6 +129,19 @@ bool isInstanceHaproxy(const ProcessInfo& p, const std::string& state_dir) {
   return false;
 }
 
+bool ProcessTable::seesDir(pid_t pid, const std::string& dir) const {
+  const std::string abs = common::absolutePath(dir);
+  struct stat here {};
+  struct stat there {};
+  const std::string through = root_ + "/" + std::to_string(pid) + "/root" + abs;
+  return ::stat(abs.c_str(), &here) == 0 && ::stat(through.c_str(), &there) == 0 &&
+         here.st_dev == there.st_dev && here.st_ino == there.st_ino;
+}
+
+bool isOurHaproxy(const ProcessTable& table, const ProcessInfo& p, const std::string& state_dir) {
+  return isInstanceHaproxy(p, state_dir) && table.seesDir(p.pid, state_dir);
+}
+
 std::optional<MasterRecord> readMasterRecord(const std::string& state_dir) {
   auto r = common::readFile(state_dir + "/haproxy.master");
   if (!r) {
@@ -167,11 +181,11 @@ common::Status verifyMaster(const ProcessTable& table, pid_t pid, const std::str
   if (!p) {
     return refused("pid " + std::to_string(pid) + " is not running (stale pid file)");
   }
-  if (!isInstanceHaproxy(*p, state_dir)) {
-    return refused("pid " + std::to_string(pid) + " is not an HAProxy of " + state_dir + " (exe " +
-                   (p->exe.empty() ? "?" : p->exe) + ")");
+  if (!isOurHaproxy(table, *p, state_dir)) {
+    return refused("pid " + std::to_string(pid) + " is not an HAProxy of this instance's " +
+                   state_dir + " (exe " + (p->exe.empty() ? "?" : p->exe) + ")");
   }
-  if (auto parent = table.read(p->ppid); parent && isInstanceHaproxy(*parent, state_dir)) {
+  if (auto parent = table.read(p->ppid); parent && isOurHaproxy(table, *parent, state_dir)) {
     return refused("pid " + std::to_string(pid) + " is a worker, not a master");
   }
   if (!record || record->pid != pid) {
@@ -198,7 +212,7 @@ common::Status verifyWorker(const ProcessTable& table, pid_t pid, pid_t master,
     return refused("pid " + std::to_string(pid) + " is not a child of master " +
                    std::to_string(master));
   }
-  if (!isInstanceHaproxy(*p, state_dir)) {
+  if (!isOurHaproxy(table, *p, state_dir)) {
     return refused("pid " + std::to_string(pid) + " is not an HAProxy of " + state_dir);
   }
   return {};
@@ -214,10 +228,10 @@ common::Status verifyStaleMaster(const ProcessTable& table, pid_t pid, pid_t cur
   if (!p || !cur) {
     return refused("pid " + std::to_string(pid) + " or the current master is not running");
   }
-  if (!isInstanceHaproxy(*p, state_dir) || !isInstanceHaproxy(*cur, state_dir)) {
+  if (!isOurHaproxy(table, *p, state_dir) || !isOurHaproxy(table, *cur, state_dir)) {
     return refused("pid " + std::to_string(pid) + " is not an HAProxy of " + state_dir);
   }
-  if (auto parent = table.read(p->ppid); parent && isInstanceHaproxy(*parent, state_dir)) {
+  if (auto parent = table.read(p->ppid); parent && isOurHaproxy(table, *parent, state_dir)) {
     return refused("pid " + std::to_string(pid) + " is a worker, not a master");
   }
   if (p->start_time >= cur->start_time) {

@@ -30,6 +30,11 @@ class ProcessTable {
   std::optional<ProcessInfo> read(pid_t pid) const;
   // Every process (best effort: processes that vanish while scanning are skipped).
   std::vector<ProcessInfo> list() const;
+  // Whether `pid`, through its own root (`/proc/<pid>/root`: its mount namespace),
+  // sees the very directory `dir` is here (same device and inode): another instance
+  // in another container may use the same path for a state dir of its own. False
+  // when it cannot be seen.
+  bool seesDir(pid_t pid, const std::string& dir) const;
 
  private:
   std::string root_;
@@ -42,8 +47,12 @@ std::vector<std::string> masterArgv(const std::string& haproxy_bin, const std::s
 
 // True when `p` looks like an HAProxy started for `state_dir`: the executable's (or
 // argv[0]'s) base name starts with "haproxy", and the command line has the pid file
-// or master socket of this state dir. Pure.
+// or master socket of this state dir. Pure: a path names no instance by itself.
 bool isInstanceHaproxy(const ProcessInfo& p, const std::string& state_dir);
+
+// isInstanceHaproxy(), and the process sees this state dir itself (seesDir): an HAProxy
+// of this instance, never another instance's at the same path.
+bool isOurHaproxy(const ProcessTable& table, const ProcessInfo& p, const std::string& state_dir);
 
 // The recorded identity of the master we started: pid and start time.
 struct MasterRecord {

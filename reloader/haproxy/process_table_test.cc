@@ -20,6 +20,8 @@ class PlantedProc : public ::testing::Test {
              ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(root_);
     fs::create_directories(root_);
+    state_ = (root_ / "state").string();
+    fs::create_directories(state_);
   }
   void TearDown() override { fs::remove_all(root_); }
 
@@ -35,6 +37,7 @@ class PlantedProc : public ::testing::Test {
       cmd << a << '\0';
     }
     fs::create_symlink(exe, d / "exe");
+    fs::create_symlink("/", d / "root");  // its mount namespace: this one
   }
 
   // What the entrypoint execs, so that the planted masters are what it starts.
@@ -43,7 +46,7 @@ class PlantedProc : public ::testing::Test {
   }
 
   fs::path root_;
-  const std::string state_ = "/run/mlb";
+  std::string state_;  // a real directory: a process is ours when it sees this one
 };
 
 TEST_F(PlantedProc, ReadsStatCmdlineAndExe) {
@@ -149,10 +152,12 @@ class StaleMasters : public ::testing::Test {
              ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(root_);
     std::filesystem::create_directories(root_);
+    state_ = (root_ / "state").string();
+    std::filesystem::create_directories(state_);
   }
   void TearDown() override { std::filesystem::remove_all(root_); }
   void plant(pid_t pid, pid_t ppid, unsigned long long start, const std::string& exe,
-             const std::vector<std::string>& argv) {
+             const std::vector<std::string>& argv, const std::string& root = "/") {
     auto d = root_ / std::to_string(pid);
     std::filesystem::create_directories(d);
     std::ofstream(d / "stat") << pid << " (x) S " << ppid
@@ -163,9 +168,10 @@ class StaleMasters : public ::testing::Test {
       cmd << a << '\0';
     }
     std::filesystem::create_symlink(exe, d / "exe");
+    std::filesystem::create_symlink(root, d / "root");
   }
   std::filesystem::path root_;
-  const std::string state_ = "/run/mlb";
+  std::string state_;
 };
 
 TEST_F(StaleMasters, OnlyOlderMastersOfThisStateDirAreStale) {
@@ -187,6 +193,29 @@ TEST_F(StaleMasters, OnlyOlderMastersOfThisStateDirAreStale) {
   EXPECT_FALSE(verifyStaleMaster(t, 500, 200, state_));  // not HAProxy
   EXPECT_FALSE(verifyStaleMaster(t, 1, 200, state_));
   EXPECT_FALSE(verifyStaleMaster(t, 100, 999, state_));  // no current master
+}
+
+TEST_F(StaleMasters, AnotherInstanceAtTheSamePathInItsOwnMountNamespaceIsNeverOurs) {
+  // Two instances on one host (--pid=host), each with the default state path in its
+  // own container: the other's older master names the same paths on its command line,
+  // and was soft-stopped 15 ms after this watcher started. Seen through its own root,
+  // its state dir is another directory.
+  const auto other_root = root_ / "other-container";
+  std::filesystem::create_directories(other_root.string() + state_);
+  const auto argv = masterArgv("/usr/sbin/haproxy", state_);
+  plant(100, 1, 500, "/usr/sbin/haproxy", argv, other_root.string());  // the other instance
+  plant(101, 100, 510, "/usr/sbin/haproxy", argv, other_root.string());
+  plant(200, 1, 900, "/usr/sbin/haproxy", argv);  // this instance's master
+  plant(201, 200, 910, "/usr/sbin/haproxy", argv);
+  plant(300, 1, 400, "/usr/sbin/haproxy", argv, (root_ / "gone").string());  // root unseen
+  ProcessTable t(root_.string());
+  EXPECT_TRUE(findStaleMasters(t, 200, state_).empty());
+  EXPECT_FALSE(verifyStaleMaster(t, 100, 200, state_));
+  EXPECT_FALSE(verifyStaleMaster(t, 300, 200, state_));
+  EXPECT_FALSE(verifyMaster(t, 100, state_, MasterRecord{100, 500, ""}));
+  EXPECT_FALSE(verifyWorker(t, 101, 100, state_));
+  EXPECT_TRUE(verifyMaster(t, 200, state_, MasterRecord{200, 900, ""}));
+  EXPECT_TRUE(verifyWorker(t, 201, 200, state_));
 }
 
 }  // namespace

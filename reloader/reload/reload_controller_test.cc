@@ -141,6 +141,7 @@ class ReloadPassTest : public ::testing::Test {
       cmd << a << '\0';
     }
     fs::create_symlink("/usr/sbin/haproxy", d / "exe");
+    fs::create_symlink("/", d / "root");
   }
 
   ReloadController controller() {
