@@ -49,7 +49,7 @@ std::map<std::string, common::HttpHandler> watchHandlers(prometheus::Registry& r
     if (auto master = findVerifiedMaster(table, state)) {
       pids = std::to_string(*master);
       for (const auto& p : table.list()) {
-        if (p.ppid == *master && isOurHaproxy(table, p, state)) {
+        if (p.ppid == *master && isInstanceHaproxy(p, state)) {
           pids += " " + std::to_string(p.pid);
         }
       }

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -129,13 +130,56 @@ bool isInstanceHaproxy(const ProcessInfo& p, const std::string& state_dir) {
   return false;
 }
 
+// Where `dir` comes from in a mount table (`/proc/<pid>/mountinfo`): the device of
+// the mount that holds it and its path inside that device's filesystem. The last of
+// the longest mount points that contain it wins (a later mount hides an earlier one).
+std::optional<std::string> mountSource(const std::string& mountinfo, const std::string& dir) {
+  std::optional<std::string> best;
+  size_t best_len = 0;
+  std::istringstream in(mountinfo);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream f(line);
+    std::string id, parent, device, root, point;
+    if (!(f >> id >> parent >> device >> root >> point)) {
+      continue;
+    }
+    const bool holds =
+        point == "/" || dir == point ||
+        (dir.rfind(point, 0) == 0 && dir.size() > point.size() && dir[point.size()] == '/');
+    if (holds && point.size() >= best_len) {
+      best_len = point.size();
+      const std::string rel = point == "/" ? dir : dir.substr(point.size());
+      const std::string path = (root == "/" ? "" : root) + rel;
+      best = device + " " + (path.empty() ? "/" : path);
+    }
+  }
+  return best;
+}
+
 bool ProcessTable::seesDir(pid_t pid, const std::string& dir) const {
   const std::string abs = common::absolutePath(dir);
   struct stat here {};
   struct stat there {};
-  const std::string through = root_ + "/" + std::to_string(pid) + "/root" + abs;
-  return ::stat(abs.c_str(), &here) == 0 && ::stat(through.c_str(), &there) == 0 &&
-         here.st_dev == there.st_dev && here.st_ino == there.st_ino;
+  const std::string proc = root_ + "/" + std::to_string(pid);
+  if (::stat(abs.c_str(), &here) != 0) {
+    return false;
+  }
+  if (::stat((proc + "/root" + abs).c_str(), &there) == 0) {
+    return here.st_dev == there.st_dev && here.st_ino == there.st_ino;
+  }
+  if (errno != EACCES && errno != EPERM) {
+    return false;
+  }
+  // Its root is closed to us (an HAProxy with file capabilities is not dumpable): its
+  // mount table is not. The same device and path inside it as ours: the same directory.
+  auto ours = common::readFile(root_ + "/self/mountinfo");
+  auto theirs = common::readFile(proc + "/mountinfo");
+  if (!ours || !theirs) {
+    return false;
+  }
+  auto a = mountSource(*ours, abs);
+  auto b = mountSource(*theirs, abs);
+  return a && b && *a == *b;
 }
 
 bool isOurHaproxy(const ProcessTable& table, const ProcessInfo& p, const std::string& state_dir) {
@@ -181,11 +225,11 @@ common::Status verifyMaster(const ProcessTable& table, pid_t pid, const std::str
   if (!p) {
     return refused("pid " + std::to_string(pid) + " is not running (stale pid file)");
   }
-  if (!isOurHaproxy(table, *p, state_dir)) {
+  if (!isInstanceHaproxy(*p, state_dir)) {
     return refused("pid " + std::to_string(pid) + " is not an HAProxy of this instance's " +
                    state_dir + " (exe " + (p->exe.empty() ? "?" : p->exe) + ")");
   }
-  if (auto parent = table.read(p->ppid); parent && isOurHaproxy(table, *parent, state_dir)) {
+  if (auto parent = table.read(p->ppid); parent && isInstanceHaproxy(*parent, state_dir)) {
     return refused("pid " + std::to_string(pid) + " is a worker, not a master");
   }
   if (!record || record->pid != pid) {
@@ -212,7 +256,7 @@ common::Status verifyWorker(const ProcessTable& table, pid_t pid, pid_t master,
     return refused("pid " + std::to_string(pid) + " is not a child of master " +
                    std::to_string(master));
   }
-  if (!isOurHaproxy(table, *p, state_dir)) {
+  if (!isInstanceHaproxy(*p, state_dir)) {
     return refused("pid " + std::to_string(pid) + " is not an HAProxy of " + state_dir);
   }
   return {};
@@ -228,10 +272,10 @@ common::Status verifyStaleMaster(const ProcessTable& table, pid_t pid, pid_t cur
   if (!p || !cur) {
     return refused("pid " + std::to_string(pid) + " or the current master is not running");
   }
-  if (!isOurHaproxy(table, *p, state_dir) || !isOurHaproxy(table, *cur, state_dir)) {
+  if (!isOurHaproxy(table, *p, state_dir) || !isInstanceHaproxy(*cur, state_dir)) {
     return refused("pid " + std::to_string(pid) + " is not an HAProxy of " + state_dir);
   }
-  if (auto parent = table.read(p->ppid); parent && isOurHaproxy(table, *parent, state_dir)) {
+  if (auto parent = table.read(p->ppid); parent && isInstanceHaproxy(*parent, state_dir)) {
     return refused("pid " + std::to_string(pid) + " is a worker, not a master");
   }
   if (p->start_time >= cur->start_time) {

@@ -50,6 +50,12 @@ std::vector<std::string> masterArgv(const std::string& haproxy_bin, const std::s
 // or master socket of this state dir. Pure: a path names no instance by itself.
 bool isInstanceHaproxy(const ProcessInfo& p, const std::string& state_dir);
 
+// Where `dir` comes from in a mount table (the text of /proc/<pid>/mountinfo): the
+// device of the mount that holds it and its path inside that device's filesystem
+// ("0:52 /volumes/a/state"); what ProcessTable::seesDir compares when a process's
+// root is closed to us. Pure.
+std::optional<std::string> mountSource(const std::string& mountinfo, const std::string& dir);
+
 // isInstanceHaproxy(), and the process sees this state dir itself (seesDir): an HAProxy
 // of this instance, never another instance's at the same path.
 bool isOurHaproxy(const ProcessTable& table, const ProcessInfo& p, const std::string& state_dir);
@@ -65,7 +71,8 @@ common::Status writeMasterRecord(const std::string& state_dir, const MasterRecor
 
 // Ok when `pid` is verified as this instance's master, else the error says why:
 // pid > 1, alive, HAProxy of this state dir, no HAProxy parent of this instance
-// (a worker is not a master), and the start time recorded when it was started.
+// (a worker is not a master), and the pid and start time recorded in this state dir's
+// haproxy.master by the entrypoint that exec'd it: something only this instance has.
 common::Status verifyMaster(const ProcessTable& table, pid_t pid, const std::string& state_dir,
                             const std::optional<MasterRecord>& record);
 // Same for a worker of a verified master: its parent must be that master.
@@ -73,7 +80,8 @@ common::Status verifyWorker(const ProcessTable& table, pid_t pid, pid_t master,
                             const std::string& state_dir);
 
 // Ok when `pid` is a stale master of `state_dir`, else why it is not: an HAProxy
-// master (no HAProxy parent of this instance) of this state dir, other than and
+// master (no HAProxy parent of this instance) that sees this very state dir
+// (isOurHaproxy: not another instance's at the same path), other than and
 // started before `current` (the verified master). Such a master is left over by a
 // handover that missed its -sf, and splits the traffic with the current one.
 common::Status verifyStaleMaster(const ProcessTable& table, pid_t pid, pid_t current,

@@ -212,10 +212,29 @@ TEST_F(StaleMasters, AnotherInstanceAtTheSamePathInItsOwnMountNamespaceIsNeverOu
   EXPECT_TRUE(findStaleMasters(t, 200, state_).empty());
   EXPECT_FALSE(verifyStaleMaster(t, 100, 200, state_));
   EXPECT_FALSE(verifyStaleMaster(t, 300, 200, state_));
-  EXPECT_FALSE(verifyMaster(t, 100, state_, MasterRecord{100, 500, ""}));
-  EXPECT_FALSE(verifyWorker(t, 101, 100, state_));
   EXPECT_TRUE(verifyMaster(t, 200, state_, MasterRecord{200, 900, ""}));
   EXPECT_TRUE(verifyWorker(t, 201, 200, state_));
+}
+
+TEST(MountSource, TheSamePathInTwoContainersIsTwoDirectories) {
+  // Each container mounts its own volume at /run/mlb; a third shares the first's.
+  const std::string a =
+      "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+      "40 22 8:1 /var/lib/volumes/a /run/mlb rw - ext4 /dev/sda1 rw\n";
+  const std::string b =
+      "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+      "41 22 8:1 /var/lib/volumes/b /run/mlb rw - ext4 /dev/sda1 rw\n";
+  const std::string a_too =
+      "30 1 0:99 / / rw - overlay overlay rw\n"
+      "45 30 8:1 /var/lib/volumes/a /run/mlb rw - ext4 /dev/sda1 rw\n";
+  EXPECT_EQ(mountSource(a, "/run/mlb"), "8:1 /var/lib/volumes/a");
+  EXPECT_NE(mountSource(a, "/run/mlb"), mountSource(b, "/run/mlb"));
+  EXPECT_EQ(mountSource(a, "/run/mlb"), mountSource(a_too, "/run/mlb"));
+  EXPECT_EQ(mountSource(a, "/run/mlb/sub"), "8:1 /var/lib/volumes/a/sub");
+  EXPECT_EQ(mountSource(a, "/run/mlbx"), "8:1 /run/mlbx");  // not under the mount point
+  // A later mount at the same point hides the earlier one.
+  EXPECT_EQ(mountSource(a + "50 22 0:7 / /run/mlb rw - tmpfs t rw\n", "/run/mlb"), "0:7 /");
+  EXPECT_FALSE(mountSource("", "/run/mlb"));
 }
 
 }  // namespace
