@@ -44,9 +44,11 @@ Result<ConfigCheck> checkConfig(ProcessRunner& runner, const std::string& haprox
   c.output = r->err + r->out;
   c.exit_code = r->exit_code;
   c.term_signal = r->term_signal;
+  const bool verdict = r->term_signal == 0 && r->exit_code == 1 && !parseAlerts(c.output).empty();
   c.outcome = r->timed_out ? ConfigCheck::Outcome::kTimedOut
               : r->ok()    ? ConfigCheck::Outcome::kValid
-                           : ConfigCheck::Outcome::kInvalid;
+              : verdict    ? ConfigCheck::Outcome::kInvalid
+                           : ConfigCheck::Outcome::kFailed;
   return c;
 }
 

@@ -23,7 +23,9 @@ std::vector<HaproxyAlert> parseAlerts(std::string_view output);
 std::string alertSummary(std::string_view output);
 
 struct ConfigCheck {
-  enum class Outcome { kValid, kInvalid, kTimedOut };
+  // kInvalid is a verdict: HAProxy exited 1 with [ALERT] lines. kFailed is none: killed
+  // by a signal (OOM), or an exit without an alert — retry, never reject on it.
+  enum class Outcome { kValid, kInvalid, kTimedOut, kFailed };
   Outcome outcome = Outcome::kValid;
   std::string output;  // stderr then stdout
   int exit_code = 0;

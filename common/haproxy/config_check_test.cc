@@ -74,5 +74,22 @@ TEST(CheckConfig, RunsHaproxyDashCAndClassifiesTheResult) {
   EXPECT_EQ(c->outcome, ConfigCheck::Outcome::kTimedOut);
 }
 
+TEST(CheckConfig, OnlyAnExitWithAlertsIsAVerdict) {
+  ProcessResult killed;  // the OOM killer, mid-check
+  killed.exit_code = -1;
+  killed.term_signal = 9;
+  RecordedRunner oom(killed);
+  auto c = checkConfig(oom, "haproxy", "x.cfg", std::chrono::seconds(5));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->outcome, ConfigCheck::Outcome::kFailed);
+  ProcessResult silent;  // an exit without a word
+  silent.exit_code = 1;
+  silent.err = "haproxy: error while loading shared libraries\n";
+  RecordedRunner broken(silent);
+  c = checkConfig(broken, "haproxy", "x.cfg", std::chrono::seconds(5));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->outcome, ConfigCheck::Outcome::kFailed);
+}
+
 }  // namespace
 }  // namespace mlb::common

@@ -302,6 +302,12 @@ Reconciler::ValidationResult Reconciler::validate(const RenderedConfig& rendered
         "haproxy -c timed out after " + std::to_string(options_.validate_timeout.count()) + " ms";
     return v;
   }
+  if (r->outcome == common::ConfigCheck::Outcome::kFailed) {
+    v.not_checked = true;  // no verdict: the pass fails and is retried, nobody quarantined
+    v.global_error = "haproxy -c gave no verdict (exit " + std::to_string(r->exit_code) +
+                     ", signal " + std::to_string(r->term_signal) + ")";
+    return v;
+  }
   Attribution a = attributeAlerts(r->output, rendered.config, rendered.spans);
   v.offending_apps = std::move(a.apps);
   v.global_error = std::move(a.unattributed);

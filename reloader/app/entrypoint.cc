@@ -112,9 +112,13 @@ int runHaproxyEntrypoint(const std::vector<std::string>& args,
           chosen = current;
           break;
         }
-        logWarn("first bundle is invalid; waiting for another",
+        const bool verdict = valid.error().code != common::ErrorCode::Unavailable;
+        logWarn(verdict ? "first bundle is invalid; waiting for another"
+                        : "first bundle could not be checked; checking it again",
                 {{"version", current}, {"reason", valid.error().message}});
-        last_rejected = current;
+        if (verdict) {
+          last_rejected = current;  // a check without a verdict is tried again
+        }
       }
       if (std::chrono::steady_clock::now() >= until) {
         break;

@@ -162,6 +162,12 @@ bool WatchLoop::report(const ApplyResult& r) {
               {{"version", r.version}, {"reason", r.reason}});
       return false;
     case ApplyResult::Kind::Failed:
+      if (r.check_failed) {
+        m_.validations.Add({{"result", "no_verdict"}}).Increment();
+        logWarn("haproxy -c gave no verdict; retried with backoff, not rejected",
+                {{"version", r.version}, {"reason", r.reason}});
+        return false;
+      }
       m_.validations.Add({{"result", "valid"}}).Increment();
       m_.reloads.Add({{"kind", "reload"}, {"result", "failure"}}).Increment();
       logWarn("reload failed", {{"version", r.version}, {"reason", r.reason}});

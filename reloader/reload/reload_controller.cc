@@ -154,6 +154,12 @@ namespace {
 // A bundle HAProxy would not load, or that could not be checked: why.
 common::Status invalidBundle(std::string why) { return common::Error::invalidData(std::move(why)); }
 
+// A bundle that could not be checked (haproxy -c killed, timed out, not started): no
+// verdict, retried with backoff, never remembered as rejected.
+common::Status noVerdict(std::string why) {
+  return common::Error{common::ErrorCode::Unavailable, std::move(why)};
+}
+
 }  // namespace
 
 common::Status ReloadController::validate(const std::string& version) {
@@ -180,21 +186,23 @@ common::Status ReloadController::validate(const std::string& version) {
   if (path != dir + "/haproxy.cfg") {
     ::unlink(path.c_str());
   }
+  // Only HAProxy's verdict rejects; anything else is a failure to check, retried.
   if (!r) {
-    return invalidBundle(r.error().message);
+    return noVerdict("haproxy -c could not run: " + r.error().message);
   }
-  if (r->outcome == common::ConfigCheck::Outcome::kTimedOut) {
-    return invalidBundle("haproxy -c timed out");
+  switch (r->outcome) {
+    case common::ConfigCheck::Outcome::kValid:
+      return {};
+    case common::ConfigCheck::Outcome::kTimedOut:
+      return noVerdict("haproxy -c timed out after " +
+                       std::to_string(options_.validate_timeout.count()) + " ms");
+    case common::ConfigCheck::Outcome::kFailed:
+      return noVerdict("haproxy -c gave no verdict (exit " + std::to_string(r->exit_code) +
+                       ", signal " + std::to_string(r->term_signal) + ")");
+    case common::ConfigCheck::Outcome::kInvalid:
+      break;
   }
-  if (r->outcome == common::ConfigCheck::Outcome::kValid) {
-    return {};
-  }
-  std::string alerts = common::alertSummary(r->output);
-  if (alerts.empty()) {
-    alerts = "haproxy -c failed (exit " + std::to_string(r->exit_code) + ", signal " +
-             std::to_string(r->term_signal) + ") without output";
-  }
-  return invalidBundle(alerts);
+  return invalidBundle(common::alertSummary(r->output));
 }
 
 common::Status ReloadController::setLive(const std::string& version) {
@@ -311,10 +319,24 @@ bool ReloadController::appliedAtStartup(const std::string& version, pid_t master
 }
 
 bool ReloadController::rejectIfInvalid(const std::string& version, ApplyResult& res) {
+  if (auto wait = retryBackoff(check_retry_, version, "failed check(s)"); !wait.empty()) {
+    res.kind = ApplyResult::Kind::Waiting;
+    res.reason = wait;
+    return true;
+  }
   common::Status valid = validate(version);
   if (valid) {
+    check_retry_.erase(version);
     return false;
   }
+  if (valid.error().code == common::ErrorCode::Unavailable) {
+    noteRetry(check_retry_, version, std::chrono::seconds(16));
+    res.kind = ApplyResult::Kind::Failed;
+    res.check_failed = true;
+    res.reason = valid.error().message;
+    return true;
+  }
+  check_retry_.erase(version);
   noteRejected(version, valid.error().message);
   saveStatus(res);
   res.kind = ApplyResult::Kind::Rejected;
@@ -579,25 +601,35 @@ std::string ReloadController::bundleDir(const std::string& version) const {
   return options_.state_dir + "/bundles/" + version;
 }
 
-std::string ReloadController::unconfirmedBackoff(const std::string& version) const {
-  auto it = unconfirmed_.find(version);
-  if (it == unconfirmed_.end() || clock_.now() >= it->second.retry_at) {
+std::string ReloadController::retryBackoff(const std::map<std::string, Retry>& book,
+                                           const std::string& version, const char* what) const {
+  auto it = book.find(version);
+  if (it == book.end() || clock_.now() >= it->second.retry_at) {
     return "";
   }
-  return "backing off after " + std::to_string(it->second.attempts) +
-         " unconfirmed reload(s) of this version";
+  return "backing off after " + std::to_string(it->second.attempts) + " " + what +
+         " of this version";
+}
+
+void ReloadController::noteRetry(std::map<std::string, Retry>& book, const std::string& version,
+                                 std::chrono::seconds cap) {
+  if (book.size() > 16 && !book.count(version)) {
+    book.clear();  // only the version being applied matters
+  }
+  Retry& u = book[version];
+  ++u.attempts;
+  // 1 s, 2 s, 4 s ... the cap.
+  auto delay = std::chrono::seconds(1) * (1 << std::min(u.attempts - 1, 6));
+  u.retry_at = clock_.now() + std::min<std::chrono::milliseconds>(delay, cap);
+}
+
+std::string ReloadController::unconfirmedBackoff(const std::string& version) const {
+  return retryBackoff(unconfirmed_, version, "unconfirmed reload(s)");
 }
 
 void ReloadController::noteUnconfirmed(const std::string& version) {
-  if (unconfirmed_.size() > 16 && !unconfirmed_.count(version)) {
-    unconfirmed_.clear();  // only the version being applied matters
-  }
-  Unconfirmed& u = unconfirmed_[version];
-  ++u.attempts;
   ++unconfirmed_total_;
-  // 1 s, 2 s, 4 s ... 60 s.
-  auto delay = std::chrono::seconds(1) * (1 << std::min(u.attempts - 1, 6));
-  u.retry_at = clock_.now() + std::min<std::chrono::milliseconds>(delay, std::chrono::seconds(60));
+  noteRetry(unconfirmed_, version, std::chrono::seconds(60));
 }
 
 void ReloadController::governStaleMasters(pid_t master, GovernResult& g) {

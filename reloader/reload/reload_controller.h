@@ -71,6 +71,7 @@ struct ApplyResult {
   ApplyMethod method = ApplyMethod::None;
   size_t runtime_commands = 0;  // commands of the runtime batch sent
   bool runtime_failed = false;  // the batch got a reply it must not (then a reload)
+  bool check_failed = false;    // haproxy -c gave no verdict (killed, timed out): retried
   std::string fallback;         // runtime on, applied by reload: why (a fixed text)
   // Failures on the way that did not decide the outcome (a rollback of live or a
   // status.json write that failed): each is retried at the next pass.
@@ -102,8 +103,9 @@ class ReloadController : public ReloadPass {
   // The runtime path's share of govern(), right after a runtime batch: drained servers
   // deleted once idle, the drift of the backends the batch changed. No process scan.
   GovernResult governRuntime() override;
-  // Validates the bundle `version` (haproxy -c): ok when valid, else the reason
-  // ([ALERT] lines).
+  // Validates the bundle `version` (haproxy -c): ok when valid; InvalidData with the
+  // [ALERT] lines when HAProxy says it is not; Unavailable when there is no verdict
+  // (killed by a signal, timed out, not started, no alert).
   common::Status validate(const std::string& version);
   // Points live at bundles/<version>.
   common::Status setLive(const std::string& version);
@@ -159,13 +161,19 @@ class ReloadController : public ReloadPass {
   std::string pending_rollback_;  // live must go back to this version
   void saveStatus(ApplyResult& res);
   void rollBack(const std::string& previous_live, ApplyResult& res);
-  // Reloads that show proc did not confirm, per version: retried with backoff.
-  struct Unconfirmed {
+  // Versions retried with backoff: reloads that show proc did not confirm, checks that
+  // gave no verdict (never rejections).
+  struct Retry {
     int attempts = 0;
     common::Clock::TimePoint retry_at;
   };
-  std::map<std::string, Unconfirmed> unconfirmed_;
+  std::map<std::string, Retry> unconfirmed_;
+  std::map<std::string, Retry> check_retry_;
   uint64_t unconfirmed_total_ = 0;
+  std::string retryBackoff(const std::map<std::string, Retry>& book, const std::string& version,
+                           const char* what) const;
+  void noteRetry(std::map<std::string, Retry>& book, const std::string& version,
+                 std::chrono::seconds cap);
   std::string unconfirmedBackoff(const std::string& version) const;
   void noteUnconfirmed(const std::string& version);
   // Stale masters: when each got its first and its last SIGUSR1.

@@ -91,12 +91,14 @@ class FakeHaproxy : public HaproxySockets {
 class RecordedCheck : public common::ProcessRunner {
  public:
   std::string alerts;  // empty: valid
+  int signal = 0;      // killed by it (no verdict)
   int runs = 0;
   common::Result<common::ProcessResult> run(const std::vector<std::string>&,
                                             std::chrono::milliseconds) override {
     ++runs;
     common::ProcessResult r;
-    r.exit_code = alerts.empty() ? 0 : 1;
+    r.exit_code = signal ? -1 : alerts.empty() ? 0 : 1;
+    r.term_signal = signal;
     r.err = alerts;
     return r;
   }
@@ -207,6 +209,31 @@ TEST_F(ReloadPassTest, AnInvalidBundleIsRejectedWithoutAReload) {
   EXPECT_EQ(live(), "bundles/v1");
   EXPECT_EQ(haproxy_.reloads, 0);
   EXPECT_EQ(std::count(haproxy_.commands.begin(), haproxy_.commands.end(), "reload"), 0);
+}
+
+TEST_F(ReloadPassTest, ACheckKilledByASignalIsRetriedWithBackoffAndNeverRejected) {
+  // It was written to status.json as a rejection, remembered across restarts and
+  // never retried: a stable cluster stayed on the old config.
+  options_.runtime = true;
+  check_.signal = 9;
+  auto rc = controller();
+  ApplyResult r = rc.applyOnce();
+  EXPECT_EQ(r.kind, ApplyResult::Kind::Failed);
+  EXPECT_TRUE(r.check_failed);
+  EXPECT_EQ(rc.rejectedCount(), 0u);
+  auto status = common::readFile(state_ + "/status.json");
+  EXPECT_TRUE(!status || status->find("\"v2\"") == std::string::npos);
+  EXPECT_EQ(rc.applyOnce().kind, ApplyResult::Kind::Waiting);  // backing off
+  EXPECT_EQ(check_.runs, 1);
+  check_.signal = 0;  // the check works again
+  clock_.advance(std::chrono::seconds(1));
+  r = rc.applyOnce();
+  EXPECT_EQ(r.kind, ApplyResult::Kind::Applied) << r.reason;
+  EXPECT_EQ(live(), "bundles/v2");
+  // A fresh process does not remember it either.
+  auto again = controller();
+  again.loadStatus();
+  EXPECT_EQ(again.rejectedCount(), 0u);
 }
 
 TEST_F(ReloadPassTest, AnUnreachableMasterCliFallsBackToSigusr2ToTheVerifiedMasterOnly) {
