@@ -188,8 +188,12 @@ def stat(sock):
         if not header or len(f) < len(header) - 1 or f[1] in ("FRONTEND", "BACKEND"):
             continue
         col = dict(zip(header, f))
-        out.setdefault(f[0], {})[f[1]] = (col["status"].split(" ")[0], col["weight"],
-                                          col["slim"])
+        status = col["status"].split(" ")[0]
+        # The effective weight of a server in MAINT carries no traffic, and HAProxy
+        # computes a dynamic server's only once it first leaves MAINT: the configured
+        # weight is compared through `show servers state` instead.
+        weight = "-" if status == "MAINT" else col["weight"]
+        out.setdefault(f[0], {})[f[1]] = (status, weight, col["slim"])
     return out
 
 
