@@ -243,6 +243,29 @@ class HandoverTests(ReloaderCase):
         self.assertEqual(get(self.port), (200, "v1"))
 
 
+class FailedHandoverTests(ReloaderCase):
+    def test_a_new_haproxy_that_fails_to_start_freezes_nothing(self):
+        """A handover to an HAProxy that exits at once (a newer image refusing the live
+        config, a bad binary): the old master keeps serving and stays governed — the next
+        bundle goes live through it. It was refused as "not the master recorded"."""
+        self.up("v1")
+        self.start_watch()
+        broken = os.path.join(self.state, "haproxy-broken")
+        with open(broken, "w") as f:
+            f.write("#!/bin/sh\necho 'refusing the configuration' >&2\nexit 1\n")
+        os.chmod(broken, 0o755)
+        bad = self.start("haproxy", "--state-dir", self.state, "--haproxy-bin", broken,
+                         "--wait-bundle", "1", log="broken.log")
+        self.assertEqual(bad.wait(30), 1, self.log("broken.log"))
+        self.assertEqual(get(self.port), (200, "v1"))
+        publish(self.state, "v2", config(self.state, self.port, "v2"))
+        self.assertTrue(self.serving("v2"), self.log("watch.log")[-2000:])
+        self.assertEqual(show_proc(self.state)["master"], self.master.pid)
+        self.assertFalse(os.path.exists(os.path.join(self.state, "haproxy.master.next")))
+        with open(os.path.join(self.state, "haproxy.master")) as f:
+            self.assertEqual(int(f.read().split()[0]), self.master.pid)
+
+
 class Publisher(threading.Thread):
     """Publishes a new bundle every `interval` seconds (bounded: at most 400)."""
 

@@ -18,6 +18,7 @@
 #include "reloader/app/reloader_flags.h"
 #include "reloader/haproxy/fd_budget.h"
 #include "reloader/haproxy/master_cli.h"
+#include "reloader/haproxy/pending_master.h"
 #include "reloader/haproxy/process_table.h"
 #include "reloader/reload/reload_controller.h"
 
@@ -158,6 +159,8 @@ int runHaproxyEntrypoint(const std::vector<std::string>& args,
   if (!lock) {
     logWarn("handing over without the handover lock", {{"error", lock.error().message}});
   }
+  // An earlier handover's master that serves by now becomes the recorded one first.
+  settlePendingMaster(table, unixSockets(), state);
   waitUntilRecordedMasterServes(table, state, std::chrono::seconds(30));
   std::vector<std::string> argv = masterArgv(flags.reload.haproxy_bin, state);
   auto old = findVerifiedMaster(table, state);
@@ -174,10 +177,13 @@ int runHaproxyEntrypoint(const std::vector<std::string>& args,
     logInfo("no HAProxy master to take over from", {{"reason", old.error().message}});
   }
   // Record who the master will be (this pid survives execv) and its start time, so
-  // that a reused pid is never mistaken for it.
+  // that a reused pid is never mistaken for it. Taking over, as pending: the old master
+  // stays the recorded one until this one serves (a start that fails freezes nothing).
   auto self = table.read(::getpid());
-  auto recorded = self ? writeMasterRecord(state, {::getpid(), self->start_time, live})
-                       : common::Status(common::Error::io("cannot read /proc/self"));
+  const MasterRecord rec{::getpid(), self ? self->start_time : 0, live};
+  auto recorded = !self ? common::Status(common::Error::io("cannot read /proc/self"))
+                  : old ? writePendingMaster(state, rec)
+                        : writeMasterRecord(state, rec);
   if (!recorded) {
     logError("cannot record the master identity",
              {{"state_dir", state}, {"error", recorded.error().message}});

@@ -187,7 +187,15 @@ bool isOurHaproxy(const ProcessTable& table, const ProcessInfo& p, const std::st
 }
 
 std::optional<MasterRecord> readMasterRecord(const std::string& state_dir) {
-  auto r = common::readFile(state_dir + "/haproxy.master");
+  return readMasterRecordFile(state_dir + "/haproxy.master");
+}
+
+std::optional<MasterRecord> readPendingMaster(const std::string& state_dir) {
+  return readMasterRecordFile(state_dir + "/haproxy.master.next");
+}
+
+std::optional<MasterRecord> readMasterRecordFile(const std::string& path) {
+  auto r = common::readFile(path);
   if (!r) {
     return std::nullopt;
   }
@@ -296,19 +304,26 @@ std::vector<pid_t> findStaleMasters(const ProcessTable& table, pid_t current,
 }
 
 common::Result<pid_t> findVerifiedMaster(const ProcessTable& table, const std::string& state_dir) {
-  // The record names the newest master as soon as its entrypoint execs; the pid file
-  // only once HAProxy wrote it. Trust the record when it verifies.
-  if (auto record = readMasterRecord(state_dir)) {
-    if (verifyMaster(table, record->pid, state_dir, record)) {
-      return record->pid;
-    }
+  // A handover's pending master once it runs HAProxy (the old one is being stopped by
+  // its -sf), else the recorded one; the pid file only once HAProxy wrote it and it
+  // verifies against one of them.
+  const auto pending = readPendingMaster(state_dir);
+  if (pending && verifyMaster(table, pending->pid, state_dir, pending)) {
+    return pending->pid;
+  }
+  const auto record = readMasterRecord(state_dir);
+  if (record && verifyMaster(table, record->pid, state_dir, record)) {
+    return record->pid;
   }
   auto content = common::readFile(state_dir + "/haproxy.pid");
   if (!content) {
     return common::Error::notFound("no pid file");
   }
   pid_t pid = static_cast<pid_t>(std::atoi(content->c_str()));
-  common::Status verified = verifyMaster(table, pid, state_dir, readMasterRecord(state_dir));
+  common::Status verified = verifyMaster(table, pid, state_dir, record);
+  if (!verified && pending && pending->pid == pid) {
+    verified = verifyMaster(table, pid, state_dir, pending);
+  }
   if (!verified) {
     return verified.error();
   }

@@ -67,6 +67,9 @@ struct MasterRecord {
   std::string live_version;  // the bundle `live` named when the master was started
 };
 std::optional<MasterRecord> readMasterRecord(const std::string& state_dir);
+// A handover's new master, recorded before its exec (pending_master.h).
+std::optional<MasterRecord> readPendingMaster(const std::string& state_dir);
+std::optional<MasterRecord> readMasterRecordFile(const std::string& path);
 common::Status writeMasterRecord(const std::string& state_dir, const MasterRecord& rec);
 
 // Ok when `pid` is verified as this instance's master, else the error says why:
@@ -90,8 +93,9 @@ common::Status verifyStaleMaster(const ProcessTable& table, pid_t pid, pid_t cur
 std::vector<pid_t> findStaleMasters(const ProcessTable& table, pid_t current,
                                     const std::string& state_dir);
 
-// The verified master: the one recorded in haproxy.master (written by the entrypoint
-// before it execs HAProxy), else the pid of <state>/haproxy.pid. The error says why
+// The verified master: a handover's pending one once it runs HAProxy, else the one
+// recorded in haproxy.master (written by the entrypoint before it execs HAProxy),
+// else the pid of <state>/haproxy.pid verified against either. The error says why
 // neither verifies (NotFound: no pid file).
 common::Result<pid_t> findVerifiedMaster(const ProcessTable& table, const std::string& state_dir);
 

@@ -15,6 +15,7 @@
 #include "common/haproxy/config_check.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "reloader/haproxy/pending_master.h"
 #include "reloader/haproxy/runtime_cli.h"
 
 namespace mlb::reloader {
@@ -242,6 +243,7 @@ ApplyResult ReloadController::applyOnce() {
     return res;
   }
   auto t0 = clock_.now();
+  settlePending();
   auto master = findVerifiedMaster(table_, options_.state_dir);
   if (!master) {
     res.kind = ApplyResult::Kind::Waiting;
@@ -680,8 +682,17 @@ void ReloadController::governServers(GovernResult& g) {
   }
 }
 
+void ReloadController::settlePending() {
+  const PendingMaster p = settlePendingMaster(table_, sockets_, options_.state_dir);
+  if (p == PendingMaster::Promoted || p == PendingMaster::Failed) {
+    last_pending_ = p;
+    ++pending_settled_;
+  }
+}
+
 GovernResult ReloadController::govern() {
   GovernResult g;
+  settlePending();
   auto master = findVerifiedMaster(table_, options_.state_dir);
   if (!master) {
     return g;

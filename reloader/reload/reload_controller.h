@@ -21,6 +21,7 @@
 #include "common/clock.h"
 #include "common/process/process_runner.h"
 #include "reloader/haproxy/master_cli.h"
+#include "reloader/haproxy/pending_master.h"
 #include "reloader/haproxy/process_table.h"
 #include "reloader/haproxy/runtime_plan.h"
 #include "reloader/reload/runtime_executor.h"
@@ -155,6 +156,10 @@ class ReloadController : public ReloadPass {
   std::string statsSocket() const;
   std::string bundleDir(const std::string& version) const;
   size_t last_commands_ = 0;
+  // A handover's pending master: promoted once it serves, dropped once it is gone.
+  void settlePending();
+  PendingMaster last_pending_ = PendingMaster::None;
+  uint64_t pending_settled_ = 0;
   RuntimeExecutor runtime_;  // after options_, sockets_, clock_: built from them
   void governServers(GovernResult& g);
   bool status_dirty_ = false;     // status.json is behind: write it at the next pass
