@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -48,14 +49,51 @@ std::optional<common::LogLevel> parseLogLevel(std::string v) {
   return it == kLevels.end() ? std::nullopt : std::optional<common::LogLevel>(it->second);
 }
 
+// "%40" -> "@" (userinfo in a URL is percent-encoded); a bad escape stays as it is.
+std::string percentDecoded(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+// Takes `user:password@` out of a URL: the URL kept (logs, metrics, /v1/status, DNS)
+// never carries it; the credentials go where --auth-credentials goes.
+std::string withoutUserinfo(const std::string& url, std::string& userinfo) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string::npos) {
+    return url;
+  }
+  const size_t start = scheme + 3;
+  const size_t end = std::min(url.find_first_of("/?#", start), url.size());
+  const size_t at = url.rfind('@', end - 1);
+  if (at == std::string::npos || at < start) {
+    return url;
+  }
+  userinfo = percentDecoded(url.substr(start, at - start));
+  return url.substr(0, start) + url.substr(at + 1);
+}
+
 Status marathonUrls(V v, CF& f) {
   f.marathon.urls.clear();
+  f.url_credentials.clear();
   for (const auto& x : v) {
     for (auto& u : common::splitList(x)) {
       while (!u.empty() && u.back() == '/') {
         u.pop_back();
       }
-      f.marathon.urls.push_back(u);
+      std::string userinfo;
+      f.marathon.urls.push_back(withoutUserinfo(u, userinfo));
+      if (!userinfo.empty() && f.url_credentials.empty()) {
+        f.url_credentials = userinfo;
+      }
     }
   }
   return {};
@@ -353,6 +391,14 @@ bool finishFlags(ControllerFlags& out, std::string& error) {
     error = "--marathon needs at least one URL";
     return false;
   }
+  if (out.marathon.basic_auth.empty() && !out.url_credentials.empty()) {
+    if (out.url_credentials.find(':') == std::string::npos) {
+      error = "--marathon: the credentials in the URL must be user:password";
+      return false;
+    }
+    out.marathon.basic_auth = out.url_credentials;  // --auth-credentials wins
+  }
+  out.url_credentials.clear();
   if (Status range = checkRenderFlags(out.reconcile.build); !range) {
     error = range.error().message;
     return false;

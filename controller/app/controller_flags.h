@@ -27,6 +27,9 @@ struct ControllerFlags {
   bool sse = true;  // false: poll every loop.resync_interval (--poll-interval)
   std::chrono::milliseconds silence_timeout{30000};
   bool validate = true;
+  // `user:password@` taken out of a --marathon URL while parsing; becomes the basic
+  // auth when no --auth-credentials is given, then cleared.
+  std::string url_credentials;
   // marathon-lb's command line (see kMarathonLbOnly in controller_flags.cc).
   std::vector<std::string> notices;  // flags accepted that mlb does otherwise: one line each
   std::string haproxy_config;        // --haproxy-config: each published config is copied here

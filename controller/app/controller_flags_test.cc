@@ -63,6 +63,24 @@ TEST(ControllerFlags, MarathonLbsCommandLineIsAccepted) {
   EXPECT_NE(p.flags.notices[0].find("--command (marathon-lb) is ignored"), std::string::npos);
 }
 
+TEST(ControllerFlags, CredentialsInAMarathonUrlAreReadAsCredentialsAndNeverKeptInTheUrl) {
+  // They were parsed as the host "user:pass@host": the password went to DNS, logs,
+  // /v1/status and metric labels.
+  auto p = parse({"--marathon", "http://ops:s%40cret@m1:8080/,https://m2:8443"});
+  ASSERT_TRUE(p.ok) << p.error;
+  EXPECT_EQ(p.flags.marathon.urls, (std::vector<std::string>{"http://m1:8080", "https://m2:8443"}));
+  EXPECT_EQ(p.flags.marathon.basic_auth, "ops:s@cret");
+  EXPECT_TRUE(p.flags.url_credentials.empty());
+  auto explicit_wins =
+      parse({"--marathon", "http://a:b@m1:8080", "--auth-credentials", "ops:other"});
+  ASSERT_TRUE(explicit_wins.ok);
+  EXPECT_EQ(explicit_wins.flags.marathon.basic_auth, "ops:other");
+  EXPECT_EQ(explicit_wins.flags.marathon.urls, std::vector<std::string>{"http://m1:8080"});
+  auto no_password = parse({"--marathon", "http://justuser@m1:8080"});
+  EXPECT_FALSE(no_password.ok);
+  EXPECT_EQ(no_password.error.find("justuser"), std::string::npos);  // never printed
+}
+
 TEST(ControllerFlags, ShortOptionsEndAMultiValueFlag) {
   auto p = parse({"-m", "http://a", "-d", "--group", "g"});
   ASSERT_TRUE(p.ok) << p.error;
