@@ -352,7 +352,10 @@ class Differential:
         """[] once both serve the same within the settle time, else the differences."""
         deadline = time.monotonic() + self.settle
         while True:
-            diff = differences(self.a.snapshot(), self.b.snapshot())
+            try:
+                diff = differences(self.a.snapshot(), self.b.snapshot())
+            except OSError as e:  # a stats socket between two workers: not settled yet
+                diff = ["stats socket: %r" % e]
             if not diff or time.monotonic() > deadline:
                 return diff
             time.sleep(0.25)
