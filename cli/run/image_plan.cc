@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <utility>
 
 namespace mlb::cli {
@@ -188,7 +189,72 @@ const std::vector<std::string> kImageSecrets = {"MARATHON_USER", "MARATHON_PASSW
 const std::vector<std::string> kMarathonCredentials = {
     "DCOS_SERVICE_ACCOUNT_CREDENTIAL", "MLB_AUTH_CREDENTIALS", "MLB_DCOS_AUTH_CREDENTIALS"};
 
+// The prefix of the variables meant for one child alone, by child name.
+const std::map<std::string, std::string> kChildPrefixes = {{"controller", "MLB_RUN_CONTROLLER_"},
+                                                           {"reloader", "MLB_RUN_WATCH_"},
+                                                           {"haproxy", "MLB_RUN_ENTRYPOINT_"}};
+// Each of the three binds a port of its own: a shared MLB_LISTEN would make two of
+// them fail to bind and restart forever. It is the controller's (its API); the others
+// take theirs from MLB_RUN_WATCH_LISTEN / MLB_RUN_ENTRYPOINT_LISTEN.
+const std::vector<std::string> kOwnPorts = {"MLB_LISTEN"};
+
+// MLB_RUN_<CHILD>_X becomes MLB_X for that child alone; no child sees another's.
+void routeChildVariables(const ImageInput& in, ChildSpec& child) {
+  for (const auto& [name, prefix] : kChildPrefixes) {
+    child.drop_env.push_back(prefix + "*");
+  }
+  if (child.name != "controller") {
+    child.drop_env.insert(child.drop_env.end(), kOwnPorts.begin(), kOwnPorts.end());
+  }
+  const std::string& own = kChildPrefixes.at(child.name);
+  for (const auto& [k, v] : in.env) {
+    if (k.rfind(own, 0) == 0 && k.size() > own.size()) {
+      child.env["MLB_" + k.substr(own.size())] = v;
+    }
+  }
+}
+
 }  // namespace
+
+namespace {
+
+void mask(char* from, char* to) {
+  for (char* c = from; c < to; ++c) {
+    *c = '*';
+  }
+}
+
+// The user:password of "scheme://user:password@host..." in `arg`, masked.
+void maskUserinfo(char* arg) {
+  for (char* scheme = std::strstr(arg, "://"); scheme; scheme = std::strstr(scheme + 3, "://")) {
+    char* start = scheme + 3;
+    char* end = start + std::strcspn(start, "/?#, ");
+    char* at = nullptr;
+    for (char* c = start; c < end; ++c) {
+      at = *c == '@' ? c : at;
+    }
+    if (at) {
+      mask(start, at);
+    }
+  }
+}
+
+}  // namespace
+
+void scrubSecretArguments(int argc, char** argv) {
+  static const char* const kSecret[] = {"--auth-credentials", "--dcos-auth-credentials"};
+  for (int i = 1; i < argc; ++i) {
+    for (const char* flag : kSecret) {
+      const size_t n = std::strlen(flag);
+      if (std::strcmp(argv[i], flag) == 0 && i + 1 < argc) {
+        mask(argv[i + 1], argv[i + 1] + std::strlen(argv[i + 1]));
+      } else if (std::strncmp(argv[i], flag, n) == 0 && argv[i][n] == '=') {
+        mask(argv[i] + n + 1, argv[i] + std::strlen(argv[i]));
+      }
+    }
+    maskUserinfo(argv[i]);
+  }
+}
 
 bool dropsVariable(const ChildSpec& spec, const std::string& name) {
   for (const auto& d : spec.drop_env) {
@@ -246,6 +312,9 @@ common::Result<ImagePlan> planImageRun(const ImageInput& in) {
   plan.children.push_back(std::move(controller));
   plan.children.push_back({"reloader", {"mlb-reloader", "watch"}, {}, SIGTERM, others});
   plan.children.push_back({"haproxy", {"mlb-reloader", "haproxy"}, {}, SIGUSR1, others});
+  for (auto& child : plan.children) {
+    routeChildVariables(in, child);
+  }
   planNotices(in.env, plan);
   return plan;
 }

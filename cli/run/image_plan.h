@@ -23,6 +23,12 @@ struct ChildSpec {
   std::vector<std::string> drop_env;
 };
 
+// Overwrites, in place, the secrets of a command line (the values of
+// --auth-credentials and --dcos-auth-credentials, the user:password of a URL) with
+// '*': with --pid=host every process of the host reads /proc/<pid>/cmdline, which
+// shows this memory. Call it on main's argv once the arguments are copied.
+void scrubSecretArguments(int argc, char** argv);
+
 // Whether `name` is one of spec.drop_env.
 bool dropsVariable(const ChildSpec& spec, const std::string& name);
 

@@ -138,6 +138,57 @@ TEST(ImagePlanTest, SecretsReachOnlyTheChildThatNeedsThem) {
   EXPECT_FALSE(dropsVariable(plan->children[2], "HAPROXY_SSL"));
 }
 
+TEST(ImagePlanTest, EachChildGetsOnlyTheVariablesMeantForIt) {
+  // MLB_LISTEN reached the controller and the watcher: one never bound and restarted
+  // forever, nothing was published.
+  auto plan = planImageRun(input({"sse"}, {{"MLB_LISTEN", "0.0.0.0:9200"},
+                                           {"MLB_RUN_WATCH_LISTEN", "127.0.0.1:9203"},
+                                           {"MLB_RUN_CONTROLLER_MIN_INTERVAL", "0.5"},
+                                           {"MLB_STATE_DIR", "/state"}}));
+  ASSERT_TRUE(plan);
+  const auto& ctl = plan->children[0];
+  const auto& watch = plan->children[1];
+  const auto& entry = plan->children[2];
+  EXPECT_FALSE(dropsVariable(ctl, "MLB_LISTEN"));
+  EXPECT_TRUE(dropsVariable(watch, "MLB_LISTEN"));
+  EXPECT_TRUE(dropsVariable(entry, "MLB_LISTEN"));
+  EXPECT_EQ(watch.env.at("MLB_LISTEN"), "127.0.0.1:9203");  // its own, set after the drop
+  EXPECT_EQ(entry.env.count("MLB_LISTEN"), 0u);
+  EXPECT_EQ(ctl.env.at("MLB_MIN_INTERVAL"), "0.5");
+  EXPECT_EQ(watch.env.count("MLB_MIN_INTERVAL"), 0u);
+  for (const auto& child : plan->children) {
+    EXPECT_FALSE(dropsVariable(child, "MLB_STATE_DIR")) << child.name;  // shared
+    EXPECT_TRUE(dropsVariable(child, "MLB_RUN_WATCH_LISTEN")) << child.name;
+  }
+}
+
+TEST(ImagePlanTest, SecretsAreMaskedInTheSupervisorsOwnCommandLine) {
+  // They stayed on mlb-run's command line, readable by every process of the host.
+  std::vector<std::string> args = {"mlb-run",
+                                   "sse",
+                                   "--auth-credentials",
+                                   "a:b",
+                                   "--dcos-auth-credentials={\"k\":1}",
+                                   "--marathon",
+                                   "http://u:pw@m1:8080,http://m2:8080",
+                                   "--group",
+                                   "x"};
+  std::vector<std::vector<char>> mem;
+  std::vector<char*> argv;
+  for (const auto& a : args) {
+    mem.emplace_back(a.begin(), a.end());
+    mem.back().push_back('\0');
+  }
+  for (auto& m : mem) {
+    argv.push_back(m.data());
+  }
+  scrubSecretArguments(static_cast<int>(argv.size()), argv.data());
+  EXPECT_STREQ(argv[3], "***");
+  EXPECT_STREQ(argv[4], "--dcos-auth-credentials=*******");
+  EXPECT_STREQ(argv[6], "http://****@m1:8080,http://m2:8080");
+  EXPECT_STREQ(argv[8], "x");
+}
+
 TEST(ImagePlanTest, CredentialArgumentsMoveToTheControllerEnvironment) {
   auto plan = planImageRun(input({"sse", "--auth-credentials", "a:b", "--group", "external",
                                   "--dcos-auth-credentials={\"uid\":\"x\"}"},

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   using namespace mlb;
   cli::ImageInput in;
   in.args.assign(argv + 1, argv + argc);
+  cli::scrubSecretArguments(argc, argv);  // /proc/<pid>/cmdline shows this memory
   if (!in.args.empty() && (in.args[0] == "-h" || in.args[0] == "--help")) {
     std::cout << cli::kImageRunUsage;
     return 0;
