@@ -12,12 +12,13 @@
 #include <vector>
 
 #include "common/env.h"
+#include "reloader/haproxy/process_table.h"
 
 extern char** environ;
 
 namespace mlb::cli {
 
-PosixChildren::PosixChildren() {
+PosixChildren::PosixChildren(std::string state_dir) : state_dir_(std::move(state_dir)) {
   sigemptyset(&handled_);
   for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT}) {
     sigaddset(&handled_, sig);
@@ -74,6 +75,18 @@ void PosixChildren::signal(pid_t pid, int sig) {
   if (pid > 1) {  // kill(0 or -1, ...) would reach a process group or everything
     ::kill(pid, sig);
   }
+}
+
+void PosixChildren::signalGroup(pid_t child, int sig) {
+  if (child > 1) {  // its own group, made at its start (POSIX_SPAWN_SETPGROUP)
+    ::killpg(child, sig);
+  }
+}
+
+bool PosixChildren::newerHaproxyServes(pid_t exited) {
+  reloader::ProcessTable table;
+  auto master = reloader::findVerifiedMaster(table, state_dir_);
+  return master && *master != exited;
 }
 
 ChildEvent PosixChildren::wait(Millis timeout) {

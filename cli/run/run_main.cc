@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  cli::PosixChildren procs;
+  auto state = in.env.find("MLB_STATE_DIR");
+  cli::PosixChildren procs(state != in.env.end() && !state->second.empty() ? state->second
+                                                                           : "/run/mlb");
   return cli::Supervisor(plan->children, procs).run();
 }

@@ -59,7 +59,7 @@ void Supervisor::start(Child& c) {
   if (!pid) {
     logError("cannot start", {{"child", c.spec.name}, {"error", pid.error().message}});
     c.started = procs_.now();  // a failed start is a short run: the delay grows
-    afterUnaskedExit(c, -1);
+    afterUnaskedExit(c, -1, 0);
     return;
   }
   c.pid = *pid;
@@ -85,22 +85,26 @@ void Supervisor::onExit(pid_t pid, int status) {
     return;
   }
   logWarn("exited", {{"child", it->spec.name}, {"status", how}});
-  afterUnaskedExit(*it, status);
+  afterUnaskedExit(*it, status, pid);
 }
 
 // A child that exits on its own: restarted after a growing delay. Two exits end the
-// group instead: arguments the child refused, and HAProxy's master leaving cleanly,
-// which means a newer HAProxy (a new container) took its sockets over and soft-stopped
-// it — this container has been replaced.
-void Supervisor::afterUnaskedExit(Child& c, int status) {
+// group instead: arguments the child refused, and HAProxy's master leaving cleanly
+// while a newer HAProxy of this instance serves (a new container took its sockets over
+// and soft-stopped it — this container has been replaced). A master that left cleanly
+// with no newer one serving was stopped by someone else: restarted like any exit.
+void Supervisor::afterUnaskedExit(Child& c, int status, pid_t exited_pid) {
   if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == kBadArguments) {
     beginStop(c.spec.name + " refused its arguments", kBadArguments);
     return;
   }
   if (c.spec.stop_signal == SIGUSR1 && status != -1 && WIFEXITED(status) &&
       WEXITSTATUS(status) == 0) {
-    beginStop("HAProxy was soft-stopped by a newer HAProxy", 0);
-    return;
+    if (procs_.newerHaproxyServes(exited_pid)) {
+      beginStop("HAProxy was soft-stopped by a newer HAProxy", 0);
+      return;
+    }
+    logWarn("HAProxy was stopped, and no newer HAProxy of this instance serves: restarting");
   }
   const auto now = procs_.now();
   if (c.delay.count() == 0 || now - c.started >= opts_.steady_after) {
@@ -140,7 +144,7 @@ void Supervisor::onTimers() {
     for (auto& c : children_) {
       if (c.pid != 0) {
         logWarn("killing after the grace period", {{"child", c.spec.name}});
-        procs_.signal(c.pid, SIGKILL);
+        procs_.signalGroup(c.pid, SIGKILL);  // HAProxy's workers too
       }
     }
     kill_at_ = now + opts_.stop_grace;

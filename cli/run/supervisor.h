@@ -30,6 +30,12 @@ class ChildProcesses {
   virtual ~ChildProcesses() = default;
   virtual common::Result<pid_t> start(const ChildSpec& spec) = 0;
   virtual void signal(pid_t pid, int sig) = 0;
+  // To a child's whole process group (each child leads its own: HAProxy's workers are
+  // in its master's), for the SIGKILL after the grace.
+  virtual void signalGroup(pid_t child, int sig) = 0;
+  // Whether a newer HAProxy of this instance serves now, one other than `exited` (the
+  // master that left cleanly: replaced, or stopped by someone else).
+  virtual bool newerHaproxyServes(pid_t exited) = 0;
   // The next child exit or stop request, or kTimeout after `timeout`.
   virtual ChildEvent wait(Millis timeout) = 0;
   virtual Clock::time_point now() const = 0;
@@ -63,7 +69,7 @@ class Supervisor {
   };
   void start(Child& c);
   void onExit(pid_t pid, int status);
-  void afterUnaskedExit(Child& c, int status);
+  void afterUnaskedExit(Child& c, int status, pid_t exited_pid);
   void beginStop(const std::string& why, int exit_code);
   void onTimers();
   Millis nextWake() const;

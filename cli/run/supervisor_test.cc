@@ -42,6 +42,11 @@ class FakeChildren : public ChildProcesses {
       exitAt(pid, t + Millis(100), sig == SIGUSR1 ? exited(0) : killedBy(sig));
     }
   }
+  void signalGroup(pid_t pid, int sig) override {
+    groups.push_back(pid);
+    signal(pid, sig);
+  }
+  bool newerHaproxyServes(pid_t) override { return newer_haproxy; }
   ChildEvent wait(Millis timeout) override {
     if (++waits > 1000) {
       ADD_FAILURE() << "the supervisor does not finish";
@@ -69,6 +74,9 @@ class FakeChildren : public ChildProcesses {
     return ev;
   }
   Clock::time_point now() const override { return t; }
+
+  bool newer_haproxy = true;  // a newer HAProxy of this instance serves
+  std::vector<pid_t> groups;  // signalGroup() targets
 
   pid_t pidOf(const std::string& name) const {
     for (const auto& [pid, n] : running) {
@@ -168,6 +176,7 @@ TEST(SupervisorTest, AChildIgnoringItsStopSignalIsKilledAfterTheGraceAndTheExitI
   Supervisor s(specs(), f, o);
   EXPECT_EQ(s.run(), 1);
   EXPECT_EQ(f.signals.back(), (std::pair<std::string, int>{"reloader", SIGKILL}));
+  EXPECT_EQ(f.groups.size(), 1u);  // the kill goes to its process group (workers too)
   EXPECT_EQ(f.t, at(6100));
   EXPECT_TRUE(f.running.empty());
 }
@@ -190,6 +199,17 @@ TEST(SupervisorTest, HaproxyLeavingCleanlyMeansANewerOneTookOverAndTheGroupStops
   EXPECT_EQ(startTimesOf(f, "haproxy").size(), 1u);
   EXPECT_EQ(f.signals, (std::vector<std::pair<std::string, int>>{{"controller", SIGTERM},
                                                                  {"reloader", SIGTERM}}));
+}
+
+TEST(SupervisorTest, HaproxyStoppedBySomeoneElseIsRestartedNotTakenForReplaced) {
+  // A clean exit with no newer HAProxy of this instance serving: stopped, not replaced.
+  FakeChildren f;
+  f.newer_haproxy = false;
+  f.exitAt(102, at(20000), exited(0));
+  f.stopAt(at(30000));
+  Supervisor s(specs(), f);
+  EXPECT_EQ(s.run(), 0);
+  EXPECT_EQ(startTimesOf(f, "haproxy").size(), 2u);
 }
 
 TEST(SupervisorTest, HaproxyCrashingIsRestarted) {
