@@ -259,6 +259,40 @@ class NackTest(unittest.TestCase):
     def test_proxy_level_alert_is_attributed_by_proxy_name(self):
         self.bad_app_costs_only_itself(["--no-validate"], BAD_PROXY_RULE, "nonexistent")
 
+    def test_a_service_port_in_use_quarantines_its_app_and_others_go_live(self):
+        """2.6's haproxy -c does not bind: a new app's service port taken on the host
+        passed both checks, the reload failed with no line ("show proc: failed 1") and
+        publishing held for everyone. The reloader tries the new ports first."""
+        s = self.stack = Stack()
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        try:
+            s.sim("set_app", {"app": {
+                "id": "/other", "instances": 1,
+                "labels": {"HAPROXY_GROUP": "external"},
+                "portDefinitions": [{"port": port}],
+                "tasks": [{"id": "other.t0", "host": "127.0.0.1", "state": "TASK_RUNNING",
+                           "ports": [s.ports["db2"]]}]}})
+            self.assertTrue(wait_until(lambda: len(s.status().get("rejected", {})) == 1, 10),
+                            s.log("reloader.log"))
+            reason = list(s.status()["rejected"].values())[0]["reason"]
+            self.assertIn("Address already in use", reason)
+            t0 = time.monotonic()
+            s.scale_db(2)
+            self.assertTrue(wait_until(lambda: s.db_answers() == {"db", "db2"}, 10),
+                            s.log("controller.log"))
+            print("\n  port in use: /other quarantined, /db live %.2f s after its change"
+                  % (time.monotonic() - t0))
+            q = [e for e in s.ctl_status()["quarantined"] if e["app_id"] == "/other"]
+            self.assertEqual(len(q), 1, s.ctl_status())
+            self.assertEqual(q[0]["source"], "reloader")
+            self.assertIn("Address already in use", q[0]["reason"])
+            self.assertEqual(s.get("web"), "web")
+        finally:
+            taken.close()
+
     def test_unattributable_alert_holds_publishing(self):
         s = self.stack = Stack(["--no-validate"])
         good = os.path.basename(os.readlink(os.path.join(s.state, "current")))

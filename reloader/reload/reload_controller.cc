@@ -15,6 +15,7 @@
 #include "common/haproxy/config_check.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "reloader/haproxy/bind_check.h"
 #include "reloader/haproxy/pending_master.h"
 #include "reloader/haproxy/runtime_cli.h"
 
@@ -68,13 +69,14 @@ std::string bootstrapConfig(const std::string& state_dir) {
 
 ReloadController::ReloadController(ReloaderOptions options, common::ProcessRunner& runner,
                                    const ProcessTable& table, SignalFn signal,
-                                   HaproxySockets& sockets, common::Clock& clock)
+                                   HaproxySockets& sockets, common::Clock& clock, PortProbe& ports)
     : options_(std::move(options)),
       runner_(runner),
       table_(table),
       signal_(std::move(signal)),
       sockets_(sockets),
       clock_(clock),
+      ports_(ports),
       runtime_({statsSocket(), options_.drain_timeout, options_.drift_check_interval}, sockets,
                clock) {}
 
@@ -261,6 +263,10 @@ ApplyResult ReloadController::applyOnce() {
       rejectIfInvalid(version, res)) {
     return res;
   }
+  if (plan.kind == RuntimePlan::Kind::Reload && version != applied_ &&
+      rejectIfPortsTaken(version, previous_live, res)) {
+    return res;
+  }
   if (auto wait = unconfirmedBackoff(version); !wait.empty()) {
     res.kind = ApplyResult::Kind::Waiting;
     res.reason = wait;
@@ -343,6 +349,27 @@ bool ReloadController::rejectIfInvalid(const std::string& version, ApplyResult& 
   saveStatus(res);
   res.kind = ApplyResult::Kind::Rejected;
   res.reason = valid.error().message;
+  return true;
+}
+
+bool ReloadController::rejectIfPortsTaken(const std::string& version,
+                                          const std::string& previous_live, ApplyResult& res) {
+  auto next = common::readFile(bundleDir(version) + "/haproxy.cfg");
+  auto live = common::readFile(bundleDir(previous_live) + "/haproxy.cfg");
+  if (!next || previous_live.empty()) {
+    return false;
+  }
+  const std::string alerts =
+      newBindConflicts(live ? *live : "", *next, bundleDir(version) + "/haproxy.cfg", ports_);
+  if (alerts.empty()) {
+    return false;
+  }
+  // HAProxy would refuse the reload for it: a verdict, with a line the controller
+  // attributes to the app that asked for the port.
+  noteRejected(version, alerts);
+  saveStatus(res);
+  res.kind = ApplyResult::Kind::Rejected;
+  res.reason = alerts;
   return true;
 }
 

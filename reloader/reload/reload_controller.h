@@ -20,6 +20,7 @@
 
 #include "common/clock.h"
 #include "common/process/process_runner.h"
+#include "reloader/haproxy/bind_check.h"
 #include "reloader/haproxy/master_cli.h"
 #include "reloader/haproxy/pending_master.h"
 #include "reloader/haproxy/process_table.h"
@@ -95,7 +96,7 @@ class ReloadController : public ReloadPass {
   ReloadController(ReloaderOptions options, common::ProcessRunner& runner,
                    const ProcessTable& table, SignalFn signal,
                    HaproxySockets& sockets = unixSockets(),
-                   common::Clock& clock = common::systemClock());
+                   common::Clock& clock = common::systemClock(), PortProbe& ports = tcpPortProbe());
 
   // Loads status.json from a previous run (applied and rejected versions).
   void loadStatus();
@@ -125,6 +126,7 @@ class ReloadController : public ReloadPass {
   SignalFn signal_;
   HaproxySockets& sockets_;
   common::Clock& clock_;
+  PortProbe& ports_;
   std::string applied_;
   std::string applied_at_;
   ApplyMethod last_method_ = ApplyMethod::None;
@@ -140,6 +142,8 @@ class ReloadController : public ReloadPass {
   void retryPathErrors(ApplyResult& res);
   bool appliedAtStartup(const std::string& version, pid_t master, ApplyResult& res);
   bool rejectIfInvalid(const std::string& version, ApplyResult& res);
+  bool rejectIfPortsTaken(const std::string& version, const std::string& previous_live,
+                          ApplyResult& res);
   std::optional<pid_t> masterThatServes(std::optional<ShowProc>& before, ApplyResult& res);
   RuntimePlan planFor(const std::string& version, const std::string& previous_live);
   std::vector<std::string> otherFilesChanged(const std::string& a, const std::string& b) const;
