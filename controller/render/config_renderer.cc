@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "controller/model/labels.h"
+#include "controller/render/mlb_globals.h"
 
 namespace mlb::controller {
 namespace {
@@ -728,9 +729,15 @@ class ConfigAssembly {
   }
 
   Status head() {
-    if (auto st = global("HEAD", g_); !st) {
-      return st;
+    std::string text;
+    if (Status st = templates_.get("HEAD").render(g_, text); !st) {
+      return Error::invalidTemplate("template HAPROXY_HEAD: " + st.error().message);
     }
+    auto with_mlb = withMlbGlobals(text, opts_.state_dir);  // whatever the template says
+    if (!with_mlb) {
+      return with_mlb.error();
+    }
+    a_.addOwned(std::move(*with_mlb));
     for (const auto& e : entries_) {
       a_.add(sections_.userlist, e.f.userlist, e.service);
     }
