@@ -259,6 +259,24 @@ class NackTest(unittest.TestCase):
     def test_proxy_level_alert_is_attributed_by_proxy_name(self):
         self.bad_app_costs_only_itself(["--no-validate"], BAD_PROXY_RULE, "nonexistent")
 
+    def test_a_quarantined_app_is_served_with_its_current_tasks(self):
+        """The kept fragment held the servers of the moment its labels changed; a label
+        change is a new app version that replaces every task, so the app routed to
+        killed tasks until its labels changed again."""
+        s = self.stack = Stack(["--no-validate"])
+        s.sim("labels", {"app": "/api", "labels": {"HAPROXY_0_BACKEND_HTTP_OPTIONS":
+                                                  BAD_DIRECTIVE}})
+        self.assertTrue(wait_until(lambda: any(
+            e["app_id"] == "/api" for e in s.ctl_status()["quarantined"]), 10),
+            s.log("controller.log"))
+        # Marathon replaces /api's task: the new one answers "db2".
+        s.sim("add_task", {"app": "/api", "host": "127.0.0.1", "ports": [s.ports["db2"]]})
+        s.sim("kill_task", {"app": "/api", "task": "api.t0"})
+        self.assertTrue(wait_until(lambda: s.get("api") == "db2", 10),
+                        s.current_config()[-1500:])
+        self.assertNotIn("bogus-directive", s.live_config())
+        self.assertTrue(any(e["app_id"] == "/api" for e in s.ctl_status()["quarantined"]))
+
     def test_a_service_port_in_use_quarantines_its_app_and_others_go_live(self):
         """2.6's haproxy -c does not bind: a new app's service port taken on the host
         passed both checks, the reload failed with no line ("show proc: failed 1") and

@@ -193,8 +193,18 @@ struct Reconciler::Pass {
   RenderedConfig rendered;
   Bundle bundle;
 
+  // The servers this pass built for the services it took out (the app's current
+  // tasks): a last good fragment put back serves them, not the tasks of its day.
+  std::map<Key, std::vector<Server>> current_servers;
+
   void removeApp(const std::string& app_id) {
     auto& v = model.services;
+    for (const auto& s : v) {
+      const Key key{s.app_id, s.port_index};
+      if (s.app_id == app_id && !substituted.count(key)) {
+        current_servers[key] = s.servers;
+      }
+    }
     v.erase(
         std::remove_if(v.begin(), v.end(), [&](const Service& s) { return s.app_id == app_id; }),
         v.end());
@@ -218,6 +228,11 @@ struct Reconciler::Pass {
       return;
     }
     model.services.push_back(svc);
+    // Its last good definition (labels, templates) with the app's current tasks: a
+    // label change is a new app version that replaces every task.
+    if (auto cur = current_servers.find(key); cur != current_servers.end()) {
+      model.services.back().servers = cur->second;
+    }
     substituted.insert(key);
     quarantine[entry].kept_last_good = true;
   }
@@ -978,7 +993,7 @@ PassReport Reconciler::reconcile(const std::set<std::string>& hints) {
   auto t1 = options_.clock->now();
   const ParsedApps& parsed = *cache_;
   absorbReloaderVerdicts(report);
-  Pass pass{report, parsed, {}, {}, {}, trackHealth(parsed), {}, {}};
+  Pass pass{report, parsed, {}, {}, {}, trackHealth(parsed), {}, {}, {}};
   BuildOptions build = options_.build;
   build.memo = &memo_;
   build.unknown_health = [&pass](const std::string& id) -> std::optional<bool> {
