@@ -35,38 +35,67 @@ HostResolver::HostResolver(Options options, Lookup lookup, std::function<Clock::
       lookup_(lookup ? std::move(lookup) : Lookup(lookupIpv4)),
       now_(now ? std::move(now) : std::function<Clock::time_point()>(Clock::now)) {}
 
+std::shared_ptr<HostResolver::Pending> HostResolver::startLookup(const std::string& host) {
+  auto& pending = pending_[host];
+  if (pending && !pending->done) {
+    return pending;  // one lookup per name at a time
+  }
+  pending = std::make_shared<Pending>();
+  if (cache_->size() >= options_.max_entries) {
+    cache_->clear();  // bounded memory: a cache only
+  }
+  // The worker owns copies of what it touches: it may outlive a resolve() that timed
+  // out (and, detached, even this object).
+  std::thread([host, p = pending, mu = mu_, cache = cache_, lookup = lookup_, options = options_,
+               now = now_] {
+    auto address = lookup(host);
+    std::lock_guard<std::mutex> l(*mu);
+    const auto t = now();
+    (*cache)[host] = {address, t + (address ? options.ttl : options.negative_ttl),
+                      t + options.ttl * 4 / 5};
+    p->done = true;
+    p->cv.notify_all();
+  }).detach();
+  return pending;
+}
+
+std::chrono::milliseconds HostResolver::waitBudget() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - window_start_ >= std::chrono::seconds(1)) {
+    window_start_ = now;
+    waited_ = {};
+  }
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::duration(options_.timeout) - waited_);
+  return std::max(std::chrono::milliseconds(0), left);
+}
+
 std::optional<std::string> HostResolver::resolve(const std::string& host) {
   std::unique_lock<std::mutex> lock(*mu_);
   const auto now = now_();
-  if (auto it = cache_->find(host); it != cache_->end() && it->second.expires > now) {
-    return it->second.address;
-  }
-  auto& pending = pending_[host];
-  if (!pending || pending->done) {
-    pending = std::make_shared<Pending>();
-    if (cache_->size() >= options_.max_entries) {
-      cache_->clear();  // bounded memory: a cache only
+  if (auto it = cache_->find(host); it != cache_->end()) {
+    if (it->second.address) {
+      if (now >= it->second.refresh_at) {
+        startLookup(host);  // in the background: the answer serves meanwhile
+      }
+      return it->second.address;
     }
-    // The worker owns copies of what it touches: it may outlive a resolve() that
-    // timed out (and, detached, even this object).
-    std::thread([host, p = pending, mu = mu_, cache = cache_, lookup = lookup_, options = options_,
-                 now = now_] {
-      auto address = lookup(host);
-      std::lock_guard<std::mutex> l(*mu);
-      (*cache)[host] = {address, now() + (address ? options.ttl : options.negative_ttl)};
-      p->done = true;
-      p->cv.notify_all();
-    }).detach();
+    if (it->second.expires > now) {
+      return std::nullopt;  // a failure, not yet due again
+    }
   }
-  auto p = pending;
-  p->cv.wait_for(lock, options_.timeout, [&] { return p->done; });
-  if (p->done && pending_[host] == p) {
+  auto p = startLookup(host);
+  const auto t0 = std::chrono::steady_clock::now();
+  p->cv.wait_for(lock, waitBudget(), [&] { return p->done; });
+  waited_ += std::chrono::steady_clock::now() - t0;
+  if (!p->done) {
+    return std::nullopt;  // not yet: the next pass has it
+  }
+  if (pending_[host] == p) {
     pending_.erase(host);
   }
-  if (auto it = cache_->find(host); it != cache_->end() && p->done) {
-    return it->second.address;
-  }
-  return std::nullopt;
+  auto it = cache_->find(host);
+  return it == cache_->end() ? std::nullopt : it->second.address;
 }
 
 }  // namespace mlb::common

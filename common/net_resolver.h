@@ -1,9 +1,11 @@
 #pragma once
 // Host name -> IPv4 address for Mesos agents registered by name (marathon-lb resolved
-// them with gethostbyname and a cache). Each name is looked up in the background with
-// a bounded wait: a slow DNS never stalls a pass longer than `timeout` per name, and
-// the answer, when it comes, serves the next pass. Answers are cached for `ttl`,
-// failures for `negative_ttl`. Thread-safe.
+// them with gethostbyname and a cache). Lookups run in the background, each in its own
+// thread (in parallel). An answer is served from the cache, and still served once
+// expired while its refresh runs (a refresh starts at 80% of `ttl`): a slow DNS never
+// drops a task at an expiry. Only a name with no answer yet is waited for, and all such
+// waits share one bound, `timeout` per second however many names are cold: a pass
+// never stalls N x timeout. Failures are cached for `negative_ttl`. Thread-safe.
 #include <chrono>
 #include <functional>
 #include <map>
@@ -33,9 +35,12 @@ class HostResolver {
  private:
   struct Entry {
     std::optional<std::string> address;
-    Clock::time_point expires;
+    Clock::time_point expires;     // a failure: looked up again after it
+    Clock::time_point refresh_at;  // an answer: refreshed in the background after it
   };
   struct Pending;
+  std::shared_ptr<Pending> startLookup(const std::string& host);
+  std::chrono::milliseconds waitBudget();
   Options options_;
   Lookup lookup_;
   std::function<Clock::time_point()> now_;
@@ -43,6 +48,9 @@ class HostResolver {
   std::shared_ptr<std::map<std::string, Entry>> cache_ =
       std::make_shared<std::map<std::string, Entry>>();
   std::map<std::string, std::shared_ptr<Pending>> pending_;
+  // The waits of the current second (real time): together at most options_.timeout.
+  std::chrono::steady_clock::time_point window_start_{};
+  std::chrono::steady_clock::duration waited_{};
 };
 
 // getaddrinfo(host, AF_INET): the first IPv4 address as text, or nullopt.

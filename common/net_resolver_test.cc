@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <memory>
+#include <thread>
 
 namespace mlb::common {
 namespace {
@@ -33,9 +35,80 @@ TEST(HostResolver, CachesAnswersAndFailuresForTheirTtl) {
   EXPECT_EQ(r.resolve("nope"), std::nullopt);
   EXPECT_EQ(r.resolve("agent-1"), "10.0.0.1");
   EXPECT_EQ(calls.load(), 3);
-  now += 10s;
+  now += 10s;  // expired: served while its refresh runs
   EXPECT_EQ(r.resolve("agent-1"), "10.0.0.1");
+  for (int i = 0; i < 200 && calls.load() < 4; ++i) {
+    std::this_thread::sleep_for(5ms);
+  }
   EXPECT_EQ(calls.load(), 4);
+}
+
+// A lookup that blocks until released (a slow DNS).
+struct SlowDns {
+  std::mutex m;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<int> calls{0};
+  std::optional<std::string> answer(const std::string&) {
+    ++calls;
+    std::unique_lock<std::mutex> l(m);
+    cv.wait(l, [&] { return release; });
+    return std::optional<std::string>("10.0.0.9");
+  }
+  // The lookups started reach the DNS on their own threads: wait (bounded) for n.
+  int waitCalls(int n) {
+    for (int i = 0; i < 400 && calls.load() < n; ++i) {
+      std::this_thread::sleep_for(5ms);
+    }
+    return calls.load();
+  }
+  void close() {
+    std::lock_guard<std::mutex> l(m);
+    release = false;
+  }
+  void open() {
+    {
+      std::lock_guard<std::mutex> l(m);
+      release = true;
+    }
+    cv.notify_all();
+  }
+};
+
+TEST(HostResolver, AnExpiredAnswerIsServedWhileItsSlowRefreshRuns) {
+  // Tasks on named agents dropped out at each expiry when DNS answered slower than
+  // the bound: an expired entry was not served while it refreshed.
+  auto dns = std::make_shared<SlowDns>();
+  dns->open();
+  HostResolver::Clock::time_point now{};
+  HostResolver r(
+      {50ms, 10s, 2s, 100}, [dns](const std::string& h) { return dns->answer(h); },
+      [&] { return now; });
+  EXPECT_EQ(r.resolve("agent"), "10.0.0.9");
+  dns->close();  // DNS turns slow
+  now += 9s;     // past 80% of the ttl: refreshed ahead, the answer serves
+  EXPECT_EQ(r.resolve("agent"), "10.0.0.9");
+  now += 5s;  // expired, the refresh still running
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(r.resolve("agent"), "10.0.0.9");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 40ms);  // no wait for it
+  EXPECT_EQ(dns->waitCalls(2), 2);
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(dns->calls.load(), 2);  // one refresh at a time
+  dns->open();
+}
+
+TEST(HostResolver, ColdNamesShareOneBoundAndResolveInParallel) {
+  // Names were resolved one after another: N cold names blocked a pass N x 200 ms.
+  auto dns = std::make_shared<SlowDns>();
+  HostResolver r({100ms, 10s, 2s, 100}, [dns](const std::string& h) { return dns->answer(h); });
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(r.resolve("agent-" + std::to_string(i)), std::nullopt);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 400ms);  // one bound, not 8 x 100 ms
+  EXPECT_EQ(dns->waitCalls(8), 8);  // all in flight at once, none answered yet
+  dns->open();
 }
 
 TEST(HostResolver, ASlowLookupIsBoundedAndServesTheNextCall) {
