@@ -117,6 +117,30 @@ std::vector<LintFinding> labelWarnings(const MarathonApp& app) {
 }
 
 // A task to build the app's services with, when the definition has none.
+// A definition as users write it: port 0 (portDefinitions[].port, servicePort) asks
+// Marathon to assign a service port at deploy (10000 and up). Linted with stand-ins
+// from the top of that range, and said so.
+MarathonApp withStandInServicePorts(MarathonApp app, std::vector<LintFinding>& out) {
+  int next = 19999;
+  auto assign = [&](std::optional<int>& port, const std::string& where) {
+    if (port && *port == 0) {
+      port = next--;
+      out.push_back({Level::Info, app.id,
+                     where + ": service port 0: Marathon assigns one at deploy (linted as " +
+                         std::to_string(*port) + ")"});
+    }
+  };
+  for (size_t i = 0; i < app.port_definitions.size(); ++i) {
+    assign(app.port_definitions[i], "portDefinitions[" + std::to_string(i) + "]");
+  }
+  for (auto* list : {&app.port_mappings, &app.docker_port_mappings}) {
+    for (size_t i = 0; i < list->size(); ++i) {
+      assign((*list)[i].service_port, "portMappings[" + std::to_string(i) + "]");
+    }
+  }
+  return app;
+}
+
 MarathonApp withStandInTask(MarathonApp app) {
   if (!app.tasks.empty()) {
     return app;
@@ -240,8 +264,10 @@ std::vector<LintFinding> lintApps(const std::vector<MarathonApp>& apps,
   for (const auto& app : apps) {
     auto warnings = labelWarnings(app);
     out.insert(out.end(), warnings.begin(), warnings.end());
-    const controller::ServiceModel m = controller::buildServices({withStandInTask(app)}, options);
-    describeServices(app, m, out);
+    const MarathonApp linted = withStandInServicePorts(app, out);
+    const controller::ServiceModel m =
+        controller::buildServices({withStandInTask(linted)}, options);
+    describeServices(linted, m, out);
   }
   return out;
 }

@@ -37,6 +37,22 @@ TEST(Lint, AGoodAppSaysWhatEachPortBecomes) {
   EXPECT_FALSE(has(r, "warning")) << r.out;
 }
 
+TEST(Lint, PortZeroIsAServicePortMarathonAssignsAtDeploy) {
+  // The most common definition was an error ("service port 0 is not a port number").
+  auto r = lint(R"({"id":"/web","instances":1,"portDefinitions":[{"port":0}],)"
+                R"("labels":{"HAPROXY_GROUP":"external"}})");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(has(r, "portDefinitions[0]: service port 0: Marathon assigns one at deploy"))
+      << r.out;
+  EXPECT_FALSE(has(r, "error")) << r.out;
+  auto m =
+      lint(R"({"id":"/db","instances":1,"container":{"type":"DOCKER","portMappings":)"
+           R"([{"containerPort":5432,"servicePort":0}]},"networks":[{"mode":"container/bridge"}],)"
+           R"("labels":{"HAPROXY_GROUP":"external"}})");
+  EXPECT_EQ(m.code, 0) << m.out;
+  EXPECT_TRUE(has(m, "portMappings[0]: service port 0")) << m.out;
+}
+
 TEST(Lint, AQuarantinedLabelIsAnError) {
   auto r = lint(app(R"("HAPROXY_GROUP":"external","HAPROXY_0_PORT":"http")"));
   EXPECT_EQ(r.code, 1);
