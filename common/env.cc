@@ -7,8 +7,17 @@ namespace mlb::common {
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_hup{false};
+std::atomic<bool> g_usr1{false};
 
 extern "C" void onStopSignal(int) { g_stop = true; }
+extern "C" void onOperatorSignal(int sig) {
+  if (sig == SIGHUP) {
+    g_hup = true;
+  } else {
+    g_usr1 = true;
+  }
+}
 
 }  // namespace
 
@@ -27,6 +36,12 @@ void installStopSignals() {
   std::signal(SIGTERM, onStopSignal);
   std::signal(SIGINT, onStopSignal);
   std::signal(SIGPIPE, SIG_IGN);
+  std::signal(SIGHUP, onOperatorSignal);
+  std::signal(SIGUSR1, onOperatorSignal);
+}
+
+bool takeOperatorSignal(OperatorSignal s) {
+  return (s == OperatorSignal::Hup ? g_hup : g_usr1).exchange(false);
 }
 
 bool stopRequested() { return g_stop; }

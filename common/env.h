@@ -15,4 +15,10 @@ std::map<std::string, std::string> environmentMap(char** envp);
 void installStopSignals();
 bool stopRequested();
 
+// marathon-lb's operator signals: after installStopSignals(), SIGHUP ("fetch from
+// Marathon and regenerate") and SIGUSR1 ("reload HAProxy") no longer kill the process;
+// each sets a flag that takeOperatorSignal() reads and clears (several in a row are one).
+enum class OperatorSignal { Hup, Usr1 };
+bool takeOperatorSignal(OperatorSignal s);
+
 }  // namespace mlb::common

@@ -355,7 +355,8 @@ class Differential:
             try:
                 diff = differences(self.a.snapshot(), self.b.snapshot())
             except OSError as e:  # a stats socket between two workers: not settled yet
-                diff = ["stats socket: %r" % e]
+                diff = ["stats socket: %r; runtime side answers: %s; haproxy.log: %s" % (
+                    e, self.try_sock(self.a), self.log("haproxy.log")[-600:])]
             if not diff or time.monotonic() > deadline:
                 return diff
             time.sleep(0.25)

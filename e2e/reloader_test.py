@@ -243,6 +243,25 @@ class HandoverTests(ReloaderCase):
         self.assertEqual(get(self.port), (200, "v1"))
 
 
+class SignalTests(ReloaderCase):
+    def test_marathon_lbs_sigusr1_reloads_and_sighup_is_not_a_stop(self):
+        """In marathon-lb SIGUSR1 means "reload HAProxy" and SIGHUP "regenerate"; both
+        killed mlb-reloader watch."""
+        self.up("v1")
+        watch = self.start_watch()
+        self.assertTrue(wait_until(lambda: self.status().get("applied_version") == "v1", 10))
+        before = show_proc(self.state)["reloads"]
+        watch.send_signal(signal.SIGUSR1)
+        self.assertTrue(wait_until(lambda: show_proc(self.state)["reloads"] == before + 1, 10),
+                        self.log("watch.log"))
+        watch.send_signal(signal.SIGHUP)
+        time.sleep(1)
+        self.assertIsNone(watch.poll())
+        self.assertEqual(show_proc(self.state)["reloads"], before + 1)
+        self.assertEqual(get(self.port), (200, "v1"))
+        self.assertIn("signal: reloading HAProxy with the live bundle", self.log("watch.log"))
+
+
 class FailedHandoverTests(ReloaderCase):
     def test_a_new_haproxy_that_fails_to_start_freezes_nothing(self):
         """A handover to an HAProxy that exits at once (a newer image refusing the live

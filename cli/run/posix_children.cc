@@ -20,7 +20,7 @@ namespace mlb::cli {
 
 PosixChildren::PosixChildren(std::string state_dir) : state_dir_(std::move(state_dir)) {
   sigemptyset(&handled_);
-  for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT}) {
+  for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1}) {
     sigaddset(&handled_, sig);
   }
   ::sigprocmask(SIG_BLOCK, &handled_, nullptr);
@@ -101,8 +101,11 @@ ChildEvent PosixChildren::wait(Millis timeout) {
     timespec ts{static_cast<time_t>(left.count() / 1000),
                 static_cast<long>((left.count() % 1000) * 1000000)};
     const int sig = ::sigtimedwait(&handled_, nullptr, &ts);
-    if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT) {
+    if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
       return {ChildEvent::Kind::kStopRequested, 0, 0};
+    }
+    if (sig == SIGHUP || sig == SIGUSR1) {
+      return {ChildEvent::Kind::kOperatorSignal, 0, sig};
     }
     if (sig < 0 && errno == EAGAIN) {
       return {};

@@ -1,8 +1,9 @@
 #pragma once
 // ChildProcesses over posix_spawn, waitpid and sigtimedwait. Construct it before any
-// thread starts: it blocks SIGCHLD and the stop signals (SIGTERM, SIGINT, SIGHUP,
-// SIGQUIT) in this process (they are read with sigtimedwait) and unblocks them in every
-// child. A child's environment is this process's, less spec.drop_env, plus spec.env.
+// thread starts: it blocks SIGCHLD, the stop signals (SIGTERM, SIGINT, SIGQUIT) and
+// marathon-lb's operator signals (SIGHUP, SIGUSR1, passed on) in this process (they are read with
+// sigtimedwait) and unblocks them in every child. A child's environment is this process's, less
+// spec.drop_env, plus spec.env.
 #include <signal.h>
 
 #include <string>

@@ -46,6 +46,8 @@ int Supervisor::run() {
       beginStop("stop signal received", 0);
     } else if (ev.kind == ChildEvent::Kind::kExited) {
       onExit(ev.pid, ev.status);
+    } else if (ev.kind == ChildEvent::Kind::kOperatorSignal) {
+      passOn(ev.status);
     }
     onTimers();
   }
@@ -117,6 +119,18 @@ void Supervisor::afterUnaskedExit(Child& c, int status, pid_t exited_pid) {
   char in_s[32];
   std::snprintf(in_s, sizeof in_s, "%.1f", static_cast<double>(c.delay.count()) / 1000);
   logInfo("restarting", {{"child", c.spec.name}, {"in_s", in_s}});
+}
+
+// marathon-lb's SIGHUP (fetch from Marathon and regenerate) goes to the controller,
+// its SIGUSR1 (reload HAProxy) to the reloader; the group goes on.
+void Supervisor::passOn(int sig) {
+  const std::string to = sig == SIGHUP ? "controller" : "reloader";
+  for (const auto& c : children_) {
+    if (c.spec.name == to && c.pid != 0 && !stopping_) {
+      logInfo("passing a signal on", {{"signal", std::to_string(sig)}, {"child", to}});
+      procs_.signal(c.pid, sig);
+    }
+  }
 }
 
 void Supervisor::beginStop(const std::string& why, int exit_code) {

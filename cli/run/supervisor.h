@@ -18,7 +18,9 @@ using Clock = std::chrono::steady_clock;
 using Millis = std::chrono::milliseconds;
 
 struct ChildEvent {
-  enum class Kind { kTimeout, kExited, kStopRequested };
+  // kOperatorSignal: marathon-lb's SIGHUP or SIGUSR1 reached the supervisor (`status`
+  // holds the signal): passed on to the child that acts on it, never a stop.
+  enum class Kind { kTimeout, kExited, kStopRequested, kOperatorSignal };
   Kind kind = Kind::kTimeout;
   pid_t pid = 0;
   int status = 0;  // as waitpid reports it
@@ -70,6 +72,7 @@ class Supervisor {
   void start(Child& c);
   void onExit(pid_t pid, int status);
   void afterUnaskedExit(Child& c, int status, pid_t exited_pid);
+  void passOn(int sig);
   void beginStop(const std::string& why, int exit_code);
   void onTimers();
   Millis nextWake() const;

@@ -38,7 +38,11 @@ class FakeChildren : public ChildProcesses {
     EXPECT_TRUE(running.count(pid))
         << "signal " << sig << " to pid " << pid << ", not a running child";
     signals.push_back({running.count(pid) ? running[pid] : "?", sig});
-    if (running.count(pid) && (sig == SIGKILL || !ignores_stop.count(running[pid]))) {
+    // Its stop signal (SIGUSR1 for HAProxy, SIGTERM for mlb's binaries) ends a child;
+    // marathon-lb's operator signals do not.
+    const bool stop =
+        sig == SIGKILL || sig == SIGTERM || (sig == SIGUSR1 && running[pid] == "haproxy");
+    if (running.count(pid) && stop && (sig == SIGKILL || !ignores_stop.count(running[pid]))) {
       exitAt(pid, t + Millis(100), sig == SIGUSR1 ? exited(0) : killedBy(sig));
     }
   }
@@ -210,6 +214,23 @@ TEST(SupervisorTest, HaproxyStoppedBySomeoneElseIsRestartedNotTakenForReplaced) 
   Supervisor s(specs(), f);
   EXPECT_EQ(s.run(), 0);
   EXPECT_EQ(startTimesOf(f, "haproxy").size(), 2u);
+}
+
+TEST(SupervisorTest, MarathonLbsSignalsArePassedOnNotAStop) {
+  // SIGHUP stopped mlb-run's whole group; in marathon-lb it means "fetch from Marathon
+  // and regenerate" (the controller), SIGUSR1 "reload HAProxy" (the reloader).
+  FakeChildren f;
+  f.queue.push_back({at(1000), {ChildEvent::Kind::kOperatorSignal, 0, SIGHUP}});
+  f.queue.push_back({at(2000), {ChildEvent::Kind::kOperatorSignal, 0, SIGUSR1}});
+  f.stopAt(at(5000));
+  Supervisor s(specs(), f);
+  EXPECT_EQ(s.run(), 0);
+  ASSERT_GE(f.signals.size(), 2u);
+  EXPECT_EQ(f.signals[0], (std::pair<std::string, int>{"controller", SIGHUP}));
+  EXPECT_EQ(f.signals[1], (std::pair<std::string, int>{"reloader", SIGUSR1}));
+  for (const auto& name : {"controller", "reloader", "haproxy"}) {
+    EXPECT_EQ(startTimesOf(f, name).size(), 1u) << name;  // nothing stopped or restarted
+  }
 }
 
 TEST(SupervisorTest, HaproxyCrashingIsRestarted) {

@@ -53,6 +53,11 @@ struct Metrics {
                 .Register(r)
                 .Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                                                  1, 2.5, 5, 10, 30})),
+        signals(BuildCounter()
+                    .Name("mlb_controller_signals_total")
+                    .Help("marathon-lb's operator signals received (SIGHUP, SIGUSR1): a full "
+                          "resync from Marathon each.")
+                    .Register(r)),
         marathon_requests(BuildCounter()
                               .Name("mlb_controller_marathon_requests_total")
                               .Help("Requests to Marathon by URL and result.")
@@ -154,6 +159,7 @@ struct Metrics {
 
   prometheus::Family<prometheus::Counter>& syncs;
   prometheus::Histogram& sync_seconds;
+  prometheus::Family<prometheus::Counter>& signals;
   prometheus::Family<prometheus::Counter>& marathon_requests;
   prometheus::Family<prometheus::Counter>& faults;
   prometheus::Family<prometheus::Counter>& guard_holds;
@@ -586,6 +592,15 @@ void houseKeep(const std::string& status_path, Metrics& m, StatusBoard& board, S
   StatusWatch status_watch{status_path, m, board, loop, {}, {}, {}};
   while (!common::stopRequested()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    // marathon-lb's SIGHUP (fetch and regenerate) and SIGUSR1 (reload): a full pass.
+    for (auto [sig, name] : {std::pair{common::OperatorSignal::Hup, "SIGHUP"},
+                             std::pair{common::OperatorSignal::Usr1, "SIGUSR1"}}) {
+      if (common::takeOperatorSignal(sig)) {
+        logInfo("signal: a full resync from Marathon", {{"signal", name}});
+        m.signals.Add({{"signal", name}}).Increment();
+        loop.trigger();
+      }
+    }
     if (int64_t lb = last_byte_ms.load(); lb > 0) {
       m.sse_silence.Set(static_cast<double>(steadyMs() - lb) / 1000.0);
     }

@@ -117,6 +117,17 @@ void WatchLoop::run() {
 void WatchLoop::step() {
   const auto wake = watcher_.wait(std::chrono::milliseconds(dirty_ ? 10 : recheck_ms_));
   dirty_ = wake != FileWatcher::Wake::Other || dirty_;
+  // marathon-lb's signals: SIGUSR1 reloads HAProxy with the live bundle, SIGHUP reads
+  // `current` again.
+  if (common::takeOperatorSignal(common::OperatorSignal::Usr1)) {
+    logInfo("signal: reloading HAProxy with the live bundle", {{"signal", "SIGUSR1"}});
+    pass_.requestReload();
+    dirty_ = true;
+  }
+  if (common::takeOperatorSignal(common::OperatorSignal::Hup)) {
+    logInfo("signal: checking the current bundle again", {{"signal", "SIGHUP"}});
+    dirty_ = true;
+  }
   bool runtime_applied = false;
   if (dirty_ && clock_.now() - last_reload_ >= min_interval_) {
     dirty_ = false;

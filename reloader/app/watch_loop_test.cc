@@ -21,6 +21,7 @@ class MockReloadPass : public ReloadPass {
   MOCK_METHOD(ApplyResult, applyOnce, (), (override));
   MOCK_METHOD(GovernResult, govern, (), (override));
   MOCK_METHOD(GovernResult, governRuntime, (), (override));
+  MOCK_METHOD(void, requestReload, (), (override));
   MOCK_METHOD(size_t, rejectedCount, (), (const, override));
   MOCK_METHOD(std::string, appliedVersion, (), (const, override));
 };

@@ -241,7 +241,7 @@ ApplyResult ReloadController::applyOnce() {
   const std::string version = currentVersion();
   res.version = version;
   if (version.empty() || rejected_.count(version) ||
-      (version == applied_ && !runtime_.reloadNeeded())) {
+      (version == applied_ && !runtime_.reloadNeeded() && !reload_requested_)) {
     return res;
   }
   auto t0 = clock_.now();
@@ -410,6 +410,10 @@ RuntimePlan ReloadController::planFor(const std::string& version,
     p.reason_class = "drift";
     return p;
   }
+  if (reload_requested_) {
+    p.reason_class = "signal";
+    return p;
+  }
   if (applied_.empty() || previous_live != applied_) {
     p.reason_class = "live not applied";  // the runtime state is unknown
     return p;
@@ -533,6 +537,7 @@ void ReloadController::reloadTo(const std::string& version, const std::string& p
   // The new worker has only the file's servers: nothing is left to drain there; its
   // whole state is checked at the next tick.
   runtime_.reloaded();
+  reload_requested_ = false;
   applied_ = version;
   applied_at_ = common::isoTimeNow();
   last_method_ = res.method;

@@ -89,6 +89,8 @@ class ReloadPass {
   virtual GovernResult governRuntime() = 0;
   virtual size_t rejectedCount() const = 0;
   virtual std::string appliedVersion() const = 0;
+  // marathon-lb's SIGUSR1: the next pass reloads HAProxy with the live bundle.
+  virtual void requestReload() = 0;
 };
 
 class ReloadController : public ReloadPass {
@@ -114,6 +116,7 @@ class ReloadController : public ReloadPass {
   std::string liveVersion() const;
   std::string currentVersion() const;
   std::string appliedVersion() const override { return applied_; }
+  void requestReload() override { reload_requested_ = true; }
   size_t rejectedCount() const override { return rejected_.size(); }
   // Reloads show proc did not confirm, since the start.
   uint64_t unconfirmedReloads() const { return unconfirmed_total_; }
@@ -160,6 +163,7 @@ class ReloadController : public ReloadPass {
   std::string statsSocket() const;
   std::string bundleDir(const std::string& version) const;
   size_t last_commands_ = 0;
+  bool reload_requested_ = false;  // SIGUSR1: reload even the applied version
   // A handover's pending master: promoted once it serves, dropped once it is gone.
   void settlePending();
   PendingMaster last_pending_ = PendingMaster::None;
