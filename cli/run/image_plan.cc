@@ -1,5 +1,6 @@
 #include "cli/run/image_plan.h"
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -121,6 +122,44 @@ void planNotices(const Env& env, ImagePlan& plan) {
   }
 }
 
+// Whether a URL carries user:password@ (or user@) before its host.
+bool hasUserinfo(const std::string& url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string::npos) {
+    return false;
+  }
+  const size_t end = url.find_first_of("/?#", scheme + 3);
+  return url.substr(scheme + 3, end == std::string::npos ? end : end - scheme - 3).find('@') !=
+         std::string::npos;
+}
+
+// --marathon URLs with credentials in them go to the controller's environment
+// (MLB_MARATHON, which it reads as --marathon and strips of its user:password), not its
+// command line, which every process of the host reads with --pid=host.
+void moveUrlCredentials(std::vector<std::string>& args, std::map<std::string, std::string>& env) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] != "--marathon" && args[i] != "-m") {
+      continue;
+    }
+    size_t end = i + 1;
+    while (end < args.size() && !args[end].empty() && args[end][0] != '-') {
+      ++end;
+    }
+    const std::vector<std::string> urls(args.begin() + static_cast<long>(i) + 1,
+                                        args.begin() + static_cast<long>(end));
+    if (std::none_of(urls.begin(), urls.end(), hasUserinfo)) {
+      continue;
+    }
+    std::string joined;
+    for (const auto& u : urls) {
+      joined += (joined.empty() ? "" : ",") + u;
+    }
+    env["MLB_MARATHON"] = joined;
+    args.erase(args.begin() + static_cast<long>(i), args.begin() + static_cast<long>(end));
+    return;
+  }
+}
+
 std::vector<std::string> controllerArgv(const ImageInput& in, std::vector<std::string> args,
                                         const std::string& mode, ImagePlan& plan,
                                         std::map<std::string, std::string>& env) {
@@ -139,6 +178,7 @@ std::vector<std::string> controllerArgv(const ImageInput& in, std::vector<std::s
       env[var] = v;
     }
   }
+  moveUrlCredentials(args, env);
   const std::string certs = planCertificates(in, args, plan);
   const std::string sandbox = envOr(in.env, "MESOS_SANDBOX", "");
   if (!sandbox.empty() && !hasFlag(args, "--templates-dir") &&

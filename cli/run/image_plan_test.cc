@@ -162,6 +162,19 @@ TEST(ImagePlanTest, EachChildGetsOnlyTheVariablesMeantForIt) {
   }
 }
 
+TEST(ImagePlanTest, AMarathonUrlWithCredentialsReachesTheControllerThroughItsEnvironment) {
+  auto plan = planImageRun(input(
+      {"sse", "--marathon", "http://u:pw@m1:8080", "http://m2:8080", "--group", "external"}, {}));
+  ASSERT_TRUE(plan);
+  EXPECT_THAT(plan->children[0].argv,
+              ElementsAre("mlb-controller", "--sse", "--group", "external"));
+  EXPECT_EQ(plan->children[0].env.at("MLB_MARATHON"), "http://u:pw@m1:8080,http://m2:8080");
+  auto plain = planImageRun(input({"sse", "--marathon", "http://m1:8080"}, {}));
+  ASSERT_TRUE(plain);
+  EXPECT_THAT(plain->children[0].argv,
+              ElementsAre("mlb-controller", "--sse", "--marathon", "http://m1:8080"));
+}
+
 TEST(ImagePlanTest, SecretsAreMaskedInTheSupervisorsOwnCommandLine) {
   // They stayed on mlb-run's command line, readable by every process of the host.
   std::vector<std::string> args = {"mlb-run",
