@@ -51,8 +51,15 @@ std::shared_ptr<HostResolver::Pending> HostResolver::startLookup(const std::stri
     auto address = lookup(host);
     std::lock_guard<std::mutex> l(*mu);
     const auto t = now();
-    (*cache)[host] = {address, t + (address ? options.ttl : options.negative_ttl),
-                      t + options.ttl * 4 / 5};
+    auto& entry = (*cache)[host];
+    if (!address && entry.address) {
+      // A refresh that failed keeps the answer it had (retried after negative_ttl):
+      // one DNS error never drops an agent's tasks.
+      entry.refresh_at = t + options.negative_ttl;
+    } else {
+      entry = {address, t + (address ? options.ttl : options.negative_ttl),
+               t + options.ttl * 4 / 5};
+    }
     p->done = true;
     p->cv.notify_all();
   }).detach();

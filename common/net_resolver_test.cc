@@ -98,6 +98,28 @@ TEST(HostResolver, AnExpiredAnswerIsServedWhileItsSlowRefreshRuns) {
   dns->open();
 }
 
+TEST(HostResolver, ARefreshThatFailsKeepsTheAnswer) {
+  std::atomic<int> calls{0};
+  std::atomic<bool> dns_down{false};
+  HostResolver::Clock::time_point now{};
+  HostResolver r(
+      {50ms, 10s, 2s, 100},
+      [&](const std::string&) -> std::optional<std::string> {
+        ++calls;
+        return dns_down ? std::nullopt : std::optional<std::string>("10.0.0.7");
+      },
+      [&] { return now; });
+  EXPECT_EQ(r.resolve("agent"), "10.0.0.7");
+  dns_down = true;
+  now += 9s;  // refreshed ahead: the refresh fails
+  EXPECT_EQ(r.resolve("agent"), "10.0.0.7");
+  for (int i = 0; i < 200 && calls.load() < 2; ++i) {
+    std::this_thread::sleep_for(5ms);
+  }
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(r.resolve("agent"), "10.0.0.7");  // kept, not dropped
+}
+
 TEST(HostResolver, ColdNamesShareOneBoundAndResolveInParallel) {
   // Names were resolved one after another: N cold names blocked a pass N x 200 ms.
   auto dns = std::make_shared<SlowDns>();

@@ -138,6 +138,11 @@ bool hasUserinfo(const std::string& url) {
 // command line, which every process of the host reads with --pid=host.
 void moveUrlCredentials(std::vector<std::string>& args, std::map<std::string, std::string>& env) {
   for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i].rfind("--marathon=", 0) == 0 && hasUserinfo(args[i])) {
+      env["MLB_MARATHON"] = args[i].substr(std::strlen("--marathon="));
+      args.erase(args.begin() + static_cast<long>(i));
+      return;
+    }
     if (args[i] != "--marathon" && args[i] != "-m") {
       continue;
     }

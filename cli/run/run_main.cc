@@ -48,8 +48,14 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  auto state = in.env.find("MLB_STATE_DIR");
-  cli::PosixChildren procs(state != in.env.end() && !state->second.empty() ? state->second
-                                                                           : "/run/mlb");
+  // The state dir as the HAProxy entrypoint child reads it: its own variable first.
+  std::string state = "/run/mlb";
+  for (const char* var : {"MLB_RUN_ENTRYPOINT_STATE_DIR", "MLB_STATE_DIR"}) {
+    if (auto it = in.env.find(var); it != in.env.end() && !it->second.empty()) {
+      state = it->second;
+      break;
+    }
+  }
+  cli::PosixChildren procs(common::absolutePath(state));
   return cli::Supervisor(plan->children, procs).run();
 }

@@ -159,9 +159,11 @@ int runHaproxyEntrypoint(const std::vector<std::string>& args,
   if (!lock) {
     logWarn("handing over without the handover lock", {{"error", lock.error().message}});
   }
-  // An earlier handover's master that serves by now becomes the recorded one first.
+  // An earlier handover's master that serves by now becomes the recorded one first
+  // (again once the wait is over: the master it waited for may be that one).
   settlePendingMaster(table, unixSockets(), state);
   waitUntilRecordedMasterServes(table, state, std::chrono::seconds(30));
+  settlePendingMaster(table, unixSockets(), state);
   std::vector<std::string> argv = masterArgv(flags.reload.haproxy_bin, state);
   auto old = findVerifiedMaster(table, state);
   struct stat sock {};

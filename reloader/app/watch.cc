@@ -62,6 +62,7 @@ std::map<std::string, common::HttpHandler> watchHandlers(prometheus::Registry& r
 }  // namespace
 
 int runWatch(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+  common::installStopSignals();  // first: a SIGUSR1 from mlb-run must never kill it
   auto parsed = parseReloaderFlags(args, env);
   if (!parsed) {
     logError("bad flags", {{"error", parsed.error().message}});
@@ -92,7 +93,6 @@ int runWatch(const std::vector<std::string>& args, const std::map<std::string, s
     logError("inotify", {{"state_dir", state}, {"error", watcher.error().message}});
     return 1;
   }
-  common::installStopSignals();
   logInfo("mlb-reloader watch started",
           {{"state_dir", state}, {"listen", flags.listen}, {"haproxy", flags.reload.haproxy_bin}});
   WatchLoop(flags, rc, m, **watcher).run();

@@ -122,6 +122,9 @@ class TcpPortProbe final : public PortProbe {
     }
     const int one = 1;
     (void)::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // TIME_WAIT is free
+    // As HAProxy's listeners: our own HAProxy's (same user, SO_REUSEPORT) never counts
+    // as taken; another program's listener does.
+    (void)::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0 || errno != EADDRINUSE;
     ::close(fd);
     return ok;

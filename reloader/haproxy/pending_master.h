@@ -23,7 +23,8 @@ enum class PendingMaster {
 };
 const char* pendingMasterName(PendingMaster p);
 
-// Promotes the pending master once it serves, drops it once it is gone.
+// Promotes the pending master once it serves, drops it once it is gone. Callers hold
+// the handover lock: an entrypoint records its own pending master under it.
 PendingMaster settlePendingMaster(const ProcessTable& table, HaproxySockets& sockets,
                                   const std::string& state_dir);
 

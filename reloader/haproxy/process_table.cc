@@ -157,15 +157,35 @@ std::optional<std::string> mountSource(const std::string& mountinfo, const std::
 }
 
 bool ProcessTable::seesDir(pid_t pid, const std::string& dir) const {
-  const std::string abs = common::absolutePath(dir);
+  char real[PATH_MAX];
+  const std::string abs = ::realpath(common::absolutePath(dir).c_str(), real) != nullptr
+                              ? std::string(real)
+                              : common::absolutePath(dir);
   struct stat here {};
   struct stat there {};
   const std::string proc = root_ + "/" + std::to_string(pid);
   if (::stat(abs.c_str(), &here) != 0) {
     return false;
   }
-  if (::stat((proc + "/root" + abs).c_str(), &there) == 0) {
+  // Through its root, no component may be a symlink: an absolute one would be
+  // followed in *our* root (/var/run -> /run) and find our own directory.
+  std::string prefix = proc + "/root";
+  bool link = false;
+  for (size_t end = abs.find('/', 1);; end = abs.find('/', end + 1)) {
+    struct stat l {};
+    if (::lstat((prefix + abs.substr(0, end)).c_str(), &l) == 0 && S_ISLNK(l.st_mode)) {
+      link = true;
+      break;
+    }
+    if (end == std::string::npos) {
+      break;
+    }
+  }
+  if (!link && ::stat((proc + "/root" + abs).c_str(), &there) == 0) {
     return here.st_dev == there.st_dev && here.st_ino == there.st_ino;
+  }
+  if (link) {
+    return false;
   }
   if (errno != EACCES && errno != EPERM) {
     return false;

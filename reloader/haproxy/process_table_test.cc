@@ -216,6 +216,22 @@ TEST_F(StaleMasters, AnotherInstanceAtTheSamePathInItsOwnMountNamespaceIsNeverOu
   EXPECT_TRUE(verifyWorker(t, 201, 200, state_));
 }
 
+TEST_F(StaleMasters, AnAbsoluteSymlinkInTheOtherRootNeverLeadsBackToOurs) {
+  // /var/run -> /run in an image: followed through /proc/<pid>/root, an absolute link
+  // resolves in *our* root and finds our own state dir.
+  const auto other_root = root_ / "linked-container";
+  std::filesystem::create_directories(other_root);
+  const std::string first = state_.substr(0, state_.find('/', 1));  // "/tmp"
+  std::filesystem::create_symlink(first, other_root.string() + first);  // e.g. /tmp -> /tmp
+  const auto argv = masterArgv("/usr/sbin/haproxy", state_);
+  plant(100, 1, 500, "/usr/sbin/haproxy", argv, other_root.string());
+  plant(200, 1, 900, "/usr/sbin/haproxy", argv);
+  ProcessTable t(root_.string());
+  EXPECT_FALSE(t.seesDir(100, state_));
+  EXPECT_TRUE(findStaleMasters(t, 200, state_).empty());
+  EXPECT_TRUE(t.seesDir(200, state_));
+}
+
 TEST(MountSource, TheSamePathInTwoContainersIsTwoDirectories) {
   // Each container mounts its own volume at /run/mlb; a third shares the first's.
   const std::string a =

@@ -715,6 +715,11 @@ void ReloadController::governServers(GovernResult& g) {
 }
 
 void ReloadController::settlePending() {
+  // Under the handover lock, never while an entrypoint records its own pending master.
+  auto lock = common::FileLock::tryAcquire(handoverLockPath(options_.state_dir));
+  if (!lock) {
+    return;
+  }
   const PendingMaster p = settlePendingMaster(table_, sockets_, options_.state_dir);
   if (p == PendingMaster::Promoted || p == PendingMaster::Failed) {
     last_pending_ = p;

@@ -253,7 +253,8 @@ void RuntimeExecutor::checkDrift(const std::string& config, GovernResult& g) {
       ++fix.added;
     } else if (it->second.address != s.address) {
       force_reload_ = true;  // moved behind mlb's back: only a reload is safe
-    } else if (!draining_.count({s.backend, s.name})) {
+    } else if (!draining_.count({s.backend, s.name}) && !s.agent) {
+      // (An agent check may set drain, maint or a weight itself: those are its own.)
       fix.changed += appendStateRepairs(s, it->second, fix);
     }
   }
