@@ -221,7 +221,7 @@ TEST_F(StaleMasters, AnAbsoluteSymlinkInTheOtherRootNeverLeadsBackToOurs) {
   // resolves in *our* root and finds our own state dir.
   const auto other_root = root_ / "linked-container";
   std::filesystem::create_directories(other_root);
-  const std::string first = state_.substr(0, state_.find('/', 1));  // "/tmp"
+  const std::string first = state_.substr(0, state_.find('/', 1));      // "/tmp"
   std::filesystem::create_symlink(first, other_root.string() + first);  // e.g. /tmp -> /tmp
   const auto argv = masterArgv("/usr/sbin/haproxy", state_);
   plant(100, 1, 500, "/usr/sbin/haproxy", argv, other_root.string());
