@@ -13,34 +13,35 @@ namespace {
 using namespace std::chrono_literals;
 
 TEST(HostResolver, CachesAnswersAndFailuresForTheirTtl) {
-  std::atomic<int> calls{0};
-  HostResolver::Clock::time_point now{};
+  // Shared with the lookup threads, which may outlive the test body.
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  auto now = std::make_shared<HostResolver::Clock::time_point>();
   HostResolver r(
       {1000ms, 10s, 2s, 100},
-      [&](const std::string& h) -> std::optional<std::string> {
-        ++calls;
+      [calls](const std::string& h) -> std::optional<std::string> {
+        ++*calls;
         if (h == "agent-1") {
           return "10.0.0.1";
         }
         return std::nullopt;
       },
-      [&] { return now; });
+      [now] { return *now; });
   EXPECT_EQ(r.resolve("agent-1"), "10.0.0.1");
   EXPECT_EQ(r.resolve("agent-1"), "10.0.0.1");
-  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(calls->load(), 1);
   EXPECT_EQ(r.resolve("nope"), std::nullopt);
   EXPECT_EQ(r.resolve("nope"), std::nullopt);
-  EXPECT_EQ(calls.load(), 2);
-  now += 3s;  // the failure expired, the answer not
+  EXPECT_EQ(calls->load(), 2);
+  *now += 3s;  // the failure expired, the answer not
   EXPECT_EQ(r.resolve("nope"), std::nullopt);
   EXPECT_EQ(r.resolve("agent-1"), "10.0.0.1");
-  EXPECT_EQ(calls.load(), 3);
-  now += 10s;  // expired: served while its refresh runs
+  EXPECT_EQ(calls->load(), 3);
+  *now += 10s;  // expired: served while its refresh runs
   EXPECT_EQ(r.resolve("agent-1"), "10.0.0.1");
-  for (int i = 0; i < 200 && calls.load() < 4; ++i) {
+  for (int i = 0; i < 200 && calls->load() < 4; ++i) {
     std::this_thread::sleep_for(5ms);
   }
-  EXPECT_EQ(calls.load(), 4);
+  EXPECT_EQ(calls->load(), 4);
 }
 
 // A lookup that blocks until released (a slow DNS).
@@ -80,15 +81,16 @@ TEST(HostResolver, AnExpiredAnswerIsServedWhileItsSlowRefreshRuns) {
   // the bound: an expired entry was not served while it refreshed.
   auto dns = std::make_shared<SlowDns>();
   dns->open();
-  HostResolver::Clock::time_point now{};
+  // Shared with the lookup threads, which may outlive the test body.
+  auto now = std::make_shared<HostResolver::Clock::time_point>();
   HostResolver r(
       {50ms, 10s, 2s, 100}, [dns](const std::string& h) { return dns->answer(h); },
-      [&] { return now; });
+      [now] { return *now; });
   EXPECT_EQ(r.resolve("agent"), "10.0.0.9");
   dns->close();  // DNS turns slow
-  now += 9s;     // past 80% of the ttl: refreshed ahead, the answer serves
+  *now += 9s;    // past 80% of the ttl: refreshed ahead, the answer serves
   EXPECT_EQ(r.resolve("agent"), "10.0.0.9");
-  now += 5s;  // expired, the refresh still running
+  *now += 5s;  // expired, the refresh still running
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(r.resolve("agent"), "10.0.0.9");
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 40ms);  // no wait for it
@@ -99,21 +101,22 @@ TEST(HostResolver, AnExpiredAnswerIsServedWhileItsSlowRefreshRuns) {
 }
 
 TEST(HostResolver, ARefreshThatFailsKeepsTheAnswer) {
-  std::atomic<int> calls{0};
-  std::atomic<bool> dns_down{false};
-  HostResolver::Clock::time_point now{};
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  auto dns_down = std::make_shared<std::atomic<bool>>(false);
+  // Shared with the lookup threads, which may outlive the test body.
+  auto now = std::make_shared<HostResolver::Clock::time_point>();
   HostResolver r(
       {50ms, 10s, 2s, 100},
-      [&](const std::string&) -> std::optional<std::string> {
-        ++calls;
-        return dns_down ? std::nullopt : std::optional<std::string>("10.0.0.7");
+      [calls, dns_down](const std::string&) -> std::optional<std::string> {
+        ++*calls;
+        return *dns_down ? std::nullopt : std::optional<std::string>("10.0.0.7");
       },
-      [&] { return now; });
+      [now] { return *now; });
   EXPECT_EQ(r.resolve("agent"), "10.0.0.7");
-  dns_down = true;
-  now += 9s;  // refreshed ahead: the refresh fails
+  *dns_down = true;
+  *now += 9s;  // refreshed ahead: the refresh fails
   EXPECT_EQ(r.resolve("agent"), "10.0.0.7");
-  for (int i = 0; i < 200 && calls.load() < 2; ++i) {
+  for (int i = 0; i < 200 && calls->load() < 2; ++i) {
     std::this_thread::sleep_for(5ms);
   }
   std::this_thread::sleep_for(20ms);
