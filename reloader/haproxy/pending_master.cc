@@ -4,29 +4,8 @@
 
 namespace mlb::reloader {
 
-std::string pendingMasterPath(const std::string& state_dir) {
-  return state_dir + "/haproxy.master.next";
-}
-
 common::Status writePendingMaster(const std::string& state_dir, const MasterRecord& rec) {
-  return common::writeFileAtomic(pendingMasterPath(state_dir),
-                                 std::to_string(rec.pid) + " " + std::to_string(rec.start_time) +
-                                     (rec.live_version.empty() ? "" : " " + rec.live_version) +
-                                     "\n");
-}
-
-const char* pendingMasterName(PendingMaster p) {
-  switch (p) {
-    case PendingMaster::Starting:
-      return "starting";
-    case PendingMaster::Promoted:
-      return "promoted";
-    case PendingMaster::Failed:
-      return "failed";
-    case PendingMaster::None:
-      break;
-  }
-  return "none";
+  return writeMasterRecordFile(pendingMasterPath(state_dir), rec);
 }
 
 namespace {

@@ -12,7 +12,6 @@
 
 namespace mlb::reloader {
 
-std::string pendingMasterPath(const std::string& state_dir);
 common::Status writePendingMaster(const std::string& state_dir, const MasterRecord& rec);
 
 enum class PendingMaster {
@@ -21,7 +20,6 @@ enum class PendingMaster {
   Promoted,  // it serves: it is the recorded master now
   Failed,    // its process is gone (or the pid was reused): the record was dropped
 };
-const char* pendingMasterName(PendingMaster p);
 
 // Promotes the pending master once it serves, drops it once it is gone. Callers hold
 // the handover lock: an entrypoint records its own pending master under it.

@@ -210,8 +210,12 @@ std::optional<MasterRecord> readMasterRecord(const std::string& state_dir) {
   return readMasterRecordFile(state_dir + "/haproxy.master");
 }
 
+std::string pendingMasterPath(const std::string& state_dir) {
+  return state_dir + "/haproxy.master.next";
+}
+
 std::optional<MasterRecord> readPendingMaster(const std::string& state_dir) {
-  return readMasterRecordFile(state_dir + "/haproxy.master.next");
+  return readMasterRecordFile(pendingMasterPath(state_dir));
 }
 
 std::optional<MasterRecord> readMasterRecordFile(const std::string& path) {
@@ -229,10 +233,13 @@ std::optional<MasterRecord> readMasterRecordFile(const std::string& path) {
 }
 
 common::Status writeMasterRecord(const std::string& state_dir, const MasterRecord& rec) {
-  return common::writeFileAtomic(state_dir + "/haproxy.master",
-                                 std::to_string(rec.pid) + " " + std::to_string(rec.start_time) +
-                                     (rec.live_version.empty() ? "" : " " + rec.live_version) +
-                                     "\n");
+  return writeMasterRecordFile(state_dir + "/haproxy.master", rec);
+}
+
+common::Status writeMasterRecordFile(const std::string& path, const MasterRecord& rec) {
+  return common::writeFileAtomic(
+      path, std::to_string(rec.pid) + " " + std::to_string(rec.start_time) +
+                (rec.live_version.empty() ? "" : " " + rec.live_version) + "\n");
 }
 
 namespace {

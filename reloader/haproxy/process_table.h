@@ -68,8 +68,10 @@ struct MasterRecord {
 };
 std::optional<MasterRecord> readMasterRecord(const std::string& state_dir);
 // A handover's new master, recorded before its exec (pending_master.h).
+std::string pendingMasterPath(const std::string& state_dir);
 std::optional<MasterRecord> readPendingMaster(const std::string& state_dir);
 std::optional<MasterRecord> readMasterRecordFile(const std::string& path);
+common::Status writeMasterRecordFile(const std::string& path, const MasterRecord& rec);
 common::Status writeMasterRecord(const std::string& state_dir, const MasterRecord& rec);
 
 // Ok when `pid` is verified as this instance's master, else the error says why:

@@ -720,11 +720,7 @@ void ReloadController::settlePending() {
   if (!lock) {
     return;
   }
-  const PendingMaster p = settlePendingMaster(table_, sockets_, options_.state_dir);
-  if (p == PendingMaster::Promoted || p == PendingMaster::Failed) {
-    last_pending_ = p;
-    ++pending_settled_;
-  }
+  settlePendingMaster(table_, sockets_, options_.state_dir);
 }
 
 GovernResult ReloadController::govern() {

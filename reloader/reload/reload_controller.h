@@ -166,8 +166,6 @@ class ReloadController : public ReloadPass {
   bool reload_requested_ = false;  // SIGUSR1: reload even the applied version
   // A handover's pending master: promoted once it serves, dropped once it is gone.
   void settlePending();
-  PendingMaster last_pending_ = PendingMaster::None;
-  uint64_t pending_settled_ = 0;
   RuntimeExecutor runtime_;  // after options_, sockets_, clock_: built from them
   void governServers(GovernResult& g);
   bool status_dirty_ = false;     // status.json is behind: write it at the next pass

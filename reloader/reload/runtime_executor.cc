@@ -5,6 +5,19 @@
 
 namespace mlb::reloader {
 
+namespace {
+
+// The replies of a batch of `show` commands as one text, a line break after each.
+std::string joinReplies(const std::vector<std::string>& replies) {
+  std::string all;
+  for (const auto& r : replies) {
+    all += r + "\n";
+  }
+  return all;
+}
+
+}  // namespace
+
 RuntimeExecutor::RuntimeExecutor(RuntimeExecutorOptions options, HaproxySockets& sockets,
                                  common::Clock& clock)
     : options_(std::move(options)), sockets_(sockets), clock_(clock) {}
@@ -107,11 +120,7 @@ common::Result<std::string> RuntimeExecutor::serversState(const std::set<std::st
   if (!replies) {
     return replies.error();
   }
-  std::string all;
-  for (const auto& r : *replies) {
-    all += r + "\n";
-  }
-  return all;
+  return joinReplies(*replies);
 }
 
 // Sessions + queue per server of these backends. By numeric id: a backend's name is
@@ -126,11 +135,7 @@ common::Result<std::map<std::pair<std::string, std::string>, long>> RuntimeExecu
   if (!csv) {
     return csv.error();
   }
-  std::string all;
-  for (const auto& r : *csv) {
-    all += r + "\n";
-  }
-  return parseServerLoad(all);
+  return parseServerLoad(joinReplies(*csv));
 }
 
 void RuntimeExecutor::deleteDrained(GovernResult& g) {
