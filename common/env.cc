@@ -44,6 +44,8 @@ bool takeOperatorSignal(OperatorSignal s) {
   return (s == OperatorSignal::Hup ? g_hup : g_usr1).exchange(false);
 }
 
+void raiseOperatorSignal(OperatorSignal s) { (s == OperatorSignal::Hup ? g_hup : g_usr1) = true; }
+
 bool stopRequested() { return g_stop; }
 
 }  // namespace mlb::common

@@ -20,5 +20,7 @@ bool stopRequested();
 // each sets a flag that takeOperatorSignal() reads and clears (several in a row are one).
 enum class OperatorSignal { Hup, Usr1 };
 bool takeOperatorSignal(OperatorSignal s);
+// Sets the flag the signal sets, as if it had arrived (the /_mlb_signal/* endpoints).
+void raiseOperatorSignal(OperatorSignal s);
 
 }  // namespace mlb::common

@@ -83,8 +83,9 @@ echo "== mlb-reloader watch (sidecar) and mlb-reloader haproxy (execs HAProxy ma
 "$RELOADER" watch --state-dir "$STATE" --haproxy-bin "$HAPROXY" --listen "$RLD_LISTEN" \
   --min-reload-interval 0.2 --recheck-interval 0.5 >"$STATE/reloader.log" 2>&1 &
 PIDS="$PIDS $!"
-# MLB_RELOADER_URL: where HAProxy's :9090 sends marathon-lb's /_haproxy_get* requests.
-MLB_RELOADER_URL="http://$RLD_LISTEN" \
+# MLB_RELOADER_URL, MLB_CONTROLLER_URL: where HAProxy's :9090 sends marathon-lb's
+# /_haproxy_get*, /haproxy?stats;csv and /_mlb_signal/* requests.
+MLB_RELOADER_URL="http://$RLD_LISTEN" MLB_CONTROLLER_URL="http://$CTL_LISTEN" \
   "$RELOADER" haproxy --state-dir "$STATE" --haproxy-bin "$HAPROXY" --listen "$RLD_LISTEN" \
   >"$STATE/haproxy.log" 2>&1 &
 PIDS="$PIDS $!"

@@ -7,6 +7,8 @@ Every scenario must lose 0 requests. Every process started here is ended here, b
 
 usage: deploy_test.py  (env: CONTROLLER, RELOADER, MLB, HAPROXY; DEPLOY_KEEP=1 keeps logs)
 """
+import collections
+import csv
 import http.client
 import json
 import os
@@ -20,7 +22,7 @@ import time
 import unittest
 
 from nack_test import distinct_free_ports
-from testlib import Load, free_port, http as fetch, metric, stop_all, wait_until
+from testlib import Load, free_port, http as fetch, http_get, metric, stop_all, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONTROLLER = os.environ.get("CONTROLLER", "build/controller/mlb-controller")
@@ -79,7 +81,7 @@ class DeployStack:
             "portDefinitions": [{"port": self.stream_port}],
             "labels": {"HAPROXY_GROUP": "external", "HAPROXY_0_MODE": "http"}})
         self.ctl_port, self.rld_port = free_port(), free_port()
-        self.spawn([CONTROLLER, "--marathon", self.sim_url, "--group", "external",
+        self.controller = self.spawn([CONTROLLER, "--marathon", self.sim_url, "--group", "external",
                     "--health-check", "--ssl-certs", cert, "--state-dir", self.state,
                     "--listen", "127.0.0.1:%d" % self.ctl_port, "--maxconn", "2000",
                     "--min-interval", "0.05"], "controller.log")
@@ -89,7 +91,8 @@ class DeployStack:
                     "--listen", "127.0.0.1:%d" % self.rld_port, "--min-reload-interval", "0.2",
                     "--recheck-interval", "0.3"], "reloader.log")
         # HAProxy's /_haproxy_getpids on :9090 asks the reloader (mlb.lua).
-        env = dict(os.environ, MLB_RELOADER_URL="http://127.0.0.1:%d" % self.rld_port)
+        env = dict(os.environ, MLB_RELOADER_URL="http://127.0.0.1:%d" % self.rld_port,
+                   MLB_CONTROLLER_URL="http://127.0.0.1:%d" % self.ctl_port)
         self.spawn([RELOADER, "haproxy", "--state-dir", self.state, "--haproxy-bin", HAPROXY,
                     "--listen", "127.0.0.1:%d" % free_port()], "haproxy.log", env=env)
         assert wait_until(lambda: self.get(self.stream_port) == "/stream", 30), \
@@ -139,6 +142,41 @@ class DeployStack:
         stop_all(self.procs, 15)
         if not os.environ.get("DEPLOY_KEEP"):
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def parse_stats_as_marathon_lb(text):
+    """/haproxy?stats;csv parsed the way marathon-lb's deploy tool parses it: the header
+    without "# " and its trailing comma names the fields of a namedtuple (a name that is
+    no identifier raises ValueError); each row loses its last, empty field."""
+    lines = text.splitlines()
+    names = lines.pop(0).lstrip("# ").rstrip(",\n").split(",")
+    row = collections.namedtuple("Row", names)
+    return [row(*fields[:-1]) for fields in csv.reader(lines, delimiter=",", quotechar="'")
+            if fields[0][0] != "#"]
+
+
+class StatsSampler(threading.Thread):
+    """Reads :9090/haproxy?stats;csv every 0.2 s as marathon-lb's tool does, keeping each
+    sample's servers of `backend` (svname -> status) and any error."""
+
+    def __init__(self, backend):
+        super().__init__(daemon=True)
+        self.backend, self.samples, self.errors = backend, [], []
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.wait(0.2):
+            try:
+                rows = parse_stats_as_marathon_lb(fetch("http://127.0.0.1:9090/haproxy?stats;csv"))
+                self.samples.append({r.svname: r.status for r in rows if r.pxname == self.backend
+                                     and r.svname not in ("FRONTEND", "BACKEND")})
+            except Exception as e:  # noqa: BLE001 - every failure is the finding
+                self.errors.append(repr(e))
+
+    def finish(self):
+        self.stop.set()
+        self.join(10)
+        return self
 
 
 class DeployTests(unittest.TestCase):
@@ -214,9 +252,15 @@ class DeployTests(unittest.TestCase):
         # A 6 s request on a blue task: it must not be killed under it.
         holder, slow = self.hold(s.svc, 6, timeout=30)
         reloads = self.reloads()
+        blue = {"%s_%d" % (t["host"].replace(".", "_"), t["ports"][0]) for t in json.loads(
+            fetch(s.sim_url + "/v2/apps/web-blue?embed=app.tasks"))["app"]["tasks"]}
+        sampler = StatsSampler("web_%d" % s.svc)
+        sampler.start()
         t0 = time.monotonic()
         self.assertEqual(s.deploy(s.definition("v2")), 0, s.log("deploy.log"))
         t1 = time.monotonic()
+        sampler.finish()
+        self.check_stats_samples(sampler, blue)
         holder.join(30)
         self.assertEqual(slow.get("body"), "/web-blue v1", "the held request failed")
         time.sleep(1)
@@ -226,6 +270,19 @@ class DeployTests(unittest.TestCase):
         for load in loads:  # every answer after the end from the new version
             late = {body for t, body in load.answers if t > t1 + 0.5}
             self.assertEqual(late, {"/web-green v2"})
+
+    def check_stats_samples(self, sampler, blue):
+        """marathon-lb's tool could read every sample: the backend, the old colour's
+        servers by name, and those servers in MAINT while they drain."""
+        self.assertEqual(sampler.errors, [])
+        self.assertGreater(len(sampler.samples), 5)
+        first = sampler.samples[0]
+        self.assertEqual(set(first), blue, "the backend's servers are the blue tasks (host_port)")
+        self.assertTrue(all(st.startswith("UP") for st in first.values()), first)
+        maint = set().union(*({n for n, st in smp.items() if st == "MAINT"}
+                              for smp in sampler.samples))
+        self.assertTrue(maint, "no server was seen in MAINT during the deploy")
+        self.assertLessEqual(maint, blue, "only old-colour servers are drained")
 
     def test_3_a_long_lived_connection_to_another_app_does_not_stall_it(self):
         s = self.s
@@ -310,6 +367,40 @@ class DeployTests(unittest.TestCase):
         self.assertEqual(self.live_colour(), ["/web-blue"])
         self.assertEqual(s.apps()["/web-blue"]["instances"], 3)
         self.assertEqual({s.get(s.svc) for _ in range(10)}, {"/web-blue v6"})
+
+    def test_8_marathon_lbs_signal_endpoints_and_signals(self):
+        """:9090/_mlb_signal/usr1 reloads HAProxy with the live bundle (the reloader),
+        /_mlb_signal/hup makes the controller fetch from Marathon again; one of each
+        per second, the rest answer 429; SIGHUP and SIGUSR1 stop no binary."""
+        s = self.s
+        ctl_metrics = lambda: fetch("http://127.0.0.1:%d/metrics" % s.ctl_port)  # noqa: E731
+        hups = lambda: metric(ctl_metrics(), "mlb_controller_signals_total",  # noqa: E731
+                              {"signal": "SIGHUP"}) or 0
+        reloads, before_hup, serving = self.reloads(), hups(), s.get(s.svc)
+        time.sleep(1.1)  # any earlier request's second is over
+        self.assertEqual(http_status(9090, "/_mlb_signal/usr1"), 202)
+        self.assertEqual(http_status(9090, "/_mlb_signal/usr1"), 429)
+        self.assertTrue(wait_until(lambda: self.reloads() == reloads + 1, 15),
+                        "no reload after /_mlb_signal/usr1")
+        self.assertEqual(http_status(9090, "/_mlb_signal/hup"), 202)
+        self.assertEqual(http_status(9090, "/_mlb_signal/hup"), 429)
+        self.assertTrue(wait_until(lambda: hups() == before_hup + 1, 10), ctl_metrics())
+        rld = fetch("http://127.0.0.1:%d/metrics" % s.rld_port)
+        self.assertEqual(metric(rld, "mlb_reloader_signal_requests_total",
+                                {"endpoint": "/_mlb_signal/usr1", "result": "rate_limited"}), 1)
+        s.controller.send_signal(signal.SIGHUP)
+        s.controller.send_signal(signal.SIGUSR1)
+        self.assertTrue(wait_until(lambda: hups() == before_hup + 2, 10), ctl_metrics())
+        self.assertIsNone(s.controller.poll(), "a signal stopped the controller")
+        # HAProxy's own stats stay reachable: the page, and its whole CSV.
+        self.assertEqual(http_status(9090, "/haproxy?stats"), 200)
+        full = http_get("127.0.0.1:9090", "/haproxy?stats;csv;full", timeout=10)[1]
+        self.assertIn(",-,", full.splitlines()[0])
+        self.assertEqual({s.get(s.svc) for _ in range(5)}, {serving})
+
+
+def http_status(port, path):
+    return http_get("127.0.0.1:%d" % port, path, timeout=10)[0]
 
 
 if __name__ == "__main__":

@@ -243,6 +243,28 @@ const std::map<std::string, std::string> kChildPrefixes = {{"controller", "MLB_R
 // take theirs from MLB_RUN_WATCH_LISTEN / MLB_RUN_ENTRYPOINT_LISTEN.
 const std::vector<std::string> kOwnPorts = {"MLB_LISTEN"};
 
+// "http://127.0.0.1:<port>" for a listen address ("0.0.0.0:9200", ":9200"); empty if
+// it has no port.
+std::string loopbackUrl(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  return colon == std::string::npos || colon + 1 == listen.size()
+             ? ""
+             : "http://127.0.0.1:" + listen.substr(colon + 1);
+}
+
+// HAProxy's :9090 passes marathon-lb's endpoints to the controller and the reloader
+// (mlb.lua): at the ports they were moved to, unless the URLs are set.
+void pointLuaAtListeners(const ImageInput& in, ChildSpec& child) {
+  for (auto [url_var, listen_var] : {std::pair{"MLB_CONTROLLER_URL", "MLB_LISTEN"},
+                                     std::pair{"MLB_RELOADER_URL", "MLB_RUN_WATCH_LISTEN"}}) {
+    const auto listen = in.env.find(listen_var);
+    if (in.env.count(url_var) == 0 && listen != in.env.end() &&
+        !loopbackUrl(listen->second).empty()) {
+      child.env[url_var] = loopbackUrl(listen->second);
+    }
+  }
+}
+
 // MLB_RUN_<CHILD>_X becomes MLB_X for that child alone; no child sees another's.
 void routeChildVariables(const ImageInput& in, ChildSpec& child) {
   for (const auto& [name, prefix] : kChildPrefixes) {
@@ -256,6 +278,9 @@ void routeChildVariables(const ImageInput& in, ChildSpec& child) {
     if (k.rfind(own, 0) == 0 && k.size() > own.size()) {
       child.env["MLB_" + k.substr(own.size())] = v;
     }
+  }
+  if (child.name == "haproxy") {
+    pointLuaAtListeners(in, child);
   }
 }
 

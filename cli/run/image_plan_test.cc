@@ -153,6 +153,10 @@ TEST(ImagePlanTest, EachChildGetsOnlyTheVariablesMeantForIt) {
   EXPECT_TRUE(dropsVariable(watch, "MLB_LISTEN"));
   EXPECT_TRUE(dropsVariable(entry, "MLB_LISTEN"));
   EXPECT_EQ(watch.env.at("MLB_LISTEN"), "127.0.0.1:9203");  // its own, set after the drop
+  // HAProxy's Lua finds both where they were moved (the signal and stats endpoints).
+  EXPECT_EQ(entry.env.at("MLB_CONTROLLER_URL"), "http://127.0.0.1:9200");
+  EXPECT_EQ(entry.env.at("MLB_RELOADER_URL"), "http://127.0.0.1:9203");
+  EXPECT_EQ(ctl.env.count("MLB_CONTROLLER_URL"), 0u);
   EXPECT_EQ(entry.env.count("MLB_LISTEN"), 0u);
   EXPECT_EQ(ctl.env.at("MLB_MIN_INTERVAL"), "0.5");
   EXPECT_EQ(watch.env.count("MLB_MIN_INTERVAL"), 0u);

@@ -18,6 +18,7 @@
 
 #include "common/env.h"
 #include "common/fs/files.h"
+#include "common/http/signal_endpoint.h"
 #include "common/http/status_server.h"
 #include "common/log.h"
 #include "common/net_resolver.h"
@@ -58,6 +59,11 @@ struct Metrics {
                     .Help("marathon-lb's operator signals received (SIGHUP, SIGUSR1): a full "
                           "resync from Marathon each.")
                     .Register(r)),
+        signal_requests(BuildCounter()
+                            .Name("mlb_controller_signal_requests_total")
+                            .Help("Requests to marathon-lb's /_mlb_signal/hup and /usr1 (a full "
+                                  "resync each), by result (accepted, rate_limited).")
+                            .Register(r)),
         marathon_requests(BuildCounter()
                               .Name("mlb_controller_marathon_requests_total")
                               .Help("Requests to Marathon by URL and result.")
@@ -160,6 +166,7 @@ struct Metrics {
   prometheus::Family<prometheus::Counter>& syncs;
   prometheus::Histogram& sync_seconds;
   prometheus::Family<prometheus::Counter>& signals;
+  prometheus::Family<prometheus::Counter>& signal_requests;
   prometheus::Family<prometheus::Counter>& marathon_requests;
   prometheus::Family<prometheus::Counter>& faults;
   prometheus::Family<prometheus::Counter>& guard_holds;
@@ -565,10 +572,19 @@ nlohmann::json statusJson(StatusBoard& board) {
       {"last_sync", board.last_pass}};
 }
 
-// /metrics, /healthz, /readyz and /v1/status.
+// /metrics, /healthz, /readyz, /v1/status, and marathon-lb's /_mlb_signal/hup and
+// /_mlb_signal/usr1 (a full resync each, as the signals; HAProxy's :9090 passes them on).
 std::map<std::string, common::HttpHandler> statusHandlers(prometheus::Registry& registry,
-                                                          StatusBoard& board) {
+                                                          StatusBoard& board, Metrics& m,
+                                                          common::SignalGate& gate) {
   std::map<std::string, common::HttpHandler> handlers;
+  for (auto [path, sig] : {std::pair{"/_mlb_signal/hup", common::OperatorSignal::Hup},
+                           std::pair{"/_mlb_signal/usr1", common::OperatorSignal::Usr1}}) {
+    handlers[path] = common::signalEndpoint(
+        sig, gate, [&m, path = std::string(path)](const std::string& result) {
+          m.signal_requests.Add({{"endpoint", path}, {"result", result}}).Increment();
+        });
+  }
   handlers["/metrics"] = common::metricsHandler(registry);
   handlers["/healthz"] = [](const common::HttpRequest&) {
     return common::HttpResponse{200, "text/plain; charset=utf-8", "ok\n"};
@@ -666,7 +682,9 @@ int runDaemon(const ControllerFlags& flags, const TemplateSet& templates, Reconc
         return reconciler.reconcileOnce(hints);
       },
       flags.loop, PassReporter(flags, m, board));
-  auto server = common::startStatusServer(flags.listen, statusHandlers(registry, board));
+  common::SignalGate signal_gate(common::systemClock(), std::chrono::seconds(1));
+  auto server =
+      common::startStatusServer(flags.listen, statusHandlers(registry, board, m, signal_gate));
   if (!server) {
     logError("cannot start the status server",
              {{"listen", flags.listen}, {"error", server.error().message}});

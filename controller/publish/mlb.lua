@@ -1,10 +1,26 @@
--- mlb: marathon-lb's /_haproxy_get* endpoints on :9090, answered by mlb-reloader.
+-- mlb: marathon-lb's endpoints on :9090, answered by the binary that owns each:
+--   /_haproxy_get*          mlb-reloader (the live bundle, this instance's pids)
+--   /haproxy?stats;csv      mlb-reloader (HAProxy's CSV in the 2.0 shape marathon-lb's tools parse)
+--   /_mlb_signal/usr1       mlb-reloader (reload HAProxy with the live bundle)
+--   /_mlb_signal/hup        mlb-controller (fetch from Marathon and regenerate)
 local reloader = os.getenv("MLB_RELOADER_URL") or "http://127.0.0.1:9103"
+local controller = os.getenv("MLB_CONTROLLER_URL") or "http://127.0.0.1:9102"
+
+local function target(path)
+  if path == "/_mlb_signal/hup" then
+    return controller .. path
+  elseif path == "/haproxy" then
+    return reloader .. "/_haproxy_stats_csv"
+  end
+  return reloader .. path
+end
+
 core.register_service("mlb_endpoints", "http", function(applet)
+  local url = target(applet.path)
   local ok, res = pcall(function()
-    return core.httpclient():get{url = reloader .. applet.path}
+    return core.httpclient():get{url = url}
   end)
-  local status, body = 502, "mlb-reloader unreachable at " .. reloader .. "\n"
+  local status, body = 502, "unreachable: " .. url .. "\n"
   if ok and res and res.status and res.status > 0 then
     status, body = res.status, res.body or ""
   end

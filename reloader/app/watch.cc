@@ -1,17 +1,21 @@
 // `mlb-reloader watch`: inotify on the state dir + a recheck tick; apply new bundles
 // (coalesced, at least --min-reload-interval apart), govern old workers, serve
 // metrics and marathon-lb's /_haproxy_* endpoints.
+#include <prometheus/counter.h>
 #include <prometheus/registry.h>
 #include <signal.h>
 
 #include "common/env.h"
 #include "common/fs/files.h"
+#include "common/http/signal_endpoint.h"
 #include "common/http/status_server.h"
 #include "common/log.h"
 #include "common/process/process_runner.h"
 #include "reloader/app/reloader_app.h"
 #include "reloader/app/reloader_flags.h"
 #include "reloader/app/watch_loop.h"
+#include "reloader/haproxy/master_cli.h"
+#include "reloader/haproxy/stats_csv.h"
 #include "reloader/watch/inotify_file_watcher.h"
 
 namespace mlb::reloader {
@@ -30,11 +34,44 @@ common::HttpHandler fileHandler(std::string path) {
   };
 }
 
-// /metrics, /healthz and marathon-lb's /_haproxy_* endpoints.
+// HAProxy's stats CSV in the shape marathon-lb's clients parse (stats_csv.h), from the
+// stats socket: HAProxy's :9090 answers /haproxy?stats;csv with it (mlb.lua).
+common::HttpResponse statsCsv(const std::string& state) {
+  auto r = masterCommand(state + "/stats.sock", "show stat", 2000);
+  if (!r) {
+    return common::HttpResponse{503, "text/plain; charset=utf-8",
+                                "HAProxy's stats socket: " + r.error().message + "\n"};
+  }
+  return common::HttpResponse{200, "text/plain; charset=utf-8", haproxy20StatsCsv(*r)};
+}
+
+// marathon-lb's /_mlb_signal/usr1 (reload HAProxy with the live bundle) and
+// /_mlb_signal/hup (read `current` again), as SIGUSR1 and SIGHUP do.
+void addSignalHandlers(std::map<std::string, common::HttpHandler>& handlers,
+                       prometheus::Registry& registry, common::SignalGate& gate) {
+  auto& requests = prometheus::BuildCounter()
+                       .Name("mlb_reloader_signal_requests_total")
+                       .Help(
+                           "Requests to marathon-lb's /_mlb_signal/usr1 (reload the live "
+                           "bundle) and /hup, by result (accepted, rate_limited).")
+                       .Register(registry);
+  for (auto [path, sig] : {std::pair{"/_mlb_signal/hup", common::OperatorSignal::Hup},
+                           std::pair{"/_mlb_signal/usr1", common::OperatorSignal::Usr1}}) {
+    handlers[path] = common::signalEndpoint(
+        sig, gate, [&requests, path = std::string(path)](const std::string& result) {
+          requests.Add({{"endpoint", path}, {"result", result}}).Increment();
+        });
+  }
+}
+
+// /metrics, /healthz and marathon-lb's /_haproxy_* and /_mlb_signal/* endpoints.
 std::map<std::string, common::HttpHandler> watchHandlers(prometheus::Registry& registry,
                                                          const ProcessTable& table,
-                                                         const std::string& state) {
+                                                         const std::string& state,
+                                                         common::SignalGate& gate) {
   std::map<std::string, common::HttpHandler> handlers;
+  addSignalHandlers(handlers, registry, gate);
+  handlers["/_haproxy_stats_csv"] = [state](const common::HttpRequest&) { return statsCsv(state); };
   handlers["/metrics"] = common::metricsHandler(registry);
   handlers["/healthz"] = [](const common::HttpRequest&) {
     return common::HttpResponse{200, "text/plain; charset=utf-8", "ok\n"};
@@ -82,7 +119,9 @@ int runWatch(const std::vector<std::string>& args, const std::map<std::string, s
   ReloadController rc(flags.reload, *runner, table, sig);
   rc.loadStatus();
   createSeries(m);
-  auto server = common::startStatusServer(flags.listen, watchHandlers(registry, table, state));
+  common::SignalGate signal_gate(common::systemClock(), std::chrono::seconds(1));
+  auto server =
+      common::startStatusServer(flags.listen, watchHandlers(registry, table, state, signal_gate));
   if (!server) {
     logError("cannot start the status server",
              {{"listen", flags.listen}, {"error", server.error().message}});

@@ -1,0 +1,36 @@
+#pragma once
+// marathon-lb's /_mlb_signal/hup and /_mlb_signal/usr1 (on :9090, open to anyone who
+// reaches it, as marathon-lb's were): a request does what the signal does, in the
+// binary the signal means. Rate-limited, since the port is open: at most one request
+// is admitted per `min_gap`; the others answer 429 and change nothing.
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "common/clock.h"
+#include "common/env.h"
+#include "common/http/status_server.h"
+
+namespace mlb::common {
+
+// At most one admission per `min_gap` of `clock`'s time. Thread-safe.
+class SignalGate {
+ public:
+  SignalGate(const Clock& clock, Clock::Duration min_gap) : clock_(clock), min_gap_(min_gap) {}
+  bool admit();
+
+ private:
+  const Clock& clock_;
+  const Clock::Duration min_gap_;
+  std::mutex mu_;
+  bool admitted_once_ = false;
+  Clock::TimePoint last_{};
+};
+
+// The handler: 202 and raiseOperatorSignal(signal) when `gate` admits, else 429.
+// `count` is told "accepted" or "rate_limited" (a metric). `gate` must outlive it.
+HttpHandler signalEndpoint(OperatorSignal signal, SignalGate& gate,
+                           std::function<void(const std::string& result)> count);
+
+}  // namespace mlb::common
