@@ -167,6 +167,9 @@ void describeServices(const MarathonApp& app, const controller::ServiceModel& m,
          (q.port_index < 0 ? std::string("app") : "port " + std::to_string(q.port_index)) +
              ": quarantined: " + q.reason});
   }
+  for (const auto& w : m.warnings) {
+    out.push_back({Level::Warning, app.id, "port " + std::to_string(w.port_index) + ": " + w.text});
+  }
   for (const auto& s : m.services) {
     seen.insert(s.port_index);
     std::string text = "port " + std::to_string(s.port_index) + ": backend " + s.backend +

@@ -76,6 +76,17 @@ TEST(Lint, ValuesReadDifferentlyFromHowTheyLookAreWarnings) {
   EXPECT_TRUE(has(r, "ok: port 0: not exposed")) << r.out;
 }
 
+TEST(Lint, ProxyPassWithoutVhostIsServedWithAWarning) {
+  auto r = lint(app(R"("HAPROXY_GROUP":"external","HAPROXY_0_MODE":"http",)"
+                    R"("HAPROXY_0_HTTP_BACKEND_PROXYPASS_PATH":"/api")"));
+  EXPECT_EQ(r.code, 0) << r.out;  // served, as marathon-lb served it
+  EXPECT_TRUE(has(r,
+                  "/web: warning: port 0: label HAPROXY_0_HTTP_BACKEND_PROXYPASS_PATH without "
+                  "HAPROXY_0_VHOST"))
+      << r.out;
+  EXPECT_TRUE(has(r, "ok: port 0: backend web_10001, mode http")) << r.out;
+}
+
 TEST(Lint, ListsAnswersAndGarbage) {
   auto list = lint(
       "[" + app(R"("HAPROXY_GROUP":"external")") + "," +

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "common/env.h"
@@ -108,6 +109,12 @@ struct Metrics {
                         .Name("mlb_controller_quarantined_apps")
                         .Help("Apps or ports in quarantine in the last pass, by source.")
                         .Register(r)),
+        app_warnings(BuildCounter()
+                         .Name("mlb_controller_app_warnings_total")
+                         .Help("Ports served differently from how their labels read (as "
+                               "marathon-lb served them), counted when each first appears, by "
+                               "kind.")
+                         .Register(r)),
         skipped_tasks(BuildCounter()
                           .Name("mlb_controller_skipped_tasks_total")
                           .Help("Tasks left out of a pass because of a bad value or an "
@@ -177,6 +184,7 @@ struct Metrics {
   prometheus::Gauge& sse_connected;
   prometheus::Family<prometheus::Gauge>& counts;
   prometheus::Family<prometheus::Gauge>& quarantined;
+  prometheus::Family<prometheus::Counter>& app_warnings;
   prometheus::Family<prometheus::Counter>& skipped_tasks;
   prometheus::Counter& publishes;
   prometheus::Histogram& event_to_publish;
@@ -195,6 +203,7 @@ struct StatusBoard {
   nlohmann::json last_pass = nullptr;
   nlohmann::json quarantined = nlohmann::json::array();
   nlohmann::json skipped_tasks = nlohmann::json::array();
+  nlohmann::json warnings = nlohmann::json::array();
   std::string marathon_url;
   std::string version;
   std::string reloader_state = "unknown";
@@ -395,9 +404,27 @@ class PassReporter {
     m_.counts.Add({{"kind", "services"}}).Set(static_cast<double>(r.services));
     m_.counts.Add({{"kind", "servers"}}).Set(static_cast<double>(r.servers));
     logQuarantineChanges(r);
+    logNewWarnings(r);
     for (const auto& t : r.skipped_tasks) {
       m_.skipped_tasks.Add({{"reason", t.reason}}).Increment();
     }
+  }
+
+  // One log line and one count when a warning first appears (not on every pass).
+  void logNewWarnings(const PassReport& r) {
+    std::set<std::string> now;
+    for (const auto& w : r.warnings) {
+      std::string key = w.app_id + "#" + std::to_string(w.port_index) + "#" + w.kind;
+      if (last_warnings_.count(key) == 0) {
+        m_.app_warnings.Add({{"kind", w.kind}}).Increment();
+        logWarn("app served with a warning", {{"app", w.app_id},
+                                              {"port_index", std::to_string(w.port_index)},
+                                              {"kind", w.kind},
+                                              {"warning", w.text}});
+      }
+      now.insert(std::move(key));
+    }
+    last_warnings_ = std::move(now);
   }
 
   // One log line when an app enters or leaves quarantine; the gauge by source.
@@ -500,12 +527,20 @@ class PassReporter {
                                     {"reason", q.reason},
                                     {"kept_last_good", q.kept_last_good}});
     }
+    board_.warnings = nlohmann::json::array();
+    for (const auto& w : r.warnings) {
+      board_.warnings.push_back({{"app_id", w.app_id},
+                                 {"port_index", w.port_index},
+                                 {"kind", w.kind},
+                                 {"warning", w.text}});
+    }
   }
 
   const ControllerFlags& flags_;
   Metrics& m_;
   StatusBoard& board_;
   std::map<std::string, std::string> last_quarantine_;  // key -> reason, for change logs
+  std::set<std::string> last_warnings_;                 // app#port#kind seen last pass
   std::string copied_version_;                          // in --haproxy-config
 };
 
@@ -568,6 +603,7 @@ nlohmann::json statusJson(StatusBoard& board) {
       {"sse_connected", board.sse_connected},
       {"counts", {{"apps", board.apps}, {"services", board.services}, {"servers", board.servers}}},
       {"quarantined", board.quarantined},
+      {"warnings", board.warnings},
       {"skipped_tasks", board.skipped_tasks},
       {"last_sync", board.last_pass}};
 }

@@ -79,9 +79,22 @@ inline constexpr const char* kSkipBadHost = "host is not a host name";
 inline constexpr const char* kSkipBadTaskId = "task id has blanks or control characters";
 inline constexpr const char* kSkipUnresolvableHost = "unresolvable host";
 
+// A port served differently from how its labels read, as marathon-lb served it: the
+// service is routed; the warning says how. `kind` is one of the fixed texts below (a
+// metric label), `text` the explanation naming the labels.
+struct AppWarning {
+  std::string app_id;
+  int port_index = -1;
+  std::string kind;
+  std::string text;
+};
+
+inline constexpr const char* kWarnProxyPassWithoutVhost = "proxypass_without_vhost";
+
 struct ServiceModel {
   std::vector<Service> services;  // sorted by (app id, service port), groups/enabled filtered
   std::vector<Quarantined> quarantined;
+  std::vector<AppWarning> warnings;        // sorted by (app id, port index, kind)
   std::vector<SkippedTask> skipped_tasks;  // sorted by (app id, task id, reason)
 };
 

@@ -547,14 +547,21 @@ std::string configureService(const MarathonApp& app, int n,
   if (std::string problem = portProblem(s); !problem.empty()) {
     return problem;
   }
-  // The default proxy-pass glue sets the Host header to the vhost: without one,
-  // HAProxy refuses the line. Say so here rather than after a failed haproxy -c.
-  if (s.mode == "http" && !s.proxypath.empty() && s.hostname.empty() &&
-      !s.template_overrides.count("HTTP_BACKEND_PROXYPASS_GLUE")) {
-    return "label " + prefix + "HTTP_BACKEND_PROXYPASS_PATH: needs " + prefix +
-           "VHOST (the proxy-pass rule sets the Host header to the vhost)";
-  }
   return "";
+}
+
+// A proxy-pass path without a vhost: marathon-lb served the port with the path
+// rewrite and a Host header of "None"; mlb serves it without the Host rewrite (the
+// renderer leaves the empty `set-header Host` out) and says so.
+std::optional<AppWarning> proxyPassWarning(const Service& s) {
+  if (s.mode != "http" || s.proxypath.empty() || !s.hostname.empty()) {
+    return std::nullopt;
+  }
+  const std::string prefix = "HAPROXY_" + std::to_string(s.port_index) + "_";
+  return AppWarning{s.app_id, s.port_index, kWarnProxyPassWithoutVhost,
+                    "label " + prefix + "HTTP_BACKEND_PROXYPASS_PATH without " + prefix +
+                        "VHOST: the path is rewritten, the Host header is left as the client "
+                        "sent it (marathon-lb set it to \"None\")"};
 }
 
 // The servers of port `i` of the service: one per selected task with that port,
@@ -674,6 +681,9 @@ void buildApp(const PreparedApp& prepared, NetMode mode,
       out.quarantined.push_back({app.id, n, std::move(error)});
       continue;
     }
+    if (auto w = proxyPassWarning(s)) {
+      out.warnings.push_back(std::move(*w));
+    }
     const bool routed =
         hasGroup(options.groups, s.groups) && s.enabled.value_or(!options.strict_mode);
     s.backend.assign(app.id, 1);
@@ -702,6 +712,7 @@ void buildAppCached(const PreparedApp& prepared, NetMode mode,
     model.quarantined.insert(model.quarantined.end(), b.quarantined.begin(), b.quarantined.end());
     model.skipped_tasks.insert(model.skipped_tasks.end(), b.skipped_tasks.begin(),
                                b.skipped_tasks.end());
+    model.warnings.insert(model.warnings.end(), b.warnings.begin(), b.warnings.end());
   };
   BuildMemo* memo = options.memo;
   const MarathonApp& app = prepared.app();
@@ -828,6 +839,10 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
               return std::tie(a.app_id, a.port_index, a.reason) <
                      std::tie(b.app_id, b.port_index, b.reason);
             });
+  std::sort(
+      model.warnings.begin(), model.warnings.end(), [](const AppWarning& a, const AppWarning& b) {
+        return std::tie(a.app_id, a.port_index, a.kind) < std::tie(b.app_id, b.port_index, b.kind);
+      });
   std::sort(model.skipped_tasks.begin(), model.skipped_tasks.end(),
             [](const SkippedTask& a, const SkippedTask& b) {
               return std::tie(a.app_id, a.task_id, a.reason) <

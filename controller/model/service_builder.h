@@ -37,6 +37,7 @@ struct AppBuild {
   std::vector<Service> services;  // routed, with servers
   std::vector<Quarantined> quarantined;
   std::vector<SkippedTask> skipped_tasks;
+  std::vector<AppWarning> warnings;
 };
 
 // The builds of the last buildServices() per app, keyed by what they were built

@@ -88,35 +88,29 @@ TEST(ServiceBuilderTest, BadLabelQuarantinesOnlyThatPort) {
   EXPECT_EQ(find(m, "other_10020"), nullptr);
 }
 
-// HAProxy refuses the default proxy-pass glue without a vhost (its Host header would
-// be empty): that port is quarantined with the reason; with a vhost, in tcp mode, or
-// with its own glue template, the label is fine.
-TEST(ServiceBuilderTest, ProxyPassWithoutVhostQuarantinesThatPort) {
+// A proxy-pass path without a vhost is served, as marathon-lb served it (without the
+// Host rewrite), with a warning naming the labels; with a vhost, in tcp mode, or with
+// its own glue template, no warning.
+TEST(ServiceBuilderTest, ProxyPassWithoutVhostIsServedWithAWarning) {
   const std::string pp = R"("HAPROXY_0_HTTP_BACKEND_PROXYPASS_PATH":"/api")";
-  auto m = buildServices(
-      apps(
-          R"({"apps":[)" +
-          hostApp("/novhost", pp + R"(,"HAPROXY_0_MODE":"http")", 10040, task("a", "10.0.0.1", 1)) +
-          "," + hostApp("/tcp", pp, 10041, task("b", "10.0.0.2", 2)) + "," +
-          hostApp("/vhost", pp + R"(,"HAPROXY_0_VHOST":"api.example.com")", 10042,
-                  task("c", "10.0.0.3", 3)) +
-          "," +
-          hostApp(
-              "/ownglue",
-              pp +
-                  R"(,"HAPROXY_0_MODE":"http","HAPROXY_0_HTTP_BACKEND_PROXYPASS_GLUE":"  http-request replace-path ^{proxypath}/?(.*)$ /\\1\n")",
-              10043, task("d", "10.0.0.4", 4)) +
-          "]}"),
-      opts());
-  ASSERT_EQ(m.quarantined.size(), 1u);
-  EXPECT_EQ(m.quarantined[0].app_id, "/novhost");
-  EXPECT_NE(m.quarantined[0].reason.find("HAPROXY_0_HTTP_BACKEND_PROXYPASS_PATH"),
-            std::string::npos);
-  EXPECT_NE(m.quarantined[0].reason.find("HAPROXY_0_VHOST"), std::string::npos);
-  EXPECT_EQ(find(m, "novhost_10040"), nullptr);
+  auto m = buildServices(apps(R"({"apps":[)" +
+                              hostApp("/novhost", pp + R"(,"HAPROXY_0_MODE":"http")", 10040,
+                                      task("a", "10.0.0.1", 1)) +
+                              "," + hostApp("/tcp", pp, 10041, task("b", "10.0.0.2", 2)) + "," +
+                              hostApp("/vhost", pp + R"(,"HAPROXY_0_VHOST":"api.example.com")",
+                                      10042, task("c", "10.0.0.3", 3)) +
+                              "]}"),
+                         opts());
+  EXPECT_TRUE(m.quarantined.empty());
+  ASSERT_EQ(m.warnings.size(), 1u);
+  EXPECT_EQ(m.warnings[0].app_id, "/novhost");
+  EXPECT_EQ(m.warnings[0].port_index, 0);
+  EXPECT_EQ(m.warnings[0].kind, kWarnProxyPassWithoutVhost);
+  EXPECT_NE(m.warnings[0].text.find("HAPROXY_0_HTTP_BACKEND_PROXYPASS_PATH"), std::string::npos);
+  EXPECT_NE(m.warnings[0].text.find("HAPROXY_0_VHOST"), std::string::npos);
+  EXPECT_NE(find(m, "novhost_10040"), nullptr);
   EXPECT_NE(find(m, "tcp_10041"), nullptr);
   EXPECT_NE(find(m, "vhost_10042"), nullptr);
-  EXPECT_NE(find(m, "ownglue_10043"), nullptr);
 }
 
 TEST(ServiceBuilderTest, GroupsStrictModeAndPerPortGroups) {

@@ -93,6 +93,27 @@ struct Fragments {
   bool http_mode = false;
 };
 
+// The proxy-pass glue of a port without a vhost: its `http-request set-header Host`
+// line has no value (HAProxy refuses it). marathon-lb wrote "None" there; the line is
+// left out, so the path is rewritten and the Host header stays as the client sent it.
+void dropEmptyHostHeader(std::string& b, size_t from) {
+  static constexpr std::string_view kLine = "http-request set-header Host";
+  size_t line = from;
+  while (line < b.size()) {
+    size_t end = b.find('\n', line);
+    end = end == std::string::npos ? b.size() : end + 1;
+    std::string_view text(b.data() + line, end - line);
+    const size_t first = text.find_first_not_of(" \t");
+    std::string_view rest = first == std::string_view::npos ? "" : text.substr(first);
+    if (rest.substr(0, kLine.size()) == kLine &&
+        rest.find_first_not_of(" \t\r\n", kLine.size()) == std::string_view::npos) {
+      b.erase(line, end - line);
+      continue;
+    }
+    line = end;
+  }
+}
+
 // Strings the Vars of one service point into. One Scratch serves every service of
 // a render, so that their buffers are allocated once, not once per service.
 struct Scratch {
@@ -415,10 +436,15 @@ struct ServiceRenderer {
         {!s.revproxypath.empty(), "HTTP_BACKEND_REVPROXY_GLUE"},
         {!s.redirpath.empty(), "HTTP_BACKEND_REDIR"}};
     for (const auto& [wanted, name] : parts) {
-      if (wanted) {
-        if (auto st = render(name, b); !st) {
-          return st;
-        }
+      if (!wanted) {
+        continue;
+      }
+      const size_t start = b.size();
+      if (auto st = render(name, b); !st) {
+        return st;
+      }
+      if (s.hostname.empty() && std::string_view(name) == "HTTP_BACKEND_PROXYPASS_GLUE") {
+        dropEmptyHostHeader(b, start);
       }
     }
     return Status::ok();

@@ -41,12 +41,18 @@ inline std::vector<GoldenCase> goldenCases() {
   std::vector<GoldenCase> cases;
   for (const char* n :
        {"vhost-path", "multi-vhost", "sticky", "bluegreen", "ip-per-task", "template-override",
-        "redirect-https", "hsts", "tcp-http-mode", "ssl-cert"}) {
+        "redirect-https", "hsts", "tcp-http-mode", "ssl-cert", "proxypass"}) {
     cases.push_back(c(n, n, {"external"}, true));
   }
   GoldenCase map = c("haproxy-map", "haproxy-map", {"external"}, false);
   map.render.haproxy_map = true;
   cases.push_back(map);
+  // -H with --group-https-by-vhost: every vhost of a multi-vhost app is routed on :443
+  // (marathon-lb routed only the first; README, "What behaves differently").
+  GoldenCase grouped_map = c("multi-vhost-map-https-by-vhost", "multi-vhost", {"external"}, false);
+  grouped_map.render.haproxy_map = true;
+  grouped_map.render.group_https_by_vhost = true;
+  cases.push_back(grouped_map);
   cases.push_back(c("fixture100", "fixture100", {"*"}, true));
   GoldenCase grouped = c("fixture100-https-by-vhost", "fixture100", {"*"}, true);
   grouped.render.group_https_by_vhost = true;

@@ -1003,6 +1003,7 @@ PassReport Reconciler::reconcile(const std::set<std::string>& hints) {
   pass.model = buildServices(parsed.apps, build);
   report.apps = parsed.apps.size();
   report.skipped_tasks = pass.model.skipped_tasks;
+  report.warnings = pass.model.warnings;
   if (!evaluateGuards(parsed, pass.model, report)) {
     return report;
   }

@@ -89,6 +89,7 @@ struct PassReport {
   size_t answer_bytes = 0;
   std::vector<QuarantineEntry> quarantined;
   std::vector<SkippedTask> skipped_tasks;  // from the model of this pass
+  std::vector<AppWarning> warnings;        // from the model of this pass
   std::vector<std::string> added_apps, removed_apps;
   size_t changed_apps = 0;
   std::chrono::milliseconds fetch_time{0}, build_time{0}, validate_time{0};
