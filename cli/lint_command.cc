@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "cli/lint_collisions.h"
 #include "common/flags.h"
 #include "common/strings.h"
 #include "controller/marathon/app_json.h"
@@ -21,9 +22,11 @@ using Level = LintFinding::Level;
 
 const char* const kUsage =
     "usage: mlb lint [--group G]... [--strict-mode] FILE...\n"
-    "  FILE: a Marathon app definition (JSON), a list of them, or a /v2/apps answer;\n"
-    "  '-' reads stdin. Prints what each service port becomes, errors (the labels mlb\n"
-    "  would quarantine) and warnings (values read differently from how they look).\n"
+    "  FILE: a Marathon app definition (JSON), a list of them, a group (its apps and\n"
+    "  nested groups) or a /v2/apps answer; '-' reads stdin. Prints what each service\n"
+    "  port becomes, errors (the labels mlb would quarantine; across all the apps\n"
+    "  given: a service port, backend name, or vhost and path claimed twice) and\n"
+    "  warnings (values read differently from how they look).\n"
     "  Exit status: 1 if an app has an error, 0 otherwise.\n";
 
 // App-level labels mlb (and marathon-lb, or its deploy tool) reads.
@@ -120,11 +123,15 @@ std::vector<LintFinding> labelWarnings(const MarathonApp& app) {
 // A definition as users write it: port 0 (portDefinitions[].port, servicePort) asks
 // Marathon to assign a service port at deploy (10000 and up). Linted with stand-ins
 // from the top of that range, and said so.
-MarathonApp withStandInServicePorts(MarathonApp app, std::vector<LintFinding>& out) {
-  int next = 19999;
+// Port 0 ("Marathon assigns one") becomes a stand-in from 19999 down, distinct across
+// the apps linted together; each is recorded in `assigned`.
+MarathonApp withStandInServicePorts(MarathonApp app, int& next,
+                                    std::set<std::pair<std::string, int>>& assigned,
+                                    std::vector<LintFinding>& out) {
   auto assign = [&](std::optional<int>& port, const std::string& where) {
     if (port && *port == 0) {
       port = next--;
+      assigned.insert({app.id, *port});
       out.push_back({Level::Info, app.id,
                      where + ": service port 0: Marathon assigns one at deploy (linted as " +
                          std::to_string(*port) + ")"});
@@ -194,12 +201,40 @@ void describeServices(const MarathonApp& app, const controller::ServiceModel& m,
   }
 }
 
+// The apps of a Marathon group and its nested groups, with ids made absolute (an app
+// or group id without a leading '/' is relative to its group's).
+void groupApps(const nlohmann::json& group, const std::string& parent, nlohmann::json& out) {
+  auto absolute = [](const std::string& base, const nlohmann::json& id) {
+    const std::string text = id.is_string() ? id.get<std::string>() : "";
+    return text.rfind('/', 0) == 0 ? text : base + "/" + text;
+  };
+  const std::string gid = group.contains("id") ? absolute(parent, group["id"]) : parent;
+  const std::string base = gid == "/" ? "" : gid;
+  if (group.contains("apps") && group["apps"].is_array()) {
+    for (auto app : group["apps"]) {
+      if (app.is_object() && app.contains("id")) {
+        app["id"] = absolute(base, app["id"]);
+      }
+      out.push_back(std::move(app));
+    }
+  }
+  if (group.contains("groups") && group["groups"].is_array()) {
+    for (const auto& g : group["groups"]) {
+      groupApps(g, base, out);
+    }
+  }
+}
+
 // The apps of one file, as the controller would parse them; errors for the rest.
 std::vector<MarathonApp> readApps(const std::string& name, const std::string& text,
                                   std::vector<LintFinding>& findings) {
   auto j = nlohmann::json::parse(text, nullptr, false);
   std::string body;
-  if (j.is_object() && j.contains("apps")) {
+  if (j.is_object() && j.contains("groups")) {
+    nlohmann::json apps = nlohmann::json::array();
+    groupApps(j, "", apps);
+    body = "{\"apps\":" + apps.dump() + "}";
+  } else if (j.is_object() && j.contains("apps")) {
     body = text;
   } else if (j.is_object() && j.contains("app")) {
     body = "{\"apps\":[" + j["app"].dump() + "]}";
@@ -264,13 +299,26 @@ common::Result<common::CommandLine> readLintArgs(const std::vector<std::string>&
 std::vector<LintFinding> lintApps(const std::vector<MarathonApp>& apps,
                                   const controller::BuildOptions& options) {
   std::vector<LintFinding> out;
+  std::vector<MarathonApp> all;
+  std::set<std::pair<std::string, int>> assigned;
+  std::set<std::string> ids;
+  int next = 19999;
   for (const auto& app : apps) {
+    if (!ids.insert(app.id).second) {
+      out.push_back({Level::Error, app.id, "defined more than once"});
+      continue;
+    }
     auto warnings = labelWarnings(app);
     out.insert(out.end(), warnings.begin(), warnings.end());
-    const MarathonApp linted = withStandInServicePorts(app, out);
+    const MarathonApp linted = withStandInServicePorts(app, next, assigned, out);
     const controller::ServiceModel m =
         controller::buildServices({withStandInTask(linted)}, options);
     describeServices(linted, m, out);
+    all.push_back(withStandInTask(linted));
+  }
+  if (all.size() > 1) {
+    auto more = collisionFindings(controller::buildServices(all, options), assigned);
+    out.insert(out.end(), more.begin(), more.end());
   }
   return out;
 }
@@ -297,6 +345,7 @@ int runLint(const std::vector<std::string>& args, std::istream& in, std::ostream
     options.groups = {"external"};  // mlb-controller's default
   }
   std::vector<LintFinding> findings;
+  std::vector<MarathonApp> all;
   for (const auto& f : files) {
     std::stringstream text;
     if (f == "-") {
@@ -308,9 +357,11 @@ int runLint(const std::vector<std::string>& args, std::istream& in, std::ostream
       continue;
     }
     auto apps = readApps(f, text.str(), findings);
-    auto more = lintApps(apps, options);
-    findings.insert(findings.end(), more.begin(), more.end());
+    all.insert(all.end(), std::make_move_iterator(apps.begin()),
+               std::make_move_iterator(apps.end()));
   }
+  auto more = lintApps(all, options);  // together: collisions across files too
+  findings.insert(findings.end(), more.begin(), more.end());
   bool failed = false;
   for (const auto& x : findings) {
     failed = failed || x.level == Level::Error;

@@ -87,6 +87,58 @@ TEST(Lint, ProxyPassWithoutVhostIsServedWithAWarning) {
   EXPECT_TRUE(has(r, "ok: port 0: backend web_10001, mode http")) << r.out;
 }
 
+// Several apps together (a group here): what no single app's labels show.
+TEST(Lint, CollisionsAcrossAppsAreErrors) {
+  auto r = lint(R"({"id":"/shop","apps":[
+      {"id":"web","portDefinitions":[{"port":10001}],
+       "labels":{"HAPROXY_GROUP":"external","HAPROXY_0_VHOST":"shop.example.com"}},
+      {"id":"/shop/api","portDefinitions":[{"port":10001}],"labels":{"HAPROXY_GROUP":"external"}},
+      {"id":"a","portDefinitions":[{"port":0}],"labels":{"HAPROXY_GROUP":"external"}}],
+    "groups":[{"id":"old","apps":[
+      {"id":"web","portDefinitions":[{"port":10003}],
+       "labels":{"HAPROXY_GROUP":"external","HAPROXY_0_VHOST":"shop.example.com"}},
+      {"id":"b","portDefinitions":[{"port":0}],"labels":{"HAPROXY_GROUP":"external"}},
+      {"id":"paths","portDefinitions":[{"port":10004}],
+       "labels":{"HAPROXY_GROUP":"external","HAPROXY_0_VHOST":"shop.example.com",
+                 "HAPROXY_0_PATH":"/api"}}]}]})");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_TRUE(has(r, "/shop/web: error: port 0: service port 10001 is also claimed by /shop/api"))
+      << r.out;
+  EXPECT_TRUE(has(r,
+                  "/shop/web: error: port 0: vhost shop.example.com is also claimed by "
+                  "/shop/old/web port 0"))
+      << r.out;
+  // Two port-0 apps are assigned different ports by Marathon: no collision; a path
+  // rule on the same vhost is a different claim.
+  EXPECT_FALSE(has(r, "/shop/b: error")) << r.out;
+  EXPECT_FALSE(has(r, "/shop/old/paths: error")) << r.out;
+  EXPECT_FALSE(has(r, "/shop/a: error")) << r.out;
+}
+
+TEST(Lint, BackendNameCollisionsAndDuplicateIdsAreErrors) {
+  auto r = lint(R"([
+      {"id":"/a/b","portDefinitions":[{"port":10001}],"labels":{"HAPROXY_GROUP":"external"}},
+      {"id":"/a_b","portDefinitions":[{"port":10001}],"labels":{"HAPROXY_GROUP":"external"}},
+      {"id":"/a/b","portDefinitions":[{"port":10009}],"labels":{"HAPROXY_GROUP":"external"}}])");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_TRUE(has(r, "/a_b: error: port 0: backend a_b_10001 is already defined by /a/b")) << r.out;
+  EXPECT_TRUE(has(r, "/a/b: error: cannot be read: duplicate app id")) << r.out;
+}
+
+TEST(Lint, BlueAndGreenOfOneDeploymentGroupShareTheirPortAndVhost) {
+  const std::string colour = R"({"id":"/web-%s","portDefinitions":[{"port":%d}],"labels":{
+      "HAPROXY_GROUP":"external","HAPROXY_0_VHOST":"web.example.com","HAPROXY_0_PORT":"10001",
+      "HAPROXY_DEPLOYMENT_GROUP":"web","HAPROXY_DEPLOYMENT_ALT_PORT":"10002",
+      "HAPROXY_DEPLOYMENT_COLOUR":"%s","HAPROXY_DEPLOYMENT_STARTED_AT":"%s"}})";
+  char blue[1024], green[1024];
+  std::snprintf(blue, sizeof blue, colour.c_str(), "blue", 10001, "blue", "2020-01-01T00:00:00Z");
+  std::snprintf(green, sizeof green, colour.c_str(), "green", 10002, "green",
+                "2020-01-02T00:00:00Z");
+  auto r = lint(std::string("[") + blue + "," + green + "]");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_FALSE(has(r, "also claimed")) << r.out;
+}
+
 TEST(Lint, ListsAnswersAndGarbage) {
   auto list = lint(
       "[" + app(R"("HAPROXY_GROUP":"external")") + "," +
