@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -301,11 +302,17 @@ std::vector<LintFinding> lintApps(const std::vector<MarathonApp>& apps,
   std::vector<LintFinding> out;
   std::vector<MarathonApp> all;
   std::set<std::pair<std::string, int>> assigned;
-  std::set<std::string> ids;
   int next = 19999;
-  for (const auto& app : apps) {
-    if (!ids.insert(app.id).second) {
-      out.push_back({Level::Error, app.id, "defined more than once"});
+  // A later definition of an id replaces the earlier one (`mlb lint running.json
+  // new.json`: the new definition among the running apps).
+  std::map<std::string, size_t> last;
+  for (size_t i = 0; i < apps.size(); ++i) {
+    last[apps[i].id] = i;
+  }
+  for (size_t i = 0; i < apps.size(); ++i) {
+    const MarathonApp& app = apps[i];
+    if (last[app.id] != i) {
+      out.push_back({Level::Info, app.id, "replaced by a later definition"});
       continue;
     }
     auto warnings = labelWarnings(app);

@@ -4,6 +4,8 @@
 
 #include <sstream>
 
+#include "controller/marathon/app_json.h"
+
 namespace mlb::cli {
 namespace {
 
@@ -115,14 +117,39 @@ TEST(Lint, CollisionsAcrossAppsAreErrors) {
   EXPECT_FALSE(has(r, "/shop/a: error")) << r.out;
 }
 
-TEST(Lint, BackendNameCollisionsAndDuplicateIdsAreErrors) {
+TEST(Lint, BackendNameCollisionsAreErrors) {
   auto r = lint(R"([
       {"id":"/a/b","portDefinitions":[{"port":10001}],"labels":{"HAPROXY_GROUP":"external"}},
-      {"id":"/a_b","portDefinitions":[{"port":10001}],"labels":{"HAPROXY_GROUP":"external"}},
-      {"id":"/a/b","portDefinitions":[{"port":10009}],"labels":{"HAPROXY_GROUP":"external"}}])");
+      {"id":"/a_b","portDefinitions":[{"port":10001}],"labels":{"HAPROXY_GROUP":"external"}}])");
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_TRUE(has(r, "/a_b: error: port 0: backend a_b_10001 is already defined by /a/b")) << r.out;
-  EXPECT_TRUE(has(r, "/a/b: error: cannot be read: duplicate app id")) << r.out;
+}
+
+// `mlb lint running.json new.json`: the new definition takes the running one's place.
+TEST(Lint, ALaterDefinitionReplacesTheRunningApp) {
+  const std::string running =
+      R"([{"id":"/web","portDefinitions":[{"port":10001}],"labels":{"HAPROXY_GROUP":"external"}},)"
+      R"({"id":"/db","portDefinitions":[{"port":10002}],"labels":{"HAPROXY_GROUP":"external"}}])";
+  std::vector<controller::MarathonApp> apps;
+  for (const std::string& json :
+       {running, std::string(R"({"id":"/web","portDefinitions":[{"port":10002}],)"
+                             R"("labels":{"HAPROXY_GROUP":"external"}})")}) {
+    std::string body =
+        json.front() == '[' ? R"({"apps":)" + json + "}" : R"({"apps":[)" + json + "]}";
+    body.reserve(body.size() + controller::kJsonPadding);
+    auto parsed = controller::parseApps(body);
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    apps.insert(apps.end(), parsed->apps.begin(), parsed->apps.end());
+  }
+  controller::BuildOptions options;
+  options.groups = {"external"};
+  std::string text;
+  for (const auto& f : lintApps(apps, options)) {
+    text += f.app_id + ": " + f.text + "\n";
+  }
+  EXPECT_NE(text.find("/web: replaced by a later definition"), std::string::npos) << text;
+  EXPECT_NE(text.find("/web: port 0: service port 10002 is also claimed by /db"), std::string::npos)
+      << text;
 }
 
 TEST(Lint, BlueAndGreenOfOneDeploymentGroupShareTheirPortAndVhost) {
