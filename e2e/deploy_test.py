@@ -112,15 +112,24 @@ class DeployStack:
         finally:
             c.close()
 
-    def definition(self, version, **extra_env):
+    def definition(self, version, bridge=False, **extra_env):
+        """The app as marathon-lb's docs show it: host networking with portDefinitions,
+        or (bridge) Marathon 1.5's shape: container portMappings on container/bridge."""
+        ports = {"portDefinitions": [{"port": self.svc, "protocol": "tcp"}]}
+        if bridge:
+            ports = {"container": {"type": "DOCKER", "docker": {"image": "web"},
+                                   "portMappings": [{"containerPort": 8080, "hostPort": 0,
+                                                     "servicePort": self.svc,
+                                                     "protocol": "tcp"}]},
+                     "networks": [{"mode": "container/bridge"}]}
         app = {"id": "/web", "cmd": "serve", "instances": 3,
                "env": dict({"VERSION": version}, **extra_env),
-               "portDefinitions": [{"port": self.svc, "protocol": "tcp"}],
                "healthChecks": [{"protocol": "MESOS_HTTP", "path": "/", "portIndex": 0,
                                  "gracePeriodSeconds": 5, "intervalSeconds": 2}],
                "labels": {"HAPROXY_GROUP": "external", "HAPROXY_0_VHOST": VHOST,
                           "HAPROXY_DEPLOYMENT_GROUP": "web",
                           "HAPROXY_DEPLOYMENT_ALT_PORT": str(self.alt)}}
+        app.update(ports)
         path = os.path.join(self.dir, "web-%s.json" % version)
         with open(path, "w") as f:
             json.dump(app, f)
@@ -367,6 +376,24 @@ class DeployTests(unittest.TestCase):
         self.assertEqual(self.live_colour(), ["/web-blue"])
         self.assertEqual(s.apps()["/web-blue"]["instances"], 3)
         self.assertEqual({s.get(s.svc) for _ in range(10)}, {"/web-blue v6"})
+
+    def test_9_marathon_1_5_shaped_app_bridge_port_mappings(self):
+        """The same app as Marathon 1.5+ answers it with Docker bridge networking:
+        container portMappings with service ports, container/bridge networks."""
+        s = self.s
+        loads = self.loads()
+        before = self.live_colour()
+        t0 = time.monotonic()
+        self.assertEqual(s.deploy(s.definition("v9", bridge=True)), 0, s.log("deploy.log"))
+        t1 = time.monotonic()
+        time.sleep(1)
+        self.finish(loads, "bridge portMappings, colour to colour", t0, t1)
+        after = self.live_colour()
+        self.assertEqual(len(after), 1)
+        self.assertNotEqual(after, before)
+        app = s.apps()[after[0]]
+        self.assertIn("portMappings", app["container"])
+        self.assertEqual({s.get(s.svc) for _ in range(10)}, {after[0] + " v9"})
 
     def test_8_marathon_lbs_signal_endpoints_and_signals(self):
         """:9090/_mlb_signal/usr1 reloads HAProxy with the live bundle (the reloader),

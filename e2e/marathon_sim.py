@@ -3,7 +3,12 @@
 stream, driven from fixture files, with a control interface that scripts changes and
 faults. Python standard library only (the machine has no PyPI).
 
-Served like Marathon (see ../shared/marathon/API.md):
+Served like Marathon (see ../shared/marathon/API.md); apps created through the write
+API are normalised as Marathon does (its defaults, health-check defaults, service ports
+0 assigned in portDefinitions and portMappings, a repeated port refused with 422) and
+answer Marathon's derived fields (deployments, tasksStaged/Running/Healthy/Unhealthy,
+versionInfo); e2e/sim_fidelity_test.py checks the answers against every field of
+Marathon's own API examples:
   GET /v2/apps[?embed=apps.tasks]   {"apps": [...]}; tasks only with the tasks embed
   GET /v2/apps/<id>                 {"app": {...}} or 404 {"message": "App '/x' does not exist"}
   GET /v2/events                    SSE exactly as Marathon sends it: 200 with
@@ -98,10 +103,17 @@ class State:
         self.cache_notasks[app_id] = json.dumps(stripped, separators=(",", ":"))
 
     def touch(self, app_id):
+        """Marathon's derived fields of an app: task counts and deployments."""
         app = self.apps[app_id]
-        app["tasksRunning"] = sum(1 for t in app["tasks"] if t.get("state") == "TASK_RUNNING")
-        app["tasksHealthy"] = sum(1 for t in app["tasks"]
+        tasks = app["tasks"]
+        app["tasksStaged"] = sum(1 for t in tasks if t.get("state") == "TASK_STAGING")
+        app["tasksRunning"] = sum(1 for t in tasks if t.get("state") == "TASK_RUNNING")
+        app["tasksHealthy"] = sum(1 for t in tasks
                                   if any(r.get("alive") for r in t.get("healthCheckResults", [])))
+        app["tasksUnhealthy"] = sum(1 for t in tasks if t.get("healthCheckResults") and
+                                    not any(r.get("alive") for r in t["healthCheckResults"]))
+        app["deployments"] = [{"id": d["id"]} for d in self.deployments.values()
+                              if d["app"] == app_id]
         self._put(app)
 
     def apps_body(self, embed_tasks):
@@ -145,7 +157,9 @@ class State:
         task = {"id": tid, "appId": app["id"], "host": host, "ports": ports,
                 "ipAddresses": [{"ipAddress": host, "protocol": "IPv4"}],
                 "state": "TASK_RUNNING", "stagedAt": now_ts(), "startedAt": now_ts(),
-                "version": app.get("version", now_ts()), "slaveId": "sim-agent-1"}
+                "version": app.get("version", now_ts()), "slaveId": "sim-agent-1",
+                "servicePorts": service_ports(app), "localVolumes": [],
+                "region": "sim-region", "zone": "sim-zone", "role": "*"}
         if app.get("healthChecks"):
             task["healthCheckResults"] = [{
                 "alive": alive, "consecutiveFailures": 0 if alive else 1,
@@ -172,20 +186,28 @@ class State:
     # ---- Marathon's write API: deployments ----------------------------------------
 
     def create_app(self, definition):
-        app = copy.deepcopy(definition)
-        app.setdefault("instances", 1)
+        app = normalize_app(copy.deepcopy(definition))
         app["version"] = now_ts()
         app["versionInfo"] = {"lastScalingAt": app["version"],
                               "lastConfigChangeAt": app["version"]}
-        for pd in app.get("portDefinitions", []) or []:
-            if not pd.get("port"):
-                pd["port"] = self.next_service_port
-                self.next_service_port += 1
+        self.assign_service_ports(app)
         app["tasks"] = []
         self._put(app)
         self.touch(app["id"])
         self.api_post(app, "/v2/apps")
         return self.deploy(app)
+
+    def assign_service_ports(self, app):
+        """Service port 0 ("assign one") in portDefinitions or in the container's
+        portMappings gets the next free port of Marathon's range (from 10000; here 10100)."""
+        c = app.get("container") or {}
+        for entries, key in ((app.get("portDefinitions") or [], "port"),
+                             (c.get("portMappings") or [], "servicePort"),
+                             ((c.get("docker") or {}).get("portMappings") or [], "servicePort")):
+            for e in entries:
+                if not e.get(key):
+                    e[key] = self.next_service_port
+                    self.next_service_port += 1
 
     def update_app(self, app_id, change):
         app = self.apps[app_id]
@@ -249,6 +271,7 @@ class State:
         for d in [d for d in self.deployments.values() if d["app"] == app["id"]]:
             del self.deployments[d["id"]]
         self.deployments[dep_id] = {"id": dep_id, "app": app["id"], "version": app["version"]}
+        self.touch(app["id"])
         threading.Thread(target=self.run_deployment, args=(dep_id,), daemon=True).start()
         return {"deploymentId": dep_id, "version": app["version"]}
 
@@ -264,6 +287,7 @@ class State:
                     self.start_task(app)
                 elif self.deployment_done(app):
                     del self.deployments[dep_id]
+                    self.touch(app["id"])
                     self.emit("deployment_success", {"id": dep_id, "plan": {
                         "id": dep_id, "version": dep["version"]}})
                     return
@@ -840,6 +864,68 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return {"ok": True, "events": n}
 
 
+def service_ports(app):
+    """The app's service ports, in port order (portDefinitions or portMappings)."""
+    c = app.get("container") or {}
+    for entries, key in ((app.get("portDefinitions"), "port"),
+                         (c.get("portMappings"), "servicePort"),
+                         ((c.get("docker") or {}).get("portMappings"), "servicePort")):
+        if entries:
+            return [e.get(key, 0) for e in entries]
+    return []
+
+
+# What Marathon (1.9+) answers for fields an app definition leaves out
+# (AppDefinition's and the health checks' defaults).
+APP_DEFAULTS = {
+    "cmd": None, "args": None, "user": None, "env": {}, "instances": 1, "cpus": 1.0,
+    "mem": 128.0, "disk": 0.0, "gpus": 0, "executor": "", "constraints": [], "uris": [],
+    "fetch": [], "storeUrls": [], "backoffSeconds": 1, "backoffFactor": 1.15,
+    "maxLaunchDelaySeconds": 300, "container": None, "healthChecks": [],
+    "readinessChecks": [], "dependencies": [], "labels": {}, "acceptedResourceRoles": None,
+    "ipAddress": None, "requirePorts": False, "secrets": {}, "taskKillGracePeriodSeconds": None,
+    "killSelection": "YOUNGEST_FIRST", "tty": False,
+    "upgradeStrategy": {"minimumHealthCapacity": 1, "maximumOverCapacity": 1},
+    "unreachableStrategy": {"inactiveAfterSeconds": 0, "expungeAfterSeconds": 0},
+    "networks": [{"mode": "host"}]}
+HEALTH_DEFAULTS = {"gracePeriodSeconds": 300, "intervalSeconds": 60, "timeoutSeconds": 20,
+                   "maxConsecutiveFailures": 3, "delaySeconds": 15, "ignoreHttp1xx": False}
+
+
+def normalize_app(app):
+    """An app definition as Marathon stores and answers it: defaults filled, health
+    checks completed (portIndex 0 unless a port is given, path "/" for HTTP ones),
+    `ports` (the pre-1.5 list) kept beside portDefinitions."""
+    docker_net = ((app.get("container") or {}).get("docker") or {}).get("network")
+    if "networks" not in app and docker_net in ("BRIDGE", "USER"):
+        app["networks"] = [{"mode": "container/bridge" if docker_net == "BRIDGE"
+                            else "container"}]
+    for k, v in APP_DEFAULTS.items():
+        app.setdefault(k, copy.deepcopy(v))
+    c = app.get("container") or {}
+    if "portDefinitions" not in app and not c.get("portMappings") and not (
+            c.get("docker") or {}).get("portMappings"):
+        app["portDefinitions"] = [{"port": 0, "protocol": "tcp"}]
+    for pd in app.get("portDefinitions") or []:
+        pd.setdefault("protocol", "tcp")
+        pd.setdefault("labels", {})
+    for hc in app["healthChecks"]:
+        for k, v in HEALTH_DEFAULTS.items():
+            hc.setdefault(k, v)
+        if "port" not in hc:
+            hc.setdefault("portIndex", 0)
+        if hc.get("protocol", "HTTP") in ("HTTP", "HTTPS", "MESOS_HTTP", "MESOS_HTTPS"):
+            hc.setdefault("path", "/")
+        hc.setdefault("protocol", "HTTP")
+    return app
+
+
+def duplicate_ports(app):
+    """Marathon refuses an app whose portDefinitions repeat a port other than 0."""
+    ports = [pd.get("port") for pd in app.get("portDefinitions") or [] if pd.get("port")]
+    return len(ports) != len(set(ports))
+
+
 def validate_definition(path, d):
     """The checks Marathon's validators make that matter for mlb's definitions
     (ids, resources, containers, volumes, networks). Returns [(json path, error)]."""
@@ -874,6 +960,7 @@ def validate_definition(path, d):
             for i, v in enumerate(c.get("volumes", [])):
                 need(v.get("containerPath") and v.get("mode") in ("RO", "RW"),
                      "%s/container/volumes(%d)" % (where, i), "containerPath and mode RO|RW")
+        need(not duplicate_ports(a), where + "/portDefinitions", "Ports must be unique.")
         for i, n in enumerate(a.get("networks", [])):
             need(n.get("mode") in ("host", "container/bridge", "container"),
                  "%s/networks(%d)/mode" % (where, i), "unknown network mode")

@@ -404,6 +404,18 @@ std::string describe(std::string_view body) {
   return "(" + std::to_string(body.size()) + " bytes, starting '" + head + "')";
 }
 
+// An error of the JSON syntax (the document is cut or garbled), as opposed to a
+// field of the wrong type or value.
+bool brokenDocument(const std::string& err) {
+  for (auto code : {simdjson::TAPE_ERROR, simdjson::INCOMPLETE_ARRAY_OR_OBJECT,
+                    simdjson::UNCLOSED_STRING, simdjson::UNEXPECTED_ERROR}) {
+    if (err.find(simdjson::error_message(code)) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
 common::Result<ParsedApps> parseAppsWith(od::parser& parser, std::string_view body,
                                          size_t capacity) {
   static_assert(kJsonPadding >= simdjson::SIMDJSON_PADDING);
@@ -445,6 +457,12 @@ common::Result<ParsedApps> parseAppsWith(od::parser& parser, std::string_view bo
       std::string err;
       MarathonApp app = readApp(v, err);
       app.answer_index = index++;
+      if (!err.empty() && brokenDocument(err)) {
+        // Not one app's bad value: the answer itself is cut or garbled (Marathon never
+        // sends broken JSON for one app). The whole answer is refused.
+        return common::Error::invalidData("marathon /v2/apps: not JSON: " + err + " " +
+                                          describe(body));
+      }
       if (!err.empty()) {
         out.skipped.push_back({app.id, err});
         continue;

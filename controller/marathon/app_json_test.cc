@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 namespace mlb::controller {
 namespace {
 
@@ -88,6 +91,23 @@ TEST(AppJsonTest, GarbageIsAnErrorThatSaysWhat) {
     if (!parsed.has_value()) {
       EXPECT_NE(parsed.error().message.find("marathon /v2/apps"), std::string::npos);
     }
+  }
+}
+
+// A cut answer is a broken answer, never "some apps with bad values": at every cut
+// point of a real answer, either nothing parses or the parse fails (it used to skip the
+// app the cut fell in and keep the rest, e.g. cut after a portDefinitions entry).
+TEST(AppJsonTest, ATruncatedAnswerIsRefusedWholeAtEveryCut) {
+  std::ifstream in(std::string(MLB_SOURCE_DIR) + "/controller/testdata/marathon/hsts.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string full = ss.str();
+  ASSERT_GT(full.size(), 1000u);
+  for (size_t cut = full.size() / 3; cut + 2 < full.size(); cut += 3) {
+    const std::string cut_body = full.substr(0, cut);
+    auto parsed = parseApps(padded(cut_body));
+    EXPECT_FALSE(parsed.has_value())
+        << "cut at " << cut << " parsed: ..." << cut_body.substr(cut_body.size() - 40);
   }
 }
 
