@@ -46,8 +46,10 @@ COPY templates/ /usr/share/mlb/templates/
 RUN ! ldd /usr/local/bin/mlb* | grep 'not found'
 COPY e2e/container/entrypoint.sh /usr/local/bin/mlb-entrypoint
 USER mlb
+# MLB_HAPROXY_LOG: HAProxy's own log lines (requests, alerts) on the container's output.
 ENV MLB_STATE_DIR=/run/mlb \
-    MLB_SSL_CERTS=/etc/mlb/default.pem
+    MLB_SSL_CERTS=/etc/mlb/default.pem \
+    MLB_HAPROXY_LOG=stdout
 VOLUME /run/mlb
 EXPOSE 80 443 9090 9091 9102 9103
 ENTRYPOINT ["/usr/local/bin/mlb-entrypoint"]

@@ -1,8 +1,14 @@
 #include "common/log.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <mutex>
 
@@ -59,6 +65,60 @@ std::string isoTimeNow() {
   return buf;
 }
 
+namespace {
+
+int g_syslog_fd = -1;  // guarded by g_mu
+std::string g_syslog_tag;
+
+int syslogSeverity(LogLevel level) {
+  switch (level) {
+    case LogLevel::Debug:
+      return 7;
+    case LogLevel::Info:
+      return 6;
+    case LogLevel::Warn:
+      return 4;
+    case LogLevel::Error:
+      return 3;
+  }
+  return 6;
+}
+
+}  // namespace
+
+bool logToSyslogSocket(const std::string& path, const std::string& tag, std::string& error) {
+  if (path.empty() || path == "/dev/null") {
+    std::lock_guard<std::mutex> lock(g_mu);
+    if (g_syslog_fd >= 0) {
+      ::close(g_syslog_fd);
+      g_syslog_fd = -1;
+    }
+    return true;
+  }
+  sockaddr_un addr{};
+  if (path.size() >= sizeof addr.sun_path) {
+    error = "socket path too long: " + path;
+    return false;
+  }
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    error = path + ": " + std::strerror(errno);
+    if (fd >= 0) {
+      ::close(fd);
+    }
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (g_syslog_fd >= 0) {
+    ::close(g_syslog_fd);
+  }
+  g_syslog_fd = fd;
+  g_syslog_tag = tag;
+  return true;
+}
+
 void log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
   if (level < g_level.load()) {
     return;
@@ -88,6 +148,12 @@ void log(LogLevel level, std::string_view msg, std::initializer_list<LogField> f
   std::lock_guard<std::mutex> lock(g_mu);
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);
+  if (g_syslog_fd >= 0) {
+    // <PRI>TAG: message (RFC 3164 without a timestamp: the receiver adds its own).
+    const std::string message = "<" + std::to_string(8 + syslogSeverity(level)) + ">" +
+                                g_syslog_tag + ": " + line.substr(0, line.size() - 1);
+    (void)::send(g_syslog_fd, message.data(), message.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  }
 }
 
 }  // namespace mlb::common

@@ -172,6 +172,10 @@ def main():
                   "route %s%s %s -> %s" % (hp, path, hdr, body))
         check(http_get("127.0.0.1:80", "/api/", {"Host": "shop.demo.local"})[1].strip()
               == "shop-api", "path routing sends /api/ to /shop/api")
+        # HAProxy's own log lines on the container's output (the image's
+        # MLB_HAPROXY_LOG=stdout): the requests just made are there.
+        logged = wait_until(lambda: "marathon_http_in" in s.logs(hap1), 20)
+        check(logged, "HAProxy's request log lines reach the haproxy container's output")
 
         # Prometheus for real: Debian's server scrapes both mlb endpoints and HAProxy's
         # own exporter; its HTTP API must show the targets up and the mlb_* series.

@@ -97,6 +97,19 @@ std::string planCertificates(const ImageInput& in, std::vector<std::string>& arg
   return certs;
 }
 
+// marathon-lb's image: HAPROXY_SYSLOGD put HAProxy's log lines on the container's
+// output (a syslogd relaying /dev/log to stdout); SYSLOG_SOCKET was marathon_lb.py's
+// --syslog-socket. mlb's image logs HAProxy to stdout by default (MLB_HAPROXY_LOG);
+// HAPROXY_SYSLOGD asks for exactly that, whatever MLB_HAPROXY_LOG says.
+void planLogging(const Env& env, std::map<std::string, std::string>& controller_env) {
+  if (env.count("HAPROXY_SYSLOGD") != 0) {
+    controller_env["MLB_HAPROXY_LOG"] = "stdout";
+  }
+  if (auto it = env.find("SYSLOG_SOCKET"); it != env.end() && env.count("MLB_SYSLOG_SOCKET") == 0) {
+    controller_env["MLB_SYSLOG_SOCKET"] = it->second;
+  }
+}
+
 // What marathon-lb's image read from its environment that mlb handles otherwise.
 void planNotices(const Env& env, ImagePlan& plan) {
   if (env.count("PORTS") != 0) {
@@ -108,12 +121,6 @@ void planNotices(const Env& env, ImagePlan& plan) {
     plan.notices.push_back(
         "HAPROXY_SYSCTL_PARAMS is not applied: the image runs as a non-root user; set "
         "these on the host or with the container runtime's --sysctl");
-  }
-  for (const char* name : {"SYSLOG_SOCKET", "HAPROXY_SYSLOGD"}) {
-    if (env.count(name) != 0) {
-      plan.notices.push_back(std::string(name) +
-                             " is not used: mlb's processes log to the container's stderr");
-    }
   }
   if (env.count("VAULT_TOKEN") != 0 || env.count("VAULT_HOST") != 0) {
     plan.notices.push_back(
@@ -377,6 +384,7 @@ common::Result<ImagePlan> planImageRun(const ImageInput& in) {
   ChildSpec controller{"controller", {}, {}, SIGTERM, kImageSecrets};
   controller.argv = controllerArgv(in, rest, in.args[0], plan, controller.env);
   addMarathonUser(in, controller.env);
+  planLogging(in.env, controller.env);
   std::vector<std::string> others = kImageSecrets;
   others.insert(others.end(), kMarathonCredentials.begin(), kMarathonCredentials.end());
   plan.children.push_back(std::move(controller));

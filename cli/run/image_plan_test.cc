@@ -262,10 +262,22 @@ TEST(ImagePlanTest, EnvironmentMlbDoesOtherwiseIsNoticed) {
                                            {"HAPROXY_SYSCTL_PARAMS", "net.core.somaxconn=10000"},
                                            {"SYSLOG_SOCKET", "/dev/null"}}));
   ASSERT_TRUE(plan);
-  ASSERT_EQ(plan->notices.size(), 3u);
+  ASSERT_EQ(plan->notices.size(), 2u);
   EXPECT_THAT(plan->notices[0], HasSubstr("PORTS=80,443,9090"));
   EXPECT_THAT(plan->notices[1], HasSubstr("HAPROXY_SYSCTL_PARAMS"));
-  EXPECT_THAT(plan->notices[2], HasSubstr("SYSLOG_SOCKET"));
+}
+
+// marathon-lb's logging variables are honoured: SYSLOG_SOCKET is the controller's
+// --syslog-socket; HAPROXY_SYSLOGD puts HAProxy's lines on the container's output.
+TEST(ImagePlanTest, SyslogVariablesReachTheController) {
+  auto plan = planImageRun(input({"sse"}, {{"SYSLOG_SOCKET", "/dev/log"},
+                                           {"HAPROXY_SYSLOGD", "1"},
+                                           {"MLB_HAPROXY_LOG", "/run/other.sock"}}));
+  ASSERT_TRUE(plan);
+  const ChildSpec& ctl = plan->children[0];
+  EXPECT_EQ(ctl.env.at("MLB_SYSLOG_SOCKET"), "/dev/log");
+  EXPECT_EQ(ctl.env.at("MLB_HAPROXY_LOG"), "stdout");
+  EXPECT_EQ(plan->children[1].env.count("MLB_SYSLOG_SOCKET"), 0u);
 }
 
 TEST(ImagePlanTest, EchoEscapesAreExpandedAndOtherBackslashesKept) {

@@ -775,6 +775,9 @@ int runController(const ControllerFlags& flags, const std::map<std::string, std:
   if (flags.log_level) {
     common::setLogLevel(*flags.log_level);
   }
+  if (std::string error; !common::logToSyslogSocket(flags.syslog_socket, "mlb-controller", error)) {
+    logWarn("--syslog-socket: logging to stderr only", {{"error", error}});
+  }
   if (!certificatesUsable(flags)) {
     return 2;
   }

@@ -232,6 +232,7 @@ common::FlagTable<CF> ownFlags() {
       common::switchFlag<CF>(
           "--longhelp", [](CF& f) -> bool& { return f.longhelp; }, true, false),
       {"--log-level", FlagArity::One, logLevel},
+      common::textFlag<CF>("--syslog-socket", [](CF& f) -> Text& { return f.syslog_socket; }),
       common::secondsFlag<CF>("--max-backoff", [](CF& f) -> Ms& { return f.sse_backoff_max; }),
   };
 }
@@ -297,7 +298,6 @@ const LegacyFlag kMarathonLbOnly[] = {
     {"--reload-interval", true, "mlb-reloader paces reloads (--min-reload-interval)"},
     {"--archive-versions", true,
      "the bundles under --state-dir are the archive (--keep-bundles, default 5)"},
-    {"--syslog-socket", true, "mlb logs key=value lines to stderr"},
     {"--log-format", true, "mlb logs key=value lines to stderr"},
     {"--skip-config-cleanup", false,
      "mlb quarantines only the apps HAProxy rejects, without bisection"},
@@ -345,9 +345,11 @@ const char* const kControllerUsage =
     "  [--templates-dir DIR] [--max-shrink F] [--confirm-resyncs N] [--confirm-interval S]\n"
     "  [--resync-interval S] [--min-interval S] [--sse-silence-timeout S] [--listen ADDR:PORT]\n"
     "  [--haproxy-config PATH] [--dry] [--skip-validation] [--log-level L] [--max-backoff S]\n"
+    "  [--syslog-socket PATH (log lines also to this syslog socket; /dev/null: none)]\n"
+    "  [--haproxy-log stdout|stderr|PATH (HAProxy's own log target, in HAPROXY_HEAD)]\n"
     "  [--longhelp]\n"
     "marathon-lb's other flags (--command, --max-reload-retries, --reload-interval,\n"
-    "--archive-versions, --syslog-socket, --log-format, --skip-config-cleanup,\n"
+    "--archive-versions, --log-format, --skip-config-cleanup,\n"
     "--lru-cache-capacity) are accepted with a notice saying what mlb does instead.\n"
     "Every flag can also be set as MLB_<FLAG> in the environment (MLB_MARATHON, MLB_GROUP, ...).\n";
 

@@ -37,6 +37,7 @@ struct ControllerFlags {
   bool longhelp = false;             // --longhelp: print the label reference, exit
   bool help = false;                 // -h, --help: print the usage, exit
   std::optional<common::LogLevel> log_level;         // --log-level
+  std::string syslog_socket;                         // --syslog-socket (marathon-lb's)
   std::chrono::milliseconds sse_backoff_max{30000};  // --max-backoff
 };
 

@@ -763,6 +763,9 @@ class ConfigAssembly {
     if (!with_mlb) {
       return with_mlb.error();
     }
+    if (!opts_.haproxy_log.empty()) {
+      *with_mlb = withLogTarget(*with_mlb, opts_.haproxy_log);
+    }
     a_.addOwned(std::move(*with_mlb));
     for (const auto& e : entries_) {
       a_.add(sections_.userlist, e.f.userlist, e.service);

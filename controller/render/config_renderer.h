@@ -21,6 +21,10 @@ struct RenderOptions {
   int maxconn = 50000;
   std::string hard_stop_after = "15m";
   std::vector<std::string> default_options = {"redispatch", "http-server-close", "dontlognull"};
+  // --haproxy-log: "" keeps the `log` targets HAPROXY_HEAD names (marathon-lb's
+  // /dev/log); "stdout", "stderr" or a syslog socket path replaces them (the image:
+  // stdout, the container's output).
+  std::string haproxy_log;
 };
 
 struct RenderedConfig {

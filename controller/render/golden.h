@@ -53,6 +53,10 @@ inline std::vector<GoldenCase> goldenCases() {
   grouped_map.render.haproxy_map = true;
   grouped_map.render.group_https_by_vhost = true;
   cases.push_back(grouped_map);
+  // The image's default: HAProxy's log lines on stdout (--haproxy-log stdout).
+  GoldenCase log_stdout = c("hsts-log-stdout", "hsts", {"external"}, true);
+  log_stdout.render.haproxy_log = "stdout";
+  cases.push_back(log_stdout);
   cases.push_back(c("fixture100", "fixture100", {"*"}, true));
   GoldenCase grouped = c("fixture100-https-by-vhost", "fixture100", {"*"}, true);
   grouped.render.group_https_by_vhost = true;

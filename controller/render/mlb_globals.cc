@@ -80,4 +80,30 @@ common::Result<std::string> withMlbGlobals(const std::string& head, const std::s
   return out;
 }
 
+std::string withLogTarget(const std::string& head, const std::string& target) {
+  const bool stream = target == "stdout" || target == "stderr";
+  std::istringstream in(head);
+  std::string out;
+  bool in_global = false;
+  for (std::string line; std::getline(in, line);) {
+    const auto w = common::splitWords(line);
+    if (!line.empty() && line[0] != ' ' && line[0] != '\t' && line[0] != '#') {
+      in_global = !w.empty() && w[0] == "global";
+    } else if (in_global && w.size() >= 2 && w[0] == "log") {
+      std::string rest;
+      bool has_format = false;
+      for (size_t i = 2; i < w.size(); ++i) {
+        has_format = has_format || w[i] == "format";
+        rest += " " + w[i];
+      }
+      line = "  log " + target + (stream && !has_format ? " format raw" : "") + rest;
+    }
+    out += line + "\n";
+  }
+  if (!head.empty() && head.back() != '\n') {
+    out.pop_back();
+  }
+  return out;
+}
+
 }  // namespace mlb::controller

@@ -15,4 +15,9 @@ namespace mlb::controller {
 // mlb's socket without `level admin` or `expose-fd listeners`. Pure.
 common::Result<std::string> withMlbGlobals(const std::string& head, const std::string& state_dir);
 
+// The rendered HAPROXY_HEAD with the target of every `log` line of its global section
+// replaced by `target` ("stdout" and "stderr" get `format raw`, which HAProxy needs
+// there); the facility and level are kept. Pure.
+std::string withLogTarget(const std::string& head, const std::string& target);
+
 }  // namespace mlb::controller

@@ -39,5 +39,21 @@ TEST(MlbGlobals, AConflictingSocketOrNoGlobalSectionIsRefusedWithTheReason) {
   EXPECT_NE(none.error().message.find("no 'global' section"), std::string::npos);
 }
 
+// --haproxy-log: HAProxy's own lines to the container's output (or a syslog socket),
+// whatever target the head names; the rest of the head untouched.
+TEST(MlbGlobalsTest, LogTargetReplacesEveryGlobalLogLine) {
+  const std::string head =
+      "global\n  log /dev/log local0\n  log /dev/log local1 notice\n  maxconn 10\n"
+      "defaults\n  log global\n";
+  EXPECT_EQ(withLogTarget(head, "stdout"),
+            "global\n  log stdout format raw local0\n  log stdout format raw local1 notice\n"
+            "  maxconn 10\ndefaults\n  log global\n");
+  EXPECT_EQ(withLogTarget(head, "/run/syslog.sock"),
+            "global\n  log /run/syslog.sock local0\n  log /run/syslog.sock local1 notice\n"
+            "  maxconn 10\ndefaults\n  log global\n");
+  EXPECT_EQ(withLogTarget("global\n  log 127.0.0.1:514 format rfc5424 local0", "stderr"),
+            "global\n  log stderr format rfc5424 local0");
+}
+
 }  // namespace
 }  // namespace mlb::controller

@@ -24,6 +24,19 @@ Status sslCerts(V v, RenderSettings& s) {
   return {};
 }
 
+Status haproxyLog(V v, RenderSettings& s) {
+  const std::string& t = v[0];
+  if (!t.empty() && t != "stdout" && t != "stderr" && t[0] != '/') {
+    return common::Error::invalidArgument("--haproxy-log " + t +
+                                          ": expected stdout, stderr or a socket path");
+  }
+  if (t.find_first_of(" \t\r\n") != std::string::npos) {
+    return common::Error::invalidArgument("--haproxy-log: no blanks in the target");
+  }
+  s.render.haproxy_log = t;
+  return {};
+}
+
 }  // namespace
 
 const common::FlagTable<RenderSettings>& renderFlags() {
@@ -42,6 +55,7 @@ const common::FlagTable<RenderSettings>& renderFlags() {
           "--dont-bind-http-https",
           [](RenderSettings& s) -> bool& { return s.render.bind_http_https; }, false),
       {"--ssl-certs", FlagArity::One, sslCerts},
+      {"--haproxy-log", FlagArity::One, haproxyLog},
       common::intFlag<RenderSettings>(
           "--min-serv-port-ip-per-task",
           [](RenderSettings& s) -> int& { return s.build.min_serv_port_ip_per_task; }, 0, 65535),
