@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cli/lint_collisions.h"
+#include "cli/plain_http_get.h"
 #include "common/flags.h"
 #include "common/strings.h"
 #include "controller/marathon/app_json.h"
@@ -22,12 +23,14 @@ using controller::MarathonApp;
 using Level = LintFinding::Level;
 
 const char* const kUsage =
-    "usage: mlb lint [--group G]... [--strict-mode] FILE...\n"
+    "usage: mlb lint [--group G]... [--strict-mode] [--marathon URL] FILE...\n"
     "  FILE: a Marathon app definition (JSON), a list of them, a group (its apps and\n"
     "  nested groups) or a /v2/apps answer; '-' reads stdin. Prints what each service\n"
     "  port becomes, errors (the labels mlb would quarantine; across all the apps\n"
     "  given: a service port, backend name, or vhost and path claimed twice) and\n"
-    "  warnings (values read differently from how they look).\n"
+    "  warnings (values read differently from how they look). --marathon URL (plain\n"
+    "  http): the running apps are read too and the files' apps checked against them\n"
+    "  (a file's definition replaces the running app of its id).\n"
     "  Exit status: 1 if an app has an error, 0 otherwise.\n";
 
 // App-level labels mlb (and marathon-lb, or its deploy tool) reads.
@@ -260,6 +263,19 @@ std::vector<MarathonApp> readApps(const std::string& name, const std::string& te
   return parsed->apps;
 }
 
+// Whether a collision names one of `ids` (as the app, or as the one claiming first).
+bool involves(const LintFinding& f, const std::set<std::string>& ids) {
+  if (ids.count(f.app_id)) {
+    return true;
+  }
+  for (const auto& id : ids) {
+    if (f.text.find(" by " + id + " port ") != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
 const char* levelName(Level l) {
   return l == Level::Error ? "error" : l == Level::Warning ? "warning" : "ok";
 }
@@ -268,6 +284,7 @@ const char* levelName(Level l) {
 struct LintArgs {
   controller::BuildOptions build;
   controller::RenderOptions render;  // not used
+  std::string marathon;              // --marathon URL: the running apps, to collide with
 };
 
 common::Result<common::CommandLine> readLintArgs(const std::vector<std::string>& args,
@@ -282,6 +299,10 @@ common::Result<common::CommandLine> readLintArgs(const std::vector<std::string>&
         table.push_back(std::move(flag));
       }
     }
+    // From the command line only: an MLB_MARATHON left in the environment (the
+    // controller's) must not make every lint fetch.
+    table.push_back(common::textFlag<LintArgs>(
+        "--marathon", [](LintArgs& l) -> std::string& { return l.marathon; }, false));
     return table;
   }();
   common::CommandLineRules rules;
@@ -298,10 +319,11 @@ common::Result<common::CommandLine> readLintArgs(const std::vector<std::string>&
 }  // namespace
 
 std::vector<LintFinding> lintApps(const std::vector<MarathonApp>& apps,
-                                  const controller::BuildOptions& options) {
+                                  const controller::BuildOptions& options, size_t context) {
   std::vector<LintFinding> out;
   std::vector<MarathonApp> all;
   std::set<std::pair<std::string, int>> assigned;
+  std::set<std::string> linted_ids;
   int next = 19999;
   // A later definition of an id replaces the earlier one (`mlb lint running.json
   // new.json`: the new definition among the running apps).
@@ -312,26 +334,72 @@ std::vector<LintFinding> lintApps(const std::vector<MarathonApp>& apps,
   for (size_t i = 0; i < apps.size(); ++i) {
     const MarathonApp& app = apps[i];
     if (last[app.id] != i) {
-      out.push_back({Level::Info, app.id, "replaced by a later definition"});
+      if (i >= context) {
+        out.push_back({Level::Info, app.id, "replaced by a later definition"});
+      }
       continue;
     }
-    auto warnings = labelWarnings(app);
-    out.insert(out.end(), warnings.begin(), warnings.end());
-    const MarathonApp linted = withStandInServicePorts(app, next, assigned, out);
-    const controller::ServiceModel m =
-        controller::buildServices({withStandInTask(linted)}, options);
-    describeServices(linted, m, out);
+    std::vector<LintFinding> own = labelWarnings(app);
+    const MarathonApp linted = withStandInServicePorts(app, next, assigned, own);
+    describeServices(linted, controller::buildServices({withStandInTask(linted)}, options), own);
+    if (i >= context) {  // the context (running apps) is only there to collide with
+      out.insert(out.end(), own.begin(), own.end());
+      linted_ids.insert(app.id);
+    }
     all.push_back(withStandInTask(linted));
   }
   if (all.size() > 1) {
-    auto more = collisionFindings(controller::buildServices(all, options), assigned);
-    out.insert(out.end(), more.begin(), more.end());
+    for (auto& f : collisionFindings(controller::buildServices(all, options), assigned)) {
+      if (involves(f, linted_ids)) {
+        out.push_back(std::move(f));
+      }
+    }
   }
   return out;
 }
 
+// The running apps of `--marathon URL` (its /v2/apps answer), or an error finding.
+std::vector<MarathonApp> runningApps(const std::string& marathon, const HttpGetFn& get,
+                                     std::vector<LintFinding>& findings) {
+  std::string url = marathon;
+  while (!url.empty() && url.back() == '/') {
+    url.pop_back();
+  }
+  url += "/v2/apps";
+  auto reply = get(url);
+  if (!reply || reply->status != 200) {
+    findings.push_back(
+        {Level::Error, url,
+         "cannot read the running apps: " +
+             (reply ? "HTTP " + std::to_string(reply->status) : reply.error().message)});
+    return {};
+  }
+  return readApps(url, reply->body, findings);
+}
+
+// The apps of the files, in order; errors for the files that cannot be read.
+std::vector<MarathonApp> fileApps(const std::vector<std::string>& files, std::istream& in,
+                                  std::vector<LintFinding>& findings) {
+  std::vector<MarathonApp> all;
+  for (const auto& f : files) {
+    std::stringstream text;
+    if (f == "-") {
+      text << in.rdbuf();
+    } else if (std::ifstream file(f); file) {
+      text << file.rdbuf();
+    } else {
+      findings.push_back({Level::Error, f, "cannot be read"});
+      continue;
+    }
+    auto apps = readApps(f, text.str(), findings);
+    all.insert(all.end(), std::make_move_iterator(apps.begin()),
+               std::make_move_iterator(apps.end()));
+  }
+  return all;
+}
+
 int runLint(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
-            std::ostream& err) {
+            std::ostream& err, const HttpGetFn& get) {
   LintArgs lint;
   auto line = readLintArgs(args, lint);
   if (!line) {
@@ -353,21 +421,17 @@ int runLint(const std::vector<std::string>& args, std::istream& in, std::ostream
   }
   std::vector<LintFinding> findings;
   std::vector<MarathonApp> all;
-  for (const auto& f : files) {
-    std::stringstream text;
-    if (f == "-") {
-      text << in.rdbuf();
-    } else if (std::ifstream file(f); file) {
-      text << file.rdbuf();
-    } else {
-      findings.push_back({Level::Error, f, "cannot be read"});
-      continue;
-    }
-    auto apps = readApps(f, text.str(), findings);
-    all.insert(all.end(), std::make_move_iterator(apps.begin()),
-               std::make_move_iterator(apps.end()));
+  if (!lint.marathon.empty()) {
+    all = runningApps(
+        lint.marathon, get ? get : [](const std::string& url) { return plainHttpGet(url, 10000); },
+        findings);
   }
-  auto more = lintApps(all, options);  // together: collisions across files too
+  const size_t context = all.size();
+  auto given = fileApps(files, in, findings);
+  all.insert(all.end(), std::make_move_iterator(given.begin()),
+             std::make_move_iterator(given.end()));
+  // Together: collisions across files, and with the running apps.
+  auto more = lintApps(all, options, context);
   findings.insert(findings.end(), more.begin(), more.end());
   bool failed = false;
   for (const auto& x : findings) {

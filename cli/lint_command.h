@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/plain_http_get.h"
 #include "controller/model/marathon_app.h"
 #include "controller/model/service_builder.h"
 
@@ -21,14 +22,16 @@ struct LintFinding {
 
 // Pure: the findings for `apps` (as parsed from app definitions; apps without tasks
 // get a stand-in task so that their services can be built), under `options` (groups,
-// strict mode).
+// strict mode). The first `context` apps (the running ones) are only collided with:
+// their own findings, and collisions among themselves, are not reported.
 std::vector<LintFinding> lintApps(const std::vector<controller::MarathonApp>& apps,
-                                  const controller::BuildOptions& options);
+                                  const controller::BuildOptions& options, size_t context = 0);
 
 // Runs `mlb lint [--group G]... [--strict-mode] FILE...` (FILE: an app definition, a
 // list of them, or a /v2/apps answer; "-" for stdin). Returns 1 when an app has an
 // error or a file cannot be read, 2 for bad flags, else 0.
+// `get` fetches --marathon's /v2/apps (unset: plainHttpGet).
 int runLint(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
-            std::ostream& err);
+            std::ostream& err, const HttpGetFn& get = {});
 
 }  // namespace mlb::cli

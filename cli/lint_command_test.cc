@@ -166,6 +166,41 @@ TEST(Lint, BlueAndGreenOfOneDeploymentGroupShareTheirPortAndVhost) {
   EXPECT_FALSE(has(r, "also claimed")) << r.out;
 }
 
+// --marathon URL: a new definition checked against the running apps; the running
+// apps' own findings and their collisions among themselves are not reported.
+TEST(Lint, TheRunningAppsOfMarathonAreCollidedWith) {
+  const std::string running = R"({"apps":[
+      {"id":"/web","portDefinitions":[{"port":10001}],"labels":{"HAPROXY_GROUP":"external"}},
+      {"id":"/db","portDefinitions":[{"port":10002}],"labels":{"HAPROXY_GROUP":"external"}},
+      {"id":"/x","portDefinitions":[{"port":10003}],"labels":{"HAPROXY_GROUP":"external"}},
+      {"id":"/y","portDefinitions":[{"port":10003}],"labels":{"HAPROXY_GROUP":"external"}}]})";
+  std::vector<std::string> urls;
+  HttpGetFn get = [&](const std::string& url) -> common::Result<HttpGetReply> {
+    urls.push_back(url);
+    return HttpGetReply{200, running};
+  };
+  std::istringstream in(R"({"id":"/web","portDefinitions":[{"port":10002}],)"
+                        R"("labels":{"HAPROXY_GROUP":"external"}})");
+  std::ostringstream out, err;
+  int code = runLint({"--marathon", "http://m:8080/", "-"}, in, out, err, get);
+  EXPECT_EQ(code, 1) << out.str();
+  EXPECT_EQ(urls, (std::vector<std::string>{"http://m:8080/v2/apps"}));
+  EXPECT_NE(out.str().find("/web: error: port 0: service port 10002 is also claimed by /db"),
+            std::string::npos)
+      << out.str();
+  EXPECT_EQ(out.str().find("/y:"), std::string::npos) << out.str();  // theirs, not ours
+  EXPECT_EQ(out.str().find("/db: ok"), std::string::npos) << out.str();
+  std::istringstream in2("{}");
+  std::ostringstream out2, err2;
+  HttpGetFn down = [](const std::string&) -> common::Result<HttpGetReply> {
+    return common::Error{common::ErrorCode::Unavailable, "m:8080: Connection refused"};
+  };
+  EXPECT_EQ(runLint({"--marathon", "http://m:8080", "-"}, in2, out2, err2, down), 1);
+  EXPECT_NE(out2.str().find("cannot read the running apps: m:8080: Connection refused"),
+            std::string::npos)
+      << out2.str();
+}
+
 TEST(Lint, ListsAnswersAndGarbage) {
   auto list = lint(
       "[" + app(R"("HAPROXY_GROUP":"external")") + "," +

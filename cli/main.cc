@@ -49,7 +49,8 @@ int main(int argc, char** argv) {
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
     std::cout
         << "usage: mlb render --apps FILE --out DIR [flags]   (mlb render --help)\n"
-           "       mlb lint [--group G]... [--strict-mode] FILE...  (mlb lint --help)\n"
+           "       mlb lint [--group G]... [--strict-mode] [--marathon URL] FILE...  (mlb lint "
+           "--help)\n"
            "       mlb deploy -j APP.json -m MARATHON -l LB_URL [flags]  (mlb deploy --help)\n";
     return args.empty() ? 2 : 0;
   }
