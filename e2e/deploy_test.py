@@ -423,6 +423,8 @@ class DeployTests(unittest.TestCase):
         self.assertEqual(http_status(9090, "/haproxy?stats"), 200)
         full = http_get("127.0.0.1:9090", "/haproxy?stats;csv;full", timeout=10)[1]
         self.assertIn(",-,", full.splitlines()[0])
+        with self.assertRaises(ValueError):  # what marathon-lb's tool met before
+            parse_stats_as_marathon_lb(full)
         self.assertEqual({s.get(s.svc) for _ in range(5)}, {serving})
 
 
