@@ -7,13 +7,17 @@ events in 10 s (plus one real change per second), with the number of passes and
 publishes it caused and the controller's RSS sampled over the storm.
 
 Prints figures; asserts nothing (not a timed test). Bounded: every loop ends.
-usage: publish_bench.py [--sizes 100,1000,5000] [--samples 20] [--no-validate] [--smoke]
+Per size, side by side: event -> published p50/p99/max, the controller's CPU per event
+(median; schedstat, all threads, from the event to 50 ms after the publish), the CPU of
+a full resync (SIGHUP; median of 3), and RSS.
+usage: publish_bench.py [--sizes 500,5000,10000] [--samples 20] [--no-validate] [--smoke]
 """
 import argparse
 import json
 import os
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -32,6 +36,36 @@ def rss_mb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024.0
     return 0.0
+
+
+def cpu_ms(pid):
+    """Time the process has run on a CPU (all its threads), in ms: schedstat's first
+    field (ns), precise where utime/stime count 10 ms ticks."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass  # a thread that just ended
+    return total / 1e6
+
+
+def full_resync_cpu(ctl, ctl_url, runs=3):
+    """CPU of a full resync (SIGHUP: fetch everything, rebuild, render), median of runs."""
+    out = []
+    for _ in range(runs):
+        before_passes = metric(http(ctl_url + "/metrics"), "mlb_controller_syncs_total") or 0
+        c0 = cpu_ms(ctl.pid)
+        ctl.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if (metric(http(ctl_url + "/metrics"), "mlb_controller_syncs_total") or 0) > before_passes:
+                break
+            time.sleep(0.02)
+        out.append(cpu_ms(ctl.pid) - c0)
+        time.sleep(0.5)
+    return statistics.median(out)
 
 
 def pct(values, p):
@@ -85,13 +119,14 @@ def run_size(controller, n, samples, validate, storm):
         rng = random.Random(1)
         candidates = [a["id"] for a in apps if a.get("instances", 0) >= 1]
         rng.shuffle(candidates)
-        lat = []
+        lat, cpu = [], []
         noop = 0
         for app_id in candidates:
             if len(lat) >= samples or noop > samples * 3:
                 break
             before = os.readlink(current)
             app = json.loads(http(sim_url + "/v2/apps" + app_id))["app"]
+            c0 = cpu_ms(ctl.pid)
             t0 = time.monotonic()
             http(sim_url + "/_sim/scale", {"app": app_id, "instances": len(app["tasks"]) + 1})
             deadline = t0 + 10
@@ -103,12 +138,17 @@ def run_size(controller, n, samples, validate, storm):
                 time.sleep(0.001)
             if changed:
                 lat.append((time.monotonic() - t0) * 1000)
+                time.sleep(0.05)  # the pass ends after `current` moves (status, memo)
+                cpu.append(cpu_ms(ctl.pid) - c0)
             else:
                 noop += 1  # the app is not exposed (no ports, or filtered): no publish
             time.sleep(0.15)
         res = {"n": n, "samples": len(lat), "noop": noop, "rss_mb": rss_mb(ctl.pid)}
         if lat:
-            res.update(p50=statistics.median(lat), p99=pct(lat, 99), max=max(lat))
+            res.update(p50=statistics.median(lat), p99=pct(lat, 99), max=max(lat),
+                       cpu=statistics.median(cpu))
+        res["resync_cpu"] = full_resync_cpu(ctl, ctl_url)
+        res["rss_after_resync"] = rss_mb(ctl.pid)
         if storm:
             m0 = http(ctl_url + "/metrics")
             rss = [rss_mb(ctl.pid)]
@@ -145,7 +185,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--controller", default=os.path.join(ROOT, "build", "controller",
                                                          "mlb-controller"))
-    ap.add_argument("--sizes", default="100,1000,5000")
+    ap.add_argument("--sizes", default="500,5000,10000")
     ap.add_argument("--samples", type=int, default=20)
     ap.add_argument("--no-validate", action="store_true")
     ap.add_argument("--storm-size", type=int, default=1000)
@@ -155,13 +195,15 @@ def main():
     samples = 3 if a.smoke else a.samples
     print("event -> published (ms), validation with haproxy -c: %s" %
           ("off" if a.no_validate else "on"))
-    print("%6s %8s %8s %8s %8s %8s" % ("apps", "samples", "p50", "p99", "max", "RSS MB"))
+    print("%6s %8s %8s %8s %8s %10s %12s %8s" % ("apps", "samples", "p50", "p99", "max",
+                                                "CPU/event", "resync CPU", "RSS MB"))
     for n in sizes:
         r = run_size(a.controller, n, samples, not a.no_validate,
                      storm=(not a.smoke and n == a.storm_size))
-        print("%6d %8d %8.1f %8.1f %8.1f %8.1f" % (n, r["samples"], r.get("p50", -1),
-                                                   r.get("p99", -1), r.get("max", -1),
-                                                   r["rss_mb"]), flush=True)
+        print("%6d %8d %8.1f %8.1f %8.1f %10.1f %12.1f %8.1f" % (
+            n, r["samples"], r.get("p50", -1), r.get("p99", -1), r.get("max", -1),
+            r.get("cpu", -1), r["resync_cpu"], max(r["rss_mb"], r["rss_after_resync"])),
+            flush=True)
         if "storm" in r:
             s = r["storm"]
             print("  storm at %d apps: %d status events in 10 s + %d real changes -> %d events "
