@@ -14,6 +14,7 @@
 #include "common/fs/files.h"
 #include "common/log.h"
 #include "common/process/process_runner.h"
+#include "reloader/app/first_bundle.h"
 #include "reloader/app/reloader_app.h"
 #include "reloader/app/reloader_flags.h"
 #include "reloader/haproxy/fd_budget.h"
@@ -101,31 +102,12 @@ int runHaproxyEntrypoint(const std::vector<std::string>& args,
   std::string live = rc.liveVersion();
   struct stat st {};
   if (live.empty() || ::stat((state + "/live/haproxy.cfg").c_str(), &st) != 0) {
-    auto until = std::chrono::steady_clock::now() +
-                 std::chrono::milliseconds(static_cast<int64_t>(flags.wait_bundle_s * 1000));
-    std::string chosen;
-    std::string last_rejected;
-    for (;;) {
-      std::string current = rc.currentVersion();
-      if (!current.empty() && current != last_rejected) {
-        common::Status valid = rc.validate(current);
-        if (valid) {
-          chosen = current;
-          break;
-        }
-        const bool verdict = valid.error().code != common::ErrorCode::Unavailable;
-        logWarn(verdict ? "first bundle is invalid; waiting for another"
-                        : "first bundle could not be checked; checking it again",
-                {{"version", current}, {"reason", valid.error().message}});
-        if (verdict) {
-          last_rejected = current;  // a check without a verdict is tried again
-        }
-      }
-      if (std::chrono::steady_clock::now() >= until) {
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    const FirstBundleSource source{
+        [&rc] { return rc.currentVersion(); },
+        [&rc](const std::string& version) { return rc.validate(version); }};
+    std::string chosen = waitForFirstBundle(
+        source, common::systemClock(),
+        std::chrono::milliseconds(static_cast<int64_t>(flags.wait_bundle_s * 1000)));
     if (chosen.empty()) {
       logWarn("no valid bundle yet; starting from the bootstrap configuration",
               {{"waited_s", std::to_string(flags.wait_bundle_s)}});
