@@ -238,7 +238,10 @@ void ReloadController::rollBack(const std::string& previous_live, ApplyResult& r
 ApplyResult ReloadController::applyOnce() {
   ApplyResult res;
   retryPathErrors(res);
-  const std::string version = currentVersion();
+  std::string version = currentVersion();
+  if (reload_requested_ && (version.empty() || rejected_.count(version))) {
+    version = liveVersion();  // SIGUSR1: reload what serves, not a rejected `current`
+  }
   res.version = version;
   if (version.empty() || rejected_.count(version) ||
       (version == applied_ && !runtime_.reloadNeeded() && !reload_requested_)) {
@@ -308,8 +311,8 @@ void ReloadController::retryPathErrors(ApplyResult& res) {
 
 bool ReloadController::appliedAtStartup(const std::string& version, pid_t master,
                                         ApplyResult& res) {
-  if (!applied_.empty() || version != liveVersion()) {
-    return false;
+  if (!applied_.empty() || version != liveVersion() || reload_requested_) {
+    return false;  // (a signalled reload reloads, even what the master started from)
   }
   // Fresh start: the master was started from this very bundle (the entrypoint
   // validated it and recorded it) and live has not moved since: nothing to reload.

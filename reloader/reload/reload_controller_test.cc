@@ -211,6 +211,25 @@ TEST_F(ReloadPassTest, AnInvalidBundleIsRejectedWithoutAReload) {
   EXPECT_EQ(std::count(haproxy_.commands.begin(), haproxy_.commands.end(), "reload"), 0);
 }
 
+// marathon-lb's SIGUSR1 ("reload HAProxy"): with `current` rejected, the request used
+// to wait forever (a rejected current makes the pass return at once); it reloads the
+// bundle that serves.
+TEST_F(ReloadPassTest, ASignalledReloadWithARejectedCurrentReloadsWhatServes) {
+  check_.alerts = "[ALERT]    (1) : config : parsing [haproxy.cfg:2] : unknown keyword 'x'\n";
+  auto rc = controller();
+  EXPECT_EQ(rc.applyOnce().kind, ApplyResult::Kind::Rejected);
+  EXPECT_EQ(haproxy_.reloads, 0);
+  check_.alerts.clear();  // v1, which serves, is valid
+  rc.requestReload();
+  ApplyResult r = rc.applyOnce();
+  EXPECT_EQ(r.kind, ApplyResult::Kind::Applied) << r.reason;
+  EXPECT_EQ(r.version, "v1");
+  EXPECT_EQ(haproxy_.reloads, 1);
+  EXPECT_EQ(live(), "bundles/v1");
+  EXPECT_EQ(rc.applyOnce().kind, ApplyResult::Kind::Nothing);  // the request is spent
+  EXPECT_EQ(haproxy_.reloads, 1);
+}
+
 TEST_F(ReloadPassTest, ACheckKilledByASignalIsRetriedWithBackoffAndNeverRejected) {
   // It was written to status.json as a rejection, remembered across restarts and
   // never retried: a stable cluster stayed on the old config.
