@@ -117,6 +117,15 @@ TEST(Lint, CollisionsAcrossAppsAreErrors) {
   EXPECT_FALSE(has(r, "/shop/a: error")) << r.out;
 }
 
+// The most common group definition has no nested groups: its relative ids are still
+// the group's.
+TEST(Lint, AGroupWithoutNestedGroupsIsAGroup) {
+  auto r = lint(R"({"id":"/shop","apps":[{"id":"web","portDefinitions":[{"port":10001}],)"
+                R"("labels":{"HAPROXY_GROUP":"external"}}]})");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(has(r, "/shop/web: ok: port 0: backend shop_web_10001")) << r.out;
+}
+
 TEST(Lint, BackendNameCollisionsAreErrors) {
   auto r = lint(R"([
       {"id":"/a/b","portDefinitions":[{"port":10001}],"labels":{"HAPROXY_GROUP":"external"}},
@@ -170,6 +179,7 @@ TEST(Lint, BlueAndGreenOfOneDeploymentGroupShareTheirPortAndVhost) {
 // apps' own findings and their collisions among themselves are not reported.
 TEST(Lint, TheRunningAppsOfMarathonAreCollidedWith) {
   const std::string running = R"({"apps":[
+      {"id":"/broken","portDefinitions":"not a list"},
       {"id":"/web","portDefinitions":[{"port":10001}],"labels":{"HAPROXY_GROUP":"external"}},
       {"id":"/db","portDefinitions":[{"port":10002}],"labels":{"HAPROXY_GROUP":"external"}},
       {"id":"/x","portDefinitions":[{"port":10003}],"labels":{"HAPROXY_GROUP":"external"}},
@@ -190,6 +200,9 @@ TEST(Lint, TheRunningAppsOfMarathonAreCollidedWith) {
       << out.str();
   EXPECT_EQ(out.str().find("/y:"), std::string::npos) << out.str();  // theirs, not ours
   EXPECT_EQ(out.str().find("/db: ok"), std::string::npos) << out.str();
+  // A running app that cannot be read is said, and fails nothing by itself.
+  EXPECT_NE(out.str().find("ok: running app not linted"), std::string::npos) << out.str();
+  EXPECT_EQ(out.str().find("error: cannot be read"), std::string::npos) << out.str();
   std::istringstream in2("{}");
   std::ostringstream out2, err2;
   HttpGetFn down = [](const std::string&) -> common::Result<HttpGetReply> {

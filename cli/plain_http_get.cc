@@ -82,7 +82,7 @@ common::Status sendAll(int fd, const std::string& data, Clock::time_point deadli
     const ssize_t n = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
     if (n > 0) {
       sent += static_cast<size_t>(n);
-    } else if (n < 0 && errno == EAGAIN && waitFor(fd, POLLOUT, deadline)) {
+    } else if (n < 0 && (errno == EINTR || (errno == EAGAIN && waitFor(fd, POLLOUT, deadline)))) {
       continue;
     } else {
       return Error{common::ErrorCode::Io, "send: " + std::string(std::strerror(errno))};
@@ -103,6 +103,8 @@ common::Result<std::string> readAll(int fd, Clock::time_point deadline, size_t m
       }
     } else if (n == 0) {
       return out;
+    } else if (errno == EINTR) {
+      continue;
     } else if (errno != EAGAIN || !waitFor(fd, POLLIN, deadline)) {
       return Error{common::ErrorCode::Io,
                    errno == EAGAIN ? "timed out" : "recv: " + std::string(std::strerror(errno))};
@@ -120,9 +122,17 @@ common::Result<HttpGetReply> parseReply(std::string raw) {
   const std::string head = raw.substr(0, end);
   reply.body = raw.substr(end + 4);
   if (controller::responseHeader(head, "transfer-encoding").find("chunked") != std::string::npos) {
+    // (the decoder fails on a body that ends before its last chunk)
     if (auto st = controller::decodeChunkedInPlace(reply.body); !st) {
       return st.error();
     }
+    return reply;
+  }
+  // A connection closed early is a short body, not a complete one.
+  const std::string length = controller::responseHeader(head, "content-length");
+  if (!length.empty() && length != std::to_string(reply.body.size())) {
+    return Error::invalidData("the answer ended after " + std::to_string(reply.body.size()) +
+                              " of " + length + " bytes");
   }
   return reply;
 }

@@ -49,6 +49,18 @@ TEST(PlainHttpGetTest, ReadsAChunkedAnswer) {
   EXPECT_EQ(request.rfind("GET /v2/apps HTTP/1.1\r\n", 0), 0u) << request;
 }
 
+TEST(PlainHttpGetTest, AnAnswerCutShortIsAnError) {
+  std::thread t;
+  std::string request;
+  const int port =
+      serveOnce("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"apps\":[", t, request);
+  auto r = plainHttpGet("http://127.0.0.1:" + std::to_string(port) + "/v2/apps", 5000);
+  t.join();
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("ended after 9 of 100 bytes"), std::string::npos)
+      << r.error().message;
+}
+
 TEST(PlainHttpGetTest, RefusesHttpsAndReportsAClosedPort) {
   auto tls = plainHttpGet("https://127.0.0.1:1/v2/apps", 1000);
   ASSERT_FALSE(tls.has_value());

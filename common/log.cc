@@ -69,6 +69,46 @@ namespace {
 
 int g_syslog_fd = -1;  // guarded by g_mu
 std::string g_syslog_tag;
+std::string g_syslog_path;
+std::chrono::steady_clock::time_point g_syslog_retry{};
+
+// A datagram socket connected to `path`, or -1 (errno set).
+int connectSyslog(const std::string& path) {
+  sockaddr_un addr{};
+  if (path.size() >= sizeof addr.sun_path) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    const int err = errno;
+    ::close(fd);
+    errno = err;
+    return -1;
+  }
+  return fd;
+}
+
+// Sends one message; a syslog daemon that restarted (its socket re-created) is
+// connected to again, at most once a second. Called with g_mu held.
+void sendSyslog(const std::string& message) {
+  if (::send(g_syslog_fd, message.data(), message.size(), MSG_DONTWAIT | MSG_NOSIGNAL) >= 0 ||
+      errno == EAGAIN) {
+    return;  // sent, or the receiver is full: dropped, never blocking
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (now < g_syslog_retry) {
+    return;
+  }
+  g_syslog_retry = now + std::chrono::seconds(1);
+  if (const int fd = connectSyslog(g_syslog_path); fd >= 0) {
+    ::close(g_syslog_fd);
+    g_syslog_fd = fd;
+    (void)::send(g_syslog_fd, message.data(), message.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  }
+}
 
 int syslogSeverity(LogLevel level) {
   switch (level) {
@@ -95,19 +135,9 @@ bool logToSyslogSocket(const std::string& path, const std::string& tag, std::str
     }
     return true;
   }
-  sockaddr_un addr{};
-  if (path.size() >= sizeof addr.sun_path) {
-    error = "socket path too long: " + path;
-    return false;
-  }
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+  const int fd = connectSyslog(path);
+  if (fd < 0) {
     error = path + ": " + std::strerror(errno);
-    if (fd >= 0) {
-      ::close(fd);
-    }
     return false;
   }
   std::lock_guard<std::mutex> lock(g_mu);
@@ -116,6 +146,7 @@ bool logToSyslogSocket(const std::string& path, const std::string& tag, std::str
   }
   g_syslog_fd = fd;
   g_syslog_tag = tag;
+  g_syslog_path = path;
   return true;
 }
 
@@ -152,7 +183,7 @@ void log(LogLevel level, std::string_view msg, std::initializer_list<LogField> f
     // <PRI>TAG: message (RFC 3164 without a timestamp: the receiver adds its own).
     const std::string message = "<" + std::to_string(8 + syslogSeverity(level)) + ">" +
                                 g_syslog_tag + ": " + line.substr(0, line.size() - 1);
-    (void)::send(g_syslog_fd, message.data(), message.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    sendSyslog(message);
   }
 }
 

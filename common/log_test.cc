@@ -15,7 +15,7 @@ namespace {
 TEST(LogTest, LinesReachASyslogSocket) {
   const std::string path = ::testing::TempDir() + "/mlb-syslog-" + std::to_string(::getpid());
   ::unlink(path.c_str());
-  const int fd = ::socket(AF_UNIX, SOCK_DGRAM, 0);
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM, 0);
   ASSERT_GE(fd, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -31,6 +31,18 @@ TEST(LogTest, LinesReachASyslogSocket) {
   EXPECT_EQ(got.rfind("<12>mlb-controller: ts=", 0), 0u) << got;  // user.warning
   EXPECT_NE(got.find("level=warn msg=\"hello syslog\" app=/web"), std::string::npos) << got;
   EXPECT_EQ(got.find('\n'), std::string::npos) << got;
+  // The syslog daemon restarts (its socket re-created): mlb connects again.
+  ::close(fd);
+  ::unlink(path.c_str());
+  logWarn("lost: nobody listens");
+  const int fd2 = ::socket(AF_UNIX, SOCK_DGRAM, 0);
+  ASSERT_EQ(::bind(fd2, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ::sleep(1);  // reconnects are at most once a second
+  logWarn("after the restart");
+  const ssize_t n2 = ::recv(fd2, buf, sizeof buf, MSG_DONTWAIT);
+  ASSERT_GT(n2, 0);
+  EXPECT_NE(std::string(buf, static_cast<size_t>(n2)).find("after the restart"), std::string::npos);
+  fd = fd2;
   // /dev/null (marathon-lb's default) stops it.
   ASSERT_TRUE(logToSyslogSocket("/dev/null", "mlb-controller", error));
   logWarn("not sent");

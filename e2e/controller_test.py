@@ -164,10 +164,12 @@ class MarathonLbCommandLineTests(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertIn("\nbackend ", p.stdout)
             self.assertIn("frontend marathon_http_in", p.stdout)
-            for flag in ("--command", "--syslog-socket", "--archive-versions",
+            for flag in ("--command", "--archive-versions",
                          "--max-reload-retries", "--reload-interval", "--log-format",
                          "--lru-cache-capacity", "--skip-config-cleanup"):
                 self.assertIn(flag + " (marathon-lb) is ignored: ", p.stderr)
+            # --syslog-socket is honoured now (/dev/null: marathon-lb's "none").
+            self.assertNotIn("--syslog-socket (marathon-lb) is ignored", p.stderr)
             self.assertFalse(os.path.exists(out_cfg))  # --dry writes nothing
             self.assertFalse(os.path.exists(os.path.join(env.state, "current")))
             # An unreachable Marathon: non-zero, with the reason.

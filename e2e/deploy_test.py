@@ -404,11 +404,18 @@ class DeployTests(unittest.TestCase):
         hups = lambda: metric(ctl_metrics(), "mlb_controller_signals_total",  # noqa: E731
                               {"signal": "SIGHUP"}) or 0
         reloads, before_hup, serving = self.reloads(), hups(), s.get(s.svc)
+        # A reload is refused (409) while an earlier one's old workers drain.
+        self.assertTrue(wait_until(lambda: metric(fetch("http://127.0.0.1:%d/metrics" % s.rld_port),
+                                                  "mlb_reloader_old_generations") == 0, 60))
         time.sleep(1.1)  # any earlier request's second is over
         self.assertEqual(http_status(9090, "/_mlb_signal/usr1"), 202)
         self.assertEqual(http_status(9090, "/_mlb_signal/usr1"), 429)
         self.assertTrue(wait_until(lambda: self.reloads() == reloads + 1, 15),
                         "no reload after /_mlb_signal/usr1")
+        # Its old worker drains (or is gone at once without connections); while it
+        # drains, another reload over HTTP is refused rather than piling up workers.
+        time.sleep(1.1)
+        self.assertIn(http_status(9090, "/_mlb_signal/usr1"), (202, 409))
         self.assertEqual(http_status(9090, "/_mlb_signal/hup"), 202)
         self.assertEqual(http_status(9090, "/_mlb_signal/hup"), 429)
         self.assertTrue(wait_until(lambda: hups() == before_hup + 1, 10), ctl_metrics())

@@ -214,6 +214,8 @@ class State:
         for k, v in change.items():
             if k not in ("id", "tasks", "version", "versionInfo"):
                 app[k] = copy.deepcopy(v)
+        normalize_app(app)
+        self.assign_service_ports(app)
         app["version"] = now_ts()
         app.setdefault("versionInfo", {})["lastScalingAt"] = app["version"]
         if set(change) - {"instances", "id"}:
@@ -894,8 +896,8 @@ HEALTH_DEFAULTS = {"gracePeriodSeconds": 300, "intervalSeconds": 60, "timeoutSec
 
 def normalize_app(app):
     """An app definition as Marathon stores and answers it: defaults filled, health
-    checks completed (portIndex 0 unless a port is given, path "/" for HTTP ones),
-    `ports` (the pre-1.5 list) kept beside portDefinitions."""
+    checks completed (portIndex 0 unless a port is given, path "/" for HTTP ones), one
+    port definition (port 0: assigned) for a host-networking app that gives none."""
     docker_net = ((app.get("container") or {}).get("docker") or {}).get("network")
     if "networks" not in app and docker_net in ("BRIDGE", "USER"):
         app["networks"] = [{"mode": "container/bridge" if docker_net == "BRIDGE"
@@ -903,7 +905,8 @@ def normalize_app(app):
     for k, v in APP_DEFAULTS.items():
         app.setdefault(k, copy.deepcopy(v))
     c = app.get("container") or {}
-    if "portDefinitions" not in app and not c.get("portMappings") and not (
+    host_net = all(n.get("mode") == "host" for n in app["networks"])
+    if host_net and "portDefinitions" not in app and not c.get("portMappings") and not (
             c.get("docker") or {}).get("portMappings"):
         app["portDefinitions"] = [{"port": 0, "protocol": "tcp"}]
     for pd in app.get("portDefinitions") or []:

@@ -26,7 +26,8 @@ with open(os.path.join(HERE, "marathon_api_fields.json")) as f:
 
 # Paths of the examples that are their own content, not fields Marathon answers for
 # every app: an env variable, a label or a port name the example chose, its container
-# and readiness checks, its IP-per-task settings, an app that belongs to a pod. `ports` is Marathon < 1.5's list
+# (in the pre-1.5 `docker.portMappings` shape; the 1.5 shape is checked below) and
+# readiness checks, its IP-per-task settings, an app that belongs to a pod. `ports` is Marathon < 1.5's list
 # of service ports (the 2015 example still has it; 1.5+ answers portDefinitions), so a
 # client must not need it.
 EXAMPLE_CONTENT = ("/env/", "/labels/", "/container/", "/readinessChecks/", "/secrets/",
@@ -35,6 +36,12 @@ EXAMPLE_CONTENT = ("/env/", "/labels/", "/container/", "/readinessChecks/", "/se
                    "/portDefinitions/[]/labels/", "/ports",
                    "/currentActions/[]/readinessCheckResults/[]", "/steps/[]/actions/[]/pod",
                    "/affectedPods/[]", "/ipAddress/")
+
+
+# Optional fields Marathon answers null when an app leaves them unset, though its
+# examples all set them (the real Marathon answers in controller/testdata/marathon/
+# have "ipAddress": null).
+NULL_WHEN_UNSET = ("/ipAddress", "/taskKillGracePeriodSeconds")
 
 
 def json_type(v):
@@ -68,7 +75,8 @@ def missing(kind, answers):
             continue
         if p not in have:
             bad.append("%s: absent" % p)
-        elif types != ["null"] and not (set(types) & have[p]) and have[p] != {"null"}:
+        elif types != ["null"] and not (set(types) & have[p]) and not (
+                p in NULL_WHEN_UNSET and have[p] == {"null"}):
             bad.append("%s: %s, Marathon's example: %s" % (p, sorted(have[p]), types))
     return bad
 
@@ -126,6 +134,7 @@ class SimFidelityTest(unittest.TestCase):
         app = json.loads(fetch(self.url + "/v2/apps/fid/db"))["app"]
         ports = [m["servicePort"] for m in app["container"]["portMappings"]]
         self.assertTrue(all(10000 <= p < 20000 for p in ports), ports)
+        self.assertNotIn("portDefinitions", app)  # not for container networking
         self.assertEqual(len(set(ports)), 2, ports)
         hc = app["healthChecks"][0]
         self.assertEqual((hc["gracePeriodSeconds"], hc["intervalSeconds"], hc["timeoutSeconds"],
@@ -134,8 +143,11 @@ class SimFidelityTest(unittest.TestCase):
         self.assertNotIn("path", hc)  # a TCP check has none
         self.assertTrue(wait_until(lambda: json.loads(fetch(  # nothing to start
             self.url + "/v2/apps/fid/db"))["app"]["deployments"] == [], 10))
-        self.assertEqual((app["tasksStaged"], app["tasksRunning"], app["tasksHealthy"],
-                          app["tasksUnhealthy"]), (0, 0, 0, 0))
+        # Scaled up: counts follow the tasks (unhealthy until the health grace is over).
+        fetch(self.url + "/_sim/scale", {"app": "/fid/db", "instances": 2})
+        app = json.loads(fetch(self.url + "/v2/apps/fid/db"))["app"]
+        self.assertEqual((app["tasksStaged"], app["tasksRunning"]), (0, 2))
+        self.assertEqual(app["tasksHealthy"] + app["tasksUnhealthy"], 2)
 
     def test_a_repeated_service_port_is_refused_as_marathon_refuses_it(self):
         with self.assertRaises(urllib.error.HTTPError) as e:

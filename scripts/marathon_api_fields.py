@@ -49,10 +49,9 @@ def main():
     out = {"source": "github.com/mesosphere/marathon@%s %s" % (commit, EXAMPLES),
            "files": sorted(SOURCES)}
     for kind, fields in kinds.items():
-        # A field seen only as null says nothing of its type; "number" and "null" mean
-        # the type when one example has a value.
-        out[kind] = {p: sorted(t - {"null"}) or ["null"]
-                     for p, t in sorted(fields.items()) if p}
+        # Every type the examples show a field with ("null" among them: Marathon answers
+        # it null when unset).
+        out[kind] = {p: sorted(t) for p, t in sorted(fields.items()) if p}
     json.dump(out, sys.stdout, indent=1, sort_keys=True)
     sys.stdout.write("\n")
 

@@ -250,24 +250,38 @@ const std::map<std::string, std::string> kChildPrefixes = {{"controller", "MLB_R
 // take theirs from MLB_RUN_WATCH_LISTEN / MLB_RUN_ENTRYPOINT_LISTEN.
 const std::vector<std::string> kOwnPorts = {"MLB_LISTEN"};
 
-// "http://127.0.0.1:<port>" for a listen address ("0.0.0.0:9200", ":9200"); empty if
-// it has no port.
-std::string loopbackUrl(const std::string& listen) {
+// The URL HAProxy's Lua reaches a listener at: its address, or 127.0.0.1 for a
+// wildcard ("0.0.0.0:9200", ":9200", "[::]:9200"); empty without a port.
+std::string listenerUrl(const std::string& listen) {
   const auto colon = listen.rfind(':');
-  return colon == std::string::npos || colon + 1 == listen.size()
-             ? ""
-             : "http://127.0.0.1:" + listen.substr(colon + 1);
+  if (colon == std::string::npos || colon + 1 == listen.size()) {
+    return "";
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.empty() || host == "0.0.0.0" || host == "*" || host == "[::]" || host == "::") {
+    host = "127.0.0.1";
+  }
+  return "http://" + host + ":" + listen.substr(colon + 1);
 }
 
 // HAProxy's :9090 passes marathon-lb's endpoints to the controller and the reloader
-// (mlb.lua): at the ports they were moved to, unless the URLs are set.
+// (mlb.lua): at the addresses they were moved to, unless the URLs are set.
 void pointLuaAtListeners(const ImageInput& in, ChildSpec& child) {
-  for (auto [url_var, listen_var] : {std::pair{"MLB_CONTROLLER_URL", "MLB_LISTEN"},
-                                     std::pair{"MLB_RELOADER_URL", "MLB_RUN_WATCH_LISTEN"}}) {
-    const auto listen = in.env.find(listen_var);
-    if (in.env.count(url_var) == 0 && listen != in.env.end() &&
-        !loopbackUrl(listen->second).empty()) {
-      child.env[url_var] = loopbackUrl(listen->second);
+  struct Target {
+    const char* url_var;
+    std::vector<const char*> listen_vars;  // the child's own first
+  };
+  for (const Target& t : {Target{"MLB_CONTROLLER_URL", {"MLB_RUN_CONTROLLER_LISTEN", "MLB_LISTEN"}},
+                          Target{"MLB_RELOADER_URL", {"MLB_RUN_WATCH_LISTEN"}}}) {
+    if (in.env.count(t.url_var) != 0) {
+      continue;
+    }
+    for (const char* var : t.listen_vars) {
+      const auto listen = in.env.find(var);
+      if (listen != in.env.end() && !listenerUrl(listen->second).empty()) {
+        child.env[t.url_var] = listenerUrl(listen->second);
+        break;
+      }
     }
   }
 }

@@ -157,6 +157,11 @@ TEST(ImagePlanTest, EachChildGetsOnlyTheVariablesMeantForIt) {
   EXPECT_EQ(entry.env.at("MLB_CONTROLLER_URL"), "http://127.0.0.1:9200");
   EXPECT_EQ(entry.env.at("MLB_RELOADER_URL"), "http://127.0.0.1:9203");
   EXPECT_EQ(ctl.env.count("MLB_CONTROLLER_URL"), 0u);
+  // The controller's own listen address wins; a specific address is kept.
+  auto moved = planImageRun(input(
+      {"sse"}, {{"MLB_LISTEN", "0.0.0.0:9200"}, {"MLB_RUN_CONTROLLER_LISTEN", "10.0.0.5:9300"}}));
+  ASSERT_TRUE(moved);
+  EXPECT_EQ(moved->children[2].env.at("MLB_CONTROLLER_URL"), "http://10.0.0.5:9300");
   EXPECT_EQ(entry.env.count("MLB_LISTEN"), 0u);
   EXPECT_EQ(ctl.env.at("MLB_MIN_INTERVAL"), "0.5");
   EXPECT_EQ(watch.env.count("MLB_MIN_INTERVAL"), 0u);

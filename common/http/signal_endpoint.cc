@@ -14,12 +14,21 @@ bool SignalGate::admit() {
 }
 
 HttpHandler signalEndpoint(OperatorSignal signal, SignalGate& gate,
-                           std::function<void(const std::string& result)> count) {
-  return [signal, &gate, count = std::move(count)](const HttpRequest&) {
+                           std::function<void(const std::string& result)> count,
+                           SignalRefusal refuse) {
+  return [signal, &gate, count = std::move(count),
+          refuse = std::move(refuse)](const HttpRequest& req) {
+    if (req.method != "GET" && req.method != "POST") {
+      return HttpResponse{405, "text/plain; charset=utf-8", "GET or POST\n"};
+    }
+    if (std::string why = refuse ? refuse() : ""; !why.empty()) {
+      count("refused");
+      return HttpResponse{409, "text/plain; charset=utf-8", "refused: " + why + "\n"};
+    }
     if (!gate.admit()) {
       count("rate_limited");
       return HttpResponse{429, "text/plain; charset=utf-8",
-                          "rate limited: one signal request per second\n"};
+                          "rate limited: one request per interval\n"};
     }
     raiseOperatorSignal(signal);
     count("accepted");

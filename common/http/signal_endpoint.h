@@ -28,9 +28,18 @@ class SignalGate {
   Clock::TimePoint last_{};
 };
 
-// The handler: 202 and raiseOperatorSignal(signal) when `gate` admits, else 429.
-// `count` is told "accepted" or "rate_limited" (a metric). `gate` must outlive it.
+// Why a signal request is refused now ("" when it is not): e.g. the reloader refuses a
+// reload while the previous one's old workers still drain, so that the open endpoint
+// cannot pile up generations (and so have the governor cut long-lived connections).
+using SignalRefusal = std::function<std::string()>;
+
+// The handler: GET or POST (marathon-lb's were GET); 202 and raiseOperatorSignal(signal)
+// when `refuse` says nothing and `gate` admits; 409 with the reason when `refuse`
+// objects; 429 when the gate does not admit; 405 for other methods. `count` is told
+// "accepted", "refused" or "rate_limited" (a metric). `gate` must outlive the handler;
+// give each endpoint its own gate.
 HttpHandler signalEndpoint(OperatorSignal signal, SignalGate& gate,
-                           std::function<void(const std::string& result)> count);
+                           std::function<void(const std::string& result)> count,
+                           SignalRefusal refuse = {});
 
 }  // namespace mlb::common

@@ -10,6 +10,27 @@
 namespace mlb::common {
 namespace {
 
+const char* reasonPhrase(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 202:
+      return "Accepted";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 409:
+      return "Conflict";
+    case 429:
+      return "Too Many Requests";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Error";
+  }
+}
+
 class CivetStatusServer : public StatusServer {
  public:
   explicit CivetStatusServer(std::map<std::string, HttpHandler> handlers)
@@ -59,10 +80,7 @@ class CivetStatusServer : public StatusServer {
         resp = {500, "text/plain; charset=utf-8", std::string("internal error: ") + e.what()};
       }
     }
-    const char* reason = resp.status == 200   ? "OK"
-                         : resp.status == 404 ? "Not Found"
-                         : resp.status == 503 ? "Service Unavailable"
-                                              : "Error";
+    const char* reason = reasonPhrase(resp.status);
     mg_printf(conn,
               "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
               "Cache-Control: no-store\r\nConnection: close\r\n\r\n",

@@ -404,16 +404,17 @@ std::string describe(std::string_view body) {
   return "(" + std::to_string(body.size()) + " bytes, starting '" + head + "')";
 }
 
-// An error of the JSON syntax (the document is cut or garbled), as opposed to a
-// field of the wrong type or value.
-bool brokenDocument(const std::string& err) {
-  for (auto code : {simdjson::TAPE_ERROR, simdjson::INCOMPLETE_ARRAY_OR_OBJECT,
-                    simdjson::UNCLOSED_STRING, simdjson::UNEXPECTED_ERROR}) {
-    if (err.find(simdjson::error_message(code)) != std::string::npos) {
-      return true;
-    }
+// The JSON syntax error of the whole answer, "" when it is well-formed. The lazy
+// parser reports a cut or garbled answer only where it meets the damage, as an error
+// of the app it was reading; the full (DOM) parse tells the two apart. Only run when
+// an app could not be read: a rare path.
+std::string syntaxError(const simdjson::padded_string_view& body) {
+  simdjson::dom::parser dom;
+  simdjson::dom::element root;
+  if (auto e = dom.parse(body.data(), body.size(), false).get(root); e) {
+    return simdjson::error_message(e);
   }
-  return false;
+  return "";
 }
 
 common::Result<ParsedApps> parseAppsWith(od::parser& parser, std::string_view body,
@@ -457,13 +458,13 @@ common::Result<ParsedApps> parseAppsWith(od::parser& parser, std::string_view bo
       std::string err;
       MarathonApp app = readApp(v, err);
       app.answer_index = index++;
-      if (!err.empty() && brokenDocument(err)) {
-        // Not one app's bad value: the answer itself is cut or garbled (Marathon never
-        // sends broken JSON for one app). The whole answer is refused.
-        return common::Error::invalidData("marathon /v2/apps: not JSON: " + err + " " +
-                                          describe(body));
-      }
       if (!err.empty()) {
+        // One app's bad value, or the answer itself cut or garbled (Marathon never sends
+        // broken JSON for one app): then the whole answer is refused.
+        if (std::string syntax = syntaxError(padded.view); !syntax.empty()) {
+          return common::Error::invalidData("marathon /v2/apps: not JSON: " + syntax + " " +
+                                            describe(body));
+        }
         out.skipped.push_back({app.id, err});
         continue;
       }

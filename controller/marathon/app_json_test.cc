@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <fstream>
 #include <sstream>
 
@@ -95,15 +96,20 @@ TEST(AppJsonTest, GarbageIsAnErrorThatSaysWhat) {
 }
 
 // A cut answer is a broken answer, never "some apps with bad values": at every cut
-// point of a real answer, either nothing parses or the parse fails (it used to skip the
-// app the cut fell in and keep the rest, e.g. cut after a portDefinitions entry).
+// point of a real answer the parse fails (it used to skip the app the cut fell in and
+// keep the rest, e.g. cut after a portDefinitions entry).
 TEST(AppJsonTest, ATruncatedAnswerIsRefusedWholeAtEveryCut) {
   std::ifstream in(std::string(MLB_SOURCE_DIR) + "/controller/testdata/marathon/hsts.json");
   std::stringstream ss;
   ss << in.rdbuf();
   const std::string full = ss.str();
   ASSERT_GT(full.size(), 1000u);
-  for (size_t cut = full.size() / 3; cut + 2 < full.size(); cut += 3) {
+  size_t trailing = 0;  // the blanks after the last '}' (cutting only those is no cut)
+  while (trailing < full.size() &&
+         std::isspace(static_cast<unsigned char>(full[full.size() - 1 - trailing]))) {
+    ++trailing;
+  }
+  for (size_t cut = 1; cut < full.size() - trailing; ++cut) {
     const std::string cut_body = full.substr(0, cut);
     auto parsed = parseApps(padded(cut_body));
     EXPECT_FALSE(parsed.has_value())

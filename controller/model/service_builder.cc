@@ -554,8 +554,9 @@ std::string configureService(const MarathonApp& app, int n,
 // rewrite and a Host header of "None"; mlb serves it without the Host rewrite (the
 // renderer leaves the empty `set-header Host` out) and says so.
 std::optional<AppWarning> proxyPassWarning(const Service& s) {
-  if (s.mode != "http" || s.proxypath.empty() || !s.hostname.empty()) {
-    return std::nullopt;
+  if (s.mode != "http" || s.proxypath.empty() || !s.hostname.empty() ||
+      s.template_overrides.count("HTTP_BACKEND_PROXYPASS_GLUE")) {
+    return std::nullopt;  // (an app's own glue says itself what it does with Host)
   }
   const std::string prefix = "HAPROXY_" + std::to_string(s.port_index) + "_";
   return AppWarning{s.app_id, s.port_index, kWarnProxyPassWithoutVhost,
@@ -681,9 +682,6 @@ void buildApp(const PreparedApp& prepared, NetMode mode,
       out.quarantined.push_back({app.id, n, std::move(error)});
       continue;
     }
-    if (auto w = proxyPassWarning(s)) {
-      out.warnings.push_back(std::move(*w));
-    }
     const bool routed =
         hasGroup(options.groups, s.groups) && s.enabled.value_or(!options.strict_mode);
     s.backend.assign(app.id, 1);
@@ -696,6 +694,9 @@ void buildApp(const PreparedApp& prepared, NetMode mode,
   applyHealthcheckPortIndex(built);
   for (auto& [svc, routed] : built) {
     if (routed && !svc.servers.empty()) {
+      if (auto w = proxyPassWarning(svc)) {  // only for what this LB serves
+        out.warnings.push_back(std::move(*w));
+      }
       out.services.push_back(std::move(svc));
     }
   }

@@ -89,18 +89,28 @@ TEST(ServiceBuilderTest, BadLabelQuarantinesOnlyThatPort) {
 }
 
 // A proxy-pass path without a vhost is served, as marathon-lb served it (without the
-// Host rewrite), with a warning naming the labels; with a vhost, in tcp mode, or with
-// its own glue template, no warning.
+// Host rewrite), with a warning naming the labels; with a vhost, in tcp mode, with its
+// own glue template, or on a port this LB does not serve, no warning.
 TEST(ServiceBuilderTest, ProxyPassWithoutVhostIsServedWithAWarning) {
-  const std::string pp = R"("HAPROXY_0_HTTP_BACKEND_PROXYPASS_PATH":"/api")";
-  auto m = buildServices(apps(R"({"apps":[)" +
-                              hostApp("/novhost", pp + R"(,"HAPROXY_0_MODE":"http")", 10040,
-                                      task("a", "10.0.0.1", 1)) +
-                              "," + hostApp("/tcp", pp, 10041, task("b", "10.0.0.2", 2)) + "," +
-                              hostApp("/vhost", pp + R"(,"HAPROXY_0_VHOST":"api.example.com")",
-                                      10042, task("c", "10.0.0.3", 3)) +
-                              "]}"),
-                         opts());
+  const std::string pp =
+      R"("HAPROXY_GROUP":"external","HAPROXY_0_HTTP_BACKEND_PROXYPASS_PATH":"/api")";
+  const std::string own_glue =
+      R"(,"HAPROXY_0_HTTP_BACKEND_PROXYPASS_GLUE":"  http-request replace-path ^{proxypath}/?(.*)$ /\\1\n")";
+  auto m = buildServices(
+      apps(
+          R"({"apps":[)" +
+          hostApp("/novhost", pp + R"(,"HAPROXY_0_MODE":"http")", 10040, task("a", "10.0.0.1", 1)) +
+          "," + hostApp("/tcp", pp, 10041, task("b", "10.0.0.2", 2)) + "," +
+          hostApp("/vhost", pp + R"(,"HAPROXY_0_VHOST":"api.example.com")", 10042,
+                  task("c", "10.0.0.3", 3)) +
+          "," +
+          hostApp("/ownglue", pp + R"(,"HAPROXY_0_MODE":"http")" + own_glue, 10043,
+                  task("d", "10.0.0.4", 4)) +
+          "," +
+          hostApp("/internal", pp + R"(,"HAPROXY_0_MODE":"http","HAPROXY_0_GROUP":"internal")",
+                  10044, task("e", "10.0.0.5", 5)) +
+          "]}"),
+      opts({"external"}));
   EXPECT_TRUE(m.quarantined.empty());
   ASSERT_EQ(m.warnings.size(), 1u);
   EXPECT_EQ(m.warnings[0].app_id, "/novhost");
@@ -111,6 +121,8 @@ TEST(ServiceBuilderTest, ProxyPassWithoutVhostIsServedWithAWarning) {
   EXPECT_NE(find(m, "novhost_10040"), nullptr);
   EXPECT_NE(find(m, "tcp_10041"), nullptr);
   EXPECT_NE(find(m, "vhost_10042"), nullptr);
+  EXPECT_NE(find(m, "ownglue_10043"), nullptr);   // served; its own glue: no warning
+  EXPECT_EQ(find(m, "internal_10044"), nullptr);  // another LB's: no warning here either
 }
 
 TEST(ServiceBuilderTest, GroupsStrictModeAndPerPortGroups) {

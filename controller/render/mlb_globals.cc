@@ -85,11 +85,15 @@ std::string withLogTarget(const std::string& head, const std::string& target) {
   std::istringstream in(head);
   std::string out;
   bool in_global = false;
+  bool logged = false;
   for (std::string line; std::getline(in, line);) {
     const auto w = common::splitWords(line);
     if (!line.empty() && line[0] != ' ' && line[0] != '\t' && line[0] != '#') {
       in_global = !w.empty() && w[0] == "global";
+    } else if (in_global && w.size() >= 2 && w[0] == "log" && stream && logged) {
+      continue;  // one stream gets each line once (local1 notice repeated local0's)
     } else if (in_global && w.size() >= 2 && w[0] == "log") {
+      logged = true;
       std::string rest;
       bool has_format = false;
       for (size_t i = 2; i < w.size(); ++i) {

@@ -16,8 +16,9 @@ namespace mlb::controller {
 common::Result<std::string> withMlbGlobals(const std::string& head, const std::string& state_dir);
 
 // The rendered HAPROXY_HEAD with the target of every `log` line of its global section
-// replaced by `target` ("stdout" and "stderr" get `format raw`, which HAProxy needs
-// there); the facility and level are kept. Pure.
+// replaced by `target`; the facility and level are kept. "stdout" and "stderr" get
+// `format raw` (HAProxy needs it there) and only the first `log` line: marathon-lb's
+// second line (local1 notice) would print every notice twice on the one stream. Pure.
 std::string withLogTarget(const std::string& head, const std::string& target);
 
 }  // namespace mlb::controller

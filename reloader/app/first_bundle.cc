@@ -12,10 +12,15 @@ std::string waitForFirstBundle(const FirstBundleSource& source, common::Clock& c
   using std::chrono::milliseconds;
   const auto until = clock.now() + wait;
   common::Backoff no_verdict(milliseconds(1000), milliseconds(16000));
-  std::string last_rejected;
+  std::string last_rejected, last_seen;
   auto next_check = clock.now();
   for (;;) {
     const std::string current = source.current();
+    if (current != last_seen) {  // a new bundle is checked at once, its own backoff
+      last_seen = current;
+      next_check = clock.now();
+      no_verdict.reset();
+    }
     if (!current.empty() && current != last_rejected && clock.now() >= next_check) {
       common::Status valid = source.validate(current);
       if (valid) {

@@ -47,6 +47,30 @@ TEST(FirstBundleTest, ARejectedVersionWaitsForTheNextAndAValidOneIsChosen) {
   EXPECT_EQ(checks_v1, 1);  // a verdict is not asked again
 }
 
+// A new bundle is not held behind the backoff of one whose check gave no verdict.
+TEST(FirstBundleTest, ANewBundleIsCheckedAtOnce) {
+  common::testing::FakeClock clock;
+  const auto start = clock.now();
+  common::Clock::TimePoint v2_seen{};
+  FirstBundleSource src{[&] {
+                          if (clock.now() - start < seconds(20)) {
+                            return std::string("v1");
+                          }
+                          if (v2_seen == common::Clock::TimePoint{}) {
+                            v2_seen = clock.now();
+                          }
+                          return std::string("v2");
+                        },
+                        [](const std::string& v) -> common::Status {
+                          if (v == "v1") {
+                            return common::Error{common::ErrorCode::Unavailable, "timed out"};
+                          }
+                          return {};
+                        }};
+  EXPECT_EQ(waitForFirstBundle(src, clock, seconds(60)), "v2");
+  EXPECT_LE(clock.now() - v2_seen, std::chrono::milliseconds(200));
+}
+
 TEST(FirstBundleTest, NothingPublishedMeansTheBootstrapAfterTheWait) {
   common::testing::FakeClock clock;
   const auto start = clock.now();

@@ -5,6 +5,8 @@
 #include <prometheus/registry.h>
 #include <signal.h>
 
+#include <algorithm>
+
 #include "common/env.h"
 #include "common/fs/files.h"
 #include "common/http/signal_endpoint.h"
@@ -46,31 +48,45 @@ common::HttpResponse statsCsv(const std::string& state) {
 }
 
 // marathon-lb's /_mlb_signal/usr1 (reload HAProxy with the live bundle) and
-// /_mlb_signal/hup (read `current` again), as SIGUSR1 and SIGHUP do.
+// /_mlb_signal/hup (read `current` again), as SIGUSR1 and SIGHUP do; one gate each. A
+// reload is refused while an earlier one's old workers still drain: the endpoint is
+// open, and reloads in a row would make the governor cut long-lived connections.
+struct SignalGates {
+  common::SignalGate hup, usr1;
+};
+
 void addSignalHandlers(std::map<std::string, common::HttpHandler>& handlers,
-                       prometheus::Registry& registry, common::SignalGate& gate) {
+                       prometheus::Registry& registry, const WatchMetrics& m, SignalGates& gates) {
   auto& requests = prometheus::BuildCounter()
                        .Name("mlb_reloader_signal_requests_total")
                        .Help(
                            "Requests to marathon-lb's /_mlb_signal/usr1 (reload the live "
-                           "bundle) and /hup, by result (accepted, rate_limited).")
+                           "bundle) and /hup, by result (accepted, refused, rate_limited).")
                        .Register(registry);
-  for (auto [path, sig] : {std::pair{"/_mlb_signal/hup", common::OperatorSignal::Hup},
-                           std::pair{"/_mlb_signal/usr1", common::OperatorSignal::Usr1}}) {
-    handlers[path] = common::signalEndpoint(
-        sig, gate, [&requests, path = std::string(path)](const std::string& result) {
-          requests.Add({{"endpoint", path}, {"result", result}}).Increment();
-        });
-  }
+  auto count = [&requests](std::string path) {
+    return [&requests, path = std::move(path)](const std::string& result) {
+      requests.Add({{"endpoint", path}, {"result", result}}).Increment();
+    };
+  };
+  handlers["/_mlb_signal/hup"] =
+      common::signalEndpoint(common::OperatorSignal::Hup, gates.hup, count("/_mlb_signal/hup"));
+  handlers["/_mlb_signal/usr1"] = common::signalEndpoint(
+      common::OperatorSignal::Usr1, gates.usr1, count("/_mlb_signal/usr1"), [&m] {
+        return m.old_generations.Value() > 0 ? std::string(
+                                                   "an earlier reload's old workers still drain "
+                                                   "(mlb_reloader_old_generations > 0)")
+                                             : std::string();
+      });
 }
 
 // /metrics, /healthz and marathon-lb's /_haproxy_* and /_mlb_signal/* endpoints.
 std::map<std::string, common::HttpHandler> watchHandlers(prometheus::Registry& registry,
+                                                         const WatchMetrics& m,
                                                          const ProcessTable& table,
                                                          const std::string& state,
-                                                         common::SignalGate& gate) {
+                                                         SignalGates& gates) {
   std::map<std::string, common::HttpHandler> handlers;
-  addSignalHandlers(handlers, registry, gate);
+  addSignalHandlers(handlers, registry, m, gates);
   handlers["/_haproxy_stats_csv"] = [state](const common::HttpRequest&) { return statsCsv(state); };
   handlers["/metrics"] = common::metricsHandler(registry);
   handlers["/healthz"] = [](const common::HttpRequest&) {
@@ -119,9 +135,12 @@ int runWatch(const std::vector<std::string>& args, const std::map<std::string, s
   ReloadController rc(flags.reload, *runner, table, sig);
   rc.loadStatus();
   createSeries(m);
-  common::SignalGate signal_gate(common::systemClock(), std::chrono::seconds(1));
+  const auto gap = std::max<common::Clock::Duration>(
+      std::chrono::seconds(1),
+      std::chrono::milliseconds(static_cast<int64_t>(flags.min_reload_interval_s * 1000)));
+  SignalGates gates{{common::systemClock(), gap}, {common::systemClock(), gap}};
   auto server =
-      common::startStatusServer(flags.listen, watchHandlers(registry, table, state, signal_gate));
+      common::startStatusServer(flags.listen, watchHandlers(registry, m, table, state, gates));
   if (!server) {
     logError("cannot start the status server",
              {{"listen", flags.listen}, {"error", server.error().message}});

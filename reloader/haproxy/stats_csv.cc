@@ -32,18 +32,29 @@ size_t keptColumns(const std::string& header) {
   return names.size();
 }
 
-// The first `n` comma-separated fields of `line`, each followed by a comma. HAProxy
-// quotes nothing in its CSV and no name it allows contains a comma.
-std::string firstFields(const std::string& line, size_t n) {
-  size_t pos = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const size_t comma = line.find(',', pos);
-    if (comma == std::string::npos) {
-      return line.back() == ',' ? line : line + ",";
+// Where field `n` of `line` starts (after `n` separating commas), or npos. HAProxy
+// quotes a field that holds a comma or a quote ("a,b", a quote doubled), e.g. a check's
+// reason or a server's description, so commas inside quotes do not count.
+size_t fieldStart(const std::string& line, size_t n) {
+  bool quoted = false;
+  size_t seen = 0;
+  for (size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '"') {
+      quoted = !quoted;  // a doubled quote toggles twice
+    } else if (line[i] == ',' && !quoted && ++seen == n) {
+      return i + 1;
     }
-    pos = comma + 1;
   }
-  return line.substr(0, pos);
+  return std::string::npos;
+}
+
+// The first `n` fields of `line`, each followed by a comma.
+std::string firstFields(const std::string& line, size_t n) {
+  const size_t end = fieldStart(line, n);
+  if (end == std::string::npos) {
+    return line.empty() || line.back() == ',' ? line : line + ",";
+  }
+  return line.substr(0, end);
 }
 
 }  // namespace

@@ -35,6 +35,14 @@ TEST(StatsCsvTest, AShortRowKeepsWhatItHasAndEndsWithAComma) {
   EXPECT_EQ(haproxy20StatsCsv("# a,b,need_conn_est,x,\nr1,r2\n"), "# a,b,need_conn_est,\nr1,r2,\n");
 }
 
+// A quoted field with a comma (a check's reason, a description) is one field.
+TEST(StatsCsvTest, QuotedCommasAreInsideTheirField) {
+  EXPECT_EQ(haproxy20StatsCsv("# pxname,svname,last_chk,need_conn_est,uweight,\n"
+                              "b,s1,\"Layer7, \"\"bad\"\" status\",0,1,\n"),
+            "# pxname,svname,last_chk,need_conn_est,\n"
+            "b,s1,\"Layer7, \"\"bad\"\" status\",0,\n");
+}
+
 TEST(StatsCsvTest, EmptyStaysEmpty) { EXPECT_EQ(haproxy20StatsCsv(""), ""); }
 
 }  // namespace
