@@ -1034,8 +1034,11 @@ def load_apps(args):
         import contextlib
         import tempfile
         with tempfile.NamedTemporaryFile(suffix=".json") as f:
+            # Marathon's default service port range holds ~8000 generated apps; a larger
+            # cluster raises --local_port_max, as its operators would.
+            port_max = 20000 if args.generate <= 8000 else 10101 + 3 * args.generate
             argv = ["gen_fixture.py", "--apps", str(args.generate), "--seed", str(args.seed),
-                    "--out", f.name, "--compact"]
+                    "--out", f.name, "--compact", "--service-port-max", str(port_max)]
             old = sys.argv
             sys.argv = argv
             try:
