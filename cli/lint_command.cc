@@ -343,12 +343,13 @@ std::vector<LintFinding> lintApps(const std::vector<MarathonApp>& apps,
     }
     std::vector<LintFinding> own = labelWarnings(app);
     const MarathonApp linted = withStandInServicePorts(app, next, assigned, own);
-    describeServices(linted, controller::buildServices({withStandInTask(linted)}, options), own);
+    MarathonApp built = withStandInTask(linted);
+    describeServices(linted, controller::buildServices({built}, options), own);
     if (i >= context) {  // the context (running apps) is only there to collide with
       out.insert(out.end(), own.begin(), own.end());
       linted_ids.insert(app.id);
     }
-    all.push_back(withStandInTask(linted));
+    all.push_back(std::move(built));
   }
   if (all.size() > 1) {
     for (auto& f : collisionFindings(controller::buildServices(all, options), assigned)) {

@@ -21,6 +21,8 @@ import urllib.error
 from testlib import http as fetch, stop_all, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "scripts"))
+import marathon_api_fields  # noqa: E402  (the same walk wrote marathon_api_fields.json)
 with open(os.path.join(HERE, "marathon_api_fields.json")) as f:
     FIELDS = json.load(f)
 
@@ -44,21 +46,11 @@ EXAMPLE_CONTENT = ("/env/", "/labels/", "/container/", "/readinessChecks/", "/se
 NULL_WHEN_UNSET = ("/ipAddress", "/taskKillGracePeriodSeconds")
 
 
-def json_type(v):
-    return {dict: "object", list: "array", str: "string", bool: "boolean",
-            type(None): "null"}.get(type(v), "number")
-
-
-def paths(value, path="", out=None):
-    out = {} if out is None else out
-    if path:
-        out.setdefault(path, set()).add(json_type(value))
-    if isinstance(value, dict):
-        for k, v in value.items():
-            paths(v, path + "/" + k, out)
-    elif isinstance(value, list):
-        for v in value:
-            paths(v, path + "/[]", out)
+def paths(value):
+    """{JSON path: set of JSON types} of `value`, as the field list was written."""
+    out = {}
+    marathon_api_fields.walk(value, "", out)
+    out.pop("", None)
     return out
 
 

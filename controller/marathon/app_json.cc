@@ -434,6 +434,7 @@ common::Result<ParsedApps> parseAppsWith(od::parser& parser, std::string_view bo
   }
   ParsedApps out;
   bool saw_apps = false;
+  bool syntax_checked = false;
   size_t index = 0;
   for (auto field : root) {
     std::string_view key;
@@ -460,10 +461,14 @@ common::Result<ParsedApps> parseAppsWith(od::parser& parser, std::string_view bo
       app.answer_index = index++;
       if (!err.empty()) {
         // One app's bad value, or the answer itself cut or garbled (Marathon never sends
-        // broken JSON for one app): then the whole answer is refused.
-        if (std::string syntax = syntaxError(padded.view); !syntax.empty()) {
-          return common::Error::invalidData("marathon /v2/apps: not JSON: " + syntax + " " +
-                                            describe(body));
+        // broken JSON for one app): then the whole answer is refused. The whole answer
+        // is parsed once, at the first app that cannot be read.
+        if (!syntax_checked) {
+          syntax_checked = true;
+          if (std::string syntax = syntaxError(padded.view); !syntax.empty()) {
+            return common::Error::invalidData("marathon /v2/apps: not JSON: " + syntax + " " +
+                                              describe(body));
+          }
         }
         out.skipped.push_back({app.id, err});
         continue;
