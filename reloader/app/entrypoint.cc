@@ -21,6 +21,7 @@
 #include "reloader/haproxy/master_cli.h"
 #include "reloader/haproxy/pending_master.h"
 #include "reloader/haproxy/process_table.h"
+#include "reloader/haproxy/stderr_log.h"
 #include "reloader/reload/reload_controller.h"
 
 namespace mlb::reloader {
@@ -30,6 +31,8 @@ using common::logInfo;
 using common::logWarn;
 
 namespace {
+
+constexpr size_t kStderrLogMax = 1024 * 1024;
 
 // Waits (bounded) until the recorded master answers its master CLI with its own pid
 // and a current worker: a master that is itself still taking over is not ready to
@@ -178,6 +181,11 @@ int runHaproxyEntrypoint(const std::vector<std::string>& args,
     cmd += (cmd.empty() ? "" : " ") + a;
   }
   logInfo("exec haproxy", {{"live", live}, {"cmd", cmd}});
+  // HAProxy's own lines still reach this stderr, and a copy where the watcher reads a
+  // failed reload's alerts.
+  if (auto kept = keepStderr(stderrLogPath(state), kStderrLogMax); !kept) {
+    logWarn("HAProxy's stderr is not kept for the watcher", {{"error", kept.error().message}});
+  }
   std::vector<char*> cargv;
   for (auto& a : argv) {
     cargv.push_back(a.data());

@@ -18,6 +18,7 @@
 #include "reloader/haproxy/bind_check.h"
 #include "reloader/haproxy/pending_master.h"
 #include "reloader/haproxy/runtime_cli.h"
+#include "reloader/haproxy/stderr_log.h"
 
 namespace mlb::reloader {
 const char* methodName(ApplyMethod m) {
@@ -504,6 +505,7 @@ void ReloadController::reloadTo(const std::string& version, const std::string& p
     return;
   }
   saveServerState(version);
+  const LogMark stderr_mark = markLog(stderrLogPath(options_.state_dir));
   std::string reply;
   if (!sendReload(master, previous_live, res, reply)) {
     return;
@@ -531,9 +533,11 @@ void ReloadController::reloadTo(const std::string& version, const std::string& p
   last_proc_ = after;
   const int failed_before = before ? before->master_failed : 0;
   if (after->master_failed > failed_before) {
+    const std::string alerts = reloadAlerts(master, stderr_mark);
     rejectLoad(version, previous_live,
                "HAProxy failed to load the configuration (show proc: failed " +
-                   std::to_string(after->master_failed) + ")",
+                   std::to_string(after->master_failed) + ")" +
+                   (alerts.empty() ? "" : ": " + alerts),
                res);
     return;
   }
@@ -599,6 +603,22 @@ bool ReloadController::sendReload(pid_t master, const std::string& previous_live
   }
   res.method = ApplyMethod::Sigusr2;
   return true;
+}
+
+// The [ALERT] lines the master wrote on its stderr while failing to load (2.6 tells
+// them nowhere else), read from the log the entrypoint keeps; "" when there is none
+// (an HAProxy not started by the entrypoint). Waits briefly for the keeper to write
+// the master's closing "Loading failure!" line.
+std::string ReloadController::reloadAlerts(pid_t master, const LogMark& mark) {
+  const std::string path = stderrLogPath(options_.state_dir);
+  constexpr size_t kMaxRead = 256 * 1024;
+  const auto deadline = clock_.now() + std::chrono::seconds(1);
+  std::string text = readSince(path, mark, kMaxRead);
+  while (!loadFailureOf(text, master) && clock_.now() < deadline) {
+    clock_.sleepFor(std::chrono::milliseconds(20));
+    text = readSince(path, mark, kMaxRead);
+  }
+  return alertsOf(text, master);
 }
 
 std::optional<ShowProc> ReloadController::verifyReload(const std::optional<ShowProc>& before) {

@@ -25,6 +25,7 @@
 #include "reloader/haproxy/pending_master.h"
 #include "reloader/haproxy/process_table.h"
 #include "reloader/haproxy/runtime_plan.h"
+#include "reloader/haproxy/stderr_log.h"
 #include "reloader/reload/runtime_executor.h"
 
 namespace mlb::reloader {
@@ -158,6 +159,7 @@ class ReloadController : public ReloadPass {
   void noteRejected(const std::string& version, const std::string& reason);
   void rejectLoad(const std::string& version, const std::string& previous_live,
                   const std::string& reason, ApplyResult& res);
+  std::string reloadAlerts(pid_t master, const LogMark& mark);
   std::optional<ShowProc> verifyReload(const std::optional<ShowProc>& before);
   void saveServerState(const std::string& version);
   std::string statsSocket() const;

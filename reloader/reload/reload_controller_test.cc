@@ -21,6 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::Return;
 using ::testing::StrictMock;
 
@@ -37,6 +38,8 @@ class FakeHaproxy : public HaproxySockets {
   std::vector<std::pair<pid_t, int>> old_workers;  // pid, reloads ago
   int reloads = 0;
   std::vector<std::string> commands;
+  std::string stderr_log;   // where the master's stderr is kept ("" : nowhere)
+  std::string load_stderr;  // what the master writes there on a reload
 
   common::Result<std::string> command(const std::string& socket, const std::string& cmd,
                                       int) override {
@@ -51,6 +54,9 @@ class FakeHaproxy : public HaproxySockets {
     }
     if (master_cli && cmd == "reload") {
       ++reloads;
+      if (!stderr_log.empty()) {
+        std::ofstream(stderr_log, std::ios::app) << load_stderr;
+      }
       failed_ += load_fails ? 1 : 0;
       worker_ += load_fails ? 0 : 1;
       return reload_reply;
@@ -198,6 +204,34 @@ TEST_F(ReloadPassTest, AShowProcFailureCountIsARefusalOnHaproxyTwoSixToo) {
   EXPECT_EQ(r.kind, ApplyResult::Kind::Failed);
   EXPECT_THAT(r.reason, HasSubstr("show proc: failed 1"));
   EXPECT_EQ(live(), "bundles/v1");
+}
+
+TEST_F(ReloadPassTest, AFailedReloadOnHaproxyTwoSixIsRejectedWithTheAlertsItsMasterWrote) {
+  // Written before the reload, and by another process: neither is this reload's.
+  haproxy_.stderr_log = stderrLogPath(state_);
+  std::ofstream(haproxy_.stderr_log) << "[ALERT]    (4242) : an earlier failure\n";
+  haproxy_.load_fails = true;
+  haproxy_.load_stderr =
+      "[NOTICE]   (4242) : Reloading HAProxy\n"
+      "[WARNING]  (4300) : Paused frontend f.\n"
+      "[ALERT]    (4300) : a worker's line\n"
+      "[ALERT]    (4242) : Binding [/s/live/haproxy.cfg:9] for frontend other_10001: cannot "
+      "bind socket (Cannot assign requested address) for [192.0.2.1:10001]\n"
+      "[ALERT]    (4242) : [haproxy.main()] Some protocols failed to start their listeners! "
+      "Exiting.\n"
+      "[WARNING]  (4242) : Loading failure!\n";
+  auto rc = controller();
+  ApplyResult r = rc.applyOnce();
+  EXPECT_EQ(r.kind, ApplyResult::Kind::Failed);
+  EXPECT_THAT(r.reason, HasSubstr("show proc: failed 1"));
+  EXPECT_THAT(r.reason, HasSubstr("[/s/live/haproxy.cfg:9] for frontend other_10001"));
+  EXPECT_THAT(r.reason, HasSubstr("Some protocols failed"));
+  EXPECT_THAT(r.reason, Not(HasSubstr("earlier failure")));
+  EXPECT_THAT(r.reason, Not(HasSubstr("worker's line")));
+  // The controller reads it from status.json as a verdict naming line 9.
+  auto status = common::readFile(state_ + "/status.json");
+  ASSERT_TRUE(status);
+  EXPECT_THAT(*status, HasSubstr("haproxy.cfg:9]"));
 }
 
 TEST_F(ReloadPassTest, AnInvalidBundleIsRejectedWithoutAReload) {
