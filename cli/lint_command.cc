@@ -14,7 +14,9 @@
 #include "common/strings.h"
 #include "controller/marathon/app_json.h"
 #include "controller/model/labels.h"
+#include "controller/render/config_renderer.h"
 #include "controller/render/render_flags.h"
+#include "controller/render/template_set.h"
 
 namespace mlb::cli {
 namespace {
@@ -23,14 +25,18 @@ using controller::MarathonApp;
 using Level = LintFinding::Level;
 
 const char* const kUsage =
-    "usage: mlb lint [--group G]... [--strict-mode] [--marathon URL] FILE...\n"
+    "usage: mlb lint [--group G]... [--strict-mode] [--marathon URL] [--templates-dir DIR]\n"
+    "                FILE...\n"
     "  FILE: a Marathon app definition (JSON), a list of them, a group (its apps and\n"
     "  nested groups) or a /v2/apps answer; '-' reads stdin. Prints what each service\n"
     "  port becomes, errors (the labels mlb would quarantine; across all the apps\n"
     "  given: a service port, backend name, or vhost and path claimed twice) and\n"
     "  warnings (values read differently from how they look). --marathon URL (plain\n"
     "  http): the running apps are read too and the files' apps checked against them\n"
-    "  (a file's definition replaces the running app of its id).\n"
+    "  (a file's definition replaces the running app of its id). --templates-dir DIR:\n"
+    "  the controller's templates (HAPROXY_<NAME>[.mustache]) rendered with the apps: a\n"
+    "  template that does not compile, or a HAPROXY_HEAD that conflicts with mlb's\n"
+    "  stats socket, is an error.\n"
     "  Exit status: 1 if an app has an error, 0 otherwise.\n";
 
 // App-level labels mlb (and marathon-lb, or its deploy tool) reads.
@@ -287,6 +293,7 @@ struct LintArgs {
   controller::BuildOptions build;
   controller::RenderOptions render;  // not used
   std::string marathon;              // --marathon URL: the running apps, to collide with
+  std::string templates_dir;         // --templates-dir DIR: the controller's templates
 };
 
 common::Result<common::CommandLine> readLintArgs(const std::vector<std::string>& args,
@@ -305,6 +312,8 @@ common::Result<common::CommandLine> readLintArgs(const std::vector<std::string>&
     // controller's) must not make every lint fetch.
     table.push_back(common::textFlag<LintArgs>(
         "--marathon", [](LintArgs& l) -> std::string& { return l.marathon; }, false));
+    table.push_back(common::textFlag<LintArgs>(
+        "--templates-dir", [](LintArgs& l) -> std::string& { return l.templates_dir; }, false));
     return table;
   }();
   common::CommandLineRules rules;
@@ -321,7 +330,8 @@ common::Result<common::CommandLine> readLintArgs(const std::vector<std::string>&
 }  // namespace
 
 std::vector<LintFinding> lintApps(const std::vector<MarathonApp>& apps,
-                                  const controller::BuildOptions& options, size_t context) {
+                                  const controller::BuildOptions& options, size_t context,
+                                  std::vector<MarathonApp>* built_apps) {
   std::vector<LintFinding> out;
   std::vector<MarathonApp> all;
   std::set<std::pair<std::string, int>> assigned;
@@ -357,6 +367,29 @@ std::vector<LintFinding> lintApps(const std::vector<MarathonApp>& apps,
         out.push_back(std::move(f));
       }
     }
+  }
+  if (built_apps != nullptr) {
+    *built_apps = std::move(all);
+  }
+  return out;
+}
+
+std::vector<LintFinding> templateFindings(const std::string& dir,
+                                          const std::vector<MarathonApp>& built,
+                                          const controller::BuildOptions& options,
+                                          common::FileSystem& fs) {
+  auto templates = controller::TemplateSet::load(dir, {}, fs);
+  if (!templates) {
+    return {{Level::Error, dir, templates.error().message}};
+  }
+  const controller::ServiceModel model = controller::buildServices(built, options);
+  auto rendered = controller::renderConfig(model, *templates, controller::RenderOptions{});
+  if (!rendered) {
+    return {{Level::Error, dir, rendered.error().message}};
+  }
+  std::vector<LintFinding> out;
+  for (const auto& q : rendered->quarantined) {
+    out.push_back({Level::Error, q.app_id, "the templates of " + dir + ": " + q.reason});
   }
   return out;
 }
@@ -410,7 +443,7 @@ std::vector<MarathonApp> fileApps(const std::vector<std::string>& files, std::is
 }
 
 int runLint(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
-            std::ostream& err, const HttpGetFn& get) {
+            std::ostream& err, const HttpGetFn& get, common::FileSystem& fs) {
   LintArgs lint;
   auto line = readLintArgs(args, lint);
   if (!line) {
@@ -442,8 +475,13 @@ int runLint(const std::vector<std::string>& args, std::istream& in, std::ostream
   all.insert(all.end(), std::make_move_iterator(given.begin()),
              std::make_move_iterator(given.end()));
   // Together: collisions across files, and with the running apps.
-  auto more = lintApps(all, options, context);
+  std::vector<MarathonApp> built;
+  auto more = lintApps(all, options, context, &built);
   findings.insert(findings.end(), more.begin(), more.end());
+  if (!lint.templates_dir.empty()) {
+    auto t = templateFindings(lint.templates_dir, built, options, fs);
+    findings.insert(findings.end(), t.begin(), t.end());
+  }
   bool failed = false;
   for (const auto& x : findings) {
     failed = failed || x.level == Level::Error;

@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "common/testing/fake_file_system.h"
 #include "controller/marathon/app_json.h"
 
 namespace mlb::cli {
@@ -212,6 +213,40 @@ TEST(Lint, TheRunningAppsOfMarathonAreCollidedWith) {
   EXPECT_NE(out2.str().find("cannot read the running apps: m:8080: Connection refused"),
             std::string::npos)
       << out2.str();
+}
+
+// --templates-dir: the controller's templates, rendered with the apps as the controller
+// would (issue 23: a head that conflicts with mlb's stats socket is refused by the
+// controller; lint says so before the deploy).
+Run lintWithTemplates(const std::map<std::string, std::string>& files) {
+  common::testing::FakeFileSystem fs(files);
+  std::istringstream in(app(R"("HAPROXY_GROUP":"external")"));
+  std::ostringstream out, err;
+  int code = runLint({"--templates-dir", "/t", "-"}, in, out, err, {}, fs);
+  return {code, out.str() + err.str()};
+}
+
+TEST(Lint, TemplatesThatConflictWithMlbsStatsSocketAreErrors) {
+  const std::string head =
+      "global\n  daemon\n  stats socket /var/run/haproxy/socket\n"
+      "defaults\n  mode http\n";
+  // marathon-lb's own kind of head: mlb's socket is added, nothing to say.
+  auto theirs = lintWithTemplates({{"/t/HAPROXY_HEAD", head}});
+  EXPECT_EQ(theirs.code, 0) << theirs.out;
+  EXPECT_FALSE(has(theirs, "error")) << theirs.out;
+  // mlb's socket without what the reloader needs.
+  auto weak = lintWithTemplates(
+      {{"/t/HAPROXY_HEAD", "global\n  stats socket /run/mlb/stats.sock level user\n"}});
+  EXPECT_EQ(weak.code, 1) << weak.out;
+  EXPECT_TRUE(has(weak, "/t: error:") && has(weak, "level admin")) << weak.out;
+  auto no_global = lintWithTemplates({{"/t/HAPROXY_HEAD", "defaults\n  mode http\n"}});
+  EXPECT_EQ(no_global.code, 1) << no_global.out;
+  EXPECT_TRUE(has(no_global, "global")) << no_global.out;
+  auto broken = lintWithTemplates({{"/t/HAPROXY_BACKEND_HEAD.mustache", "{{#backend}}\n"}});
+  EXPECT_EQ(broken.code, 1) << broken.out;
+  EXPECT_TRUE(has(broken, "HAPROXY_BACKEND_HEAD")) << broken.out;
+  auto missing = lintWithTemplates({});
+  EXPECT_EQ(missing.code, 1) << missing.out;
 }
 
 TEST(Lint, ListsAnswersAndGarbage) {
