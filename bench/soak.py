@@ -7,13 +7,22 @@ mlb-controller, `mlb-reloader watch` and `mlb-reloader haproxy` with a real HAPr
 For --seconds: random Marathon faults (every kind the simulator has), scales, task
 kills, good and bad label changes, hostile task strings, `kill -9` of the controller
 and of the watcher (restarted), and handovers of the haproxy container (a second
-entrypoint). Then the chaos stops, bad input is removed, and the final config is
-compared with a fresh `mlb render` of the final Marathon state.
+entrypoint). With --host-faults (root: mount namespaces, a DNS server on 127.0.0.2:53):
+a second instance (controller, watcher, HAProxy; group internal) in its own mount
+namespace with its own directory at the same state path, handed over too; a handover to
+an HAProxy binary that exits 1; `haproxy -c` killed by SIGKILL for a few seconds (the
+watcher's check); a new app whose service port is held by another process; tasks on
+named agents (`*.soak.test`) answered by a DNS server that is slow (0.3-1.2 s) most of
+the time. Then the chaos stops, bad input is removed, and the final config is compared
+with a fresh `mlb render` of the final Marathon state.
 
 Prints: requests, failed requests, publishes, reloads, quarantines, crashes, stale
-masters, injected lines, RSS per process (start / peak / end), final == fresh render.
+masters, injected lines, RSS per process (start / peak / end), final == fresh render;
+with --host-faults also: masters of either instance stopped while current (signals
+across), the named task's absences from the live config, the time from a working check
+to the pending version applied.
 
-usage: soak.py [--seconds 600] [--seed 1] [--churn-apps 12] [--smoke]
+usage: soak.py [--seconds 600] [--seed 1] [--churn-apps 12] [--host-faults] [--smoke]
        (env or flags: --build DIR with controller/ reloader/ cli/ binaries)
 """
 import argparse
@@ -32,6 +41,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 from testlib import (child_pids, free_port, haproxy_masters, http, http_get, metric,  # noqa: E402
                      stop_all, wait_until)
+from soak_host_faults import HostFaults  # noqa: E402
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 FAULTS = ["http500", "html503", "truncated", "empty", "hang", "drop_stream", "silent_stream",
@@ -125,6 +135,8 @@ class Soak:
         self.procs = []
         self.crashes = []
         self.killed = set()  # pids we kill -9'd on purpose
+        self.expected_exits = set()  # pids meant to fail (a broken HAProxy's handover)
+        self.haproxy, self.free_port, self.wait_until = HAPROXY, free_port, wait_until
         self.stale = []
         self.rss = {}  # role -> [start, peak, end] of the role's current process
         self.rss_pid = {}
@@ -135,6 +147,7 @@ class Soak:
         self.bins = {"controller": os.path.join(b, "controller", "mlb-controller"),
                      "reloader": os.path.join(b, "reloader", "mlb-reloader"),
                      "mlb": os.path.join(b, "cli", "mlb")}
+        self.hf = HostFaults(self) if args.host_faults else None
 
     # -- processes ---------------------------------------------------------------
     def spawn(self, args, log):
@@ -153,7 +166,7 @@ class Soak:
     def check_crashes(self):
         for p in self.procs:
             rc = p.poll()
-            if rc is not None and p.pid not in self.killed and rc != 0 and \
+            if rc is not None and p.pid not in self.killed | self.expected_exits and rc != 0 and \
                     (p.pid, rc) not in self.crashes:
                 self.crashes.append((p.pid, rc))
 
@@ -179,6 +192,18 @@ class Soak:
         for app_id in self.churn:
             apps.append(self.app(app_id, self.rng.sample(self.pool, 2),
                                  {"HAPROXY_0_MODE": self.rng.choice(["http", "tcp"])}))
+        if self.hf:
+            # /stable/s0 has a task on a named agent too; the second instance its own app.
+            port = free_port()
+            specs.append("%d:%s" % (port, self.stable[0]))
+            apps[0]["instances"] += 1
+            apps[0]["tasks"].append({"id": "stable-s0.named", "host": "agent1.soak.test",
+                                     "state": "TASK_RUNNING", "ports": [port]})
+            self.svc["/internal/i0"] = free_port()
+            ports = [free_port() for _ in range(2)]
+            specs += ["%d:/internal/i0" % p for p in ports]
+            apps.append(dict(self.app("/internal/i0", ports, {"HAPROXY_0_MODE": "http"}),
+                             labels={"HAPROXY_GROUP": "internal", "HAPROXY_0_MODE": "http"}))
         self.spawn([sys.executable, "-c", BACKEND_CODE] + specs, "backends.log")
         path = os.path.join(self.dir, "apps.json")
         with open(path, "w") as f:
@@ -196,7 +221,7 @@ class Soak:
 
     def start(self):
         apps = self.fixture()
-        cert = os.path.join(self.dir, "cert.pem")
+        cert = self.cert = os.path.join(self.dir, "cert.pem")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
                         cert, "-out", cert + ".crt", "-days", "2", "-subj", "/CN=soak"],
                        check=True, capture_output=True)
@@ -207,6 +232,8 @@ class Soak:
                                "--apps", apps, "--listen", "127.0.0.1:%d" % self.sim_port,
                                "--heartbeat", "1"], "sim.log")
         assert wait_until(lambda: http(self.sim_url + "/ping") == "pong", 30), "sim down"
+        if self.hf:
+            self.hf.prepare()
         self.ctl_port, self.rld_port = free_port(), free_port()
         self.render_flags = ["--group", "external", "--ssl-certs", cert, "--state-dir",
                              self.state, "--maxconn", "2000", "--dont-bind-http-https"]
@@ -215,14 +242,21 @@ class Soak:
                          "--marathon-timeout", "3", "--sse-silence-timeout", "5",
                          "--confirm-interval", "1"] + self.render_flags
         self.watch_args = [self.bins["reloader"], "watch", "--state-dir", self.state,
-                           "--haproxy-bin", HAPROXY, "--listen", "127.0.0.1:%d" % self.rld_port,
+                           "--haproxy-bin", self.hf.flaky if self.hf else HAPROXY,
+                           "--listen", "127.0.0.1:%d" % self.rld_port,
                            "--min-reload-interval", "0.2", "--recheck-interval", "0.5"]
+        if self.hf:
+            self.ctl_args = self.hf.in_ns(self.ctl_args)
         self.ctl = self.spawn(self.ctl_args, "controller.log")
         assert wait_until(lambda: http(self.ctl_url + "/readyz").startswith("ready"), 30)
         self.watch = self.spawn(self.watch_args, "watch.log")
         self.master = self.entrypoint()
         for app_id in self.stable:
             assert wait_until(lambda a=app_id: self.get(a) == a, 30), "%s not routed" % app_id
+        if self.hf:
+            self.hf.start_second_instance()
+            assert wait_until(lambda: self.get("/internal/i0") == "/internal/i0", 30), \
+                "the second instance does not serve"
 
     def entrypoint(self):
         self.counts["handovers"] += 1
@@ -241,6 +275,15 @@ class Soak:
     def get(self, app_id):
         return http_get("127.0.0.1:%d" % self.svc[app_id], timeout=2)[1]
 
+    def versions(self):
+        """(current, applied) of the first instance."""
+        try:
+            cur = os.path.basename(os.readlink(os.path.join(self.state, "current")))
+            with open(os.path.join(self.state, "status.json")) as f:
+                return cur, json.load(f).get("applied_version")
+        except (OSError, ValueError):
+            return None, None
+
     def sim_call(self, action, body):
         try:
             http(self.sim_url + "/_sim/" + action, body)
@@ -249,6 +292,9 @@ class Soak:
 
     # -- chaos ---------------------------------------------------------------------
     def act(self):
+        if self.hf and self.rng.random() < 0.3:
+            self.hf.act(self.rng)
+            return
         r = self.rng.random()
         app = self.rng.choice(self.churn)
         if r < 0.12:
@@ -333,6 +379,8 @@ class Soak:
 
     # -- the end -------------------------------------------------------------------
     def settle(self):
+        if self.hf:
+            self.hf.settle()
         self.sim_call("fault", {"kind": "none"})
         for app in self.churn:
             self.sim_call("labels", {"app": app, "labels": {
@@ -360,8 +408,9 @@ class Soak:
         with open(path, "w") as f:
             f.write(apps)
         out = os.path.join(self.dir, "fresh")
-        r = subprocess.run([self.bins["mlb"], "render", "--apps", path, "--out", out,
-                            "--haproxy-dir", self.state + "/live"] + self.render_flags,
+        cmd = [self.bins["mlb"], "render", "--apps", path, "--out", out,
+               "--haproxy-dir", self.state + "/live"] + self.render_flags
+        r = subprocess.run(self.hf.in_ns(cmd) if self.hf else cmd,
                            capture_output=True, text=True, timeout=60)
         with open(os.path.join(self.state, "current", "haproxy.cfg")) as f:
             current = f.read()
@@ -377,8 +426,9 @@ class Soak:
 
     def run(self):
         self.start()
-        loads = [Load([self.svc[a] for a in self.stable], False),
-                 Load([self.svc[a] for a in self.stable], True)]
+        served = self.stable + (["/internal/i0"] if self.hf else [])
+        loads = [Load([self.svc[a] for a in served], False),
+                 Load([self.svc[a] for a in served], True)]
         for l in loads:
             l.start()
         t0 = time.monotonic()
@@ -386,6 +436,8 @@ class Soak:
         while time.monotonic() - t0 < self.args.seconds:
             self.act()
             self.check_crashes()
+            if self.hf:
+                self.hf.check()
             if time.monotonic() >= next_rss:
                 self.sample_rss()
                 next_rss = time.monotonic() + 5
@@ -432,11 +484,15 @@ class Soak:
         for role, (a, b, c) in sorted(self.rss.items()):
             print("  rss %-10s start %6d KB  peak %6d KB  end %6d KB  (end/start %.2f)" % (
                 role, a, b, c, c / a if a else 0))
+        if self.hf:
+            self.hf.report()
         self.final_equal = settled and self.fresh_render_matches()
         print("  converged %s, final config == fresh mlb render: %s" % (
             settled, self.final_equal))
 
     def close(self):
+        if self.hf:
+            self.hf.close()
         stop_all(self.procs, 15)
         if not self.args.keep:
             shutil.rmtree(self.dir, ignore_errors=True)
@@ -451,6 +507,8 @@ def main():
     ap.add_argument("--churn-apps", type=int, default=12)
     ap.add_argument("--build", default=os.environ.get("MLB_BUILD", "build"))
     ap.add_argument("--smoke", action="store_true", help="45 s; exit 1 unless all is clean")
+    ap.add_argument("--host-faults", action="store_true",
+                    help="the faults of the host too (root: a second instance, DNS, ...)")
     ap.add_argument("--keep", action="store_true", help="keep the state dir and logs")
     args = ap.parse_args()
     if args.smoke:
@@ -461,7 +519,7 @@ def main():
     finally:
         s.close()
     clean = (not s.crashes and not s.stale and not injected and settled and s.final_equal and
-             sum(l.failed for l in loads) == 0)
+             sum(l.failed for l in loads) == 0 and (not s.hf or s.hf.clean()))
     print("SOAK %s" % ("CLEAN" if clean else "NOT CLEAN"))
     return 0 if clean or not args.smoke else 1
 

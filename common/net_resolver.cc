@@ -28,6 +28,7 @@ std::optional<std::string> lookupIpv4(const std::string& host) {
 struct HostResolver::Pending {
   std::condition_variable cv;
   bool done = false;
+  bool abandoned = false;  // its caller stopped waiting: the answer is late
 };
 
 HostResolver::HostResolver(Options options, Lookup lookup, std::function<Clock::time_point()> now)
@@ -47,11 +48,16 @@ std::shared_ptr<HostResolver::Pending> HostResolver::startLookup(const std::stri
   // The worker owns copies of what it touches: it may outlive a resolve() that timed
   // out (and, detached, even this object).
   std::thread([host, p = pending, mu = mu_, cache = cache_, lookup = lookup_, options = options_,
-               now = now_] {
+               now = now_, late = on_late_, changes = changes_] {
     auto address = lookup(host);
     std::lock_guard<std::mutex> l(*mu);
     const auto t = now();
     auto& entry = (*cache)[host];
+    const bool news = address && (p->abandoned || (entry.address && entry.address != address));
+    *changes += address && entry.address != address ? 1 : 0;
+    if (news && *late) {
+      (*late)();
+    }
     if (!address && entry.address) {
       // A refresh that failed keeps the answer it had (retried after negative_ttl):
       // one DNS error never drops an agent's tasks.
@@ -96,13 +102,45 @@ std::optional<std::string> HostResolver::resolve(const std::string& host) {
   p->cv.wait_for(lock, waitBudget(), [&] { return p->done; });
   waited_ += std::chrono::steady_clock::now() - t0;
   if (!p->done) {
-    return std::nullopt;  // not yet: the next pass has it
+    p->abandoned = true;
+    return std::nullopt;  // not yet: the answer calls onLateAnswer's function
   }
   if (pending_[host] == p) {
     pending_.erase(host);
   }
   auto it = cache_->find(host);
   return it == cache_->end() ? std::nullopt : it->second.address;
+}
+
+std::map<std::string, std::string> HostResolver::answers() const {
+  std::lock_guard<std::mutex> l(*mu_);
+  std::map<std::string, std::string> out;
+  for (const auto& [host, entry] : *cache_) {
+    if (entry.address) {
+      out.emplace(host, *entry.address);
+    }
+  }
+  return out;
+}
+
+uint64_t HostResolver::changes() const {
+  std::lock_guard<std::mutex> l(*mu_);
+  return *changes_;
+}
+
+void HostResolver::seed(const std::map<std::string, std::string>& answers) {
+  std::lock_guard<std::mutex> l(*mu_);
+  const auto t = now_();
+  for (const auto& [host, address] : answers) {
+    if (cache_->size() < options_.max_entries) {
+      cache_->emplace(host, Entry{address, t + options_.ttl, t});  // refreshed at first use
+    }
+  }
+}
+
+void HostResolver::onLateAnswer(std::function<void()> fn) {
+  std::lock_guard<std::mutex> l(*mu_);
+  *on_late_ = std::move(fn);
 }
 
 }  // namespace mlb::common

@@ -136,6 +136,84 @@ TEST(HostResolver, ColdNamesShareOneBoundAndResolveInParallel) {
   dns->open();
 }
 
+TEST(HostResolver, ALateAnswerAsksForAPass) {
+  // A name left out of a pass because DNS answered after the bound stayed out until
+  // some other event caused a pass (issue 23's soak: the final config lacked the task).
+  auto dns = std::make_shared<SlowDns>();
+  auto late = std::make_shared<std::atomic<int>>(0);
+  HostResolver r({20ms, 10s, 2s, 100}, [dns](const std::string& h) { return dns->answer(h); });
+  r.onLateAnswer([late] { ++*late; });
+  EXPECT_EQ(r.resolve("agent"), std::nullopt);  // cold, slower than the bound
+  EXPECT_EQ(dns->waitCalls(1), 1);
+  EXPECT_EQ(late->load(), 0);
+  dns->open();
+  for (int i = 0; i < 200 && late->load() == 0; ++i) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(late->load(), 1);
+  EXPECT_EQ(r.resolve("agent"), "10.0.0.9");  // the pass it asked for has it
+  // An answer within the bound is no news; after onLateAnswer({}) nothing is called.
+  EXPECT_EQ(r.resolve("agent-2"), "10.0.0.9");
+  r.onLateAnswer({});
+  dns->close();
+  EXPECT_EQ(r.resolve("agent-3"), std::nullopt);
+  dns->open();
+  EXPECT_EQ(dns->waitCalls(3), 3);
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(late->load(), 1);
+}
+
+TEST(HostResolver, ARefreshThatChangesTheAddressAsksForAPass) {
+  auto address = std::make_shared<std::string>("10.0.0.1");
+  auto mu = std::make_shared<std::mutex>();
+  auto late = std::make_shared<std::atomic<int>>(0);
+  auto now = std::make_shared<HostResolver::Clock::time_point>();
+  HostResolver r(
+      {50ms, 10s, 2s, 100},
+      [address, mu](const std::string&) {
+        std::lock_guard<std::mutex> l(*mu);
+        return std::optional<std::string>(*address);
+      },
+      [now] { return *now; });
+  r.onLateAnswer([late] { ++*late; });
+  EXPECT_EQ(r.resolve("agent"), "10.0.0.1");
+  *now += 9s;  // refreshed ahead, same answer: no news
+  EXPECT_EQ(r.resolve("agent"), "10.0.0.1");
+  std::this_thread::sleep_for(30ms);
+  EXPECT_EQ(late->load(), 0);
+  {
+    std::lock_guard<std::mutex> l(*mu);
+    *address = "10.0.0.2";  // the agent moved
+  }
+  *now += 9s;
+  EXPECT_EQ(r.resolve("agent"), "10.0.0.1");  // served while the refresh runs
+  for (int i = 0; i < 200 && late->load() == 0; ++i) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(late->load(), 1);
+  EXPECT_EQ(r.resolve("agent"), "10.0.0.2");
+}
+
+TEST(HostResolver, SeededAnswersServeAtOnceWhileASlowDnsRefreshesThem) {
+  // A restarted controller with a slow DNS left every named agent's tasks out of its
+  // first bundles (issue 23's soak): the answers kept from the last run serve.
+  auto dns = std::make_shared<SlowDns>();  // closed: every lookup waits
+  HostResolver r({20ms, 10s, 2s, 100}, [dns](const std::string& h) { return dns->answer(h); });
+  r.seed({{"agent", "10.0.0.5"}});
+  EXPECT_EQ(r.changes(), 0u);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(r.resolve("agent"), "10.0.0.5");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 15ms);
+  EXPECT_EQ(dns->waitCalls(1), 1);  // refreshed in the background
+  dns->open();
+  for (int i = 0; i < 200 && r.changes() == 0; ++i) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(r.changes(), 1u);  // 10.0.0.9 now: the file keeping them is rewritten
+  EXPECT_EQ(r.resolve("agent"), "10.0.0.9");
+  EXPECT_EQ(r.answers(), (std::map<std::string, std::string>{{"agent", "10.0.0.9"}}));
+}
+
 TEST(HostResolver, ASlowLookupIsBoundedAndServesTheNextCall) {
   std::mutex m;
   std::condition_variable cv;

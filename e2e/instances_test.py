@@ -52,7 +52,7 @@ class Instance:
 
     def start(self):
         script = (
-            "mount --make-rprivate / && mkdir -p {p} && mount --bind {d} {p} && "
+            "mount --make-rprivate / && mkdir -p {p} && mount --bind {d} {p} || exit 1; "
             "{r} haproxy --state-dir {p} --haproxy-bin {h} --wait-bundle 10 "
             ">>{d}/haproxy.log 2>&1 & echo $! > {d}/entrypoint.pid; "
             "exec {r} watch --state-dir {p} --haproxy-bin {h} --listen 127.0.0.1:{w} "

@@ -30,6 +30,44 @@
 namespace mlb::controller {
 namespace {
 
+// The answers for named agents, kept in the state directory across restarts: a
+// restarted controller serves them at once (refreshing in the background) instead of
+// leaving those tasks out of its first bundles while a slow DNS answers.
+class HostsFile {
+ public:
+  HostsFile(std::string path, common::HostResolver& resolver)
+      : path_(std::move(path)), resolver_(resolver) {
+    if (auto text = common::readFile(path_)) {
+      auto j = nlohmann::json::parse(*text, nullptr, false);
+      std::map<std::string, std::string> kept;
+      for (auto it = j.is_object() ? j.begin() : j.end(); it != j.end(); ++it) {
+        if (it.value().is_string()) {
+          kept.emplace(it.key(), it.value().get<std::string>());
+        }
+      }
+      resolver_.seed(kept);
+    }
+    saved_ = resolver_.changes();
+  }
+  // Written when an answer is new or changed since the last write.
+  void save() {
+    const uint64_t now = resolver_.changes();
+    if (now == saved_) {
+      return;
+    }
+    if (auto st = common::writeFileAtomic(path_, nlohmann::json(resolver_.answers()).dump()); !st) {
+      common::logWarn("cannot keep the named agents' addresses", {{"error", st.error().message}});
+      return;
+    }
+    saved_ = now;
+  }
+
+ private:
+  std::string path_;
+  common::HostResolver& resolver_;
+  uint64_t saved_ = 0;
+};
+
 using common::logError;
 using common::logInfo;
 using common::logWarn;
@@ -698,6 +736,7 @@ int runDaemon(const ControllerFlags& flags, const TemplateSet& templates, Reconc
   // Agents registered by host name: resolved at the edge, cached, bounded per pass.
   common::HostResolver resolver(common::HostResolver::Options{});
   ropts.build.resolve_host = [&resolver](const std::string& h) { return resolver.resolve(h); };
+  HostsFile hosts_file(flags.state_dir + "/resolved-hosts.json", resolver);
   Reconciler reconciler(*api, runner.get(), publisher, templates, ropts);
   reconciler.loadPrevious();
   if (!publisher.currentVersion().empty()) {
@@ -715,9 +754,13 @@ int runDaemon(const ControllerFlags& flags, const TemplateSet& templates, Reconc
             reconciler.noteReloaderStatus(std::move(*status));
           }
         }
-        return reconciler.reconcileOnce(hints);
+        PassReport report = reconciler.reconcileOnce(hints);
+        hosts_file.save();
+        return report;
       },
       flags.loop, PassReporter(flags, m, board));
+  // A task left out because its agent's name answered after the bound comes in at once.
+  resolver.onLateAnswer([&loop] { loop.trigger(); });
   common::SignalGate signal_gate(common::systemClock(), std::chrono::seconds(1));
   auto server =
       common::startStatusServer(flags.listen, statusHandlers(registry, board, m, signal_gate));
@@ -742,6 +785,7 @@ int runDaemon(const ControllerFlags& flags, const TemplateSet& templates, Reconc
   if (stream) {
     stream->stop();
   }
+  resolver.onLateAnswer({});
   loop.stop();
   return 0;
 }
