@@ -201,10 +201,11 @@ class HostFaults:
         """`haproxy -c` killed for `seconds`; then how long until what was pending when
         the check worked again is applied (measured in the background)."""
         open(self.check_fail, "w").close()
-        # A change while no check gives a verdict: pending until the check works again.
-        self.soak.sim_call("scale", {"app": self.soak.rng.choice(self.soak.churn),
-                                     "instances": self.soak.rng.randint(1, 3),
-                                     "ports": [[p] for p in self.soak.rng.sample(self.soak.pool, 3)]})
+        # A change that needs `haproxy -c` (a label: a reload; server changes of a known
+        # shape skip it) while no check gives a verdict: pending until it works again.
+        self.balance = "leastconn" if getattr(self, "balance", "") != "leastconn" else "source"
+        self.soak.sim_call("labels", {"app": self.soak.stable[1],
+                                      "labels": {"HAPROXY_0_BALANCE": self.balance}})
         time.sleep(seconds)
         os.unlink(self.check_fail)
         t0 = time.monotonic()

@@ -39,7 +39,7 @@ common::Status RuntimeExecutor::apply(const RuntimePlan& plan) {
   }
   const auto now = clock_.now();
   for (const auto& key : plan.removals) {
-    draining_.emplace(key, now);
+    draining_.emplace(key, Drain{now, std::nullopt});
   }
   drift_backends_.insert(plan.backends.begin(), plan.backends.end());
   for (const auto& map : plan.maps) {
@@ -145,7 +145,7 @@ void RuntimeExecutor::deleteDrained(GovernResult& g) {
   // The draining servers' backends only: `show stat` of 5000 servers costs more than
   // the batch that drained them.
   std::set<std::string> backends;
-  for (const auto& [key, since] : draining_) {
+  for (const auto& [key, drain] : draining_) {
     backends.insert(key.first);
   }
   auto state = serversState(backends);
@@ -170,26 +170,43 @@ void RuntimeExecutor::deleteDrained(GovernResult& g) {
     // Sessions + queue; unknown (not in `show stat`) counts as busy until overdue.
     auto l = load->find(it->first);
     const bool busy = l == load->end() || l->second > 0;
-    if (busy && now - it->second <= options_.drain_timeout) {
+    Drain& d = it->second;
+    if (busy && !d.maint_at && now - d.since <= options_.drain_timeout) {
       ++it;
       continue;
     }
-    const auto key = it->first;
     const int before = g.deleted_servers;
-    deleteOne(key, busy, g);
+    retire(it->first, busy, d, g);
     it = g.deleted_servers > before ? draining_.erase(it) : std::next(it);
   }
 }
 
-void RuntimeExecutor::deleteOne(const std::pair<std::string, std::string>& key, bool busy,
-                                GovernResult& g) {
+// Idle (or overdue): into MAINT, with whatever still points to it shut, then deleted
+// only after --delete-grace in MAINT, still idle. A stream HAProxy 2.6.12 does not
+// count (one retrying its connection) could otherwise still use the freed server.
+void RuntimeExecutor::retire(const std::pair<std::string, std::string>& key, bool busy, Drain& d,
+                             GovernResult& g) {
   const std::string id = key.first + "/" + key.second;
-  std::vector<std::string> cmds;
-  if (busy) {
-    cmds.push_back("shutdown sessions server " + id);  // past --drain-timeout
+  const auto now = clock_.now();
+  if (!d.maint_at || busy) {
+    auto replies = sockets_.batch(
+        options_.stats_socket,
+        {"set server " + id + " state maint", "shutdown sessions server " + id}, 5000);
+    if (!replies) {
+      g.runtime_errors.push_back("set server " + id + " state maint: " + replies.error().message);
+      return;
+    }
+    d.maint_at = now;  // the grace starts again after a shutdown of late sessions
+    return;
   }
-  cmds.push_back("set server " + id + " state maint");
-  cmds.push_back("del server " + id);
+  if (now - *d.maint_at >= options_.delete_grace) {
+    deleteOne(key, g);
+  }
+}
+
+void RuntimeExecutor::deleteOne(const std::pair<std::string, std::string>& key, GovernResult& g) {
+  const std::string id = key.first + "/" + key.second;
+  const std::vector<std::string> cmds = {"del server " + id};
   auto replies = sockets_.batch(options_.stats_socket, cmds, 5000);
   const std::string last = replies && replies->size() == cmds.size() ? replies->back() : "";
   if (last == "Server deleted." || last == "No such server.") {
@@ -268,7 +285,7 @@ void RuntimeExecutor::checkDrift(const std::string& config, GovernResult& g) {
       if (!srv.maint()) {  // drain takes a server out of MAINT
         pushEmpty(fix, "set server " + key.first + "/" + key.second + " state drain");
       }
-      draining_.emplace(key, now);
+      draining_.emplace(key, Drain{now, std::nullopt});
       ++fix.removed;
     }
   }

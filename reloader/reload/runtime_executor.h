@@ -6,6 +6,7 @@
 // again, an unknown one drained, admin state and weight put back, a moved one left to
 // a reload. Single-threaded: only the reload pass calls it.
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -37,6 +38,9 @@ struct RuntimeExecutorOptions {
   std::chrono::seconds drain_timeout{120};        // a removed server's sessions, at most
   std::chrono::seconds drift_check_interval{30};  // a full check, besides after changes
   size_t max_line = 8000;                         // bytes of one `;` batch (tune.bufsize 16k)
+  // In MAINT this long before `del server`: HAProxy before 2.6.16 deletes a server that
+  // streams still point to (a retry in flight; haproxy#2298) and the worker crashes.
+  std::chrono::milliseconds delete_grace{2000};
 };
 
 class RuntimeExecutor {
@@ -62,8 +66,12 @@ class RuntimeExecutor {
   RuntimeExecutorOptions options_;
   HaproxySockets& sockets_;
   common::Clock& clock_;
-  // Servers drained and deleted once idle, with when each was drained.
-  std::map<std::pair<std::string, std::string>, common::Clock::TimePoint> draining_;
+  // Servers drained and deleted once idle: when each was drained, and put in MAINT.
+  struct Drain {
+    common::Clock::TimePoint since;
+    std::optional<common::Clock::TimePoint> maint_at;
+  };
+  std::map<std::pair<std::string, std::string>, Drain> draining_;
   // Backends to check after a batch; a full check is due at next_drift_check_.
   std::set<std::string> drift_backends_;
   bool force_reload_ = false;
@@ -73,7 +81,8 @@ class RuntimeExecutor {
   common::Status sendChecked(const std::vector<std::string>& commands,
                              const std::vector<RuntimePlan::Expect>& expect);
   void deleteDrained(GovernResult& g);
-  void deleteOne(const std::pair<std::string, std::string>& key, bool busy, GovernResult& g);
+  void retire(const std::pair<std::string, std::string>& key, bool busy, Drain& d, GovernResult& g);
+  void deleteOne(const std::pair<std::string, std::string>& key, GovernResult& g);
   void checkDrift(const std::string& config, GovernResult& g);
   common::Result<std::string> serversState(const std::set<std::string>& backends);
   common::Result<std::map<std::pair<std::string, std::string>, long>> serverLoad(

@@ -148,11 +148,44 @@ TEST_F(RuntimeExecutorTest, AnUnknownServerInMaintIsDeletedWithoutADrain) {
   EXPECT_EQ(g.drift_repairs, 1);
   GovernResult next;
   ex.govern("backend be\n  server s1 127.0.0.1:1001 id 1 check\n", next);
+  clock_.advance(std::chrono::seconds(2));
+  ex.govern("backend be\n  server s1 127.0.0.1:1001 id 1 check\n", next);
   EXPECT_EQ(next.deleted_servers, 1);
   EXPECT_NE(std::find(socket_.sent.begin(), socket_.sent.end(), "del server be/s2"),
             socket_.sent.end());
   EXPECT_EQ(std::count(socket_.sent.begin(), socket_.sent.end(), "set server be/s2 state drain"),
             0);
+}
+
+// HAProxy 2.6.12 let `del server` free a server that a stream retrying its connection
+// still pointed to (haproxy#2298; the differential run's worker segfault right after
+// `del server`): a removed server goes to MAINT with its stray streams shut, and is
+// deleted only after the grace in MAINT, still idle.
+TEST_F(RuntimeExecutorTest, AnIdleServerIsDeletedOnlyAfterItsGraceInMaint) {
+  socket_.state += stateLine("s1", 1001, 2, 0, 1) + stateLine("s2", 1002, 2, 0, 1);
+  const std::string config = "backend be\n  server s1 127.0.0.1:1001 id 1 check\n";
+  RuntimePlan plan;
+  plan.removals = {{"be", "s2"}};
+  auto ex = executor();
+  ASSERT_TRUE(ex.apply(plan));
+  GovernResult g;
+  ex.govern(config, g);  // idle: into MAINT, its strays shut, not deleted yet
+  const std::vector<std::string> retire = {"set server be/s2 state maint",
+                                           "shutdown sessions server be/s2"};
+  EXPECT_TRUE(std::search(socket_.sent.begin(), socket_.sent.end(), retire.begin(), retire.end()) !=
+              socket_.sent.end());
+  EXPECT_EQ(std::count(socket_.sent.begin(), socket_.sent.end(), "del server be/s2"), 0);
+  clock_.advance(std::chrono::milliseconds(1900));
+  ex.govern(config, g);
+  EXPECT_EQ(std::count(socket_.sent.begin(), socket_.sent.end(), "del server be/s2"), 0);
+  EXPECT_EQ(g.deleted_servers, 0);
+  clock_.advance(std::chrono::milliseconds(100));
+  ex.govern(config, g);
+  EXPECT_EQ(std::count(socket_.sent.begin(), socket_.sent.end(), "del server be/s2"), 1);
+  EXPECT_EQ(g.deleted_servers, 1);
+  // Maint and shutdown once only: the grace ran in MAINT.
+  EXPECT_EQ(std::count(socket_.sent.begin(), socket_.sent.end(), "set server be/s2 state maint"),
+            1);
 }
 
 TEST_F(RuntimeExecutorTest, AServerMovedBehindMlbsBackNeedsAReload) {
