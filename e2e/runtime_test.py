@@ -214,6 +214,47 @@ class RuntimeTests(RuntimeCase):
         self.assertEqual(failed, 0, load.errors[:5])
         self.assertGreater(ok, 50)
 
+    def unproven_bundle(self, servers, unproven, **kw):
+        """A bundle whose manifest marks `unproven` (the controller's list of servers
+        whose tasks no Marathon health check says alive yet)."""
+        d = os.path.join(self.state, "bundles", "r%02d" % (self.n + 1))
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "manifest.json"), "w") as f:
+            json.dump({"unproven": ["app/" + n for n in unproven]}, f)
+        return self.bundle(servers, **kw)
+
+    def test_a_task_not_known_healthy_is_in_rotation_only_once_its_checks_pass(self):
+        """Added UP (or loaded UP by a reload), a task Marathon has not seen healthy took
+        requests before HAProxy's first check. Both paths: DOWN until `rise` checks pass,
+        never a request before; one that never answers never gets one."""
+        sid = iter(range(20, 40))
+
+        def check(name, port):
+            return "  server %s 127.0.0.1:%d id %d check inter 1s fall 2 rise 3\n" % (
+                name, port, next(sid))
+        b1 = self.backend("b1")
+        serving, names = [server_line("b1", b1.port, 11)], {"b1"}
+        self.begin(serving)
+        # runtime: servers only; reload: the backend's body changes too
+        for path, extra in (("runtime", ""), ("reload", "  hash-type consistent\n")):
+            new, dead = self.backend("new-" + path), "dead-" + path
+            lines = serving + [check(new.name, new.port), check(dead, free_port())]
+            v = self.unproven_bundle(lines, [new.name, dead], backend_extra=extra)
+            self.assertTrue(self.applied(v), self.log("watch.log"))
+            self.assertEqual(self.status()["reload_kind"], path)
+            self.assertEqual(self.answers(30), names)  # before its checks: no request
+            for name in (new.name, dead):
+                status, stot = server_stat(self.state, name)
+                self.assertTrue(status.startswith("DOWN"), (path, name, status))
+                self.assertEqual(stot, 0, (path, name))
+            names.add(new.name)
+            self.assertTrue(wait_until(lambda: self.answers() == names, 10),
+                            (path, runtime_servers(self.state)))
+            self.assertEqual(server_stat(self.state, dead)[1], 0)
+            serving = lines[:-1]
+            self.assertTrue(self.applied(self.bundle(serving, backend_extra=extra)))
+            self.assertEqual(self.answers(), names)  # the earlier ones stay in
+
     def test_a_drained_server_finishes_its_long_connection_before_it_is_deleted(self):
         b1, b2 = self.backend("b1"), self.backend("b2")
         s1, s2 = server_line("b1", b1.port, 11), server_line("b2", b2.port, 12)

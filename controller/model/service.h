@@ -17,6 +17,9 @@ struct Server {
   std::optional<int>
       check_port;         // from HAPROXY_{n}_BACKEND_HEALTHCHECK_PORT_INDEX or the check's port
   bool draining = false;  // blue/green: written as `disabled`
+  // The app has Marathon health checks and none says this task is alive yet (served
+  // without --health-check): HAProxy holds it DOWN until its own checks pass.
+  bool unproven = false;
   std::string task_id;
   std::string name;    // marathon-lb's server name: sanitized host_ip_port, or ip_port
   int id = 0;          // stable HAProxy server id, unique within the backend

@@ -476,6 +476,7 @@ struct SelectedTask {
   const MarathonTask* task;
   std::string ip;
   const std::vector<int>* ports;
+  bool unproven = false;
 };
 
 // marathon-lb's task selection, shared by every port of the app: running, with a
@@ -508,7 +509,8 @@ std::vector<SelectedTask> selectTasks(const MarathonApp& app, NetMode mode, size
       out.skipped_tasks.push_back({app.id, task.id, address.error().message});
       continue;
     }
-    selected.push_back({&task, std::move(address->ip), address->ports});
+    const bool unproven = !app.health_checks.empty() && !task.any_alive;
+    selected.push_back({&task, std::move(address->ip), address->ports, unproven});
   }
   return selected;
 }
@@ -581,6 +583,7 @@ void addServers(const PreparedApp& prepared, const std::vector<SelectedTask>& se
     srv.task_id = sel.task->id;
     srv.draining =
         !prepared.draining_tasks.empty() && prepared.draining_tasks.count(sel.task->id) > 0;
+    srv.unproven = sel.unproven && s.health_check.has_value();
     if (s.health_check && !s.healthcheck_port_index && s.health_check->port &&
         *s.health_check->port != 0) {
       srv.check_port = s.health_check->port;

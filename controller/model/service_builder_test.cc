@@ -171,6 +171,29 @@ TEST(ServiceBuilderTest, HealthCheckFilterAndUnknownHealth) {
   EXPECT_EQ(buildServices(apps(json), o).services[0].servers.size(), 3u);
 }
 
+TEST(ServiceBuilderTest, TasksNoMarathonCheckSaysAliveAreUnproven) {
+  // Served without --health-check: HAProxy holds them DOWN until its own checks pass.
+  const std::string json =
+      R"({"apps":[{"id":"/h","portDefinitions":[{"port":10}],
+      "healthChecks":[{"protocol":"HTTP","portIndex":0,"path":"/ok"}],
+      "tasks":[
+        {"id":"alive","host":"10.0.0.1","state":"TASK_RUNNING","ports":[1],"healthCheckResults":[{"alive":true}]},
+        {"id":"dead","host":"10.0.0.2","state":"TASK_RUNNING","ports":[2],"healthCheckResults":[{"alive":false}]},
+        {"id":"unknown","host":"10.0.0.3","state":"TASK_RUNNING","ports":[3]}]},
+      {"id":"/n","portDefinitions":[{"port":11}],
+      "tasks":[{"id":"n1","host":"10.0.0.4","state":"TASK_RUNNING","ports":[4]}]}]})";
+  auto m = buildServices(apps(json), opts());
+  std::map<std::string, bool> unproven;
+  for (const auto& s : m.services) {
+    for (const auto& srv : s.servers) {
+      unproven[srv.task_id] = srv.unproven;
+    }
+  }
+  const std::map<std::string, bool> want = {
+      {"alive", false}, {"dead", true}, {"unknown", true}, {"n1", false}};  // n1: no checks
+  EXPECT_EQ(unproven, want);
+}
+
 TEST(ServiceBuilderTest, AutoAssignsIpPerTaskPortsDeterministically) {
   const std::string a =
       R"({"id":"/ippt/a","container":{"type":"DOCKER","portMappings":[{"containerPort":80}]},

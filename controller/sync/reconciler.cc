@@ -841,6 +841,25 @@ bool Reconciler::holdingForReloader(PassReport& report, const std::string& versi
   return true;
 }
 
+namespace {
+
+// "backend/server" of the servers HAProxy should hold DOWN until its own checks pass
+// (the reloader adds them so, and starts them so at a reload), sorted.
+nlohmann::json unprovenServers(const ServiceModel& model) {
+  std::vector<std::string> ids;
+  for (const auto& s : model.services) {
+    for (const auto& srv : s.servers) {
+      if (srv.unproven) {
+        ids.push_back(s.backend + "/" + srv.name);
+      }
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+}  // namespace
+
 bool Reconciler::publishBundle(Pass& pass) {
   PassReport& report = pass.report;
   const std::string version = bundleVersion(pass.bundle);
@@ -862,6 +881,7 @@ bool Reconciler::publishBundle(Pass& pass) {
                   {"kept_last_good", q.kept_last_good}});
   }
   manifest["quarantined"] = qj;
+  manifest["unproven"] = unprovenServers(pass.model);
   auto published = publisher_.publish(
       version, pass.bundle,
       manifest.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "common/fs/files.h"
 #include "common/testing/fake_clock.h"
@@ -142,6 +143,21 @@ TEST_F(ReconcilerTest, PublishesThenReportsUnchanged) {
   auto second = r.reconcileOnce();
   EXPECT_EQ(second.outcome, PassReport::Outcome::Unchanged);
   EXPECT_EQ(second.version, first.version);
+}
+
+TEST_F(ReconcilerTest, TheManifestNamesTheServersNoMarathonCheckSaysAlive) {
+  // The reloader holds them DOWN until HAProxy's checks pass (runtime add and reload).
+  api_.body = R"({"apps":[{"id":"/h","portDefinitions":[{"port":10001}],
+      "labels":{"HAPROXY_GROUP":"external"},
+      "healthChecks":[{"protocol":"HTTP","portIndex":0,"path":"/ok"}],
+      "tasks":[
+        {"id":"a","host":"10.0.0.1","state":"TASK_RUNNING","ports":[31000],"healthCheckResults":[{"alive":true}]},
+        {"id":"n","host":"10.0.0.2","state":"TASK_RUNNING","ports":[31001]}]}]})";
+  auto r = make();
+  ASSERT_EQ(r.reconcileOnce().outcome, PassReport::Outcome::Published);
+  auto manifest =
+      nlohmann::json::parse(*common::readFile((dir_ / "current" / "manifest.json").string()));
+  EXPECT_EQ(manifest["unproven"], nlohmann::json::array({"h_10001/10_0_0_2_31001"}));
 }
 
 TEST_F(ReconcilerTest, MarathonErrorAndGarbagePublishNothing) {

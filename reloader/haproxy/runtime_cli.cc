@@ -164,18 +164,48 @@ std::string rewriteStateLine(std::vector<std::string> w, const ServerLine& s) {
   return out;
 }
 
+// The state line of a new server held DOWN until its checks pass: stopped, health 0,
+// check status "initialising" (with "unknown", 2.6 never checks it), the configured
+// weight, id, port and `ssl` (the loader applies them).
+std::string heldDownStateLine(const ServerLine& s, const std::string& be_id) {
+  const size_t colon = s.address.rfind(':');
+  std::string ip = s.address.substr(0, colon);
+  if (ip.size() > 1 && ip.front() == '[' && ip.back() == ']') {
+    ip = ip.substr(1, ip.size() - 2);
+  }
+  const std::string port = colon == std::string::npos ? "0" : s.address.substr(colon + 1);
+  std::string id = "0";
+  bool ssl = false;
+  for (const auto* words : {&s.inherited, &s.keywords}) {
+    for (size_t i = 0; i < words->size(); ++i) {
+      id = (*words)[i] == "id" && i + 1 < words->size() ? (*words)[i + 1] : id;
+      ssl = (*words)[i] == "ssl" || (ssl && (*words)[i] != "no-ssl");
+    }
+  }
+  const std::string weight = std::to_string(configWeight(s));
+  return be_id + " " + s.backend + " " + id + " " + s.name + " " + ip + " 0 0 " + weight + " " +
+         weight + " 0 1 0 0 6 0 0 " + (id == "0" ? "0" : "1") + " - " + port + " - " +
+         (ssl ? "1" : "0") + " 0 - - 0";
+}
+
 }  // namespace
 
-std::string filterServersState(const std::string& text, const std::string& config) {
+std::string filterServersState(const std::string& text, const std::string& config,
+                               const std::set<std::string>& unproven) {
   std::map<std::pair<std::string, std::string>, ServerLine> servers;
   for (auto& s : serverLines(config)) {
+    s.hold_down = unproven.count(s.backend + "/" + s.name) > 0;
     servers[{s.backend, s.name}] = std::move(s);
   }
+  std::set<std::pair<std::string, std::string>> present;
+  std::map<std::string, std::string> backend_ids;
   std::string out;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) {
     auto w = common::splitWords(line);
     if (!line.empty() && line[0] != '#' && w.size() >= kStateFields) {
+      present.insert({w[1], w[3]});
+      backend_ids[w[1]] = w[0];
       auto it = servers.find({w[1], w[3]});
       if (it != servers.end() && it->second.address != w[4] + ":" + w[kPort]) {
         continue;  // moved: the state file would put the old address back
@@ -185,6 +215,12 @@ std::string filterServersState(const std::string& text, const std::string& confi
       }
     }
     out += line + "\n";
+  }
+  for (const auto& [key, s] : servers) {
+    if (heldDown(s) && !present.count(key) && !out.empty()) {
+      auto be = backend_ids.find(s.backend);
+      out += heldDownStateLine(s, be == backend_ids.end() ? "0" : be->second) + "\n";
+    }
   }
   return out;
 }

@@ -3,6 +3,7 @@
 // batch of `;`-separated commands per connection, each reply matched to its command,
 // and the pure parsers of `show servers state` and `show stat`.
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -50,7 +51,10 @@ std::map<std::pair<std::string, std::string>, long> parseServerLoad(const std::s
 // address would come back); the others' admin state set from `config` (MAINT when
 // `disabled`, READY otherwise: runtime-forced states do not outlive the reload), and a
 // server in rotation that only MAINT had stopped, or that has no checks, running.
-// Health states of checked servers survive. Pure.
-std::string filterServersState(const std::string& text, const std::string& config);
+// Health states of checked servers survive. A new server of `config` named in
+// `unproven` ("backend/server") and held down (heldDown) gets a line that starts it
+// stopped, in rotation once its checks pass `rise` times. Pure.
+std::string filterServersState(const std::string& text, const std::string& config,
+                               const std::set<std::string>& unproven = {});
 
 }  // namespace mlb::reloader

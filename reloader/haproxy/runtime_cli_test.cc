@@ -88,5 +88,25 @@ TEST(RuntimeCli, TheStateFileIsRewrittenFromTheNewConfiguration) {
   EXPECT_EQ((rewritten.at({"be", "s5"}).weight), 1);
 }
 
+TEST(RuntimeCli, ANewServerNotKnownHealthyStartsStoppedAtAReload) {
+  // s2 is new and held down: a line starting it stopped (health 0, check status
+  // "initialising"), with its id, weight, port and ssl; s1 (already running) and s3 (not
+  // marked) keep what HAProxy holds or get no line.
+  const std::string state =
+      "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state ...\n"
+      "7 be 1 s1 127.0.0.1 2 0 1 1 1 8 2 4 6 0 0 1 - 1001 - 0 0 - - 0\n";
+  const std::string config =
+      "backend be\n  default-server ssl weight 5\n  server s1 127.0.0.1:1001 id 1 check\n"
+      "  server s2 127.0.0.2:1002 id 2 check inter 60s\n  server s3 127.0.0.3:1003 id 3 check\n";
+  const std::string out = filterServersState(state, config, {"be/s1", "be/s2"});
+  EXPECT_NE(out.find("\n7 be 2 s2 127.0.0.2 0 0 5 5 0 1 0 0 6 0 0 1 - 1002 - 1 0 - - 0\n"),
+            std::string::npos)
+      << out;
+  const auto parsed = parseServersState(out);
+  ASSERT_EQ(parsed.size(), 2u) << out;
+  EXPECT_EQ((parsed.at({"be", "s1"}).op_state), 2);
+  EXPECT_EQ(filterServersState(state, config).find(" s2 "), std::string::npos);
+}
+
 }  // namespace
 }  // namespace mlb::reloader

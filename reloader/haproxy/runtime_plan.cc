@@ -237,6 +237,16 @@ class LiveShapes {
   std::optional<std::set<std::string>> all_;
 };
 
+void markHeldDown(Section& s, const std::set<std::string>& unproven) {
+  if (unproven.empty() || s.header.rfind("backend ", 0) != 0) {
+    return;
+  }
+  const std::string be = s.header.substr(8);
+  for (auto& srv : s.servers) {
+    srv.hold_down = unproven.count(be + "/" + srv.name) > 0;
+  }
+}
+
 // The runtime commands for one backend whose servers changed; false after reload().
 bool planBackend(const Section& live, const Section& next, RuntimePlan& p, LiveShapes& shapes) {
   std::map<std::string, const ServerLine*> old_by_name, new_by_name;
@@ -287,6 +297,8 @@ bool planBackend(const Section& live, const Section& next, RuntimePlan& p, LiveS
 
 }  // namespace
 
+bool heldDown(const ServerLine& s) { return s.hold_down && s.check && !s.agent && !s.disabled; }
+
 void appendAddCommands(const ServerLine& s, RuntimePlan& p) {
   const std::string id = s.backend + "/" + s.name;
   std::string add = "add server " + id + " " + s.address;
@@ -298,6 +310,12 @@ void appendAddCommands(const ServerLine& s, RuntimePlan& p) {
   push(p, add, RuntimePlan::Expect::Registered);
   if (s.check) {
     push(p, "enable health " + id);
+  }
+  if (heldDown(s)) {
+    // Leaving MAINT puts health at `rise` (UP): through DRAIN, which takes no traffic,
+    // to DOWN with health 0; `state ready` from DRAIN keeps the health.
+    push(p, "set server " + id + " state drain");
+    push(p, "set server " + id + " health down");
   }
   if (!s.disabled) {
     // UP at once with its checks running, as a (re)load brings a server in; a new
@@ -426,7 +444,7 @@ std::vector<ServerLine> serverLines(const std::string& config, const std::set<st
 }
 
 RuntimePlan planRuntime(const std::string& live_config, const std::string& new_config,
-                        size_t max_changes) {
+                        size_t max_changes, const std::set<std::string>& unproven) {
   RuntimePlan p;
   if (live_config == new_config) {
     return p;
@@ -447,7 +465,8 @@ RuntimePlan planRuntime(const std::string& live_config, const std::string& new_c
       continue;  // the common case: a few backends differ among thousands
     }
     const Section a = parseSection(live[i], defaults);
-    const Section b = parseSection(next[i], defaults);
+    Section b = parseSection(next[i], defaults);
+    markHeldDown(b, unproven);
     if (a.header != b.header || a.body != b.body || a.header.rfind("backend ", 0) != 0) {
       // Anything but a backend's server lines, blank lines included: a reload.
       reload(p, "configuration changed", b.header);

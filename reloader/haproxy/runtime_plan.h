@@ -25,7 +25,13 @@ struct ServerLine {
   bool disabled = false;
   bool check = false;  // `check` here or inherited
   bool agent = false;  // `agent-check` here or inherited
+  // The bundle marks its task not known healthy (manifest `unproven`): added DOWN,
+  // in rotation once HAProxy's checks pass. Only for a checked, enabled, agent-less line.
+  bool hold_down = false;
 };
+
+// Whether `s` is held DOWN until its checks pass: marked, checked, enabled, no agent.
+bool heldDown(const ServerLine& s);
 
 // The weight a fresh load gives the server: its last `weight`, inherited or its own; 1.
 int configWeight(const ServerLine& s);
@@ -58,8 +64,9 @@ struct RuntimePlan {
 
 // `max_changes`: more changed servers than this reload instead (one batch must fit
 // HAProxy's CLI buffers; a mass change is a reload's job).
+// `unproven`: "backend/server" of the servers the bundle marks (their hold_down).
 RuntimePlan planRuntime(const std::string& live_config, const std::string& new_config,
-                        size_t max_changes = 200);
+                        size_t max_changes = 200, const std::set<std::string>& unproven = {});
 
 // Adds to a runtime (or empty) plan the update of the bundle file `name` whose text
 // changed to `text`: one MapUpdate per path under which `config` loads it as a map.
@@ -76,7 +83,9 @@ std::vector<ServerLine> serverLines(const std::string& config,
 // The batch for adding one server as a reload would load it: add (explicit id, the
 // inherited `default-server` keywords, then the line's own), health checks and agent
 // checks on, and ready at once unless `disabled` — UP as a freshly loaded server is,
-// taken out by HAProxy's own checks if it fails them.
+// taken out by HAProxy's own checks if it fails them. A held-down server goes through
+// DRAIN (no traffic) to DOWN, then ready: in rotation once its checks pass `rise` times,
+// as a reload starts it from the server-state file.
 void appendAddCommands(const ServerLine& s, RuntimePlan& plan);
 
 // The commands that take a removed server out of rotation before its delete: its

@@ -53,6 +53,29 @@ TEST(RuntimePlan, AddedServerIsAddedCheckedAndReadyAtOnceAsAReloadBringsItIn) {
   EXPECT_FALSE(p.needs_validation);
 }
 
+TEST(RuntimePlan, ATaskNotKnownHealthyIsAddedDownWithNoWindowInTraffic) {
+  // Its app has Marathon health checks and no result says the task is alive: `state
+  // ready` then `health down` left it UP for a moment; leaving MAINT puts health at
+  // rise. Through DRAIN (no traffic) to DOWN, then ready: in once its checks pass.
+  const std::string live = kHead + backend(kRR, {kA});
+  const std::string next = kHead + backend(kRR, {kA, kB, kNoCheck});
+  auto p = planRuntime(live, next, 200, {"app_10000/10_0_0_2_31001", "app_10000/10_0_0_4_31003"});
+  ASSERT_EQ(p.kind, Kind::Runtime) << p.reason;
+  const std::string id = "app_10000/10_0_0_2_31001";
+  const std::vector<std::string> want = {
+      "add server " + id + " 10.0.0.2:31001 id 12 check inter 2s fall 3", "enable health " + id,
+      "set server " + id + " state drain", "set server " + id + " health down",
+      "set server " + id + " state ready"};
+  EXPECT_EQ(std::vector<std::string>(p.commands.begin(), p.commands.begin() + 5), want);
+  // Without checks nothing would ever bring it up: not held.
+  EXPECT_EQ(std::count(p.commands.begin(), p.commands.end(),
+                       "set server app_10000/10_0_0_4_31003 health down"),
+            0);
+  EXPECT_EQ(std::count(p.commands.begin(), p.commands.end(),
+                       "set server app_10000/10_0_0_4_31003 state ready"),
+            1);
+}
+
 TEST(RuntimePlan, DefaultServerOfTheDefaultsAndTheBackendIsExpandedIntoTheAdd) {
   // `add server` on 2.6 ignores default-server: a reload would give maxconn 7 weight 33.
   const std::string head =

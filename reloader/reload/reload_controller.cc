@@ -428,7 +428,8 @@ RuntimePlan ReloadController::planFor(const std::string& version,
     p.reason_class = "unreadable bundle";
     return p;
   }
-  RuntimePlan plan = planRuntime(*live_cfg, *new_cfg, options_.max_runtime_changes);
+  RuntimePlan plan =
+      planRuntime(*live_cfg, *new_cfg, options_.max_runtime_changes, unprovenServers(version));
   // HAProxy reads maps at load only: a changed map is replaced at runtime (a reload
   // for any other file, the Lua service).
   for (const auto& name : otherFilesChanged(previous_live, version)) {
@@ -648,8 +649,27 @@ void ReloadController::saveServerState(const std::string& version) {
     return;
   }
   auto cfg = common::readFile(bundleDir(version) + "/haproxy.cfg");
-  (void)common::writeFileAtomic(options_.state_dir + "/server-state",
-                                filterServersState(*text, cfg ? *cfg : ""));
+  (void)common::writeFileAtomic(
+      options_.state_dir + "/server-state",
+      filterServersState(*text, cfg ? *cfg : "", unprovenServers(version)));
+}
+
+// The bundle's servers whose tasks are not known healthy (its manifest's `unproven`).
+std::set<std::string> ReloadController::unprovenServers(const std::string& version) const {
+  std::set<std::string> out;
+  auto text = common::readFile(bundleDir(version) + "/manifest.json");
+  if (!text) {
+    return out;
+  }
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (j.is_object() && j.contains("unproven") && j["unproven"].is_array()) {
+    for (const auto& e : j["unproven"]) {
+      if (e.is_string()) {
+        out.insert(e.get<std::string>());
+      }
+    }
+  }
+  return out;
 }
 
 std::string ReloadController::statsSocket() const { return options_.state_dir + "/stats.sock"; }

@@ -160,6 +160,7 @@ class ReloadController : public ReloadPass {
   void rejectLoad(const std::string& version, const std::string& previous_live,
                   const std::string& reason, ApplyResult& res);
   std::string reloadAlerts(pid_t master, const LogMark& mark);
+  std::set<std::string> unprovenServers(const std::string& version) const;
   std::optional<ShowProc> verifyReload(const std::optional<ShowProc>& before);
   void saveServerState(const std::string& version);
   std::string statsSocket() const;
