@@ -26,7 +26,7 @@ using Level = LintFinding::Level;
 
 const char* const kUsage =
     "usage: mlb lint [--group G]... [--strict-mode] [--marathon URL] [--templates-dir DIR]\n"
-    "                FILE...\n"
+    "                [--state-dir DIR] [other mlb-controller rendering flags] FILE...\n"
     "  FILE: a Marathon app definition (JSON), a list of them, a group (its apps and\n"
     "  nested groups) or a /v2/apps answer; '-' reads stdin. Prints what each service\n"
     "  port becomes, errors (the labels mlb would quarantine; across all the apps\n"
@@ -36,7 +36,9 @@ const char* const kUsage =
     "  (a file's definition replaces the running app of its id). --templates-dir DIR:\n"
     "  the controller's templates (HAPROXY_<NAME>[.mustache]) rendered with the apps: a\n"
     "  template that does not compile, or a HAPROXY_HEAD that conflicts with mlb's\n"
-    "  stats socket, is an error.\n"
+    "  stats socket (at --state-dir, default /run/mlb), is an error; give the flags the\n"
+    "  controller runs with (--haproxy-map, --ssl-certs, ...). HAPROXY_<NAME>\n"
+    "  environment templates are not read.\n"
     "  Exit status: 1 if an app has an error, 0 otherwise.\n";
 
 // App-level labels mlb (and marathon-lb, or its deploy tool) reads.
@@ -288,12 +290,13 @@ const char* levelName(Level l) {
   return l == Level::Error ? "error" : l == Level::Warning ? "warning" : "ok";
 }
 
-// What `mlb lint` reads of the rendering flags: --group and --strict-mode.
+// What `mlb lint` reads: the controller's rendering flags (--group and --strict-mode
+// for the apps; the others, with --state-dir, for --templates-dir's rendering).
 struct LintArgs {
   controller::BuildOptions build;
-  controller::RenderOptions render;  // not used
-  std::string marathon;              // --marathon URL: the running apps, to collide with
-  std::string templates_dir;         // --templates-dir DIR: the controller's templates
+  controller::RenderOptions render;
+  std::string marathon;       // --marathon URL: the running apps, to collide with
+  std::string templates_dir;  // --templates-dir DIR: the controller's templates
 };
 
 common::Result<common::CommandLine> readLintArgs(const std::vector<std::string>& args,
@@ -304,10 +307,10 @@ common::Result<common::CommandLine> readLintArgs(const std::vector<std::string>&
              controller::renderFlags(), [](LintArgs& l) {
                return controller::RenderSettings{l.build, l.render};
              })) {
-      if (std::string(flag.name) == "--group" || std::string(flag.name) == "--strict-mode") {
-        table.push_back(std::move(flag));
-      }
+      table.push_back(std::move(flag));
     }
+    table.push_back(common::textFlag<LintArgs>(
+        "--state-dir", [](LintArgs& l) -> std::string& { return l.render.state_dir; }, false));
     // From the command line only: an MLB_MARATHON left in the environment (the
     // controller's) must not make every lint fetch.
     table.push_back(common::textFlag<LintArgs>(
@@ -377,19 +380,23 @@ std::vector<LintFinding> lintApps(const std::vector<MarathonApp>& apps,
 std::vector<LintFinding> templateFindings(const std::string& dir,
                                           const std::vector<MarathonApp>& built,
                                           const controller::BuildOptions& options,
+                                          const controller::RenderOptions& render,
+                                          const std::set<std::string>& linted,
                                           common::FileSystem& fs) {
   auto templates = controller::TemplateSet::load(dir, {}, fs);
   if (!templates) {
     return {{Level::Error, dir, templates.error().message}};
   }
   const controller::ServiceModel model = controller::buildServices(built, options);
-  auto rendered = controller::renderConfig(model, *templates, controller::RenderOptions{});
+  auto rendered = controller::renderConfig(model, *templates, render);
   if (!rendered) {
     return {{Level::Error, dir, rendered.error().message}};
   }
   std::vector<LintFinding> out;
   for (const auto& q : rendered->quarantined) {
-    out.push_back({Level::Error, q.app_id, "the templates of " + dir + ": " + q.reason});
+    if (linted.count(q.app_id)) {  // not the running apps' (--marathon)
+      out.push_back({Level::Error, q.app_id, "the templates of " + dir + ": " + q.reason});
+    }
   }
   return out;
 }
@@ -472,6 +479,10 @@ int runLint(const std::vector<std::string>& args, std::istream& in, std::ostream
   }
   const size_t context = all.size();
   auto given = fileApps(files, in, findings);
+  std::set<std::string> linted;
+  for (const auto& a : given) {
+    linted.insert(a.id);
+  }
   all.insert(all.end(), std::make_move_iterator(given.begin()),
              std::make_move_iterator(given.end()));
   // Together: collisions across files, and with the running apps.
@@ -479,7 +490,7 @@ int runLint(const std::vector<std::string>& args, std::istream& in, std::ostream
   auto more = lintApps(all, options, context, &built);
   findings.insert(findings.end(), more.begin(), more.end());
   if (!lint.templates_dir.empty()) {
-    auto t = templateFindings(lint.templates_dir, built, options, fs);
+    auto t = templateFindings(lint.templates_dir, built, options, lint.render, linted, fs);
     findings.insert(findings.end(), t.begin(), t.end());
   }
   bool failed = false;

@@ -4,6 +4,7 @@
 // quarantine (errors), and every value it reads differently from how it looks
 // (warnings: a boolean word read as false, an unknown label, a vhost list normalised).
 #include <iosfwd>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "common/fs/file_system.h"
 #include "controller/model/marathon_app.h"
 #include "controller/model/service_builder.h"
+#include "controller/render/config_renderer.h"
 
 namespace mlb::cli {
 
@@ -32,11 +34,13 @@ std::vector<LintFinding> lintApps(const std::vector<controller::MarathonApp>& ap
 
 // The controller's templates in `dir` (read through `fs`) rendered with `built` (apps
 // as lintApps built them): a template that does not load, a global one that does not
-// render (a HAPROXY_HEAD conflicting with mlb's stats socket), an app whose templates
-// fail: errors.
+// render (a HAPROXY_HEAD conflicting with mlb's stats socket under render.state_dir),
+// an app of `linted` whose templates fail: errors.
 std::vector<LintFinding> templateFindings(const std::string& dir,
                                           const std::vector<controller::MarathonApp>& built,
                                           const controller::BuildOptions& options,
+                                          const controller::RenderOptions& render,
+                                          const std::set<std::string>& linted,
                                           common::FileSystem& fs);
 
 // Runs `mlb lint [--group G]... [--strict-mode] FILE...` (FILE: an app definition, a

@@ -249,6 +249,20 @@ TEST(Lint, TemplatesThatConflictWithMlbsStatsSocketAreErrors) {
   EXPECT_EQ(missing.code, 1) << missing.out;
 }
 
+TEST(Lint, TemplatesAreCheckedUnderTheControllersStateDir) {
+  common::testing::FakeFileSystem fs(std::map<std::string, std::string>{
+      {"/t/HAPROXY_HEAD", "global\n  stats socket /var/lib/mlb/stats.sock level user\n"}});
+  auto run = [&](std::vector<std::string> flags) {
+    flags.insert(flags.begin(), {"--templates-dir", "/t"});
+    flags.push_back("-");
+    std::istringstream in(app(R"("HAPROXY_GROUP":"external")"));
+    std::ostringstream out, err;
+    return runLint(flags, in, out, err, {}, fs);
+  };
+  EXPECT_EQ(run({}), 0);  // another socket than mlb's at /run/mlb
+  EXPECT_EQ(run({"--state-dir", "/var/lib/mlb"}), 1);
+}
+
 TEST(Lint, ListsAnswersAndGarbage) {
   auto list = lint(
       "[" + app(R"("HAPROXY_GROUP":"external")") + "," +

@@ -177,17 +177,18 @@ TEST(HostResolver, ARefreshThatChangesTheAddressAsksForAPass) {
   auto address = std::make_shared<std::string>("10.0.0.1");
   auto mu = std::make_shared<std::mutex>();
   auto late = std::make_shared<std::atomic<int>>(0);
-  auto now = std::make_shared<HostResolver::Clock::time_point>();
+  // Read by the lookup threads too.
+  auto now = std::make_shared<std::atomic<HostResolver::Clock::time_point>>();
   HostResolver r(
       {50ms, 10s, 2s, 100},
       [address, mu](const std::string&) {
         std::lock_guard<std::mutex> l(*mu);
         return std::optional<std::string>(*address);
       },
-      [now] { return *now; });
+      [now] { return now->load(); });
   r.onLateAnswer([late] { ++*late; });
   EXPECT_EQ(r.resolve("agent"), "10.0.0.1");
-  *now += 9s;  // refreshed ahead, same answer: no news
+  *now = now->load() + 9s;  // refreshed ahead, same answer: no news
   EXPECT_EQ(r.resolve("agent"), "10.0.0.1");
   std::this_thread::sleep_for(30ms);
   EXPECT_EQ(late->load(), 0);
@@ -195,7 +196,7 @@ TEST(HostResolver, ARefreshThatChangesTheAddressAsksForAPass) {
     std::lock_guard<std::mutex> l(*mu);
     *address = "10.0.0.2";  // the agent moved
   }
-  *now += 9s;
+  *now = now->load() + 9s;
   EXPECT_EQ(r.resolve("agent"), "10.0.0.1");  // served while the refresh runs
   for (int i = 0; i < 200 && late->load() == 0; ++i) {
     std::this_thread::sleep_for(5ms);
@@ -211,10 +212,8 @@ TEST(HostResolver, SeededAnswersServeAtOnceWhileASlowDnsRefreshesThem) {
   HostResolver r({20ms, 10s, 2s, 100}, [dns](const std::string& h) { return dns->answer(h); });
   r.seed({{"agent", "10.0.0.5"}});
   EXPECT_EQ(r.changes(), 0u);
-  const auto t0 = std::chrono::steady_clock::now();
-  EXPECT_EQ(r.resolve("agent"), "10.0.0.5");
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 15ms);
-  EXPECT_EQ(dns->waitCalls(1), 1);  // refreshed in the background
+  EXPECT_EQ(r.resolve("agent"), "10.0.0.5");  // the DNS is closed: the seed answered
+  EXPECT_EQ(dns->waitCalls(1), 1);            // refreshed in the background
   dns->open();
   for (int i = 0; i < 200 && r.changes() == 0; ++i) {
     std::this_thread::sleep_for(5ms);

@@ -230,7 +230,7 @@ class RuntimeTests(RuntimeCase):
         sid = iter(range(20, 40))
 
         def check(name, port):
-            return "  server %s 127.0.0.1:%d id %d check inter 1s fall 2 rise 3\n" % (
+            return "  server %s 127.0.0.1:%d id %d check inter 2s fall 2 rise 3\n" % (
                 name, port, next(sid))
         b1 = self.backend("b1")
         serving, names = [server_line("b1", b1.port, 11)], {"b1"}
@@ -248,12 +248,34 @@ class RuntimeTests(RuntimeCase):
                 self.assertTrue(status.startswith("DOWN"), (path, name, status))
                 self.assertEqual(stot, 0, (path, name))
             names.add(new.name)
-            self.assertTrue(wait_until(lambda: self.answers() == names, 10),
+            self.assertTrue(wait_until(lambda: self.answers() == names, 15),
                             (path, runtime_servers(self.state)))
             self.assertEqual(server_stat(self.state, dead)[1], 0)
             serving = lines[:-1]
             self.assertTrue(self.applied(self.bundle(serving, backend_extra=extra)))
             self.assertEqual(self.answers(), names)  # the earlier ones stay in
+
+    def test_a_handover_starts_servers_in_the_states_the_old_master_holds_now(self):
+        """The new master of a handover loaded the server-state file of the last reload,
+        however old: a server held DOWN then, UP since, started DOWN again (and any
+        other state of that day came back). Now it is rewritten from the old master."""
+        b1, held = self.backend("b1"), self.backend("held")
+        s1 = server_line("b1", b1.port, 11)
+        self.begin([s1])
+        line = "  server held 127.0.0.1:%d id 12 check inter 2s fall 2 rise 3\n" % held.port
+        # A reload brings `held` in, held DOWN by the state file written for it.
+        v = self.unproven_bundle([s1, line], ["held"], backend_extra="  hash-type consistent\n")
+        self.assertTrue(self.applied(v), self.log("watch.log"))
+        self.assertEqual(self.status()["reload_kind"], "reload")
+        self.assertTrue(wait_until(lambda: self.answers() == {"b1", "held"}, 15))
+        old = self.master
+        new = self.start_haproxy(log="haproxy2.log")
+        self.assertTrue(wait_until(lambda: show_proc(self.state)["master"] == new.pid, 15))
+        old.wait(30)
+        self.master = new
+        status, _ = server_stat(self.state, "held")
+        self.assertTrue(status.startswith("UP"), status)
+        self.assertEqual(self.answers(), {"b1", "held"})
 
     def test_a_drained_server_finishes_its_long_connection_before_it_is_deleted(self):
         b1, b2 = self.backend("b1"), self.backend("b2")

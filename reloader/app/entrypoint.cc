@@ -21,6 +21,7 @@
 #include "reloader/haproxy/master_cli.h"
 #include "reloader/haproxy/pending_master.h"
 #include "reloader/haproxy/process_table.h"
+#include "reloader/haproxy/runtime_cli.h"
 #include "reloader/haproxy/stderr_log.h"
 #include "reloader/reload/reload_controller.h"
 
@@ -79,6 +80,29 @@ common::Status fitFdLimit(const std::string& config_path) {
     logWarn("cannot raise the open-files limit", {{"error", std::strerror(errno)}});
   }
   return {};
+}
+
+// The server-state file the new master loads (the HEAD's `server-state-file`): taking
+// over, what the old master holds now, rewritten for the live bundle as a reload does;
+// starting cold, none (written at some reload long ago, it would start servers in
+// states they left since).
+void prepareServerState(const std::string& state, bool taking_over) {
+  const std::string path = state + "/server-state";
+  if (!taking_over) {
+    ::unlink(path.c_str());
+    return;
+  }
+  auto text = unixSockets().command(state + "/stats.sock", "show servers state", 5000);
+  auto cfg = common::readFile(state + "/live/haproxy.cfg");
+  if (!text || text->empty() || !cfg) {
+    ::unlink(path.c_str());
+    return;
+  }
+  auto manifest = common::readFile(state + "/live/manifest.json");
+  const auto unproven = manifest ? unprovenOf(*manifest) : std::set<std::string>{};
+  if (auto st = common::writeFileAtomic(path, filterServersState(*text, *cfg, unproven)); !st) {
+    logWarn("cannot write the server state for the new master", {{"error", st.error().message}});
+  }
 }
 
 }  // namespace
@@ -163,6 +187,7 @@ int runHaproxyEntrypoint(const std::vector<std::string>& args,
   } else if (old.error().code != common::ErrorCode::NotFound) {
     logInfo("no HAProxy master to take over from", {{"reason", old.error().message}});
   }
+  prepareServerState(state, old.has_value());
   // Record who the master will be (this pid survives execv) and its start time, so
   // that a reused pid is never mistaken for it. Taking over, as pending: the old master
   // stays the recorded one until this one serves (a start that fails freezes nothing).

@@ -1,5 +1,6 @@
 #include "reloader/haproxy/runtime_cli.h"
 
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "common/strings.h"
@@ -146,6 +147,7 @@ enum StateField : size_t {
 constexpr int kAdminMaint = 0x01 | 0x02 | 0x20;  // forced, inherited, resolution
 constexpr int kConfigDisabled = 0x01 | 0x04;     // what a fresh load of `disabled` shows: 5
 constexpr int kOpRunning = 2;
+constexpr int kAdminByCli = 0x01 | 0x08;  // forced MAINT, forced DRAIN
 
 // One state line of a server the new configuration has, rewritten so that the loader
 // gives it the admin state its line asks (`disabled` or not) and a server in rotation
@@ -211,7 +213,10 @@ std::string filterServersState(const std::string& text, const std::string& confi
         continue;  // moved: the state file would put the old address back
       }
       if (it != servers.end()) {
-        line = rewriteStateLine(std::move(w), it->second);
+        // A held-down add cut short (MAINT or DRAIN from the CLI): started as held.
+        const bool cut_short = (std::atoi(w[kAdminState].c_str()) & kAdminByCli) != 0;
+        line = heldDown(it->second) && cut_short ? heldDownStateLine(it->second, w[0])
+                                                 : rewriteStateLine(std::move(w), it->second);
       }
     }
     out += line + "\n";
@@ -220,6 +225,19 @@ std::string filterServersState(const std::string& text, const std::string& confi
     if (heldDown(s) && !present.count(key) && !out.empty()) {
       auto be = backend_ids.find(s.backend);
       out += heldDownStateLine(s, be == backend_ids.end() ? "0" : be->second) + "\n";
+    }
+  }
+  return out;
+}
+
+std::set<std::string> unprovenOf(const std::string& manifest_json) {
+  std::set<std::string> out;
+  auto j = nlohmann::json::parse(manifest_json, nullptr, false);
+  if (j.is_object() && j.contains("unproven") && j["unproven"].is_array()) {
+    for (const auto& e : j["unproven"]) {
+      if (e.is_string()) {
+        out.insert(e.get<std::string>());
+      }
     }
   }
   return out;

@@ -57,4 +57,8 @@ std::map<std::pair<std::string, std::string>, long> parseServerLoad(const std::s
 std::string filterServersState(const std::string& text, const std::string& config,
                                const std::set<std::string>& unproven = {});
 
+// The `unproven` list of a bundle's manifest.json ("backend/server"); empty when the
+// text has none. Pure.
+std::set<std::string> unprovenOf(const std::string& manifest_json);
+
 }  // namespace mlb::reloader

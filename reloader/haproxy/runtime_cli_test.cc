@@ -108,5 +108,19 @@ TEST(RuntimeCli, ANewServerNotKnownHealthyStartsStoppedAtAReload) {
   EXPECT_EQ(filterServersState(state, config).find(" s2 "), std::string::npos);
 }
 
+TEST(RuntimeCli, AHeldDownAddCutShortIsStartedHeldAtTheReloadThatFollows) {
+  // The batch failed after `add server` (MAINT) or `state drain`: the reload's state file
+  // must not bring it in running, before any check.
+  const std::string state =
+      "1\n# be_id be_name srv_id srv_name ...\n"
+      "7 be 2 s2 127.0.0.2 2 8 1 1 0 1 0 3 6 0 0 1 - 1002 - 0 0 - - 0\n";
+  const std::string config = "backend be\n  server s2 127.0.0.2:1002 id 2 check\n";
+  const auto held = parseServersState(filterServersState(state, config, {"be/s2"}));
+  EXPECT_EQ((held.at({"be", "s2"}).op_state), 0);
+  EXPECT_EQ((held.at({"be", "s2"}).admin_state), 0);
+  const auto unheld = parseServersState(filterServersState(state, config));
+  EXPECT_EQ((unheld.at({"be", "s2"}).op_state), 2);
+}
+
 }  // namespace
 }  // namespace mlb::reloader

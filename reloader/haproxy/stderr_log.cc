@@ -70,17 +70,17 @@ int currentLog(int fd, const std::string& path, size_t max_bytes) {
     // Whole lines only (two keepers may share the file), each where the bound allows.
     size_t begin = 0;
     for (size_t end; (end = partial.find('\n', begin)) != std::string::npos; begin = end + 1) {
-      log = currentLog(log, path, max_bytes);
-      writeAll(log, partial.data() + begin, end + 1 - begin);
+      if (partial[begin] == '[') {  // [ALERT], [WARNING], [NOTICE]: not request logs
+        log = currentLog(log, path, max_bytes);
+        writeAll(log, partial.data() + begin, end + 1 - begin);
+      }
     }
     partial.erase(0, begin);
     if (partial.size() > kLongestLine) {
-      log = currentLog(log, path, max_bytes);
-      writeAll(log, partial.data(), partial.size());
-      partial.clear();
+      partial.clear();  // a line this long is no message of HAProxy's own
     }
   }
-  if (!partial.empty()) {
+  if (!partial.empty() && partial[0] == '[') {
     log = currentLog(log, path, max_bytes);
     writeAll(log, partial.data(), partial.size());
   }
@@ -141,16 +141,23 @@ common::Status keepStderr(const std::string& path, size_t max_bytes) {
     ::close(fds[1]);
     return common::Error::io(std::string("fork: ") + std::strerror(errno));
   }
-  if (child == 0) {  // forks the keeper and leaves at once: init adopts the keeper
-    if (::fork() == 0) {
+  if (child == 0) {  // forks the keeper and leaves at once: the keeper is adopted
+    const pid_t keeper = ::fork();
+    if (keeper == 0) {
       becomeKeeper(fds[0], path, max_bytes);
     }
-    ::_exit(0);
+    ::_exit(keeper > 0 ? 0 : 1);
   }
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
   ::close(fds[0]);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    // No reader: HAProxy would write into a pipe nobody reads (SIGPIPE before it
+    // ignores it). Stderr stays as it was.
+    ::close(fds[1]);
+    return common::Error::io("cannot start the stderr keeper");
+  }
   // dup2 clears close-on-exec on fd 2: HAProxy writes into the pipe.
   const int rc = ::dup2(fds[1], 2);
   ::close(fds[1]);
@@ -168,16 +175,18 @@ LogMark markLog(const std::string& path) {
   return {st.st_dev, st.st_ino, st.st_size};
 }
 
-std::string readSince(const std::string& path, const LogMark& mark, size_t max_bytes) {
+namespace {
+
+// The bytes of `path` from `from` (0: all), at most the last `max_bytes`; `ino`, when
+// not 0, must be the file's inode (else nothing).
+std::string readFrom(const std::string& path, off_t from, ino_t ino, size_t max_bytes) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     return "";
   }
   struct stat st {};
   std::string out;
-  if (::fstat(fd, &st) == 0) {
-    const bool same = st.st_dev == mark.dev && st.st_ino == mark.ino && st.st_size >= mark.size;
-    off_t from = same ? mark.size : 0;
+  if (::fstat(fd, &st) == 0 && (ino == 0 || st.st_ino == ino) && st.st_size >= from) {
     if (st.st_size - from > static_cast<off_t>(max_bytes)) {
       from = st.st_size - static_cast<off_t>(max_bytes);
     }
@@ -187,6 +196,19 @@ std::string readSince(const std::string& path, const LogMark& mark, size_t max_b
   }
   ::close(fd);
   return out;
+}
+
+}  // namespace
+
+std::string readSince(const std::string& path, const LogMark& mark, size_t max_bytes) {
+  const LogMark now = markLog(path);
+  if (now.ino != 0 && now.ino == mark.ino && now.dev == mark.dev && now.size >= mark.size) {
+    return readFrom(path, mark.size, mark.ino, max_bytes);
+  }
+  // Moved aside since the mark: the rest of the old file (now `.1`), then the new one.
+  std::string out = mark.ino == 0 ? "" : readFrom(path + ".1", mark.size, mark.ino, max_bytes);
+  out += readFrom(path, 0, 0, max_bytes);
+  return out.size() > max_bytes ? out.substr(out.size() - max_bytes) : out;
 }
 
 std::string alertsOf(std::string_view text, pid_t pid) {

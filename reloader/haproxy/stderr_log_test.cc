@@ -73,34 +73,37 @@ class StderrLogTest : public ::testing::Test {
   std::string path_;
 };
 
-TEST_F(StderrLogTest, EveryLineReachesTheFormerStderrAndTheLog) {
-  runChild({"[NOTICE]   (7) : New worker (8) forked\n", "[ALERT]    (7) : half", " a line\n"},
-           1 << 20);
-  const std::string want = "[NOTICE]   (7) : New worker (8) forked\n[ALERT]    (7) : half a line\n";
-  ASSERT_TRUE(waitForSize(path_, want.size()));
-  ASSERT_TRUE(waitForSize(dir_ / "container-output", want.size()));
-  EXPECT_EQ(slurp(path_), want);
-  EXPECT_EQ(slurp(dir_ / "container-output"), want);
+TEST_F(StderrLogTest, EveryLineReachesTheFormerStderrAndHaproxysOwnTheLog) {
+  const std::string request = "<134>1 2026-12-07T12:00:00Z - haproxy 9 - - GET / 200\n";
+  runChild(
+      {"[NOTICE]   (7) : New worker (8) forked\n", request, "[ALERT]    (7) : half", " a line\n"},
+      1 << 20);
+  const std::string own = "[NOTICE]   (7) : New worker (8) forked\n[ALERT]    (7) : half a line\n";
+  ASSERT_TRUE(waitForSize(path_, own.size()));
+  ASSERT_TRUE(waitForSize(dir_ / "container-output", own.size() + request.size()));
+  EXPECT_EQ(slurp(path_), own);  // a request log line (--haproxy-log stderr) is not kept
+  EXPECT_EQ(slurp(dir_ / "container-output"), "[NOTICE]   (7) : New worker (8) forked\n" + request +
+                                                  "[ALERT]    (7) : half a line\n");
 }
 
 TEST_F(StderrLogTest, ALogPastItsBoundIsMovedAsideAndOneOlderFileKept) {
-  const std::string line(99, 'x');
+  const std::string line = "[NOTICE] " + std::string(90, 'x');
   std::vector<std::string> lines(30, line + "\n");
-  lines.push_back("end\n");
+  lines.push_back("[end]\n");
   runChild(lines, 1000);
-  // 3004 bytes through a 1000-byte bound, moved aside before the line that follows
-  // 1100 bytes: 11 lines, 11 lines (kept in .1), then the last 8 and "end" here.
+  // 3006 bytes through a 1000-byte bound, moved aside before the line that follows
+  // 1100 bytes: 11 lines, 11 lines (kept in .1), then the last 8 and "[end]" here.
   std::string whole;
   for (int i = 0; i < 8; ++i) {
     whole += line + "\n";
   }
-  whole += "end\n";
+  whole += "[end]\n";
   for (int i = 0; i < 200 && slurp(path_) != whole; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_EQ(slurp(path_), whole);  // whole lines only
   EXPECT_EQ(fs::file_size(path_ + ".1"), 1100u);
-  EXPECT_TRUE(waitForSize(dir_ / "container-output", 3004));
+  EXPECT_TRUE(waitForSize(dir_ / "container-output", 3006));
 }
 
 TEST_F(StderrLogTest, ReadSinceAMarkReturnsOnlyWhatCameAfter) {
@@ -109,10 +112,10 @@ TEST_F(StderrLogTest, ReadSinceAMarkReturnsOnlyWhatCameAfter) {
   std::ofstream(path_, std::ios::app) << "after\n";
   EXPECT_EQ(readSince(path_, mark, 1024), "after\n");
   EXPECT_EQ(readSince(path_, mark, 3), "er\n");  // the newest bytes when bounded
-  // Moved aside since the mark: the new file is all new.
+  // Moved aside since the mark: the rest of the old file (.1), then all of the new one.
   fs::rename(path_, path_ + ".1");
   std::ofstream(path_) << "fresh\n";
-  EXPECT_EQ(readSince(path_, mark, 1024), "fresh\n");
+  EXPECT_EQ(readSince(path_, mark, 1024), "after\nfresh\n");
   EXPECT_EQ(readSince((dir_ / "none").string(), mark, 1024), "");
 }
 

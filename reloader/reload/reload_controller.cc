@@ -612,6 +612,9 @@ bool ReloadController::sendReload(pid_t master, const std::string& previous_live
 // the master's closing "Loading failure!" line.
 std::string ReloadController::reloadAlerts(pid_t master, const LogMark& mark) {
   const std::string path = stderrLogPath(options_.state_dir);
+  if (mark.ino == 0 && markLog(path).ino == 0) {
+    return "";  // no log: an HAProxy the entrypoint did not start
+  }
   constexpr size_t kMaxRead = 256 * 1024;
   const auto deadline = clock_.now() + std::chrono::seconds(1);
   std::string text = readSince(path, mark, kMaxRead);
@@ -656,20 +659,8 @@ void ReloadController::saveServerState(const std::string& version) {
 
 // The bundle's servers whose tasks are not known healthy (its manifest's `unproven`).
 std::set<std::string> ReloadController::unprovenServers(const std::string& version) const {
-  std::set<std::string> out;
   auto text = common::readFile(bundleDir(version) + "/manifest.json");
-  if (!text) {
-    return out;
-  }
-  auto j = nlohmann::json::parse(*text, nullptr, false);
-  if (j.is_object() && j.contains("unproven") && j["unproven"].is_array()) {
-    for (const auto& e : j["unproven"]) {
-      if (e.is_string()) {
-        out.insert(e.get<std::string>());
-      }
-    }
-  }
-  return out;
+  return text ? unprovenOf(*text) : std::set<std::string>{};
 }
 
 std::string ReloadController::statsSocket() const { return options_.state_dir + "/stats.sock"; }

@@ -182,25 +182,31 @@ void RuntimeExecutor::deleteDrained(GovernResult& g) {
 }
 
 // Idle (or overdue): into MAINT, with whatever still points to it shut, then deleted
-// only after --delete-grace in MAINT, still idle. A stream HAProxy 2.6.12 does not
-// count (one retrying its connection) could otherwise still use the freed server.
+// after delete_grace (2 s) in MAINT. A stream HAProxy 2.6.12 does not count (one retrying its
+// connection) could otherwise still use the freed server. Sessions seen again in MAINT
+// are shut at each tick until --drain-timeout; past it the delete is sent whatever the
+// count says (HAProxy refuses it while connections hold the server: retried, reported).
 void RuntimeExecutor::retire(const std::pair<std::string, std::string>& key, bool busy, Drain& d,
                              GovernResult& g) {
   const std::string id = key.first + "/" + key.second;
   const auto now = clock_.now();
-  if (!d.maint_at || busy) {
-    auto replies = sockets_.batch(
-        options_.stats_socket,
-        {"set server " + id + " state maint", "shutdown sessions server " + id}, 5000);
-    if (!replies) {
-      g.runtime_errors.push_back("set server " + id + " state maint: " + replies.error().message);
-      return;
-    }
-    d.maint_at = now;  // the grace starts again after a shutdown of late sessions
+  std::vector<std::string> cmds;
+  if (!d.maint_at) {
+    cmds = {"set server " + id + " state maint", "shutdown sessions server " + id};
+  } else if (now - *d.maint_at < options_.delete_grace) {
+    return;
+  } else if (busy && now - d.since <= options_.drain_timeout) {
+    cmds = {"shutdown sessions server " + id};
+  } else {
+    deleteOne(key, g);
     return;
   }
-  if (now - *d.maint_at >= options_.delete_grace) {
-    deleteOne(key, g);
+  if (auto replies = sockets_.batch(options_.stats_socket, cmds, 5000); !replies) {
+    g.runtime_errors.push_back(cmds.front() + ": " + replies.error().message);
+    return;
+  }
+  if (!d.maint_at) {
+    d.maint_at = now;
   }
 }
 

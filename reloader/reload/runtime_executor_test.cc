@@ -31,6 +31,7 @@ class FakeStatsSocket : public HaproxySockets {
  public:
   std::string state = kStateHeader;
   std::vector<std::string> refuse;  // commands answered with an error text
+  long s2_sessions = 0;             // what `show stat` says of be/s2
   std::vector<std::string> sent;
   std::vector<size_t> batch_sizes;
 
@@ -59,7 +60,8 @@ class FakeStatsSocket : public HaproxySockets {
       return state;
     }
     if (cmd.rfind("show stat", 0) == 0) {
-      return "# pxname,svname,qcur,qmax,scur,smax\nbe,s1,0,0,0,0\nbe,s2,0,0,0,0\n";
+      return "# pxname,svname,qcur,qmax,scur,smax\nbe,s1,0,0,0,0\nbe,s2,0,0," +
+             std::to_string(s2_sessions) + ",0\n";
     }
     if (cmd.rfind("prepare map", 0) == 0) {
       return "New version created: 7\n";
@@ -186,6 +188,29 @@ TEST_F(RuntimeExecutorTest, AnIdleServerIsDeletedOnlyAfterItsGraceInMaint) {
   // Maint and shutdown once only: the grace ran in MAINT.
   EXPECT_EQ(std::count(socket_.sent.begin(), socket_.sent.end(), "set server be/s2 state maint"),
             1);
+}
+
+TEST_F(RuntimeExecutorTest, SessionsThatNeverEndDelayTheDeleteNoLongerThanTheDrainTimeout) {
+  // 2.6.12's session count may never come back to 0: shut again at each tick, then
+  // deleted once --drain-timeout is over (it was never deleted: maint every tick).
+  socket_.state += stateLine("s1", 1001, 2, 0, 1) + stateLine("s2", 1002, 2, 0, 1);
+  socket_.s2_sessions = 3;
+  const std::string config = "backend be\n  server s1 127.0.0.1:1001 id 1 check\n";
+  RuntimePlan plan;
+  plan.removals = {{"be", "s2"}};
+  auto ex = executor();
+  ASSERT_TRUE(ex.apply(plan));
+  GovernResult g;
+  clock_.advance(std::chrono::seconds(121));  // overdue: into MAINT, shut
+  ex.govern(config, g);
+  for (int i = 0; i < 3; ++i) {
+    clock_.advance(std::chrono::seconds(1));
+    ex.govern(config, g);
+  }
+  EXPECT_EQ(std::count(socket_.sent.begin(), socket_.sent.end(), "set server be/s2 state maint"),
+            1);
+  EXPECT_EQ(g.deleted_servers, 1);
+  EXPECT_EQ(std::count(socket_.sent.begin(), socket_.sent.end(), "del server be/s2"), 1);
 }
 
 TEST_F(RuntimeExecutorTest, AServerMovedBehindMlbsBackNeedsAReload) {
