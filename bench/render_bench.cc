@@ -122,7 +122,7 @@ int child(const std::string& path, int runs, int fd) {
     f.apps = parsed->apps.size();
     f.services = model.services.size();
     f.servers = 0;
-    for (const auto& s : model.services) {
+    for (const Service& s : model.services) {
       f.servers += s.servers.size();
     }
     f.config_bytes = rendered->config.size();

@@ -63,7 +63,7 @@ std::vector<LintFinding> collisionFindings(const controller::ServiceModel& model
   }
   ClaimBook<std::pair<std::string, int>> ports(out);
   ClaimBook<std::pair<std::string, std::string>> vhosts(out);
-  for (const auto& s : model.services) {
+  for (const Service& s : model.services) {
     if (!assigned.count({s.app_id, s.service_port})) {
       ports.claim({bindKey(s.bind_addr), s.service_port}, s,
                   "service port " + std::to_string(s.service_port));

@@ -189,7 +189,7 @@ void describeServices(const MarathonApp& app, const controller::ServiceModel& m,
   for (const auto& w : m.warnings) {
     out.push_back({Level::Warning, app.id, "port " + std::to_string(w.port_index) + ": " + w.text});
   }
-  for (const auto& s : m.services) {
+  for (const controller::Service& s : m.services) {
     seen.insert(s.port_index);
     std::string text = "port " + std::to_string(s.port_index) + ": backend " + s.backend +
                        ", mode " + s.mode + ", service port " + std::to_string(s.service_port);

@@ -26,7 +26,7 @@ std::vector<MarathonApp> fixture(const std::string& name) {
 // Every field of the model the renderer reads, as text.
 std::string describe(const ServiceModel& m) {
   std::ostringstream o;
-  for (const auto& s : m.services) {
+  for (const Service& s : m.services) {
     o << s.app_id << " " << s.port_index << " " << s.backend << " " << s.service_port << " "
       << s.mode << " " << s.hostname << " " << s.sticky << "\n";
     for (const auto& v : s.servers) {

@@ -18,6 +18,8 @@ struct HealthCheck {
   int interval_seconds = 60;
   int grace_period_seconds = 300;
   int max_consecutive_failures = 3;
+
+  bool operator==(const HealthCheck&) const = default;
 };
 
 struct MarathonTask {

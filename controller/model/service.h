@@ -2,6 +2,7 @@
 // The validated, filtered, sorted routing model built from Marathon apps: one
 // Service per (app, service port). Plain types only; templates see nothing else.
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +25,8 @@ struct Server {
   std::string name;    // marathon-lb's server name: sanitized host_ip_port, or ip_port
   int id = 0;          // stable HAProxy server id, unique within the backend
   std::string cookie;  // sha1(name)[:10], for sticky backends
+
+  bool operator==(const Server&) const = default;
 };
 
 struct Service {
@@ -54,6 +57,24 @@ struct Service {
   // HAPROXY_ prefix) -> text in marathon-lb's {placeholder} syntax, CRLF normalised.
   std::map<std::string, std::string, std::less<>> template_overrides;
   std::vector<Server> servers;  // sorted by (host, port, ip, task id): a total order
+
+  bool operator==(const Service&) const = default;
+};
+
+// A built Service, immutable and shared: the memo of builds, a pass's model and the
+// last good fragments hold the same Service instead of copies of it and of its
+// servers, and a renderer can tell an unchanged service by its address.
+class ServiceRef {
+ public:
+  ServiceRef(Service s)  // NOLINT(google-explicit-constructor): a model is built from values
+      : p_(std::make_shared<const Service>(std::move(s))) {}
+  const Service& operator*() const { return *p_; }
+  const Service* operator->() const { return p_.get(); }
+  operator const Service&() const { return *p_; }  // NOLINT(google-explicit-constructor)
+  const Service* get() const { return p_.get(); }
+
+ private:
+  std::shared_ptr<const Service> p_;
 };
 
 // A service (or a whole app when port_index is -1) left out of the configuration,
@@ -95,7 +116,7 @@ struct AppWarning {
 inline constexpr const char* kWarnProxyPassWithoutVhost = "proxypass_without_vhost";
 
 struct ServiceModel {
-  std::vector<Service> services;  // sorted by (app id, service port), groups/enabled filtered
+  std::vector<ServiceRef> services;  // sorted by (app id, service port), groups/enabled filtered
   std::vector<Quarantined> quarantined;
   std::vector<AppWarning> warnings;        // sorted by (app id, port index, kind)
   std::vector<SkippedTask> skipped_tasks;  // sorted by (app id, task id, reason)

@@ -822,7 +822,7 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
   std::unordered_map<std::string_view, size_t> owner;  // backend -> index among kept
   owner.reserve(model.services.size());
   for (size_t i = 0; i < model.services.size(); ++i) {
-    Service& s = model.services[i];
+    const Service& s = model.services[i];
     if (auto it = owner.find(s.backend); it != owner.end()) {
       const Service& first = model.services[it->second];
       model.quarantined.push_back({s.app_id, s.port_index,
@@ -831,9 +831,9 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
       continue;
     }
     if (kept != i) {
-      model.services[kept] = std::move(s);
+      model.services[kept] = std::move(model.services[i]);
     }
-    owner.emplace(model.services[kept].backend, kept);
+    owner.emplace(model.services[kept]->backend, kept);
     ++kept;
   }
   model.services.erase(model.services.begin() + static_cast<std::ptrdiff_t>(kept),

@@ -34,7 +34,7 @@ struct BuildOptions {
 
 // What one app contributes to the model.
 struct AppBuild {
-  std::vector<Service> services;  // routed, with servers
+  std::vector<ServiceRef> services;  // routed, with servers
   std::vector<Quarantined> quarantined;
   std::vector<SkippedTask> skipped_tasks;
   std::vector<AppWarning> warnings;

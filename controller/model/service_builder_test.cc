@@ -38,7 +38,7 @@ std::string task(const std::string& id, const std::string& host, int port,
 }
 
 const Service* find(const ServiceModel& m, const std::string& backend) {
-  for (const auto& s : m.services) {
+  for (const Service& s : m.services) {
     if (s.backend == backend) {
       return &s;
     }
@@ -143,7 +143,7 @@ TEST(ServiceBuilderTest, GroupsStrictModeAndPerPortGroups) {
   strict_opts.strict_mode = true;
   auto strict = buildServices(apps(json), strict_opts);
   ASSERT_EQ(strict.services.size(), 1u);
-  EXPECT_EQ(strict.services[0].backend, "on_4");
+  EXPECT_EQ(strict.services[0]->backend, "on_4");
 }
 
 TEST(ServiceBuilderTest, HealthCheckFilterAndUnknownHealth) {
@@ -158,17 +158,17 @@ TEST(ServiceBuilderTest, HealthCheckFilterAndUnknownHealth) {
         {"id":"staging","host":"10.0.0.5","state":"TASK_STAGING","ports":[5],"healthCheckResults":[{"alive":true}]}]}]})";
   auto all = buildServices(apps(json), opts());
   ASSERT_EQ(all.services.size(), 1u);
-  EXPECT_EQ(all.services[0].servers.size(), 4u);  // health ignored, staging dropped
-  EXPECT_EQ(all.services[0].mode, "http");        // HTTP health check pre-sets http
+  EXPECT_EQ(all.services[0]->servers.size(), 4u);  // health ignored, staging dropped
+  EXPECT_EQ(all.services[0]->mode, "http");        // HTTP health check pre-sets http
   auto o = opts();
   o.health_check = true;
   auto checked = buildServices(apps(json), o);
   ASSERT_EQ(checked.services.size(), 1u);
-  EXPECT_EQ(checked.services[0].servers.size(), 2u);  // alive + unreachable-but-alive
+  EXPECT_EQ(checked.services[0]->servers.size(), 2u);  // alive + unreachable-but-alive
   o.unknown_health = [](const std::string& id) -> std::optional<bool> {
     return id == "unknown" ? std::optional<bool>(true) : std::nullopt;
   };
-  EXPECT_EQ(buildServices(apps(json), o).services[0].servers.size(), 3u);
+  EXPECT_EQ(buildServices(apps(json), o).services[0]->servers.size(), 3u);
 }
 
 TEST(ServiceBuilderTest, TasksNoMarathonCheckSaysAliveAreUnproven) {
@@ -184,7 +184,7 @@ TEST(ServiceBuilderTest, TasksNoMarathonCheckSaysAliveAreUnproven) {
       "tasks":[{"id":"n1","host":"10.0.0.4","state":"TASK_RUNNING","ports":[4]}]}]})";
   auto m = buildServices(apps(json), opts());
   std::map<std::string, bool> unproven;
-  for (const auto& s : m.services) {
+  for (const Service& s : m.services) {
     for (const auto& srv : s.servers) {
       unproven[srv.task_id] = srv.unproven;
     }
@@ -203,12 +203,12 @@ TEST(ServiceBuilderTest, AutoAssignsIpPerTaskPortsDeterministically) {
   auto m1 = buildServices(apps(json), opts());
   auto m2 = buildServices(apps(json), opts());
   ASSERT_EQ(m1.services.size(), 1u);
-  const int port = m1.services[0].service_port;
+  const int port = m1.services[0]->service_port;
   EXPECT_GE(port, 10050);
   EXPECT_LE(port, 10100);
-  EXPECT_EQ(port, m2.services[0].service_port);
-  EXPECT_EQ(m1.services[0].servers[0].ip, "9.0.0.1");
-  EXPECT_EQ(m1.services[0].servers[0].port, 80);
+  EXPECT_EQ(port, m2.services[0]->service_port);
+  EXPECT_EQ(m1.services[0]->servers[0].ip, "9.0.0.1");
+  EXPECT_EQ(m1.services[0]->servers[0].port, 80);
   auto off = opts();
   off.min_serv_port_ip_per_task = 0;
   off.max_serv_port_ip_per_task = 0;
@@ -249,7 +249,7 @@ TEST(ServiceBuilderTest, BlueGreenMergeDrainsOldTasks) {
                   "\"HAPROXY_DEPLOYMENT_GROUP\":\"/app\"");
   auto m2 = buildServices(apps(slashed), opts());
   ASSERT_EQ(m2.services.size(), 1u);
-  EXPECT_EQ(m2.services[0].servers.size(), 5u);
+  EXPECT_EQ(m2.services[0]->servers.size(), 5u);
   EXPECT_TRUE(m2.quarantined.empty());
 }
 
@@ -268,10 +268,10 @@ TEST(ServiceBuilderTest, TotalOrderWhenTasksShareHostAndPort) {
   };
   auto a = buildServices(apps(make(false)), opts());
   auto b = buildServices(apps(make(true)), opts());
-  ASSERT_EQ(a.services.at(0).servers.size(), 2u);
+  ASSERT_EQ(a.services.at(0)->servers.size(), 2u);
   for (size_t i = 0; i < 2; ++i) {
-    EXPECT_EQ(a.services[0].servers[i].ip, b.services[0].servers[i].ip);
-    EXPECT_EQ(a.services[0].servers[i].id, b.services[0].servers[i].id);
+    EXPECT_EQ(a.services[0]->servers[i].ip, b.services[0]->servers[i].ip);
+    EXPECT_EQ(a.services[0]->servers[i].id, b.services[0]->servers[i].id);
   }
 }
 
@@ -295,8 +295,8 @@ TEST(ServiceBuilderTest, TaskAddressCannotInjectAServer) {
            R"("id":"good","host":"10.0.0.2","ipAddresses":[{"ipAddress":"9.0.0.2"}])"})),
       opts());
   ASSERT_EQ(m.services.size(), 1u);
-  ASSERT_EQ(m.services[0].servers.size(), 1u);
-  EXPECT_EQ(m.services[0].servers[0].ip, "9.0.0.2");
+  ASSERT_EQ(m.services[0]->servers.size(), 1u);
+  EXPECT_EQ(m.services[0]->servers[0].ip, "9.0.0.2");
   ASSERT_EQ(m.skipped_tasks.size(), 1u);
   EXPECT_EQ(m.skipped_tasks[0].app_id, "/ippt");
   EXPECT_EQ(m.skipped_tasks[0].task_id, "evil");
@@ -336,7 +336,7 @@ TEST(ServiceBuilderTest, TasksWithUnsafeValuesAreSkippedWithTheReason) {
     if (c.reason.empty()) {
       EXPECT_TRUE(m.skipped_tasks.empty());
       ASSERT_EQ(m.services.size(), 1u);
-      EXPECT_EQ(m.services[0].servers.size(), 1u);
+      EXPECT_EQ(m.services[0]->servers.size(), 1u);
       continue;
     }
     EXPECT_TRUE(m.services.empty());
@@ -352,7 +352,7 @@ TEST(ServiceBuilderTest, TaskIdWithControlCharacterIsSkipped) {
                          R"("id":"u","host":"10.0.0.1","ipAddresses":[{"ipAddress":"9.0.0.2"}])"})),
       opts());
   ASSERT_EQ(m.services.size(), 1u);
-  EXPECT_EQ(m.services[0].servers.size(), 1u);
+  EXPECT_EQ(m.services[0]->servers.size(), 1u);
   ASSERT_EQ(m.skipped_tasks.size(), 1u);
   EXPECT_EQ(m.skipped_tasks[0].task_id, "t\nx");
   EXPECT_EQ(m.skipped_tasks[0].reason, kSkipBadTaskId);
@@ -368,8 +368,8 @@ TEST(ServiceBuilderTest, TaskPortsOutsideTheRangeAreSkipped) {
              "]}"),
         opts());
     ASSERT_EQ(m.services.size(), 1u);
-    ASSERT_EQ(m.services[0].servers.size(), 1u);
-    EXPECT_EQ(m.services[0].servers[0].task_id, "good");
+    ASSERT_EQ(m.services[0]->servers.size(), 1u);
+    EXPECT_EQ(m.services[0]->servers[0].task_id, "good");
     ASSERT_EQ(m.skipped_tasks.size(), 1u);
     EXPECT_EQ(m.skipped_tasks[0].task_id, "bad");
     EXPECT_EQ(m.skipped_tasks[0].reason, kSkipBadPort);
@@ -386,7 +386,7 @@ TEST(ServiceBuilderTest, UnresolvableAgentHostIsSkippedVisibly) {
       "]}";
   auto none = buildServices(apps(json), opts());
   ASSERT_EQ(none.services.size(), 1u);
-  EXPECT_EQ(none.services[0].servers.size(), 1u);
+  EXPECT_EQ(none.services[0]->servers.size(), 1u);
   ASSERT_EQ(none.skipped_tasks.size(), 1u);
   EXPECT_EQ(none.skipped_tasks[0].app_id, "/h");
   EXPECT_EQ(none.skipped_tasks[0].task_id, "named");
@@ -401,7 +401,7 @@ TEST(ServiceBuilderTest, UnresolvableAgentHostIsSkippedVisibly) {
   };
   auto resolved = buildServices(apps(json), o);
   EXPECT_TRUE(resolved.skipped_tasks.empty());
-  EXPECT_EQ(resolved.services.at(0).servers.size(), 2u);
+  EXPECT_EQ(resolved.services.at(0)->servers.size(), 2u);
 
   // A resolver's answer is checked like any other address.
   o.resolve_host = [](const std::string&) -> std::optional<std::string> {
@@ -422,7 +422,7 @@ TEST(ServiceBuilderTest, BadFirstTaskDoesNotHideAnIpPerTaskApp) {
         {"id":"b","host":"10.0.0.1","state":"TASK_RUNNING","ipAddresses":[{"ipAddress":"9.0.0.2"}]}]}]})";
   auto m = buildServices(apps(json), opts());
   ASSERT_EQ(m.services.size(), 1u);
-  EXPECT_EQ(m.services[0].servers.size(), 1u);
+  EXPECT_EQ(m.services[0]->servers.size(), 1u);
   EXPECT_EQ(m.skipped_tasks.size(), 1u);
 }
 
@@ -437,7 +437,7 @@ TEST(ServiceBuilderTest, ServiceAndCheckPortsOutsideTheRangeQuarantineThatPort) 
         "tasks":[{"id":"u","host":"10.0.0.1","state":"TASK_RUNNING","ports":[3]}]}]})"),
                     opts());
   ASSERT_EQ(m.services.size(), 1u);
-  EXPECT_EQ(m.services[0].backend, "big_10950");
+  EXPECT_EQ(m.services[0]->backend, "big_10950");
   ASSERT_EQ(m.quarantined.size(), 2u);
   EXPECT_EQ(m.quarantined[0].app_id, "/big");
   EXPECT_EQ(m.quarantined[0].port_index, 0);
@@ -462,10 +462,10 @@ TEST(ServiceBuilderTest, BlueGreenDrainCountDoesNotOverflow) {
       "tasks":[{"id":"g1","host":"10.0.0.4","state":"TASK_RUNNING","ports":[4]}]}]})";
   auto m = buildServices(apps(json), opts());
   ASSERT_EQ(m.services.size(), 1u);
-  ASSERT_EQ(m.services[0].servers.size(), 3u);
+  ASSERT_EQ(m.services[0]->servers.size(), 3u);
   // healthy new = 2^31 - 1 (no health checks: instances), drainable = 2^32 - 3: both
   // old tasks drain.
-  for (const auto& srv : m.services[0].servers) {
+  for (const auto& srv : m.services[0]->servers) {
     EXPECT_EQ(srv.draining, srv.task_id != "g1") << srv.task_id;
   }
 }
@@ -485,8 +485,8 @@ TEST(ServiceBuilder, CollidingBackendNamesOfTwoAppsQuarantineTheSecond) {
                          hostApp("/a_b", "", 10000, task("t3", "10.0.0.3", 31002)) + "]}"),
                     opts());
   ASSERT_EQ(m.services.size(), 2u);
-  EXPECT_EQ(m.services[0].app_id, "/a/b");
-  EXPECT_EQ(m.services[1].app_id, "/a/c");
+  EXPECT_EQ(m.services[0]->app_id, "/a/b");
+  EXPECT_EQ(m.services[1]->app_id, "/a/c");
   ASSERT_EQ(m.quarantined.size(), 1u);
   EXPECT_EQ(m.quarantined[0].app_id, "/a_b");
   EXPECT_NE(m.quarantined[0].reason.find("already defined by /a/b"), std::string::npos)

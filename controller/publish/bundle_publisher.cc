@@ -20,11 +20,10 @@ using common::Result;
 using common::Status;
 
 std::string bundleVersion(const Bundle& b) {
-  std::string all;
-  all.reserve(b.config.size() + b.domain_map.size() + b.app_map.size() + 64);
-  all.append("haproxy.cfg\n").append(b.config);
-  all.append("\0domain2backend.map\n", 20).append(b.domain_map);
-  all.append("\0app2backend.map\n", 17).append(b.app_map);
+  std::string all = "haproxy.cfg ";
+  all.append(b.config_digest.empty() ? common::sha256Hex(b.config) : b.config_digest);
+  all.append("\ndomain2backend.map ").append(common::sha256Hex(b.domain_map));
+  all.append("\napp2backend.map ").append(common::sha256Hex(b.app_map));
   return common::sha256Hex(all).substr(0, 16);
 }
 

@@ -18,9 +18,13 @@ struct Bundle {
   std::string config;
   std::string domain_map;
   std::string app_map;
+  // A digest of `config` (RenderedConfig::config_digest, combined from its pieces'
+  // digests); empty: SHA-256 of the text.
+  std::string config_digest;
 };
 
-// The content hash naming a bundle (16 hex digits of SHA-256 over the files).
+// The content hash naming a bundle: 16 hex digits of SHA-256 over the digests of its
+// files (the configuration's as the renderer combined it).
 std::string bundleVersion(const Bundle& bundle);
 
 class BundlePublisher {

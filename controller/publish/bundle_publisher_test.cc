@@ -25,7 +25,7 @@ class BundlePublisherTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string publish(const std::string& text) {
-    Bundle b{text, "", ""};
+    Bundle b{text, "", "", ""};
     const std::string v = bundleVersion(b);
     auto r = publisher_->publish(v, b, "{}\n");
     EXPECT_TRUE(r) << r.error().message;
@@ -118,7 +118,7 @@ TEST_F(BundlePublisherTest, EveryFaultLeavesTheOldOrTheNewBundleWholeAndCurrent)
   const std::string old_text = "global # old\n" + std::string(10000, 'o');
   const std::string new_text = "global # new\n" + std::string(10000, 'n');
   const std::string old_version = publish(old_text);
-  const Bundle next{new_text, "a.example.com backend_a\n", "/a backend_a\n"};
+  const Bundle next{new_text, "a.example.com backend_a\n", "/a backend_a\n", ""};
   const std::string new_version = bundleVersion(next);
   const std::vector<std::pair<std::string, int>> faults = {
       {"makeDir", 1},  {"writeNewFile", 1}, {"writeNewFile", 3}, {"writeNewFile", 5},

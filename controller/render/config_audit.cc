@@ -54,7 +54,7 @@ std::vector<Line> splitLines(const std::string& config) {
 
 std::set<std::string> serviceSections(const ServiceModel& model) {
   std::set<std::string> s;
-  for (const auto& svc : model.services) {
+  for (const Service& svc : model.services) {
     for (const char* kind : {"backend ", "frontend ", "userlist user_"}) {
       s.insert(kind + svc.backend);
     }
@@ -104,7 +104,7 @@ common::Status auditConfig(const std::string& config, const ServiceModel& model,
   }
   const auto named = serviceSections(model);
   std::map<std::string, size_t> expected_servers;
-  for (const auto& svc : model.services) {
+  for (const Service& svc : model.services) {
     expected_servers[svc.backend] = svc.servers.size();
   }
   std::map<std::string, size_t> servers;

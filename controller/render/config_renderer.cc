@@ -8,7 +8,9 @@
 #include <set>
 #include <unordered_map>
 
+#include "common/hash.h"
 #include "controller/model/labels.h"
+#include "controller/render/config_shape.h"
 #include "controller/render/mlb_globals.h"
 
 namespace mlb::controller {
@@ -39,6 +41,7 @@ class OverrideCache {
     }
     return &it->second->value();
   }
+  size_t size() const { return cache_.size(); }
 
  private:
   std::unordered_map<std::string, std::unique_ptr<Result<Template>>> cache_;
@@ -601,42 +604,61 @@ struct ServiceRenderer {
   }
 };
 
+// What the version digest and the shape need of one piece of the configuration.
+struct PieceSum {
+  common::Sha256 sha;
+  uint64_t shape = 0;
+};
+// A service's piece sums, by (buffer, range begin): computed once per fragment.
+using PieceSums = std::map<std::pair<const std::string*, size_t>, PieceSum>;
+
 // Collects the pieces of the configuration in order, then joins them in one buffer
 // of the exact size (no regrowth of a multi-megabyte string), remembering which
-// service owns which bytes.
+// service owns which bytes. The digest and the shape of the whole are combined from
+// each piece's, kept with a service's fragments while they are unchanged.
 class Assembler {
  public:
-  // Adds the range `r` of `buffer`, owned by `owner`. `buffer` must outlive finish().
-  void add(const std::string& buffer, Range r, const Service* owner) {
+  // Adds the range `r` of `buffer`, owned by `owner`, whose sums are kept in `sums`.
+  // `buffer` must outlive finish().
+  void add(const std::string& buffer, Range r, const Service* owner, PieceSums* sums) {
     if (!r.empty()) {
-      pieces_.push_back({&buffer, r, owner});
+      pieces_.push_back({&buffer, r, owner, sums});
     }
   }
   // Keeps `text` itself, for text built on the fly.
   void addOwned(std::string&& text) {
     if (!text.empty()) {
       const std::string& kept = owned_.emplace_back(std::move(text));
-      pieces_.push_back({&kept, Range{0, kept.size()}, nullptr});
+      pieces_.push_back({&kept, Range{0, kept.size()}, nullptr, nullptr});
     }
   }
 
-  void finish(std::string& out, std::vector<RenderedConfig::Span>& spans) {
+  void finish(RenderedConfig& out) {
     size_t total = 0;
     size_t owned = 0;
     for (const auto& p : pieces_) {
       total += p.range.end - p.range.begin;
       owned += p.owner != nullptr ? 1 : 0;
     }
-    out.clear();
-    out.reserve(total);
-    spans.reserve(owned);
+    out.config.clear();
+    out.config.reserve(total);
+    out.spans.reserve(owned);
+    std::string shas, shapes;
+    shas.reserve(pieces_.size() * sizeof(common::Sha256));
+    shapes.reserve(pieces_.size() * sizeof(uint64_t));
     for (const auto& p : pieces_) {
-      const size_t begin = out.size();
-      out.append(*p.text, p.range.begin, p.range.end - p.range.begin);
+      const size_t begin = out.config.size();
+      out.config.append(*p.text, p.range.begin, p.range.end - p.range.begin);
       if (p.owner != nullptr) {
-        spans.push_back({p.owner->app_id, p.owner->port_index, begin, out.size()});
+        out.spans.push_back({p.owner->app_id, p.owner->port_index, begin, out.config.size()});
       }
+      const PieceSum& sum = sumOf(p);
+      shas.append(reinterpret_cast<const char*>(sum.sha.data()), sum.sha.size());
+      shapes.append(reinterpret_cast<const char*>(&sum.shape), sizeof sum.shape);
     }
+    out.config_digest = common::sha256Hex(shas);
+    out.shape = std::to_string(std::hash<std::string_view>{}(shapes)) + ":" +
+                std::to_string(pieces_.size());
   }
 
  private:
@@ -644,12 +666,125 @@ class Assembler {
     const std::string* text;
     Range range;
     const Service* owner;
+    PieceSums* sums;
   };
+  static PieceSum sum(std::string_view text) { return {common::sha256(text), shapeHash(text)}; }
+  const PieceSum& sumOf(const Piece& p) {
+    const std::string_view text(p.text->data() + p.range.begin, p.range.end - p.range.begin);
+    if (p.sums == nullptr) {
+      return scratch_ = sum(text);
+    }
+    auto [it, added] = p.sums->try_emplace({p.text, p.range.begin});
+    if (added) {
+      it->second = sum(text);
+    }
+    return it->second;
+  }
   std::vector<Piece> pieces_;
   std::deque<std::string> owned_;
+  PieceSum scratch_;
+};
+
+// One service's rendering: its own buffers and the ranges of them it filled, or why
+// it could not be rendered.
+struct RenderedService {
+  Sections sec;
+  Fragments f;
+  std::string error;  // not empty: the service is left out (quarantined)
+  PieceSums sums;     // filled by the assemblies that use the fragments
 };
 
 }  // namespace
+
+struct RenderCache::Impl {
+  // A service and its rendering. The key's view is the entry's own app id.
+  struct Entry {
+    ServiceRef service;  // what was rendered: the vhost views of `out` point into it
+    ServiceRef seen;     // the last service found equal to it (held: its address is the test)
+    RenderedService out;
+    bool used = false;
+  };
+  struct KeyHash {
+    size_t operator()(const std::pair<std::string_view, int>& k) const {
+      return std::hash<std::string_view>{}(k.first) * 31 + static_cast<size_t>(k.second);
+    }
+  };
+  using Key = std::pair<std::string_view, int>;
+
+  const TemplateSet* templates = nullptr;
+  RenderOptions options;
+  OverrideCache overrides;
+  Scratch scratch;
+  std::unordered_map<Key, std::unique_ptr<Entry>, KeyHash> entries;
+  std::deque<Entry> extra;  // a key seen twice in one render: rendered, not kept
+  size_t rendered = 0, reused = 0;
+
+  void begin(const TemplateSet& t, const RenderOptions& o) {
+    if (templates != &t || !(options == o)) {
+      entries.clear();
+      overrides = OverrideCache();
+      templates = &t;
+      options = o;
+    }
+    if (overrides.size() > 4096) {
+      overrides = OverrideCache();  // bounded: only compiled label templates
+    }
+    extra.clear();
+    rendered = reused = 0;
+  }
+
+  void render(Entry& e) {
+    e.out = RenderedService();
+    ServiceRenderer r(*e.service, *templates, options, overrides, scratch, e.out.sec);
+    auto f = r.run();
+    if (f) {
+      e.out.f = std::move(*f);
+    } else {
+      e.out.error = f.error().message;
+    }
+    ++rendered;
+  }
+
+  RenderedService& get(const ServiceRef& s) {
+    auto it = entries.find(Key{s->app_id, s->port_index});
+    if (it != entries.end() && it->second->used) {
+      render(extra.emplace_back(Entry{s, s, {}, true}));
+      return extra.back().out;
+    }
+    if (it != entries.end() && (it->second->seen.get() == s.get() || *it->second->seen == *s)) {
+      it->second->seen = s;
+      it->second->used = true;
+      ++reused;
+      return it->second->out;
+    }
+    if (it != entries.end()) {
+      entries.erase(it);  // its key views the old service
+    }
+    auto e = std::make_unique<Entry>(Entry{s, s, {}, true});
+    render(*e);
+    const Key key{e->service->app_id, e->service->port_index};
+    return entries.emplace(key, std::move(e)).first->second->out;
+  }
+
+  void sweep() {
+    for (auto it = entries.begin(); it != entries.end();) {
+      if (!it->second->used) {
+        it = entries.erase(it);
+        continue;
+      }
+      it->second->used = false;
+      ++it;
+    }
+  }
+};
+
+RenderCache::RenderCache() : impl_(std::make_unique<Impl>()) {}
+RenderCache::~RenderCache() = default;
+RenderCache::RenderCache(RenderCache&&) noexcept = default;
+RenderCache& RenderCache::operator=(RenderCache&&) noexcept = default;
+size_t RenderCache::size() const { return impl_->entries.size(); }
+size_t RenderCache::rendered() const { return impl_->rendered; }
+size_t RenderCache::reused() const { return impl_->reused; }
 
 namespace {
 
@@ -657,8 +792,9 @@ namespace {
 // templates and the fragments in section order, each step a method.
 class ConfigAssembly {
  public:
-  ConfigAssembly(const ServiceModel& model, const TemplateSet& templates, const RenderOptions& opts)
-      : model_(model), templates_(templates), opts_(opts) {}
+  ConfigAssembly(const ServiceModel& model, const TemplateSet& templates, const RenderOptions& opts,
+                 RenderCache::Impl& cache)
+      : model_(model), templates_(templates), opts_(opts), cache_(cache) {}
 
   Result<RenderedConfig> run() {
     renderServices();
@@ -670,20 +806,22 @@ class ConfigAssembly {
       }
     }
     for (const auto& e : entries_) {
-      a_.add(sections_.frontend, e.f.frontend, e.service);
+      a_.add(e.sec->frontend, e.f->frontend, e.service, e.sums);
     }
     for (const auto& e : entries_) {
-      a_.add(sections_.backend, e.f.backend, e.service);
+      a_.add(e.sec->backend, e.f->backend, e.service, e.sums);
     }
     domainMap();
-    a_.finish(result_.config, result_.spans);
+    a_.finish(result_);
     return std::move(result_);
   }
 
  private:
   struct Entry {
     const Service* service;
-    Fragments f;
+    const Sections* sec;
+    const Fragments* f;
+    PieceSums* sums;
   };
   struct VhostGroup {
     std::vector<std::pair<const Entry*, Range>> rules;
@@ -695,25 +833,26 @@ class ConfigAssembly {
   // Each service's fragments; a service whose templates fail is quarantined.
   void renderServices() {
     entries_.reserve(model_.services.size());
-    for (const auto& s : model_.services) {
-      ServiceRenderer r(s, templates_, opts_, cache_, scratch_, sections_);
-      auto f = r.run();
-      if (!f) {
-        result_.quarantined.push_back({s.app_id, s.port_index, f.error().message});
+    cache_.begin(templates_, opts_);
+    for (const ServiceRef& s : model_.services) {
+      RenderedService& r = cache_.get(s);
+      if (!r.error.empty()) {
+        result_.quarantined.push_back({s->app_id, s->port_index, r.error});
         continue;
       }
-      entries_.push_back({&s, std::move(*f)});
+      entries_.push_back({s.get(), &r.sec, &r.f, &r.sums});
     }
+    cache_.sweep();
     // Vhost rules sorted by weight, descending; ties keep (app id, port) order.
     for (const auto& e : entries_) {
-      if (!e.f.http_acl.empty() || !e.f.https_acl.empty()) {
+      if (!e.f->http_acl.empty() || !e.f->https_acl.empty()) {
         by_weight_.push_back(&e);
       }
-      http_map_ = http_map_ || e.f.uses_http_map;
-      https_map_ = https_map_ || e.f.uses_https_map;
+      http_map_ = http_map_ || e.f->uses_http_map;
+      https_map_ = https_map_ || e.f->uses_https_map;
     }
     std::stable_sort(by_weight_.begin(), by_weight_.end(),
-                     [](const Entry* x, const Entry* y) { return x->f.weight > y->f.weight; });
+                     [](const Entry* x, const Entry* y) { return x->f->weight > y->f->weight; });
   }
 
   // Vars hold views: the strings they show are members.
@@ -768,7 +907,7 @@ class ConfigAssembly {
     }
     a_.addOwned(std::move(*with_mlb));
     for (const auto& e : entries_) {
-      a_.add(sections_.userlist, e.f.userlist, e.service);
+      a_.add(e.sec->userlist, e.f->userlist, e.service, e.sums);
     }
     return Status::ok();
   }
@@ -781,7 +920,7 @@ class ConfigAssembly {
       return st;
     }
     for (const Entry* e : by_weight_) {
-      a_.add(sections_.http_acl, e->f.http_acl, e->service);
+      a_.add(e->sec->http_acl, e->f->http_acl, e->service, e->sums);
     }
     return http_map_ ? global("MAP_HTTP_FRONTEND_ACL", g_) : Status::ok();
   }
@@ -794,14 +933,14 @@ class ConfigAssembly {
     std::set<std::string> apps_with_appid;
     bool appid_map = false;
     for (const auto& e : entries_) {
-      if (!e.f.http_mode || !apps_with_appid.insert(e.service->app_id).second) {
+      if (!e.f->http_mode || !apps_with_appid.insert(e.service->app_id).second) {
         continue;
       }
       if (opts_.haproxy_map) {
         appid_map = true;
         result_.app_map += e.service->app_id + " " + e.service->backend + "\n";
       } else {
-        a_.add(sections_.appid_acl, e.f.appid_acl, e.service);
+        a_.add(e.sec->appid_acl, e.f->appid_acl, e.service, e.sums);
       }
     }
     return appid_map ? global("MAP_HTTP_FRONTEND_APPID_ACL", g_) : Status::ok();
@@ -818,8 +957,8 @@ class ConfigAssembly {
       return st;
     }
     for (const Entry* e : by_weight_) {
-      for (const auto& [vh, rules] : e->f.https_acl) {
-        a_.add(sections_.https_acl, rules, e->service);
+      for (const auto& [vh, rules] : e->f->https_acl) {
+        a_.add(e->sec->https_acl, rules, e->service, e->sums);
       }
     }
     return https_map_ ? global("MAP_HTTPS_FRONTEND_ACL", g_) : Status::ok();
@@ -834,10 +973,10 @@ class ConfigAssembly {
       }
     };
     for (const Entry* e : by_weight_) {
-      for (const auto& [vh, rules] : e->f.https_acl) {
+      for (const auto& [vh, rules] : e->f->https_acl) {
         VhostGroup& vg = groups[std::string(vh)];
         vg.rules.emplace_back(e, rules);
-        vg.map = vg.map || e->f.uses_https_map;
+        vg.map = vg.map || e->f->uses_https_map;
         addOnce(vg.certs, e->service->ssl_cert);
         addOnce(vg.bind_options, e->service->bind_options);
       }
@@ -888,7 +1027,7 @@ class ConfigAssembly {
     }
     a_.addOwned(std::move(text));
     for (const auto& [e, rules] : vg.rules) {
-      a_.add(sections_.https_acl, rules, e->service);
+      a_.add(e->sec->https_acl, rules, e->service, e->sums);
     }
     return vg.map ? global("MAP_HTTPS_FRONTEND_ACL", g_) : Status::ok();
   }
@@ -900,7 +1039,7 @@ class ConfigAssembly {
     }
     std::set<std::pair<std::string, std::string>> seen;
     for (const auto& e : entries_) {
-      for (const auto& entry : e.f.domain_map) {
+      for (const auto& entry : e.f->domain_map) {
         if (seen.insert(entry).second) {
           result_.domain_map += entry.first + " " + entry.second + "\n";
         }
@@ -911,10 +1050,8 @@ class ConfigAssembly {
   const ServiceModel& model_;
   const TemplateSet& templates_;
   const RenderOptions& opts_;
+  RenderCache::Impl& cache_;
   RenderedConfig result_;
-  OverrideCache cache_;
-  Scratch scratch_;
-  Sections sections_;
   std::vector<Entry> entries_;
   std::vector<const Entry*> by_weight_;
   bool http_map_ = false;
@@ -927,8 +1064,14 @@ class ConfigAssembly {
 }  // namespace
 
 Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet& templates,
+                                    const RenderOptions& opts, RenderCache& cache) {
+  return ConfigAssembly(model, templates, opts, cache.impl()).run();
+}
+
+Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet& templates,
                                     const RenderOptions& opts) {
-  return ConfigAssembly(model, templates, opts).run();
+  RenderCache cache;
+  return renderConfig(model, templates, opts, cache);
 }
 
 const RenderedConfig::Span* RenderedConfig::spanAtLine(int line) const {

@@ -1,6 +1,7 @@
 #pragma once
 // Pure: routing model + templates -> haproxy.cfg text (and map files).
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,32 @@ struct RenderOptions {
   // /dev/log); "stdout", "stderr" or a syslog socket path replaces them (the image:
   // stdout, the container's output).
   std::string haproxy_log;
+
+  bool operator==(const RenderOptions&) const = default;
+};
+
+// Each service's rendered fragments, kept from one render to the next: a service
+// that is the same (the same shared Service, or an equal one) as at the last render
+// is not rendered again, so a render costs the services that changed plus joining
+// the pieces. Entries of services absent from a render are dropped at its end. The
+// cache is bound to one TemplateSet and RenderOptions: given others, it starts over.
+// Not thread-safe; one per renderer.
+class RenderCache {
+ public:
+  RenderCache();
+  ~RenderCache();
+  RenderCache(RenderCache&&) noexcept;
+  RenderCache& operator=(RenderCache&&) noexcept;
+  size_t size() const;
+  // Services rendered, and services reused, by the last render.
+  size_t rendered() const;
+  size_t reused() const;
+
+  struct Impl;
+  Impl& impl() { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
 };
 
 struct RenderedConfig {
@@ -44,6 +71,13 @@ struct RenderedConfig {
     size_t end = 0;
   };
   std::vector<Span> spans;
+  // SHA-256 (hex) over the SHA-256 of each piece of `config` in order: a fragment keeps
+  // its digest while it is unchanged, so the digest of a new configuration costs the
+  // pieces that changed. Names the bundle (bundleVersion).
+  std::string config_digest;
+  // The configuration's shape (config_shape.h), combined from each piece's: equal
+  // shapes, equally valid.
+  std::string shape;
 
   // The span holding line `line` (1-based) of `config`, or null (a global line).
   const Span* spanAtLine(int line) const;
@@ -54,5 +88,8 @@ struct RenderedConfig {
 // left out (listed in `quarantined`); an Error only when a global template fails.
 common::Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet& templates,
                                             const RenderOptions& options);
+// The same bytes, reusing and refreshing `cache`'s fragments.
+common::Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet& templates,
+                                            const RenderOptions& options, RenderCache& cache);
 
 }  // namespace mlb::controller

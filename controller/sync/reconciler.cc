@@ -24,13 +24,13 @@ std::chrono::milliseconds since(const common::Clock& clock, common::Clock::TimeP
 
 size_t countServers(const ServiceModel& m) {
   size_t n = 0;
-  for (const auto& s : m.services) {
+  for (const Service& s : m.services) {
     n += s.servers.size();
   }
   return n;
 }
 
-void sortServices(std::vector<Service>& services) {
+void sortServices(std::vector<ServiceRef>& services) {
   std::sort(services.begin(), services.end(), [](const Service& a, const Service& b) {
     if (a.app_id != b.app_id) {
       return a.app_id < b.app_id;
@@ -43,59 +43,6 @@ void sortServices(std::vector<Service>& services) {
 }
 
 }  // namespace
-
-std::string configShape(const std::string& config) {
-  std::string out;
-  out.reserve(config.size() / 2);
-  // The distinct masked server lines of the current block: server order and count
-  // do not change whether HAProxy accepts a backend.
-  std::set<std::string> block;
-  auto flush = [&] {
-    for (const auto& l : block) {
-      out.append(l);
-      out.push_back('\n');
-    }
-    block.clear();
-  };
-  size_t pos = 0;
-  while (pos < config.size()) {
-    size_t end = config.find('\n', pos);
-    if (end == std::string::npos) {
-      end = config.size();
-    }
-    std::string_view line(config.data() + pos, end - pos);
-    pos = end + 1;
-    size_t first = line.find_first_not_of(' ');
-    if (first == std::string_view::npos || line.substr(first, 7) != "server ") {
-      flush();
-      out.append(line);
-      out.push_back('\n');
-      continue;
-    }
-    // server <name> <addr:port> ... id <n> ... cookie <c>: mask the per-server values.
-    std::string masked(line.substr(0, first));
-    size_t i = first;
-    int token = 0;
-    bool mask_next = false;
-    while (i < line.size()) {
-      size_t j = line.find(' ', i);
-      if (j == std::string_view::npos) {
-        j = line.size();
-      }
-      std::string_view tok = line.substr(i, j - i);
-      bool mask = token == 1 || token == 2 || mask_next;
-      mask_next = tok == "id" || tok == "cookie";
-      masked.append(mask ? std::string_view("*") : tok);
-      masked.push_back(' ');
-      ++token;
-      i = j + 1;
-    }
-    block.insert(std::move(masked));
-  }
-  flush();
-  // Compared in memory only, never stored: a fast hash is enough.
-  return std::to_string(std::hash<std::string_view>{}(out)) + ":" + std::to_string(out.size());
-}
 
 const char* faultName(PassReport::Fault f) {
   using F = PassReport::Fault;
@@ -189,7 +136,6 @@ struct Reconciler::Pass {
   ServiceModel model;
   std::map<Key, QuarantineEntry> quarantine;
   std::set<Key> substituted;
-  std::unordered_map<std::string, bool> health_now;
   RenderedConfig rendered;
   Bundle bundle;
 
@@ -199,7 +145,7 @@ struct Reconciler::Pass {
 
   void removeApp(const std::string& app_id) {
     auto& v = model.services;
-    for (const auto& s : v) {
+    for (const Service& s : v) {
       const Key key{s.app_id, s.port_index};
       if (s.app_id == app_id && !substituted.count(key)) {
         current_servers[key] = s.servers;
@@ -208,6 +154,21 @@ struct Reconciler::Pass {
     v.erase(
         std::remove_if(v.begin(), v.end(), [&](const Service& s) { return s.app_id == app_id; }),
         v.end());
+  }
+  // Removes one service (a fragment that failed to render; its servers are kept, as
+  // removeApp keeps them).
+  void removeService(const Key& key) {
+    auto& v = model.services;
+    auto it = std::find_if(v.begin(), v.end(), [&](const ServiceRef& s) {
+      return s->app_id == key.first && s->port_index == key.second;
+    });
+    if (it == v.end()) {
+      return;
+    }
+    if (!substituted.count(key)) {
+      current_servers[key] = (*it)->servers;
+    }
+    v.erase(it);
   }
   // Removes the app and any last good fragment put back for it.
   void dropApp(const std::string& app_id) {
@@ -222,16 +183,20 @@ struct Reconciler::Pass {
     });
   }
   // Serves `svc` (a last good fragment) in place of the quarantined entry `entry`.
-  void putBack(const Service& svc, const Key& entry) {
-    const Key key{svc.app_id, svc.port_index};
+  void putBack(const ServiceRef& svc, const Key& entry) {
+    const Key key{svc->app_id, svc->port_index};
     if (substituted.count(key) || present(key)) {
       return;
     }
-    model.services.push_back(svc);
     // Its last good definition (labels, templates) with the app's current tasks: a
     // label change is a new app version that replaces every task.
-    if (auto cur = current_servers.find(key); cur != current_servers.end()) {
-      model.services.back().servers = cur->second;
+    if (auto cur = current_servers.find(key);
+        cur != current_servers.end() && cur->second != svc->servers) {
+      Service with_current = *svc;
+      with_current.servers = cur->second;
+      model.services.emplace_back(std::move(with_current));
+    } else {
+      model.services.push_back(svc);
     }
     substituted.insert(key);
     quarantine[entry].kept_last_good = true;
@@ -323,7 +288,7 @@ Reconciler::ValidationResult Reconciler::validate(const RenderedConfig& rendered
                      ", signal " + std::to_string(r->term_signal) + ")";
     return v;
   }
-  Attribution a = attributeAlerts(r->output, rendered.config, rendered.spans);
+  Attribution a = attributeAlerts(r->output, bundle.config, rendered.spans);
   v.offending_apps = std::move(a.apps);
   v.global_error = std::move(a.unattributed);
   if (v.offending_apps.empty() && v.global_error.empty()) {
@@ -426,41 +391,11 @@ bool Reconciler::fetch(const std::set<std::string>& hints, PassReport& report) {
   return true;
 }
 
-std::unordered_map<std::string, bool> Reconciler::trackHealth(const ParsedApps& parsed) const {
-  // Unknown health keeps the last known value.
-  std::unordered_map<std::string, bool> health_now;
-  health_now.reserve(last_health_.size() + 16);
-  for (const auto& app : parsed.apps) {
-    if (app.health_checks.empty()) {
-      continue;
-    }
-    for (const auto& t : app.tasks) {
-      if (t.health_results == 0) {
-        if (auto it = last_health_.find(t.id); it != last_health_.end()) {
-          health_now[t.id] = it->second;
-        }
-      } else {
-        health_now[t.id] = t.any_alive;
-      }
-    }
-  }
-  return health_now;
-}
-
 bool Reconciler::evaluateGuards(const ParsedApps& parsed, const ServiceModel& model,
                                 PassReport& report) {
   // Guards against a Marathon that answers wrongly (empty list after a failover,
   // a partial answer, lost health results).
-  size_t checked_tasks = 0, lost_tasks = 0;
-  for (const auto& app : parsed.apps) {
-    if (app.health_checks.empty()) {
-      continue;
-    }
-    for (const auto& t : app.tasks) {
-      ++checked_tasks;
-      lost_tasks += t.health_results == 0 && last_health_.count(t.id) ? 1 : 0;
-    }
-  }
+  const size_t checked_tasks = health_.checkedTasks(), lost_tasks = health_.lostTasks();
   using Guard = PassReport::Guard;
   Guard guard = Guard::None;
   const size_t servers_now = countServers(model);
@@ -534,9 +469,9 @@ void Reconciler::recordLabelChanges(const ParsedApps& parsed) {
     }
     BeforeChange& keep = before_change_[a.id];
     keep.seq = publish_seq_ + 1;  // the first publish that can carry the change
-    for (const auto& [key, svc] : last_good_) {
+    for (const auto& [key, good] : last_good_) {
       if (key.first == a.id) {
-        keep.services.push_back(svc);
+        keep.services.push_back(good.svc);
       }
     }
   }
@@ -675,9 +610,9 @@ void Reconciler::quarantineForReloader(Pass& pass, const std::string& app_id,
 }
 
 void Reconciler::substituteLastGood(Pass& pass, const std::pair<std::string, int>& key) {
-  for (const auto& [k, svc] : last_good_) {
+  for (const auto& [k, good] : last_good_) {
     if (k.first == key.first && (key.second < 0 || k.second == key.second)) {
-      pass.putBack(svc, key);
+      pass.putBack(good.svc, key);
     }
   }
 }
@@ -689,7 +624,7 @@ bool Reconciler::checkReloaderVerdict(Pass& pass, const std::string& version) {
   if (rejected == reloader_status_.rejected.end()) {
     return false;
   }
-  Attribution a = attributeAlerts(rejected->second, pass.rendered.config, pass.rendered.spans);
+  Attribution a = attributeAlerts(rejected->second, pass.bundle.config, pass.rendered.spans);
   if (a.apps.empty()) {
     return false;
   }
@@ -711,7 +646,7 @@ bool Reconciler::checkReloaderVerdict(Pass& pass, const std::string& version) {
 bool Reconciler::renderValid(Pass& pass) {
   PassReport& report = pass.report;
   for (int round = 0; round < 8; ++round) {
-    auto r = renderConfig(pass.model, templates_, options_.render);
+    auto r = renderConfig(pass.model, templates_, options_.render, render_cache_);
     if (!r) {
       report.fault = PassReport::Fault::Render;
       report.detail = r.error().message;
@@ -720,26 +655,31 @@ bool Reconciler::renderValid(Pass& pass) {
     pass.rendered = std::move(*r);
     bool requeue = false;
     for (const auto& q : pass.rendered.quarantined) {
-      const bool was_substitute = pass.substituted.count({q.app_id, q.port_index}) > 0;
-      pass.quarantine[{q.app_id, q.port_index}] = {
-          q.app_id, q.port_index, QuarantineEntry::Source::Template, q.reason, false};
+      // Out of the model (the renderer left it out, the rest of the pass must too),
+      // and its last good fragment in its place, unless that is what failed.
+      const Pass::Key key{q.app_id, q.port_index};
+      const bool was_substitute = pass.substituted.count(key) > 0;
+      pass.quarantine[key] = {q.app_id, q.port_index, QuarantineEntry::Source::Template, q.reason,
+                              false};
+      pass.removeService(key);
       if (!was_substitute) {
-        substituteLastGood(pass, {q.app_id, q.port_index});
-        requeue = true;
+        substituteLastGood(pass, key);
       }
+      requeue = true;
     }
     if (requeue) {
       sortServices(pass.model.services);
       continue;
     }
-    pass.bundle = Bundle{pass.rendered.config, pass.rendered.domain_map, pass.rendered.app_map};
+    pass.bundle = Bundle{std::move(pass.rendered.config), std::move(pass.rendered.domain_map),
+                         std::move(pass.rendered.app_map), pass.rendered.config_digest};
     if (!reloader_status_.rejected.empty() &&
         checkReloaderVerdict(pass, bundleVersion(pass.bundle))) {
       continue;
     }
     // Fast path: when only server lines differ from the last configuration HAProxy
     // accepted (a scale, a task replaced, a health flip), the new one is valid too.
-    const std::string shape = configShape(pass.bundle.config);
+    const std::string& shape = pass.rendered.shape;
     if (!last_valid_shape_.empty() && shape == last_valid_shape_) {
       report.validation_skipped = true;
       return true;
@@ -792,28 +732,66 @@ bool Reconciler::renderValid(Pass& pass) {
   return false;
 }
 
-void Reconciler::diffApps(const ServiceModel& model, PassReport& report,
-                          std::map<std::string, std::string>& digest) const {
-  for (const auto& s : model.services) {
-    std::string& d = digest[s.app_id];
-    d += s.backend;
-    for (const auto& srv : s.servers) {
-      d.append("|").append(srv.ip).append(":").append(std::to_string(srv.port));
-      d.append(srv.draining ? "d" : "");
+namespace {
+
+// Whether a service routes as before: the same backend and servers (addresses and
+// draining). A shared Service is the same without looking.
+bool routesAsBefore(const Service& a, const Service& b) {
+  if (&a == &b) {
+    return true;
+  }
+  if (a.backend != b.backend || a.servers.size() != b.servers.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.servers.size(); ++i) {
+    const Server& x = a.servers[i];
+    const Server& y = b.servers[i];
+    if (x.ip != y.ip || x.port != y.port || x.draining != y.draining) {
+      return false;
     }
   }
-  for (const auto& [app, d] : digest) {
-    auto it = prev_app_digest_.find(app);
-    if (it == prev_app_digest_.end()) {
-      report.added_apps.push_back(app);
-    } else if (it->second != d) {
-      ++report.changed_apps;
-    }
+  return true;
+}
+
+// The end of the run of services of the app at `from`.
+size_t appEnd(const std::vector<ServiceRef>& v, size_t from) {
+  size_t end = from;
+  while (end < v.size() && v[end]->app_id == v[from]->app_id) {
+    ++end;
   }
-  for (const auto& [app, d] : prev_app_digest_) {
-    if (!digest.count(app)) {
-      report.removed_apps.push_back(app);
+  return end;
+}
+
+}  // namespace
+
+// The apps added, removed and changed since the last published model: both are
+// sorted by app id, so one walk over the two compares them app by app.
+void Reconciler::diffApps(const ServiceModel& model, PassReport& report) const {
+  const std::vector<ServiceRef>& now = model.services;
+  const std::vector<ServiceRef>& before = prev_services_;
+  size_t i = 0, j = 0;
+  while (i < now.size() || j < before.size()) {
+    const int order = i == now.size()      ? 1
+                      : j == before.size() ? -1
+                                           : now[i]->app_id.compare(before[j]->app_id);
+    if (order < 0) {
+      report.added_apps.push_back(now[i]->app_id);
+      i = appEnd(now, i);
+      continue;
     }
+    if (order > 0) {
+      report.removed_apps.push_back(before[j]->app_id);
+      j = appEnd(before, j);
+      continue;
+    }
+    const size_t i_end = appEnd(now, i), j_end = appEnd(before, j);
+    bool same = i_end - i == j_end - j;
+    for (size_t k = 0; same && i + k < i_end; ++k) {
+      same = routesAsBefore(*now[i + k], *before[j + k]);
+    }
+    report.changed_apps += same ? 0 : 1;
+    i = i_end;
+    j = j_end;
   }
 }
 
@@ -847,7 +825,7 @@ namespace {
 // (the reloader adds them so, and starts them so at a reload), sorted.
 nlohmann::json unprovenServers(const ServiceModel& model) {
   std::vector<std::string> ids;
-  for (const auto& s : model.services) {
+  for (const Service& s : model.services) {
     for (const auto& srv : s.servers) {
       if (srv.unproven) {
         ids.push_back(s.backend + "/" + srv.name);
@@ -895,12 +873,24 @@ bool Reconciler::publishBundle(Pass& pass) {
   return true;
 }
 
-void Reconciler::remember(Pass& pass, std::map<std::string, std::string> digest) {
+// Whether the service is quarantined in this pass and not a last good fragment put back.
+bool Reconciler::isQuarantinedNow(const Pass& pass,
+                                  const std::set<std::pair<std::string, int>>& quarantined,
+                                  const Service& s) {
+  if (quarantined.empty()) {
+    return false;
+  }
+  const std::pair<std::string, int> key{s.app_id, s.port_index};
+  return !pass.substituted.count(key) &&
+         (quarantined.count({s.app_id, -1}) || quarantined.count(key));
+}
+
+void Reconciler::remember(Pass& pass) {
   PassReport& report = pass.report;
   have_prev_ = true;
   prev_apps_ = report.apps;
   prev_servers_ = report.servers;
-  prev_app_digest_ = std::move(digest);
+  prev_services_ = pass.model.services;
   if (report.outcome == PassReport::Outcome::Published || !version_seq_.count(report.version)) {
     version_seq_[report.version] = ++publish_seq_;
     if (version_seq_.size() > 64) {
@@ -918,32 +908,30 @@ void Reconciler::remember(Pass& pass, std::map<std::string, std::string> digest)
   for (const auto& q : report.quarantined) {
     quarantined_keys.insert({q.app_id, q.port_index});
   }
-  // Updated in place (most keys stay from pass to pass): the model is not used after
-  // this, its services are moved in. Then the keys no longer served are swept.
-  using Key = std::pair<std::string, int>;
-  std::vector<const Key*> kept;
-  for (auto& s : pass.model.services) {
-    Key key{s.app_id, s.port_index};
-    if (!pass.substituted.count(key) &&
-        (quarantined_keys.count({s.app_id, -1}) || quarantined_keys.count(key))) {
+  // Updated in place (most keys stay from pass to pass, most services are the same
+  // shared Service): each key served is stamped, then the others are swept.
+  ++last_good_stamp_;
+  for (const ServiceRef& s : pass.model.services) {
+    const std::pair<std::string_view, int> view{s->app_id, s->port_index};
+    auto it = last_good_.lower_bound(view);
+    const bool found = it != last_good_.end() && !KeyLess()(view, it->first);
+    if (isQuarantinedNow(pass, quarantined_keys, *s)) {
       // Quarantined and still served: keep its last good fragment, not this one.
-      if (auto it = last_good_.find(key); it != last_good_.end()) {
-        kept.push_back(&it->first);
+      if (found) {
+        it->second.stamp = last_good_stamp_;
       }
       continue;
     }
-    kept.push_back(&last_good_.insert_or_assign(std::move(key), std::move(s)).first->first);
-  }
-  std::sort(kept.begin(), kept.end(), [](const Key* a, const Key* b) { return *a < *b; });
-  kept.erase(std::unique(kept.begin(), kept.end()), kept.end());
-  size_t k = 0;
-  for (auto it = last_good_.begin(); it != last_good_.end();) {
-    if (k < kept.size() && kept[k] == &it->first) {
-      ++k;
-      ++it;
-    } else {
-      it = last_good_.erase(it);
+    if (!found) {
+      it = last_good_.emplace_hint(it, std::pair<std::string, int>{s->app_id, s->port_index},
+                                   LastGood{s, 0});
+    } else if (it->second.svc.get() != s.get()) {
+      it->second.svc = s;
     }
+    it->second.stamp = last_good_stamp_;
+  }
+  for (auto it = last_good_.begin(); it != last_good_.end();) {
+    it = it->second.stamp == last_good_stamp_ ? std::next(it) : last_good_.erase(it);
   }
   // Remember the apps HAProxy rejected, with their labels, for the next pass.
   std::map<std::string, Offender> offenders;
@@ -955,7 +943,6 @@ void Reconciler::remember(Pass& pass, std::map<std::string, std::string> digest)
     }
   }
   haproxy_offenders_ = std::move(offenders);
-  last_health_ = std::move(pass.health_now);
 }
 
 bool Reconciler::lastResultStands() const {
@@ -1013,13 +1000,11 @@ PassReport Reconciler::reconcile(const std::set<std::string>& hints) {
   auto t1 = options_.clock->now();
   const ParsedApps& parsed = *cache_;
   absorbReloaderVerdicts(report);
-  Pass pass{report, parsed, {}, {}, {}, trackHealth(parsed), {}, {}, {}};
+  health_.update(parsed);
+  Pass pass{report, parsed, {}, {}, {}, {}, {}, {}};
   BuildOptions build = options_.build;
   build.memo = &memo_;
-  build.unknown_health = [&pass](const std::string& id) -> std::optional<bool> {
-    auto it = pass.health_now.find(id);
-    return it == pass.health_now.end() ? std::nullopt : std::optional<bool>(it->second);
-  };
+  build.unknown_health = [this](const std::string& id) { return health_.known(id); };
   pass.model = buildServices(parsed.apps, build);
   report.apps = parsed.apps.size();
   report.skipped_tasks = pass.model.skipped_tasks;
@@ -1038,12 +1023,11 @@ PassReport Reconciler::reconcile(const std::set<std::string>& hints) {
   }
   report.services = pass.model.services.size();
   report.servers = countServers(pass.model);
-  std::map<std::string, std::string> digest;
-  diffApps(pass.model, report, digest);
+  diffApps(pass.model, report);
   if (!publishBundle(pass)) {
     return report;
   }
-  remember(pass, std::move(digest));
+  remember(pass);
   return report;
 }
 

@@ -21,8 +21,10 @@
 #include "controller/model/service_builder.h"
 #include "controller/publish/bundle_publisher.h"
 #include "controller/render/config_renderer.h"
+#include "controller/render/config_shape.h"
 #include "controller/render/template_set.h"
 #include "controller/sync/alert_attribution.h"
+#include "controller/sync/health_book.h"
 #include "controller/sync/reloader_status.h"
 
 namespace mlb::controller {
@@ -150,6 +152,8 @@ class Reconciler {
   // Builds of unchanged apps are reused (MarathonApp::revision: a new value for
   // every app of a full answer and for every app patched in by an event).
   BuildMemo memo_;
+  // Fragments of unchanged services are not rendered again.
+  RenderCache render_cache_;
   uint64_t next_revision_ = 1;
   // The SHA-256 of the last body of each app fetched alone since the last full fetch.
   std::unordered_map<std::string, std::string> hinted_bodies_;
@@ -160,17 +164,15 @@ class Reconciler {
   std::map<std::string, std::string> last_clean_rejected_;
   struct Pass;
   bool fetch(const std::set<std::string>& hints, PassReport& report);
-  std::unordered_map<std::string, bool> trackHealth(const ParsedApps& parsed) const;
   bool evaluateGuards(const ParsedApps& parsed, const ServiceModel& model, PassReport& report);
   void planQuarantine(const ParsedApps& parsed, Pass& pass);
   bool renderValid(Pass& pass);
   bool checkReloaderVerdict(Pass& pass, const std::string& version);
   void substituteLastGood(Pass& pass, const std::pair<std::string, int>& key);
   void quarantineForReloader(Pass& pass, const std::string& app_id, const std::string& reason);
-  void diffApps(const ServiceModel& model, PassReport& report,
-                std::map<std::string, std::string>& digest) const;
+  void diffApps(const ServiceModel& model, PassReport& report) const;
   bool publishBundle(Pass& pass);
-  void remember(Pass& pass, std::map<std::string, std::string> digest);
+  void remember(Pass& pass);
   void absorbReloaderVerdicts(PassReport& report);
   void forgetAppliedChanges();
   void recordLabelChanges(const ParsedApps& parsed);
@@ -188,11 +190,28 @@ class Reconciler {
   // What the published bundle was built from.
   size_t prev_apps_ = 0, prev_servers_ = 0;
   bool have_prev_ = false;
-  std::map<std::string, std::string> prev_app_digest_;
+  std::vector<ServiceRef> prev_services_;  // the published model's, sorted by app id
   // Last good services per (app id, port index): served while that port is quarantined.
-  std::map<std::pair<std::string, int>, Service> last_good_;
-  // Last known health of each task (for "unknown health is not unhealthy").
-  std::unordered_map<std::string, bool> last_health_;
+  struct KeyLess {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      const int c = std::string_view(a.first).compare(std::string_view(b.first));
+      return c < 0 || (c == 0 && a.second < b.second);
+    }
+  };
+  struct LastGood {
+    ServiceRef svc;
+    uint64_t stamp = 0;  // the last remember() that served or kept it
+  };
+  std::map<std::pair<std::string, int>, LastGood, KeyLess> last_good_;
+  uint64_t last_good_stamp_ = 0;
+  static bool isQuarantinedNow(const Pass& pass,
+                               const std::set<std::pair<std::string, int>>& quarantined,
+                               const Service& s);
+  // Last known health of each task (for "unknown health is not unhealthy"): the
+  // value seen in the last answer that carried one.
+  HealthBook health_;
   // Guard confirmation.
   // Shape (configShape) of the last configuration haproxy -c accepted.
   std::string last_valid_shape_;
@@ -247,7 +266,7 @@ class Reconciler {
   std::vector<uint64_t> labelDigests(const ParsedApps& parsed);
   struct BeforeChange {
     uint64_t seq = 0;  // the publish that carried the change
-    std::vector<Service> services;
+    std::vector<ServiceRef> services;
   };
   std::map<std::string, BeforeChange> before_change_;
   // Unattributable rejections in a row, and the hold they impose.
@@ -255,11 +274,6 @@ class Reconciler {
   std::optional<common::Clock::TimePoint> hold_until_;
   std::string hold_reason_;
 };
-
-// A hash of `config` with the per-server values of `server` lines (name, address,
-// id, cookie) masked and runs of identical masked lines collapsed: two configs with
-// the same shape differ only in which servers exist, so they are equally valid.
-std::string configShape(const std::string& config);
 
 // A digest of an app's labels (stable within a process).
 uint64_t labelsDigest(const MarathonApp& app);

@@ -160,6 +160,32 @@ TEST_F(ReconcilerTest, TheManifestNamesTheServersNoMarathonCheckSaysAlive) {
   EXPECT_EQ(manifest["unproven"], nlohmann::json::array({"h_10001/10_0_0_2_31001"}));
 }
 
+TEST_F(ReconcilerTest, ATemplateLabelThatFailsToRenderCostsOnlyItsApp) {
+  // Before: the failing service stayed in the model, each round found it again, and
+  // the pass failed ("still invalid") for every app, with or without a last good one.
+  const std::string bad =
+      R"(,"HAPROXY_0_BACKEND_HEAD":"\nbackend {backend}\n  balance {nosuchkey}\n")";
+  api_.body = apps({app("/a", 10001, {31000}), app("/b", 10002, {31001}, bad)});
+  auto r = make();
+  auto first = r.reconcileOnce();
+  ASSERT_EQ(first.outcome, PassReport::Outcome::Published) << first.detail;
+  ASSERT_EQ(first.quarantined.size(), 1u);
+  EXPECT_EQ(first.quarantined[0].source, QuarantineEntry::Source::Template);
+  EXPECT_FALSE(first.quarantined[0].kept_last_good);
+  EXPECT_NE(cfg().find("backend a_10001"), std::string::npos);
+  EXPECT_EQ(cfg().find("backend b_10002"), std::string::npos);
+  // Fixed, then broken again with a new task: its last good fragment serves the new task.
+  api_.body = apps({app("/a", 10001, {31000}), app("/b", 10002, {31001})});
+  ASSERT_EQ(r.reconcileOnce().outcome, PassReport::Outcome::Published);
+  api_.body = apps({app("/a", 10001, {31000, 31005}), app("/b", 10002, {31009}, bad)});
+  auto third = r.reconcileOnce();
+  ASSERT_EQ(third.outcome, PassReport::Outcome::Published) << third.detail;
+  ASSERT_EQ(third.quarantined.size(), 1u);
+  EXPECT_TRUE(third.quarantined[0].kept_last_good);
+  EXPECT_NE(cfg().find("10.0.0.2:31005"), std::string::npos);  // /a's change is live
+  EXPECT_NE(cfg().find("10.0.0.1:31009"), std::string::npos);  // /b: last good, current task
+}
+
 TEST_F(ReconcilerTest, MarathonErrorAndGarbagePublishNothing) {
   api_.body = apps({app("/a", 10001, {31000})});
   auto r = make();

@@ -1,0 +1,44 @@
+#pragma once
+// The health Marathon last reported for each task, kept across passes: a task whose
+// health results are missing from an answer (Marathon lost them, e.g. after a leader
+// failover) keeps the last value seen. Only the apps whose revision changed since the
+// last update are read again, so an event costs its app, not the cluster.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "controller/model/marathon_app.h"
+
+namespace mlb::controller {
+
+class HealthBook {
+ public:
+  // Brings the book up to `parsed`: apps with a new revision (or none) are read
+  // again, the tasks of apps that are gone are forgotten.
+  void update(const ParsedApps& parsed);
+  // The task's health: its results in the last answer, or the last value seen.
+  std::optional<bool> known(const std::string& task_id) const;
+  // Tasks of apps with Marathon health checks, and those among them that have no
+  // results although a value was seen before (for the health guard).
+  size_t checkedTasks() const { return checked_; }
+  size_t lostTasks() const { return lost_; }
+  size_t size() const { return tasks_.size(); }
+
+ private:
+  struct AppHealth {
+    uint64_t revision = 0;
+    uint64_t epoch = 0;
+    std::vector<std::string> tasks;  // the app's checked tasks at `revision`
+    size_t checked = 0, lost = 0;
+  };
+  void read(const MarathonApp& app, AppHealth& entry);
+
+  std::unordered_map<std::string, AppHealth> apps_;
+  std::unordered_map<std::string, bool> tasks_;
+  size_t checked_ = 0, lost_ = 0;
+  uint64_t epoch_ = 0;
+};
+
+}  // namespace mlb::controller
