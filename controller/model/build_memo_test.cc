@@ -116,6 +116,41 @@ TEST(BuildMemo, AMemoizedBuildEqualsAFreshOneThroughRandomChurn) {
   EXPECT_GT(memo.size(), apps.size() / 2);
 }
 
+TEST(BuildMemo, ABlueGreenGroupIsMergedAgainOnlyWhenOneOfItsAppsChanged) {
+  std::vector<MarathonApp> apps = fixture("bluegreen.json");
+  std::vector<MarathonApp> more = fixture("fixture100.json");
+  apps.insert(apps.end(), more.begin(), more.end());
+  uint64_t revision = 1;
+  for (auto& a : apps) {
+    a.revision = revision++;
+  }
+  BuildOptions o;
+  o.groups = {"*"};
+  BuildMemo memo;
+  BuildOptions with_memo = o;
+  with_memo.memo = &memo;
+  ASSERT_EQ(describe(buildServices(apps, with_memo)), describe(buildServices(apps, o)));
+  std::string group;
+  for (const auto& a : apps) {
+    if (auto g = a.labels.find("HAPROXY_DEPLOYMENT_GROUP"); g != a.labels.end()) {
+      group = "/" + g->second;
+    }
+  }
+  ASSERT_FALSE(group.empty());
+  ASSERT_TRUE(memo.contains(group));  // the merged app's build is kept like any app's
+  const size_t hits = memo.hits();
+  buildServices(apps, with_memo);
+  EXPECT_EQ(memo.hits() - hits, memo.size());  // nothing changed: every build reused
+  std::mt19937 rng(11);
+  for (int step = 0; step < 200; ++step) {
+    MarathonApp& app = apps[step % 4 == 0 ? rng() % 2 : rng() % apps.size()];  // often blue/green
+    mutate(app, rng, step);
+    app.revision = revision++;
+    ASSERT_EQ(describe(buildServices(apps, with_memo)), describe(buildServices(apps, o)))
+        << "step " << step;
+  }
+}
+
 TEST(BuildMemo, ChangedOptionsForgetEveryBuild) {
   std::vector<MarathonApp> apps = fixture("fixture100.json");
   for (auto& a : apps) {

@@ -318,93 +318,146 @@ struct PreparedApp {
   const MarathonApp& app() const { return merged ? *merged : *original; }
 };
 
+// The group name of an app's HAPROXY_DEPLOYMENT_GROUP ("" when it has none), or
+// nullopt when the label is not a group name. marathon-lb adds a '/' to a group
+// without one: "/app" and "app" are one group.
+std::optional<std::string> deploymentGroup(const MarathonApp& app) {
+  auto g = app.labels.find("HAPROXY_DEPLOYMENT_GROUP");
+  if (g == app.labels.end() || g->second.empty()) {
+    return std::string();
+  }
+  std::string group = g->second;
+  if (group.front() == '/') {
+    group.erase(0, 1);
+  }
+  if (group.empty() || !isSafeValue(group) || group.find_first_of(" /#") != std::string::npos) {
+    return std::nullopt;
+  }
+  return group;
+}
+
+// Merges `cur`, the next app of `group`, into `prev` (the group so far).
+void mergeInto(PreparedApp& prev, const MarathonApp& cur, const std::string& group,
+               std::vector<Quarantined>& quarantined) {
+  auto startedAt = [](const MarathonApp& a) {
+    auto l = a.labels.find("HAPROXY_DEPLOYMENT_STARTED_AT");
+    return l == a.labels.end() ? std::string() : l->second;
+  };
+  const MarathonApp* old_app = &prev.app();
+  const MarathonApp* new_app = &cur;
+  if (!(startedAt(prev.app()) < startedAt(cur))) {
+    std::swap(old_app, new_app);
+  }
+  if (new_app->labels.count("HAPROXY_DEPLOYMENT_NEW_INSTANCES") &&
+      old_app->last_scaling_at > new_app->last_scaling_at) {
+    std::swap(old_app, new_app);
+  }
+  auto target_label = new_app->labels.find("HAPROXY_DEPLOYMENT_TARGET_INSTANCES");
+  std::optional<int> target;
+  if (target_label != new_app->labels.end()) {
+    target = parseInt(target_label->second, 0, 1000000);
+  }
+  MarathonApp merged = *old_app;
+  const MarathonApp newer = *new_app;
+  merged.id = "/" + group;
+  std::set<std::string> draining = prev.draining_tasks;
+  if (!target) {
+    quarantined.push_back({"/" + group, -1,
+                           "label HAPROXY_DEPLOYMENT_TARGET_INSTANCES: missing or not an "
+                           "integer on the new app of the deployment group"});
+  } else {
+    std::vector<const MarathonTask*> old_tasks;
+    for (const auto& t : merged.tasks) {
+      old_tasks.push_back(&t);
+    }
+    std::sort(old_tasks.begin(), old_tasks.end(),
+              [](const MarathonTask* a, const MarathonTask* b) { return a->id < b->id; });
+    int healthy_new = 0;
+    if (!cur.health_checks.empty()) {
+      for (const auto& t : newer.tasks) {
+        if (t.health_results > 0 && t.any_alive) {
+          ++healthy_new;
+        }
+      }
+    } else {
+      healthy_new = newer.instances;
+    }
+    // In 64 bits: Marathon's instance counts go up to 2^31 - 1 each, and their
+    // sum overflows int.
+    const int64_t drainable =
+        std::max<int64_t>(0, int64_t{healthy_new} + int64_t{merged.instances} - int64_t{*target});
+    const int64_t n = std::min<int64_t>(
+        {static_cast<int64_t>(old_tasks.size()), int64_t{healthy_new}, drainable});
+    for (int64_t i = 0; i < n; ++i) {
+      draining.insert(old_tasks[static_cast<size_t>(i)]->id);
+    }
+  }
+  merged.tasks.insert(merged.tasks.end(), newer.tasks.begin(), newer.tasks.end());
+  prev.merged = std::make_shared<MarathonApp>(std::move(merged));
+  prev.draining_tasks = std::move(draining);
+}
+
+// One deployment group, merged from its apps (in the answer's order).
+BuildMemo::MergedGroup mergeGroup(const std::string& group,
+                                  const std::vector<const MarathonApp*>& members) {
+  BuildMemo::MergedGroup out;
+  PreparedApp p{members.front(), std::make_shared<MarathonApp>(*members.front()), {}};
+  p.merged->id = "/" + group;
+  for (size_t i = 1; i < members.size(); ++i) {
+    mergeInto(p, *members[i], group, out.quarantined);
+  }
+  out.merged = std::move(p.merged);
+  out.draining_tasks = std::move(p.draining_tasks);
+  return out;
+}
+
 // Blue/green (HAPROXY_DEPLOYMENT_GROUP): apps of one group merge into one app named
 // /<group> with the older app's definition and both task sets; some old tasks drain.
+// With a memo, a group whose apps have the same revisions as at the last build is
+// not merged again (the same merged app, so its build is reused too).
 std::vector<PreparedApp> mergeDeploymentGroups(const std::vector<MarathonApp>& apps,
-                                               std::vector<Quarantined>& quarantined) {
+                                               std::vector<Quarantined>& quarantined,
+                                               BuildMemo* memo) {
   std::vector<PreparedApp> out;
-  std::map<std::string, size_t> by_group;
+  std::map<std::string, size_t> by_group;  // group -> index in `groups`
+  std::vector<std::pair<size_t, std::vector<const MarathonApp*>>> groups;  // out index, apps
   for (const auto& app : apps) {
-    auto g = app.labels.find("HAPROXY_DEPLOYMENT_GROUP");
-    if (g == app.labels.end() || g->second.empty()) {
-      out.push_back({&app, nullptr, {}});
-      continue;
-    }
-    // marathon-lb adds a '/' to a group without one: "/app" and "app" are one group.
-    std::string group = g->second;
-    if (group.front() == '/') {
-      group.erase(0, 1);
-    }
-    if (group.empty() || !isSafeValue(group) || group.find_first_of(" /#") != std::string::npos) {
+    const std::optional<std::string> group = deploymentGroup(app);
+    if (!group) {
       quarantined.push_back({app.id, -1, "label HAPROXY_DEPLOYMENT_GROUP: not a group name"});
       continue;
     }
-    auto it = by_group.find(group);
-    if (it == by_group.end()) {
-      PreparedApp p{&app, std::make_shared<MarathonApp>(app), {}};
-      p.merged->id = "/" + group;
-      by_group[group] = out.size();
-      out.push_back(std::move(p));
+    if (group->empty()) {
+      out.push_back({&app, nullptr, {}});
       continue;
     }
-    PreparedApp& prev = out[it->second];
-    const MarathonApp& cur = app;
-    auto startedAt = [](const MarathonApp& a) {
-      auto l = a.labels.find("HAPROXY_DEPLOYMENT_STARTED_AT");
-      return l == a.labels.end() ? std::string() : l->second;
-    };
-    const MarathonApp* old_app = &prev.app();
-    const MarathonApp* new_app = &cur;
-    if (!(startedAt(prev.app()) < startedAt(cur))) {
-      std::swap(old_app, new_app);
+    auto [it, added] = by_group.try_emplace(*group, groups.size());
+    if (added) {
+      groups.push_back({out.size(), {}});
+      out.push_back({&app, nullptr, {}});
     }
-    if (new_app->labels.count("HAPROXY_DEPLOYMENT_NEW_INSTANCES") &&
-        old_app->last_scaling_at > new_app->last_scaling_at) {
-      std::swap(old_app, new_app);
+    groups[it->second].second.push_back(&app);
+  }
+  for (const auto& [group, index] : by_group) {
+    const auto& [at, members] = groups[index];
+    std::string signature;
+    for (const MarathonApp* m : members) {
+      signature.append(m->id).append(1, '\0').append(std::to_string(m->revision)).append(1, ' ');
     }
-    auto target_label = new_app->labels.find("HAPROXY_DEPLOYMENT_TARGET_INSTANCES");
-    std::optional<int> target;
-    if (target_label != new_app->labels.end()) {
-      target = parseInt(target_label->second, 0, 1000000);
+    const bool memoizable =
+        memo != nullptr && std::all_of(members.begin(), members.end(),
+                                       [](const MarathonApp* m) { return m->revision != 0; });
+    const BuildMemo::MergedGroup* merged = memoizable ? memo->findGroup(group, signature) : nullptr;
+    BuildMemo::MergedGroup fresh;
+    if (merged == nullptr) {
+      fresh = mergeGroup(group, members);
+      // A merged app is a new app: a revision of its own when memoized, none otherwise.
+      fresh.merged->revision = memoizable ? memo->freshRevision() : 0;
+      merged = memoizable ? memo->storeGroup(group, signature, std::move(fresh)) : &fresh;
     }
-    MarathonApp merged = *old_app;
-    const MarathonApp newer = *new_app;
-    merged.id = "/" + group;
-    std::set<std::string> draining = prev.draining_tasks;
-    if (!target) {
-      quarantined.push_back({"/" + group, -1,
-                             "label HAPROXY_DEPLOYMENT_TARGET_INSTANCES: missing or not an "
-                             "integer on the new app of the deployment group"});
-    } else {
-      std::vector<const MarathonTask*> old_tasks;
-      for (const auto& t : merged.tasks) {
-        old_tasks.push_back(&t);
-      }
-      std::sort(old_tasks.begin(), old_tasks.end(),
-                [](const MarathonTask* a, const MarathonTask* b) { return a->id < b->id; });
-      int healthy_new = 0;
-      if (!cur.health_checks.empty()) {
-        for (const auto& t : newer.tasks) {
-          if (t.health_results > 0 && t.any_alive) {
-            ++healthy_new;
-          }
-        }
-      } else {
-        healthy_new = newer.instances;
-      }
-      // In 64 bits: Marathon's instance counts go up to 2^31 - 1 each, and their
-      // sum overflows int.
-      const int64_t drainable =
-          std::max<int64_t>(0, int64_t{healthy_new} + int64_t{merged.instances} - int64_t{*target});
-      const int64_t n = std::min<int64_t>(
-          {static_cast<int64_t>(old_tasks.size()), int64_t{healthy_new}, drainable});
-      for (int64_t i = 0; i < n; ++i) {
-        draining.insert(old_tasks[static_cast<size_t>(i)]->id);
-      }
-    }
-    merged.tasks.insert(merged.tasks.end(), newer.tasks.begin(), newer.tasks.end());
-    prev.merged = std::make_shared<MarathonApp>(std::move(merged));
-    prev.draining_tasks = std::move(draining);
+    out[at].merged = merged->merged;
+    out[at].draining_tasks = merged->draining_tasks;
+    quarantined.insert(quarantined.end(), merged->quarantined.begin(), merged->quarantined.end());
   }
   return out;
 }
@@ -720,14 +773,15 @@ void buildAppCached(const PreparedApp& prepared, NetMode mode,
   };
   BuildMemo* memo = options.memo;
   const MarathonApp& app = prepared.app();
-  if (memo == nullptr || prepared.merged || app.revision == 0) {
+  if (memo == nullptr || app.revision == 0) {
     AppBuild b;
     buildApp(prepared, mode, ports, options, b);
     append(b);
     return;
   }
-  BuildMemo::Key key{app.revision, static_cast<int>(mode), ports, unknownHealthKey(app, options)};
-  if (const AppBuild* hit = memo->find(app.id, key)) {
+  std::string unknown_health = unknownHealthKey(app, options);
+  if (const AppBuild* hit =
+          memo->find(app.id, app.revision, static_cast<int>(mode), ports, unknown_health)) {
     append(*hit);  // stored: memoizable, and the same revision has the same hosts
     return;
   }
@@ -735,14 +789,24 @@ void buildAppCached(const PreparedApp& prepared, NetMode mode,
   buildApp(prepared, mode, ports, options, b);
   append(b);
   if (memoizable(app)) {
-    memo->store(app.id, std::move(key), std::move(b));
+    memo->store(
+        app.id,
+        BuildMemo::Key{app.revision, static_cast<int>(mode), ports, std::move(unknown_health)},
+        std::move(b));
   }
 }
 }  // namespace
 
-const AppBuild* BuildMemo::find(const std::string& app_id, const Key& key) {
+const AppBuild* BuildMemo::find(const std::string& app_id, uint64_t revision, int mode,
+                                const std::vector<std::optional<int>>& ports,
+                                const std::string& unknown_health) {
   auto it = entries_.find(app_id);
-  if (it == entries_.end() || !(it->second.key == key)) {
+  if (it == entries_.end()) {
+    return nullptr;
+  }
+  const Key& key = it->second.key;
+  if (key.revision != revision || key.mode != mode || key.ports != ports ||
+      key.unknown_health != unknown_health) {
     return nullptr;
   }
   it->second.used = true;
@@ -757,8 +821,26 @@ void BuildMemo::store(const std::string& app_id, Key key, AppBuild build) {
 void BuildMemo::useOptions(const std::string& fingerprint) {
   if (fingerprint != options_) {
     entries_.clear();
+    groups_.clear();
     options_ = fingerprint;
   }
+}
+
+const BuildMemo::MergedGroup* BuildMemo::findGroup(const std::string& group,
+                                                   const std::string& signature) {
+  auto it = groups_.find(group);
+  if (it == groups_.end() || it->second.signature != signature) {
+    return nullptr;
+  }
+  it->second.used = true;
+  return &it->second.merged;
+}
+
+const BuildMemo::MergedGroup* BuildMemo::storeGroup(const std::string& group, std::string signature,
+                                                    MergedGroup merged) {
+  auto& e = groups_[group];
+  e = GroupEntry{std::move(signature), std::move(merged), true};
+  return &e.merged;
 }
 
 void BuildMemo::sweep() {
@@ -770,11 +852,22 @@ void BuildMemo::sweep() {
     it->second.used = false;
     ++it;
   }
+  for (auto it = groups_.begin(); it != groups_.end();) {
+    if (!it->second.used) {
+      it = groups_.erase(it);
+      continue;
+    }
+    it->second.used = false;
+    ++it;
+  }
 }
 
 ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOptions& options) {
   ServiceModel model;
-  std::vector<PreparedApp> apps = mergeDeploymentGroups(input, model.quarantined);
+  if (options.memo != nullptr) {
+    options.memo->useOptions(optionsFingerprint(options));
+  }
+  std::vector<PreparedApp> apps = mergeDeploymentGroups(input, model.quarantined, options.memo);
   std::stable_sort(apps.begin(), apps.end(), [](const PreparedApp& a, const PreparedApp& b) {
     return a.app().id < b.app().id;
   });
@@ -796,9 +889,6 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
     }
   }
 
-  if (options.memo != nullptr) {
-    options.memo->useOptions(optionsFingerprint(options));
-  }
   size_t port_count = 0;
   for (const auto& p : app_ports) {
     port_count += p.size();

@@ -1,7 +1,9 @@
 #pragma once
 // Pure: Marathon apps + marathon-lb's options -> the validated routing model.
 #include <functional>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -55,7 +57,9 @@ class BuildMemo {
     bool operator==(const Key&) const = default;
   };
   // The build stored for `app_id` under `key`, or null.
-  const AppBuild* find(const std::string& app_id, const Key& key);
+  const AppBuild* find(const std::string& app_id, uint64_t revision, int mode,
+                       const std::vector<std::optional<int>>& ports,
+                       const std::string& unknown_health);
   void store(const std::string& app_id, Key key, AppBuild build);
   // Forgets the apps neither found nor stored since the previous sweep.
   void sweep();
@@ -66,7 +70,27 @@ class BuildMemo {
   bool contains(const std::string& app_id) const { return entries_.count(app_id) > 0; }
   size_t hits() const { return hits_; }
 
+  // A blue/green deployment group merged into one app (service_builder.cc), stored
+  // under the ids and revisions of its apps.
+  struct MergedGroup {
+    std::shared_ptr<MarathonApp> merged;
+    std::set<std::string> draining_tasks;
+    std::vector<Quarantined> quarantined;
+  };
+  const MergedGroup* findGroup(const std::string& group, const std::string& signature);
+  const MergedGroup* storeGroup(const std::string& group, std::string signature,
+                                MergedGroup merged);
+  // A revision no parsed app has, for a merged app.
+  uint64_t freshRevision() { return next_revision_++; }
+
  private:
+  struct GroupEntry {
+    std::string signature;
+    MergedGroup merged;
+    bool used = false;
+  };
+  std::unordered_map<std::string, GroupEntry> groups_;
+  uint64_t next_revision_ = uint64_t{1} << 62;
   size_t hits_ = 0;
   std::string options_;
   struct Entry {

@@ -31,7 +31,7 @@ size_t countServers(const ServiceModel& m) {
 }
 
 void sortServices(std::vector<ServiceRef>& services) {
-  std::sort(services.begin(), services.end(), [](const Service& a, const Service& b) {
+  auto less = [](const Service& a, const Service& b) {
     if (a.app_id != b.app_id) {
       return a.app_id < b.app_id;
     }
@@ -39,7 +39,10 @@ void sortServices(std::vector<ServiceRef>& services) {
       return a.service_port < b.service_port;
     }
     return a.port_index < b.port_index;
-  });
+  };
+  if (!std::is_sorted(services.begin(), services.end(), less)) {  // the usual case: sorted
+    std::sort(services.begin(), services.end(), less);
+  }
 }
 
 }  // namespace
@@ -433,15 +436,16 @@ bool Reconciler::evaluateGuards(const ParsedApps& parsed, const ServiceModel& mo
 
 // The digest of each app's labels, in parsed.apps' order: recomputed only for apps
 // whose revision changed since it was last computed.
-std::vector<uint64_t> Reconciler::labelDigests(const ParsedApps& parsed) {
+std::vector<uint64_t> Reconciler::labelDigests(const ParsedApps& parsed,
+                                               const std::vector<const uint64_t*>& prior) {
   std::vector<uint64_t> out;
   out.reserve(parsed.apps.size());
-  for (const auto& a : parsed.apps) {
+  for (size_t i = 0; i < parsed.apps.size(); ++i) {
+    const MarathonApp& a = parsed.apps[i];
     auto rev = labels_rev_.find(a.id);
-    auto known = labels_digest_->find(a.id);
     if (a.revision != 0 && rev != labels_rev_.end() && rev->second == a.revision &&
-        known != labels_digest_->end()) {
-      out.push_back(known->second);
+        prior[i] != nullptr) {
+      out.push_back(*prior[i]);
       continue;
     }
     out.push_back(labelsDigest(a));
@@ -450,15 +454,31 @@ std::vector<uint64_t> Reconciler::labelDigests(const ParsedApps& parsed) {
   return out;
 }
 
+// Each app's digest in the last pass's labels map (null: a new app), in parsed.apps'
+// order: both are sorted by id, so one walk finds them all.
+std::vector<const uint64_t*> Reconciler::priorLabelDigests(const ParsedApps& parsed) const {
+  std::vector<const uint64_t*> out(parsed.apps.size(), nullptr);
+  auto it = labels_digest_->begin();
+  for (size_t i = 0; i < parsed.apps.size(); ++i) {
+    const std::string& id = parsed.apps[i].id;
+    while (it != labels_digest_->end() && it->first < id) {
+      ++it;
+    }
+    if (it != labels_digest_->end() && it->first == id) {
+      out[i] = &it->second;
+    }
+  }
+  return out;
+}
+
 void Reconciler::recordLabelChanges(const ParsedApps& parsed) {
-  const std::vector<uint64_t> digests = labelDigests(parsed);
-  const auto& old = *labels_digest_;
-  bool changed = old.size() != parsed.apps.size();
+  const std::vector<const uint64_t*> prior = priorLabelDigests(parsed);
+  const std::vector<uint64_t> digests = labelDigests(parsed, prior);
+  bool changed = labels_digest_->size() != parsed.apps.size();
   for (size_t i = 0; i < parsed.apps.size(); ++i) {
     const MarathonApp& a = parsed.apps[i];
-    auto prev = old.find(a.id);
-    changed = changed || prev == old.end() || prev->second != digests[i];
-    if (prev == old.end() || prev->second == digests[i]) {
+    changed = changed || prior[i] == nullptr || *prior[i] != digests[i];
+    if (prior[i] == nullptr || *prior[i] == digests[i]) {
       continue;  // new (nothing good to keep) or unchanged
     }
     if (auto held = before_change_.find(a.id); held != before_change_.end()) {

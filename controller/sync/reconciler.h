@@ -263,7 +263,9 @@ class Reconciler {
   std::shared_ptr<const std::map<std::string, uint64_t>> labels_digest_ =
       std::make_shared<const std::map<std::string, uint64_t>>();
   std::unordered_map<std::string, uint64_t> labels_rev_;
-  std::vector<uint64_t> labelDigests(const ParsedApps& parsed);
+  std::vector<uint64_t> labelDigests(const ParsedApps& parsed,
+                                     const std::vector<const uint64_t*>& prior);
+  std::vector<const uint64_t*> priorLabelDigests(const ParsedApps& parsed) const;
   struct BeforeChange {
     uint64_t seq = 0;  // the publish that carried the change
     std::vector<ServiceRef> services;
