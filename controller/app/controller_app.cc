@@ -163,6 +163,12 @@ struct Metrics {
                       .Help("Bundles published (current swapped).")
                       .Register(r)
                       .Add({})),
+        validations(BuildCounter()
+                        .Name("mlb_controller_validations_total")
+                        .Help("Bundles published, by whether haproxy -c checked them "
+                              "(result=run) or their shape was one HAProxy had accepted "
+                              "(result=skipped: only servers changed).")
+                        .Register(r)),
         event_to_publish(
             BuildHistogram()
                 .Name("mlb_controller_event_to_publish_seconds")
@@ -225,6 +231,7 @@ struct Metrics {
   prometheus::Family<prometheus::Counter>& app_warnings;
   prometheus::Family<prometheus::Counter>& skipped_tasks;
   prometheus::Counter& publishes;
+  prometheus::Family<prometheus::Counter>& validations;
   prometheus::Histogram& event_to_publish;
   prometheus::Gauge& last_publish;
   prometheus::Gauge& last_success;
@@ -511,6 +518,9 @@ class PassReporter {
 
   void recordPublished(const PassReport& r, std::chrono::nanoseconds latency, double secs) {
     m_.publishes.Increment();
+    if (r.validation_skipped || r.validate_time.count() > 0) {
+      m_.validations.Add({{"result", r.validation_skipped ? "skipped" : "run"}}).Increment();
+    }
     m_.last_publish.Set(nowSeconds());
     m_.event_to_publish.Observe(std::chrono::duration<double>(latency).count());
     m_.ready.Set(1);

@@ -32,7 +32,8 @@ std::string maskedShape(std::string_view config) {
       out.push_back('\n');
       continue;
     }
-    // server <name> <addr:port> ... id <n> ... cookie <c>: mask the per-server values.
+    // server <name> <addr:port> ... id <n> ... cookie <c> ... port <p>: mask the
+    // per-server values.
     std::string masked(line.substr(0, first));
     size_t i = first;
     int token = 0;
@@ -44,7 +45,8 @@ std::string maskedShape(std::string_view config) {
       }
       std::string_view tok = line.substr(i, j - i);
       bool mask = token == 1 || token == 2 || mask_next;
-      mask_next = tok == "id" || tok == "cookie";
+      // Per-server values: the id, the cookie, the check port (a task's host port).
+      mask_next = tok == "id" || tok == "cookie" || tok == "port";
       masked.append(mask ? std::string_view("*") : tok);
       masked.push_back(' ');
       ++token;

@@ -1,6 +1,6 @@
 #pragma once
 // The shape of a configuration: its text with the per-server values of `server` lines
-// (name, address, id, cookie) masked and the distinct masked lines of each run of
+// (name, address, id, cookie, check port) masked and the distinct masked lines of each run of
 // server lines kept once, in order. Two configurations of the same shape differ only in
 // which servers exist, so HAProxy accepts both or neither. Pure.
 #include <cstdint>

@@ -376,6 +376,13 @@ TEST(ConfigShape, ServerChangesKeepTheShapeOtherChangesDoNot) {
       "  server a 1.1.1.1:1 id 1 check\n";
   EXPECT_EQ(configShape(mixed1), configShape(mixed2));
   EXPECT_NE(configShape(a), configShape(mixed1));
+  // A check on another port of the task (HAPROXY_0_BACKEND_HEALTHCHECK_PORT_INDEX):
+  // each server's own port, a per-server value like its address.
+  EXPECT_EQ(configShape("backend x\n  server a 1.1.1.1:1 id 1 check port 31001\n"),
+            configShape("backend x\n  server b 1.1.1.2:7 id 2 check port 31777\n"
+                        "  server a 1.1.1.1:1 id 1 check port 31001\n"));
+  EXPECT_NE(configShape("backend x\n  server a 1.1.1.1:1 id 1 check port 31001\n"),
+            configShape("backend x\n  server a 1.1.1.1:1 id 1 check 31001\n"));
 }
 
 TEST_F(ReconcilerTest, ScaleSkipsValidationAStructuralChangeDoesNot) {
