@@ -31,9 +31,39 @@ common::Status RuntimeExecutor::sendChecked(const std::vector<std::string>& comm
   return checkReplies(commands, expect, *replies);
 }
 
+// A server removed a moment ago and back now (its task restarted on the same port, a
+// health flip) is still in HAProxy, retiring: `add server` would be refused (its name
+// and id are taken) and the batch would end in a reload. It is brought back instead:
+// the plan's other commands for it (health enabled, ready or held DOWN) leave it as a
+// fresh add does, and it is no longer deleted. Its name is its address.
+void RuntimeExecutor::reviveRetiring(std::vector<std::string>& commands,
+                                     std::vector<RuntimePlan::Expect>& expect) {
+  static constexpr std::string_view kAdd = "add server ";
+  for (size_t i = 0; i < commands.size();) {
+    const std::string& cmd = commands[i];
+    const size_t slash = cmd.find('/', kAdd.size());
+    const size_t end = cmd.find(' ', kAdd.size());
+    if (cmd.rfind(kAdd, 0) != 0 || slash == std::string::npos || slash > end) {
+      ++i;
+      continue;
+    }
+    const std::pair<std::string, std::string> key{cmd.substr(kAdd.size(), slash - kAdd.size()),
+                                                  cmd.substr(slash + 1, end - slash - 1)};
+    if (draining_.erase(key) == 0) {
+      ++i;
+      continue;
+    }
+    commands.erase(commands.begin() + static_cast<std::ptrdiff_t>(i));
+    expect.erase(expect.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+}
+
 common::Status RuntimeExecutor::apply(const RuntimePlan& plan) {
   if (!plan.commands.empty()) {
-    if (auto st = sendChecked(plan.commands, plan.expect); !st) {
+    std::vector<std::string> commands = plan.commands;
+    std::vector<RuntimePlan::Expect> expect = plan.expect;
+    reviveRetiring(commands, expect);
+    if (auto st = sendChecked(commands, expect); !st) {
       return st;
     }
   }

@@ -78,6 +78,7 @@ class RuntimeExecutor {
   common::Clock::TimePoint next_drift_check_{};
 
   common::Status applyMap(const RuntimePlan::MapUpdate& map);
+  void reviveRetiring(std::vector<std::string>& commands, std::vector<RuntimePlan::Expect>& expect);
   common::Status sendChecked(const std::vector<std::string>& commands,
                              const std::vector<RuntimePlan::Expect>& expect);
   void deleteDrained(GovernResult& g);

@@ -190,6 +190,36 @@ TEST_F(RuntimeExecutorTest, AnIdleServerIsDeletedOnlyAfterItsGraceInMaint) {
             1);
 }
 
+TEST_F(RuntimeExecutorTest, AServerBackBeforeItsDeleteIsRevivedNotAddedAgain) {
+  // Health down then up, or a task restarted on its port, within the grace: HAProxy
+  // still holds the server (in MAINT), and `add server` would be refused (name and id
+  // taken; the churn bench's runtime phase reloaded ~7 times per 100 events).
+  socket_.state += stateLine("s1", 1001, 2, 0, 1) + stateLine("s2", 1002, 2, 0, 1);
+  RuntimePlan removal;
+  removal.removals = {{"be", "s2"}};
+  auto ex = executor();
+  ASSERT_TRUE(ex.apply(removal));
+  GovernResult g;
+  ex.govern("backend be\n  server s1 127.0.0.1:1001 id 1 check\n", g);  // into MAINT
+  RuntimePlan back;
+  back.commands = {"add server be/s2 127.0.0.1:1002 id 2 check", "enable health be/s2",
+                   "set server be/s2 state ready"};
+  back.expect = {RuntimePlan::Expect::Registered, RuntimePlan::Expect::Empty,
+                 RuntimePlan::Expect::Empty};
+  socket_.refuse = {back.commands[0]};  // as HAProxy answers: the name is taken
+  ASSERT_TRUE(ex.apply(back));
+  EXPECT_EQ(std::count(socket_.sent.begin(), socket_.sent.end(), back.commands[0]), 0);
+  EXPECT_EQ(std::count(socket_.sent.begin(), socket_.sent.end(), "set server be/s2 state ready"),
+            1);
+  clock_.advance(std::chrono::seconds(5));  // past the grace: it is served, not deleted
+  const std::string config =
+      "backend be\n  server s1 127.0.0.1:1001 id 1 check\n"
+      "  server s2 127.0.0.1:1002 id 2 check\n";
+  ex.govern(config, g);
+  EXPECT_EQ(std::count(socket_.sent.begin(), socket_.sent.end(), "del server be/s2"), 0);
+  EXPECT_EQ(g.deleted_servers, 0);
+}
+
 TEST_F(RuntimeExecutorTest, SessionsThatNeverEndDelayTheDeleteNoLongerThanTheDrainTimeout) {
   // 2.6.12's session count may never come back to 0: shut again at each tick, then
   // deleted once --drain-timeout is over (it was never deleted: maint every tick).
