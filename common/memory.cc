@@ -23,6 +23,8 @@ bool keepFreedMemory() {
   return mmap_ok && trim_ok;
 }
 
+void releaseFreedMemory() { malloc_trim(0); }
+
 namespace {
 // glibc's defaults (mallopt(3)), put back when the huge-page heap cannot be set up.
 void restoreAllocatorDefaults() {

@@ -12,6 +12,11 @@ namespace mlb::common {
 // stays at its high-water mark. Returns false when the allocator refused a setting.
 bool keepFreedMemory();
 
+// Gives the freed memory kept by keepFreedMemory() back to the kernel (malloc_trim):
+// after a pass that held a whole Marathon answer, so that the resident size is the
+// working set, not the peak of the last full fetch.
+void releaseFreedMemory();
+
 // For one-shot commands that read a large Marathon answer (`mlb render`): every block
 // from the main heap, the heap grown by `reserve` bytes at once (address space only)
 // and that range advised for transparent huge pages (this kernel's THP mode is

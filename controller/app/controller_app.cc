@@ -22,6 +22,7 @@
 #include "common/http/signal_endpoint.h"
 #include "common/http/status_server.h"
 #include "common/log.h"
+#include "common/memory.h"
 #include "common/net_resolver.h"
 #include "controller/marathon/sse_event_stream.h"
 #include "controller/render/render_flags.h"
@@ -722,6 +723,19 @@ bool certificatesUsable(const ControllerFlags& flags) {
   return true;
 }
 
+// A full fetch held a whole Marathon answer and built a new model: the memory it freed
+// goes back to the kernel, at most every 30 s (an event storm falls back to full
+// fetches; each trim costs the next pass its page faults).
+void releaseAfterFullFetch(const PassReport& r) {
+  static std::optional<common::Clock::TimePoint> last;
+  const auto now = common::systemClock().now();
+  if (r.fast_path || (last && now - *last < std::chrono::seconds(30))) {
+    return;
+  }
+  last = now;
+  common::releaseFreedMemory();
+}
+
 // The daemon: the pieces wired, then housekeeping until a stop signal.
 int runDaemon(const ControllerFlags& flags, const TemplateSet& templates, ReconcilerOptions ropts) {
   prometheus::Registry registry;
@@ -766,6 +780,7 @@ int runDaemon(const ControllerFlags& flags, const TemplateSet& templates, Reconc
         }
         PassReport report = reconciler.reconcileOnce(hints);
         hosts_file.save();
+        releaseAfterFullFetch(report);
         return report;
       },
       flags.loop, PassReporter(flags, m, board));
