@@ -216,7 +216,8 @@ Reconciler::Reconciler(MarathonApi& api, common::ProcessRunner* runner, BundlePu
       runner_(runner),
       publisher_(publisher),
       templates_(templates),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      guards_({options_.max_shrink, options_.confirm_resyncs}) {}
 
 void Reconciler::loadPrevious() {
   std::string manifest = publisher_.currentManifest();
@@ -232,9 +233,7 @@ void Reconciler::loadPrevious() {
     auto it = j.find(key);
     return it != j.end() && it->is_number_unsigned() ? it->get<size_t>() : 0;
   };
-  prev_apps_ = count("apps");
-  prev_servers_ = count("servers");
-  have_prev_ = true;
+  guards_.serving(count("apps"), count("servers"));
 }
 
 void Reconciler::noteReloaderStatus(ReloaderStatus status) { reloader_status_ = std::move(status); }
@@ -396,40 +395,15 @@ bool Reconciler::fetch(const std::set<std::string>& hints, PassReport& report) {
 
 bool Reconciler::evaluateGuards(const ParsedApps& parsed, const ServiceModel& model,
                                 PassReport& report) {
-  // Guards against a Marathon that answers wrongly (empty list after a failover,
-  // a partial answer, lost health results).
-  const size_t checked_tasks = health_.checkedTasks(), lost_tasks = health_.lostTasks();
-  using Guard = PassReport::Guard;
-  Guard guard = Guard::None;
   const size_t servers_now = countServers(model);
-  if (have_prev_ && prev_apps_ > 0 && parsed.apps.empty()) {
-    guard = Guard::Empty;
-  } else if (have_prev_ && prev_servers_ >= 4 &&
-             static_cast<double>(servers_now) <
-                 static_cast<double>(prev_servers_) * (1.0 - options_.max_shrink)) {
-    guard = Guard::Shrink;
-  } else if (checked_tasks >= 4 && lost_tasks * 2 > checked_tasks) {
-    guard = Guard::HealthUnknown;
-  }
-  if (guard == Guard::None) {
-    held_guard_ = Guard::None;
-    held_count_ = 0;
-    return true;
-  }
-  held_count_ = guard == held_guard_ ? held_count_ + 1 : 1;
-  held_guard_ = guard;
-  if (held_count_ >= options_.confirm_resyncs) {
-    held_guard_ = Guard::None;
-    held_count_ = 0;
+  auto verdict =
+      guards_.check({parsed.apps.size(), servers_now, health_.checkedTasks(), health_.lostTasks()});
+  if (verdict.guard == Guard::None) {
     return true;
   }
   report.outcome = PassReport::Outcome::Held;
-  report.guard = guard;
-  report.detail = std::string("answer held (") + guardName(guard) + ": " +
-                  std::to_string(parsed.apps.size()) + " apps, " + std::to_string(servers_now) +
-                  " servers, previously " + std::to_string(prev_apps_) + " apps, " +
-                  std::to_string(prev_servers_) + " servers); confirmation " +
-                  std::to_string(held_count_) + "/" + std::to_string(options_.confirm_resyncs);
+  report.guard = verdict.guard;
+  report.detail = std::move(verdict.detail);
   report.servers = servers_now;
   return false;
 }
@@ -907,9 +881,7 @@ bool Reconciler::isQuarantinedNow(const Pass& pass,
 
 void Reconciler::remember(Pass& pass) {
   PassReport& report = pass.report;
-  have_prev_ = true;
-  prev_apps_ = report.apps;
-  prev_servers_ = report.servers;
+  guards_.serving(report.apps, report.servers);
   prev_services_ = pass.model.services;
   if (report.outcome == PassReport::Outcome::Published || !version_seq_.count(report.version)) {
     version_seq_[report.version] = ++publish_seq_;

@@ -24,6 +24,7 @@
 #include "controller/render/config_shape.h"
 #include "controller/render/template_set.h"
 #include "controller/sync/alert_attribution.h"
+#include "controller/sync/answer_guards.h"
 #include "controller/sync/health_book.h"
 #include "controller/sync/reloader_status.h"
 
@@ -80,7 +81,7 @@ struct PassReport {
     Publish,
   };
   // Which guard held the answer back.
-  enum class Guard { None, Empty, Shrink, HealthUnknown };
+  using Guard = mlb::controller::Guard;
   Outcome outcome = Outcome::Failed;
   Fault fault = Fault::None;
   Guard guard = Guard::None;
@@ -188,8 +189,7 @@ class Reconciler {
   ReconcilerOptions options_;
 
   // What the published bundle was built from.
-  size_t prev_apps_ = 0, prev_servers_ = 0;
-  bool have_prev_ = false;
+  AnswerGuards guards_;
   std::vector<ServiceRef> prev_services_;  // the published model's, sorted by app id
   // Last good services per (app id, port index): served while that port is quarantined.
   struct KeyLess {
@@ -226,8 +226,6 @@ class Reconciler {
   std::map<std::string, Offender> haproxy_offenders_;
   static constexpr uint64_t kOffenderRecheckPasses = 30;
   uint64_t passes_ = 0;
-  PassReport::Guard held_guard_ = PassReport::Guard::None;
-  int held_count_ = 0;
 
   // The NACK loop. The reloader's latest answers, and the rejections already acted on.
   ReloaderStatus reloader_status_;
