@@ -930,10 +930,24 @@ class ConfigAssembly {
     if (auto st = global("HTTP_FRONTEND_APPID_HEAD", g_); !st) {
       return st;
     }
-    std::set<std::string> apps_with_appid;
+    // The first http service of each app. The model comes sorted by app id (then a
+    // service's app is new when it differs from the last one's); a set otherwise.
+    const bool sorted = std::is_sorted(
+        entries_.begin(), entries_.end(),
+        [](const Entry& x, const Entry& y) { return x.service->app_id < y.service->app_id; });
+    std::set<std::string_view> apps_with_appid;
+    std::string_view last_app;
+    bool any = false;
     bool appid_map = false;
     for (const auto& e : entries_) {
-      if (!e.f->http_mode || !apps_with_appid.insert(e.service->app_id).second) {
+      if (!e.f->http_mode) {
+        continue;
+      }
+      const std::string_view app = e.service->app_id;
+      const bool first = sorted ? !any || app != last_app : apps_with_appid.insert(app).second;
+      any = true;
+      last_app = app;
+      if (!first) {
         continue;
       }
       if (opts_.haproxy_map) {
