@@ -19,7 +19,8 @@ $CXX $FLAGS fuzz/http_chunked_fuzz.cc controller/marathon/http_chunked.cc \
 # The injection property: the whole pure pipeline (parse, build, render, audit).
 cmake -DSRC_DIR=templates -DOUT="$OUT/builtin_templates.cc" -P cmake/embed_templates.cmake
 $CXX $FLAGS $SIMD fuzz/render_injection_fuzz.cc controller/render/injection_check.cc \
-  controller/render/config_audit.cc controller/render/config_renderer.cc controller/render/mlb_globals.cc \
+  controller/render/config_audit.cc controller/render/config_renderer.cc controller/render/config_shape.cc \
+  controller/render/mlb_globals.cc \
   controller/render/template.cc controller/render/template_set.cc "$OUT/builtin_templates.cc" \
   controller/model/service_builder.cc controller/model/labels.cc controller/marathon/app_json.cc \
   common/hash.cc common/fs/file_system.cc common/fs/files.cc -lsimdjson -lcrypto \

@@ -668,7 +668,13 @@ class Assembler {
     const Service* owner;
     PieceSums* sums;
   };
-  static PieceSum sum(std::string_view text) { return {common::sha256(text), shapeHash(text)}; }
+  // The shape of a piece, and whether it ends its last line: a piece without a final
+  // line break (a label template without one) joins the next piece's first line, which
+  // the pieces' shapes alone would not show.
+  static PieceSum sum(std::string_view text) {
+    const bool ends_line = !text.empty() && text.back() == '\n';
+    return {common::sha256(text), shapeHash(text) * 31 + (ends_line ? 1 : 2)};
+  }
   const PieceSum& sumOf(const Piece& p) {
     const std::string_view text(p.text->data() + p.range.begin, p.range.end - p.range.begin);
     if (p.sums == nullptr) {

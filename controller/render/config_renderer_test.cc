@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "controller/render/config_shape.h"
 #include "controller/render/golden.h"
 
 namespace mlb::controller {
@@ -92,6 +93,28 @@ TEST(ConfigRendererTest, BadLabelTemplateQuarantinesOnlyThatApp) {
       << "nothing of the bad app may reach the config";
   EXPECT_NE(r->config.find("backend good_10002"), std::string::npos);
   EXPECT_NE(r->config.find("hdr(host) -i good.example.com"), std::string::npos);
+}
+
+// The shape decides whether `haproxy -c` runs: combined from each piece's shape, it
+// must still see a label template whose last line has no line break (that line then
+// runs into the next piece's first line), as the shape of the whole text did.
+TEST(ConfigRendererTest, AShapeSeesAPieceWithoutItsFinalLineBreak) {
+  auto withGlue = [](const std::string& glue) {
+    return modelFrom(R"({"apps":[
+      {"id":"/a","labels":{"HAPROXY_0_FRONTEND_BACKEND_GLUE":")" +
+                     glue + R"("},
+       "portDefinitions":[{"port":10001}],"tasks":[{"id":"a","host":"10.0.0.1","state":"TASK_RUNNING","ports":[1]}]},
+      {"id":"/b","portDefinitions":[{"port":10002}],
+       "tasks":[{"id":"b","host":"10.0.0.2","state":"TASK_RUNNING","ports":[2]}]}]})");
+  };
+  auto templates = TemplateSet::load("", {});
+  ASSERT_TRUE(templates.has_value());
+  auto ended = renderConfig(withGlue("  use_backend {backend}\\n"), *templates, RenderOptions{});
+  auto joined = renderConfig(withGlue("  use_backend {backend}"), *templates, RenderOptions{});
+  ASSERT_TRUE(ended && joined);
+  ASSERT_NE(ended->config, joined->config);
+  EXPECT_NE(configShape(ended->config), configShape(joined->config));
+  EXPECT_NE(ended->shape, joined->shape);
 }
 
 // A service that fails late (its backend template) after its frontend and vhost

@@ -1,14 +1,25 @@
 #include "controller/sync/health_book.h"
 
 #include <algorithm>
+#include <string_view>
 
 namespace mlb::controller {
 
+void HealthBook::uncount(AppHealth& entry) {
+  if (entry.present) {
+    checked_ -= entry.checked;
+    lost_ -= entry.lost;
+    entry.present = false;
+  }
+}
+
 void HealthBook::read(const MarathonApp& app, AppHealth& entry) {
-  checked_ -= entry.checked;
-  lost_ -= entry.lost;
-  std::vector<std::string> old = std::move(entry.tasks);
-  entry = AppHealth{app.revision, epoch_, {}, 0, 0};
+  uncount(entry);
+  std::vector<std::string> before = std::move(entry.tasks);
+  entry.tasks.clear();
+  entry.revision = app.revision;
+  entry.epoch = epoch_;
+  entry.checked = entry.lost = 0;
   if (!app.health_checks.empty()) {
     entry.tasks.reserve(app.tasks.size());
     for (const auto& t : app.tasks) {
@@ -21,15 +32,23 @@ void HealthBook::read(const MarathonApp& app, AppHealth& entry) {
       entry.tasks.push_back(t.id);
     }
   }
-  if (!old.empty()) {
-    std::vector<std::string_view> now(entry.tasks.begin(), entry.tasks.end());
-    std::sort(now.begin(), now.end());
-    for (const auto& id : old) {
-      if (!std::binary_search(now.begin(), now.end(), std::string_view(id))) {
-        tasks_.erase(id);
-      }
+  // What it listed before and lists no more is forgotten at commit(); what it lists
+  // again is not.
+  std::vector<std::string_view> now(entry.tasks.begin(), entry.tasks.end());
+  std::sort(now.begin(), now.end());
+  auto listed = [&now](const std::string& id) {
+    return std::binary_search(now.begin(), now.end(), std::string_view(id));
+  };
+  entry.left.erase(std::remove_if(entry.left.begin(), entry.left.end(), listed), entry.left.end());
+  for (auto& id : before) {
+    if (!listed(id)) {
+      entry.left.push_back(std::move(id));
     }
   }
+  if (!entry.left.empty()) {
+    to_commit_.insert(app.id);
+  }
+  entry.present = true;
   checked_ += entry.checked;
   lost_ += entry.lost;
 }
@@ -38,24 +57,42 @@ void HealthBook::update(const ParsedApps& parsed) {
   ++epoch_;
   for (const auto& app : parsed.apps) {
     AppHealth& entry = apps_[app.id];
-    if (entry.epoch != 0 && app.revision != 0 && entry.revision == app.revision) {
+    if (entry.present && app.revision != 0 && entry.revision == app.revision) {
       entry.epoch = epoch_;
       continue;
     }
     read(app, entry);
   }
-  for (auto it = apps_.begin(); it != apps_.end();) {
-    if (it->second.epoch == epoch_) {
-      ++it;
+  if (apps_.size() == parsed.apps.size()) {
+    return;  // every app known is in this answer (ids are unique)
+  }
+  for (auto& [id, entry] : apps_) {
+    if (entry.epoch != epoch_ && entry.present) {
+      uncount(entry);
+      to_commit_.insert(id);
+    }
+  }
+}
+
+void HealthBook::commit() {
+  for (const auto& id : to_commit_) {
+    auto it = apps_.find(id);
+    if (it == apps_.end()) {
       continue;
     }
-    for (const auto& id : it->second.tasks) {
-      tasks_.erase(id);
+    AppHealth& entry = it->second;
+    for (const auto& t : entry.left) {
+      tasks_.erase(t);
     }
-    checked_ -= it->second.checked;
-    lost_ -= it->second.lost;
-    it = apps_.erase(it);
+    entry.left.clear();
+    if (!entry.present) {
+      for (const auto& t : entry.tasks) {
+        tasks_.erase(t);
+      }
+      apps_.erase(it);
+    }
   }
+  to_commit_.clear();
 }
 
 std::optional<bool> HealthBook::known(const std::string& task_id) const {

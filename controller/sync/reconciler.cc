@@ -881,6 +881,7 @@ bool Reconciler::isQuarantinedNow(const Pass& pass,
 
 void Reconciler::remember(Pass& pass) {
   PassReport& report = pass.report;
+  health_.commit();  // what this published answer left out is forgotten
   guards_.serving(report.apps, report.servers);
   prev_services_ = pass.model.services;
   if (report.outcome == PassReport::Outcome::Published || !version_seq_.count(report.version)) {

@@ -289,6 +289,7 @@ bool planBackend(const Section& live, const Section& next, RuntimePlan& p, LiveS
       }
       appendRemoveCommands(*s, p);
       p.removals.emplace_back(be, name);
+      p.removed_adds.push_back(addCommand(*s));
       ++p.removed;
     }
   }
@@ -299,15 +300,19 @@ bool planBackend(const Section& live, const Section& next, RuntimePlan& p, LiveS
 
 bool heldDown(const ServerLine& s) { return s.hold_down && s.check && !s.agent && !s.disabled; }
 
-void appendAddCommands(const ServerLine& s, RuntimePlan& p) {
-  const std::string id = s.backend + "/" + s.name;
-  std::string add = "add server " + id + " " + s.address;
+std::string addCommand(const ServerLine& s) {
+  std::string add = "add server " + s.backend + "/" + s.name + " " + s.address;
   for (const auto* words : {&s.inherited, &s.keywords}) {
     for (const auto& k : *words) {
       add += " " + k;
     }
   }
-  push(p, add, RuntimePlan::Expect::Registered);
+  return add;
+}
+
+void appendAddCommands(const ServerLine& s, RuntimePlan& p) {
+  const std::string id = s.backend + "/" + s.name;
+  push(p, addCommand(s), RuntimePlan::Expect::Registered);
   if (s.check) {
     push(p, "enable health " + id);
   }

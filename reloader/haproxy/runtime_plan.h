@@ -36,6 +36,9 @@ bool heldDown(const ServerLine& s);
 // The weight a fresh load gives the server: its last `weight`, inherited or its own; 1.
 int configWeight(const ServerLine& s);
 
+// The `add server` command that creates the server of this line.
+std::string addCommand(const ServerLine& s);
+
 struct RuntimePlan {
   enum class Kind { Nothing, Runtime, Reload };
   Kind kind = Kind::Nothing;
@@ -45,8 +48,11 @@ struct RuntimePlan {
   enum class Expect { Empty, Registered };
   std::vector<std::string> commands;
   std::vector<Expect> expect;
-  // Runtime: servers to drain now and delete once idle (backend, server).
+  // Runtime: servers to drain now and delete once idle (backend, server), and for each
+  // the `add server` command that would create it as it was (a server back before its
+  // delete is revived only if it comes back the same).
   std::vector<std::pair<std::string, std::string>> removals;
+  std::vector<std::string> removed_adds;
   size_t added = 0, removed = 0, changed = 0;
   // Runtime: the backends the commands change (their drift is checked after the batch).
   std::set<std::string> backends;

@@ -125,6 +125,9 @@ TEST(RuntimePlan, ARemovedServerInMaintIsNeverDrained) {
   EXPECT_TRUE(p.commands.empty());
   ASSERT_EQ(p.removals.size(), 1u);
   EXPECT_EQ(p.removals[0].second, "10_0_0_2_31001");
+  // The add that would bring it back as it was (a return within its grace revives it).
+  ASSERT_EQ(p.removed_adds.size(), 1u);
+  EXPECT_EQ(p.removed_adds[0], "add server app_10000/" + kB);
 }
 
 TEST(RuntimePlan, ServerWithoutChecksIsReadyAtOnce) {

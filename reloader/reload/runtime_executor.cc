@@ -33,28 +33,30 @@ common::Status RuntimeExecutor::sendChecked(const std::vector<std::string>& comm
 
 // A server removed a moment ago and back now (its task restarted on the same port, a
 // health flip) is still in HAProxy, retiring: `add server` would be refused (its name
-// and id are taken) and the batch would end in a reload. It is brought back instead:
-// the plan's other commands for it (health enabled, ready or held DOWN) leave it as a
-// fresh add does, and it is no longer deleted. Its name is its address.
+// and id are taken) and the batch would end in a reload. When it comes back as it was
+// (the same `add server` command), it is revived instead: put in MAINT, where a fresh
+// add starts, and the plan's other commands for it (health enabled, held DOWN or
+// ready, agent) take it from there as they take a new server; it is no longer
+// deleted. Changed, the add stays and is refused: a reload.
 void RuntimeExecutor::reviveRetiring(std::vector<std::string>& commands,
                                      std::vector<RuntimePlan::Expect>& expect) {
   static constexpr std::string_view kAdd = "add server ";
-  for (size_t i = 0; i < commands.size();) {
+  for (size_t i = 0; i < commands.size(); ++i) {
     const std::string& cmd = commands[i];
     const size_t slash = cmd.find('/', kAdd.size());
     const size_t end = cmd.find(' ', kAdd.size());
     if (cmd.rfind(kAdd, 0) != 0 || slash == std::string::npos || slash > end) {
-      ++i;
       continue;
     }
     const std::pair<std::string, std::string> key{cmd.substr(kAdd.size(), slash - kAdd.size()),
                                                   cmd.substr(slash + 1, end - slash - 1)};
-    if (draining_.erase(key) == 0) {
-      ++i;
+    auto it = draining_.find(key);
+    if (it == draining_.end() || it->second.add_command != cmd) {
       continue;
     }
-    commands.erase(commands.begin() + static_cast<std::ptrdiff_t>(i));
-    expect.erase(expect.begin() + static_cast<std::ptrdiff_t>(i));
+    draining_.erase(it);
+    commands[i] = "set server " + key.first + "/" + key.second + " state maint";
+    expect[i] = RuntimePlan::Expect::Empty;
   }
 }
 
@@ -68,8 +70,10 @@ common::Status RuntimeExecutor::apply(const RuntimePlan& plan) {
     }
   }
   const auto now = clock_.now();
-  for (const auto& key : plan.removals) {
-    draining_.emplace(key, Drain{now, std::nullopt});
+  for (size_t i = 0; i < plan.removals.size(); ++i) {
+    draining_.emplace(plan.removals[i],
+                      Drain{now, std::nullopt,
+                            i < plan.removed_adds.size() ? plan.removed_adds[i] : std::string()});
   }
   drift_backends_.insert(plan.backends.begin(), plan.backends.end());
   for (const auto& map : plan.maps) {
@@ -321,7 +325,7 @@ void RuntimeExecutor::checkDrift(const std::string& config, GovernResult& g) {
       if (!srv.maint()) {  // drain takes a server out of MAINT
         pushEmpty(fix, "set server " + key.first + "/" + key.second + " state drain");
       }
-      draining_.emplace(key, Drain{now, std::nullopt});
+      draining_.emplace(key, Drain{now, std::nullopt, std::string()});  // unknown: never revived
       ++fix.removed;
     }
   }

@@ -70,6 +70,7 @@ class RuntimeExecutor {
   struct Drain {
     common::Clock::TimePoint since;
     std::optional<common::Clock::TimePoint> maint_at;
+    std::string add_command;  // what created it: it is revived only if it comes back so
   };
   std::map<std::pair<std::string, std::string>, Drain> draining_;
   // Backends to check after a batch; a full check is due at next_drift_check_.

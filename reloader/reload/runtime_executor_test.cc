@@ -197,6 +197,7 @@ TEST_F(RuntimeExecutorTest, AServerBackBeforeItsDeleteIsRevivedNotAddedAgain) {
   socket_.state += stateLine("s1", 1001, 2, 0, 1) + stateLine("s2", 1002, 2, 0, 1);
   RuntimePlan removal;
   removal.removals = {{"be", "s2"}};
+  removal.removed_adds = {"add server be/s2 127.0.0.1:1002 id 2 check"};
   auto ex = executor();
   ASSERT_TRUE(ex.apply(removal));
   GovernResult g;
@@ -209,8 +210,11 @@ TEST_F(RuntimeExecutorTest, AServerBackBeforeItsDeleteIsRevivedNotAddedAgain) {
   socket_.refuse = {back.commands[0]};  // as HAProxy answers: the name is taken
   ASSERT_TRUE(ex.apply(back));
   EXPECT_EQ(std::count(socket_.sent.begin(), socket_.sent.end(), back.commands[0]), 0);
-  EXPECT_EQ(std::count(socket_.sent.begin(), socket_.sent.end(), "set server be/s2 state ready"),
-            1);
+  // Where a fresh add starts (MAINT), then the add's own sequence.
+  const std::vector<std::string> revive = {"set server be/s2 state maint", "enable health be/s2",
+                                           "set server be/s2 state ready"};
+  EXPECT_TRUE(std::search(socket_.sent.begin(), socket_.sent.end(), revive.begin(), revive.end()) !=
+              socket_.sent.end());
   clock_.advance(std::chrono::seconds(5));  // past the grace: it is served, not deleted
   const std::string config =
       "backend be\n  server s1 127.0.0.1:1001 id 1 check\n"
@@ -218,6 +222,21 @@ TEST_F(RuntimeExecutorTest, AServerBackBeforeItsDeleteIsRevivedNotAddedAgain) {
   ex.govern(config, g);
   EXPECT_EQ(std::count(socket_.sent.begin(), socket_.sent.end(), "del server be/s2"), 0);
   EXPECT_EQ(g.deleted_servers, 0);
+}
+
+TEST_F(RuntimeExecutorTest, AServerBackWithAnotherLineIsNotRevived) {
+  // Its keywords changed (a check interval): a revived server would keep the old ones.
+  socket_.state += stateLine("s1", 1001, 2, 0, 1) + stateLine("s2", 1002, 2, 0, 1);
+  RuntimePlan removal;
+  removal.removals = {{"be", "s2"}};
+  removal.removed_adds = {"add server be/s2 127.0.0.1:1002 id 2 check inter 10s"};
+  auto ex = executor();
+  ASSERT_TRUE(ex.apply(removal));
+  RuntimePlan back;
+  back.commands = {"add server be/s2 127.0.0.1:1002 id 2 check inter 60s"};
+  back.expect = {RuntimePlan::Expect::Registered};
+  socket_.refuse = {back.commands[0]};
+  EXPECT_FALSE(ex.apply(back));  // refused as HAProxy refuses it: the pass reloads
 }
 
 TEST_F(RuntimeExecutorTest, SessionsThatNeverEndDelayTheDeleteNoLongerThanTheDrainTimeout) {
