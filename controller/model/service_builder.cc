@@ -843,23 +843,26 @@ const BuildMemo::MergedGroup* BuildMemo::storeGroup(const std::string& group, st
   return &e.merged;
 }
 
+namespace {
+
+// Erases the entries not used since the last sweep and clears the mark of the others.
+template <class Map>
+void sweepUnused(Map& entries) {
+  for (auto it = entries.begin(); it != entries.end();) {
+    if (!it->second.used) {
+      it = entries.erase(it);
+      continue;
+    }
+    it->second.used = false;
+    ++it;
+  }
+}
+
+}  // namespace
+
 void BuildMemo::sweep() {
-  for (auto it = entries_.begin(); it != entries_.end();) {
-    if (!it->second.used) {
-      it = entries_.erase(it);
-      continue;
-    }
-    it->second.used = false;
-    ++it;
-  }
-  for (auto it = groups_.begin(); it != groups_.end();) {
-    if (!it->second.used) {
-      it = groups_.erase(it);
-      continue;
-    }
-    it->second.used = false;
-    ++it;
-  }
+  sweepUnused(entries_);
+  sweepUnused(groups_);
 }
 
 ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOptions& options) {

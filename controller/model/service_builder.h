@@ -54,7 +54,6 @@ class BuildMemo {
     int mode = 0;
     std::vector<std::optional<int>> ports;
     std::string unknown_health;
-    bool operator==(const Key&) const = default;
   };
   // The build stored for `app_id` under `key`, or null.
   const AppBuild* find(const std::string& app_id, uint64_t revision, int mode,

@@ -723,7 +723,6 @@ struct RenderCache::Impl {
   Scratch scratch;
   std::unordered_map<Key, std::unique_ptr<Entry>, KeyHash> entries;
   std::deque<Entry> extra;  // a key seen twice in one render: rendered, not kept
-  size_t rendered = 0, reused = 0;
 
   void begin(const TemplateSet& t, const RenderOptions& o) {
     if (templates != &t || !(options == o)) {
@@ -736,7 +735,6 @@ struct RenderCache::Impl {
       overrides = OverrideCache();  // bounded: only compiled label templates
     }
     extra.clear();
-    rendered = reused = 0;
   }
 
   void render(Entry& e) {
@@ -748,7 +746,6 @@ struct RenderCache::Impl {
     } else {
       e.out.error = f.error().message;
     }
-    ++rendered;
   }
 
   RenderedService& get(const ServiceRef& s) {
@@ -760,7 +757,6 @@ struct RenderCache::Impl {
     if (it != entries.end() && (it->second->seen.get() == s.get() || *it->second->seen == *s)) {
       it->second->seen = s;
       it->second->used = true;
-      ++reused;
       return it->second->out;
     }
     if (it != entries.end()) {
@@ -788,9 +784,6 @@ RenderCache::RenderCache() : impl_(std::make_unique<Impl>()) {}
 RenderCache::~RenderCache() = default;
 RenderCache::RenderCache(RenderCache&&) noexcept = default;
 RenderCache& RenderCache::operator=(RenderCache&&) noexcept = default;
-size_t RenderCache::size() const { return impl_->entries.size(); }
-size_t RenderCache::rendered() const { return impl_->rendered; }
-size_t RenderCache::reused() const { return impl_->reused; }
 
 namespace {
 
@@ -936,24 +929,10 @@ class ConfigAssembly {
     if (auto st = global("HTTP_FRONTEND_APPID_HEAD", g_); !st) {
       return st;
     }
-    // The first http service of each app. The model comes sorted by app id (then a
-    // service's app is new when it differs from the last one's); a set otherwise.
-    const bool sorted = std::is_sorted(
-        entries_.begin(), entries_.end(),
-        [](const Entry& x, const Entry& y) { return x.service->app_id < y.service->app_id; });
-    std::set<std::string_view> apps_with_appid;
-    std::string_view last_app;
-    bool any = false;
+    std::set<std::string_view> apps_with_appid;  // views of the model's services
     bool appid_map = false;
     for (const auto& e : entries_) {
-      if (!e.f->http_mode) {
-        continue;
-      }
-      const std::string_view app = e.service->app_id;
-      const bool first = sorted ? !any || app != last_app : apps_with_appid.insert(app).second;
-      any = true;
-      last_app = app;
-      if (!first) {
+      if (!e.f->http_mode || !apps_with_appid.insert(e.service->app_id).second) {
         continue;
       }
       if (opts_.haproxy_map) {

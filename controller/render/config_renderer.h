@@ -42,10 +42,6 @@ class RenderCache {
   ~RenderCache();
   RenderCache(RenderCache&&) noexcept;
   RenderCache& operator=(RenderCache&&) noexcept;
-  size_t size() const;
-  // Services rendered, and services reused, by the last render.
-  size_t rendered() const;
-  size_t reused() const;
 
   struct Impl;
   Impl& impl() { return *impl_; }

@@ -113,7 +113,7 @@ TEST(ConfigRendererTest, AShapeSeesAPieceWithoutItsFinalLineBreak) {
   auto joined = renderConfig(withGlue("  use_backend {backend}"), *templates, RenderOptions{});
   ASSERT_TRUE(ended && joined);
   ASSERT_NE(ended->config, joined->config);
-  EXPECT_NE(configShape(ended->config), configShape(joined->config));
+  EXPECT_NE(shapeHash(ended->config), shapeHash(joined->config));
   EXPECT_NE(ended->shape, joined->shape);
 }
 

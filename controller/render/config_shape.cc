@@ -1,8 +1,10 @@
 #include "controller/render/config_shape.h"
 
 #include <set>
+#include <string>
 
 namespace mlb::controller {
+namespace {
 
 std::string maskedShape(std::string_view config) {
   std::string out;
@@ -58,15 +60,12 @@ std::string maskedShape(std::string_view config) {
   return out;
 }
 
+}  // namespace
+
 uint64_t shapeHash(std::string_view text) {
   // Compared in memory only, never stored: a fast hash is enough.
   const std::string masked = maskedShape(text);
   return std::hash<std::string_view>{}(masked) ^ (uint64_t{masked.size()} << 48);
-}
-
-std::string configShape(const std::string& config) {
-  const std::string out = maskedShape(config);
-  return std::to_string(std::hash<std::string_view>{}(out)) + ":" + std::to_string(out.size());
 }
 
 }  // namespace mlb::controller

@@ -1,9 +1,8 @@
 #include "controller/sync/answer_guards.h"
 
 namespace mlb::controller {
-namespace {
 
-const char* name(Guard g) {
+const char* guardName(Guard g) {
   switch (g) {
     case Guard::Empty:
       return "empty";
@@ -16,8 +15,6 @@ const char* name(Guard g) {
   }
   return "";
 }
-
-}  // namespace
 
 void AnswerGuards::serving(size_t apps, size_t servers) {
   have_baseline_ = true;
@@ -49,7 +46,7 @@ AnswerGuards::Verdict AnswerGuards::check(const AnswerSize& a) {
     held_count_ = 0;
     return {};
   }
-  return {guard, std::string("answer held (") + name(guard) + ": " + std::to_string(a.apps) +
+  return {guard, std::string("answer held (") + guardName(guard) + ": " + std::to_string(a.apps) +
                      " apps, " + std::to_string(a.servers) + " servers, previously " +
                      std::to_string(apps_) + " apps, " + std::to_string(servers_) +
                      " servers); confirmation " + std::to_string(held_count_) + "/" +

@@ -11,6 +11,10 @@ namespace mlb::controller {
 
 enum class Guard { None, Empty, Shrink, HealthUnknown };
 
+// The names in logs, metrics and /v1/status ("" for None): "empty", "shrink",
+// "health_unknown".
+const char* guardName(Guard g);
+
 struct GuardOptions {
   double max_shrink = 0.5;  // more than this fraction of the servers gone: held
   int confirm = 3;          // consecutive passes that confirm a held answer

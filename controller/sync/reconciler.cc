@@ -86,20 +86,6 @@ const char* sourceName(QuarantineEntry::Source s) {
   return "";
 }
 
-const char* guardName(PassReport::Guard g) {
-  switch (g) {
-    case PassReport::Guard::Empty:
-      return "empty";
-    case PassReport::Guard::Shrink:
-      return "shrink";
-    case PassReport::Guard::HealthUnknown:
-      return "health_unknown";
-    case PassReport::Guard::None:
-      break;
-  }
-  return "";
-}
-
 const char* outcomeName(PassReport::Outcome o) {
   switch (o) {
     case PassReport::Outcome::Published:
@@ -146,32 +132,27 @@ struct Reconciler::Pass {
   // tasks): a last good fragment put back serves them, not the tasks of its day.
   std::map<Key, std::vector<Server>> current_servers;
 
-  void removeApp(const std::string& app_id) {
+  // Removes the services `which` selects, keeping the servers this pass built for
+  // them (not for a last good fragment put back).
+  template <class Which>
+  void removeServices(Which which) {
     auto& v = model.services;
     for (const Service& s : v) {
       const Key key{s.app_id, s.port_index};
-      if (s.app_id == app_id && !substituted.count(key)) {
+      if (which(s) && !substituted.count(key)) {
         current_servers[key] = s.servers;
       }
     }
-    v.erase(
-        std::remove_if(v.begin(), v.end(), [&](const Service& s) { return s.app_id == app_id; }),
-        v.end());
+    v.erase(std::remove_if(v.begin(), v.end(), [&](const Service& s) { return which(s); }),
+            v.end());
   }
-  // Removes one service (a fragment that failed to render; its servers are kept, as
-  // removeApp keeps them).
+  void removeApp(const std::string& app_id) {
+    removeServices([&](const Service& s) { return s.app_id == app_id; });
+  }
+  // One service: a fragment that failed to render.
   void removeService(const Key& key) {
-    auto& v = model.services;
-    auto it = std::find_if(v.begin(), v.end(), [&](const ServiceRef& s) {
-      return s->app_id == key.first && s->port_index == key.second;
-    });
-    if (it == v.end()) {
-      return;
-    }
-    if (!substituted.count(key)) {
-      current_servers[key] = (*it)->servers;
-    }
-    v.erase(it);
+    removeServices(
+        [&](const Service& s) { return s.app_id == key.first && s.port_index == key.second; });
   }
   // Removes the app and any last good fragment put back for it.
   void dropApp(const std::string& app_id) {

@@ -108,7 +108,7 @@ struct PassReport {
 const char* outcomeName(PassReport::Outcome o);
 // The names in logs, metrics and /v1/status ("" for None): "marathon_unavailable",
 // "invalid_answer", "render", "validate", "validate_unavailable", "reloader_rejected",
-// "publish"; "empty", "shrink", "health_unknown".
+// "publish". Guards: guardName (answer_guards.h).
 const char* faultName(PassReport::Fault f);
 // "label", "template", "haproxy", "reloader", "marathon".
 const char* sourceName(QuarantineEntry::Source s);
@@ -116,7 +116,6 @@ inline constexpr QuarantineEntry::Source kQuarantineSources[] = {
     QuarantineEntry::Source::Label, QuarantineEntry::Source::Template,
     QuarantineEntry::Source::Haproxy, QuarantineEntry::Source::Reloader,
     QuarantineEntry::Source::Marathon};
-const char* guardName(PassReport::Guard g);
 
 class Reconciler {
  public:

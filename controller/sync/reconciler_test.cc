@@ -362,27 +362,27 @@ TEST(ConfigShape, ServerChangesKeepTheShapeOtherChangesDoNot) {
   const std::string b =
       "backend x\n  balance roundrobin\n  server 10_0_0_2_31005 10.0.0.2:31005 id 42 check\n"
       "  server 10_0_0_3_31006 10.0.0.3:31006 id 43 check\n";
-  EXPECT_EQ(configShape(a), configShape(b));
-  EXPECT_NE(configShape(a), configShape("backend x\n  balance leastconn\n"
-                                        "  server 10_0_0_1_31000 10.0.0.1:31000 id 11 check\n"));
-  EXPECT_NE(configShape(a), configShape("backend x\n  balance roundrobin\n"
-                                        "  server 10_0_0_1_31000 10.0.0.1:31000 id 11 chek\n"));
-  EXPECT_NE(configShape(a), configShape("backend x\n  balance roundrobin\n"));
+  EXPECT_EQ(shapeHash(a), shapeHash(b));
+  EXPECT_NE(shapeHash(a), shapeHash("backend x\n  balance leastconn\n"
+                                    "  server 10_0_0_1_31000 10.0.0.1:31000 id 11 check\n"));
+  EXPECT_NE(shapeHash(a), shapeHash("backend x\n  balance roundrobin\n"
+                                    "  server 10_0_0_1_31000 10.0.0.1:31000 id 11 chek\n"));
+  EXPECT_NE(shapeHash(a), shapeHash("backend x\n  balance roundrobin\n"));
   // Order and mix of enabled and draining servers do not matter, their kinds do.
   const std::string mixed1 =
       "backend x\n  server a 1.1.1.1:1 id 1 check\n  server b 1.1.1.2:1 id 2 check disabled\n";
   const std::string mixed2 =
       "backend x\n  server b 1.1.1.2:1 id 2 check disabled\n  server c 1.1.1.3:1 id 3 check\n"
       "  server a 1.1.1.1:1 id 1 check\n";
-  EXPECT_EQ(configShape(mixed1), configShape(mixed2));
-  EXPECT_NE(configShape(a), configShape(mixed1));
+  EXPECT_EQ(shapeHash(mixed1), shapeHash(mixed2));
+  EXPECT_NE(shapeHash(a), shapeHash(mixed1));
   // A check on another port of the task (HAPROXY_0_BACKEND_HEALTHCHECK_PORT_INDEX):
   // each server's own port, a per-server value like its address.
-  EXPECT_EQ(configShape("backend x\n  server a 1.1.1.1:1 id 1 check port 31001\n"),
-            configShape("backend x\n  server b 1.1.1.2:7 id 2 check port 31777\n"
-                        "  server a 1.1.1.1:1 id 1 check port 31001\n"));
-  EXPECT_NE(configShape("backend x\n  server a 1.1.1.1:1 id 1 check port 31001\n"),
-            configShape("backend x\n  server a 1.1.1.1:1 id 1 check 31001\n"));
+  EXPECT_EQ(shapeHash("backend x\n  server a 1.1.1.1:1 id 1 check port 31001\n"),
+            shapeHash("backend x\n  server b 1.1.1.2:7 id 2 check port 31777\n"
+                      "  server a 1.1.1.1:1 id 1 check port 31001\n"));
+  EXPECT_NE(shapeHash("backend x\n  server a 1.1.1.1:1 id 1 check port 31001\n"),
+            shapeHash("backend x\n  server a 1.1.1.1:1 id 1 check 31001\n"));
 }
 
 TEST_F(ReconcilerTest, ScaleSkipsValidationAStructuralChangeDoesNot) {

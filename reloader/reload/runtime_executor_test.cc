@@ -83,6 +83,13 @@ class RuntimeExecutorTest : public ::testing::Test {
         {"/s/stats.sock", std::chrono::seconds(120), std::chrono::seconds(30), max_line}, socket_,
         clock_);
   }
+  // The plan that removes be/s2, a server `add` created.
+  static RuntimePlan removalOfS2(const std::string& add) {
+    RuntimePlan removal;
+    removal.removals = {{"be", "s2"}};
+    removal.removed_adds = {add};
+    return removal;
+  }
   FakeStatsSocket socket_;
   common::testing::FakeClock clock_;
 };
@@ -195,11 +202,8 @@ TEST_F(RuntimeExecutorTest, AServerBackBeforeItsDeleteIsRevivedNotAddedAgain) {
   // still holds the server (in MAINT), and `add server` would be refused (name and id
   // taken; the churn bench's runtime phase reloaded ~7 times per 100 events).
   socket_.state += stateLine("s1", 1001, 2, 0, 1) + stateLine("s2", 1002, 2, 0, 1);
-  RuntimePlan removal;
-  removal.removals = {{"be", "s2"}};
-  removal.removed_adds = {"add server be/s2 127.0.0.1:1002 id 2 check"};
   auto ex = executor();
-  ASSERT_TRUE(ex.apply(removal));
+  ASSERT_TRUE(ex.apply(removalOfS2("add server be/s2 127.0.0.1:1002 id 2 check")));
   GovernResult g;
   ex.govern("backend be\n  server s1 127.0.0.1:1001 id 1 check\n", g);  // into MAINT
   RuntimePlan back;
@@ -227,11 +231,8 @@ TEST_F(RuntimeExecutorTest, AServerBackBeforeItsDeleteIsRevivedNotAddedAgain) {
 TEST_F(RuntimeExecutorTest, AServerBackWithAnotherLineIsNotRevived) {
   // Its keywords changed (a check interval): a revived server would keep the old ones.
   socket_.state += stateLine("s1", 1001, 2, 0, 1) + stateLine("s2", 1002, 2, 0, 1);
-  RuntimePlan removal;
-  removal.removals = {{"be", "s2"}};
-  removal.removed_adds = {"add server be/s2 127.0.0.1:1002 id 2 check inter 10s"};
   auto ex = executor();
-  ASSERT_TRUE(ex.apply(removal));
+  ASSERT_TRUE(ex.apply(removalOfS2("add server be/s2 127.0.0.1:1002 id 2 check inter 10s")));
   RuntimePlan back;
   back.commands = {"add server be/s2 127.0.0.1:1002 id 2 check inter 60s"};
   back.expect = {RuntimePlan::Expect::Registered};
