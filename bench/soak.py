@@ -39,7 +39,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
-from testlib import (child_pids, free_port, haproxy_masters, http, http_get, metric,  # noqa: E402
+from testlib import (bundle_config, child_pids, free_port, haproxy_masters, http, http_get, metric,  # noqa: E402
                      stop_all, wait_until)
 from soak_host_faults import HostFaults  # noqa: E402
 
@@ -412,8 +412,7 @@ class Soak:
                "--haproxy-dir", self.state + "/live"] + self.render_flags
         r = subprocess.run(self.hf.in_ns(cmd) if self.hf else cmd,
                            capture_output=True, text=True, timeout=60)
-        with open(os.path.join(self.state, "current", "haproxy.cfg")) as f:
-            current = f.read()
+        current = bundle_config(os.path.join(self.state, "current"))
         with open(os.path.join(out, "haproxy.cfg")) as f:
             fresh = f.read()
         if fresh != current:

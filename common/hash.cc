@@ -48,6 +48,7 @@ std::string toHex(const std::array<unsigned char, N>& bytes) {
 std::string sha1Hex(std::string_view data) { return toHex(digest<SHA_DIGEST_LENGTH>(data)); }
 std::string sha256Hex(std::string_view data) { return toHex(digest<SHA256_DIGEST_LENGTH>(data)); }
 Sha256 sha256(std::string_view data) { return digest<SHA256_DIGEST_LENGTH>(data); }
+std::string hexOf(const Sha256& digest) { return toHex(digest); }
 
 uint32_t sha256Modulo(std::string_view data, uint32_t m) {
   // The digest as one big-endian integer, reduced 32 bits at a time: acc < m < 2^32,

@@ -19,7 +19,7 @@ import tempfile
 import time
 import unittest
 
-from testlib import free_port, http, metric, stop_all, wait_until
+from testlib import bundle_config, free_port, http, metric, stop_all, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONTROLLER = os.environ.get("CONTROLLER", "build/controller/mlb-controller")
@@ -115,8 +115,7 @@ class Env:
             return ""
 
     def config(self):
-        with open(os.path.join(self.state, "current", "haproxy.cfg")) as f:
-            return f.read()
+        return bundle_config(os.path.join(self.state, "current"))
 
     def metrics(self):
         return http(self.ctl_url + "/metrics")
@@ -529,16 +528,18 @@ class CrashTests(unittest.TestCase):
             if name.startswith("."):
                 continue  # temporary names: never read by the reloader, removed at start
             d = os.path.join(bundles, name)
-            for f in ("haproxy.cfg", "domain2backend.map", "app2backend.map", "manifest.json"):
+            for f in ("domain2backend.map", "app2backend.map", "manifest.json"):
                 self.assertTrue(os.path.exists(os.path.join(d, f)), (name, f))
+            # The configuration whole, or as edits of a base that is still there.
+            self.assertTrue(os.path.exists(os.path.join(d, "haproxy.cfg")) or
+                            os.path.exists(os.path.join(d, "haproxy.cfg.edits")), name)
             with open(os.path.join(d, "manifest.json")) as f:
                 self.assertEqual(json.load(f)["version"], name)
             # Complete files only (written under a temporary name, then renamed): the
             # configuration ends with its last line. (The name is a digest combined from
             # the pieces' digests, docs/architecture.md, not recomputable from the file.)
-            with open(os.path.join(d, "haproxy.cfg"), "rb") as fh:
-                text = fh.read()
-            self.assertTrue(text.endswith(b"\n") and b"\nglobal" in b"\n" + text, name)
+            text = bundle_config(d)
+            self.assertTrue(text.endswith("\n") and "\nglobal" in "\n" + text, name)
         cur = os.path.join(state, "current")
         if os.path.lexists(cur):
             self.assertTrue(os.path.exists(os.path.join(cur, "manifest.json")))
@@ -591,11 +592,10 @@ class StartupTests(unittest.TestCase):
                 i = env.ctl_args.index("--state-dir")
                 env.ctl_args[i + 1] = "rel-state"
                 env.ctl = env.spawn(env.ctl_args, "controller.log")
-                cfg = os.path.join(os.getcwd(), "rel-state", "current", "haproxy.cfg")
-                self.assertTrue(wait_until(lambda: os.path.exists(cfg), 30),
+                cur = os.path.join(os.getcwd(), "rel-state", "current")
+                self.assertTrue(wait_until(lambda: os.path.exists(cur + "/manifest.json"), 30),
                                 env.log("controller.log"))
-                with open(cfg) as f:
-                    text = f.read()
+                text = bundle_config(cur)
                 self.assertIn("stats socket %s/rel-state/stats.sock" % os.getcwd(), text)
             finally:
                 env.close()

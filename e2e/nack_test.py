@@ -18,7 +18,7 @@ import tempfile
 import time
 import unittest
 
-from testlib import free_port, http, http_get, metric, stop_all, wait_until
+from testlib import bundle_config, free_port, http, http_get, metric, stop_all, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONTROLLER = os.environ.get("CONTROLLER", "build/controller/mlb-controller")
@@ -163,8 +163,7 @@ class Stack:
         return metric(http(self.ctl_url + "/metrics"), name, labels) or 0
 
     def current_config(self):
-        with open(os.path.join(self.state, "current", "haproxy.cfg")) as f:
-            return f.read()
+        return bundle_config(os.path.join(self.state, "current"))
 
     def live_config(self):
         with open(os.path.join(self.state, "live", "haproxy.cfg")) as f:

@@ -1,6 +1,7 @@
 """Helpers shared by the end-to-end tests and the benchmarks: loopback ports, small
 HTTP calls, a bounded load generator, bounded polling, Prometheus text, and stopping
 the processes a test started (by their Popen objects only). Standard library only."""
+import hashlib
 import json
 import re
 import os
@@ -114,6 +115,45 @@ class Load(threading.Thread):
         self.stop_flag.set()
         self.join(join_timeout)
         return len(self.answers), len(self.errors)
+
+
+def bundle_config(bundle_dir):
+    """A bundle's configuration as its readers get it: its haproxy.cfg, or its base's
+    with its edits (haproxy.cfg.edits, common/fs/config_edits.h), each replaced range
+    checked against its digest. `bundle_dir` may be a symlink (current, live)."""
+    whole = os.path.join(bundle_dir, "haproxy.cfg")
+    if os.path.exists(whole):
+        with open(whole) as f:
+            return f.read()
+    with open(os.path.join(bundle_dir, "haproxy.cfg.edits"), "rb") as f:
+        data = f.read()
+    magic = b"mlb-config-edits 1\n"
+    assert data.startswith(magic), "not an edits file"
+    pos = len(magic)
+
+    def line():
+        nonlocal pos
+        end = data.index(b"\n", pos)
+        text, pos = data[pos:end].decode(), end + 1
+        return text
+
+    _, base, base_size = line().split(" ")
+    bundles = os.path.dirname(os.path.realpath(bundle_dir))
+    with open(os.path.join(bundles, base, "haproxy.cfg"), "rb") as f:
+        src = f.read()
+    assert len(src) == int(base_size), "base size"
+    out, at = [], 0
+    while True:
+        head = line()
+        if head == "end":
+            break
+        _, off, old_len, old_sha, length = head.split(" ")
+        off, old_len, length = int(off), int(old_len), int(length)
+        assert hashlib.sha256(src[off:off + old_len]).hexdigest() == old_sha, "base differs"
+        out += [src[at:off], data[pos:pos + length]]
+        at, pos = off + old_len, pos + length + 1
+    out.append(src[at:])
+    return b"".join(out).decode()
 
 
 def wait_until(pred, timeout=10.0, step=0.05):

@@ -19,6 +19,7 @@ class FakeFileSystem : public FileSystem {
     for (const auto& [path, data] : files) {
       (void)makeDirs(parent(path));
       files_[path] = data;
+      touch(path);
     }
   }
 

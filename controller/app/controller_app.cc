@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "common/env.h"
+#include "common/fs/config_edits.h"
 #include "common/fs/files.h"
 #include "common/http/signal_endpoint.h"
 #include "common/http/status_server.h"
@@ -344,7 +345,7 @@ std::string missingCertificate(const ControllerFlags& flags) {
 // --haproxy-config: marathon-lb's one-shot users read the config at a fixed path.
 // Written whole (a temporary file renamed over it) after each publish.
 void copyConfig(const std::string& path, const std::string& state_dir) {
-  auto text = common::readFile(state_dir + "/current/haproxy.cfg");
+  auto text = common::readBundleConfig(state_dir + "/current");
   common::Status st = text ? common::writeFileAtomic(path, *text) : common::Status(text.error());
   if (!st) {
     logWarn("cannot write --haproxy-config", {{"path", path}, {"error", st.error().message}});
@@ -373,7 +374,7 @@ int runDry(const ControllerFlags& flags, const TemplateSet& templates, Reconcile
     Reconciler reconciler(*api, runner.get(), publisher, templates, ropts);
     const bool ready = static_cast<bool>(publisher.init());
     PassReport r = ready ? reconciler.reconcileOnce() : PassReport{};
-    auto cfg = common::readFile(std::string(dir) + "/current/haproxy.cfg");
+    auto cfg = common::readBundleConfig(std::string(dir) + "/current");
     if (ready &&
         (r.outcome == PassReport::Outcome::Published ||
          r.outcome == PassReport::Outcome::Unchanged) &&

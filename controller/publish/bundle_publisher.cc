@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <set>
 
 #include "common/fs/files.h"
 #include "common/hash.h"
@@ -69,9 +70,11 @@ std::string BundlePublisher::currentManifest() const {
 }
 
 Status BundlePublisher::writeFiles(const std::string& dir, const Bundle& b,
-                                   const std::string& manifest_json) {
+                                   const std::string& manifest_json, const std::string& edits) {
+  const bool whole = edits.empty();
   for (const auto& [name, data] :
-       {std::pair<const char*, const std::string*>{"haproxy.cfg", &b.config},
+       {std::pair<const char*, const std::string*>{whole ? "haproxy.cfg" : common::kConfigEditsFile,
+                                                   whole ? &b.config : &edits},
         {"domain2backend.map", &b.domain_map},
         {"app2backend.map", &b.app_map},
         {"mlb.lua", &endpointsLua()},
@@ -91,8 +94,13 @@ Result<bool> BundlePublisher::publish(const std::string& version, const Bundle& 
   }
   const std::string final_dir = bundlesDir() + "/" + version;
   if (!fs_.modified(final_dir)) {
-    if (auto s = writeBundleDir(version, bundle, manifest_json); !s) {
+    const std::string edits = editsFor(bundle);
+    if (auto s = writeBundleDir(version, bundle, manifest_json, edits); !s) {
       return s.error();
+    }
+    bases_[version] = edits.empty() ? "" : base_.version;
+    if (edits.empty() && !bundle.pieces.empty()) {
+      base_ = {version, bundle.config.size(), bundle.pieces};
     }
   } else {
     // Going back to a bundle that is still on disk: just point at it again, and
@@ -106,17 +114,32 @@ Result<bool> BundlePublisher::publish(const std::string& version, const Bundle& 
   return true;
 }
 
+std::string BundlePublisher::editsFor(const Bundle& b) {
+  if (b.pieces.empty() || base_.version.empty() ||
+      !fs_.modified(bundlesDir() + "/" + base_.version + "/haproxy.cfg")) {
+    return "";
+  }
+  // Past an eighth of the configuration, a whole bundle costs about the same and
+  // becomes the base of the next ones.
+  const size_t budget = std::max<size_t>(64 * 1024, base_.size / 8);
+  common::ConfigEdits edits;
+  if (!common::editsFromBase(base_, b.config, b.pieces, budget, edits)) {
+    return "";
+  }
+  return common::formatConfigEdits(edits);
+}
+
 // bundles/<version>, complete or not at all: written under a temporary name, synced,
 // renamed into place.
 Status BundlePublisher::writeBundleDir(const std::string& version, const Bundle& bundle,
-                                       const std::string& manifest_json) {
+                                       const std::string& manifest_json, const std::string& edits) {
   const std::string final_dir = bundlesDir() + "/" + version;
   const std::string tmp = bundlesDir() + "/.tmp-" + version + "-" + std::to_string(::getpid());
   (void)fs_.removeTree(tmp);
   if (auto s = fs_.makeDir(tmp); !s) {
     return s;
   }
-  if (auto s = writeFiles(tmp, bundle, manifest_json); !s) {
+  if (auto s = writeFiles(tmp, bundle, manifest_json, edits); !s) {
     (void)fs_.removeTree(tmp);
     return s;
   }
@@ -155,17 +178,26 @@ void BundlePublisher::prune(const std::string& keep_version) {
   });
   // What the reloader serves (live) and is applying (applying) is never removed: a
   // slow reloader must not lose the bundle it validates or its rollback target.
-  const std::string live = linkTarget(state_dir_ + "/live");
-  const std::string applying = linkTarget(state_dir_ + "/applying");
+  std::set<std::string> keep = {linkTarget(state_dir_ + "/live"),
+                                linkTarget(state_dir_ + "/applying")};
   int kept = 0;
   for (const auto& [t, n] : bundles) {
-    if (n == live || n == applying) {
-      continue;
-    }
-    if (n == keep_version || kept < keep_bundles_) {
+    if (!keep.count(n) && (n == keep_version || kept < keep_bundles_)) {
       ++kept;
+      keep.insert(n);
+    }
+  }
+  // The bases of the bundles kept are kept with them (a base is a whole bundle).
+  for (const std::string& n : std::vector<std::string>(keep.begin(), keep.end())) {
+    if (!n.empty()) {
+      keep.insert(baseOf(n));
+    }
+  }
+  for (const auto& [t, n] : bundles) {
+    if (keep.count(n)) {
       continue;
     }
+    bases_.erase(n);
     // Rename first, then delete: a kill in the middle of a delete must never leave a
     // half-deleted bundle under its real name. Leftovers are removed at start.
     const std::string trash = bundlesDir() + "/.trash-" + n + "-" + std::to_string(::getpid());
@@ -175,6 +207,14 @@ void BundlePublisher::prune(const std::string& keep_version) {
   }
 }
 
+const std::string& BundlePublisher::baseOf(const std::string& version) {
+  auto it = bases_.find(version);
+  if (it == bases_.end()) {
+    it = bases_.emplace(version, common::bundleBase(bundlesDir() + "/" + version, fs_)).first;
+  }
+  return it->second;
+}
+
 Result<std::string> BundlePublisher::writeScratch(const Bundle& bundle) {
   const std::string dir = bundlesDir() + "/.scratch-" + std::to_string(::getpid()) + "-" +
                           std::to_string(scratch_counter_++);
@@ -182,7 +222,7 @@ Result<std::string> BundlePublisher::writeScratch(const Bundle& bundle) {
   if (auto s = fs_.makeDir(dir); !s) {
     return s.error();
   }
-  if (auto s = writeFiles(dir, bundle, "{}"); !s) {
+  if (auto s = writeFiles(dir, bundle, "{}", ""); !s) {
     (void)fs_.removeTree(dir);
     return s.error();
   }

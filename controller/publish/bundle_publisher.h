@@ -2,13 +2,20 @@
 // Publishes bundles into the shared state directory (docs/architecture.md):
 //   <state>/bundles/<version>/{haproxy.cfg, domain2backend.map, app2backend.map, manifest.json}
 //   <state>/current -> bundles/<version>   (swapped by rename(2) of a symlink)
+// A bundle whose configuration differs from the last one written whole only in some
+// of its pieces (servers of a few backends: a task event) carries haproxy.cfg.edits,
+// the edits of that base, instead of haproxy.cfg (common/fs/config_edits.h): it costs
+// the pieces that changed, not the cluster. A base is never pruned while a bundle
+// kept refers to it.
 // A bundle is written under a temporary name, fsynced and renamed, so a reader (the
 // reloader) never sees a partial file under a name it reads; a kill -9 at any moment
 // leaves at most a `.tmp-*` directory, removed at the next start. Not thread-safe:
 // the sync loop is its only user.
+#include <map>
 #include <string>
 #include <vector>
 
+#include "common/fs/config_edits.h"
 #include "common/fs/file_system.h"
 #include "common/result.h"
 
@@ -21,6 +28,8 @@ struct Bundle {
   // A digest of `config` (RenderedConfig::config_digest, combined from its pieces'
   // digests); empty: SHA-256 of the text.
   std::string config_digest;
+  // The pieces of `config` (RenderedConfig::pieces); empty: always written whole.
+  std::vector<common::ConfigPiece> pieces;
 };
 
 // The content hash naming a bundle: 16 hex digits of SHA-256 over the digests of its
@@ -51,11 +60,16 @@ class BundlePublisher {
   std::string bundlesDir() const { return state_dir_ + "/bundles"; }
 
  private:
+  // `edits` not empty: written instead of haproxy.cfg.
   common::Status writeFiles(const std::string& dir, const Bundle& bundle,
-                            const std::string& manifest_json);
+                            const std::string& manifest_json, const std::string& edits);
   common::Status writeBundleDir(const std::string& version, const Bundle& bundle,
-                                const std::string& manifest_json);
+                                const std::string& manifest_json, const std::string& edits);
+  // The bundle's configuration as edits of the base, or "" to write it whole.
+  std::string editsFor(const Bundle& bundle);
   void prune(const std::string& keep_version);
+  // The base of a bundle's edits ("" for a whole bundle), remembered once read.
+  const std::string& baseOf(const std::string& version);
 
   // The bundle name a symlink under the state dir points at ("" if none).
   std::string linkTarget(const std::string& link) const;
@@ -64,6 +78,9 @@ class BundlePublisher {
   int keep_bundles_;
   common::FileSystem& fs_;
   unsigned scratch_counter_ = 0;
+  // The last bundle written whole: what the next bundles' edits apply to.
+  common::EditBase base_;
+  std::map<std::string, std::string> bases_;  // version -> base ("" whole), by baseOf
 };
 
 }  // namespace mlb::controller

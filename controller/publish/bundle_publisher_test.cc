@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "common/fs/config_edits.h"
 #include "common/fs/files.h"
 
 namespace mlb::controller {
@@ -25,7 +26,7 @@ class BundlePublisherTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string publish(const std::string& text) {
-    Bundle b{text, "", "", ""};
+    Bundle b{text, "", "", "", {}};
     const std::string v = bundleVersion(b);
     auto r = publisher_->publish(v, b, "{}\n");
     EXPECT_TRUE(r) << r.error().message;
@@ -52,6 +53,53 @@ TEST_F(BundlePublisherTest, PruneKeepsTheNewestAndWhatTheReloaderServesOrApplies
   EXPECT_TRUE(exists(later[later.size() - 2]));
   EXPECT_FALSE(exists(later[0]));  // beyond --keep-bundles and neither served nor applied
   EXPECT_EQ(publisher_->currentVersion(), later.back());
+}
+
+// A configuration of three pieces: a 100 kB head of `fill`, one backend with
+// `servers` servers, a tail.
+Bundle threePieces(int servers, char fill = '#') {
+  std::string backend = "backend a\n";
+  for (int i = 0; i < servers; ++i) {
+    backend += "  server a" + std::to_string(i) + " 127.0.0.1:" + std::to_string(i + 1) + "\n";
+  }
+  Bundle b{"global\n" + std::string(100000, fill) + "\n" + backend + "backend z\n", "", "", "", {}};
+  const size_t head = b.config.find("backend a");
+  const size_t tail = b.config.find("backend z");
+  for (auto [begin, end] :
+       {std::pair<size_t, size_t>{0, head}, {head, tail}, {tail, b.config.size()}}) {
+    b.pieces.push_back(
+        {begin, end, common::sha256(std::string_view(b.config).substr(begin, end - begin))});
+  }
+  return b;
+}
+
+TEST_F(BundlePublisherTest, AServerChangeIsWrittenAsEditsOfTheLastWholeBundle) {
+  std::vector<std::string> versions;
+  auto publishRead = [&](const Bundle& b) {
+    versions.push_back(bundleVersion(b));
+    ASSERT_TRUE(publisher_->publish(versions.back(), b, "{}\n"));
+    auto read = common::readBundleConfig((dir_ / "current").string());
+    ASSERT_TRUE(read) << read.error().message;
+    EXPECT_EQ(*read, b.config);
+  };
+  for (int servers = 1; servers <= 4; ++servers) {
+    publishRead(threePieces(servers));
+    // The edits carry the changed backend, not the 100 kB that did not change.
+    EXPECT_EQ(fs::exists(dir_ / "current" / "haproxy.cfg"), servers == 1);
+    if (servers > 1) {
+      EXPECT_LT(fs::file_size(dir_ / "current" / common::kConfigEditsFile), 1000u);
+    }
+  }
+  EXPECT_TRUE(exists(versions[0]));  // the base, beyond --keep-bundles 2: kept for its edits
+  EXPECT_FALSE(fs::exists(dir_ / "bundles" / versions[1]));
+  // 100 kB changed, past the edits' budget: whole, the next base; the old one goes.
+  publishRead(threePieces(1, '='));
+  EXPECT_TRUE(fs::exists(dir_ / "current" / "haproxy.cfg"));
+  publishRead(threePieces(2, '='));
+  publishRead(threePieces(3, '='));
+  EXPECT_TRUE(fs::exists(dir_ / "current" / common::kConfigEditsFile));
+  EXPECT_TRUE(exists(versions[4]));
+  EXPECT_FALSE(fs::exists(dir_ / "bundles" / versions[0]));
 }
 
 // The real file system, but the Nth call of one operation fails (as ENOSPC would).
@@ -118,7 +166,7 @@ TEST_F(BundlePublisherTest, EveryFaultLeavesTheOldOrTheNewBundleWholeAndCurrent)
   const std::string old_text = "global # old\n" + std::string(10000, 'o');
   const std::string new_text = "global # new\n" + std::string(10000, 'n');
   const std::string old_version = publish(old_text);
-  const Bundle next{new_text, "a.example.com backend_a\n", "/a backend_a\n", ""};
+  const Bundle next{new_text, "a.example.com backend_a\n", "/a backend_a\n", "", {}};
   const std::string new_version = bundleVersion(next);
   const std::vector<std::pair<std::string, int>> faults = {
       {"makeDir", 1},  {"writeNewFile", 1}, {"writeNewFile", 3}, {"writeNewFile", 5},

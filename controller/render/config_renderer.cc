@@ -643,6 +643,8 @@ class Assembler {
     out.config.clear();
     out.config.reserve(total);
     out.spans.reserve(owned);
+    out.pieces.clear();
+    out.pieces.reserve(pieces_.size());
     std::string shas, shapes;
     shas.reserve(pieces_.size() * sizeof(common::Sha256));
     shapes.reserve(pieces_.size() * sizeof(uint64_t));
@@ -653,6 +655,7 @@ class Assembler {
         out.spans.push_back({p.owner->app_id, p.owner->port_index, begin, out.config.size()});
       }
       const PieceSum& sum = sumOf(p);
+      out.pieces.push_back({begin, out.config.size(), sum.sha});
       shas.append(reinterpret_cast<const char*>(sum.sha.data()), sum.sha.size());
       shapes.append(reinterpret_cast<const char*>(&sum.shape), sizeof sum.shape);
     }

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/fs/config_edits.h"
 #include "common/result.h"
 #include "controller/model/service.h"
 #include "controller/model/service_builder.h"
@@ -71,6 +72,9 @@ struct RenderedConfig {
   // its digest while it is unchanged, so the digest of a new configuration costs the
   // pieces that changed. Names the bundle (bundleVersion).
   std::string config_digest;
+  // Each piece of `config` (a fragment of a service, or text built on the fly) with
+  // its digest, in order: a bundle is written as the edits of the pieces that changed.
+  std::vector<common::ConfigPiece> pieces;
   // The configuration's shape (config_shape.h), combined from each piece's: equal
   // shapes, equally valid.
   std::string shape;

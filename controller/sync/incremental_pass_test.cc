@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "common/fs/config_edits.h"
 #include "common/fs/files.h"
 #include "controller/sync/reconciler.h"
 
@@ -250,7 +251,10 @@ class IncrementalPassTest : public ::testing::TestWithParam<std::tuple<uint32_t,
       auto text = common::readFile((dir / "current" / name).string());
       return text ? *text : std::string("<missing>");
     };
-    return {file("haproxy.cfg"), file("domain2backend.map"), file("app2backend.map")};
+    // As a reader of the bundle gets it: whole, or its base with its edits.
+    auto config = common::readBundleConfig((dir / "current").string());
+    return {config ? *config : "<unreadable: " + config.error().message + ">",
+            file("domain2backend.map"), file("app2backend.map")};
   }
 
   // A fresh reconciler's first pass over the whole state.
@@ -282,7 +286,7 @@ TEST_P(IncrementalPassTest, EveryStepPublishesWhatAFullRenderPublishes) {
   Reconciler live(cluster.api, nullptr, publisher, *templates_, options_);
   ASSERT_EQ(live.reconcileOnce().outcome, PassReport::Outcome::Published);
   std::mt19937 rng(std::get<0>(GetParam()) + 1000);
-  int fast_passes = 0, with_history = 0;
+  int fast_passes = 0, with_history = 0, as_edits = 0;
   for (int step = 0; step < 150; ++step) {
     cluster.touched.clear();
     const int changes = 1 + static_cast<int>(rng() % 3);
@@ -296,6 +300,7 @@ TEST_P(IncrementalPassTest, EveryStepPublishesWhatAFullRenderPublishes) {
                 report.outcome == PassReport::Outcome::Unchanged)
         << "step " << step << ": " << report.detail;
     fast_passes += report.fast_path ? 1 : 0;
+    as_edits += fs::exists(dir / "current" / common::kConfigEditsFile) ? 1 : 0;
     // An app refused now and served from its last good fragment: a fresh reconciler
     // has no such fragment (history, not an incremental difference).
     if (std::any_of(report.quarantined.begin(), report.quarantined.end(),
@@ -310,6 +315,7 @@ TEST_P(IncrementalPassTest, EveryStepPublishesWhatAFullRenderPublishes) {
     ASSERT_EQ(got.app_map, want.app_map) << "step " << step;
   }
   EXPECT_GT(fast_passes, 50);  // the incremental path was the one exercised
+  EXPECT_GT(as_edits, 20);     // and bundles written as edits of their base
   EXPECT_LT(with_history, 60);
 }
 

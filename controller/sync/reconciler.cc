@@ -8,6 +8,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "common/fs/config_edits.h"
 #include "common/fs/files.h"
 #include "common/hash.h"
 #include "common/log.h"
@@ -511,7 +512,7 @@ void Reconciler::forgetAppliedChanges() {
 
 void Reconciler::attributeRejection(const PublishedVersion& pv, const std::string& alerts,
                                     PassReport& report) {
-  auto config = common::readFile(publisher_.bundlesDir() + "/" + pv.version + "/haproxy.cfg");
+  auto config = common::readBundleConfig(publisher_.bundlesDir() + "/" + pv.version);
   Attribution a = attributeAlerts(alerts, config ? *config : "", pv.spans);
   ReloaderRejection rej{pv.version, {}, a.apps.empty() ? a.unattributed : a.apps.begin()->second};
   for (const auto& [app, text] : a.apps) {
@@ -647,7 +648,8 @@ bool Reconciler::renderValid(Pass& pass) {
       continue;
     }
     pass.bundle = Bundle{std::move(pass.rendered.config), std::move(pass.rendered.domain_map),
-                         std::move(pass.rendered.app_map), pass.rendered.config_digest};
+                         std::move(pass.rendered.app_map), pass.rendered.config_digest,
+                         std::move(pass.rendered.pieces)};
     if (!reloader_status_.rejected.empty() &&
         checkReloaderVerdict(pass, bundleVersion(pass.bundle))) {
       continue;

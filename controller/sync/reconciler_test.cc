@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "common/fs/config_edits.h"
 #include "common/fs/files.h"
 #include "common/testing/fake_clock.h"
 
@@ -123,7 +124,7 @@ class ReconcilerTest : public ::testing::Test {
     }
     return Reconciler(api_, runner, *publisher_, *templates_, options_);
   }
-  std::string cfg() { return *common::readFile((dir_ / "current" / "haproxy.cfg").string()); }
+  std::string cfg() { return *common::readBundleConfig((dir_ / "current").string()); }
 
   fs::path dir_;
   FakeMarathonApi api_;

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/fs/config_edits.h"
 #include "common/fs/file_lock.h"
 #include "common/fs/files.h"
 #include "common/haproxy/config_check.h"
@@ -168,6 +169,9 @@ common::Status noVerdict(std::string why) {
 
 common::Status ReloadController::validate(const std::string& version) {
   const std::string dir = options_.state_dir + "/bundles/" + version;
+  if (auto st = common::materializeBundleConfig(dir); !st) {
+    return noVerdict("cannot write out the bundle's configuration: " + st.error().message);
+  }
   auto cfg = common::readFile(dir + "/haproxy.cfg");
   if (!cfg) {
     return invalidBundle("cannot read bundle: " + cfg.error().message);
@@ -257,6 +261,13 @@ ApplyResult ReloadController::applyOnce() {
     return res;
   }
   if (appliedAtStartup(version, *master, res)) {
+    return res;
+  }
+  // A bundle written as edits of its base gets its haproxy.cfg first: every step
+  // below, haproxy -c and HAProxy read the file.
+  if (auto st = common::materializeBundleConfig(bundleDir(version)); !st) {
+    res.kind = ApplyResult::Kind::Failed;
+    res.reason = "cannot write out the bundle's configuration: " + st.error().message;
     return res;
   }
   // Marks the bundle being applied: the controller's prune never removes it.
@@ -460,7 +471,8 @@ std::vector<std::string> ReloadController::otherFilesChanged(const std::string& 
   }
   std::vector<std::string> out;
   for (const auto& name : names) {
-    if (name == "haproxy.cfg" || name == "manifest.json") {
+    if (name == "haproxy.cfg" || name == "manifest.json" || name == common::kConfigEditsFile ||
+        name.rfind('.', 0) == 0) {
       continue;
     }
     auto x = common::readFile(bundleDir(a) + "/" + name);
