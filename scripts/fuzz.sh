@@ -25,12 +25,15 @@ $CXX $FLAGS $SIMD fuzz/render_injection_fuzz.cc controller/render/injection_chec
   controller/model/service_builder.cc controller/model/labels.cc controller/marathon/app_json.cc \
   common/hash.cc common/fs/file_system.cc common/fs/files.cc -lsimdjson -lcrypto \
   -o "$OUT/render_injection_fuzz"
-for t in sse_parser app_json http_chunked render_injection; do
+$CXX $FLAGS fuzz/config_edits_fuzz.cc common/fs/config_edits.cc common/fs/file_system.cc \
+  common/fs/files.cc common/hash.cc -lcrypto -o "$OUT/config_edits_fuzz"
+for t in sse_parser app_json http_chunked render_injection config_edits; do
   case $t in
     sse_parser) corpus=fuzz/corpus/sse;;
     app_json) corpus=fuzz/corpus/apps;;
     http_chunked) corpus=fuzz/corpus/chunked;;
     render_injection) corpus=fuzz/corpus/injection;;
+    config_edits) corpus=fuzz/corpus/edits;;
   esac
   work="$OUT/corpus-$t"; mkdir -p "$work"
   log="$OUT/$t.log"

@@ -36,14 +36,18 @@ std::vector<std::string_view> words(std::string_view line) {
   return out;
 }
 
+// Canonical decimal only (no sign, no leading zero): one spelling per file.
 bool number(std::string_view s, size_t& out) {
+  if (s.size() > 1 && s[0] == '0') {
+    return false;
+  }
   const auto* end = s.data() + s.size();
   auto [p, ec] = std::from_chars(s.data(), end, out);
   return !s.empty() && ec == std::errc() && p == end;
 }
 
 bool digest(std::string_view hex, Sha256& out) {
-  if (hex.size() != out.size() * 2) {
+  if (hex.size() != out.size() * 2 || hex.find_first_not_of("0123456789abcdef") != hex.npos) {
     return false;
   }
   for (size_t i = 0; i < out.size(); ++i) {
