@@ -40,6 +40,10 @@ class PosixFileSystem final : public FileSystem {
     return ::rename(from.c_str(), to.c_str()) == 0 ? Status::ok()
                                                    : Status(errnoError("rename", from));
   }
+  Status hardLink(const std::string& existing, const std::string& name) override {
+    return ::link(existing.c_str(), name.c_str()) == 0 ? Status::ok()
+                                                       : Status(errnoError("link", name));
+  }
   Status replaceSymlink(const std::string& target, const std::string& link) override {
     return common::replaceSymlink(target, link);
   }

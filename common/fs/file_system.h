@@ -26,6 +26,8 @@ class FileSystem {
   virtual Status writeNewFile(const std::string& path, const std::string& data) = 0;
   virtual Status fsyncDir(const std::string& dir) = 0;
   virtual Status rename(const std::string& from, const std::string& to) = 0;
+  // link(2): a second name for an existing file (an error when `name` exists).
+  virtual Status hardLink(const std::string& existing, const std::string& name) = 0;
   // Points `link` at `target` atomically (files.h replaceSymlink).
   virtual Status replaceSymlink(const std::string& target, const std::string& link) = 0;
   // The modification time, or nothing when `path` does not exist.

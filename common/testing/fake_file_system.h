@@ -114,6 +114,19 @@ class FakeFileSystem : public FileSystem {
     }
     return {};
   }
+  // The files are immutable once written: a copy behaves as a second name.
+  Status hardLink(const std::string& existing, const std::string& name) override {
+    auto it = files_.find(existing);
+    if (it == files_.end()) {
+      return Error::notFound("link " + existing + ": No such file or directory");
+    }
+    if (exists(name)) {
+      return Error::io("link " + name + ": File exists");
+    }
+    files_[name] = it->second;
+    touch(name);
+    return {};
+  }
   Status replaceSymlink(const std::string& target, const std::string& link) override {
     links_[link] = target;
     return {};

@@ -70,21 +70,37 @@ std::string BundlePublisher::currentManifest() const {
 }
 
 Status BundlePublisher::writeFiles(const std::string& dir, const Bundle& b,
-                                   const std::string& manifest_json, const std::string& edits) {
+                                   const std::string& manifest_json, const std::string& edits,
+                                   bool reuse) {
   const bool whole = edits.empty();
-  for (const auto& [name, data] :
-       {std::pair<const char*, const std::string*>{whole ? "haproxy.cfg" : common::kConfigEditsFile,
-                                                   whole ? &b.config : &edits},
-        {"domain2backend.map", &b.domain_map},
-        {"app2backend.map", &b.app_map},
-        {"mlb.lua", &endpointsLua()},
-        {"manifest.json", &manifest_json}}) {
+  const bool linkable = reuse && !last_version_.empty();
+  struct File {
+    const char* name;
+    const std::string* data;
+    const std::string* last;  // the last bundle's, or null: always written
+  };
+  for (const File& f : {File{whole ? "haproxy.cfg" : common::kConfigEditsFile,
+                             whole ? &b.config : &edits, nullptr},
+                        File{"domain2backend.map", &b.domain_map, &last_domain_map_},
+                        File{"app2backend.map", &b.app_map, &last_app_map_},
+                        File{"mlb.lua", &endpointsLua(), &endpointsLua()},
+                        File{"manifest.json", &manifest_json, nullptr}}) {
     // The directory is new and renamed into place once complete: plain writes.
-    if (auto st = fs_.writeNewFile(dir + "/" + name, *data); !st) {
+    if (auto st = writeOrLink(dir, f.name, *f.data, linkable ? f.last : nullptr); !st) {
       return st;
     }
   }
   return Status::ok();
+}
+
+Status BundlePublisher::writeOrLink(const std::string& dir, const char* name,
+                                    const std::string& data, const std::string* last) {
+  const std::string path = dir + "/" + name;
+  if (last != nullptr && *last == data &&
+      fs_.hardLink(bundlesDir() + "/" + last_version_ + "/" + name, path)) {
+    return Status::ok();
+  }
+  return fs_.writeNewFile(path, data);  // (also when the last bundle was pruned since)
 }
 
 Result<bool> BundlePublisher::publish(const std::string& version, const Bundle& bundle,
@@ -99,6 +115,9 @@ Result<bool> BundlePublisher::publish(const std::string& version, const Bundle& 
       return s.error();
     }
     bases_[version] = edits.empty() ? "" : base_.version;
+    last_version_ = version;
+    last_domain_map_ = bundle.domain_map;
+    last_app_map_ = bundle.app_map;
     if (edits.empty() && !bundle.pieces.empty()) {
       base_ = {version, bundle.config.size(), bundle.pieces};
     }
@@ -139,7 +158,7 @@ Status BundlePublisher::writeBundleDir(const std::string& version, const Bundle&
   if (auto s = fs_.makeDir(tmp); !s) {
     return s;
   }
-  if (auto s = writeFiles(tmp, bundle, manifest_json, edits); !s) {
+  if (auto s = writeFiles(tmp, bundle, manifest_json, edits, /*reuse=*/true); !s) {
     (void)fs_.removeTree(tmp);
     return s;
   }
@@ -222,7 +241,7 @@ Result<std::string> BundlePublisher::writeScratch(const Bundle& bundle) {
   if (auto s = fs_.makeDir(dir); !s) {
     return s.error();
   }
-  if (auto s = writeFiles(dir, bundle, "{}", ""); !s) {
+  if (auto s = writeFiles(dir, bundle, "{}", "", /*reuse=*/false); !s) {
     (void)fs_.removeTree(dir);
     return s.error();
   }

@@ -60,9 +60,14 @@ class BundlePublisher {
   std::string bundlesDir() const { return state_dir_ + "/bundles"; }
 
  private:
-  // `edits` not empty: written instead of haproxy.cfg.
+  // `edits` not empty: written instead of haproxy.cfg. `reuse`: the maps and the Lua
+  // service are linked from the last bundle written where they are the same.
   common::Status writeFiles(const std::string& dir, const Bundle& bundle,
-                            const std::string& manifest_json, const std::string& edits);
+                            const std::string& manifest_json, const std::string& edits,
+                            bool reuse);
+  // Writes `data` as dir/name, or links the same file of the last bundle written.
+  common::Status writeOrLink(const std::string& dir, const char* name, const std::string& data,
+                             const std::string* last);
   common::Status writeBundleDir(const std::string& version, const Bundle& bundle,
                                 const std::string& manifest_json, const std::string& edits);
   // The bundle's configuration as edits of the base, or "" to write it whole.
@@ -81,6 +86,10 @@ class BundlePublisher {
   // The last bundle written whole: what the next bundles' edits apply to.
   common::EditBase base_;
   std::map<std::string, std::string> bases_;  // version -> base ("" whole), by baseOf
+  // The last bundle written, and its maps: a file that is the same is linked from it
+  // (a second name costs no data write and no data sync).
+  std::string last_version_;
+  std::string last_domain_map_, last_app_map_;
 };
 
 }  // namespace mlb::controller

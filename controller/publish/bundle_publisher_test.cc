@@ -62,7 +62,8 @@ Bundle threePieces(int servers, char fill = '#') {
   for (int i = 0; i < servers; ++i) {
     backend += "  server a" + std::to_string(i) + " 127.0.0.1:" + std::to_string(i + 1) + "\n";
   }
-  Bundle b{"global\n" + std::string(100000, fill) + "\n" + backend + "backend z\n", "", "", "", {}};
+  Bundle b{"global\n" + std::string(100000, fill) + "\n" + backend + "backend z\n",
+           "a.example.com backend_a\n", "/a backend_a\n", "", {}};
   const size_t head = b.config.find("backend a");
   const size_t tail = b.config.find("backend z");
   for (auto [begin, end] :
@@ -81,6 +82,7 @@ TEST_F(BundlePublisherTest, AServerChangeIsWrittenAsEditsOfTheLastWholeBundle) {
     auto read = common::readBundleConfig((dir_ / "current").string());
     ASSERT_TRUE(read) << read.error().message;
     EXPECT_EQ(*read, b.config);
+    EXPECT_EQ(*common::readFile((dir_ / "current" / "domain2backend.map").string()), b.domain_map);
   };
   for (int servers = 1; servers <= 4; ++servers) {
     publishRead(threePieces(servers));
@@ -91,6 +93,8 @@ TEST_F(BundlePublisherTest, AServerChangeIsWrittenAsEditsOfTheLastWholeBundle) {
     }
   }
   EXPECT_TRUE(exists(versions[0]));  // the base, beyond --keep-bundles 2: kept for its edits
+  // The same maps: second names of the first bundle's files (no data written again).
+  EXPECT_EQ(fs::hard_link_count(dir_ / "current" / "app2backend.map"), 3u);
   EXPECT_FALSE(fs::exists(dir_ / "bundles" / versions[1]));
   // 100 kB changed, past the edits' budget: whole, the next base; the old one goes.
   publishRead(threePieces(1, '='));
@@ -137,6 +141,9 @@ class FaultyFileSystem : public common::FileSystem {
   }
   common::Status rename(const std::string& a, const std::string& b) override {
     return fault("rename") ? injected() : real().rename(a, b);
+  }
+  common::Status hardLink(const std::string& a, const std::string& b) override {
+    return fault("hardLink") ? injected() : real().hardLink(a, b);
   }
   common::Status replaceSymlink(const std::string& t, const std::string& l) override {
     return fault("replaceSymlink") ? injected() : real().replaceSymlink(t, l);
