@@ -79,12 +79,12 @@ Status BundlePublisher::writeFiles(const std::string& dir, const Bundle& b,
     const std::string* data;
     const std::string* last;  // the last bundle's, or null: always written
   };
-  for (const File& f : {File{whole ? "haproxy.cfg" : common::kConfigEditsFile,
-                             whole ? &b.config : &edits, nullptr},
-                        File{"domain2backend.map", &b.domain_map, &last_domain_map_},
-                        File{"app2backend.map", &b.app_map, &last_app_map_},
-                        File{"mlb.lua", &endpointsLua(), &endpointsLua()},
-                        File{"manifest.json", &manifest_json, nullptr}}) {
+  for (const File& f :
+       {File{whole ? "haproxy.cfg" : common::kConfigEditsFile, whole ? &b.config : &edits, nullptr},
+        File{"domain2backend.map", &b.domain_map, &last_domain_map_},
+        File{"app2backend.map", &b.app_map, &last_app_map_},
+        File{"mlb.lua", &endpointsLua(), &endpointsLua()},
+        File{"manifest.json", &manifest_json, nullptr}}) {
     // The directory is new and renamed into place once complete: plain writes.
     if (auto st = writeOrLink(dir, f.name, *f.data, linkable ? f.last : nullptr); !st) {
       return st;

@@ -63,8 +63,7 @@ class BundlePublisher {
   // `edits` not empty: written instead of haproxy.cfg. `reuse`: the maps and the Lua
   // service are linked from the last bundle written where they are the same.
   common::Status writeFiles(const std::string& dir, const Bundle& bundle,
-                            const std::string& manifest_json, const std::string& edits,
-                            bool reuse);
+                            const std::string& manifest_json, const std::string& edits, bool reuse);
   // Writes `data` as dir/name, or links the same file of the last bundle written.
   common::Status writeOrLink(const std::string& dir, const char* name, const std::string& data,
                              const std::string* last);

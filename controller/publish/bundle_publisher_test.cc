@@ -63,7 +63,10 @@ Bundle threePieces(int servers, char fill = '#') {
     backend += "  server a" + std::to_string(i) + " 127.0.0.1:" + std::to_string(i + 1) + "\n";
   }
   Bundle b{"global\n" + std::string(100000, fill) + "\n" + backend + "backend z\n",
-           "a.example.com backend_a\n", "/a backend_a\n", "", {}};
+           "a.example.com backend_a\n",
+           "/a backend_a\n",
+           "",
+           {}};
   const size_t head = b.config.find("backend a");
   const size_t tail = b.config.find("backend z");
   for (auto [begin, end] :

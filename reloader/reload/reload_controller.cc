@@ -263,15 +263,15 @@ ApplyResult ReloadController::applyOnce() {
   if (appliedAtStartup(version, *master, res)) {
     return res;
   }
-  // A bundle written as edits of its base gets its haproxy.cfg first: every step
-  // below, haproxy -c and HAProxy read the file.
+  // Marks the bundle being applied: the controller's prune never removes it.
+  (void)common::replaceSymlink("bundles/" + version, options_.state_dir + "/applying");
+  // A bundle written as edits of its base gets its haproxy.cfg first (marked applying:
+  // neither it nor its base is pruned meanwhile): every step below reads the file.
   if (auto st = common::materializeBundleConfig(bundleDir(version)); !st) {
     res.kind = ApplyResult::Kind::Failed;
     res.reason = "cannot write out the bundle's configuration: " + st.error().message;
     return res;
   }
-  // Marks the bundle being applied: the controller's prune never removes it.
-  (void)common::replaceSymlink("bundles/" + version, options_.state_dir + "/applying");
   const std::string previous_live = liveVersion();
   RuntimePlan plan = planFor(version, previous_live);
   if ((plan.kind == RuntimePlan::Kind::Reload || plan.needs_validation) && version != applied_ &&

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <memory>
 
+#include "common/fs/config_edits.h"
 #include "common/fs/files.h"
 #include "common/testing/fake_clock.h"
 
@@ -179,6 +180,46 @@ TEST_F(ReloadPassTest, ANewBundleIsReloadedThroughTheMasterCliAndConfirmedByShow
   // Applied once: the next pass does nothing.
   EXPECT_EQ(rc.applyOnce().kind, ApplyResult::Kind::Nothing);
   EXPECT_EQ(haproxy_.reloads, 1);
+}
+
+// A bundle the controller wrote as edits of a base (common/fs/config_edits.h).
+void writeEditsBundle(const std::string& state, const std::string& version, const std::string& base,
+                      const std::string& base_text) {
+  const std::string old_line = "  # base\n";
+  const common::ConfigEdits e{
+      base,
+      base_text.size(),
+      {{base_text.find(old_line), old_line.size(), common::sha256(old_line), "  # edited\n"}}};
+  fs::create_directories(fs::path(state) / "bundles" / version);
+  std::ofstream(fs::path(state) / "bundles" / version / common::kConfigEditsFile)
+      << common::formatConfigEdits(e);
+}
+
+TEST_F(ReloadPassTest, ABundleWrittenAsEditsIsWrittenOutWholeBeforeItIsCheckedAndLoaded) {
+  const std::string base_text = "global\n  # base\n";
+  fs::create_directories(fs::path(state_) / "bundles" / "00b1");
+  std::ofstream(fs::path(state_) / "bundles" / "00b1" / "haproxy.cfg") << base_text;
+  writeEditsBundle(state_, "v3", "00b1", base_text);
+  ASSERT_TRUE(common::replaceSymlink("bundles/v3", state_ + "/current"));
+  auto rc = controller();
+  ApplyResult r = rc.applyOnce();
+  EXPECT_EQ(r.kind, ApplyResult::Kind::Applied) << r.reason;
+  EXPECT_EQ(live(), "bundles/v3");
+  EXPECT_EQ(check_.runs, 1);
+  EXPECT_EQ(haproxy_.reloads, 1);
+  // What HAProxy loads (-f live/haproxy.cfg) and /_haproxy_getconfig serves.
+  EXPECT_EQ(*common::readFile(state_ + "/live/haproxy.cfg"), "global\n  # edited\n");
+}
+
+TEST_F(ReloadPassTest, AnEditsBundleWhoseBaseIsGoneIsNotAppliedAndSaysWhy) {
+  writeEditsBundle(state_, "v4", "00b9", "global\n  # base\n");
+  ASSERT_TRUE(common::replaceSymlink("bundles/v4", state_ + "/current"));
+  auto rc = controller();
+  ApplyResult r = rc.applyOnce();
+  EXPECT_EQ(r.kind, ApplyResult::Kind::Failed);
+  EXPECT_THAT(r.reason, HasSubstr("base bundle 00b9"));
+  EXPECT_EQ(live(), "bundles/v1");  // what HAProxy serves stays
+  EXPECT_EQ(haproxy_.reloads, 0);
 }
 
 TEST_F(ReloadPassTest, HaproxyThreeRefusingTheNewConfigurationRollsLiveBack) {
