@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <chrono>
 
 namespace mlb::common {
 
@@ -74,7 +75,7 @@ Result<ConfigEdit> parseEdit(std::string_view& in, std::string_view header) {
       !digest(w[3], e.old_sha) || !number(w[4], length)) {
     return bad("bad edit line '" + std::string(header.substr(0, 120)) + "'");
   }
-  if (in.size() < length + 1 || in[length] != '\n') {
+  if (length >= in.size() || in[length] != '\n') {
     return bad("an edit's text is cut short");
   }
   e.text = in.substr(0, length);
@@ -176,7 +177,7 @@ Result<std::string> applyConfigEdits(std::string_view base, const ConfigEdits& e
   size_t size = base.size();
   size_t at = 0;
   for (const auto& e : edits.edits) {
-    if (e.offset < at || e.old_length > base.size() - e.offset) {
+    if (e.offset < at || e.offset > base.size() || e.old_length > base.size() - e.offset) {
       return bad("edits out of order or past the end of the base");
     }
     at = e.offset + e.old_length;
@@ -237,8 +238,11 @@ Status materializeBundleConfig(const std::string& dir, FileSystem& fs) {
   if (!text) {
     return text.error();
   }
-  const std::string tmp = dir + "/.haproxy.cfg.tmp-" + std::to_string(::getpid());
-  (void)fs.unlink(tmp);
+  // A name of its own (the entrypoint and the watcher may both write it out, from
+  // containers where both are pid 1): created exclusively, never someone else's.
+  const std::string tmp =
+      dir + "/.haproxy.cfg.tmp-" + std::to_string(::getpid()) + "-" +
+      std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
   if (auto st = fs.writeNewFile(tmp, *text); !st) {
     return st;
   }
@@ -246,7 +250,7 @@ Status materializeBundleConfig(const std::string& dir, FileSystem& fs) {
     (void)fs.unlink(tmp);
     return st;
   }
-  return Status::ok();
+  return fs.fsyncDir(dir);  // the name survives a power loss with `live` pointing here
 }
 
 }  // namespace mlb::common

@@ -77,6 +77,13 @@ TEST(ConfigEdits, MalformedFilesAreRefusedWithTheReason) {
   EXPECT_FALSE(applyConfigEdits("abcde", overlapping));
   ConfigEdits past{"00aa", 5, {{4, 3, {}, "x"}}};
   EXPECT_FALSE(applyConfigEdits("abcde", past));
+  ConfigEdits beyond{"00aa", 5, {{9, 0, sha256(""), "x"}}};  // offset past the end
+  EXPECT_FALSE(applyConfigEdits("abcde", beyond));
+  ConfigEdits wraps{"00aa", 5, {{SIZE_MAX, 1, {}, "x"}}};
+  EXPECT_FALSE(applyConfigEdits("abcde", wraps));
+  // A length that would wrap: cut short, not the rest of the file read as its text.
+  EXPECT_FALSE(parseConfigEdits("mlb-config-edits 1\nbase 00aa 5\nedit 0 0 " + sha256Hex("") +
+                                " 18446744073709551615\nend\n"));
 }
 
 TEST(ConfigEdits, ABundleReadsAsItsBaseWithItsEditsAndIsWrittenOutOnce) {

@@ -121,16 +121,29 @@ Result<bool> BundlePublisher::publish(const std::string& version, const Bundle& 
     if (edits.empty() && !bundle.pieces.empty()) {
       base_ = {version, bundle.config.size(), bundle.pieces};
     }
-  } else {
-    // Going back to a bundle that is still on disk: just point at it again, and
-    // mark it as most recently used so that pruning keeps it.
-    fs_.touch(final_dir);
+  } else if (auto st = reuse(version, bundle, manifest_json); !st) {
+    return st.error();
   }
   if (auto s = fs_.replaceSymlink("bundles/" + version, state_dir_ + "/current"); !s) {
     return s.error();
   }
   prune(version);
   return true;
+}
+
+// Going back to a bundle that is still on disk: point at it again, marked as most
+// recently used so that pruning keeps it; written again when its base is gone (an
+// interrupted prune).
+Status BundlePublisher::reuse(const std::string& version, const Bundle& bundle,
+                              const std::string& manifest_json) {
+  const std::string dir = bundlesDir() + "/" + version;
+  if (!common::readBundleConfig(dir, fs_)) {
+    bases_.erase(version);
+    (void)fs_.removeTree(dir);
+    return writeBundleDir(version, bundle, manifest_json, "");
+  }
+  fs_.touch(dir);
+  return Status::ok();
 }
 
 std::string BundlePublisher::editsFor(const Bundle& b) {
@@ -212,6 +225,10 @@ void BundlePublisher::prune(const std::string& keep_version) {
       keep.insert(baseOf(n));
     }
   }
+  // Edits before the bases they refer to: a kill in between never leaves a bundle
+  // without its base.
+  std::stable_partition(bundles.begin(), bundles.end(),
+                        [this](const auto& b) { return !baseOf(b.second).empty(); });
   for (const auto& [t, n] : bundles) {
     if (keep.count(n)) {
       continue;

@@ -69,6 +69,8 @@ class BundlePublisher {
                              const std::string* last);
   common::Status writeBundleDir(const std::string& version, const Bundle& bundle,
                                 const std::string& manifest_json, const std::string& edits);
+  common::Status reuse(const std::string& version, const Bundle& bundle,
+                       const std::string& manifest_json);
   // The bundle's configuration as edits of the base, or "" to write it whole.
   std::string editsFor(const Bundle& bundle);
   void prune(const std::string& keep_version);

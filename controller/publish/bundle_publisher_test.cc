@@ -109,6 +109,20 @@ TEST_F(BundlePublisherTest, AServerChangeIsWrittenAsEditsOfTheLastWholeBundle) {
   EXPECT_FALSE(fs::exists(dir_ / "bundles" / versions[0]));
 }
 
+TEST_F(BundlePublisherTest, ABundleOnDiskWithoutItsBaseIsWrittenAgainWhenItComesBack) {
+  const Bundle base = threePieces(1), edits = threePieces(2), other = threePieces(3);
+  ASSERT_TRUE(publisher_->publish(bundleVersion(base), base, "{}\n"));
+  ASSERT_TRUE(publisher_->publish(bundleVersion(edits), edits, "{}\n"));
+  ASSERT_TRUE(publisher_->publish(bundleVersion(other), other, "{}\n"));
+  // An interrupted prune (before this fix, bases could go first) left it without base.
+  fs::remove_all(dir_ / "bundles" / bundleVersion(base));
+  BundlePublisher restarted(dir_.string(), 2);
+  ASSERT_TRUE(restarted.publish(bundleVersion(edits), edits, "{}\n"));
+  auto read = common::readBundleConfig((dir_ / "current").string());
+  ASSERT_TRUE(read) << read.error().message;
+  EXPECT_EQ(*read, edits.config);
+}
+
 // The real file system, but the Nth call of one operation fails (as ENOSPC would).
 class FaultyFileSystem : public common::FileSystem {
  public:
