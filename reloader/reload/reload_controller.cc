@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "reloader/haproxy/bind_check.h"
+#include "reloader/haproxy/edit_excerpts.h"
 #include "reloader/haproxy/pending_master.h"
 #include "reloader/haproxy/runtime_cli.h"
 #include "reloader/haproxy/stderr_log.h"
@@ -433,14 +434,23 @@ RuntimePlan ReloadController::planFor(const std::string& version,
     p.reason_class = "live not applied";  // the runtime state is unknown
     return p;
   }
-  auto live_cfg = common::readFile(bundleDir(previous_live) + "/haproxy.cfg");
-  auto new_cfg = common::readFile(bundleDir(version) + "/haproxy.cfg");
-  if (!live_cfg || !new_cfg) {
-    p.reason_class = "unreadable bundle";
-    return p;
+  // From the edits when the plan needs no other live server's shape (an added server
+  // like its siblings), else from the whole texts: the same plan either way.
+  std::optional<RuntimePlan> from_edits = planFromEdits(version, previous_live);
+  common::Result<std::string> new_cfg = common::Error::notFound("not read");
+  RuntimePlan plan;
+  if (from_edits && !from_edits->needs_validation) {
+    plan = std::move(*from_edits);
+  } else {
+    auto live_cfg = common::readFile(bundleDir(previous_live) + "/haproxy.cfg");
+    new_cfg = common::readFile(bundleDir(version) + "/haproxy.cfg");
+    if (!live_cfg || !new_cfg) {
+      p.reason_class = "unreadable bundle";
+      return p;
+    }
+    plan = planRuntime(*live_cfg, *new_cfg, options_.max_runtime_changes,
+                       unprovenServers(version));
   }
-  RuntimePlan plan =
-      planRuntime(*live_cfg, *new_cfg, options_.max_runtime_changes, unprovenServers(version));
   // HAProxy reads maps at load only: a changed map is replaced at runtime (a reload
   // for any other file, the Lua service).
   for (const auto& name : otherFilesChanged(previous_live, version)) {
@@ -448,13 +458,65 @@ RuntimePlan ReloadController::planFor(const std::string& version,
       break;
     }
     auto text = common::readFile(bundleDir(version) + "/" + name);
-    if (!text) {
+    if (!new_cfg) {
+      new_cfg = common::readFile(bundleDir(version) + "/haproxy.cfg");
+    }
+    if (!text || !new_cfg) {
       p.reason_class = "unreadable bundle";
       return p;
     }
     planMapUpdate(*new_cfg, name, *text, plan);
   }
   return plan;
+}
+
+namespace {
+
+// A bundle's edits (their views into `file`), or nothing for a whole bundle.
+std::optional<common::ConfigEdits> editsOf(const std::string& dir, std::string& file) {
+  auto text = common::readFile(dir + "/" + common::kConfigEditsFile);
+  if (!text) {
+    return std::nullopt;
+  }
+  file = std::move(*text);
+  auto edits = common::parseConfigEdits(file);
+  return edits ? std::optional<common::ConfigEdits>(std::move(*edits)) : std::nullopt;
+}
+
+// Two names of one file (a map the controller linked from the last bundle).
+bool sameFile(const std::string& a, const std::string& b) {
+  struct stat x {}, y {};
+  return ::stat(a.c_str(), &x) == 0 && ::stat(b.c_str(), &y) == 0 && x.st_dev == y.st_dev &&
+         x.st_ino == y.st_ino;
+}
+
+}  // namespace
+
+std::optional<RuntimePlan> ReloadController::planFromEdits(const std::string& version,
+                                                           const std::string& previous_live) {
+  std::string live_file, next_file;
+  const auto live = editsOf(bundleDir(previous_live), live_file);
+  const auto next = editsOf(bundleDir(version), next_file);
+  std::string base;
+  if (live && next && live->base == next->base) {
+    base = live->base;
+  } else if (!live && next && next->base == previous_live) {
+    base = previous_live;
+  } else if (live && !next && live->base == version) {
+    base = version;
+  } else {
+    return std::nullopt;
+  }
+  auto text = common::readFile(bundleDir(base) + "/haproxy.cfg");
+  if (!text) {
+    return std::nullopt;
+  }
+  const common::ConfigEdits none{base, text->size(), {}};
+  auto ex = excerptsOf(*text, live ? *live : none, next ? *next : none);
+  if (!ex) {
+    return std::nullopt;
+  }
+  return planRuntime(ex->a, ex->b, options_.max_runtime_changes, unprovenServers(version));
 }
 
 // The files besides haproxy.cfg and the manifest that differ between two bundles (the
@@ -473,6 +535,9 @@ std::vector<std::string> ReloadController::otherFilesChanged(const std::string& 
   for (const auto& name : names) {
     if (name == "haproxy.cfg" || name == "manifest.json" || name == common::kConfigEditsFile ||
         name.rfind('.', 0) == 0) {
+      continue;
+    }
+    if (sameFile(bundleDir(a) + "/" + name, bundleDir(b) + "/" + name)) {
       continue;
     }
     auto x = common::readFile(bundleDir(a) + "/" + name);

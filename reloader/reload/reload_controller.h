@@ -150,6 +150,10 @@ class ReloadController : public ReloadPass {
                           ApplyResult& res);
   std::optional<pid_t> masterThatServes(std::optional<ShowProc>& before, ApplyResult& res);
   RuntimePlan planFor(const std::string& version, const std::string& previous_live);
+  // planRuntime from the excerpts the edits touch when both bundles are edits of one
+  // base (or one of them is that base), nothing otherwise (edit_excerpts.h).
+  std::optional<RuntimePlan> planFromEdits(const std::string& version,
+                                           const std::string& previous_live);
   std::vector<std::string> otherFilesChanged(const std::string& a, const std::string& b) const;
   bool applyRuntime(const std::string& version, const RuntimePlan& plan, ApplyResult& res);
   void reloadTo(const std::string& version, const std::string& previous_live, pid_t master,
