@@ -100,9 +100,33 @@ std::string resolved(const std::string& dir, FileSystem& fs) {
 
 }  // namespace
 
-bool editsFromBase(const EditBase& base, std::string_view config,
-                   const std::vector<ConfigPiece>& pieces, size_t max_bytes, ConfigEdits& out) {
-  if (base.version.empty() || base.pieces.size() != pieces.size()) {
+std::vector<std::string_view> pieceTexts(std::string_view config,
+                                         const std::vector<ConfigPiece>& pieces) {
+  std::vector<std::string_view> out;
+  out.reserve(pieces.size());
+  for (const auto& p : pieces) {
+    out.push_back(config.substr(p.begin, p.end - p.begin));
+  }
+  return out;
+}
+
+std::string joinPieces(const std::vector<std::string_view>& texts) {
+  size_t size = 0;
+  for (auto t : texts) {
+    size += t.size();
+  }
+  std::string out;
+  out.reserve(size);
+  for (auto t : texts) {
+    out.append(t);
+  }
+  return out;
+}
+
+bool editsFromBase(const EditBase& base, const std::vector<ConfigPiece>& pieces,
+                   const std::vector<std::string_view>& texts, size_t max_bytes, ConfigEdits& out) {
+  if (base.version.empty() || base.pieces.size() != pieces.size() ||
+      texts.size() != pieces.size()) {
     return false;
   }
   out = ConfigEdits{base.version, base.size, {}};
@@ -117,8 +141,7 @@ bool editsFromBase(const EditBase& base, std::string_view config,
     if (bytes > max_bytes) {
       return false;
     }
-    out.edits.push_back(
-        {was.begin, was.end - was.begin, was.sha, config.substr(now.begin, now.end - now.begin)});
+    out.edits.push_back({was.begin, was.end - was.begin, was.sha, texts[i]});
   }
   return true;
 }

@@ -53,11 +53,16 @@ struct EditBase {
   std::vector<ConfigPiece> pieces;
 };
 
-// The edits turning `base`'s text into `config` (split in `pieces`), or false when
-// the pieces do not line up one to one with the base's, or when the replaced text
-// would exceed `max_bytes`. The views point into `config`.
-bool editsFromBase(const EditBase& base, std::string_view config,
-                   const std::vector<ConfigPiece>& pieces, size_t max_bytes, ConfigEdits& out);
+// The edits turning `base`'s text into the configuration of `pieces` (the text of
+// piece i: texts[i]), or false when the pieces do not line up one to one with the
+// base's, or when the replaced text would exceed `max_bytes`. The views are `texts`'.
+bool editsFromBase(const EditBase& base, const std::vector<ConfigPiece>& pieces,
+                   const std::vector<std::string_view>& texts, size_t max_bytes, ConfigEdits& out);
+// The text of each piece of `config`.
+std::vector<std::string_view> pieceTexts(std::string_view config,
+                                         const std::vector<ConfigPiece>& pieces);
+// The configuration the pieces' texts make.
+std::string joinPieces(const std::vector<std::string_view>& texts);
 
 std::string formatConfigEdits(const ConfigEdits& edits);
 // The views of the result point into `file`.

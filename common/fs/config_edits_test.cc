@@ -19,6 +19,12 @@ std::vector<ConfigPiece> cut(const std::string& text, std::vector<size_t> at) {
   return out;
 }
 
+// editsFromBase over the pieces of `text`.
+bool editsOf(const EditBase& base, const std::string& text, const std::vector<ConfigPiece>& pieces,
+             size_t max_bytes, ConfigEdits& out) {
+  return editsFromBase(base, pieces, pieceTexts(text, pieces), max_bytes, out);
+}
+
 const std::string kBase = "global\n  maxconn 10\nbackend a\n  server a1 127.0.0.1:1\nbackend b\n";
 // The base cut in three: global, backend a, backend b.
 std::vector<ConfigPiece> threePieces(const std::string& text) {
@@ -31,7 +37,7 @@ TEST(ConfigEdits, EditsOfTheChangedPiecesRebuildTheText) {
       "global\n  maxconn 10\nbackend a\n  server a1 127.0.0.1:1\n  server a2 127.0.0.1:2\n"
       "backend b\n";
   ConfigEdits e;
-  ASSERT_TRUE(editsFromBase(base, next, threePieces(next), 1 << 20, e));
+  ASSERT_TRUE(editsOf(base, next, threePieces(next), 1 << 20, e));
   ASSERT_EQ(e.edits.size(), 1u);  // the first and last pieces are the base's
   const std::string file = formatConfigEdits(e);
   auto parsed = parseConfigEdits(file);
@@ -45,9 +51,9 @@ TEST(ConfigEdits, PiecesThatDoNotLineUpOrTooManyBytesMakeNoEdits) {
   const EditBase base{"00aa", kBase.size(), threePieces(kBase)};
   const std::string next = kBase + "backend c\n";
   ConfigEdits e;
-  EXPECT_FALSE(editsFromBase(base, next, cut(next, {20, 54, 64}), 1 << 20, e));
-  EXPECT_FALSE(editsFromBase(base, next, threePieces(next), 5, e));
-  EXPECT_TRUE(editsFromBase(base, next, threePieces(next), 100, e));
+  EXPECT_FALSE(editsOf(base, next, cut(next, {20, 54, 64}), 1 << 20, e));
+  EXPECT_FALSE(editsOf(base, next, threePieces(next), 5, e));
+  EXPECT_TRUE(editsOf(base, next, threePieces(next), 100, e));
 }
 
 TEST(ConfigEdits, EditsApplyToTheirBaseOnly) {
@@ -55,7 +61,7 @@ TEST(ConfigEdits, EditsApplyToTheirBaseOnly) {
   std::string next = kBase;
   next.replace(0, 6, "GLOBAL");
   ConfigEdits e;
-  ASSERT_TRUE(editsFromBase(base, next, threePieces(next), 1 << 20, e));
+  ASSERT_TRUE(editsOf(base, next, threePieces(next), 1 << 20, e));
   std::string other = kBase;
   other[1] = 'X';  // same size, other bytes where the edit applies
   auto text = applyConfigEdits(other, e);
@@ -91,8 +97,8 @@ TEST(ConfigEdits, ABundleReadsAsItsBaseWithItsEditsAndIsWrittenOutOnce) {
   std::string next = kBase;
   next.replace(next.find("backend a"), 9, "backend z");
   ConfigEdits e;
-  ASSERT_TRUE(editsFromBase(
-      base, next, cut(next, {kBase.find("backend a"), kBase.find("backend b")}), 1 << 20, e));
+  ASSERT_TRUE(editsOf(base, next, cut(next, {kBase.find("backend a"), kBase.find("backend b")}),
+                      1 << 20, e));
   testing::FakeFileSystem fs({{"/s/bundles/00aa/haproxy.cfg", kBase},
                               {"/s/bundles/00bb/haproxy.cfg.edits", formatConfigEdits(e)}});
   auto text = readBundleConfig("/s/bundles/00bb", fs);

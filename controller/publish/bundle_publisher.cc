@@ -74,13 +74,18 @@ Status BundlePublisher::writeFiles(const std::string& dir, const Bundle& b,
                                    bool reuse) {
   const bool whole = edits.empty();
   const bool linkable = reuse && !last_version_.empty();
+  std::string joined;  // the text of a bundle written whole from its pieces
+  if (whole && b.config.empty() && !b.piece_text.empty()) {
+    joined = common::joinPieces(b.piece_text);
+  }
+  const std::string& config = joined.empty() ? b.config : joined;
   struct File {
     const char* name;
     const std::string* data;
     const std::string* last;  // the last bundle's, or null: always written
   };
   for (const File& f :
-       {File{whole ? "haproxy.cfg" : common::kConfigEditsFile, whole ? &b.config : &edits, nullptr},
+       {File{whole ? "haproxy.cfg" : common::kConfigEditsFile, whole ? &config : &edits, nullptr},
         File{"domain2backend.map", &b.domain_map, &last_domain_map_},
         File{"app2backend.map", &b.app_map, &last_app_map_},
         File{"mlb.lua", &endpointsLua(), &endpointsLua()},
@@ -119,7 +124,7 @@ Result<bool> BundlePublisher::publish(const std::string& version, const Bundle& 
     last_domain_map_ = bundle.domain_map;
     last_app_map_ = bundle.app_map;
     if (edits.empty() && !bundle.pieces.empty()) {
-      base_ = {version, bundle.config.size(), bundle.pieces};
+      base_ = {version, bundle.pieces.back().end, bundle.pieces};
     }
   } else if (auto st = reuse(version, bundle, manifest_json); !st) {
     return st.error();
@@ -137,7 +142,8 @@ Result<bool> BundlePublisher::publish(const std::string& version, const Bundle& 
 Status BundlePublisher::reuse(const std::string& version, const Bundle& bundle,
                               const std::string& manifest_json) {
   const std::string dir = bundlesDir() + "/" + version;
-  if (!common::readBundleConfig(dir, fs_)) {
+  const std::string& base = baseOf(version);
+  if (!base.empty() && !fs_.modified(bundlesDir() + "/" + base + "/haproxy.cfg")) {
     bases_.erase(version);
     (void)fs_.removeTree(dir);
     return writeBundleDir(version, bundle, manifest_json, "");
@@ -155,7 +161,8 @@ std::string BundlePublisher::editsFor(const Bundle& b) {
   // becomes the base of the next ones.
   const size_t budget = std::max<size_t>(64 * 1024, base_.size / 8);
   common::ConfigEdits edits;
-  if (!common::editsFromBase(base_, b.config, b.pieces, budget, edits)) {
+  const auto texts = b.piece_text.empty() ? common::pieceTexts(b.config, b.pieces) : b.piece_text;
+  if (!common::editsFromBase(base_, b.pieces, texts, budget, edits)) {
     return "";
   }
   return common::formatConfigEdits(edits);

@@ -22,7 +22,7 @@
 namespace mlb::controller {
 
 struct Bundle {
-  std::string config;
+  std::string config;  // the whole text; empty while it is left in pieces (piece_text)
   std::string domain_map;
   std::string app_map;
   // A digest of `config` (RenderedConfig::config_digest, combined from its pieces'
@@ -30,6 +30,15 @@ struct Bundle {
   std::string config_digest;
   // The pieces of `config` (RenderedConfig::pieces); empty: always written whole.
   std::vector<common::ConfigPiece> pieces;
+  // Their text (views the caller keeps alive), when `config` is not joined.
+  std::vector<std::string_view> piece_text;
+
+  // Fills `config` from `piece_text` when it is empty (cost: the whole text).
+  void join() {
+    if (config.empty() && !piece_text.empty()) {
+      config = common::joinPieces(piece_text);
+    }
+  }
 };
 
 // The content hash naming a bundle: 16 hex digits of SHA-256 over the digests of its

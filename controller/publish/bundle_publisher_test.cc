@@ -26,7 +26,7 @@ class BundlePublisherTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string publish(const std::string& text) {
-    Bundle b{text, "", "", "", {}};
+    Bundle b{text, "", "", "", {}, {}};
     const std::string v = bundleVersion(b);
     auto r = publisher_->publish(v, b, "{}\n");
     EXPECT_TRUE(r) << r.error().message;
@@ -66,6 +66,7 @@ Bundle threePieces(int servers, char fill = '#') {
            "a.example.com backend_a\n",
            "/a backend_a\n",
            "",
+           {},
            {}};
   const size_t head = b.config.find("backend a");
   const size_t tail = b.config.find("backend z");
@@ -107,6 +108,22 @@ TEST_F(BundlePublisherTest, AServerChangeIsWrittenAsEditsOfTheLastWholeBundle) {
   EXPECT_TRUE(fs::exists(dir_ / "current" / common::kConfigEditsFile));
   EXPECT_TRUE(exists(versions[4]));
   EXPECT_FALSE(fs::exists(dir_ / "bundles" / versions[0]));
+}
+
+TEST_F(BundlePublisherTest, ABundleLeftInPiecesIsWrittenWholeOrAsEditsFromThem) {
+  // As the reconciler hands them over: no joined text, views of the pieces.
+  auto inPieces = [](const Bundle& b) {
+    Bundle p = b;
+    p.piece_text = common::pieceTexts(b.config, b.pieces);
+    p.config.clear();
+    return p;
+  };
+  const Bundle first = threePieces(1), second = threePieces(2);
+  ASSERT_TRUE(publisher_->publish(bundleVersion(first), inPieces(first), "{}\n"));
+  EXPECT_EQ(*common::readFile((dir_ / "current" / "haproxy.cfg").string()), first.config);
+  ASSERT_TRUE(publisher_->publish(bundleVersion(second), inPieces(second), "{}\n"));
+  EXPECT_TRUE(fs::exists(dir_ / "current" / common::kConfigEditsFile));
+  EXPECT_EQ(*common::readBundleConfig((dir_ / "current").string()), second.config);
 }
 
 TEST_F(BundlePublisherTest, ABundleOnDiskWithoutItsBaseIsWrittenAgainWhenItComesBack) {
@@ -190,7 +207,7 @@ TEST_F(BundlePublisherTest, EveryFaultLeavesTheOldOrTheNewBundleWholeAndCurrent)
   const std::string old_text = "global # old\n" + std::string(10000, 'o');
   const std::string new_text = "global # new\n" + std::string(10000, 'n');
   const std::string old_version = publish(old_text);
-  const Bundle next{new_text, "a.example.com backend_a\n", "/a backend_a\n", "", {}};
+  const Bundle next{new_text, "a.example.com backend_a\n", "/a backend_a\n", "", {}, {}};
   const std::string new_version = bundleVersion(next);
   const std::vector<std::pair<std::string, int>> faults = {
       {"makeDir", 1},  {"writeNewFile", 1}, {"writeNewFile", 3}, {"writeNewFile", 5},

@@ -633,35 +633,42 @@ class Assembler {
     }
   }
 
-  void finish(RenderedConfig& out) {
-    size_t total = 0;
+  // `join`: the pieces joined in `out.config`; otherwise only their views in
+  // `out.piece_text` (the caller keeps the buffers they point into).
+  void finish(RenderedConfig& out, bool join) {
     size_t owned = 0;
     for (const auto& p : pieces_) {
-      total += p.range.end - p.range.begin;
       owned += p.owner != nullptr ? 1 : 0;
     }
-    out.config.clear();
-    out.config.reserve(total);
     out.spans.reserve(owned);
     out.pieces.clear();
     out.pieces.reserve(pieces_.size());
+    out.piece_text.clear();
+    out.piece_text.reserve(pieces_.size());
     std::string shas, shapes;
     shas.reserve(pieces_.size() * sizeof(common::Sha256));
     shapes.reserve(pieces_.size() * sizeof(uint64_t));
+    size_t end = 0;
     for (const auto& p : pieces_) {
-      const size_t begin = out.config.size();
-      out.config.append(*p.text, p.range.begin, p.range.end - p.range.begin);
+      const size_t begin = end;
+      end += p.range.end - p.range.begin;
+      out.piece_text.emplace_back(p.text->data() + p.range.begin, p.range.end - p.range.begin);
       if (p.owner != nullptr) {
-        out.spans.push_back({p.owner->app_id, p.owner->port_index, begin, out.config.size()});
+        out.spans.push_back({p.owner->app_id, p.owner->port_index, begin, end});
       }
       const PieceSum& sum = sumOf(p);
-      out.pieces.push_back({begin, out.config.size(), sum.sha});
+      out.pieces.push_back({begin, end, sum.sha});
       shas.append(reinterpret_cast<const char*>(sum.sha.data()), sum.sha.size());
       shapes.append(reinterpret_cast<const char*>(&sum.shape), sizeof sum.shape);
     }
     out.config_digest = common::sha256Hex(shas);
     out.shape = std::to_string(std::hash<std::string_view>{}(shapes)) + ":" +
                 std::to_string(pieces_.size());
+    out.owned = std::move(owned_);  // (a deque's elements stay where they are)
+    out.config.clear();
+    if (join) {
+      joinConfig(out);
+    }
   }
 
  private:
@@ -798,7 +805,8 @@ class ConfigAssembly {
                  RenderCache::Impl& cache)
       : model_(model), templates_(templates), opts_(opts), cache_(cache) {}
 
-  Result<RenderedConfig> run() {
+  // `join`: the configuration joined in `config`, else left in pieces (piece_text).
+  Result<RenderedConfig> run(bool join) {
     renderServices();
     setGlobals();
     for (auto step : {&ConfigAssembly::head, &ConfigAssembly::httpFrontend,
@@ -814,7 +822,7 @@ class ConfigAssembly {
       a_.add(e.sec->backend, e.f->backend, e.service, e.sums);
     }
     domainMap();
-    a_.finish(result_);
+    a_.finish(result_, join);
     return std::move(result_);
   }
 
@@ -1067,13 +1075,23 @@ class ConfigAssembly {
 
 Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet& templates,
                                     const RenderOptions& opts, RenderCache& cache) {
-  return ConfigAssembly(model, templates, opts, cache.impl()).run();
+  return ConfigAssembly(model, templates, opts, cache.impl()).run(/*join=*/false);
+}
+
+void joinConfig(RenderedConfig& r) {
+  if (r.config.empty() && !r.piece_text.empty()) {
+    r.config = common::joinPieces(r.piece_text);
+  }
 }
 
 Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet& templates,
                                     const RenderOptions& opts) {
   RenderCache cache;
-  return renderConfig(model, templates, opts, cache);
+  auto r = ConfigAssembly(model, templates, opts, cache.impl()).run(/*join=*/true);
+  if (r) {
+    r->piece_text.clear();  // views into the cache, which ends here
+  }
+  return r;
 }
 
 const RenderedConfig::Span* RenderedConfig::spanAtLine(int line) const {

@@ -1,8 +1,10 @@
 #pragma once
 // Pure: routing model + templates -> haproxy.cfg text (and map files).
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/fs/config_edits.h"
@@ -52,6 +54,8 @@ class RenderCache {
 };
 
 struct RenderedConfig {
+  // The whole text. Rendered with a RenderCache: empty until joinConfig() (a task
+  // event's bundle is written from the pieces that changed, not from the whole text).
   std::string config;
   std::string domain_map;  // domain2backend.map (empty without --haproxy-map)
   std::string app_map;     // app2backend.map
@@ -75,6 +79,10 @@ struct RenderedConfig {
   // Each piece of `config` (a fragment of a service, or text built on the fly) with
   // its digest, in order: a bundle is written as the edits of the pieces that changed.
   std::vector<common::ConfigPiece> pieces;
+  // Rendered with a RenderCache: the text of each piece, views into the cache's
+  // fragments and `owned`, valid until the cache renders again.
+  std::vector<std::string_view> piece_text;
+  std::deque<std::string> owned;  // the text built for this render (global templates)
   // The configuration's shape (config_shape.h), combined from each piece's: equal
   // shapes, equally valid.
   std::string shape;
@@ -83,12 +91,16 @@ struct RenderedConfig {
   const Span* spanAtLine(int line) const;
 };
 
+// Fills `config` from `piece_text` when it is empty (cost: the whole text).
+void joinConfig(RenderedConfig& rendered);
+
 // Renders the complete configuration. Byte-deterministic for the same model,
 // templates and options. A service whose per-port templates fail to render is
 // left out (listed in `quarantined`); an Error only when a global template fails.
 common::Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet& templates,
                                             const RenderOptions& options);
-// The same bytes, reusing and refreshing `cache`'s fragments.
+// The same bytes, reusing and refreshing `cache`'s fragments, left in pieces
+// (`piece_text`; joinConfig() joins them).
 common::Result<RenderedConfig> renderConfig(const ServiceModel& model, const TemplateSet& templates,
                                             const RenderOptions& options, RenderCache& cache);
 

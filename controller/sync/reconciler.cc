@@ -600,6 +600,7 @@ bool Reconciler::checkReloaderVerdict(Pass& pass, const std::string& version) {
   if (rejected == reloader_status_.rejected.end()) {
     return false;
   }
+  pass.bundle.join();
   Attribution a = attributeAlerts(rejected->second, pass.bundle.config, pass.rendered.spans);
   if (a.apps.empty()) {
     return false;
@@ -647,9 +648,9 @@ bool Reconciler::renderValid(Pass& pass) {
       sortServices(pass.model.services);
       continue;
     }
-    pass.bundle = Bundle{std::move(pass.rendered.config), std::move(pass.rendered.domain_map),
+    pass.bundle = Bundle{std::move(pass.rendered.config),  std::move(pass.rendered.domain_map),
                          std::move(pass.rendered.app_map), pass.rendered.config_digest,
-                         std::move(pass.rendered.pieces)};
+                         std::move(pass.rendered.pieces),  std::move(pass.rendered.piece_text)};
     if (!reloader_status_.rejected.empty() &&
         checkReloaderVerdict(pass, bundleVersion(pass.bundle))) {
       continue;
@@ -668,6 +669,7 @@ bool Reconciler::renderValid(Pass& pass) {
       v.offending_apps = it->second;
     } else {
       auto tv = options_.clock->now();
+      pass.bundle.join();  // haproxy -c reads the whole text
       v = validate(pass.rendered, pass.bundle);
       report.validate_time += since(*options_.clock, tv);
       if (!v.ok && !v.offending_apps.empty()) {

@@ -42,8 +42,7 @@ std::string servers(int n, int seed) {
 // A configuration in pieces as the renderer cuts one: globals, a frontend with one
 // rule per app, a backend per app (its head and its servers, sometimes one piece).
 Pieces baseOf(std::mt19937& rng) {
-  Pieces p = {"global\n  maxconn 100\n",
-              "defaults\n  mode http\n  default-server inter 2s\n\n",
+  Pieces p = {"global\n  maxconn 100\n", "defaults\n  mode http\n  default-server inter 2s\n\n",
               "frontend http\n  bind 127.0.0.1:80\n"};
   const int apps = 3 + static_cast<int>(rng() % 6);
   for (int k = 0; k < apps; ++k) {
@@ -117,8 +116,9 @@ void mutate(std::string& piece, std::mt19937& rng) {
 common::ConfigEdits editsOf(const Pieces& base, const Pieces& now, const std::string& text) {
   common::ConfigEdits e;
   const std::string base_text = joined(base);
-  EXPECT_TRUE(common::editsFromBase({"00aa", base_text.size(), cut(base)}, text, cut(now),
-                                    1 << 20, e));
+  const auto pieces = cut(now);
+  EXPECT_TRUE(common::editsFromBase({"00aa", base_text.size(), cut(base)}, pieces,
+                                    common::pieceTexts(text, pieces), 1 << 20, e));
   return e;
 }
 
@@ -173,8 +173,9 @@ TEST_P(EditExcerptsTest, ExcerptsPlanWhatTheWholeTextsPlan) {
     }
     ++compared;
     runtime += whole.kind == RuntimePlan::Kind::Runtime ? 1 : 0;
-    ASSERT_EQ(describe(part), describe(whole))
-        << "round " << round << "\n--- a\n" << a_text << "--- b\n" << b_text;
+    ASSERT_EQ(describe(part), describe(whole)) << "round " << round << "\n--- a\n"
+                                               << a_text << "--- b\n"
+                                               << b_text;
   }
   EXPECT_GT(compared, 300);
   EXPECT_GT(runtime, 15);  // server changes planned at runtime, not only reloads

@@ -448,8 +448,7 @@ RuntimePlan ReloadController::planFor(const std::string& version,
       p.reason_class = "unreadable bundle";
       return p;
     }
-    plan = planRuntime(*live_cfg, *new_cfg, options_.max_runtime_changes,
-                       unprovenServers(version));
+    plan = planRuntime(*live_cfg, *new_cfg, options_.max_runtime_changes, unprovenServers(version));
   }
   // HAProxy reads maps at load only: a changed map is replaced at runtime (a reload
   // for any other file, the Lua service).
@@ -485,7 +484,8 @@ std::optional<common::ConfigEdits> editsOf(const std::string& dir, std::string& 
 
 // Two names of one file (a map the controller linked from the last bundle).
 bool sameFile(const std::string& a, const std::string& b) {
-  struct stat x {}, y {};
+  struct stat x {
+  }, y{};
   return ::stat(a.c_str(), &x) == 0 && ::stat(b.c_str(), &y) == 0 && x.st_dev == y.st_dev &&
          x.st_ino == y.st_ino;
 }
