@@ -23,7 +23,8 @@ $CXX $FLAGS $SIMD fuzz/render_injection_fuzz.cc controller/render/injection_chec
   controller/render/mlb_globals.cc \
   controller/render/template.cc controller/render/template_set.cc "$OUT/builtin_templates.cc" \
   controller/model/service_builder.cc controller/model/labels.cc controller/marathon/app_json.cc \
-  common/hash.cc common/fs/file_system.cc common/fs/files.cc -lsimdjson -lcrypto \
+  common/hash.cc common/fs/file_system.cc common/fs/files.cc common/fs/config_edits.cc \
+  -lsimdjson -lcrypto \
   -o "$OUT/render_injection_fuzz"
 $CXX $FLAGS fuzz/config_edits_fuzz.cc common/fs/config_edits.cc common/fs/file_system.cc \
   common/fs/files.cc common/hash.cc -lcrypto -o "$OUT/config_edits_fuzz"
