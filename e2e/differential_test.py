@@ -18,6 +18,7 @@ usage: differential_test.py                      (suite: DIFF_SEEDS, DIFF_STEPS)
 env: RELOADER, HAPROXY
 """
 import argparse
+import hashlib
 import os
 import random
 import shutil
@@ -144,13 +145,34 @@ class Model:
         return "".join("%s %s\n" % (h, a) for h, a in sorted(self.vhosts.items()))
 
 
-def write_bundle(state, version, cfg, domain_map):
-    """bundles/<version>/ with its config and maps, then `current` swapped, as the
-    controller publishes."""
+def sections(text):
+    """The text cut where a section starts (a line neither empty nor indented)."""
+    cuts = [0] + [i + 1 for i, c in enumerate(text[:-1])
+                  if c == "\n" and text[i + 1] not in " \t\n"] + [len(text)]
+    return [text[a:b] for a, b in zip(cuts, cuts[1:])]
+
+
+def edits_of(base_version, base_pieces, pieces):
+    """haproxy.cfg.edits (common/fs/config_edits.h): the pieces that differ from the
+    base's, each with the digest of the bytes it replaces."""
+    out = ["mlb-config-edits 1\nbase %s %d\n" % (base_version, len("".join(base_pieces)))]
+    offset = 0
+    for old, new in zip(base_pieces, pieces):
+        if old != new:
+            out.append("edit %d %d %s %d\n%s\n" % (offset, len(old),
+                                                  hashlib.sha256(old.encode()).hexdigest(),
+                                                  len(new), new))
+        offset += len(old)
+    return "".join(out) + "end\n"
+
+
+def write_bundle(state, version, cfg, domain_map, edits=None):
+    """bundles/<version>/ with its config (or its edits of a base) and maps, then
+    `current` swapped, as the controller publishes."""
     d = os.path.join(state, "bundles", version)
     os.makedirs(d)
-    for name, text in (("domain2backend.map", domain_map), ("app2backend.map", ""),
-                       ("haproxy.cfg", cfg)):
+    config = ("haproxy.cfg.edits", edits) if edits else ("haproxy.cfg", cfg)
+    for name, text in (("domain2backend.map", domain_map), ("app2backend.map", ""), config):
         with open(os.path.join(d, name), "w") as f:
             f.write(text)
     tmp = os.path.join(state, "current.tmp")
@@ -273,6 +295,12 @@ class Differential:
         self.b = Side(state_b, state_b + "/cur", free_port_block())
         self.version = 0
         self.applied_by = {}
+        # Bundles go out whole or as edits of the last whole one, as the controller
+        # writes them (its own draw: the model's sequence stays the seed's).
+        self.base = None
+        self.edits_rnd = random.Random(seed + 7)
+        self.as_edits = False  # the last bundle published was edits of its base
+        self.edits_applied_by = {}
 
     def close(self):
         stop_all(self.procs + ([self.fresh] if self.fresh else []), 10)
@@ -288,10 +316,17 @@ class Differential:
 
     def publish(self):
         self.version += 1
-        v = "v%04d" % self.version
-        write_bundle(self.a.state, v, self.model.config(self.a.state, self.a.map_dir,
-                                                        self.a.port, True),
-                     self.model.domain_map())
+        v = "%016x" % self.version
+        cfg = self.model.config(self.a.state, self.a.map_dir, self.a.port, True)
+        pieces = sections(cfg)
+        edits = None
+        if (self.base and len(pieces) == len(self.base[1]) and
+                self.edits_rnd.random() < 0.8):
+            edits = edits_of(self.base[0], self.base[1], pieces)
+        else:
+            self.base = (v, pieces)
+        write_bundle(self.a.state, v, cfg, self.model.domain_map(), edits)
+        self.as_edits = edits is not None
         return v
 
     def load_fresh(self):
@@ -372,6 +407,8 @@ class Differential:
                     self.seed, step, ", ".join(ops), v, self.status().get("rejected"))]
             how = self.status().get("reload_kind")
             self.applied_by[how] = self.applied_by.get(how, 0) + 1
+            if self.as_edits:  # planned from the excerpts of the edits (at runtime)
+                self.edits_applied_by[how] = self.edits_applied_by.get(how, 0) + 1
             diff = self.compare()
             if diff:
                 return ["seed %d step %d (%s, applied by %s):" % (
@@ -411,12 +448,14 @@ class DifferentialTests(unittest.TestCase):
                 diff = d.run()
             finally:
                 d.close()
-            print("\n  differential seed %d: %d steps, applied by %s" % (
-                seed, steps, d.applied_by), file=sys.stderr)
+            print("\n  differential seed %d: %d steps, applied by %s (bundles as edits: %s)" % (
+                seed, steps, d.applied_by, d.edits_applied_by), file=sys.stderr)
             self.assertEqual(diff, [], "\n".join(diff[:30]))
             # Both paths ran: a sequence of only reloads would prove nothing.
             self.assertGreater(d.applied_by.get("runtime", 0), 0, d.applied_by)
             self.assertGreater(d.applied_by.get("reload", 0), 0, d.applied_by)
+            # Bundles written as edits went live at runtime too (edit_excerpts).
+            self.assertGreater(d.edits_applied_by.get("runtime", 0), 0, d.edits_applied_by)
 
 
 class MapTests(unittest.TestCase):

@@ -220,12 +220,12 @@ void Reconciler::loadPrevious() {
 
 void Reconciler::noteReloaderStatus(ReloaderStatus status) { reloader_status_ = std::move(status); }
 
-Reconciler::ValidationResult Reconciler::validate(const RenderedConfig& rendered,
-                                                  const Bundle& bundle) {
+Reconciler::ValidationResult Reconciler::validate(const RenderedConfig& rendered, Bundle& bundle) {
   ValidationResult v;
   if (runner_ == nullptr || options_.haproxy_bin.empty()) {
     return v;
   }
+  bundle.join();  // haproxy -c reads the whole text
   auto scratch = publisher_.writeScratch(bundle);
   if (!scratch) {
     v.ok = false;
@@ -669,7 +669,6 @@ bool Reconciler::renderValid(Pass& pass) {
       v.offending_apps = it->second;
     } else {
       auto tv = options_.clock->now();
-      pass.bundle.join();  // haproxy -c reads the whole text
       v = validate(pass.rendered, pass.bundle);
       report.validate_time += since(*options_.clock, tv);
       if (!v.ok && !v.offending_apps.empty()) {

@@ -142,7 +142,7 @@ class Reconciler {
     std::string global_error;  // an error no app owns
     std::map<std::string, std::string> offending_apps;  // app id -> [ALERT] line
   };
-  ValidationResult validate(const RenderedConfig& rendered, const Bundle& bundle);
+  ValidationResult validate(const RenderedConfig& rendered, Bundle& bundle);
 
   PassReport reconcile(const std::set<std::string>& hints);
   bool applyHints(const std::set<std::string>& hints, PassReport& report);
