@@ -154,16 +154,18 @@ def sections(text):
 
 def edits_of(base_version, base_pieces, pieces):
     """haproxy.cfg.edits (common/fs/config_edits.h): the pieces that differ from the
-    base's, each with the digest of the bytes it replaces."""
-    out = ["mlb-config-edits 1\nbase %s %d\n" % (base_version, len("".join(base_pieces)))]
+    base's, each with the digest of the bytes it replaces; offsets and lengths in bytes."""
+    base_bytes = [p.encode() for p in base_pieces]
+    out = [b"mlb-config-edits 1\nbase %s %d\n" % (base_version.encode(),
+                                                   sum(len(p) for p in base_bytes))]
     offset = 0
-    for old, new in zip(base_pieces, pieces):
+    for old, new in zip(base_bytes, (p.encode() for p in pieces)):
         if old != new:
-            out.append("edit %d %d %s %d\n%s\n" % (offset, len(old),
-                                                  hashlib.sha256(old.encode()).hexdigest(),
-                                                  len(new), new))
+            out.append(b"edit %d %d %s %d\n%s\n" % (offset, len(old),
+                                                   hashlib.sha256(old).hexdigest().encode(),
+                                                   len(new), new))
         offset += len(old)
-    return "".join(out) + "end\n"
+    return b"".join(out) + b"end\n"
 
 
 def write_bundle(state, version, cfg, domain_map, edits=None):
@@ -171,9 +173,10 @@ def write_bundle(state, version, cfg, domain_map, edits=None):
     `current` swapped, as the controller publishes."""
     d = os.path.join(state, "bundles", version)
     os.makedirs(d)
-    config = ("haproxy.cfg.edits", edits) if edits else ("haproxy.cfg", cfg)
-    for name, text in (("domain2backend.map", domain_map), ("app2backend.map", ""), config):
-        with open(os.path.join(d, name), "w") as f:
+    config = ("haproxy.cfg.edits", edits) if edits else ("haproxy.cfg", cfg.encode())
+    for name, text in (("domain2backend.map", domain_map.encode()), ("app2backend.map", b""),
+                       config):
+        with open(os.path.join(d, name), "wb") as f:
             f.write(text)
     tmp = os.path.join(state, "current.tmp")
     os.symlink("bundles/" + version, tmp)
@@ -407,8 +410,9 @@ class Differential:
                     self.seed, step, ", ".join(ops), v, self.status().get("rejected"))]
             how = self.status().get("reload_kind")
             self.applied_by[how] = self.applied_by.get(how, 0) + 1
-            if self.as_edits:  # planned from the excerpts of the edits (at runtime)
-                self.edits_applied_by[how] = self.edits_applied_by.get(how, 0) + 1
+            if self.as_edits:  # how, and what the plan compared (status.json)
+                key = "%s/%s" % (how, self.status().get("planned_from"))
+                self.edits_applied_by[key] = self.edits_applied_by.get(key, 0) + 1
             diff = self.compare()
             if diff:
                 return ["seed %d step %d (%s, applied by %s):" % (
@@ -454,8 +458,10 @@ class DifferentialTests(unittest.TestCase):
             # Both paths ran: a sequence of only reloads would prove nothing.
             self.assertGreater(d.applied_by.get("runtime", 0), 0, d.applied_by)
             self.assertGreater(d.applied_by.get("reload", 0), 0, d.applied_by)
-            # Bundles written as edits went live at runtime too (edit_excerpts).
-            self.assertGreater(d.edits_applied_by.get("runtime", 0), 0, d.edits_applied_by)
+            # Bundles written as edits went live at runtime, planned from the excerpts
+            # of their edits (edit_excerpts), serving what a fresh load serves.
+            self.assertGreater(d.edits_applied_by.get("runtime/edits", 0), 0,
+                               d.edits_applied_by)
 
 
 class MapTests(unittest.TestCase):

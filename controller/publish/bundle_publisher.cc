@@ -137,13 +137,14 @@ Result<bool> BundlePublisher::publish(const std::string& version, const Bundle& 
 }
 
 // Going back to a bundle that is still on disk: point at it again, marked as most
-// recently used so that pruning keeps it; written again when its base is gone (an
-// interrupted prune).
+// recently used so that pruning keeps it; written again when its configuration cannot
+// be read (its base gone after an interrupted prune, neither file there).
 Status BundlePublisher::reuse(const std::string& version, const Bundle& bundle,
                               const std::string& manifest_json) {
   const std::string dir = bundlesDir() + "/" + version;
   const std::string& base = baseOf(version);
-  if (!base.empty() && !fs_.modified(bundlesDir() + "/" + base + "/haproxy.cfg")) {
+  const std::string whole = (base.empty() ? dir : bundlesDir() + "/" + base) + "/haproxy.cfg";
+  if (!fs_.modified(whole)) {
     bases_.erase(version);
     (void)fs_.removeTree(dir);
     return writeBundleDir(version, bundle, manifest_json, "");

@@ -127,6 +127,7 @@ common::Status ReloadController::writeStatus() {
       last_method_ == ApplyMethod::MasterCli || last_method_ == ApplyMethod::Sigusr2;
   j["reload_kind"] = reloaded ? "reload" : methodName(last_method_);
   j["runtime_commands"] = last_commands_;
+  j["planned_from"] = last_planned_from_;
   j["reload_method"] = methodName(last_method_);
   j["live_version"] = liveVersion();
   nlohmann::json rej = nlohmann::json::object();
@@ -418,6 +419,7 @@ RuntimePlan ReloadController::planFor(const std::string& version,
                                       const std::string& previous_live) {
   RuntimePlan p;
   p.kind = RuntimePlan::Kind::Reload;
+  last_planned_from_.clear();  // (no plan compared anything)
   if (!options_.runtime) {
     p.reason_class = "runtime off";
     return p;
@@ -439,6 +441,7 @@ RuntimePlan ReloadController::planFor(const std::string& version,
   std::optional<RuntimePlan> from_edits = planFromEdits(version, previous_live);
   common::Result<std::string> new_cfg = common::Error::notFound("not read");
   RuntimePlan plan;
+  last_planned_from_ = from_edits && !from_edits->needs_validation ? "edits" : "whole";
   if (from_edits && !from_edits->needs_validation) {
     plan = std::move(*from_edits);
   } else {

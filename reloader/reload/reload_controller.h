@@ -134,6 +134,9 @@ class ReloadController : public ReloadPass {
   std::string applied_;
   std::string applied_at_;
   ApplyMethod last_method_ = ApplyMethod::None;
+  // What the last runtime plan compared: "edits" (the excerpts the bundles' edits
+  // touch), "whole" (the two texts); status.json's planned_from.
+  std::string last_planned_from_;
   struct Rejection {
     std::string reason;
     std::string at;
