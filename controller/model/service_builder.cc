@@ -871,9 +871,13 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
     options.memo->useOptions(optionsFingerprint(options));
   }
   std::vector<PreparedApp> apps = mergeDeploymentGroups(input, model.quarantined, options.memo);
-  std::stable_sort(apps.begin(), apps.end(), [](const PreparedApp& a, const PreparedApp& b) {
+  // (Marathon's answer is usually in id order already: one comparison per app then.)
+  const auto by_id = [](const PreparedApp& a, const PreparedApp& b) {
     return a.app().id < b.app().id;
-  });
+  };
+  if (!std::is_sorted(apps.begin(), apps.end(), by_id)) {
+    std::stable_sort(apps.begin(), apps.end(), by_id);
+  }
   PortAssigner assigner(options.min_serv_port_ip_per_task, options.max_serv_port_ip_per_task);
   // Service ports first, in Marathon's answer order (auto-assignment depends on it).
   std::vector<std::vector<std::optional<int>>> app_ports(apps.size());
@@ -883,9 +887,12 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
     for (size_t i = 0; i < order.size(); ++i) {
       order[i] = i;
     }
-    std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+    const auto in_answer_order = [&](size_t x, size_t y) {
       return apps[x].app().answer_index < apps[y].app().answer_index;
-    });
+    };
+    if (!std::is_sorted(order.begin(), order.end(), in_answer_order)) {
+      std::stable_sort(order.begin(), order.end(), in_answer_order);
+    }
     for (size_t i : order) {
       app_modes[i] = networkingMode(apps[i].app());
       app_ports[i] = servicePorts(apps[i].app(), app_modes[i], assigner, options);

@@ -620,7 +620,7 @@ class Assembler {
  public:
   // Adds the range `r` of `buffer`, owned by `owner`, whose sums are kept in `sums`.
   // `buffer` must outlive finish().
-  void add(const std::string& buffer, Range r, const Service* owner, PieceSums* sums) {
+  void add(const std::string& buffer, Range r, const ServiceRef* owner, PieceSums* sums) {
     if (!r.empty()) {
       pieces_.push_back({&buffer, r, owner, sums});
     }
@@ -654,7 +654,7 @@ class Assembler {
       end += p.range.end - p.range.begin;
       out.piece_text.emplace_back(p.text->data() + p.range.begin, p.range.end - p.range.begin);
       if (p.owner != nullptr) {
-        out.spans.push_back({p.owner->app_id, p.owner->port_index, begin, end});
+        out.spans.push_back({*p.owner, begin, end});
       }
       const PieceSum& sum = sumOf(p);
       out.pieces.push_back({begin, end, sum.sha});
@@ -675,7 +675,7 @@ class Assembler {
   struct Piece {
     const std::string* text;
     Range range;
-    const Service* owner;
+    const ServiceRef* owner;
     PieceSums* sums;
   };
   // The shape of a piece, and whether it ends its last line: a piece without a final
@@ -816,10 +816,10 @@ class ConfigAssembly {
       }
     }
     for (const auto& e : entries_) {
-      a_.add(e.sec->frontend, e.f->frontend, e.service, e.sums);
+      a_.add(e.sec->frontend, e.f->frontend, e.ref, e.sums);
     }
     for (const auto& e : entries_) {
-      a_.add(e.sec->backend, e.f->backend, e.service, e.sums);
+      a_.add(e.sec->backend, e.f->backend, e.ref, e.sums);
     }
     domainMap();
     a_.finish(result_, join);
@@ -829,6 +829,7 @@ class ConfigAssembly {
  private:
   struct Entry {
     const Service* service;
+    const ServiceRef* ref;  // the model's: a span holds the service it shows
     const Sections* sec;
     const Fragments* f;
     PieceSums* sums;
@@ -850,7 +851,7 @@ class ConfigAssembly {
         result_.quarantined.push_back({s->app_id, s->port_index, r.error});
         continue;
       }
-      entries_.push_back({s.get(), &r.sec, &r.f, &r.sums});
+      entries_.push_back({s.get(), &s, &r.sec, &r.f, &r.sums});
     }
     cache_.sweep();
     // Vhost rules sorted by weight, descending; ties keep (app id, port) order.
@@ -917,7 +918,7 @@ class ConfigAssembly {
     }
     a_.addOwned(std::move(*with_mlb));
     for (const auto& e : entries_) {
-      a_.add(e.sec->userlist, e.f->userlist, e.service, e.sums);
+      a_.add(e.sec->userlist, e.f->userlist, e.ref, e.sums);
     }
     return Status::ok();
   }
@@ -930,7 +931,7 @@ class ConfigAssembly {
       return st;
     }
     for (const Entry* e : by_weight_) {
-      a_.add(e->sec->http_acl, e->f->http_acl, e->service, e->sums);
+      a_.add(e->sec->http_acl, e->f->http_acl, e->ref, e->sums);
     }
     return http_map_ ? global("MAP_HTTP_FRONTEND_ACL", g_) : Status::ok();
   }
@@ -950,7 +951,7 @@ class ConfigAssembly {
         appid_map = true;
         result_.app_map += e.service->app_id + " " + e.service->backend + "\n";
       } else {
-        a_.add(e.sec->appid_acl, e.f->appid_acl, e.service, e.sums);
+        a_.add(e.sec->appid_acl, e.f->appid_acl, e.ref, e.sums);
       }
     }
     return appid_map ? global("MAP_HTTP_FRONTEND_APPID_ACL", g_) : Status::ok();
@@ -968,7 +969,7 @@ class ConfigAssembly {
     }
     for (const Entry* e : by_weight_) {
       for (const auto& [vh, rules] : e->f->https_acl) {
-        a_.add(e->sec->https_acl, rules, e->service, e->sums);
+        a_.add(e->sec->https_acl, rules, e->ref, e->sums);
       }
     }
     return https_map_ ? global("MAP_HTTPS_FRONTEND_ACL", g_) : Status::ok();
@@ -1037,7 +1038,7 @@ class ConfigAssembly {
     }
     a_.addOwned(std::move(text));
     for (const auto& [e, rules] : vg.rules) {
-      a_.add(e->sec->https_acl, rules, e->service, e->sums);
+      a_.add(e->sec->https_acl, rules, e->ref, e->sums);
     }
     return vg.map ? global("MAP_HTTPS_FRONTEND_ACL", g_) : Status::ok();
   }

@@ -66,10 +66,11 @@ struct RenderedConfig {
   // order, so that a line HAProxy rejects can be mapped back to the service that
   // owns it. Bytes, not lines: lines are counted only when a config is rejected.
   struct Span {
-    std::string app_id;
-    int port_index = 0;
+    ServiceRef owner;  // whose fragment (held: no copy of its app id per piece)
     size_t begin = 0;
     size_t end = 0;
+    const std::string& app_id() const { return owner->app_id; }
+    int port_index() const { return owner->port_index; }
   };
   std::vector<Span> spans;
   // SHA-256 (hex) over the SHA-256 of each piece of `config` in order: a fragment keeps

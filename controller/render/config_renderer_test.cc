@@ -141,7 +141,7 @@ TEST(ConfigRendererTest, ServiceFailingMidwayLeavesNoTrace) {
     EXPECT_EQ(with_bad->config, without->config);
     ASSERT_EQ(with_bad->spans.size(), without->spans.size());
     for (size_t i = 0; i < without->spans.size(); ++i) {
-      EXPECT_EQ(with_bad->spans[i].app_id, without->spans[i].app_id);
+      EXPECT_EQ(with_bad->spans[i].app_id(), without->spans[i].app_id());
       EXPECT_EQ(with_bad->spans[i].begin, without->spans[i].begin);
       EXPECT_EQ(with_bad->spans[i].end, without->spans[i].end);
     }
@@ -169,7 +169,7 @@ TEST(ConfigRendererTest, SpansMapLinesBackToServices) {
   ASSERT_GT(server_line, 0);
   const auto* span = r->spanAtLine(server_line);
   ASSERT_NE(span, nullptr);
-  EXPECT_EQ(span->app_id, "/a");
+  EXPECT_EQ(span->app_id(), "/a");
   EXPECT_LE(span->begin, r->config.find("  server "));
   EXPECT_EQ(r->spanAtLine(1), nullptr);  // the global section belongs to no app
   EXPECT_EQ(r->spanAtLine(0), nullptr);

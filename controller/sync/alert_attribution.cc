@@ -56,7 +56,7 @@ std::string ownerByProxyName(const std::string& text, const std::string& config,
     }
     size_t at = sectionOffset(config, name);
     if (const auto* span = at == std::string::npos ? nullptr : spanAtOffset(spans, at)) {
-      return span->app_id;
+      return span->app_id();
     }
   }
   return "";
@@ -87,7 +87,7 @@ Attribution attributeAlerts(const std::string& output, const std::string& config
     std::string owner;
     if (size_t at = lineOffset(config, line); at != std::string::npos) {
       if (const auto* span = spanAtOffset(spans, at)) {
-        owner = span->app_id;
+        owner = span->app_id();
       }
     }
     if (owner.empty()) {

@@ -720,7 +720,13 @@ TEST(ParseReloaderStatus, ForeignAndMalformedFilesAreValuesNotCrashes) {
 TEST(AttributeAlerts, ByLineByProxyNameAndUnattributed) {
   const std::string config =
       "global\n  daemon\nbackend a_1\n  bogus\nbackend b_2\n  server x 1.1.1.1:1\n";
-  const std::vector<RenderedConfig::Span> spans = {{"/a", 0, 14, 34}, {"/b", 0, 34, config.size()}};
+  auto span = [](const char* app_id, size_t begin, size_t end) {
+    Service s;
+    s.app_id = app_id;
+    return RenderedConfig::Span{ServiceRef(std::move(s)), begin, end};
+  };
+  const std::vector<RenderedConfig::Span> spans = {span("/a", 14, 34),
+                                                   span("/b", 34, config.size())};
   auto byline =
       attributeAlerts("[ALERT] (1) : parsing [/x/h.cfg:4] : unknown 'bogus'\n", config, spans);
   EXPECT_EQ(byline.apps.size(), 1u);
