@@ -5,6 +5,8 @@
 #include <charconv>
 #include <chrono>
 
+#include "common/strings.h"
+
 namespace mlb::common {
 
 namespace {
@@ -22,19 +24,6 @@ bool nextLine(std::string_view& in, std::string_view& line) {
   line = in.substr(0, nl);
   in.remove_prefix(nl + 1);
   return true;
-}
-
-// Splits `line` at single spaces.
-std::vector<std::string_view> words(std::string_view line) {
-  std::vector<std::string_view> out;
-  size_t start = 0;
-  while (start <= line.size()) {
-    const auto sp = line.find(' ', start);
-    const size_t end = sp == std::string_view::npos ? line.size() : sp;
-    out.push_back(line.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
 }
 
 // Canonical decimal only (no sign, no leading zero): one spelling per file.
@@ -68,7 +57,7 @@ bool versionName(std::string_view v) {
 }
 
 Result<ConfigEdit> parseEdit(std::string_view& in, std::string_view header) {
-  const auto w = words(header);
+  const auto w = splitExact(header, ' ');
   ConfigEdit e;
   size_t length = 0;
   if (w.size() != 5 || w[0] != "edit" || !number(w[1], e.offset) || !number(w[2], e.old_length) ||
@@ -173,7 +162,7 @@ Result<ConfigEdits> parseConfigEdits(std::string_view in) {
   in.remove_prefix(kMagic.size());
   std::string_view line;
   ConfigEdits out;
-  const auto head = nextLine(in, line) ? words(line) : std::vector<std::string_view>{};
+  const auto head = nextLine(in, line) ? splitExact(line, ' ') : std::vector<std::string>{};
   if (head.size() != 3 || head[0] != "base" || !versionName(head[1]) ||
       !number(head[2], out.base_size)) {
     return bad("bad base line");
@@ -192,28 +181,39 @@ Result<ConfigEdits> parseConfigEdits(std::string_view in) {
   return bad("no end line (a cut file)");
 }
 
-Result<std::string> applyConfigEdits(std::string_view base, const ConfigEdits& edits) {
+Status checkConfigEdits(std::string_view base, const ConfigEdits& edits) {
   if (base.size() != edits.base_size) {
     return bad("the base " + edits.base + " has " + std::to_string(base.size()) +
                " bytes, the edits were made for " + std::to_string(edits.base_size));
   }
-  size_t size = base.size();
   size_t at = 0;
   for (const auto& e : edits.edits) {
     if (e.offset < at || e.offset > base.size() || e.old_length > base.size() - e.offset) {
       return bad("edits out of order or past the end of the base");
     }
     at = e.offset + e.old_length;
-    size = size - e.old_length + e.text.size();
   }
-  std::string out;
-  out.reserve(size);
-  at = 0;
   for (const auto& e : edits.edits) {
     if (sha256(base.substr(e.offset, e.old_length)) != e.old_sha) {
       return bad("the base " + edits.base + " differs at byte " + std::to_string(e.offset) +
                  " from the text the edits replace");
     }
+  }
+  return Status::ok();
+}
+
+Result<std::string> applyConfigEdits(std::string_view base, const ConfigEdits& edits) {
+  if (auto st = checkConfigEdits(base, edits); !st) {
+    return st.error();
+  }
+  size_t size = base.size();
+  for (const auto& e : edits.edits) {
+    size = size - e.old_length + e.text.size();
+  }
+  std::string out;
+  out.reserve(size);
+  size_t at = 0;
+  for (const auto& e : edits.edits) {
     out.append(base.substr(at, e.offset - at)).append(e.text);
     at = e.offset + e.old_length;
   }

@@ -67,8 +67,11 @@ std::string joinPieces(const std::vector<std::string_view>& texts);
 std::string formatConfigEdits(const ConfigEdits& edits);
 // The views of the result point into `file`.
 Result<ConfigEdits> parseConfigEdits(std::string_view file);
+// Whether the edits apply to `base`: its size, their order and bounds, and the digest
+// of each range they replace; the error says which.
+Status checkConfigEdits(std::string_view base, const ConfigEdits& edits);
 // The base's text with the edits applied; an error when `base` is not the text they
-// were made for (size, a replaced range's digest).
+// were made for (checkConfigEdits).
 Result<std::string> applyConfigEdits(std::string_view base, const ConfigEdits& edits);
 
 // The configuration of the bundle directory `dir` (under <state>/bundles, or a symlink

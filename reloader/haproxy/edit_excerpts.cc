@@ -83,21 +83,6 @@ void alwaysKept(std::string_view t, std::vector<Block>& out) {
   }
 }
 
-bool applies(std::string_view base, const ConfigEdits& e) {
-  if (base.size() != e.base_size) {
-    return false;
-  }
-  size_t at = 0;
-  for (const auto& x : e.edits) {
-    if (x.offset < at || x.offset > base.size() || x.old_length > base.size() - x.offset ||
-        common::sha256(base.substr(x.offset, x.old_length)) != x.old_sha) {
-      return false;
-    }
-    at = x.offset + x.old_length;
-  }
-  return true;
-}
-
 std::vector<Block> blocksOf(std::string_view base, const ConfigEdits& a, const ConfigEdits& b) {
   std::vector<Block> all;
   alwaysKept(base, all);
@@ -157,7 +142,7 @@ bool excerpt(std::string_view base, const std::vector<Block>& blocks, const Conf
 
 std::optional<Excerpts> excerptsOf(std::string_view base, const ConfigEdits& a,
                                    const ConfigEdits& b) {
-  if (!applies(base, a) || !applies(base, b)) {
+  if (!common::checkConfigEdits(base, a) || !common::checkConfigEdits(base, b)) {
     return std::nullopt;
   }
   const std::vector<Block> blocks = blocksOf(base, a, b);
