@@ -12,6 +12,7 @@
 #include <set>
 #include <string_view>
 #include <tuple>
+#include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -818,12 +819,15 @@ void BuildMemo::store(const std::string& app_id, Key key, AppBuild build) {
   entries_.insert_or_assign(app_id, Entry{std::move(key), std::move(build), true});
 }
 
-void BuildMemo::useOptions(const std::string& fingerprint) {
-  if (fingerprint != options_) {
-    entries_.clear();
-    groups_.clear();
-    options_ = fingerprint;
+bool BuildMemo::useOptions(const std::string& fingerprint) {
+  if (fingerprint == options_) {
+    return true;
   }
+  entries_.clear();
+  groups_.clear();
+  last_.reset();
+  options_ = fingerprint;
+  return false;
 }
 
 const BuildMemo::MergedGroup* BuildMemo::findGroup(const std::string& group,
@@ -865,12 +869,74 @@ void BuildMemo::sweep() {
   sweepUnused(groups_);
 }
 
-ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOptions& options) {
-  ServiceModel model;
-  if (options.memo != nullptr) {
-    options.memo->useOptions(optionsFingerprint(options));
+namespace {
+
+bool quarantinedLess(const Quarantined& a, const Quarantined& b) {
+  return std::tie(a.app_id, a.port_index, a.reason) < std::tie(b.app_id, b.port_index, b.reason);
+}
+bool warningLess(const AppWarning& a, const AppWarning& b) {
+  return std::tie(a.app_id, a.port_index, a.kind) < std::tie(b.app_id, b.port_index, b.kind);
+}
+bool skippedLess(const SkippedTask& a, const SkippedTask& b) {
+  return std::tie(a.app_id, a.task_id, a.reason) < std::tie(b.app_id, b.task_id, b.reason);
+}
+bool serviceLess(const Service& a, const Service& b) {
+  return std::tie(a.app_id, a.service_port, a.port_index) <
+         std::tie(b.app_id, b.service_port, b.port_index);
+}
+
+// The model's lists other than the services, in their order.
+void sortEntries(ServiceModel& model) {
+  std::sort(model.quarantined.begin(), model.quarantined.end(), quarantinedLess);
+  std::sort(model.warnings.begin(), model.warnings.end(), warningLess);
+  std::sort(model.skipped_tasks.begin(), model.skipped_tasks.end(), skippedLess);
+}
+
+// Two services may not claim the same backend name (two ports of one app, or /a/b
+// and /a_b on one service port); the first in id order keeps it, the others are
+// quarantined. Returns how many were.
+size_t dropDuplicateBackends(ServiceModel& model) {
+  size_t kept = 0, dropped = 0;
+  std::unordered_map<std::string_view, size_t> owner;  // backend -> index among kept
+  owner.reserve(model.services.size());
+  for (size_t i = 0; i < model.services.size(); ++i) {
+    const Service& s = model.services[i];
+    if (auto it = owner.find(s.backend); it != owner.end()) {
+      const Service& first = model.services[it->second];
+      model.quarantined.push_back({s.app_id, s.port_index,
+                                   "backend " + s.backend + " is already defined by " +
+                                       first.app_id + " port " + std::to_string(first.port_index)});
+      ++dropped;
+      continue;
+    }
+    if (kept != i) {
+      model.services[kept] = std::move(model.services[i]);
+    }
+    owner.emplace(model.services[kept]->backend, kept);
+    ++kept;
   }
+  model.services.erase(model.services.begin() + static_cast<std::ptrdiff_t>(kept),
+                       model.services.end());
+  return dropped;
+}
+
+// What a whole build tells the next one, besides its model.
+struct WholeBuildNotes {
+  size_t conflicts = 0;                                    // backend names claimed twice
+  std::vector<std::shared_ptr<const MarathonApp>> merged;  // the deployment groups' apps
+};
+
+// Every app built (or found in the memo), the services sorted and checked for
+// backend names claimed twice.
+ServiceModel buildWhole(const std::vector<MarathonApp>& input, const BuildOptions& options,
+                        WholeBuildNotes& notes) {
+  ServiceModel model;
   std::vector<PreparedApp> apps = mergeDeploymentGroups(input, model.quarantined, options.memo);
+  for (const PreparedApp& p : apps) {
+    if (p.merged) {
+      notes.merged.push_back(p.merged);
+    }
+  }
   // (Marathon's answer is usually in id order already: one comparison per app then.)
   const auto by_id = [](const PreparedApp& a, const PreparedApp& b) {
     return a.app().id < b.app().id;
@@ -912,46 +978,205 @@ ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOpt
   }
   // Apps were visited in id order, so this is nearly sorted already: a Service is
   // large (~800 bytes), so sort positions and move each service once.
-  common::sortByPermutation(model.services, [](const Service& a, const Service& b) {
-    return std::tie(a.app_id, a.service_port, a.port_index) <
-           std::tie(b.app_id, b.service_port, b.port_index);
-  });
-  // Two services may not claim the same backend name (two ports of one app, or /a/b
-  // and /a_b on one service port); the first in id order keeps it.
-  size_t kept = 0;
-  std::unordered_map<std::string_view, size_t> owner;  // backend -> index among kept
-  owner.reserve(model.services.size());
-  for (size_t i = 0; i < model.services.size(); ++i) {
-    const Service& s = model.services[i];
-    if (auto it = owner.find(s.backend); it != owner.end()) {
-      const Service& first = model.services[it->second];
-      model.quarantined.push_back({s.app_id, s.port_index,
-                                   "backend " + s.backend + " is already defined by " +
-                                       first.app_id + " port " + std::to_string(first.port_index)});
-      continue;
-    }
-    if (kept != i) {
-      model.services[kept] = std::move(model.services[i]);
-    }
-    owner.emplace(model.services[kept]->backend, kept);
-    ++kept;
+  common::sortByPermutation(model.services, serviceLess);
+  notes.conflicts = dropDuplicateBackends(model);
+  sortEntries(model);
+  return model;
+}
+
+// An event's build: the last model with the services of the apps that changed since
+// built again and put in place of theirs. Only for apps whose services depend on
+// nothing but themselves: no deployment group (a merge reads other apps), no service
+// port from the IP-per-task assigner (it hands ports out in answer order), no host
+// name to resolve, the same backend names as before (nothing else can have claimed
+// them: the last model had no conflict). Anything else: the whole build.
+constexpr size_t kMaxPatchedApps = 64;
+
+bool assignsPorts(const MarathonApp& app, NetMode mode, const BuildOptions& options) {
+  if (mode != NetMode::Container ||
+      !PortAssigner(options.min_serv_port_ip_per_task, options.max_serv_port_ip_per_task)
+           .enabled()) {
+    return false;
   }
-  model.services.erase(model.services.begin() + static_cast<std::ptrdiff_t>(kept),
-                       model.services.end());
-  std::sort(model.quarantined.begin(), model.quarantined.end(),
-            [](const Quarantined& a, const Quarantined& b) {
-              return std::tie(a.app_id, a.port_index, a.reason) <
-                     std::tie(b.app_id, b.port_index, b.reason);
-            });
-  std::sort(
-      model.warnings.begin(), model.warnings.end(), [](const AppWarning& a, const AppWarning& b) {
-        return std::tie(a.app_id, a.port_index, a.kind) < std::tie(b.app_id, b.port_index, b.kind);
+  PortAssigner none(0, -1);
+  return servicePorts(app, mode, none, options).empty();
+}
+
+bool patchableApp(const MarathonApp& app, const BuildOptions& options) {
+  if (app.revision == 0 || !memoizable(app)) {
+    return false;
+  }
+  const std::optional<std::string> group = deploymentGroup(app);
+  return group && group->empty() && !assignsPorts(app, networkingMode(app), options);
+}
+
+// The entries of `app_id` in `all` (sorted, app id first) replaced by `part` (sorted).
+template <class T, class Less>
+void replaceEntries(std::vector<T>& all, const std::string& app_id, std::vector<T> part,
+                    Less less) {
+  std::sort(part.begin(), part.end(), less);
+  auto [b, e] = std::equal_range(all.begin(), all.end(), app_id, [](const auto& x, const auto& y) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(x)>, std::string>) {
+      return x < y.app_id;
+    } else {
+      return x.app_id < y;
+    }
+  });
+  const auto at = all.erase(b, e);
+  all.insert(at, std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
+}
+
+// The app's services built again into `model`; false when they would not take the
+// places of its old ones (other backend names, another count).
+bool replaceApp(const MarathonApp& app, const BuildOptions& options, ServiceModel& model) {
+  const NetMode mode = networkingMode(app);
+  PortAssigner none(0, -1);
+  ServiceModel part;
+  buildAppCached(PreparedApp{&app, nullptr, {}}, mode, servicePorts(app, mode, none, options),
+                 options, part);
+  std::sort(part.services.begin(), part.services.end(),
+            [](const ServiceRef& a, const ServiceRef& b) { return serviceLess(*a, *b); });
+  auto [b, e] = std::equal_range(
+      model.services.begin(), model.services.end(), app.id, [](const auto& x, const auto& y) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(x)>, std::string>) {
+          return x < y->app_id;
+        } else {
+          return x->app_id < y;
+        }
       });
-  std::sort(model.skipped_tasks.begin(), model.skipped_tasks.end(),
-            [](const SkippedTask& a, const SkippedTask& b) {
-              return std::tie(a.app_id, a.task_id, a.reason) <
-                     std::tie(b.app_id, b.task_id, b.reason);
-            });
+  if (static_cast<size_t>(e - b) != part.services.size()) {
+    return false;
+  }
+  for (size_t k = 0; k < part.services.size(); ++k) {
+    if (b[static_cast<std::ptrdiff_t>(k)]->backend != part.services[k]->backend) {
+      return false;
+    }
+  }
+  std::move(part.services.begin(), part.services.end(), b);
+  replaceEntries(model.quarantined, app.id, std::move(part.quarantined), quarantinedLess);
+  replaceEntries(model.warnings, app.id, std::move(part.warnings), warningLess);
+  replaceEntries(model.skipped_tasks, app.id, std::move(part.skipped_tasks), skippedLess);
+  return true;
+}
+
+// The inputs whose build may differ from the last one's: a new revision, or new
+// answers for their tasks of unknown health. Nullopt: too many, or not the same apps.
+std::optional<std::vector<size_t>> changedInputs(const std::vector<MarathonApp>& input,
+                                                 const BuildMemo::LastBuild& last,
+                                                 const BuildOptions& options) {
+  if (input.size() != last.ids.size()) {
+    return std::nullopt;
+  }
+  std::vector<size_t> changed;
+  for (size_t i = 0; i < input.size(); ++i) {
+    if (input[i].revision != last.revisions[i]) {
+      changed.push_back(i);
+    }
+  }
+  for (const auto& [i, key] : last.health_keys) {
+    if (input[i].revision == last.revisions[i] && unknownHealthKey(input[i], options) != key) {
+      changed.push_back(i);
+    }
+  }
+  for (const auto& [merged, key] : last.merged_health_keys) {
+    if (unknownHealthKey(*merged, options) != key) {
+      return std::nullopt;  // (a group is never patched in)
+    }
+  }
+  if (changed.size() > kMaxPatchedApps) {
+    return std::nullopt;
+  }
+  for (size_t i : changed) {
+    if (!last.patchable[i] || input[i].id != last.ids[i] || !patchableApp(input[i], options)) {
+      return std::nullopt;
+    }
+  }
+  return changed;
+}
+
+std::optional<ServiceModel> patchBuild(const std::vector<MarathonApp>& input,
+                                       const BuildOptions& options) {
+  std::optional<BuildMemo::LastBuild>& last = options.memo->lastBuild();
+  if (!last) {
+    return std::nullopt;
+  }
+  const std::optional<std::vector<size_t>> changed = changedInputs(input, *last, options);
+  if (!changed) {
+    return std::nullopt;
+  }
+  ServiceModel model = last->model;
+  for (size_t i : *changed) {
+    if (!replaceApp(input[i], options, model)) {
+      return std::nullopt;
+    }
+  }
+  for (size_t i : *changed) {
+    last->revisions[i] = input[i].revision;
+    last->health_keys.erase(i);
+    if (std::string key = unknownHealthKey(input[i], options); !key.empty()) {
+      last->health_keys.emplace(i, std::move(key));
+    }
+  }
+  last->model = model;
+  options.memo->countPatch();
+  return model;
+}
+
+// What the next build patches, when it can: unset when an app must be built at every
+// build (no revision, a host name), when a backend name was claimed twice, or when a
+// merged deployment group has the id of another app.
+void rememberWhole(const std::vector<MarathonApp>& input, const ServiceModel& model,
+                   const WholeBuildNotes& notes, const BuildOptions& options) {
+  std::optional<BuildMemo::LastBuild>& last = options.memo->lastBuild();
+  last.reset();
+  BuildMemo::LastBuild out;
+  std::unordered_set<std::string_view> ids;
+  for (size_t i = 0; i < input.size(); ++i) {
+    const MarathonApp& app = input[i];
+    if (app.revision == 0 || !memoizable(app)) {
+      return;
+    }
+    const std::optional<std::string> group = deploymentGroup(app);
+    out.ids.push_back(app.id);
+    out.revisions.push_back(app.revision);
+    out.patchable.push_back(group && group->empty() &&
+                            !assignsPorts(app, networkingMode(app), options));
+    if (std::string key = unknownHealthKey(app, options); !key.empty()) {
+      out.health_keys.emplace(i, std::move(key));
+    }
+    ids.insert(app.id);
+  }
+  for (const MarathonApp& app : input) {
+    if (auto g = deploymentGroup(app); g && !g->empty() && ids.count("/" + *g)) {
+      return;
+    }
+  }
+  if (notes.conflicts > 0) {
+    return;
+  }
+  // A merged app's tasks come from several apps, under the first one's health checks.
+  for (const auto& merged : notes.merged) {
+    if (std::string key = unknownHealthKey(*merged, options); !key.empty()) {
+      out.merged_health_keys.emplace_back(merged, std::move(key));
+    }
+  }
+  out.model = model;
+  last = std::move(out);
+}
+
+}  // namespace
+
+ServiceModel buildServices(const std::vector<MarathonApp>& input, const BuildOptions& options) {
+  if (options.memo != nullptr && options.memo->useOptions(optionsFingerprint(options))) {
+    if (std::optional<ServiceModel> patched = patchBuild(input, options)) {
+      return std::move(*patched);
+    }
+  }
+  WholeBuildNotes notes;
+  ServiceModel model = buildWhole(input, options, notes);
+  if (options.memo != nullptr) {
+    rememberWhole(input, model, notes, options);
+  }
   return model;
 }
 

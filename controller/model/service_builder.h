@@ -1,6 +1,7 @@
 #pragma once
 // Pure: Marathon apps + marathon-lb's options -> the validated routing model.
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -63,9 +64,27 @@ class BuildMemo {
   // Forgets the apps neither found nor stored since the previous sweep.
   void sweep();
   // Called at the start of each build with a fingerprint of the options every app's
-  // build depends on (groups, modes, ranges): a change forgets every build.
-  void useOptions(const std::string& fingerprint);
+  // build depends on (groups, modes, ranges): a change forgets every build. Returns
+  // whether the options are those of the last build.
+  bool useOptions(const std::string& fingerprint);
   size_t size() const { return entries_.size(); }
+  // Builds that patched the last model instead of walking every app.
+  size_t patches() const { return patches_; }
+
+  // The last build of all apps, which the next build patches when the apps that
+  // changed since are apps whose services depend on nothing but themselves
+  // (service_builder.cc: patchBuild). Unset: the next build walks every app.
+  struct LastBuild {
+    std::vector<std::string> ids;  // the input's apps, in input order
+    std::vector<uint64_t> revisions;
+    std::vector<bool> patchable;                // its build may be patched in alone
+    std::map<size_t, std::string> health_keys;  // input index -> its unknown-health answers
+    // The merged apps of deployment groups whose build read unknown-health answers.
+    std::vector<std::pair<std::shared_ptr<const MarathonApp>, std::string>> merged_health_keys;
+    ServiceModel model;
+  };
+  std::optional<LastBuild>& lastBuild() { return last_; }
+  void countPatch() { ++patches_; }
   bool contains(const std::string& app_id) const { return entries_.count(app_id) > 0; }
   size_t hits() const { return hits_; }
 
@@ -89,6 +108,8 @@ class BuildMemo {
     bool used = false;
   };
   std::unordered_map<std::string, GroupEntry> groups_;
+  std::optional<LastBuild> last_;
+  size_t patches_ = 0;
   uint64_t next_revision_ = uint64_t{1} << 62;
   size_t hits_ = 0;
   std::string options_;

@@ -862,8 +862,10 @@ class ConfigAssembly {
       http_map_ = http_map_ || e.f->uses_http_map;
       https_map_ = https_map_ || e.f->uses_https_map;
     }
-    std::stable_sort(by_weight_.begin(), by_weight_.end(),
-                     [](const Entry* x, const Entry* y) { return x->f->weight > y->f->weight; });
+    const auto heavier = [](const Entry* x, const Entry* y) { return x->f->weight > y->f->weight; };
+    if (!std::is_sorted(by_weight_.begin(), by_weight_.end(), heavier)) {  // (all weights 0)
+      std::stable_sort(by_weight_.begin(), by_weight_.end(), heavier);
+    }
   }
 
   // Vars hold views: the strings they show are members.
@@ -941,12 +943,14 @@ class ConfigAssembly {
     if (auto st = global("HTTP_FRONTEND_APPID_HEAD", g_); !st) {
       return st;
     }
-    std::set<std::string_view> apps_with_appid;  // views of the model's services
+    // The model is sorted by app id: an app's services are next to each other.
+    const std::string* last_app = nullptr;
     bool appid_map = false;
     for (const auto& e : entries_) {
-      if (!e.f->http_mode || !apps_with_appid.insert(e.service->app_id).second) {
+      if (!e.f->http_mode || (last_app != nullptr && *last_app == e.service->app_id)) {
         continue;
       }
+      last_app = &e.service->app_id;
       if (opts_.haproxy_map) {
         appid_map = true;
         result_.app_map += e.service->app_id + " " + e.service->backend + "\n";

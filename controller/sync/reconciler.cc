@@ -888,10 +888,12 @@ void Reconciler::remember(Pass& pass) {
   // Updated in place (most keys stay from pass to pass, most services are the same
   // shared Service): each key served is stamped, then the others are swept.
   ++last_good_stamp_;
+  auto next = last_good_.begin();  // the services come nearly in the map's order
   for (const ServiceRef& s : pass.model.services) {
     const std::pair<std::string_view, int> view{s->app_id, s->port_index};
-    auto it = last_good_.lower_bound(view);
-    const bool found = it != last_good_.end() && !KeyLess()(view, it->first);
+    const bool at_next = next != last_good_.end() && next->second.svc.get() == s.get();
+    auto it = at_next ? next : last_good_.lower_bound(view);
+    const bool found = at_next || (it != last_good_.end() && !KeyLess()(view, it->first));
     if (isQuarantinedNow(pass, quarantined_keys, *s)) {
       // Quarantined and still served: keep its last good fragment, not this one.
       if (found) {
@@ -906,6 +908,7 @@ void Reconciler::remember(Pass& pass) {
       it->second.svc = s;
     }
     it->second.stamp = last_good_stamp_;
+    next = std::next(it);
   }
   for (auto it = last_good_.begin(); it != last_good_.end();) {
     it = it->second.stamp == last_good_stamp_ ? std::next(it) : last_good_.erase(it);
