@@ -612,6 +612,32 @@ struct PieceSum {
 // A service's piece sums, by (buffer, range begin): computed once per fragment.
 using PieceSums = std::map<std::pair<const std::string*, size_t>, PieceSum>;
 
+// The digest of a sequence of piece digests: the SHA-256 of the SHA-256s of its runs
+// of kRun digests. Keeps the last sequence's runs: a sequence that differs from it in
+// a few pieces costs a comparison and the runs that changed, not 25,000 digests.
+class RunDigest {
+ public:
+  static constexpr size_t kRun = 256 * sizeof(common::Sha256);
+
+  std::string of(std::string&& shas) {
+    std::vector<common::Sha256> runs;
+    runs.reserve(shas.size() / kRun + 1);
+    for (size_t at = 0, k = 0; at < shas.size(); at += kRun, ++k) {
+      const std::string_view run = std::string_view(shas).substr(at, kRun);
+      const bool same = k < runs_.size() && std::string_view(last_).substr(at, kRun) == run;
+      runs.push_back(same ? runs_[k] : common::sha256(run));
+    }
+    last_ = std::move(shas);
+    runs_ = std::move(runs);
+    return common::sha256Hex(std::string_view(reinterpret_cast<const char*>(runs_.data()),
+                                              runs_.size() * sizeof(common::Sha256)));
+  }
+
+ private:
+  std::string last_;
+  std::vector<common::Sha256> runs_;
+};
+
 // Collects the pieces of the configuration in order, then joins them in one buffer
 // of the exact size (no regrowth of a multi-megabyte string), remembering which
 // service owns which bytes. The digest and the shape of the whole are combined from
@@ -635,7 +661,7 @@ class Assembler {
 
   // `join`: the pieces joined in `out.config`; otherwise only their views in
   // `out.piece_text` (the caller keeps the buffers they point into).
-  void finish(RenderedConfig& out, bool join) {
+  void finish(RenderedConfig& out, bool join, RunDigest& digest) {
     size_t owned = 0;
     for (const auto& p : pieces_) {
       owned += p.owner != nullptr ? 1 : 0;
@@ -661,7 +687,7 @@ class Assembler {
       shas.append(reinterpret_cast<const char*>(sum.sha.data()), sum.sha.size());
       shapes.append(reinterpret_cast<const char*>(&sum.shape), sizeof sum.shape);
     }
-    out.config_digest = common::sha256Hex(shas);
+    out.config_digest = digest.of(std::move(shas));
     out.shape = std::to_string(std::hash<std::string_view>{}(shapes)) + ":" +
                 std::to_string(pieces_.size());
     out.owned = std::move(owned_);  // (a deque's elements stay where they are)
@@ -733,6 +759,7 @@ struct RenderCache::Impl {
   Scratch scratch;
   std::unordered_map<Key, std::unique_ptr<Entry>, KeyHash> entries;
   std::deque<Entry> extra;  // a key seen twice in one render: rendered, not kept
+  RunDigest digest;         // the version digest's runs, kept from the last render
 
   void begin(const TemplateSet& t, const RenderOptions& o) {
     if (templates != &t || !(options == o)) {
@@ -822,7 +849,7 @@ class ConfigAssembly {
       a_.add(e.sec->backend, e.f->backend, e.ref, e.sums);
     }
     domainMap();
-    a_.finish(result_, join);
+    a_.finish(result_, join, cache_.digest);
     return std::move(result_);
   }
 

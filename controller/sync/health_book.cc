@@ -55,13 +55,23 @@ void HealthBook::read(const MarathonApp& app, AppHealth& entry) {
 
 void HealthBook::update(const ParsedApps& parsed) {
   ++epoch_;
-  for (const auto& app : parsed.apps) {
-    AppHealth& entry = apps_[app.id];
-    if (entry.present && app.revision != 0 && entry.revision == app.revision) {
-      entry.epoch = epoch_;
+  // The last answer's entries by position: an app at the same place with the same
+  // revision is the same app as read then (revisions are unique), found without a
+  // lookup. (Entries of the last answer are present, so commit() kept them.)
+  const bool same_places = by_place_.size() == parsed.apps.size();
+  by_place_.resize(parsed.apps.size());
+  for (size_t i = 0; i < parsed.apps.size(); ++i) {
+    const MarathonApp& app = parsed.apps[i];
+    AppHealth* entry = same_places ? by_place_[i] : nullptr;
+    if (entry == nullptr || app.revision == 0 || entry->revision != app.revision) {
+      entry = &apps_[app.id];
+    }
+    by_place_[i] = entry;
+    if (entry->present && app.revision != 0 && entry->revision == app.revision) {
+      entry->epoch = epoch_;
       continue;
     }
-    read(app, entry);
+    read(app, *entry);
   }
   if (apps_.size() == parsed.apps.size()) {
     return;  // every app known is in this answer (ids are unique)

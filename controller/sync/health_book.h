@@ -47,6 +47,7 @@ class HealthBook {
   void uncount(AppHealth& entry);
 
   std::unordered_map<std::string, AppHealth> apps_;
+  std::vector<AppHealth*> by_place_;  // the last answer's apps' entries, in its order
   std::unordered_map<std::string, bool> tasks_;
   std::unordered_set<std::string> to_commit_;  // apps with something to forget
   size_t checked_ = 0, lost_ = 0;

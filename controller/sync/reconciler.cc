@@ -427,9 +427,46 @@ std::vector<const uint64_t*> Reconciler::priorLabelDigests(const ParsedApps& par
   return out;
 }
 
+bool Reconciler::labelsUnchanged(const ParsedApps& parsed) {
+  if (label_places_.size() != parsed.apps.size()) {
+    return false;
+  }
+  std::vector<size_t> changed;
+  for (size_t i = 0; i < parsed.apps.size(); ++i) {
+    const uint64_t revision = parsed.apps[i].revision;
+    if (revision == 0 || (revision != label_places_[i].revision && changed.size() == 64)) {
+      return false;
+    }
+    if (revision != label_places_[i].revision) {
+      changed.push_back(i);
+    }
+  }
+  for (size_t i : changed) {
+    const MarathonApp& a = parsed.apps[i];
+    if (a.id != label_places_[i].id || labelsDigest(a) != label_places_[i].digest) {
+      return false;
+    }
+  }
+  for (size_t i : changed) {
+    label_places_[i].revision = parsed.apps[i].revision;
+  }
+  return true;
+}
+
+void Reconciler::placeLabels(const ParsedApps& parsed, const std::vector<uint64_t>& digests) {
+  label_places_.resize(parsed.apps.size());
+  for (size_t i = 0; i < parsed.apps.size(); ++i) {
+    label_places_[i] = {parsed.apps[i].id, parsed.apps[i].revision, digests[i]};
+  }
+}
+
 void Reconciler::recordLabelChanges(const ParsedApps& parsed) {
+  if (labelsUnchanged(parsed)) {
+    return;  // the usual task event: the same labels for the same apps
+  }
   const std::vector<const uint64_t*> prior = priorLabelDigests(parsed);
   const std::vector<uint64_t> digests = labelDigests(parsed, prior);
+  placeLabels(parsed, digests);
   bool changed = labels_digest_->size() != parsed.apps.size();
   for (size_t i = 0; i < parsed.apps.size(); ++i) {
     const MarathonApp& a = parsed.apps[i];

@@ -263,6 +263,17 @@ class Reconciler {
   std::vector<uint64_t> labelDigests(const ParsedApps& parsed,
                                      const std::vector<const uint64_t*>& prior);
   std::vector<const uint64_t*> priorLabelDigests(const ParsedApps& parsed) const;
+  // The last recorded answer's apps, in its order, with their revisions and digests:
+  // the usual task event (a few apps at a new revision, the same labels) is told
+  // without a lookup by id.
+  struct LabelPlace {
+    std::string id;
+    uint64_t revision = 0;
+    uint64_t digest = 0;
+  };
+  std::vector<LabelPlace> label_places_;
+  bool labelsUnchanged(const ParsedApps& parsed);
+  void placeLabels(const ParsedApps& parsed, const std::vector<uint64_t>& digests);
   struct BeforeChange {
     uint64_t seq = 0;  // the publish that carried the change
     std::vector<ServiceRef> services;
