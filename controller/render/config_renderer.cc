@@ -610,7 +610,23 @@ struct PieceSum {
   uint64_t shape = 0;
 };
 // A service's piece sums, by (buffer, range begin): computed once per fragment.
-using PieceSums = std::map<std::pair<const std::string*, size_t>, PieceSum>;
+// (A service has a handful of pieces: a flat list is searched faster than a tree.)
+class PieceSums {
+ public:
+  // The sum kept for the piece at `begin` of `buffer`, and whether it was just added.
+  std::pair<PieceSum*, bool> find(const std::string* buffer, size_t begin) {
+    for (auto& [key, sum] : sums_) {
+      if (key.first == buffer && key.second == begin) {
+        return {&sum, false};
+      }
+    }
+    sums_.push_back({{buffer, begin}, {}});
+    return {&sums_.back().second, true};
+  }
+
+ private:
+  std::vector<std::pair<std::pair<const std::string*, size_t>, PieceSum>> sums_;
+};
 
 // The digest of a sequence of piece digests: the SHA-256 of the SHA-256s of its runs
 // of kRun digests. Keeps the last sequence's runs: a sequence that differs from it in
@@ -716,11 +732,11 @@ class Assembler {
     if (p.sums == nullptr) {
       return scratch_ = sum(text);
     }
-    auto [it, added] = p.sums->try_emplace({p.text, p.range.begin});
+    auto [kept, added] = p.sums->find(p.text, p.range.begin);
     if (added) {
-      it->second = sum(text);
+      *kept = sum(text);
     }
-    return it->second;
+    return *kept;
   }
   std::vector<Piece> pieces_;
   std::deque<std::string> owned_;
