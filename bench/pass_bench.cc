@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "common/memory.h"
 #include "controller/sync/reconciler.h"
 
 using namespace mlb::controller;
@@ -89,6 +90,7 @@ int main(int argc, char** argv) {
   std::string file;
   int passes = 200;
   bool map = false;
+  bool malloc_defaults = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--apps") && i + 1 < argc) {
       file = argv[++i];
@@ -96,7 +98,12 @@ int main(int argc, char** argv) {
       passes = std::atoi(argv[++i]);
     } else if (!std::strcmp(argv[i], "--map")) {
       map = true;
+    } else if (!std::strcmp(argv[i], "--malloc-defaults")) {
+      malloc_defaults = true;
     }
+  }
+  if (!malloc_defaults) {
+    mlb::common::keepFreedMemory();  // as mlb-controller does (controller/main.cc)
   }
   std::ifstream in(file);
   if (file.empty() || !in) {

@@ -1104,9 +1104,11 @@ std::optional<ServiceModel> patchBuild(const std::vector<MarathonApp>& input,
   if (!changed) {
     return std::nullopt;
   }
-  ServiceModel model = last->model;
+  // Patched in place (one copy of the model per build, the one returned); a failure
+  // leaves nothing to patch: the whole build that follows remembers afresh.
   for (size_t i : *changed) {
-    if (!replaceApp(input[i], options, model)) {
+    if (!replaceApp(input[i], options, last->model)) {
+      last.reset();
       return std::nullopt;
     }
   }
@@ -1117,9 +1119,8 @@ std::optional<ServiceModel> patchBuild(const std::vector<MarathonApp>& input,
       last->health_keys.emplace(i, std::move(key));
     }
   }
-  last->model = model;
   options.memo->countPatch();
-  return model;
+  return last->model;
 }
 
 // What the next build patches, when it can: unset when an app must be built at every

@@ -73,9 +73,10 @@ struct RenderedConfig {
     int port_index() const { return owner->port_index; }
   };
   std::vector<Span> spans;
-  // SHA-256 (hex) over the SHA-256 of each piece of `config` in order: a fragment keeps
-  // its digest while it is unchanged, so the digest of a new configuration costs the
-  // pieces that changed. Names the bundle (bundleVersion).
+  // SHA-256 (hex) over the SHA-256s of the runs of 256 piece digests (the SHA-256 of
+  // each piece of `config`, in order): a fragment keeps its digest while it is
+  // unchanged and the cache keeps each run's, so the digest of a new configuration
+  // costs the pieces and runs that changed. Names the bundle (bundleVersion).
   std::string config_digest;
   // Each piece of `config` (a fragment of a service, or text built on the fly) with
   // its digest, in order: a bundle is written as the edits of the pieces that changed.
