@@ -101,23 +101,6 @@ const char* outcomeName(PassReport::Outcome o) {
   return "failed";
 }
 
-uint64_t labelsDigest(const MarathonApp& app) {
-  // FNV-1a over "key=value\n"...: cheap enough for every app of every pass.
-  uint64_t h = 1469598103934665603ULL;
-  auto mix = [&h](std::string_view s) {
-    for (unsigned char c : s) {
-      h = (h ^ c) * 1099511628211ULL;
-    }
-  };
-  for (const auto& [k, v] : app.labels) {
-    mix(k);
-    mix("=");
-    mix(v);
-    mix("\n");
-  }
-  return h;
-}
-
 // The state of one pass between its steps.
 struct Reconciler::Pass {
   using Key = std::pair<std::string, int>;
@@ -390,90 +373,10 @@ bool Reconciler::evaluateGuards(const ParsedApps& parsed, const ServiceModel& mo
   return false;
 }
 
-// The digest of each app's labels, in parsed.apps' order: recomputed only for apps
-// whose revision changed since it was last computed.
-std::vector<uint64_t> Reconciler::labelDigests(const ParsedApps& parsed,
-                                               const std::vector<const uint64_t*>& prior) {
-  std::vector<uint64_t> out;
-  out.reserve(parsed.apps.size());
-  for (size_t i = 0; i < parsed.apps.size(); ++i) {
-    const MarathonApp& a = parsed.apps[i];
-    auto rev = labels_rev_.find(a.id);
-    if (a.revision != 0 && rev != labels_rev_.end() && rev->second == a.revision &&
-        prior[i] != nullptr) {
-      out.push_back(*prior[i]);
-      continue;
-    }
-    out.push_back(labelsDigest(a));
-    labels_rev_[a.id] = a.revision;
-  }
-  return out;
-}
-
-// Each app's digest in the last pass's labels map (null: a new app), in parsed.apps'
-// order: both are sorted by id, so one walk finds them all.
-std::vector<const uint64_t*> Reconciler::priorLabelDigests(const ParsedApps& parsed) const {
-  std::vector<const uint64_t*> out(parsed.apps.size(), nullptr);
-  auto it = labels_digest_->begin();
-  for (size_t i = 0; i < parsed.apps.size(); ++i) {
-    const std::string& id = parsed.apps[i].id;
-    while (it != labels_digest_->end() && it->first < id) {
-      ++it;
-    }
-    if (it != labels_digest_->end() && it->first == id) {
-      out[i] = &it->second;
-    }
-  }
-  return out;
-}
-
-bool Reconciler::labelsUnchanged(const ParsedApps& parsed) {
-  if (label_places_.size() != parsed.apps.size()) {
-    return false;
-  }
-  std::vector<size_t> changed;
-  for (size_t i = 0; i < parsed.apps.size(); ++i) {
-    const uint64_t revision = parsed.apps[i].revision;
-    if (revision == 0 || (revision != label_places_[i].revision && changed.size() == 64)) {
-      return false;
-    }
-    if (revision != label_places_[i].revision) {
-      changed.push_back(i);
-    }
-  }
-  for (size_t i : changed) {
-    const MarathonApp& a = parsed.apps[i];
-    if (a.id != label_places_[i].id || labelsDigest(a) != label_places_[i].digest) {
-      return false;
-    }
-  }
-  for (size_t i : changed) {
-    label_places_[i].revision = parsed.apps[i].revision;
-  }
-  return true;
-}
-
-void Reconciler::placeLabels(const ParsedApps& parsed, const std::vector<uint64_t>& digests) {
-  label_places_.resize(parsed.apps.size());
-  for (size_t i = 0; i < parsed.apps.size(); ++i) {
-    label_places_[i] = {parsed.apps[i].id, parsed.apps[i].revision, digests[i]};
-  }
-}
-
 void Reconciler::recordLabelChanges(const ParsedApps& parsed) {
-  if (labelsUnchanged(parsed)) {
-    return;  // the usual task event: the same labels for the same apps
-  }
-  const std::vector<const uint64_t*> prior = priorLabelDigests(parsed);
-  const std::vector<uint64_t> digests = labelDigests(parsed, prior);
-  placeLabels(parsed, digests);
-  bool changed = labels_digest_->size() != parsed.apps.size();
-  for (size_t i = 0; i < parsed.apps.size(); ++i) {
+  const LabelBook::Update u = labels_.update(parsed);
+  for (size_t i : u.changed) {
     const MarathonApp& a = parsed.apps[i];
-    changed = changed || prior[i] == nullptr || *prior[i] != digests[i];
-    if (prior[i] == nullptr || *prior[i] == digests[i]) {
-      continue;  // new (nothing good to keep) or unchanged
-    }
     if (auto held = before_change_.find(a.id); held != before_change_.end()) {
       // Already holding an older fragment (the last one a reloader accepted): keep
       // it, but only a version carrying this newer change may release it.
@@ -488,25 +391,18 @@ void Reconciler::recordLabelChanges(const ParsedApps& parsed) {
       }
     }
   }
-  if (!changed) {
+  if (!u.any) {
     return;  // the usual task event: the same labels for the same apps
   }
-  auto now = std::make_shared<std::map<std::string, uint64_t>>();
-  for (size_t i = 0; i < parsed.apps.size(); ++i) {
-    now->emplace(parsed.apps[i].id, digests[i]);
-  }
-  for (auto it = labels_rev_.begin(); it != labels_rev_.end();) {
-    it = now->count(it->first) ? std::next(it) : labels_rev_.erase(it);
-  }
+  const std::map<std::string, uint64_t>& now = *labels_.digests();
   for (auto it = before_change_.begin(); it != before_change_.end();) {
-    it = now->count(it->first) ? std::next(it) : before_change_.erase(it);
+    it = now.count(it->first) ? std::next(it) : before_change_.erase(it);
   }
   for (auto it = reloader_offenders_.begin(); it != reloader_offenders_.end();) {
-    auto d = now->find(it->first);
-    const bool same = d != now->end() && d->second == it->second.labels_digest;
+    auto d = now.find(it->first);
+    const bool same = d != now.end() && d->second == it->second.labels_digest;
     it = same ? std::next(it) : reloader_offenders_.erase(it);  // changed: retry it
   }
-  labels_digest_ = std::move(now);
 }
 
 void Reconciler::absorbReloaderVerdicts(PassReport& report) {
@@ -593,8 +489,9 @@ void Reconciler::planQuarantine(const ParsedApps& parsed, Pass& pass) {
     haproxy_offenders_.clear();
   }
   for (const auto& [app_id, off] : haproxy_offenders_) {
-    auto it = labels_digest_->find(app_id);
-    if (it != labels_digest_->end() && std::to_string(it->second) == off.labels_digest) {
+    const auto& digests = *labels_.digests();
+    auto it = digests.find(app_id);
+    if (it != digests.end() && std::to_string(it->second) == off.labels_digest) {
       pass.quarantine[{app_id, -1}] = {app_id, -1, QuarantineEntry::Source::Haproxy, off.reason,
                                        false};
       pass.removeApp(app_id);
@@ -644,8 +541,7 @@ bool Reconciler::checkReloaderVerdict(Pass& pass, const std::string& version) {
   }
   ReloaderRejection rej{version, {}, a.apps.begin()->second};
   for (const auto& [app_id, text] : a.apps) {
-    auto d = labels_digest_->find(app_id);
-    reloader_offenders_[app_id] = {d == labels_digest_->end() ? 0 : d->second, text};
+    reloader_offenders_[app_id] = {labels_.digestOf(app_id), text};
     if (pass.hasSubstitute(app_id)) {
       before_change_.erase(app_id);  // the last good fragment is what was rejected
     }
@@ -916,7 +812,7 @@ void Reconciler::remember(Pass& pass) {
     if (published_.size() >= kPublishedKept) {
       published_.erase(published_.begin());
     }
-    published_.push_back({report.version, std::move(pass.rendered.spans), labels_digest_});
+    published_.push_back({report.version, std::move(pass.rendered.spans), labels_.digests()});
   }
   std::set<std::pair<std::string, int>> quarantined_keys;
   for (const auto& q : report.quarantined) {
@@ -954,7 +850,8 @@ void Reconciler::remember(Pass& pass) {
   std::map<std::string, Offender> offenders;
   for (const auto& q : report.quarantined) {
     if (q.source == QuarantineEntry::Source::Haproxy) {
-      if (auto d = labels_digest_->find(q.app_id); d != labels_digest_->end()) {
+      const auto& digests = *labels_.digests();
+      if (auto d = digests.find(q.app_id); d != digests.end()) {
         offenders[q.app_id] = {std::to_string(d->second), q.reason};
       }
     }

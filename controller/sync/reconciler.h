@@ -26,6 +26,7 @@
 #include "controller/sync/alert_attribution.h"
 #include "controller/sync/answer_guards.h"
 #include "controller/sync/health_book.h"
+#include "controller/sync/label_book.h"
 #include "controller/sync/reloader_status.h"
 
 namespace mlb::controller {
@@ -252,28 +253,10 @@ class Reconciler {
     std::string reason;
   };
   std::map<std::string, ReloaderOffender> reloader_offenders_;
-  // Each app's labels digest in the last pass, and, for apps whose labels changed
-  // after the last version the reloader applied, their services from before the
-  // change: the last good fragment if the reloader rejects the new one.
-  // App id -> digest of its labels (replaced, not modified: published_ shares it), and
-  // the app revision each digest was computed at.
-  std::shared_ptr<const std::map<std::string, uint64_t>> labels_digest_ =
-      std::make_shared<const std::map<std::string, uint64_t>>();
-  std::unordered_map<std::string, uint64_t> labels_rev_;
-  std::vector<uint64_t> labelDigests(const ParsedApps& parsed,
-                                     const std::vector<const uint64_t*>& prior);
-  std::vector<const uint64_t*> priorLabelDigests(const ParsedApps& parsed) const;
-  // The last recorded answer's apps, in its order, with their revisions and digests:
-  // the usual task event (a few apps at a new revision, the same labels) is told
-  // without a lookup by id.
-  struct LabelPlace {
-    std::string id;
-    uint64_t revision = 0;
-    uint64_t digest = 0;
-  };
-  std::vector<LabelPlace> label_places_;
-  bool labelsUnchanged(const ParsedApps& parsed);
-  void placeLabels(const ParsedApps& parsed, const std::vector<uint64_t>& digests);
+  // Each app's labels digest (LabelBook), and, for apps whose labels changed after the
+  // last version the reloader applied, their services from before the change: the
+  // last good fragment if the reloader rejects the new one.
+  LabelBook labels_;
   struct BeforeChange {
     uint64_t seq = 0;  // the publish that carried the change
     std::vector<ServiceRef> services;
@@ -284,8 +267,5 @@ class Reconciler {
   std::optional<common::Clock::TimePoint> hold_until_;
   std::string hold_reason_;
 };
-
-// A digest of an app's labels (stable within a process).
-uint64_t labelsDigest(const MarathonApp& app);
 
 }  // namespace mlb::controller
