@@ -385,11 +385,7 @@ void Reconciler::recordLabelChanges(const ParsedApps& parsed) {
     }
     BeforeChange& keep = before_change_[a.id];
     keep.seq = publish_seq_ + 1;  // the first publish that can carry the change
-    for (const auto& [key, good] : last_good_) {
-      if (key.first == a.id) {
-        keep.services.push_back(good.svc);
-      }
-    }
+    keep.services = last_good_.of(a.id);
   }
   if (!u.any) {
     return;  // the usual task event: the same labels for the same apps
@@ -520,10 +516,8 @@ void Reconciler::quarantineForReloader(Pass& pass, const std::string& app_id,
 }
 
 void Reconciler::substituteLastGood(Pass& pass, const std::pair<std::string, int>& key) {
-  for (const auto& [k, good] : last_good_) {
-    if (k.first == key.first && (key.second < 0 || k.second == key.second)) {
-      pass.putBack(good.svc, key);
-    }
+  for (const ServiceRef& good : last_good_.of(key.first, key.second)) {
+    pass.putBack(good, key);
   }
 }
 
@@ -818,34 +812,11 @@ void Reconciler::remember(Pass& pass) {
   for (const auto& q : report.quarantined) {
     quarantined_keys.insert({q.app_id, q.port_index});
   }
-  // Updated in place (most keys stay from pass to pass, most services are the same
-  // shared Service): each key served is stamped, then the others are swept.
-  ++last_good_stamp_;
-  auto next = last_good_.begin();  // the services come nearly in the map's order
-  for (const ServiceRef& s : pass.model.services) {
-    const std::pair<std::string_view, int> view{s->app_id, s->port_index};
-    const bool at_next = next != last_good_.end() && next->second.svc.get() == s.get();
-    auto it = at_next ? next : last_good_.lower_bound(view);
-    const bool found = at_next || (it != last_good_.end() && !KeyLess()(view, it->first));
-    if (isQuarantinedNow(pass, quarantined_keys, *s)) {
-      // Quarantined and still served: keep its last good fragment, not this one.
-      if (found) {
-        it->second.stamp = last_good_stamp_;
-      }
-      continue;
-    }
-    if (!found) {
-      it = last_good_.emplace_hint(it, std::pair<std::string, int>{s->app_id, s->port_index},
-                                   LastGood{s, 0});
-    } else if (it->second.svc.get() != s.get()) {
-      it->second.svc = s;
-    }
-    it->second.stamp = last_good_stamp_;
-    next = std::next(it);
+  std::function<bool(const Service&)> quarantined_now;
+  if (!quarantined_keys.empty()) {
+    quarantined_now = [&](const Service& s) { return isQuarantinedNow(pass, quarantined_keys, s); };
   }
-  for (auto it = last_good_.begin(); it != last_good_.end();) {
-    it = it->second.stamp == last_good_stamp_ ? std::next(it) : last_good_.erase(it);
-  }
+  last_good_.record(pass.model.services, quarantined_now);
   // Remember the apps HAProxy rejected, with their labels, for the next pass.
   std::map<std::string, Offender> offenders;
   for (const auto& q : report.quarantined) {

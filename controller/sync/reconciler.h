@@ -27,6 +27,7 @@
 #include "controller/sync/answer_guards.h"
 #include "controller/sync/health_book.h"
 #include "controller/sync/label_book.h"
+#include "controller/sync/last_good_book.h"
 #include "controller/sync/reloader_status.h"
 
 namespace mlb::controller {
@@ -192,20 +193,7 @@ class Reconciler {
   AnswerGuards guards_;
   std::vector<ServiceRef> prev_services_;  // the published model's, sorted by app id
   // Last good services per (app id, port index): served while that port is quarantined.
-  struct KeyLess {
-    using is_transparent = void;
-    template <class A, class B>
-    bool operator()(const A& a, const B& b) const {
-      const int c = std::string_view(a.first).compare(std::string_view(b.first));
-      return c < 0 || (c == 0 && a.second < b.second);
-    }
-  };
-  struct LastGood {
-    ServiceRef svc;
-    uint64_t stamp = 0;  // the last remember() that served or kept it
-  };
-  std::map<std::pair<std::string, int>, LastGood, KeyLess> last_good_;
-  uint64_t last_good_stamp_ = 0;
+  LastGoodBook last_good_;
   static bool isQuarantinedNow(const Pass& pass,
                                const std::set<std::pair<std::string, int>>& quarantined,
                                const Service& s);

@@ -1,0 +1,50 @@
+#include "controller/sync/last_good_book.h"
+
+#include <iterator>
+#include <limits>
+
+namespace mlb::controller {
+
+void LastGoodBook::record(const std::vector<ServiceRef>& services,
+                          const std::function<bool(const Service&)>& keep_old) {
+  ++stamp_;
+  auto next = kept_.begin();  // the services come nearly in the map's order
+  for (const ServiceRef& s : services) {
+    const std::pair<std::string_view, int> key{s->app_id, s->port_index};
+    // An entry holding this very service has its key: no comparison of ids.
+    const bool at_next = next != kept_.end() && next->second.svc.get() == s.get();
+    auto it = at_next ? next : kept_.lower_bound(key);
+    const bool found = at_next || (it != kept_.end() && !KeyLess()(key, it->first));
+    if (keep_old && keep_old(*s)) {
+      if (found) {
+        it->second.stamp = stamp_;
+      }
+      continue;
+    }
+    if (!found) {
+      it =
+          kept_.emplace_hint(it, std::pair<std::string, int>{s->app_id, s->port_index}, Kept{s, 0});
+    } else if (it->second.svc.get() != s.get()) {
+      it->second.svc = s;
+    }
+    it->second.stamp = stamp_;
+    next = std::next(it);
+  }
+  for (auto it = kept_.begin(); it != kept_.end();) {
+    it = it->second.stamp == stamp_ ? std::next(it) : kept_.erase(it);
+  }
+}
+
+std::vector<ServiceRef> LastGoodBook::of(const std::string& app_id, int port_index) const {
+  std::vector<ServiceRef> out;
+  for (auto it = kept_.lower_bound(
+           std::pair<std::string_view, int>{app_id, std::numeric_limits<int>::min()});
+       it != kept_.end() && it->first.first == app_id; ++it) {
+    if (port_index < 0 || it->first.second == port_index) {
+      out.push_back(it->second.svc);
+    }
+  }
+  return out;
+}
+
+}  // namespace mlb::controller

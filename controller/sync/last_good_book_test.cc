@@ -1,0 +1,93 @@
+#include "controller/sync/last_good_book.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+
+namespace mlb::controller {
+namespace {
+
+ServiceRef service(const std::string& app, int port_index, const std::string& tag) {
+  Service s;
+  s.app_id = app;
+  s.port_index = port_index;
+  s.backend = tag;  // tells versions apart in the assertions
+  return s;
+}
+
+std::vector<std::string> tags(const std::vector<ServiceRef>& v) {
+  std::vector<std::string> out;
+  for (const auto& s : v) {
+    out.push_back(s->backend);
+  }
+  return out;
+}
+
+TEST(LastGoodBook, KeepsWhatWasServedAndForgetsWhatWasNot) {
+  LastGoodBook book;
+  book.record({service("/a", 0, "a0"), service("/a", 1, "a1"), service("/b", 0, "b0")}, {});
+  EXPECT_EQ(tags(book.of("/a")), (std::vector<std::string>{"a0", "a1"}));
+  EXPECT_EQ(tags(book.of("/a", 1)), std::vector<std::string>{"a1"});
+  EXPECT_TRUE(book.of("/ab").empty());
+  book.record({service("/a", 0, "a0'"), service("/c", 0, "c0")}, {});
+  EXPECT_EQ(tags(book.of("/a")), std::vector<std::string>{"a0'"});  // port 1 not served
+  EXPECT_TRUE(book.of("/b").empty());
+  EXPECT_EQ(book.size(), 2u);
+}
+
+TEST(LastGoodBook, AQuarantinedPortKeepsItsOldServiceWhileServed) {
+  LastGoodBook book;
+  book.record({service("/a", 0, "good"), service("/b", 0, "b")}, {});
+  auto quarantined = [](const Service& s) { return s.app_id == "/a"; };
+  book.record({service("/a", 0, "bad"), service("/b", 0, "b'")}, quarantined);
+  EXPECT_EQ(tags(book.of("/a")), std::vector<std::string>{"good"});
+  EXPECT_EQ(tags(book.of("/b")), std::vector<std::string>{"b'"});
+  book.record({service("/b", 0, "b'")}, quarantined);  // /a no longer served
+  EXPECT_TRUE(book.of("/a").empty());
+}
+
+// Through random passes (the same shared services, new ones, ports gone, quarantines),
+// the book holds what a map rebuilt from scratch at every pass holds.
+TEST(LastGoodBook, AgreesWithAMapRebuiltEveryPass) {
+  std::mt19937 rng(9);
+  std::map<std::pair<std::string, int>, ServiceRef> served;
+  std::map<std::pair<std::string, int>, std::string> want;
+  LastGoodBook book;
+  for (int step = 0; step < 300; ++step) {
+    for (int n = 0; n < 4; ++n) {
+      const std::pair<std::string, int> key{"/app" + std::to_string(rng() % 12),
+                                            static_cast<int>(rng() % 3)};
+      if (rng() % 4 == 0) {
+        served.erase(key);
+      } else {
+        served.insert_or_assign(key, service(key.first, key.second, "v" + std::to_string(step)));
+      }
+    }
+    const std::string bad = "/app" + std::to_string(rng() % 12);
+    std::vector<ServiceRef> model;
+    std::map<std::pair<std::string, int>, std::string> next;
+    for (const auto& [key, svc] : served) {
+      model.push_back(svc);
+      if (key.first != bad) {
+        next[key] = svc->backend;
+      } else if (auto w = want.find(key); w != want.end()) {
+        next[key] = w->second;  // quarantined: the old one stays
+      }
+    }
+    book.record(model, [&bad](const Service& s) { return s.app_id == bad; });
+    want = next;
+    std::map<std::pair<std::string, int>, std::string> got;
+    for (int a = 0; a < 12; ++a) {
+      const std::string id = "/app" + std::to_string(a);
+      for (const auto& s : book.of(id)) {
+        got[{id, s->port_index}] = s->backend;
+      }
+    }
+    ASSERT_EQ(got, want) << "step " << step;
+    ASSERT_EQ(book.size(), want.size());
+  }
+}
+
+}  // namespace
+}  // namespace mlb::controller
