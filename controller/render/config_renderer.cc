@@ -760,7 +760,8 @@ struct RenderCache::Impl {
     ServiceRef service;  // what was rendered: the vhost views of `out` point into it
     ServiceRef seen;     // the last service found equal to it (held: its address is the test)
     RenderedService out;
-    bool used = false;
+    uint64_t used = 0;  // the last render (generation) that used it
+    size_t place = 0;   // its index in by_place (valid while by_place points to it)
   };
   struct KeyHash {
     size_t operator()(const std::pair<std::string_view, int>& k) const {
@@ -776,10 +777,17 @@ struct RenderCache::Impl {
   std::unordered_map<Key, std::unique_ptr<Entry>, KeyHash> entries;
   std::deque<Entry> extra;  // a key seen twice in one render: rendered, not kept
   RunDigest digest;         // the version digest's runs, kept from the last render
+  uint64_t generation = 0;  // of the current render
+  size_t used_now = 0;      // entries used by the current render
+  // The entry each service of the last render's model used, by its place in the
+  // model: the same shared service at the same place is found without hashing its id.
+  // A slot is cleared before its entry is erased.
+  std::vector<Entry*> by_place;
 
-  void begin(const TemplateSet& t, const RenderOptions& o) {
+  void begin(const TemplateSet& t, const RenderOptions& o, size_t services) {
     if (templates != &t || !(options == o)) {
       entries.clear();
+      by_place.clear();
       overrides = OverrideCache();
       templates = &t;
       options = o;
@@ -788,6 +796,9 @@ struct RenderCache::Impl {
       overrides = OverrideCache();  // bounded: only compiled label templates
     }
     extra.clear();
+    ++generation;
+    used_now = 0;
+    by_place.resize(services, nullptr);
   }
 
   void render(Entry& e) {
@@ -801,34 +812,58 @@ struct RenderCache::Impl {
     }
   }
 
-  RenderedService& get(const ServiceRef& s) {
+  // The rendering of `s`, the model's service at `place`.
+  RenderedService& get(const ServiceRef& s, size_t place) {
+    Entry* same = by_place[place];
+    if (same != nullptr && same->seen.get() == s.get() && same->used != generation) {
+      return use(*same, place);
+    }
     auto it = entries.find(Key{s->app_id, s->port_index});
-    if (it != entries.end() && it->second->used) {
-      render(extra.emplace_back(Entry{s, s, {}, true}));
+    if (it != entries.end() && it->second->used == generation) {
+      by_place[place] = nullptr;
+      render(extra.emplace_back(Entry{s, s, {}, generation, place}));
       return extra.back().out;
     }
     if (it != entries.end() && (it->second->seen.get() == s.get() || *it->second->seen == *s)) {
       it->second->seen = s;
-      it->second->used = true;
-      return it->second->out;
+      return use(*it->second, place);
     }
     if (it != entries.end()) {
-      entries.erase(it);  // its key views the old service
+      forget(it);  // its key views the old service
     }
-    auto e = std::make_unique<Entry>(Entry{s, s, {}, true});
+    auto e = std::make_unique<Entry>(Entry{s, s, {}, 0, place});
     render(*e);
     const Key key{e->service->app_id, e->service->port_index};
-    return entries.emplace(key, std::move(e)).first->second->out;
+    return use(*entries.emplace(key, std::move(e)).first->second, place);
   }
 
+  RenderedService& use(Entry& e, size_t place) {
+    e.used = generation;
+    e.place = place;
+    by_place[place] = &e;
+    ++used_now;
+    return e.out;
+  }
+
+  void forget(std::unordered_map<Key, std::unique_ptr<Entry>, KeyHash>::iterator it) {
+    Entry* e = it->second.get();
+    if (e->place < by_place.size() && by_place[e->place] == e) {
+      by_place[e->place] = nullptr;
+    }
+    entries.erase(it);
+  }
+
+  // Forgets the entries the current render did not use (none, usually: no walk).
   void sweep() {
+    if (used_now == entries.size()) {
+      return;
+    }
     for (auto it = entries.begin(); it != entries.end();) {
-      if (!it->second->used) {
-        it = entries.erase(it);
-        continue;
+      auto next = std::next(it);
+      if (it->second->used != generation) {
+        forget(it);
       }
-      it->second->used = false;
-      ++it;
+      it = next;
     }
   }
 };
@@ -887,9 +922,10 @@ class ConfigAssembly {
   // Each service's fragments; a service whose templates fail is quarantined.
   void renderServices() {
     entries_.reserve(model_.services.size());
-    cache_.begin(templates_, opts_);
-    for (const ServiceRef& s : model_.services) {
-      RenderedService& r = cache_.get(s);
+    cache_.begin(templates_, opts_, model_.services.size());
+    for (size_t place = 0; place < model_.services.size(); ++place) {
+      const ServiceRef& s = model_.services[place];
+      RenderedService& r = cache_.get(s, place);
       if (!r.error.empty()) {
         result_.quarantined.push_back({s->app_id, s->port_index, r.error});
         continue;

@@ -1,5 +1,6 @@
 #include "controller/sync/label_book.h"
 
+#include <iterator>
 #include <string_view>
 
 namespace mlb::controller {

@@ -68,6 +68,30 @@ TEST(LabelBook, AnAppGoneOrComeIsAChange) {
   EXPECT_EQ(book.digests()->count("/c"), 1u);
 }
 
+TEST(LabelBook, AppsWithoutARevisionAreReadAtEveryUpdate) {
+  LabelBook book;
+  book.update(answer({app("/a", 0, "a.example"), app("/b", 0, "b.example")}));
+  auto u = book.update(answer({app("/a", 0, "a.example"), app("/b", 0, "other.example")}));
+  EXPECT_TRUE(u.any);
+  EXPECT_EQ(u.changed, std::vector<size_t>{1});
+}
+
+TEST(LabelBook, ALabelChangeAmongManyNewRevisionsIsFound) {
+  std::vector<MarathonApp> apps;
+  for (int i = 0; i < 70; ++i) {
+    apps.push_back(app("/app" + std::to_string(100 + i), 1 + i, "v"));
+  }
+  LabelBook book;
+  book.update(answer(apps));
+  for (auto& a : apps) {
+    a.revision += 1000;  // every app read again (a full answer)
+  }
+  apps[69].labels["HAPROXY_0_VHOST"] = "w";
+  auto u = book.update(answer(apps));
+  EXPECT_TRUE(u.any);
+  EXPECT_EQ(u.changed, std::vector<size_t>{69});
+}
+
 // Through random answers, a long-lived book holds what a fresh book reads, and names
 // exactly the apps whose labels differ from the last answer's.
 TEST(LabelBook, ALongLivedBookAgreesWithAFreshOne) {

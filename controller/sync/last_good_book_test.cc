@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 
@@ -30,6 +31,7 @@ TEST(LastGoodBook, KeepsWhatWasServedAndForgetsWhatWasNot) {
   EXPECT_EQ(tags(book.of("/a")), (std::vector<std::string>{"a0", "a1"}));
   EXPECT_EQ(tags(book.of("/a", 1)), std::vector<std::string>{"a1"});
   EXPECT_TRUE(book.of("/ab").empty());
+  EXPECT_TRUE(book.of("/a", 2).empty());
   book.record({service("/a", 0, "a0'"), service("/c", 0, "c0")}, {});
   EXPECT_EQ(tags(book.of("/a")), std::vector<std::string>{"a0'"});  // port 1 not served
   EXPECT_TRUE(book.of("/b").empty());
@@ -69,6 +71,13 @@ TEST(LastGoodBook, AgreesWithAMapRebuiltEveryPass) {
     std::map<std::pair<std::string, int>, std::string> next;
     for (const auto& [key, svc] : served) {
       model.push_back(svc);
+    }
+    // A model is sorted by (app id, service port): an app's ports may come in any order.
+    std::shuffle(model.begin(), model.end(), rng);
+    std::stable_sort(model.begin(), model.end(), [](const ServiceRef& a, const ServiceRef& b) {
+      return a->app_id < b->app_id;
+    });
+    for (const auto& [key, svc] : served) {
       if (key.first != bad) {
         next[key] = svc->backend;
       } else if (auto w = want.find(key); w != want.end()) {
@@ -80,8 +89,14 @@ TEST(LastGoodBook, AgreesWithAMapRebuiltEveryPass) {
     std::map<std::pair<std::string, int>, std::string> got;
     for (int a = 0; a < 12; ++a) {
       const std::string id = "/app" + std::to_string(a);
+      int last_port = -1;
       for (const auto& s : book.of(id)) {
+        ASSERT_GT(s->port_index, last_port);  // by port index
+        last_port = s->port_index;
         got[{id, s->port_index}] = s->backend;
+        const auto one = book.of(id, s->port_index);
+        ASSERT_EQ(one.size(), 1u);
+        ASSERT_EQ(one[0].get(), s.get());
       }
     }
     ASSERT_EQ(got, want) << "step " << step;
