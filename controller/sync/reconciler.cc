@@ -731,6 +731,9 @@ namespace {
 nlohmann::json unprovenServers(const ServiceModel& model) {
   std::vector<std::string> ids;
   for (const Service& s : model.services) {
+    if (!s.health_check) {
+      continue;  // (a server is unproven only under a health check: service_builder.cc)
+    }
     for (const auto& srv : s.servers) {
       if (srv.unproven) {
         ids.push_back(s.backend + "/" + srv.name);
