@@ -115,6 +115,7 @@ struct Reconciler::Pass {
   // The servers this pass built for the services it took out (the app's current
   // tasks): a last good fragment put back serves them, not the tasks of its day.
   std::map<Key, std::vector<Server>> current_servers;
+  bool appended = false;  // services put back out of order since the last restoreOrder()
 
   // Removes the services `which` selects, keeping the servers this pass built for
   // them (not for a last good fragment put back).
@@ -168,6 +169,14 @@ struct Reconciler::Pass {
     }
     substituted.insert(key);
     quarantine[entry].kept_last_good = true;
+    appended = true;
+  }
+  // The model back in its order after services were put back (removals keep it).
+  void restoreOrder() {
+    if (appended) {
+      sortServices(model.services);
+      appended = false;
+    }
   }
   bool hasSubstitute(const std::string& app_id) const {
     return std::any_of(substituted.begin(), substituted.end(),
@@ -501,7 +510,7 @@ void Reconciler::planQuarantine(const ParsedApps& parsed, Pass& pass) {
   for (const auto& [app_id, off] : reloader_offenders_) {
     quarantineForReloader(pass, app_id, off.reason);
   }
-  sortServices(pass.model.services);
+  pass.restoreOrder();
 }
 
 void Reconciler::quarantineForReloader(Pass& pass, const std::string& app_id,
@@ -543,7 +552,7 @@ bool Reconciler::checkReloaderVerdict(Pass& pass, const std::string& version) {
     rej.apps.push_back(app_id);
   }
   pass.report.reloader_rejections.push_back(std::move(rej));
-  sortServices(pass.model.services);
+  pass.restoreOrder();
   return true;
 }
 
@@ -572,7 +581,7 @@ bool Reconciler::renderValid(Pass& pass) {
       requeue = true;
     }
     if (requeue) {
-      sortServices(pass.model.services);
+      pass.restoreOrder();
       continue;
     }
     pass.bundle = Bundle{std::move(pass.rendered.config),  std::move(pass.rendered.domain_map),
@@ -630,7 +639,7 @@ bool Reconciler::renderValid(Pass& pass) {
         substituteLastGood(pass, {app_id, -1});
       }
     }
-    sortServices(pass.model.services);
+    pass.restoreOrder();
   }
   report.fault = PassReport::Fault::Validate;
   report.detail = "configuration still invalid after quarantining offenders";
