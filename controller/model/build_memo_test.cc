@@ -25,6 +25,29 @@ std::vector<MarathonApp> fixture(const std::string& name) {
   return parsed ? parsed->apps : std::vector<MarathonApp>{};
 }
 
+// Gives each app a revision of its own, as a full answer does; returns the next one.
+uint64_t numberRevisions(std::vector<MarathonApp>& apps) {
+  uint64_t revision = 1;
+  for (auto& a : apps) {
+    a.revision = revision++;
+  }
+  return revision;
+}
+
+// --health-check with `groups`, the answers for tasks of unknown health read from
+// `remembered` (which the test varies between builds).
+BuildOptions checkedOptions(std::vector<std::string> groups,
+                            const std::map<std::string, bool>& remembered) {
+  BuildOptions o;
+  o.groups = std::move(groups);
+  o.health_check = true;
+  o.unknown_health = [&remembered](const std::string& id) -> std::optional<bool> {
+    auto it = remembered.find(id);
+    return it == remembered.end() ? std::nullopt : std::optional<bool>(it->second);
+  };
+  return o;
+}
+
 // Every field of the model the renderer reads, as text.
 std::string describe(const ServiceModel& m) {
   std::ostringstream o;
@@ -90,19 +113,10 @@ void mutate(MarathonApp& app, std::mt19937& rng, int step) {
 TEST(BuildMemo, AMemoizedBuildEqualsAFreshOneThroughRandomChurn) {
   std::vector<MarathonApp> apps = fixture("fixture100.json");
   ASSERT_GE(apps.size(), 50u);
-  uint64_t revision = 1;
-  for (auto& a : apps) {
-    a.revision = revision++;
-  }
+  uint64_t revision = numberRevisions(apps);
   std::mt19937 rng(7);
   std::map<std::string, bool> remembered;  // unknown health, varied between builds
-  BuildOptions o;
-  o.groups = {"external"};
-  o.health_check = true;
-  o.unknown_health = [&remembered](const std::string& id) -> std::optional<bool> {
-    auto it = remembered.find(id);
-    return it == remembered.end() ? std::nullopt : std::optional<bool>(it->second);
-  };
+  BuildOptions o = checkedOptions({"external"}, remembered);
   BuildMemo memo;
   BuildOptions with_memo = o;
   with_memo.memo = &memo;
@@ -126,10 +140,7 @@ TEST(BuildMemo, ABlueGreenGroupIsMergedAgainOnlyWhenOneOfItsAppsChanged) {
   std::vector<MarathonApp> apps = fixture("bluegreen.json");
   std::vector<MarathonApp> more = fixture("fixture100.json");
   apps.insert(apps.end(), more.begin(), more.end());
-  uint64_t revision = 1;
-  for (auto& a : apps) {
-    a.revision = revision++;
-  }
+  uint64_t revision = numberRevisions(apps);
   BuildOptions o;
   o.groups = {"*"};
   BuildMemo memo;
@@ -242,19 +253,10 @@ TEST(BuildMemo, APatchedBuildEqualsAFreshOne) {
   apps.insert(apps.end(), more.begin(), more.end());
   std::sort(apps.begin(), apps.end(),
             [](const MarathonApp& a, const MarathonApp& b) { return a.id < b.id; });
-  uint64_t revision = 1;
-  for (auto& a : apps) {
-    a.revision = revision++;
-  }
+  uint64_t revision = numberRevisions(apps);
   std::mt19937 rng(5);
   std::map<std::string, bool> remembered;  // unknown health, for any app's tasks
-  BuildOptions o;
-  o.groups = {"*"};
-  o.health_check = true;
-  o.unknown_health = [&remembered](const std::string& id) -> std::optional<bool> {
-    auto it = remembered.find(id);
-    return it == remembered.end() ? std::nullopt : std::optional<bool>(it->second);
-  };
+  BuildOptions o = checkedOptions({"*"}, remembered);
   o.resolve_host = [](const std::string&) -> std::optional<std::string> { return "10.9.9.9"; };
   BuildMemo memo;
   BuildOptions with_memo = o;
@@ -292,10 +294,7 @@ TEST(BuildMemo, APatchedBuildEqualsAFreshOne) {
 
 TEST(BuildMemo, APatchedBuildRereadsNothingButTheChangedApps) {
   std::vector<MarathonApp> apps = fixture("fixture100.json");
-  uint64_t revision = 1;
-  for (auto& a : apps) {
-    a.revision = revision++;
-  }
+  uint64_t revision = numberRevisions(apps);
   BuildMemo memo;
   BuildOptions o;
   o.groups = {"*"};

@@ -12,7 +12,6 @@
 #include <set>
 #include <string_view>
 #include <tuple>
-#include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -1002,12 +1001,23 @@ bool assignsPorts(const MarathonApp& app, NetMode mode, const BuildOptions& opti
   return servicePorts(app, mode, none, options).empty();
 }
 
-bool patchableApp(const MarathonApp& app, const BuildOptions& options) {
-  if (app.revision == 0 || !memoizable(app)) {
-    return false;
-  }
-  const std::optional<std::string> group = deploymentGroup(app);
+// In no deployment group (`group`: its deploymentGroup()) and taking no service port
+// from the assigner. (Revisions and host names are checked apart.)
+bool standsAlone(const MarathonApp& app, const std::optional<std::string>& group,
+                 const BuildOptions& options) {
   return group && group->empty() && !assignsPorts(app, networkingMode(app), options);
+}
+
+bool patchableApp(const MarathonApp& app, const BuildOptions& options) {
+  return app.revision != 0 && memoizable(app) && standsAlone(app, deploymentGroup(app), options);
+}
+
+// The run of `app_id`'s elements in [first, last), sorted by app id first (`id_of`).
+template <class It, class IdOf>
+std::pair<It, It> appRange(It first, It last, const std::string& app_id, IdOf id_of) {
+  const It b = std::partition_point(first, last, [&](const auto& x) { return id_of(x) < app_id; });
+  const It e = std::partition_point(b, last, [&](const auto& x) { return id_of(x) == app_id; });
+  return {b, e};
 }
 
 // The entries of `app_id` in `all` (sorted, app id first) replaced by `part` (sorted).
@@ -1015,13 +1025,8 @@ template <class T, class Less>
 void replaceEntries(std::vector<T>& all, const std::string& app_id, std::vector<T> part,
                     Less less) {
   std::sort(part.begin(), part.end(), less);
-  auto [b, e] = std::equal_range(all.begin(), all.end(), app_id, [](const auto& x, const auto& y) {
-    if constexpr (std::is_same_v<std::decay_t<decltype(x)>, std::string>) {
-      return x < y.app_id;
-    } else {
-      return x.app_id < y;
-    }
-  });
+  auto [b, e] = appRange(all.begin(), all.end(), app_id,
+                         [](const T& x) -> const std::string& { return x.app_id; });
   const auto at = all.erase(b, e);
   all.insert(at, std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
 }
@@ -1036,14 +1041,8 @@ bool replaceApp(const MarathonApp& app, const BuildOptions& options, ServiceMode
                  options, part);
   std::sort(part.services.begin(), part.services.end(),
             [](const ServiceRef& a, const ServiceRef& b) { return serviceLess(*a, *b); });
-  auto [b, e] = std::equal_range(
-      model.services.begin(), model.services.end(), app.id, [](const auto& x, const auto& y) {
-        if constexpr (std::is_same_v<std::decay_t<decltype(x)>, std::string>) {
-          return x < y->app_id;
-        } else {
-          return x->app_id < y;
-        }
-      });
+  auto [b, e] = appRange(model.services.begin(), model.services.end(), app.id,
+                         [](const ServiceRef& x) -> const std::string& { return x->app_id; });
   if (static_cast<size_t>(e - b) != part.services.size()) {
     return false;
   }
@@ -1132,6 +1131,7 @@ void rememberWhole(const std::vector<MarathonApp>& input, const ServiceModel& mo
   last.reset();
   BuildMemo::LastBuild out;
   std::unordered_set<std::string_view> ids;
+  std::vector<std::string> merged_ids;  // "/<group>" of each deployment group's app
   for (size_t i = 0; i < input.size(); ++i) {
     const MarathonApp& app = input[i];
     if (app.revision == 0 || !memoizable(app)) {
@@ -1140,15 +1140,17 @@ void rememberWhole(const std::vector<MarathonApp>& input, const ServiceModel& mo
     const std::optional<std::string> group = deploymentGroup(app);
     out.ids.push_back(app.id);
     out.revisions.push_back(app.revision);
-    out.patchable.push_back(group && group->empty() &&
-                            !assignsPorts(app, networkingMode(app), options));
+    out.patchable.push_back(standsAlone(app, group, options));
     if (std::string key = unknownHealthKey(app, options); !key.empty()) {
       out.health_keys.emplace(i, std::move(key));
     }
+    if (group && !group->empty()) {
+      merged_ids.push_back("/" + *group);
+    }
     ids.insert(app.id);
   }
-  for (const MarathonApp& app : input) {
-    if (auto g = deploymentGroup(app); g && !g->empty() && ids.count("/" + *g)) {
+  for (const std::string& id : merged_ids) {
+    if (ids.count(id)) {
       return;
     }
   }

@@ -794,9 +794,6 @@ bool Reconciler::publishBundle(Pass& pass) {
 bool Reconciler::isQuarantinedNow(const Pass& pass,
                                   const std::set<std::pair<std::string, int>>& quarantined,
                                   const Service& s) {
-  if (quarantined.empty()) {
-    return false;
-  }
   const std::pair<std::string, int> key{s.app_id, s.port_index};
   return !pass.substituted.count(key) &&
          (quarantined.count({s.app_id, -1}) || quarantined.count(key));
