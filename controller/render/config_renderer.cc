@@ -1,6 +1,7 @@
 #include "controller/render/config_renderer.h"
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <deque>
 #include <map>
@@ -628,30 +629,90 @@ class PieceSums {
   std::vector<std::pair<std::pair<const std::string*, size_t>, PieceSum>> sums_;
 };
 
-// The digest of a sequence of piece digests: the SHA-256 of the SHA-256s of its runs
-// of kRun digests. Keeps the last sequence's runs: a sequence that differs from it in
-// a few pieces costs a comparison and the runs that changed, not 25,000 digests.
-class RunDigest {
- public:
-  static constexpr size_t kRun = 256 * sizeof(common::Sha256);
+// Where a service's piece comes from: the service (owner), the sums kept for its
+// fragments, and the rendering that made them (a number no other rendering has).
+struct PieceSource {
+  const ServiceRef* owner = nullptr;
+  PieceSums* sums = nullptr;
+  uint64_t rendering = 0;
+};
 
-  std::string of(std::string&& shas) {
-    std::vector<common::Sha256> runs;
-    runs.reserve(shas.size() / kRun + 1);
-    for (size_t at = 0, k = 0; at < shas.size(); at += kRun, ++k) {
-      const std::string_view run = std::string_view(shas).substr(at, kRun);
-      const bool same = k < runs_.size() && std::string_view(last_).substr(at, kRun) == run;
-      runs.push_back(same ? runs_[k] : common::sha256(run));
+// The last assembly's piece sums by position, and the version digest's runs: the
+// SHA-256 of the SHA-256s of runs of kRun piece digests. A piece that is the same
+// range of the same rendering as the piece at its position last time has the same
+// sums, read in order; a run without a new piece keeps its digest. So a new
+// configuration that differs in a few pieces costs those pieces and their runs,
+// not 25,000 digests.
+class PieceMemo {
+ public:
+  static constexpr size_t kRun = 256;
+  struct Key {
+    uint64_t rendering = 0;               // 0: text built on the fly (not kept)
+    const std::string* buffer = nullptr;  // which of the rendering's buffers
+    size_t begin = 0;
+    size_t end = 0;
+    bool operator==(const Key&) const = default;
+  };
+
+  // Starts an assembly of `count` pieces.
+  void begin(size_t count) {
+    if (count != keys_.size() && count != 0 && !keys_.empty()) {
+      dirty((std::min(count, keys_.size()) - 1) / kRun);  // the last run changes length
     }
-    last_ = std::move(shas);
-    runs_ = std::move(runs);
+    keys_.resize(count);
+    sums_.resize(count);
+    runs_.resize((count + kRun - 1) / kRun);
+    dirty_.resize(runs_.size(), true);
+  }
+  size_t size() const { return keys_.size(); }
+  // The sums of piece `i` if it is `key`, or null.
+  const PieceSum* same(size_t i, const Key& key) const {
+    return key.rendering != 0 && keys_[i] == key ? &sums_[i] : nullptr;
+  }
+  const PieceSum& set(size_t i, const Key& key, const PieceSum& sum) {
+    keys_[i] = key;
+    if (!(sums_[i].sha == sum.sha) || sums_[i].shape != sum.shape) {
+      sums_[i] = sum;
+      dirty(i / kRun);
+    }
+    return sums_[i];
+  }
+  // The version digest (hex).
+  std::string digest() {
+    for (size_t k = 0; k < runs_.size(); ++k) {
+      if (dirty_[k]) {
+        const size_t from = k * kRun, to = std::min(sums_.size(), from + kRun);
+        std::string shas;
+        shas.reserve((to - from) * sizeof(common::Sha256));
+        for (size_t i = from; i < to; ++i) {
+          shas.append(reinterpret_cast<const char*>(sums_[i].sha.data()), sums_[i].sha.size());
+        }
+        runs_[k] = common::sha256(shas);
+        dirty_[k] = false;
+      }
+    }
     return common::sha256Hex(std::string_view(reinterpret_cast<const char*>(runs_.data()),
                                               runs_.size() * sizeof(common::Sha256)));
   }
+  // A hash of the pieces' shapes, in order.
+  uint64_t shapeHash() const {
+    uint64_t h = sums_.size();
+    for (const auto& s : sums_) {  // each step a bijection of h: one change shows
+      h = std::rotl(h ^ s.shape, 23) * 0x9E3779B97F4A7C15ULL;
+    }
+    return h;
+  }
 
  private:
-  std::string last_;
+  void dirty(size_t run) {
+    if (run < dirty_.size()) {
+      dirty_[run] = true;
+    }
+  }
+  std::vector<Key> keys_;
+  std::vector<PieceSum> sums_;
   std::vector<common::Sha256> runs_;
+  std::vector<bool> dirty_;
 };
 
 // Collects the pieces of the configuration in order, then joins them in one buffer
@@ -660,52 +721,49 @@ class RunDigest {
 // each piece's, kept with a service's fragments while they are unchanged.
 class Assembler {
  public:
-  // Adds the range `r` of `buffer`, owned by `owner`, whose sums are kept in `sums`.
-  // `buffer` must outlive finish().
-  void add(const std::string& buffer, Range r, const ServiceRef* owner, PieceSums* sums) {
+  void reserve(size_t pieces) { pieces_.reserve(pieces); }
+  // Adds the range `r` of `buffer`, from `src`. `buffer` must outlive finish().
+  void add(const std::string& buffer, Range r, const PieceSource& src) {
     if (!r.empty()) {
-      pieces_.push_back({&buffer, r, owner, sums});
+      pieces_.push_back({&buffer, r, src});
     }
   }
   // Keeps `text` itself, for text built on the fly.
   void addOwned(std::string&& text) {
     if (!text.empty()) {
       const std::string& kept = owned_.emplace_back(std::move(text));
-      pieces_.push_back({&kept, Range{0, kept.size()}, nullptr, nullptr});
+      pieces_.push_back({&kept, Range{0, kept.size()}, {}});
     }
   }
 
   // `join`: the pieces joined in `out.config`; otherwise only their views in
   // `out.piece_text` (the caller keeps the buffers they point into).
-  void finish(RenderedConfig& out, bool join, RunDigest& digest) {
+  void finish(RenderedConfig& out, bool join, PieceMemo& memo) {
     size_t owned = 0;
     for (const auto& p : pieces_) {
-      owned += p.owner != nullptr ? 1 : 0;
+      owned += p.src.owner != nullptr ? 1 : 0;
     }
     out.spans.reserve(owned);
     out.pieces.clear();
     out.pieces.reserve(pieces_.size());
     out.piece_text.clear();
     out.piece_text.reserve(pieces_.size());
-    std::string shas, shapes;
-    shas.reserve(pieces_.size() * sizeof(common::Sha256));
-    shapes.reserve(pieces_.size() * sizeof(uint64_t));
+    memo.begin(pieces_.size());
     size_t end = 0;
-    for (const auto& p : pieces_) {
+    for (size_t i = 0; i < pieces_.size(); ++i) {
+      const Piece& p = pieces_[i];
       const size_t begin = end;
       end += p.range.end - p.range.begin;
       out.piece_text.emplace_back(p.text->data() + p.range.begin, p.range.end - p.range.begin);
-      if (p.owner != nullptr) {
-        out.spans.push_back({*p.owner, begin, end});
+      if (p.src.owner != nullptr) {
+        out.spans.push_back({*p.src.owner, begin, end});
       }
-      const PieceSum& sum = sumOf(p);
-      out.pieces.push_back({begin, end, sum.sha});
-      shas.append(reinterpret_cast<const char*>(sum.sha.data()), sum.sha.size());
-      shapes.append(reinterpret_cast<const char*>(&sum.shape), sizeof sum.shape);
+      const PieceMemo::Key key{p.src.rendering, p.text, p.range.begin, p.range.end};
+      const PieceSum* sum = memo.same(i, key);
+      out.pieces.push_back({begin, end, (sum != nullptr ? *sum : memo.set(i, key, sumOf(p))).sha});
     }
-    out.config_digest = digest.of(std::move(shas));
-    out.shape = std::to_string(std::hash<std::string_view>{}(shapes)) + ":" +
-                std::to_string(pieces_.size());
+    out.config_digest = memo.digest();
+    out.shape = std::to_string(memo.shapeHash()) + ":" + std::to_string(pieces_.size());
     out.owned = std::move(owned_);  // (a deque's elements stay where they are)
     out.config.clear();
     if (join) {
@@ -717,8 +775,7 @@ class Assembler {
   struct Piece {
     const std::string* text;
     Range range;
-    const ServiceRef* owner;
-    PieceSums* sums;
+    PieceSource src;
   };
   // The shape of a piece, and whether it ends its last line: a piece without a final
   // line break (a label template without one) joins the next piece's first line, which
@@ -727,12 +784,12 @@ class Assembler {
     const bool ends_line = !text.empty() && text.back() == '\n';
     return {common::sha256(text), shapeHash(text) * 31 + (ends_line ? 1 : 2)};
   }
-  const PieceSum& sumOf(const Piece& p) {
+  PieceSum sumOf(const Piece& p) {
     const std::string_view text(p.text->data() + p.range.begin, p.range.end - p.range.begin);
-    if (p.sums == nullptr) {
-      return scratch_ = sum(text);
+    if (p.src.sums == nullptr) {
+      return sum(text);
     }
-    auto [kept, added] = p.sums->find(p.text, p.range.begin);
+    auto [kept, added] = p.src.sums->find(p.text, p.range.begin);
     if (added) {
       *kept = sum(text);
     }
@@ -740,7 +797,6 @@ class Assembler {
   }
   std::vector<Piece> pieces_;
   std::deque<std::string> owned_;
-  PieceSum scratch_;
 };
 
 // One service's rendering: its own buffers and the ranges of them it filled, or why
@@ -748,8 +804,9 @@ class Assembler {
 struct RenderedService {
   Sections sec;
   Fragments f;
-  std::string error;  // not empty: the service is left out (quarantined)
-  PieceSums sums;     // filled by the assemblies that use the fragments
+  std::string error;       // not empty: the service is left out (quarantined)
+  PieceSums sums;          // filled by the assemblies that use the fragments
+  uint64_t rendering = 0;  // which rendering (numbered by the cache from 1)
 };
 
 }  // namespace
@@ -776,7 +833,8 @@ struct RenderCache::Impl {
   Scratch scratch;
   std::unordered_map<Key, std::unique_ptr<Entry>, KeyHash> entries;
   std::deque<Entry> extra;  // a key seen twice in one render: rendered, not kept
-  RunDigest digest;         // the version digest's runs, kept from the last render
+  PieceMemo memo;           // the last render's piece sums and digest runs
+  uint64_t renderings = 0;  // rendering numbers given
   uint64_t generation = 0;  // of the current render
   size_t used_now = 0;      // entries used by the current render
   // The entry each service of the last render's model used, by its place in the
@@ -803,6 +861,7 @@ struct RenderCache::Impl {
 
   void render(Entry& e) {
     e.out = RenderedService();
+    e.out.rendering = ++renderings;
     ServiceRenderer r(*e.service, *templates, options, overrides, scratch, e.out.sec);
     auto f = r.run();
     if (f) {
@@ -887,6 +946,7 @@ class ConfigAssembly {
   Result<RenderedConfig> run(bool join) {
     renderServices();
     setGlobals();
+    a_.reserve(cache_.memo.size() + 64);  // about as many pieces as the last time
     for (auto step : {&ConfigAssembly::head, &ConfigAssembly::httpFrontend,
                       &ConfigAssembly::appidFrontend, &ConfigAssembly::httpsFrontend}) {
       if (auto st = (this->*step)(); !st) {
@@ -894,23 +954,22 @@ class ConfigAssembly {
       }
     }
     for (const auto& e : entries_) {
-      a_.add(e.sec->frontend, e.f->frontend, e.ref, e.sums);
+      a_.add(e.sec->frontend, e.f->frontend, e.src);
     }
     for (const auto& e : entries_) {
-      a_.add(e.sec->backend, e.f->backend, e.ref, e.sums);
+      a_.add(e.sec->backend, e.f->backend, e.src);
     }
     domainMap();
-    a_.finish(result_, join, cache_.digest);
+    a_.finish(result_, join, cache_.memo);
     return std::move(result_);
   }
 
  private:
   struct Entry {
     const Service* service;
-    const ServiceRef* ref;  // the model's: a span holds the service it shows
     const Sections* sec;
     const Fragments* f;
-    PieceSums* sums;
+    PieceSource src;  // its owner is the model's: a span holds the service it shows
   };
   struct VhostGroup {
     std::vector<std::pair<const Entry*, Range>> rules;
@@ -930,7 +989,7 @@ class ConfigAssembly {
         result_.quarantined.push_back({s->app_id, s->port_index, r.error});
         continue;
       }
-      entries_.push_back({s.get(), &s, &r.sec, &r.f, &r.sums});
+      entries_.push_back({s.get(), &r.sec, &r.f, {&s, &r.sums, r.rendering}});
     }
     cache_.sweep();
     // Vhost rules sorted by weight, descending; ties keep (app id, port) order.
@@ -999,7 +1058,7 @@ class ConfigAssembly {
     }
     a_.addOwned(std::move(*with_mlb));
     for (const auto& e : entries_) {
-      a_.add(e.sec->userlist, e.f->userlist, e.ref, e.sums);
+      a_.add(e.sec->userlist, e.f->userlist, e.src);
     }
     return Status::ok();
   }
@@ -1012,7 +1071,7 @@ class ConfigAssembly {
       return st;
     }
     for (const Entry* e : by_weight_) {
-      a_.add(e->sec->http_acl, e->f->http_acl, e->ref, e->sums);
+      a_.add(e->sec->http_acl, e->f->http_acl, e->src);
     }
     return http_map_ ? global("MAP_HTTP_FRONTEND_ACL", g_) : Status::ok();
   }
@@ -1034,7 +1093,7 @@ class ConfigAssembly {
         appid_map = true;
         result_.app_map += e.service->app_id + " " + e.service->backend + "\n";
       } else {
-        a_.add(e.sec->appid_acl, e.f->appid_acl, e.ref, e.sums);
+        a_.add(e.sec->appid_acl, e.f->appid_acl, e.src);
       }
     }
     return appid_map ? global("MAP_HTTP_FRONTEND_APPID_ACL", g_) : Status::ok();
@@ -1052,7 +1111,7 @@ class ConfigAssembly {
     }
     for (const Entry* e : by_weight_) {
       for (const auto& [vh, rules] : e->f->https_acl) {
-        a_.add(e->sec->https_acl, rules, e->ref, e->sums);
+        a_.add(e->sec->https_acl, rules, e->src);
       }
     }
     return https_map_ ? global("MAP_HTTPS_FRONTEND_ACL", g_) : Status::ok();
@@ -1121,7 +1180,7 @@ class ConfigAssembly {
     }
     a_.addOwned(std::move(text));
     for (const auto& [e, rules] : vg.rules) {
-      a_.add(e->sec->https_acl, rules, e->ref, e->sums);
+      a_.add(e->sec->https_acl, rules, e->src);
     }
     return vg.map ? global("MAP_HTTPS_FRONTEND_ACL", g_) : Status::ok();
   }

@@ -667,24 +667,50 @@ bool routesAsBefore(const Service& a, const Service& b) {
   return true;
 }
 
-// The end of the run of services of the app at `from`.
-size_t appEnd(const std::vector<ServiceRef>& v, size_t from) {
+// The end of the run of `app_id`'s services at `from`.
+size_t appEnd(const std::vector<ServiceRef>& v, size_t from, const std::string& app_id) {
   size_t end = from;
-  while (end < v.size() && v[end]->app_id == v[from]->app_id) {
+  while (end < v.size() && v[end]->app_id == app_id) {
     ++end;
   }
   return end;
+}
+size_t appEnd(const std::vector<ServiceRef>& v, size_t from) {
+  return appEnd(v, from, v[from]->app_id);
+}
+
+// Whether the services [i, i_end) of `now` route as [j, j_end) of `before`.
+bool sameRoutes(const std::vector<ServiceRef>& now, size_t i, size_t i_end,
+                const std::vector<ServiceRef>& before, size_t j, size_t j_end) {
+  bool same = i_end - i == j_end - j;
+  for (size_t k = 0; same && i + k < i_end; ++k) {
+    same = routesAsBefore(*now[i + k], *before[j + k]);
+  }
+  return same;
 }
 
 }  // namespace
 
 // The apps added, removed and changed since the last published model: both are
-// sorted by app id, so one walk over the two compares them app by app.
+// sorted by app id, so one walk over the two compares them app by app. A run of the
+// same shared services is passed over without reading them (most of the model).
 void Reconciler::diffApps(const ServiceModel& model, PassReport& report) const {
   const std::vector<ServiceRef>& now = model.services;
   const std::vector<ServiceRef>& before = prev_services_;
   size_t i = 0, j = 0;
   while (i < now.size() || j < before.size()) {
+    if (i < now.size() && j < before.size() && now[i].get() == before[j].get()) {
+      while (i < now.size() && j < before.size() && now[i].get() == before[j].get()) {
+        ++i, ++j;
+      }
+      // The last app of the run may go on with services that are not shared.
+      const std::string& app = now[i - 1]->app_id;
+      const size_t i_end = appEnd(now, i, app), j_end = appEnd(before, j, app);
+      report.changed_apps += sameRoutes(now, i, i_end, before, j, j_end) ? 0 : 1;
+      i = i_end;
+      j = j_end;
+      continue;
+    }
     const int order = i == now.size()      ? 1
                       : j == before.size() ? -1
                                            : now[i]->app_id.compare(before[j]->app_id);
@@ -699,11 +725,7 @@ void Reconciler::diffApps(const ServiceModel& model, PassReport& report) const {
       continue;
     }
     const size_t i_end = appEnd(now, i), j_end = appEnd(before, j);
-    bool same = i_end - i == j_end - j;
-    for (size_t k = 0; same && i + k < i_end; ++k) {
-      same = routesAsBefore(*now[i + k], *before[j + k]);
-    }
-    report.changed_apps += same ? 0 : 1;
+    report.changed_apps += sameRoutes(now, i, i_end, before, j, j_end) ? 0 : 1;
     i = i_end;
     j = j_end;
   }
@@ -733,28 +755,6 @@ bool Reconciler::holdingForReloader(PassReport& report, const std::string& versi
   return true;
 }
 
-namespace {
-
-// "backend/server" of the servers HAProxy should hold DOWN until its own checks pass
-// (the reloader adds them so, and starts them so at a reload), sorted.
-nlohmann::json unprovenServers(const ServiceModel& model) {
-  std::vector<std::string> ids;
-  for (const Service& s : model.services) {
-    if (!s.health_check) {
-      continue;  // (a server is unproven only under a health check: service_builder.cc)
-    }
-    for (const auto& srv : s.servers) {
-      if (srv.unproven) {
-        ids.push_back(s.backend + "/" + srv.name);
-      }
-    }
-  }
-  std::sort(ids.begin(), ids.end());
-  return ids;
-}
-
-}  // namespace
-
 bool Reconciler::publishBundle(Pass& pass) {
   PassReport& report = pass.report;
   const std::string version = bundleVersion(pass.bundle);
@@ -776,10 +776,11 @@ bool Reconciler::publishBundle(Pass& pass) {
                   {"kept_last_good", q.kept_last_good}});
   }
   manifest["quarantined"] = qj;
-  manifest["unproven"] = unprovenServers(pass.model);
-  auto published = publisher_.publish(
-      version, pass.bundle,
-      manifest.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  // The unproven list is kept as text (UnprovenBook): it ends the object.
+  std::string text = manifest.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  text.resize(text.size() - 2);  // "\n}"
+  text.append(",\n  \"unproven\": ").append(unproven_.json(pass.model.services)).append("\n}\n");
+  auto published = publisher_.publish(version, pass.bundle, text);
   if (!published) {
     report.fault = PassReport::Fault::Publish;
     report.detail = published.error().message;

@@ -29,6 +29,7 @@
 #include "controller/sync/label_book.h"
 #include "controller/sync/last_good_book.h"
 #include "controller/sync/reloader_status.h"
+#include "controller/sync/unproven_book.h"
 
 namespace mlb::controller {
 
@@ -194,6 +195,7 @@ class Reconciler {
   std::vector<ServiceRef> prev_services_;  // the published model's, sorted by app id
   // Last good services per (app id, port index): served while that port is quarantined.
   LastGoodBook last_good_;
+  UnprovenBook unproven_;  // the manifest's unproven list
   static bool isQuarantinedNow(const Pass& pass,
                                const std::set<std::pair<std::string, int>>& quarantined,
                                const Service& s);

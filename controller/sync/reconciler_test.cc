@@ -440,6 +440,33 @@ TEST_F(ReconcilerTest, EventHintsFetchOnlyTheNamedApps) {
   EXPECT_NE(cfg().find("10.0.0.1:31000"), std::string::npos);
 }
 
+TEST_F(ReconcilerTest, TheReportNamesTheAppsAddedRemovedAndCountsTheChangedOnes) {
+  api_.body = apps({app("/a", 10001, {31000}), app("/b", 10002, {32000}), app("/c", 10003, {33000}),
+                    app("/d", 10004, {34000})});
+  auto r = make();
+  ASSERT_EQ(r.reconcileOnce().added_apps.size(), 4u);
+  // Events: the other apps' services are the same shared ones as before.
+  api_.single["/c"] = "{\"app\":" + app("/c", 10003, {33000, 33001}) + "}";
+  auto scaled = r.reconcileOnce({"/c"});
+  ASSERT_TRUE(scaled.fast_path);
+  EXPECT_TRUE(scaled.added_apps.empty());
+  EXPECT_TRUE(scaled.removed_apps.empty());
+  EXPECT_EQ(scaled.changed_apps, 1u);
+  api_.single["/d"] =
+      "{\"app\":" + app("/d", 10004, {34000}, ",\"HAPROXY_0_BALANCE\":\"leastconn\"") + "}";
+  auto relabelled = r.reconcileOnce({"/d"});  // its routes stay
+  ASSERT_TRUE(relabelled.fast_path);
+  EXPECT_EQ(relabelled.changed_apps, 0u);
+  // The full answer (every service built again): /a scaled, /c gone, /e new.
+  api_.body = apps({app("/a", 10001, {31000, 31001}), app("/b", 10002, {32000}),
+                    app("/d", 10004, {34000}), app("/e", 10005, {35000})});
+  auto full = r.reconcileOnce();
+  EXPECT_FALSE(full.fast_path);
+  EXPECT_EQ(full.added_apps, std::vector<std::string>{"/e"});
+  EXPECT_EQ(full.removed_apps, std::vector<std::string>{"/c"});
+  EXPECT_EQ(full.changed_apps, 1u);
+}
+
 TEST_F(ReconcilerTest, AnEventWhoseAppAnswersAsBeforeRebuildsNothing) {
   api_.body = apps({app("/a", 10001, {31000}), app("/b", 10002, {32000})});
   auto r = make();
