@@ -756,7 +756,7 @@ class Assembler {
       end += p.range.end - p.range.begin;
       out.piece_text.emplace_back(p.text->data() + p.range.begin, p.range.end - p.range.begin);
       if (p.src.owner != nullptr) {
-        out.spans.push_back({*p.src.owner, begin, end});
+        out.spans.push_back({p.src.owner->get(), begin, end});
       }
       const PieceMemo::Key key{p.src.rendering, p.text, p.range.begin, p.range.end};
       const PieceSum* sum = memo.same(i, key);

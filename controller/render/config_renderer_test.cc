@@ -132,9 +132,10 @@ TEST(ConfigRendererTest, ServiceFailingMidwayLeavesNoTrace) {
   for (bool group_https : {false, true}) {
     RenderOptions opts;
     opts.group_https_by_vhost = group_https;
-    auto with_bad =
-        renderConfig(modelFrom(R"({"apps":[)" + a + "," + b + "," + c + "]}"), *templates, opts);
-    auto without = renderConfig(modelFrom(R"({"apps":[)" + a + "," + c + "]}"), *templates, opts);
+    const ServiceModel bad_model = modelFrom(R"({"apps":[)" + a + "," + b + "," + c + "]}");
+    const ServiceModel good_model = modelFrom(R"({"apps":[)" + a + "," + c + "]}");
+    auto with_bad = renderConfig(bad_model, *templates, opts);  // (spans view the models)
+    auto without = renderConfig(good_model, *templates, opts);
     ASSERT_TRUE(with_bad && without);
     ASSERT_EQ(with_bad->quarantined.size(), 1u);
     EXPECT_EQ(with_bad->quarantined[0].app_id, "/b");

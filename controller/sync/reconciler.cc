@@ -696,7 +696,7 @@ bool sameRoutes(const std::vector<ServiceRef>& now, size_t i, size_t i_end,
 // same shared services is passed over without reading them (most of the model).
 void Reconciler::diffApps(const ServiceModel& model, PassReport& report) const {
   const std::vector<ServiceRef>& now = model.services;
-  const std::vector<ServiceRef>& before = prev_services_;
+  const std::vector<ServiceRef>& before = *prev_services_;
   size_t i = 0, j = 0;
   while (i < now.size() || j < before.size()) {
     if (i < now.size() && j < before.size() && now[i].get() == before[j].get()) {
@@ -804,19 +804,12 @@ void Reconciler::remember(Pass& pass) {
   PassReport& report = pass.report;
   health_.commit();  // what this published answer left out is forgotten
   guards_.serving(report.apps, report.servers);
-  prev_services_ = pass.model.services;
   if (report.outcome == PassReport::Outcome::Published || !version_seq_.count(report.version)) {
     version_seq_[report.version] = ++publish_seq_;
     if (version_seq_.size() > 64) {
       version_seq_.erase(std::min_element(version_seq_.begin(), version_seq_.end(),
                                           [](auto& a, auto& b) { return a.second < b.second; }));
     }
-  }
-  if (published_.empty() || published_.back().version != report.version) {
-    if (published_.size() >= kPublishedKept) {
-      published_.erase(published_.begin());
-    }
-    published_.push_back({report.version, std::move(pass.rendered.spans), labels_.digests()});
   }
   std::set<std::pair<std::string, int>> quarantined_keys;
   for (const auto& q : report.quarantined) {
@@ -838,6 +831,15 @@ void Reconciler::remember(Pass& pass) {
     }
   }
   haproxy_offenders_ = std::move(offenders);
+  // Last: the model's services are kept for the next diff and the spans' owners.
+  prev_services_ = std::make_shared<const std::vector<ServiceRef>>(std::move(pass.model.services));
+  if (published_.empty() || published_.back().version != report.version) {
+    if (published_.size() >= kPublishedKept) {
+      published_.erase(published_.begin());
+    }
+    published_.push_back(
+        {report.version, std::move(pass.rendered.spans), labels_.digests(), prev_services_});
+  }
 }
 
 bool Reconciler::lastResultStands() const {

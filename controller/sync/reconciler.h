@@ -192,7 +192,9 @@ class Reconciler {
 
   // What the published bundle was built from.
   AnswerGuards guards_;
-  std::vector<ServiceRef> prev_services_;  // the published model's, sorted by app id
+  // The published model's services, sorted by app id (shared with published_).
+  std::shared_ptr<const std::vector<ServiceRef>> prev_services_ =
+      std::make_shared<const std::vector<ServiceRef>>();
   // Last good services per (app id, port index): served while that port is quarantined.
   LastGoodBook last_good_;
   UnprovenBook unproven_;  // the manifest's unproven list
@@ -228,6 +230,7 @@ class Reconciler {
     std::string version;
     std::vector<RenderedConfig::Span> spans;
     std::shared_ptr<const std::map<std::string, uint64_t>> labels;  // shared: rarely changes
+    std::shared_ptr<const std::vector<ServiceRef>> services;        // the spans' owners
   };
   std::vector<PublishedVersion> published_;
   static constexpr size_t kPublishedKept = 3;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <deque>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -747,10 +748,11 @@ TEST(ParseReloaderStatus, ForeignAndMalformedFilesAreValuesNotCrashes) {
 TEST(AttributeAlerts, ByLineByProxyNameAndUnattributed) {
   const std::string config =
       "global\n  daemon\nbackend a_1\n  bogus\nbackend b_2\n  server x 1.1.1.1:1\n";
-  auto span = [](const char* app_id, size_t begin, size_t end) {
-    Service s;
+  std::deque<Service> owners;  // outlive the spans
+  auto span = [&owners](const char* app_id, size_t begin, size_t end) {
+    Service& s = owners.emplace_back();
     s.app_id = app_id;
-    return RenderedConfig::Span{ServiceRef(std::move(s)), begin, end};
+    return RenderedConfig::Span{&s, begin, end};
   };
   const std::vector<RenderedConfig::Span> spans = {span("/a", 14, 34),
                                                    span("/b", 34, config.size())};
