@@ -1,8 +1,9 @@
 #pragma once
 // The last good service of each (app id, port index): what a port is served from while
 // it is quarantined (a bad label, a template HAProxy rejects, a fragment the reloader
-// refused). Kept in place from pass to pass: most keys stay, most services are the
-// same shared Service, so recording a pass costs a walk without lookups.
+// refused). Kept in place from pass to pass: most keys stay at their places, most
+// services are the same shared Service, so recording a pass costs a comparison of
+// addresses and the places that changed.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -39,8 +40,15 @@ class LastGoodBook {
     ServiceRef svc;
     uint64_t stamp = 0;  // the last record() that served or kept it
   };
-  std::map<std::pair<std::string, int>, Kept, KeyLess> kept_;
+  using Map = std::map<std::pair<std::string, int>, Kept, KeyLess>;
+  bool recordInPlace(const std::vector<ServiceRef>& services);
+
+  Map kept_;
   uint64_t stamp_ = 0;
+  // The entry of each service of the last record, by place; empty when a key was
+  // not kept under its own service (quarantined) or came twice.
+  std::vector<Map::iterator> by_place_;
+  std::vector<const Service*> last_;  // the service at each place (held by its entry)
 };
 
 }  // namespace mlb::controller

@@ -21,26 +21,21 @@ std::vector<std::string> unprovenOf(const Service& s) {
 }  // namespace
 
 const std::string& UnprovenBook::json(const std::vector<ServiceRef>& services) {
-  std::vector<Kept> now;
-  now.reserve(services.size());
-  for (size_t i = 0; i < services.size(); ++i) {
-    Kept* was = i < by_place_.size() ? &by_place_[i] : nullptr;
-    if (was != nullptr && was->service.get() == services[i].get()) {
-      now.push_back(std::move(*was));
-      was->ids.clear();  // (moved on: not removed below)
-      continue;
+  if (services.size() == by_place_.size()) {
+    for (size_t i = 0; i < services.size(); ++i) {  // in place: pointers compared
+      if (!by_place_[i].holds(services[i])) {
+        replace(by_place_[i], services[i]);
+      }
     }
-    now.push_back({services[i], unprovenOf(*services[i])});
-    for (const auto& id : now.back().ids) {
-      add(id);
+  } else {
+    for (Kept& k : by_place_) {
+      replace(k, std::nullopt);
     }
-  }
-  for (const Kept& k : by_place_) {  // those not moved on
-    for (const auto& id : k.ids) {
-      remove(id);
+    by_place_.assign(services.size(), Kept{});
+    for (size_t i = 0; i < services.size(); ++i) {
+      replace(by_place_[i], services[i]);
     }
   }
-  by_place_ = std::move(now);
   if (changed_) {
     json_ = "[";
     for (const auto& [id, kept] : all_) {
@@ -52,6 +47,17 @@ const std::string& UnprovenBook::json(const std::vector<ServiceRef>& services) {
     changed_ = false;
   }
   return json_;
+}
+
+void UnprovenBook::replace(Kept& kept, std::optional<ServiceRef> service) {
+  for (const auto& id : kept.ids) {
+    remove(id);
+  }
+  kept.ids = service ? unprovenOf(**service) : std::vector<std::string>{};
+  kept.service = std::move(service);
+  for (const auto& id : kept.ids) {
+    add(id);
+  }
 }
 
 void UnprovenBook::add(const std::string& id) {
