@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -635,7 +636,11 @@ struct PieceSource {
   const ServiceRef* owner = nullptr;
   PieceSums* sums = nullptr;
   uint64_t rendering = 0;
+  uint32_t place = 0;  // the service's index in the model
 };
+
+// Which of a service's fragments a piece is: kHttps + k is its k-th vhost's :443 rules.
+enum Slot : uint16_t { kOwned, kUserlist, kHttpAcl, kAppidAcl, kFrontend, kBackend, kHttps };
 
 // The last assembly's piece sums by position, and the version digest's runs: the
 // SHA-256 of the SHA-256s of runs of kRun piece digests. A piece that is the same
@@ -715,6 +720,11 @@ class PieceMemo {
   std::vector<bool> dirty_;
 };
 
+// The configuration's shape (config_shape.h), from its pieces'.
+std::string shapeName(const PieceMemo& memo) {
+  return std::to_string(memo.shapeHash()) + ":" + std::to_string(memo.size());
+}
+
 // Collects the pieces of the configuration in order, then joins them in one buffer
 // of the exact size (no regrowth of a multi-megabyte string), remembering which
 // service owns which bytes. The digest and the shape of the whole are combined from
@@ -723,16 +733,24 @@ class Assembler {
  public:
   void reserve(size_t pieces) { pieces_.reserve(pieces); }
   // Adds the range `r` of `buffer`, from `src`. `buffer` must outlive finish().
-  void add(const std::string& buffer, Range r, const PieceSource& src) {
+  void add(const std::string& buffer, Range r, const PieceSource& src, uint16_t slot) {
     if (!r.empty()) {
-      pieces_.push_back({&buffer, r, src});
+      pieces_.push_back({&buffer, r, src, slot});
     }
   }
   // Keeps `text` itself, for text built on the fly.
   void addOwned(std::string&& text) {
     if (!text.empty()) {
       const std::string& kept = owned_.emplace_back(std::move(text));
-      pieces_.push_back({&kept, Range{0, kept.size()}, {}});
+      pieces_.push_back({&kept, Range{0, kept.size()}, {}, kOwned});
+    }
+  }
+  // Each piece's place in the model and slot (kOwned: text built on the fly).
+  void places(std::vector<std::pair<uint32_t, uint16_t>>& out) const {
+    out.clear();
+    out.reserve(pieces_.size());
+    for (const auto& p : pieces_) {
+      out.emplace_back(p.src.place, p.slot);
     }
   }
 
@@ -763,7 +781,7 @@ class Assembler {
       out.pieces.push_back({begin, end, (sum != nullptr ? *sum : memo.set(i, key, sumOf(p))).sha});
     }
     out.config_digest = memo.digest();
-    out.shape = std::to_string(memo.shapeHash()) + ":" + std::to_string(pieces_.size());
+    out.shape = shapeName(memo);
     out.owned = std::move(owned_);  // (a deque's elements stay where they are)
     out.config.clear();
     if (join) {
@@ -776,7 +794,10 @@ class Assembler {
     const std::string* text;
     Range range;
     PieceSource src;
+    uint16_t slot;
   };
+
+ public:
   // The shape of a piece, and whether it ends its last line: a piece without a final
   // line break (a label template without one) joins the next piece's first line, which
   // the pieces' shapes alone would not show.
@@ -784,6 +805,8 @@ class Assembler {
     const bool ends_line = !text.empty() && text.back() == '\n';
     return {common::sha256(text), shapeHash(text) * 31 + (ends_line ? 1 : 2)};
   }
+
+ private:
   PieceSum sumOf(const Piece& p) {
     const std::string_view text(p.text->data() + p.range.begin, p.range.end - p.range.begin);
     if (p.src.sums == nullptr) {
@@ -807,6 +830,82 @@ struct RenderedService {
   std::string error;       // not empty: the service is left out (quarantined)
   PieceSums sums;          // filled by the assemblies that use the fragments
   uint64_t rendering = 0;  // which rendering (numbered by the cache from 1)
+};
+
+// What decides where a service's pieces go and what else its fragments bring (map
+// lines, global rules): a service replaced by one of the same shape at the same
+// place puts its pieces where the old ones were.
+struct PlaceShape {
+  uint64_t rendering = 0;  // 0: left out (quarantined), or too many vhosts to compare
+  uint8_t non_empty = 0;   // bits: userlist, http_acl, appid_acl, frontend, backend
+  uint64_t https_non_empty = 0;
+  size_t https = 0;
+  int weight = 0;
+  bool http_mode = false, uses_http_map = false, uses_https_map = false;
+  std::vector<std::pair<std::string, std::string>> domain_map;  // with --haproxy-map
+
+  bool sameAs(const PlaceShape& o) const {
+    return rendering != 0 && o.rendering != 0 && non_empty == o.non_empty &&
+           https_non_empty == o.https_non_empty && https == o.https && weight == o.weight &&
+           http_mode == o.http_mode && uses_http_map == o.uses_http_map &&
+           uses_https_map == o.uses_https_map && domain_map == o.domain_map;
+  }
+};
+
+// `rendering`: the fragments' rendering number, 0 for a service left out.
+PlaceShape shapeOf(const Fragments& f, uint64_t rendering, bool with_maps) {
+  PlaceShape sh;
+  if (rendering == 0 || f.https_acl.size() > 64) {
+    return sh;
+  }
+  sh.rendering = rendering;
+  const Range slots[] = {f.userlist, f.http_acl, f.appid_acl, f.frontend, f.backend};
+  for (size_t k = 0; k < std::size(slots); ++k) {
+    sh.non_empty |= static_cast<uint8_t>(slots[k].empty() ? 0 : 1 << k);
+  }
+  for (size_t k = 0; k < f.https_acl.size(); ++k) {
+    sh.https_non_empty |= f.https_acl[k].second.empty() ? 0 : uint64_t{1} << k;
+  }
+  sh.https = f.https_acl.size();
+  sh.weight = f.weight;
+  sh.http_mode = f.http_mode;
+  sh.uses_http_map = f.uses_http_map;
+  sh.uses_https_map = f.uses_https_map;
+  if (with_maps) {
+    sh.domain_map = f.domain_map;
+  }
+  return sh;
+}
+
+// The buffer and range of a service's piece in `slot`.
+std::pair<const std::string*, Range> slotOf(const RenderedService& r, uint16_t slot) {
+  switch (slot) {
+    case kUserlist:
+      return {&r.sec.userlist, r.f.userlist};
+    case kHttpAcl:
+      return {&r.sec.http_acl, r.f.http_acl};
+    case kAppidAcl:
+      return {&r.sec.appid_acl, r.f.appid_acl};
+    case kFrontend:
+      return {&r.sec.frontend, r.f.frontend};
+    case kBackend:
+      return {&r.sec.backend, r.f.backend};
+    default:
+      return {&r.sec.https_acl, r.f.https_acl[slot - kHttps].second};
+  }
+}
+
+// The last whole assembly, kept to patch: its result, and where each place's pieces
+// and spans are in it.
+struct LastAssembly {
+  bool valid = false;
+  std::vector<ServiceRef> services;               // the model's, by place
+  std::vector<PlaceShape> shapes;                 // by place
+  std::vector<uint32_t> first;                    // place p's pieces: at[first[p] .. first[p + 1])
+  std::vector<std::pair<uint32_t, uint16_t>> at;  // (position, slot), by place
+  std::vector<int32_t> span_of;                   // by position: its span, or -1
+  RenderedConfig out;                             // without `config` and `owned`
+  std::deque<std::string> owned;                  // the text built on the fly
 };
 
 }  // namespace
@@ -834,6 +933,8 @@ struct RenderCache::Impl {
   std::unordered_map<Key, std::unique_ptr<Entry>, KeyHash> entries;
   std::deque<Entry> extra;  // a key seen twice in one render: rendered, not kept
   PieceMemo memo;           // the last render's piece sums and digest runs
+  LastAssembly last;        // the last assembly, to patch
+  size_t patched = 0;       // renders that patched it
   uint64_t renderings = 0;  // rendering numbers given
   uint64_t generation = 0;  // of the current render
   size_t used_now = 0;      // entries used by the current render
@@ -844,6 +945,7 @@ struct RenderCache::Impl {
 
   void begin(const TemplateSet& t, const RenderOptions& o, size_t services) {
     if (templates != &t || !(options == o)) {
+      last.valid = false;
       entries.clear();
       by_place.clear();
       overrides = OverrideCache();
@@ -931,6 +1033,7 @@ RenderCache::RenderCache() : impl_(std::make_unique<Impl>()) {}
 RenderCache::~RenderCache() = default;
 RenderCache::RenderCache(RenderCache&&) noexcept = default;
 RenderCache& RenderCache::operator=(RenderCache&&) noexcept = default;
+size_t RenderCache::patched() const { return impl_->patched; }
 
 namespace {
 
@@ -944,6 +1047,11 @@ class ConfigAssembly {
 
   // `join`: the configuration joined in `config`, else left in pieces (piece_text).
   Result<RenderedConfig> run(bool join) {
+    if (!join) {
+      if (std::optional<RenderedConfig> patched = patchLast()) {
+        return std::move(*patched);
+      }
+    }
     renderServices();
     setGlobals();
     a_.reserve(cache_.memo.size() + 64);  // about as many pieces as the last time
@@ -954,13 +1062,16 @@ class ConfigAssembly {
       }
     }
     for (const auto& e : entries_) {
-      a_.add(e.sec->frontend, e.f->frontend, e.src);
+      a_.add(e.sec->frontend, e.f->frontend, e.src, kFrontend);
     }
     for (const auto& e : entries_) {
-      a_.add(e.sec->backend, e.f->backend, e.src);
+      a_.add(e.sec->backend, e.f->backend, e.src, kBackend);
     }
     domainMap();
     a_.finish(result_, join, cache_.memo);
+    if (!join) {
+      rememberAssembly();
+    }
     return std::move(result_);
   }
 
@@ -978,6 +1089,141 @@ class ConfigAssembly {
     bool map = false;
   };
 
+  // Places patched at most: past them, the whole assembly costs about the same.
+  static constexpr size_t kMaxPatched = 64;
+
+  // The last assembly with the services that changed since put in place, when each
+  // was replaced by a service of the same shape at the same place (a task event);
+  // nullopt otherwise. Bytes, digest and pieces are what a whole assembly makes.
+  std::optional<RenderedConfig> patchLast() {
+    LastAssembly& last = cache_.last;
+    if (!last.valid || cache_.templates != &templates_ || !(cache_.options == opts_) ||
+        last.services.size() != model_.services.size()) {
+      return std::nullopt;
+    }
+    std::vector<std::pair<uint32_t, RenderedService*>> changed;
+    if (!renderChanged(changed)) {
+      last.valid = false;  // (the whole assembly that follows sets it again)
+      return std::nullopt;
+    }
+    size_t from = last.out.pieces.size();
+    for (auto [place, r] : changed) {
+      from = std::min(from, putInPlace(place, *r));
+    }
+    shiftFrom(from);
+    ++cache_.patched;
+    last.out.config_digest = cache_.memo.digest();
+    last.out.shape = shapeName(cache_.memo);
+    return last.out;
+  }
+
+  // Renders the services that are not the last assembly's at their place; false when
+  // one of them does not have the shape of the one it replaces (or too many changed).
+  bool renderChanged(std::vector<std::pair<uint32_t, RenderedService*>>& changed) {
+    const LastAssembly& last = cache_.last;
+    for (size_t p = 0; p < model_.services.size(); ++p) {
+      if (model_.services[p].get() != last.services[p].get()) {
+        if (changed.size() == kMaxPatched) {
+          return false;
+        }
+        changed.emplace_back(static_cast<uint32_t>(p), nullptr);
+      }
+    }
+    cache_.begin(templates_, opts_, model_.services.size());
+    for (auto& [place, r] : changed) {
+      const ServiceRef& now = model_.services[place];
+      const Service& was = *last.services[place];
+      r = &cache_.get(now, place);
+      const uint64_t rendering = r->error.empty() ? r->rendering : 0;
+      if (!cache_.extra.empty() || was.app_id != now->app_id || was.port_index != now->port_index ||
+          was.backend != now->backend ||
+          !shapeOf(r->f, rendering, opts_.haproxy_map).sameAs(last.shapes[place])) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Puts the pieces of `r`, now at `place`, where the old service's were; returns the
+  // first position written.
+  size_t putInPlace(uint32_t place, RenderedService& r) {
+    LastAssembly& last = cache_.last;
+    const ServiceRef& now = model_.services[place];
+    size_t from = last.out.pieces.size();
+    for (uint32_t k = last.first[place]; k < last.first[place + 1]; ++k) {
+      const auto [pos, slot] = last.at[k];
+      const auto [buffer, range] = slotOf(r, slot);
+      const std::string_view text(buffer->data() + range.begin, range.end - range.begin);
+      auto [sum, added] = r.sums.find(buffer, range.begin);
+      if (added) {
+        *sum = Assembler::sum(text);
+      }
+      cache_.memo.set(pos, {r.rendering, buffer, range.begin, range.end}, *sum);
+      last.out.piece_text[pos] = text;
+      last.out.pieces[pos].sha = sum->sha;
+      if (const int32_t span = last.span_of[pos]; span >= 0) {
+        last.out.spans[static_cast<size_t>(span)].owner = now.get();
+      }
+      from = std::min<size_t>(from, pos);
+    }
+    last.services[place] = now;
+    last.shapes[place].rendering = r.rendering;
+    return from;
+  }
+
+  // The offsets of the pieces and spans from position `from` on, from the pieces' sizes.
+  void shiftFrom(size_t from) {
+    LastAssembly& last = cache_.last;
+    auto& pieces = last.out.pieces;
+    size_t end = from == 0 ? 0 : pieces[from - 1].end;
+    for (size_t i = from; i < pieces.size(); ++i) {
+      pieces[i].begin = end;
+      end += last.out.piece_text[i].size();
+      pieces[i].end = end;
+      if (const int32_t span = last.span_of[i]; span >= 0) {
+        last.out.spans[static_cast<size_t>(span)].begin = pieces[i].begin;
+        last.out.spans[static_cast<size_t>(span)].end = end;
+      }
+    }
+  }
+
+  // Keeps this (whole) assembly to patch: where each place's pieces and spans are.
+  void rememberAssembly() {
+    LastAssembly& last = cache_.last;
+    last.valid = !opts_.group_https_by_vhost && cache_.extra.empty();
+    if (!last.valid) {
+      return;
+    }
+    last.services = model_.services;
+    last.shapes.assign(model_.services.size(), PlaceShape{});
+    for (const auto& e : entries_) {
+      last.shapes[e.src.place] = shapeOf(*e.f, e.src.rendering, opts_.haproxy_map);
+    }
+    std::vector<std::pair<uint32_t, uint16_t>> places;
+    a_.places(places);
+    last.first.assign(model_.services.size() + 1, 0);
+    for (const auto& [place, slot] : places) {
+      last.first[place + 1] += slot != kOwned ? 1 : 0;
+    }
+    for (size_t p = 1; p < last.first.size(); ++p) {
+      last.first[p] += last.first[p - 1];
+    }
+    std::vector<uint32_t> next(last.first.begin(), last.first.end() - 1);
+    last.at.resize(last.first.back());
+    last.span_of.assign(places.size(), -1);
+    int32_t span = 0;
+    for (uint32_t pos = 0; pos < places.size(); ++pos) {
+      const auto [place, slot] = places[pos];
+      if (slot != kOwned) {
+        last.at[next[place]++] = {pos, slot};
+        last.span_of[pos] = span++;
+      }
+    }
+    last.owned = std::move(result_.owned);  // (the views stay valid: a deque's elements stay)
+    result_.owned.clear();
+    last.out = result_;
+  }
+
   // Each service's fragments; a service whose templates fail is quarantined.
   void renderServices() {
     entries_.reserve(model_.services.size());
@@ -989,7 +1235,8 @@ class ConfigAssembly {
         result_.quarantined.push_back({s->app_id, s->port_index, r.error});
         continue;
       }
-      entries_.push_back({s.get(), &r.sec, &r.f, {&s, &r.sums, r.rendering}});
+      entries_.push_back(
+          {s.get(), &r.sec, &r.f, {&s, &r.sums, r.rendering, static_cast<uint32_t>(place)}});
     }
     cache_.sweep();
     // Vhost rules sorted by weight, descending; ties keep (app id, port) order.
@@ -1058,7 +1305,7 @@ class ConfigAssembly {
     }
     a_.addOwned(std::move(*with_mlb));
     for (const auto& e : entries_) {
-      a_.add(e.sec->userlist, e.f->userlist, e.src);
+      a_.add(e.sec->userlist, e.f->userlist, e.src, kUserlist);
     }
     return Status::ok();
   }
@@ -1071,7 +1318,7 @@ class ConfigAssembly {
       return st;
     }
     for (const Entry* e : by_weight_) {
-      a_.add(e->sec->http_acl, e->f->http_acl, e->src);
+      a_.add(e->sec->http_acl, e->f->http_acl, e->src, kHttpAcl);
     }
     return http_map_ ? global("MAP_HTTP_FRONTEND_ACL", g_) : Status::ok();
   }
@@ -1093,7 +1340,7 @@ class ConfigAssembly {
         appid_map = true;
         result_.app_map += e.service->app_id + " " + e.service->backend + "\n";
       } else {
-        a_.add(e.sec->appid_acl, e.f->appid_acl, e.src);
+        a_.add(e.sec->appid_acl, e.f->appid_acl, e.src, kAppidAcl);
       }
     }
     return appid_map ? global("MAP_HTTP_FRONTEND_APPID_ACL", g_) : Status::ok();
@@ -1110,8 +1357,9 @@ class ConfigAssembly {
       return st;
     }
     for (const Entry* e : by_weight_) {
-      for (const auto& [vh, rules] : e->f->https_acl) {
-        a_.add(e->sec->https_acl, rules, e->src);
+      for (size_t k = 0; k < e->f->https_acl.size(); ++k) {
+        a_.add(e->sec->https_acl, e->f->https_acl[k].second, e->src,
+               static_cast<uint16_t>(kHttps + k));
       }
     }
     return https_map_ ? global("MAP_HTTPS_FRONTEND_ACL", g_) : Status::ok();
@@ -1180,7 +1428,7 @@ class ConfigAssembly {
     }
     a_.addOwned(std::move(text));
     for (const auto& [e, rules] : vg.rules) {
-      a_.add(e->sec->https_acl, rules, e->src);
+      a_.add(e->sec->https_acl, rules, e->src, kHttps);  // (grouped: never patched)
     }
     return vg.map ? global("MAP_HTTPS_FRONTEND_ACL", g_) : Status::ok();
   }

@@ -46,6 +46,10 @@ class RenderCache {
   RenderCache(RenderCache&&) noexcept;
   RenderCache& operator=(RenderCache&&) noexcept;
 
+  // Renders that patched the last assembly in place (services replaced by ones of the
+  // same shape at the same places) instead of assembling the whole configuration.
+  size_t patched() const;
+
   struct Impl;
   Impl& impl() { return *impl_; }
 

@@ -226,6 +226,7 @@ class Cluster {
 
 struct Published {
   std::string config, domain_map, app_map;
+  std::string version;  // the bundle's name: a digest of the pieces of its configuration
 };
 
 class IncrementalPassTest : public ::testing::TestWithParam<std::tuple<uint32_t, bool>> {
@@ -254,7 +255,8 @@ class IncrementalPassTest : public ::testing::TestWithParam<std::tuple<uint32_t,
     // As a reader of the bundle gets it: whole, or its base with its edits.
     auto config = common::readBundleConfig((dir / "current").string());
     return {config ? *config : "<unreadable: " + config.error().message + ">",
-            file("domain2backend.map"), file("app2backend.map")};
+            file("domain2backend.map"), file("app2backend.map"),
+            fs::read_symlink(dir / "current").filename().string()};
   }
 
   // A fresh reconciler's first pass over the whole state.
@@ -313,6 +315,7 @@ TEST_P(IncrementalPassTest, EveryStepPublishesWhatAFullRenderPublishes) {
     ASSERT_EQ(got.config, want.config) << "step " << step;
     ASSERT_EQ(got.domain_map, want.domain_map) << "step " << step;
     ASSERT_EQ(got.app_map, want.app_map) << "step " << step;
+    ASSERT_EQ(got.version, want.version) << "step " << step;
   }
   EXPECT_GT(fast_passes, 50);  // the incremental path was the one exercised
   EXPECT_GT(as_edits, 20);     // and bundles written as edits of their base
