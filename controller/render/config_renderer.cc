@@ -85,9 +85,9 @@ struct Sections {
 struct Fragments {
   Range userlist;
   Range http_acl;  // :80 rules
-  // :443 rules per vhost, in vhost order (concatenated unless grouped by vhost).
-  // The vhost views point into the Service.
-  std::vector<std::pair<std::string_view, Range>> https_acl;
+  // :443 rules per vhost, in vhost order (concatenated unless grouped by vhost). The
+  // vhosts are copies: nothing of the fragments points into the Service rendered.
+  std::vector<std::pair<std::string, Range>> https_acl;
   Range appid_acl;
   Range frontend;
   Range backend;
@@ -314,7 +314,7 @@ struct ServiceRenderer {
     if (!st) {
       return st;
     }
-    f.https_acl.emplace_back(vh, Range{begin, https.size()});
+    f.https_acl.emplace_back(std::string(vh), Range{begin, https.size()});
     return Status::ok();
   }
 
@@ -913,8 +913,9 @@ struct LastAssembly {
 struct RenderCache::Impl {
   // A service and its rendering. The key's view is the entry's own app id.
   struct Entry {
-    ServiceRef service;  // what was rendered: the vhost views of `out` point into it
-    ServiceRef seen;     // the last service found equal to it (held: its address is the test)
+    // The last service found equal to the one rendered (held: its address is the test;
+    // the fragments point into neither, so an older equal one is let go).
+    ServiceRef service;
     RenderedService out;
     uint64_t used = 0;  // the last render (generation) that used it
     size_t place = 0;   // its index in by_place (valid while by_place points to it)
@@ -976,23 +977,30 @@ struct RenderCache::Impl {
   // The rendering of `s`, the model's service at `place`.
   RenderedService& get(const ServiceRef& s, size_t place) {
     Entry* same = by_place[place];
-    if (same != nullptr && same->seen.get() == s.get() && same->used != generation) {
+    if (same != nullptr && same->service.get() == s.get() && same->used != generation) {
       return use(*same, place);
     }
     auto it = entries.find(Key{s->app_id, s->port_index});
     if (it != entries.end() && it->second->used == generation) {
       by_place[place] = nullptr;
-      render(extra.emplace_back(Entry{s, s, {}, generation, place}));
+      render(extra.emplace_back(Entry{s, {}, generation, place}));
       return extra.back().out;
     }
-    if (it != entries.end() && (it->second->seen.get() == s.get() || *it->second->seen == *s)) {
-      it->second->seen = s;
+    if (it != entries.end() && it->second->service.get() == s.get()) {
       return use(*it->second, place);
+    }
+    if (it != entries.end() && *it->second->service == *s) {
+      // An equal service (a full fetch builds every one anew): held from now on, the
+      // key viewing its app id, so that the old one goes with its model.
+      auto node = entries.extract(it);
+      node.mapped()->service = s;
+      node.key() = Key{s->app_id, s->port_index};
+      return use(*entries.insert(std::move(node)).position->second, place);
     }
     if (it != entries.end()) {
       forget(it);  // its key views the old service
     }
-    auto e = std::make_unique<Entry>(Entry{s, s, {}, 0, place});
+    auto e = std::make_unique<Entry>(Entry{s, {}, 0, place});
     render(*e);
     const Key key{e->service->app_id, e->service->port_index};
     return use(*entries.emplace(key, std::move(e)).first->second, place);

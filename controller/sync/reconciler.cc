@@ -838,7 +838,43 @@ void Reconciler::remember(Pass& pass) {
       published_.erase(published_.begin());
     }
     published_.push_back(
-        {report.version, std::move(pass.rendered.spans), labels_.digests(), prev_services_});
+        {report.version, std::move(pass.rendered.spans), labels_.digests(), prev_services_, {}});
+  }
+  if (!report.fast_path) {
+    rebasePublished();
+  }
+}
+
+// After a full fetch (every service built anew), the spans of the versions published
+// before point at the new model's service of the same app and port, which is all
+// that attributing a rejection reads of them; only the services of ports gone are kept
+// besides. So an older model is not held in memory next to the new one.
+void Reconciler::rebasePublished() {
+  std::map<std::pair<std::string_view, int>, const Service*> now;
+  for (const ServiceRef& s : *prev_services_) {
+    now.emplace(std::pair<std::string_view, int>{s->app_id, s->port_index}, s.get());
+  }
+  for (PublishedVersion& pv : published_) {
+    if (pv.services == prev_services_) {
+      continue;
+    }
+    std::set<const Service*> gone;
+    for (auto& span : pv.spans) {
+      auto it = now.find({span.owner->app_id, span.owner->port_index});
+      if (it != now.end()) {
+        span.owner = it->second;
+      } else {
+        gone.insert(span.owner);
+      }
+    }
+    std::vector<ServiceRef> kept = pv.gone;
+    for (const ServiceRef& s : *pv.services) {
+      if (gone.count(s.get())) {
+        kept.push_back(s);
+      }
+    }
+    pv.gone = std::move(kept);
+    pv.services = prev_services_;
   }
 }
 

@@ -176,6 +176,7 @@ class Reconciler {
   void diffApps(const ServiceModel& model, PassReport& report) const;
   bool publishBundle(Pass& pass);
   void remember(Pass& pass);
+  void rebasePublished();
   void absorbReloaderVerdicts(PassReport& report);
   void forgetAppliedChanges();
   void recordLabelChanges(const ParsedApps& parsed);
@@ -231,6 +232,7 @@ class Reconciler {
     std::vector<RenderedConfig::Span> spans;
     std::shared_ptr<const std::map<std::string, uint64_t>> labels;  // shared: rarely changes
     std::shared_ptr<const std::vector<ServiceRef>> services;        // the spans' owners
+    std::vector<ServiceRef> gone;  // owners no longer in `services` (rebasePublished)
   };
   std::vector<PublishedVersion> published_;
   static constexpr size_t kPublishedKept = 3;

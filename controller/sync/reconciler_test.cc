@@ -582,6 +582,27 @@ TEST_F(ReloaderNackTest, RejectedAppIsQuarantinedWithItsLastGoodFragmentOthersGo
   EXPECT_NE(c.find("backend a_10001"), std::string::npos);
 }
 
+TEST_F(ReloaderNackTest, ARejectionOfAVersionFromBeforeAFullFetchIsStillAttributed) {
+  api_.body = apps({goodA({31000}), app("/b", 10002, {32000})});
+  const std::string v1 = r_->reconcileOnce().version;
+  api_.body = apps({badA({31000}), app("/b", 10002, {32000}), app("/c", 10003, {33000})});
+  auto bad = r_->reconcileOnce();
+  ASSERT_EQ(bad.outcome, PassReport::Outcome::Published);
+  const std::string alert = alertAt("bogus-directive");
+  // Full fetches (every service built anew; /c gone) before the reloader's verdict: the
+  // older version's spans now point at the new services, or keep the ones gone.
+  api_.body = apps({badA({31000}), app("/b", 10002, {32000, 32001})});
+  ASSERT_EQ(r_->reconcileOnce().outcome, PassReport::Outcome::Published);
+  ASSERT_EQ(r_->reconcileOnce().outcome, PassReport::Outcome::Unchanged);
+  reject(v1, bad.version, alert);
+  auto rep = r_->reconcileOnce();
+  ASSERT_EQ(rep.reloader_rejections.size(), 1u);
+  EXPECT_EQ(rep.reloader_rejections[0].version, bad.version);
+  EXPECT_EQ(rep.reloader_rejections[0].apps, std::vector<std::string>{"/a"});
+  ASSERT_EQ(rep.quarantined.size(), 1u);
+  EXPECT_EQ(rep.quarantined[0].app_id, "/a");
+}
+
 TEST_F(ReloaderNackTest, OffenderIsRetriedOnlyWhenItsLabelsChange) {
   api_.body = apps({goodA({31000}), app("/b", 10002, {32000})});
   const std::string v1 = r_->reconcileOnce().version;
