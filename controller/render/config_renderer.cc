@@ -1211,7 +1211,9 @@ class ConfigAssembly {
     a_.places(places);
     last.first.assign(model_.services.size() + 1, 0);
     for (const auto& [place, slot] : places) {
-      last.first[place + 1] += slot != kOwned ? 1 : 0;
+      if (slot != kOwned) {  // (text built on the fly has no place)
+        ++last.first[place + 1];
+      }
     }
     for (size_t p = 1; p < last.first.size(); ++p) {
       last.first[p] += last.first[p - 1];

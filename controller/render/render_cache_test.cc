@@ -177,6 +177,28 @@ TEST_P(RenderCacheTest, EveryRenderEqualsAFreshOne) {
   EXPECT_LT(cache.patched(), 290u);  // and the whole assembly too
 }
 
+// An empty model (every app gone, or left out) and back: the global text alone.
+TEST(RenderCache, AnEmptyModelAndBack) {
+  auto templates = TemplateSet::load("", {});
+  ASSERT_TRUE(templates);
+  RandomApps cluster(3);
+  auto parsed = parseApps(cluster.body());
+  ASSERT_TRUE(parsed);
+  BuildOptions build;
+  build.groups = {"external"};
+  const ServiceModel some = buildServices(parsed->apps, build);
+  const ServiceModel none;
+  RenderCache cache;
+  for (const ServiceModel* model : {&none, &some, &none, &none, &some}) {
+    auto kept = renderConfig(*model, *templates, RenderOptions{}, cache);
+    auto fresh = renderConfig(*model, *templates, RenderOptions{});
+    ASSERT_TRUE(kept && fresh);
+    joinConfig(*kept);
+    EXPECT_EQ(kept->config, fresh->config);
+    EXPECT_EQ(kept->config_digest, fresh->config_digest);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Maps, RenderCacheTest, ::testing::Bool());
 
 }  // namespace
