@@ -1060,6 +1060,9 @@ class ConfigAssembly {
         return std::move(*patched);
       }
     }
+    // The whole assembly changes the cache's entries: the last one is patched no more
+    // unless this one completes (rememberAssembly).
+    cache_.last.valid = false;
     renderServices();
     setGlobals();
     a_.reserve(cache_.memo.size() + 64);  // about as many pieces as the last time

@@ -199,6 +199,39 @@ TEST(RenderCache, AnEmptyModelAndBack) {
   }
 }
 
+// A whole assembly that fails (a global template only some service makes it render)
+// after the cache dropped fragments: the assembly before it is not patched from.
+TEST(RenderCache, AFailedRenderIsNotPatchedFrom) {
+  auto templates =
+      TemplateSet::load("", {{"HAPROXY_MAP_HTTP_FRONTEND_ACL", "  use_backend {backend}\n"}});
+  ASSERT_TRUE(templates) << templates.error().message;
+  RenderOptions opts;
+  opts.haproxy_map = true;
+  auto model = [](const std::string& apps) {
+    auto parsed = parseApps(R"({"apps":[)" + apps + "]}");
+    EXPECT_TRUE(parsed);
+    BuildOptions build;
+    build.groups = {"*"};
+    return buildServices(parsed->apps, build);
+  };
+  const std::string x =
+      R"({"id":"/x","portDefinitions":[{"port":10001}],"tasks":[{"id":"x1","host":"10.0.0.1","state":"TASK_RUNNING","ports":[1]}]})";
+  const std::string x2 =
+      R"({"id":"/x","portDefinitions":[{"port":10001}],"tasks":[{"id":"x2","host":"10.0.0.2","state":"TASK_RUNNING","ports":[2]}]})";
+  const std::string y =
+      R"({"id":"/y","labels":{"HAPROXY_0_VHOST":"y.example.com"},"portDefinitions":[{"port":10002}],"tasks":[{"id":"y1","host":"10.0.0.3","state":"TASK_RUNNING","ports":[3]}]})";
+  const ServiceModel first = model(x);
+  RenderCache cache;
+  ASSERT_TRUE(renderConfig(first, *templates, opts, cache));
+  EXPECT_FALSE(renderConfig(model(x2 + "," + y), *templates, opts, cache));  // /x's entry goes
+  auto again = renderConfig(first, *templates, opts, cache);  // the same services as `first`
+  auto fresh = renderConfig(first, *templates, opts);
+  ASSERT_TRUE(again && fresh);
+  joinConfig(*again);
+  EXPECT_EQ(again->config, fresh->config);
+  EXPECT_EQ(again->config_digest, fresh->config_digest);
+}
+
 INSTANTIATE_TEST_SUITE_P(Maps, RenderCacheTest, ::testing::Bool());
 
 }  // namespace

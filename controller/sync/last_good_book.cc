@@ -11,6 +11,7 @@ void LastGoodBook::record(const std::vector<ServiceRef>& services,
     return;
   }
   by_place_.clear();
+  placed_ = false;
   ++stamp_;
   auto next = kept_.begin();  // the services come nearly in the map's order
   std::vector<Map::iterator> placed;
@@ -43,6 +44,7 @@ void LastGoodBook::record(const std::vector<ServiceRef>& services,
     it = it->second.stamp == stamp_ ? std::next(it) : kept_.erase(it);
   }
   if (unique && placed.size() == services.size()) {
+    placed_ = true;
     by_place_ = std::move(placed);
     last_.clear();
     for (const ServiceRef& s : services) {
@@ -54,7 +56,7 @@ void LastGoodBook::record(const std::vector<ServiceRef>& services,
 // The same keys at the same places as at the last record (which kept every service
 // under its own key): only the places whose service changed are written.
 bool LastGoodBook::recordInPlace(const std::vector<ServiceRef>& services) {
-  if (by_place_.size() != services.size()) {
+  if (!placed_ || by_place_.size() != services.size()) {
     return false;
   }
   std::vector<size_t> changed;

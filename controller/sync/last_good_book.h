@@ -45,9 +45,10 @@ class LastGoodBook {
 
   Map kept_;
   uint64_t stamp_ = 0;
-  // The entry of each service of the last record, by place; empty when a key was
-  // not kept under its own service (quarantined) or came twice.
+  // The entry of each service of the last record, by place; not placed_ when a key
+  // was not kept under its own service (quarantined) or came twice.
   std::vector<Map::iterator> by_place_;
+  bool placed_ = false;               // by_place_ is that of the last record
   std::vector<const Service*> last_;  // the service at each place (held by its entry)
 };
 

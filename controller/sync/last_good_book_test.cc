@@ -49,6 +49,17 @@ TEST(LastGoodBook, AQuarantinedPortKeepsItsOldServiceWhileServed) {
   EXPECT_TRUE(book.of("/a").empty());
 }
 
+TEST(LastGoodBook, AnEmptyModelAfterAQuarantineForgetsEverything) {
+  LastGoodBook book;
+  book.record({service("/a", 0, "a0"), service("/b", 0, "b0")}, {});
+  auto quarantined = [](const Service& s) { return s.app_id == "/a"; };
+  book.record({service("/a", 0, "bad"), service("/b", 0, "b1")}, quarantined);
+  ASSERT_EQ(book.size(), 2u);
+  book.record({}, {});
+  EXPECT_EQ(book.size(), 0u);
+  EXPECT_TRUE(book.of("/a").empty());
+}
+
 // Through random passes (the same shared services, new ones, ports gone, quarantines,
 // passes that change nothing),
 // the book holds what a map rebuilt from scratch at every pass holds.

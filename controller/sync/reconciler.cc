@@ -338,6 +338,7 @@ bool Reconciler::fetch(const std::set<std::string>& hints, PassReport& report) {
     return true;
   }
   hinted_bodies_.clear();  // the full answer replaces what they patched
+  rebase_pending_ = true;  // every service is built anew: rebasePublished at the next publish
   hints_unchanged_ = false;
   auto fetched = api_.fetchApps();
   report.fetch_time = since(*options_.clock, t0);
@@ -840,8 +841,9 @@ void Reconciler::remember(Pass& pass) {
     published_.push_back(
         {report.version, std::move(pass.rendered.spans), labels_.digests(), prev_services_, {}});
   }
-  if (!report.fast_path) {
+  if (rebase_pending_) {
     rebasePublished();
+    rebase_pending_ = false;
   }
 }
 

@@ -177,6 +177,7 @@ class Reconciler {
   bool publishBundle(Pass& pass);
   void remember(Pass& pass);
   void rebasePublished();
+  bool rebase_pending_ = false;  // a full fetch since the last rebasePublished
   void absorbReloaderVerdicts(PassReport& report);
   void forgetAppliedChanges();
   void recordLabelChanges(const ParsedApps& parsed);
