@@ -724,16 +724,13 @@ bool certificatesUsable(const ControllerFlags& flags) {
   return true;
 }
 
-// A full fetch held a whole Marathon answer and built a new model, and a pass that ran
-// `haproxy -c` held the whole configuration joined: the memory they freed goes back
-// to the kernel. After full fetches at most every 30 s (an event storm falls back to
-// full fetches; each trim costs the next pass its page faults); after a check, always
-// (it costs far more than the trim).
+// A full fetch held a whole Marathon answer and built a new model: the memory it freed
+// goes back to the kernel, at most every 30 s (an event storm falls back to full
+// fetches; each trim costs the next pass its page faults).
 void releaseAfterFullFetch(const PassReport& r) {
   static std::optional<common::Clock::TimePoint> last;
   const auto now = common::systemClock().now();
-  const bool checked = r.validate_time.count() > 0 && !r.validation_skipped;
-  if (!checked && (r.fast_path || (last && now - *last < std::chrono::seconds(30)))) {
+  if (r.fast_path || (last && now - *last < std::chrono::seconds(30))) {
     return;
   }
   last = now;
