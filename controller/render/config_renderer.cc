@@ -630,6 +630,28 @@ class PieceSums {
   std::vector<std::pair<std::pair<const std::string*, size_t>, PieceSum>> sums_;
 };
 
+// The digest and shape of a piece, and whether it ends its last line: a piece without
+// a final line break (a label template without one) joins the next piece's first
+// line, which the pieces' shapes alone would not show.
+PieceSum pieceSum(std::string_view text) {
+  const bool ends_line = !text.empty() && text.back() == '\n';
+  return {common::sha256(text), shapeHash(text) * 31 + (ends_line ? 1 : 2)};
+}
+
+// The sums of the range `r` of `buffer`, kept in `sums` (null: text built on the fly,
+// computed each time).
+PieceSum keptSum(PieceSums* sums, const std::string* buffer, Range r) {
+  const std::string_view text(buffer->data() + r.begin, r.end - r.begin);
+  if (sums == nullptr) {
+    return pieceSum(text);
+  }
+  auto [kept, added] = sums->find(buffer, r.begin);
+  if (added) {
+    *kept = pieceSum(text);
+  }
+  return *kept;
+}
+
 // Where a service's piece comes from: the service (owner), the sums kept for its
 // fragments, and the rendering that made them (a number no other rendering has).
 struct PieceSource {
@@ -796,28 +818,7 @@ class Assembler {
     PieceSource src;
     uint16_t slot;
   };
-
- public:
-  // The shape of a piece, and whether it ends its last line: a piece without a final
-  // line break (a label template without one) joins the next piece's first line, which
-  // the pieces' shapes alone would not show.
-  static PieceSum sum(std::string_view text) {
-    const bool ends_line = !text.empty() && text.back() == '\n';
-    return {common::sha256(text), shapeHash(text) * 31 + (ends_line ? 1 : 2)};
-  }
-
- private:
-  PieceSum sumOf(const Piece& p) {
-    const std::string_view text(p.text->data() + p.range.begin, p.range.end - p.range.begin);
-    if (p.src.sums == nullptr) {
-      return sum(text);
-    }
-    auto [kept, added] = p.src.sums->find(p.text, p.range.begin);
-    if (added) {
-      *kept = sum(text);
-    }
-    return *kept;
-  }
+  static PieceSum sumOf(const Piece& p) { return keptSum(p.src.sums, p.text, p.range); }
   std::vector<Piece> pieces_;
   std::deque<std::string> owned_;
 };
@@ -1164,14 +1165,11 @@ class ConfigAssembly {
     for (uint32_t k = last.first[place]; k < last.first[place + 1]; ++k) {
       const auto [pos, slot] = last.at[k];
       const auto [buffer, range] = slotOf(r, slot);
-      const std::string_view text(buffer->data() + range.begin, range.end - range.begin);
-      auto [sum, added] = r.sums.find(buffer, range.begin);
-      if (added) {
-        *sum = Assembler::sum(text);
-      }
-      cache_.memo.set(pos, {r.rendering, buffer, range.begin, range.end}, *sum);
-      last.out.piece_text[pos] = text;
-      last.out.pieces[pos].sha = sum->sha;
+      const PieceSum sum = keptSum(&r.sums, buffer, range);
+      cache_.memo.set(pos, {r.rendering, buffer, range.begin, range.end}, sum);
+      last.out.piece_text[pos] =
+          std::string_view(buffer->data() + range.begin, range.end - range.begin);
+      last.out.pieces[pos].sha = sum.sha;
       if (const int32_t span = last.span_of[pos]; span >= 0) {
         last.out.spans[static_cast<size_t>(span)].owner = now.get();
       }
